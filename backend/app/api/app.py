@@ -1,0 +1,57 @@
+"""The app factory. Settings are built once here (or handed in by tests) and everything
+else is built from them in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import __version__
+from app.api import market, ops, ws
+from app.api.errors import install_error_handlers
+from app.api.middleware import RequestContextMiddleware
+from app.config import Settings
+from app.metrics import Metrics
+from app.services import start_services, stop_services
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await start_services(settings, metrics)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await stop_services(services)
+
+    # Metrics exist before the services so the middleware can hold them from the start.
+    metrics = Metrics()
+    app = FastAPI(
+        title="trade-canvas",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(market.router)
+    app.include_router(ops.router)
+    app.include_router(ws.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,112 @@
+"""`/api/market/*`: candles, the series list, and the (gated) ingest endpoint."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.exceptions import HTTPException
+
+from app.api.deps import ServicesDep, SettingsDep, StoreDep
+from app.api.responses import JSONBytesResponse
+from app.candle import candle_from_json, candles_to_dicts
+from app.errors import ClientError, InvalidParameter
+from app.series import parse_series_id
+
+router = APIRouter(prefix="/api/market")
+
+MAX_LIMIT = 5000
+_MAX_INGEST_BODY = 65_536
+_EPOCH_RANGE = {"ge": 0, "le": 2**40}
+
+
+@router.get("/candles")
+async def get_candles(
+    store: StoreDep,
+    series_id: Annotated[str, Query(max_length=128)],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 500,
+    since: Annotated[int | None, Query(**_EPOCH_RANGE)] = None,
+    before: Annotated[int | None, Query(**_EPOCH_RANGE)] = None,
+) -> JSONBytesResponse:
+    series = str(parse_series_id(series_id))
+    if since is not None and before is not None:
+        raise InvalidParameter("give either since or before, not both")
+    if since is not None:
+        rows = await store.since(series, since, limit)
+    elif before is not None:
+        rows = await store.before(series, before, limit)
+    else:
+        rows = await store.newest(series, limit)
+    head = await store.head_time(series)
+    return JSONBytesResponse(
+        {"series_id": series, "server_head_time": head, "candles": candles_to_dicts(rows)}
+    )
+
+
+@router.get("/series")
+async def list_series(services: ServicesDep) -> JSONBytesResponse:
+    live = set(services.supervisor.live_series())
+    known: dict[str, dict[str, Any]] = {}
+    for stats in await services.store.list_series():
+        known[stats.series_id] = {
+            "series_id": stats.series_id,
+            "first_time": stats.first_time,
+            "head_time": stats.head_time,
+            "count": stats.count,
+            "live": stats.series_id in live,
+        }
+    for series_id in [*services.settings.whitelist, *live]:
+        known.setdefault(
+            series_id,
+            {
+                "series_id": series_id,
+                "first_time": None,
+                "head_time": None,
+                "count": 0,
+                "live": series_id in live,
+            },
+        )
+    return JSONBytesResponse({"series": [known[k] for k in sorted(known)]})
+
+
+@router.post("/ingest/candle_closed")
+async def ingest_candle_closed(
+    request: Request, settings: SettingsDep, services: ServicesDep
+) -> JSONBytesResponse:
+    if not settings.enable_ingest_api:
+        raise HTTPException(404, "Not Found")
+    _authorize(request, settings.ingest_token)
+    body = await request.body()
+    if len(body) > _MAX_INGEST_BODY:
+        raise HTTPException(413, f"body larger than {_MAX_INGEST_BODY} bytes")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise ClientError(f"body is not valid JSON: {e}") from e
+    if not isinstance(payload, dict):
+        raise ClientError('body must be {"series_id": ..., "candle": {...}}')
+    series = parse_series_id(payload.get("series_id"))
+    candle = candle_from_json(payload.get("candle"), series.timeframe)
+    result = await services.hub.commit_closed(str(series), [candle])
+    return JSONBytesResponse(
+        {
+            "series_id": str(series),
+            "candle_time": candle.candle_time,
+            "inserted": result.inserted,
+            "updated": result.updated,
+            "server_head_time": result.head_time,
+        }
+    )
+
+
+def _authorize(request: Request, token: str | None) -> None:
+    if token is None:
+        return
+    header = request.headers.get("authorization")
+    if not header:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+        raise HTTPException(403, "invalid bearer token")

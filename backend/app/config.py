@@ -1,0 +1,63 @@
+"""Settings: one object, built once at startup and handed to whatever needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every `TRADE_CANVAS_*` setting. See README.md for the meaning of each."""
+
+    model_config = SettingsConfigDict(env_prefix="TRADE_CANVAS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    db_path: Path = Path("user_data/trade_canvas.sqlite")
+
+    market_history_source: Literal["freqtrade", "ccxt", "off"] = "freqtrade"
+    freqtrade_datadir: Path | None = None
+    freqtrade_config: Path | None = None
+
+    whitelist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ondemand_max_jobs: int = Field(default=16, ge=0)
+    ondemand_idle_ttl_s: float = Field(default=60.0, ge=0)
+
+    binance_ws_batch_max: int = Field(default=500, ge=1)
+    binance_ws_flush_s: float = Field(default=0.25, gt=0)
+    binance_spot_ws_url: str = "wss://stream.binance.com:9443"
+    binance_futures_ws_url: str = "wss://fstream.binance.com/market"
+    binance_spot_rest_url: str = "https://api.binance.com"
+    binance_futures_rest_url: str = "https://fapi.binance.com"
+
+    enable_debug_api: bool = False
+    enable_ingest_api: bool = False
+    ingest_token: str | None = None
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # WebSocket limits that protect the server from abusive or slow clients.
+    ws_max_subscriptions: int = Field(default=64, ge=1)
+    ws_max_message_bytes: int = Field(default=16_384, ge=256)
+    ws_send_queue_max: int = Field(default=2_048, ge=8)
+    ws_catchup_max: int = Field(default=5_000, ge=1, le=5_000)
+
+    @field_validator("whitelist", "cors_origins", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("ingest_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value

@@ -1,0 +1,39 @@
+"""The exception tree. Lower-library errors are translated into these at the boundary."""
+
+from __future__ import annotations
+
+
+class TradeCanvasError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ClientError(TradeCanvasError):
+    """The caller asked for something invalid; maps to a 4xx or a WS `error` message."""
+
+    code = "bad_request"
+    status = 400
+
+
+class InvalidSeriesId(ClientError):
+    code = "invalid_series_id"
+
+
+class InvalidCandle(ClientError):
+    code = "invalid_candle"
+
+
+class InvalidParameter(ClientError):
+    code = "invalid_parameter"
+
+
+class StoreError(TradeCanvasError):
+    """The candle store could not be opened, migrated, read or written."""
+
+
+class CapacityExceeded(ClientError):
+    code = "capacity"
+    status = 503
+
+
+class TooManySubscriptions(ClientError):
+    code = "too_many_subscriptions"

@@ -1,0 +1,120 @@
+"""MarketHub: the one path from a writer to WebSocket clients.
+
+Closed candles enter only through `commit_closed`, which writes them to the store and
+publishes them after the commit, under a per-series lock. Subscribe reads its catchup under
+the same lock, so a client never misses or doubles a candle committed around its subscribe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from app.candle import Candle
+from app.errors import TooManySubscriptions
+from app.hub import messages
+from app.hub.session import ClientSession
+from app.ingest.supervisor import IngestSupervisor
+from app.series import SeriesId, parse_series_id
+from app.store import CandleStore, UpsertResult
+
+
+class MarketHub:
+    def __init__(
+        self,
+        store: CandleStore,
+        supervisor: IngestSupervisor,
+        *,
+        catchup_max: int,
+        max_subscriptions: int,
+    ) -> None:
+        self._store = store
+        self._supervisor = supervisor
+        self._catchup_max = catchup_max
+        self._max_subscriptions = max_subscriptions
+        self._subscribers: dict[str, set[ClientSession]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, series_id: str) -> asyncio.Lock:
+        lock = self._locks.get(series_id)
+        if lock is None:
+            lock = self._locks[series_id] = asyncio.Lock()
+        return lock
+
+    def subscriber_count(self, series_id: str) -> int:
+        return len(self._subscribers.get(series_id, ()))
+
+    # -- writers ----------------------------------------------------------------------
+
+    async def commit_closed(self, series_id: str, candles: Sequence[Candle]) -> UpsertResult:
+        """Store closed candles (one transaction) and only then broadcast them."""
+        async with self._lock(series_id):
+            result = await self._store.upsert_many(series_id, candles)
+            sessions = self._subscribers.get(series_id)
+            if sessions:
+                for candle in sorted(candles):
+                    text = messages.candle_closed(series_id, candle)
+                    for session in sessions:
+                        session.offer_closed(series_id, candle.candle_time, text)
+        return result
+
+    def publish_forming(self, series_id: str, candle: Candle) -> None:
+        sessions = self._subscribers.get(series_id)
+        if sessions:
+            text = messages.candle_forming(series_id, candle)
+            for session in sessions:
+                session.offer_forming(series_id, candle.candle_time, text)
+
+    # -- clients ----------------------------------------------------------------------
+
+    async def subscribe(self, session: ClientSession, series: SeriesId, since: int | None) -> None:
+        """Subscribe (or re-subscribe, which resyncs) and queue the catchup.
+
+        Raises `TooManySubscriptions` or the supervisor's `CapacityExceeded`; then nothing
+        is queued for that series.
+        """
+        series_id = str(series)
+        newly = not session.is_subscribed(series_id)
+        if newly:
+            if len(session.series_ids) >= self._max_subscriptions:
+                raise TooManySubscriptions(
+                    f"at most {self._max_subscriptions} subscriptions per connection"
+                )
+            await self._supervisor.acquire(series)
+        try:
+            await self._register(session, series, since)
+        except BaseException:
+            if newly and not session.is_subscribed(series_id):
+                await self._supervisor.release(series)
+            raise
+
+    async def _register(self, session: ClientSession, series: SeriesId, since: int | None) -> None:
+        series_id = str(series)
+        async with self._lock(series_id):
+            head = await self._store.head_time(series_id)
+            candles = []
+            if since is not None:
+                candles = await self._store.since(series_id, since, self._catchup_max + 1)
+            truncated = len(candles) > self._catchup_max
+            del candles[self._catchup_max :]
+            # The stream continues after the store's head: the catchup (plus, when
+            # truncated, the client's HTTP read) covers everything up to it.
+            session.add_subscription(series_id, series.timeframe, head)
+            self._subscribers.setdefault(series_id, set()).add(session)
+            session.offer_control(messages.catchup(series_id, head, candles, truncated))
+
+    async def unsubscribe(self, session: ClientSession, series_id: str) -> bool:
+        if not session.is_subscribed(series_id):
+            return False
+        session.remove_subscription(series_id)
+        sessions = self._subscribers.get(series_id)
+        if sessions is not None:
+            sessions.discard(session)
+            if not sessions:
+                del self._subscribers[series_id]
+        await self._supervisor.release(parse_series_id(series_id))
+        return True
+
+    async def disconnect(self, session: ClientSession) -> None:
+        for series_id in session.series_ids:
+            await self.unsubscribe(session, series_id)

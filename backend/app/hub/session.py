@@ -1,0 +1,168 @@
+"""One WebSocket client as the hub sees it: its subscriptions and a bounded send buffer.
+
+The buffer keeps a slow client from delaying anyone else: publishing only appends here, and
+each session's own sender task does the (possibly slow) socket writes. When the buffer is
+full, forming updates go first; if a closed candle still does not fit, it is dropped and the
+client is told with a `gap` message (as soon as there is room) so it re-reads over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from app.hub import messages
+from app.metrics import Metrics
+from app.series import next_candle_time
+
+Kind = Literal["candle_closed", "candle_forming", "gap", "control"]
+
+# Replies (catchup, error, pong) may exceed the buffer by this much before the client is
+# judged too slow or abusive and disconnected.
+_CONTROL_SLACK: Final = 64
+
+
+class SlowConsumer(Exception):
+    """The client stopped reading while asking for more replies."""
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    kind: Kind
+    series_id: str | None
+    text: str
+
+
+@dataclass(slots=True)
+class _Subscription:
+    timeframe: str
+    last_closed: int | None
+    # (expected_next_time, newest dropped time) of closed candles this client missed.
+    pending_gap: tuple[int | None, int] | None = None
+
+
+class ClientSession:
+    def __init__(
+        self,
+        client_id: str,
+        send_text: Callable[[str], Awaitable[None]],
+        *,
+        max_queue: int,
+        metrics: Metrics,
+    ) -> None:
+        self.client_id = client_id
+        self._send_text = send_text
+        self._max_queue = max_queue
+        self._queue: deque[_Outgoing] = deque()
+        self._queued_forming: dict[str, _Outgoing] = {}
+        self._wakeup = asyncio.Event()
+        self._subs: dict[str, _Subscription] = {}
+        self._sent = {k: metrics.ws_messages_sent.labels(k) for k in _KINDS}
+        self._dropped = {k: metrics.ws_messages_dropped.labels(k) for k in _KINDS}
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    @property
+    def series_ids(self) -> list[str]:
+        return list(self._subs)
+
+    def is_subscribed(self, series_id: str) -> bool:
+        return series_id in self._subs
+
+    def add_subscription(self, series_id: str, timeframe: str, last_closed: int | None) -> None:
+        self._subs[series_id] = _Subscription(timeframe, last_closed)
+
+    def remove_subscription(self, series_id: str) -> None:
+        self._subs.pop(series_id, None)
+        queued = self._queued_forming.pop(series_id, None)
+        if queued is not None:
+            self._queue.remove(queued)
+
+    # -- offers from the hub (synchronous: they never wait for the socket) ------------
+
+    def offer_control(self, text: str) -> None:
+        if len(self._queue) >= self._max_queue + _CONTROL_SLACK:
+            raise SlowConsumer(f"client {self.client_id} is not reading its replies")
+        self._push(_Outgoing("control", None, text))
+
+    def offer_forming(self, series_id: str, candle_time: int, text: str) -> None:
+        sub = self._subs.get(series_id)
+        if sub is None or (sub.last_closed is not None and candle_time <= sub.last_closed):
+            return
+        queued = self._queued_forming.get(series_id)
+        if queued is not None:
+            self._dropped["candle_forming"].inc()
+            queued.text = text  # coalesce: only the newest forming state matters
+            return
+        if len(self._queue) >= self._max_queue:
+            self._dropped["candle_forming"].inc()
+            return
+        item = _Outgoing("candle_forming", series_id, text)
+        self._queued_forming[series_id] = item
+        self._push(item)
+
+    def offer_closed(self, series_id: str, candle_time: int, text: str) -> None:
+        sub = self._subs.get(series_id)
+        if sub is None or (sub.last_closed is not None and candle_time <= sub.last_closed):
+            return  # per series, strictly ascending and no duplicates
+        expected = (
+            None if sub.last_closed is None else next_candle_time(sub.last_closed, sub.timeframe)
+        )
+        self._flush_gaps()
+        if sub.pending_gap is None and len(self._queue) >= self._max_queue:
+            self._evict_one_forming()
+        if sub.pending_gap is not None or len(self._queue) >= self._max_queue:
+            self._dropped["candle_closed"].inc()
+            first_missed = sub.pending_gap[0] if sub.pending_gap else expected
+            sub.pending_gap = (first_missed, candle_time)
+        else:
+            if expected is not None and candle_time != expected:
+                self._push(
+                    _Outgoing("gap", series_id, messages.gap(series_id, expected, candle_time))
+                )
+            self._push(_Outgoing("candle_closed", series_id, text))
+        sub.last_closed = candle_time
+
+    def _evict_one_forming(self) -> None:
+        for series_id, item in self._queued_forming.items():
+            self._queue.remove(item)
+            del self._queued_forming[series_id]
+            self._dropped["candle_forming"].inc()
+            return
+
+    def _flush_gaps(self) -> None:
+        for series_id, sub in self._subs.items():
+            if sub.pending_gap is not None and len(self._queue) < self._max_queue:
+                expected, actual = sub.pending_gap
+                sub.pending_gap = None
+                self._push(_Outgoing("gap", series_id, messages.gap(series_id, expected, actual)))
+
+    def _push(self, item: _Outgoing) -> None:
+        self._queue.append(item)
+        self._wakeup.set()
+
+    # -- the sender task --------------------------------------------------------------
+
+    async def run_sender(self) -> None:
+        """Write queued messages to the socket until cancelled or the socket fails."""
+        queue = self._queue
+        while True:
+            if not queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            item = queue.popleft()
+            if item.kind == "candle_forming" and item.series_id is not None:
+                self._queued_forming.pop(item.series_id, None)
+            await self._send_text(item.text)
+            self._sent[item.kind].inc()
+            if len(queue) < self._max_queue and any(
+                s.pending_gap is not None for s in self._subs.values()
+            ):
+                self._flush_gaps()
+
+
+_KINDS: Final[tuple[Kind, ...]] = ("candle_closed", "candle_forming", "gap", "control")

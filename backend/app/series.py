@@ -1,0 +1,146 @@
+"""Series ids and timeframes: pure functions, no I/O.
+
+A series id is `{exchange}:{market}:{symbol}:{timeframe}`. The symbol may itself contain
+`:` (futures: `BTC/USDT:USDT`), so exchange and market are split from the left and the
+timeframe from the right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from app.errors import InvalidSeriesId
+
+Market = Literal["spot", "futures"]
+
+EXCHANGES: Final = frozenset({"binance"})
+MARKETS: Final = frozenset({"spot", "futures"})
+
+_MINUTE: Final = 60
+_HOUR: Final = 3_600
+_DAY: Final = 86_400
+
+# Fixed-length Binance kline intervals in seconds. `1M` is calendar-based and handled apart.
+TIMEFRAME_SECONDS: Final[dict[str, int]] = {
+    "1m": _MINUTE,
+    "3m": 3 * _MINUTE,
+    "5m": 5 * _MINUTE,
+    "15m": 15 * _MINUTE,
+    "30m": 30 * _MINUTE,
+    "1h": _HOUR,
+    "2h": 2 * _HOUR,
+    "4h": 4 * _HOUR,
+    "6h": 6 * _HOUR,
+    "8h": 8 * _HOUR,
+    "12h": 12 * _HOUR,
+    "1d": _DAY,
+    "3d": 3 * _DAY,
+    "1w": 7 * _DAY,
+}
+MONTH: Final = "1M"
+TIMEFRAMES: Final = (*TIMEFRAME_SECONDS, MONTH)
+
+# Binance weeks open on Monday 00:00 UTC; the epoch fell on a Thursday, 3 days later.
+_WEEK_OFFSET: Final = 3 * _DAY
+_MAX_SYMBOL_LEN: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesId:
+    exchange: str
+    market: Market
+    symbol: str
+    timeframe: str
+
+    def __str__(self) -> str:
+        return f"{self.exchange}:{self.market}:{self.symbol}:{self.timeframe}"
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("/", 1)[0]
+
+    @property
+    def quote(self) -> str:
+        return self.symbol.split("/", 1)[1].split(":", 1)[0]
+
+    @property
+    def exchange_symbol(self) -> str:
+        """The exchange's own symbol, e.g. `BTCUSDT` for `BTC/USDT` and `BTC/USDT:USDT`."""
+        return f"{self.base}{self.quote}"
+
+
+def parse_series_id(raw: object) -> SeriesId:
+    """Parse and validate a series id; raise `InvalidSeriesId` with a reason otherwise."""
+    if not isinstance(raw, str) or not raw:
+        raise InvalidSeriesId("series_id must be a non-empty string")
+    if len(raw) > 128:
+        raise InvalidSeriesId("series_id is too long")
+    parts = raw.split(":", 2)
+    if len(parts) != 3:
+        raise InvalidSeriesId(f"series_id {raw!r} is not exchange:market:symbol:timeframe")
+    exchange, market, rest = parts
+    symbol, sep, timeframe = rest.rpartition(":")
+    if not sep:
+        raise InvalidSeriesId(f"series_id {raw!r} is not exchange:market:symbol:timeframe")
+    if exchange not in EXCHANGES:
+        raise InvalidSeriesId(f"unsupported exchange {exchange!r}; expected one of binance")
+    if market not in MARKETS:
+        raise InvalidSeriesId(f"unsupported market {market!r}; expected spot or futures")
+    if timeframe not in TIMEFRAMES:
+        raise InvalidSeriesId(
+            f"unsupported timeframe {timeframe!r}; expected one of {' '.join(TIMEFRAMES)}"
+        )
+    _check_symbol(raw, market, symbol)
+    return SeriesId(exchange, market, symbol, timeframe)  # type: ignore[arg-type]
+
+
+def _check_symbol(raw: str, market: str, symbol: str) -> None:
+    if not symbol or len(symbol) > _MAX_SYMBOL_LEN or not symbol.isascii():
+        raise InvalidSeriesId(f"series_id {raw!r} has an invalid symbol")
+    pair, colon, settle = symbol.partition(":")
+    base, slash, quote = pair.partition("/")
+    if not slash or not _is_asset(base) or not _is_asset(quote):
+        raise InvalidSeriesId(f"symbol {symbol!r} is not BASE/QUOTE")
+    if market == "spot" and colon:
+        raise InvalidSeriesId(f"spot symbol {symbol!r} must not have a settle currency")
+    if market == "futures" and (not colon or not _is_asset(settle)):
+        raise InvalidSeriesId(f"futures symbol {symbol!r} must be BASE/QUOTE:SETTLE")
+
+
+def _is_asset(name: str) -> bool:
+    return bool(name) and name.isalnum() and name == name.upper()
+
+
+def timeframe_seconds(timeframe: str) -> int:
+    """Nominal length of a timeframe in seconds (a 1M month counts as 30 days)."""
+    if timeframe == MONTH:
+        return 30 * _DAY
+    try:
+        return TIMEFRAME_SECONDS[timeframe]
+    except KeyError:
+        raise InvalidSeriesId(f"unsupported timeframe {timeframe!r}") from None
+
+
+def align_time(t: int, timeframe: str) -> int:
+    """The open time of the candle containing epoch second `t`."""
+    if timeframe == MONTH:
+        dt = datetime.fromtimestamp(t, UTC)
+        return int(datetime(dt.year, dt.month, 1, tzinfo=UTC).timestamp())
+    size = timeframe_seconds(timeframe)
+    offset = _WEEK_OFFSET if timeframe == "1w" else 0
+    return t - (t + offset) % size
+
+
+def is_aligned(t: int, timeframe: str) -> bool:
+    return align_time(t, timeframe) == t
+
+
+def next_candle_time(t: int, timeframe: str) -> int:
+    """The open time of the candle after the one opening at aligned time `t`."""
+    if timeframe == MONTH:
+        dt = datetime.fromtimestamp(t, UTC)
+        year, month = (dt.year + 1, 1) if dt.month == 12 else (dt.year, dt.month + 1)
+        return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+    return t + timeframe_seconds(timeframe)

@@ -1,0 +1,278 @@
+"""CandleStore: closed candles in one SQLite file.
+
+All SQLite work runs off the event loop: writes on one dedicated writer thread (SQLite has
+one writer at a time anyway, and one thread means no lock contention), reads on a small
+pool of reader threads with a connection each (WAL lets them read while the writer writes).
+A batch is one `executemany` in one transaction, so commits equal batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from app.candle import Candle, CandleRow
+from app.errors import StoreError
+from app.metrics import Metrics
+from app.store.schema import connect, migrate
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_COLUMNS = "candle_time, open, high, low, close, volume"
+_KEY_OF = "(SELECT series_key FROM series WHERE series_id = ?)"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesStats:
+    series_id: str
+    first_time: int | None
+    head_time: int | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    series_id: str
+    inserted: int
+    updated: int
+    head_time: int | None
+
+
+class CandleStore:
+    def __init__(self, path: Path, metrics: Metrics, *, read_threads: int = 4) -> None:
+        self._path = path
+        self._metrics = metrics
+        self._read_threads = read_threads
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._write_conn: sqlite3.Connection | None = None
+        self._read_local = threading.local()
+        self._read_conns: list[sqlite3.Connection] = []
+        self._read_conns_lock = threading.Lock()
+        self._series_keys: dict[str, int] = {}
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def is_open(self) -> bool:
+        return self._write_conn is not None
+
+    async def open(self) -> None:
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="candle-store-writer")
+        self._readers = ThreadPoolExecutor(
+            self._read_threads, thread_name_prefix="candle-store-reader"
+        )
+        try:
+            await self._on_writer(self._open_writer)
+        except BaseException:
+            await self.close()
+            raise
+
+    def _open_writer(self) -> None:
+        try:
+            if self._path.parent:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = connect(str(self._path))
+            found = migrate(conn)
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"cannot open candle store {self._path}: {e}") from e
+        if found == 0:
+            log.info("created candle store %s", self._path)
+        self._write_conn = conn
+
+    async def close(self) -> None:
+        writer, readers = self._writer, self._readers
+        self._writer = self._readers = None
+        if writer is not None:
+            conn = self._write_conn
+            self._write_conn = None
+            if conn is not None:
+                await asyncio.get_running_loop().run_in_executor(writer, conn.close)
+            writer.shutdown(wait=True)
+        if readers is not None:
+            readers.shutdown(wait=True)
+        with self._read_conns_lock:
+            for conn in self._read_conns:
+                conn.close()
+            self._read_conns.clear()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def _on_writer(self, fn: Callable[[], T]) -> T:
+        if self._writer is None:
+            raise StoreError("candle store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn)
+
+    async def _on_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._readers is None:
+            raise StoreError("candle store is closed")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._readers, self._with_read_conn, fn
+        )
+
+    def _with_read_conn(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._read_local, "conn", None)
+        try:
+            if conn is None:
+                conn = connect(str(self._path))
+                self._read_local.conn = conn
+                with self._read_conns_lock:
+                    self._read_conns.append(conn)
+            return fn(conn)
+        except sqlite3.Error as e:
+            raise StoreError(f"candle store read failed: {e}") from e
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def upsert_many(self, series_id: str, candles: Sequence[Candle]) -> UpsertResult:
+        """Insert or update `candles` in one transaction. Re-writing identical candles
+        changes nothing; a candle whose values changed is updated in place."""
+        if not candles:
+            stats = await self.stats(series_id)
+            return UpsertResult(series_id, 0, 0, stats.head_time if stats else None)
+        return await self._on_writer(lambda: self._upsert_sync(series_id, candles))
+
+    def _upsert_sync(self, series_id: str, candles: Sequence[Candle]) -> UpsertResult:
+        conn = self._write_conn
+        if conn is None:
+            raise StoreError("candle store is closed")
+        started = time.perf_counter()
+        lo = min(c[0] for c in candles)
+        hi = max(c[0] for c in candles)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                key = self._series_key(conn, series_id)
+                count_sql = (
+                    "SELECT count(*) FROM candles WHERE series_key = ? "
+                    "AND candle_time BETWEEN ? AND ?"
+                )
+                before = conn.execute(count_sql, (key, lo, hi)).fetchone()[0]
+                changes = conn.total_changes
+                # The key is our own integer, so it is inlined: the candles themselves are
+                # then exactly the parameter tuples, with no per-row repacking.
+                conn.executemany(
+                    f"INSERT INTO candles (series_key, {_COLUMNS}) "
+                    f"VALUES ({key:d}, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (series_key, candle_time) DO UPDATE SET "
+                    "open = excluded.open, high = excluded.high, low = excluded.low, "
+                    "close = excluded.close, volume = excluded.volume "
+                    "WHERE (open, high, low, close, volume) IS NOT "
+                    "(excluded.open, excluded.high, excluded.low, excluded.close, "
+                    "excluded.volume)",
+                    candles,
+                )
+                changed = conn.total_changes - changes
+                inserted = conn.execute(count_sql, (key, lo, hi)).fetchone()[0] - before
+                head = conn.execute(
+                    "UPDATE series SET row_count = row_count + ?, "
+                    "first_time = min(coalesce(first_time, ?), ?), "
+                    "head_time = max(coalesce(head_time, ?), ?) "
+                    "WHERE series_key = ? RETURNING head_time",
+                    (inserted, lo, lo, hi, hi, key),
+                ).fetchone()[0]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                # The series row may have been created in this transaction.
+                self._series_keys.pop(series_id, None)
+                raise
+        except sqlite3.Error as e:
+            raise StoreError(
+                f"upsert of {len(candles)} candles into {series_id} failed: {e}"
+            ) from e
+        self._metrics.db_commits.inc()
+        self._metrics.db_rows_written.inc(len(candles))
+        self._metrics.db_write_seconds.observe(time.perf_counter() - started)
+        return UpsertResult(series_id, inserted, changed - inserted, head)
+
+    def _series_key(self, conn: sqlite3.Connection, series_id: str) -> int:
+        key = self._series_keys.get(series_id)
+        if key is None:
+            row = conn.execute(
+                "INSERT INTO series (series_id) VALUES (?) "
+                "ON CONFLICT (series_id) DO UPDATE SET series_id = excluded.series_id "
+                "RETURNING series_key",
+                (series_id,),
+            ).fetchone()
+            key = int(row[0])
+            self._series_keys[series_id] = key
+        return key
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def newest(self, series_id: str, limit: int) -> list[CandleRow]:
+        def read(conn: sqlite3.Connection) -> list[CandleRow]:
+            rows: list[CandleRow] = conn.execute(
+                f"SELECT {_COLUMNS} FROM candles WHERE series_key = {_KEY_OF} "
+                "ORDER BY candle_time DESC LIMIT ?",
+                (series_id, limit),
+            ).fetchall()
+            rows.reverse()
+            return rows
+
+        return await self._on_reader(read)
+
+    async def since(self, series_id: str, since: int, limit: int) -> list[CandleRow]:
+        """Candles with `candle_time > since`, oldest first, at most `limit`."""
+
+        def read(conn: sqlite3.Connection) -> list[CandleRow]:
+            rows: list[CandleRow] = conn.execute(
+                f"SELECT {_COLUMNS} FROM candles WHERE series_key = {_KEY_OF} "
+                "AND candle_time > ? ORDER BY candle_time LIMIT ?",
+                (series_id, since, limit),
+            ).fetchall()
+            return rows
+
+        return await self._on_reader(read)
+
+    async def before(self, series_id: str, before: int, limit: int) -> list[CandleRow]:
+        """The newest `limit` candles with `candle_time < before`, oldest first."""
+
+        def read(conn: sqlite3.Connection) -> list[CandleRow]:
+            rows: list[CandleRow] = conn.execute(
+                f"SELECT {_COLUMNS} FROM candles WHERE series_key = {_KEY_OF} "
+                "AND candle_time < ? ORDER BY candle_time DESC LIMIT ?",
+                (series_id, before, limit),
+            ).fetchall()
+            rows.reverse()
+            return rows
+
+        return await self._on_reader(read)
+
+    async def stats(self, series_id: str) -> SeriesStats | None:
+        def read(conn: sqlite3.Connection) -> SeriesStats | None:
+            row = conn.execute(
+                "SELECT series_id, first_time, head_time, row_count FROM series "
+                "WHERE series_id = ?",
+                (series_id,),
+            ).fetchone()
+            return SeriesStats(*row) if row else None
+
+        return await self._on_reader(read)
+
+    async def head_time(self, series_id: str) -> int | None:
+        stats = await self.stats(series_id)
+        return stats.head_time if stats else None
+
+    async def list_series(self) -> list[SeriesStats]:
+        def read(conn: sqlite3.Connection) -> list[SeriesStats]:
+            rows = conn.execute(
+                "SELECT series_id, first_time, head_time, row_count FROM series "
+                "WHERE row_count > 0 ORDER BY series_id"
+            ).fetchall()
+            return [SeriesStats(*row) for row in rows]
+
+        return await self._on_reader(read)

@@ -1,0 +1,75 @@
+"""The SQLite schema and its migrations, keyed by `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+# Entry i holds the statements that migrate from version i to i + 1; append, never edit.
+# An integer series key keeps the clustered primary key small, and WITHOUT ROWID stores each
+# candle once, in (series_key, candle_time) order, so range reads are sequential.
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """
+    CREATE TABLE series (
+        series_key INTEGER PRIMARY KEY,
+        series_id  TEXT NOT NULL UNIQUE,
+        first_time INTEGER,
+        head_time  INTEGER,
+        row_count  INTEGER NOT NULL DEFAULT 0
+    )""",
+        """
+    CREATE TABLE candles (
+        series_key  INTEGER NOT NULL,
+        candle_time INTEGER NOT NULL,
+        open   REAL NOT NULL,
+        high   REAL NOT NULL,
+        low    REAL NOT NULL,
+        close  REAL NOT NULL,
+        volume REAL NOT NULL,
+        PRIMARY KEY (series_key, candle_time)
+    ) WITHOUT ROWID""",
+    ),
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+PRAGMAS: Final = (
+    "PRAGMA journal_mode=WAL",
+    # WAL + NORMAL is durable against application crashes; only an OS crash may lose the
+    # last transactions, never corrupt the file.
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA mmap_size=268435456",
+)
+
+
+def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
+    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    for pragma in PRAGMAS:
+        if read_only and "journal_mode" in pragma:
+            continue
+        conn.execute(pragma)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to `SCHEMA_VERSION`; return the version found before."""
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(
+            f"store schema version {found} is newer than this server ({SCHEMA_VERSION})"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
