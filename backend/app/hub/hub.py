@@ -51,11 +51,13 @@ class MarketHub:
         async with self._lock(series_id):
             result = await self._store.upsert_many(series_id, candles)
             sessions = self._subscribers.get(series_id)
-            if sessions:
+            if sessions and (result.inserted or result.updated):
                 for candle in sorted(candles):
                     text = messages.candle_closed(series_id, candle)
                     for session in sessions:
                         session.offer_closed(series_id, candle.candle_time, text)
+                for session in sessions:
+                    session.flush_gaps()
         return result
 
     def publish_forming(self, series_id: str, candle: Candle) -> None:

@@ -25,7 +25,7 @@ def candle_forming(series_id: str, candle: CandleRow) -> str:
     )
 
 
-def gap(series_id: str, expected_next_time: int | None, actual_time: int) -> str:
+def gap(series_id: str, expected_next_time: int, actual_time: int) -> str:
     return _text(
         {
             "type": "gap",

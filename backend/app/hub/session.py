@@ -40,8 +40,8 @@ class _Outgoing:
 class _Subscription:
     timeframe: str
     last_closed: int | None
-    # (expected_next_time, newest dropped time) of closed candles this client missed.
-    pending_gap: tuple[int | None, int] | None = None
+    # (earliest candle_time this client may be missing, newest time the gap covers).
+    pending_gap: tuple[int, int] | None = None
 
 
 class ClientSession:
@@ -60,6 +60,7 @@ class ClientSession:
         self._queued_forming: dict[str, _Outgoing] = {}
         self._wakeup = asyncio.Event()
         self._subs: dict[str, _Subscription] = {}
+        self._gapped = False  # some subscription has a pending gap
         self._sent = {k: metrics.ws_messages_sent.labels(k) for k in _KINDS}
         self._dropped = {k: metrics.ws_messages_dropped.labels(k) for k in _KINDS}
 
@@ -105,26 +106,36 @@ class ClientSession:
         self._push(item)
 
     def offer_closed(self, series_id: str, candle_time: int, text: str) -> None:
+        """Queue a committed closed candle. Call `flush_gaps` after a batch of offers."""
         sub = self._subs.get(series_id)
-        if sub is None or (sub.last_closed is not None and candle_time <= sub.last_closed):
-            return  # per series, strictly ascending and no duplicates
-        expected = (
-            None if sub.last_closed is None else next_candle_time(sub.last_closed, sub.timeframe)
-        )
-        self._flush_gaps()
+        if sub is None:
+            return
+        last = sub.last_closed
+        if last is not None and candle_time <= last:
+            # Per series the stream is strictly ascending. A candle committed behind what
+            # this client already has is not streamed; the client is told to re-read.
+            if candle_time < last:
+                self._note_gap(sub, candle_time, last)
+            return
+        expected = None if last is None else next_candle_time(last, sub.timeframe)
         if sub.pending_gap is None and len(self._queue) >= self._max_queue:
             self._evict_one_forming()
         if sub.pending_gap is not None or len(self._queue) >= self._max_queue:
             self._dropped["candle_closed"].inc()
-            first_missed = sub.pending_gap[0] if sub.pending_gap else expected
-            sub.pending_gap = (first_missed, candle_time)
+            self._note_gap(sub, expected if expected is not None else candle_time, candle_time)
         else:
             if expected is not None and candle_time != expected:
-                self._push(
-                    _Outgoing("gap", series_id, messages.gap(series_id, expected, candle_time))
-                )
+                gap = messages.gap(series_id, expected, candle_time)
+                self._push(_Outgoing("gap", series_id, gap))
             self._push(_Outgoing("candle_closed", series_id, text))
         sub.last_closed = candle_time
+
+    def _note_gap(self, sub: _Subscription, earliest_missing: int, newest: int) -> None:
+        if sub.pending_gap is not None:
+            earliest_missing = min(earliest_missing, sub.pending_gap[0])
+            newest = max(newest, sub.pending_gap[1])
+        sub.pending_gap = (earliest_missing, newest)
+        self._gapped = True
 
     def _evict_one_forming(self) -> None:
         for series_id, item in self._queued_forming.items():
@@ -133,12 +144,20 @@ class ClientSession:
             self._dropped["candle_forming"].inc()
             return
 
-    def _flush_gaps(self) -> None:
+    def flush_gaps(self) -> None:
+        """Queue a `gap` for every series with missed candles, while there is room."""
+        if not self._gapped:
+            return
+        self._gapped = False
         for series_id, sub in self._subs.items():
-            if sub.pending_gap is not None and len(self._queue) < self._max_queue:
-                expected, actual = sub.pending_gap
-                sub.pending_gap = None
-                self._push(_Outgoing("gap", series_id, messages.gap(series_id, expected, actual)))
+            if sub.pending_gap is None:
+                continue
+            if len(self._queue) >= self._max_queue:
+                self._gapped = True
+                continue
+            expected, actual = sub.pending_gap
+            sub.pending_gap = None
+            self._push(_Outgoing("gap", series_id, messages.gap(series_id, expected, actual)))
 
     def _push(self, item: _Outgoing) -> None:
         self._queue.append(item)
@@ -159,10 +178,7 @@ class ClientSession:
                 self._queued_forming.pop(item.series_id, None)
             await self._send_text(item.text)
             self._sent[item.kind].inc()
-            if len(queue) < self._max_queue and any(
-                s.pending_gap is not None for s in self._subs.values()
-            ):
-                self._flush_gaps()
+            self.flush_gaps()
 
 
 _KINDS: Final[tuple[Kind, ...]] = ("candle_closed", "candle_forming", "gap", "control")

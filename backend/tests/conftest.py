@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.config import Settings
+from tests.support import LiveServer, live_server
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> SettingsFactory:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "db_path": tmp_path / "store.sqlite",
+            "enable_ingest_api": True,
+            "enable_debug_api": True,
+            "market_history_source": "off",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture
+async def server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
+    async with live_server(make_settings()) as s:
+        yield s

@@ -1,0 +1,175 @@
+"""Test helpers: a real uvicorn server over loopback, WebSocket clients, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+import uvicorn
+from fastapi import FastAPI
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+from app.api.app import create_app
+from app.config import Settings
+from app.services import Services
+
+T = TypeVar("T")
+
+SERIES = "binance:spot:BTC/USDT:1m"
+T0 = 1_700_000_040  # a 1m-aligned epoch second
+
+
+def candle(t: int, base: float = 100.0) -> dict[str, Any]:
+    return {
+        "candle_time": t,
+        "open": base,
+        "high": base + 2,
+        "low": base - 1,
+        "close": base + 1,
+        "volume": 10.0,
+    }
+
+
+@dataclass
+class LiveServer:
+    app: FastAPI
+    base_url: str
+    ws_url: str
+    http: httpx.AsyncClient
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+    async def ingest(self, series_id: str, c: dict[str, Any]) -> httpx.Response:
+        return await self.http.post(
+            "/api/market/ingest/candle_closed", json={"series_id": series_id, "candle": c}
+        )
+
+    @asynccontextmanager
+    async def ws(self, **kwargs: Any) -> AsyncIterator[ClientConnection]:
+        async with connect(self.ws_url, **kwargs) as conn:
+            yield conn
+
+
+@asynccontextmanager
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name="test-uvicorn")
+    try:
+        await poll(lambda: server.started or task.done(), "uvicorn to start")
+        if task.done():
+            task.result()
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            yield LiveServer(app, base, f"ws://127.0.0.1:{port}/ws/market", http)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+async def poll(
+    condition: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 10.0
+) -> None:
+    """Wait until `condition` holds, checking often; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+async def recv_json(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    raw = await asyncio.wait_for(ws.recv(), timeout)
+    msg: dict[str, Any] = orjson.loads(raw)
+    return msg
+
+
+async def send_json(ws: ClientConnection, obj: Any) -> None:
+    await ws.send(orjson.dumps(obj).decode())
+
+
+async def metric_value(server: LiveServer, name: str) -> float:
+    """Read one unlabelled sample from the real /metrics endpoint."""
+    text = (await server.http.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"metric {name} not found")
+
+
+class StalledClient:
+    """A real WebSocket client (websockets' sans-I/O protocol over a raw socket) that can
+    stop reading entirely, the way a frozen browser tab does."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, protocol: ClientProtocol
+    ) -> None:
+        self._reader, self._writer, self._protocol = reader, writer, protocol
+        self._pending: list[dict[str, Any]] = []
+
+    @classmethod
+    async def connect(cls, url: str) -> StalledClient:
+        uri = parse_uri(url)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (uri.host, uri.port))
+        # A small stream limit: the client buffers little before its transport pauses.
+        reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+        protocol = ClientProtocol(uri, max_size=None)
+        protocol.send_request(protocol.connect())
+        client = cls(reader, writer, protocol)
+        await client._flush()
+        while protocol.handshake_exc is None and protocol.state is not State.OPEN:
+            protocol.receive_data(await reader.read(4096))
+        if protocol.handshake_exc is not None:
+            raise protocol.handshake_exc
+        return client
+
+    async def _flush(self) -> None:
+        self._writer.write(b"".join(self._protocol.data_to_send()))
+        await self._writer.drain()
+
+    async def send_json(self, obj: Any) -> None:
+        self._protocol.send_text(orjson.dumps(obj))
+        await self._flush()
+
+    async def recv_json(self, timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self._protocol.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    self._pending.append(orjson.loads(event.data))
+            if self._pending:
+                return self._pending.pop(0)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no message")
+            data = await asyncio.wait_for(self._reader.read(65536), remaining)
+            if not data:
+                raise ConnectionError("closed")
+            self._protocol.receive_data(data)
+
+    async def close(self) -> None:
+        self._writer.close()

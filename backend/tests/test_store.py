@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app.candle import Candle
+from app.errors import StoreError
+from app.metrics import Metrics
+from app.store import CandleStore
+from app.store.schema import SCHEMA_VERSION
+
+S = "binance:spot:BTC/USDT:1m"
+
+
+def bars(start: int, n: int, base: float = 100.0) -> list[Candle]:
+    return [
+        Candle(start + 60 * i, base + i, base + i + 2, base + i - 1, base + i + 1, 5.0 + i)
+        for i in range(n)
+    ]
+
+
+def counter(metrics: Metrics, name: str) -> float:
+    value = metrics.registry.get_sample_value(name)
+    assert value is not None
+    return value
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[CandleStore]:
+    s = CandleStore(tmp_path / "candles.sqlite", Metrics())
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def test_upsert_then_read_back(store: CandleStore) -> None:
+    candles = bars(600, 10)
+    result = await store.upsert_many(S, candles)
+    assert (result.inserted, result.updated, result.head_time) == (10, 0, 600 + 9 * 60)
+    assert await store.newest(S, 100) == candles
+    stats = await store.stats(S)
+    assert stats is not None
+    assert (stats.first_time, stats.head_time, stats.count) == (600, 1140, 10)
+
+
+async def test_rewriting_identical_candles_changes_nothing(store: CandleStore) -> None:
+    candles = bars(600, 50)
+    await store.upsert_many(S, candles)
+    result = await store.upsert_many(S, candles)
+    assert (result.inserted, result.updated) == (0, 0)
+    stats = await store.stats(S)
+    assert stats is not None and stats.count == 50
+
+
+async def test_changed_candle_is_updated_in_place(store: CandleStore) -> None:
+    await store.upsert_many(S, bars(600, 5))
+    fixed = Candle(720, 1.0, 9.0, 0.5, 8.0, 99.0)
+    result = await store.upsert_many(S, [fixed, *bars(900, 2)])
+    assert (result.inserted, result.updated) == (2, 1)
+    rows = await store.newest(S, 100)
+    assert len(rows) == 7
+    assert rows[2] == fixed
+    stats = await store.stats(S)
+    assert stats is not None and (stats.count, stats.head_time) == (7, 960)
+
+
+async def test_commits_equal_batches_not_candles(tmp_path: Path) -> None:
+    metrics = Metrics()
+    store = CandleStore(tmp_path / "c.sqlite", metrics)
+    await store.open()
+    try:
+        for batch in range(7):
+            await store.upsert_many(S, bars(60 * 1000 * batch, 1000))
+        assert counter(metrics, "trade_canvas_db_commits_total") == 7
+        assert counter(metrics, "trade_canvas_db_rows_written_total") == 7000
+        stats = await store.stats(S)
+        assert stats is not None and stats.count == 7000
+    finally:
+        await store.close()
+
+
+async def test_duplicates_inside_one_batch_keep_the_last(store: CandleStore) -> None:
+    a = Candle(600, 1, 2, 0.5, 1.5, 1)
+    b = Candle(600, 1, 3, 0.5, 2.5, 2)
+    result = await store.upsert_many(S, [a, b])
+    assert result.inserted == 1
+    assert await store.newest(S, 10) == [b]
+
+
+async def test_reads_since_before_newest(store: CandleStore) -> None:
+    await store.upsert_many(S, bars(0, 100))
+    assert [c[0] for c in await store.newest(S, 3)] == [97 * 60, 98 * 60, 99 * 60]
+    assert [c[0] for c in await store.since(S, 10 * 60, 3)] == [660, 720, 780]
+    assert [c[0] for c in await store.since(S, 99 * 60, 3)] == []
+    assert [c[0] for c in await store.before(S, 10 * 60, 3)] == [420, 480, 540]
+    assert [c[0] for c in await store.before(S, 0, 3)] == []
+    assert await store.newest("binance:spot:ETH/USDT:1m", 10) == []
+    assert await store.head_time("binance:spot:ETH/USDT:1m") is None
+
+
+async def test_series_are_kept_apart(store: CandleStore) -> None:
+    other = "binance:futures:BTC/USDT:USDT:1m"
+    await store.upsert_many(S, bars(0, 10))
+    await store.upsert_many(other, bars(6000, 3, base=5))
+    listed = await store.list_series()
+    assert [(s.series_id, s.count, s.first_time, s.head_time) for s in listed] == [
+        (other, 3, 6000, 6120),
+        (S, 10, 0, 540),
+    ]
+
+
+async def test_concurrent_writers_and_readers(store: CandleStore) -> None:
+    async def write(i: int) -> None:
+        await store.upsert_many(S, bars(60 * 100 * i, 100))
+
+    async def read() -> int:
+        return len(await store.newest(S, 5000))
+
+    reads = await asyncio.gather(*(write(i) for i in range(20)), *(read() for _ in range(20)))
+    assert all(0 <= n <= 2000 for n in reads[20:])
+    stats = await store.stats(S)
+    assert stats is not None and stats.count == 2000
+    times = [c[0] for c in await store.newest(S, 5000)]
+    assert times == sorted(set(times)) and len(times) == 2000
+
+
+async def test_file_is_wal_with_schema_version_and_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    store = CandleStore(path, Metrics())
+    await store.open()
+    await store.upsert_many(S, bars(0, 3))
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        sql = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'candles'").fetchone()[0]
+        assert "WITHOUT ROWID" in sql and "PRIMARY KEY (series_key, candle_time)" in sql
+    reopened = CandleStore(path, Metrics())
+    await reopened.open()
+    try:
+        assert len(await reopened.newest(S, 10)) == 3
+        await reopened.upsert_many(S, bars(180, 1))
+        stats = await reopened.stats(S)
+        assert stats is not None and stats.count == 4
+    finally:
+        await reopened.close()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    store = CandleStore(path, Metrics())
+    with pytest.raises(StoreError, match="newer than this server"):
+        await store.open()
+
+
+async def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open candle store"):
+        await CandleStore(path, Metrics()).open()
+
+
+async def test_closed_store_refuses_work(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path / "c.sqlite", Metrics())
+    await store.open()
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.upsert_many(S, bars(0, 1))
+    with pytest.raises(StoreError, match="closed"):
+        await store.newest(S, 1)
