@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
 
     db_path: Path = Path("user_data/trade_canvas.sqlite")
+    # Reads are CPU-bound (rows become Python objects under the GIL); more threads only
+    # contend for it, so one is the fastest under load on this kind of machine.
+    db_read_threads: int = Field(default=1, ge=1, le=16)
 
     market_history_source: Literal["freqtrade", "ccxt", "off"] = "freqtrade"
     freqtrade_datadir: Path | None = None

@@ -24,7 +24,7 @@ class Services:
 
 async def start_services(settings: Settings, metrics: Metrics) -> Services:
     whitelist = [parse_series_id(s) for s in settings.whitelist]
-    store = CandleStore(settings.db_path, metrics)
+    store = CandleStore(settings.db_path, metrics, read_threads=settings.db_read_threads)
     await store.open()
     supervisor = RefcountingSupervisor(
         metrics, whitelist=whitelist, max_jobs=settings.ondemand_max_jobs

@@ -33,15 +33,13 @@ async def get_candles(
     series = str(parse_series_id(series_id))
     if since is not None and before is not None:
         raise InvalidParameter("give either since or before, not both")
-    if since is not None:
-        rows = await store.since(series, since, limit)
-    elif before is not None:
-        rows = await store.before(series, before, limit)
-    else:
-        rows = await store.newest(series, limit)
-    head = await store.head_time(series)
+    page = await store.page(series, limit, since=since, before=before)
     return JSONBytesResponse(
-        {"series_id": series, "server_head_time": head, "candles": candles_to_dicts(rows)}
+        {
+            "series_id": series,
+            "server_head_time": page.head_time,
+            "candles": candles_to_dicts(page.candles),
+        }
     )
 
 

@@ -93,10 +93,11 @@ class MarketHub:
     async def _register(self, session: ClientSession, series: SeriesId, since: int | None) -> None:
         series_id = str(series)
         async with self._lock(series_id):
-            head = await self._store.head_time(series_id)
-            candles = []
-            if since is not None:
-                candles = await self._store.since(series_id, since, self._catchup_max + 1)
+            if since is None:
+                head, candles = await self._store.head_time(series_id), []
+            else:
+                page = await self._store.page(series_id, self._catchup_max + 1, since=since)
+                head, candles = page.head_time, page.candles
             truncated = len(candles) > self._catchup_max
             del candles[self._catchup_max :]
             # The stream continues after the store's head: the catchup (plus, when

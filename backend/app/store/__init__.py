@@ -1,6 +1,6 @@
 """The embedded SQLite candle store."""
 
 from app.candle import CandleRow
-from app.store.candle_store import CandleStore, SeriesStats, UpsertResult
+from app.store.candle_store import CandlePage, CandleStore, SeriesStats, UpsertResult
 
-__all__ = ["CandleRow", "CandleStore", "SeriesStats", "UpsertResult"]
+__all__ = ["CandlePage", "CandleRow", "CandleStore", "SeriesStats", "UpsertResult"]

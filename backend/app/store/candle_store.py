@@ -41,6 +41,12 @@ class SeriesStats:
 
 
 @dataclass(frozen=True, slots=True)
+class CandlePage:
+    candles: list[CandleRow]
+    head_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertResult:
     series_id: str
     inserted: int
@@ -49,7 +55,7 @@ class UpsertResult:
 
 
 class CandleStore:
-    def __init__(self, path: Path, metrics: Metrics, *, read_threads: int = 4) -> None:
+    def __init__(self, path: Path, metrics: Metrics, *, read_threads: int = 1) -> None:
         self._path = path
         self._metrics = metrics
         self._read_threads = read_threads
@@ -213,44 +219,57 @@ class CandleStore:
 
     # -- reads ------------------------------------------------------------------------
 
-    async def newest(self, series_id: str, limit: int) -> list[CandleRow]:
-        def read(conn: sqlite3.Connection) -> list[CandleRow]:
-            rows: list[CandleRow] = conn.execute(
-                f"SELECT {_COLUMNS} FROM candles WHERE series_key = {_KEY_OF} "
-                "ORDER BY candle_time DESC LIMIT ?",
-                (series_id, limit),
-            ).fetchall()
-            rows.reverse()
-            return rows
+    async def page(
+        self,
+        series_id: str,
+        limit: int,
+        *,
+        since: int | None = None,
+        before: int | None = None,
+    ) -> CandlePage:
+        """One page of candles, ascending, plus the series' head time, in one read.
+
+        With `since`: candles after it, oldest first. With `before`: the newest candles
+        before it. With neither: the newest candles.
+        """
+        if since is not None:
+            sql = "AND candle_time > ? ORDER BY candle_time LIMIT ?"
+            params: tuple[object, ...] = (series_id, since, limit)
+        elif before is not None:
+            sql = "AND candle_time < ? ORDER BY candle_time DESC LIMIT ?"
+            params = (series_id, before, limit)
+        else:
+            sql = "ORDER BY candle_time DESC LIMIT ?"
+            params = (series_id, limit)
+        query = f"SELECT {_COLUMNS} FROM candles WHERE series_key = {_KEY_OF} {sql}"
+        descending = since is None
+
+        def read(conn: sqlite3.Connection) -> CandlePage:
+            # One read transaction, so the head time matches the rows.
+            conn.execute("BEGIN")
+            try:
+                rows: list[CandleRow] = conn.execute(query, params).fetchall()
+                head = conn.execute(
+                    "SELECT head_time FROM series WHERE series_id = ?", (series_id,)
+                ).fetchone()
+            finally:
+                conn.execute("COMMIT")
+            if descending:
+                rows.reverse()
+            return CandlePage(rows, head[0] if head else None)
 
         return await self._on_reader(read)
+
+    async def newest(self, series_id: str, limit: int) -> list[CandleRow]:
+        return (await self.page(series_id, limit)).candles
 
     async def since(self, series_id: str, since: int, limit: int) -> list[CandleRow]:
         """Candles with `candle_time > since`, oldest first, at most `limit`."""
-
-        def read(conn: sqlite3.Connection) -> list[CandleRow]:
-            rows: list[CandleRow] = conn.execute(
-                f"SELECT {_COLUMNS} FROM candles WHERE series_key = {_KEY_OF} "
-                "AND candle_time > ? ORDER BY candle_time LIMIT ?",
-                (series_id, since, limit),
-            ).fetchall()
-            return rows
-
-        return await self._on_reader(read)
+        return (await self.page(series_id, limit, since=since)).candles
 
     async def before(self, series_id: str, before: int, limit: int) -> list[CandleRow]:
         """The newest `limit` candles with `candle_time < before`, oldest first."""
-
-        def read(conn: sqlite3.Connection) -> list[CandleRow]:
-            rows: list[CandleRow] = conn.execute(
-                f"SELECT {_COLUMNS} FROM candles WHERE series_key = {_KEY_OF} "
-                "AND candle_time < ? ORDER BY candle_time DESC LIMIT ?",
-                (series_id, before, limit),
-            ).fetchall()
-            rows.reverse()
-            return rows
-
-        return await self._on_reader(read)
+        return (await self.page(series_id, limit, before=before)).candles
 
     async def stats(self, series_id: str) -> SeriesStats | None:
         def read(conn: sqlite3.Connection) -> SeriesStats | None:
