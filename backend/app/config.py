@@ -32,6 +32,19 @@ class Settings(BaseSettings):
     freqtrade_datadir: Path | None = None
     freqtrade_config: Path | None = None
 
+    # History bootstrap from the freqtrade datadir.
+    history_batch_size: int = Field(default=5_000, ge=100, le=100_000)
+    history_recheck_s: float = Field(default=5.0, ge=0)
+    history_wait_s: float = Field(default=20.0, ge=0)
+    history_min_candles: int = Field(default=0, ge=0)
+    history_data_format: Literal["feather", "parquet", "jsongz", "json"] | None = None
+    history_download: bool = True
+    history_download_days: float = Field(default=30.0, gt=0)
+    history_download_timeout_s: float = Field(default=900.0, gt=0)
+    history_download_cooldown_s: float = Field(default=300.0, ge=0)
+    history_download_max_concurrent: int = Field(default=2, ge=1)
+    history_download_config: Path | None = None
+
     whitelist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ondemand_max_jobs: int = Field(default=16, ge=0)
     ondemand_idle_ttl_s: float = Field(default=60.0, ge=0)

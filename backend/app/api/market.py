@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Annotated, Any
 
@@ -9,10 +10,11 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.exceptions import HTTPException
 
-from app.api.deps import ServicesDep, SettingsDep, StoreDep
+from app.api.deps import ServicesDep, SettingsDep
 from app.api.responses import JSONBytesResponse
 from app.candle import candle_from_json, candles_to_dicts
 from app.errors import ClientError, InvalidParameter
+from app.history.datadir import list_datadir
 from app.series import parse_series_id
 
 router = APIRouter(prefix="/api/market")
@@ -24,16 +26,21 @@ _EPOCH_RANGE = {"ge": 0, "le": 2**40}
 
 @router.get("/candles")
 async def get_candles(
-    store: StoreDep,
+    services: ServicesDep,
     series_id: Annotated[str, Query(max_length=128)],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 500,
     since: Annotated[int | None, Query(**_EPOCH_RANGE)] = None,
     before: Annotated[int | None, Query(**_EPOCH_RANGE)] = None,
 ) -> JSONBytesResponse:
-    series = str(parse_series_id(series_id))
+    parsed = parse_series_id(series_id)
+    series = str(parsed)
     if since is not None and before is not None:
         raise InvalidParameter("give either since or before, not both")
-    page = await store.page(series, limit, since=since, before=before)
+    if services.history is not None:
+        # Scrolling back (`before`) needs the whole file; the newest page or a `since`
+        # read is served as soon as those candles are committed.
+        await services.history.ensure(parsed, since=since, complete=before is not None)
+    page = await services.store.page(series, limit, since=since, before=before)
     return JSONBytesResponse(
         {
             "series_id": series,
@@ -45,28 +52,42 @@ async def get_candles(
 
 @router.get("/series")
 async def list_series(services: ServicesDep) -> JSONBytesResponse:
+    """Stored, whitelisted, live and datadir series; each with its history state when the
+    server has looked at it."""
     live = set(services.supervisor.live_series())
-    known: dict[str, dict[str, Any]] = {}
-    for stats in await services.store.list_series():
-        known[stats.series_id] = {
-            "series_id": stats.series_id,
-            "first_time": stats.first_time,
-            "head_time": stats.head_time,
-            "count": stats.count,
-            "live": stats.series_id in live,
-        }
-    for series_id in [*services.settings.whitelist, *live]:
-        known.setdefault(
-            series_id,
-            {
-                "series_id": series_id,
-                "first_time": None,
-                "head_time": None,
-                "count": 0,
-                "live": series_id in live,
-            },
-        )
+    history = services.history.states() if services.history is not None else {}
+    known: dict[str, dict[str, Any]] = {
+        s.series_id: _series_entry(s.series_id, s.first_time, s.head_time, s.count)
+        for s in await services.store.list_series()
+    }
+    for series_id in [*services.settings.whitelist, *live, *history]:
+        known.setdefault(series_id, _series_entry(series_id, None, None, 0))
+    if services.datadir is not None:
+        for entry in await asyncio.to_thread(list_datadir, services.datadir):
+            if entry.series_id is not None:
+                item = known.setdefault(
+                    entry.series_id, _series_entry(entry.series_id, None, None, 0)
+                )
+                item.setdefault("datadir_files", []).append(
+                    {"path": str(entry.path), "format": entry.format, "problem": entry.problem}
+                )
+    for series_id, item in known.items():
+        item["live"] = series_id in live
+        if series_id in history:
+            item["history"] = history[series_id]
     return JSONBytesResponse({"series": [known[k] for k in sorted(known)]})
+
+
+def _series_entry(
+    series_id: str, first_time: int | None, head_time: int | None, count: int
+) -> dict[str, Any]:
+    return {
+        "series_id": series_id,
+        "first_time": first_time,
+        "head_time": head_time,
+        "count": count,
+        "live": False,
+    }
 
 
 @router.post("/ingest/candle_closed")

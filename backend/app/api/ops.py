@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.api.deps import ServicesDep, SettingsDep
 from app.api.responses import JSONBytesResponse, error_response
+from app.history.datadir import list_datadir
 
 router = APIRouter()
 
@@ -38,4 +41,15 @@ async def metrics(services: ServicesDep) -> Response:
 async def ingest_state(settings: SettingsDep, services: ServicesDep) -> JSONBytesResponse:
     if not settings.enable_debug_api:
         raise HTTPException(404, "Not Found")
-    return JSONBytesResponse(services.supervisor.snapshot())
+    state = services.supervisor.snapshot()
+    if services.history is not None:
+        state["history"] = services.history.states()
+    if services.downloads is not None:
+        state["downloads"] = services.downloads.state()
+    if services.datadir is not None:
+        entries = await asyncio.to_thread(list_datadir, services.datadir)
+        state["datadir"] = {
+            "path": str(services.datadir),
+            "unusable_files": [e.as_dict() for e in entries if e.problem],
+        }
+    return JSONBytesResponse(state)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from app.candle import Candle
+from app.candle import Candle, CandleRow
 from app.errors import TooManySubscriptions
+from app.history.source import HistorySource
 from app.hub import messages
 from app.hub.session import ClientSession
 from app.ingest.supervisor import IngestSupervisor
@@ -24,12 +25,14 @@ class MarketHub:
         self,
         store: CandleStore,
         supervisor: IngestSupervisor,
+        history: HistorySource | None,
         *,
         catchup_max: int,
         max_subscriptions: int,
     ) -> None:
         self._store = store
         self._supervisor = supervisor
+        self._history = history
         self._catchup_max = catchup_max
         self._max_subscriptions = max_subscriptions
         self._subscribers: dict[str, set[ClientSession]] = {}
@@ -46,7 +49,7 @@ class MarketHub:
 
     # -- writers ----------------------------------------------------------------------
 
-    async def commit_closed(self, series_id: str, candles: Sequence[Candle]) -> UpsertResult:
+    async def commit_closed(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
         """Store closed candles (one transaction) and only then broadcast them."""
         async with self._lock(series_id):
             result = await self._store.upsert_many(series_id, candles)
@@ -55,7 +58,7 @@ class MarketHub:
                 for candle in sorted(candles):
                     text = messages.candle_closed(series_id, candle)
                     for session in sessions:
-                        session.offer_closed(series_id, candle.candle_time, text)
+                        session.offer_closed(series_id, candle[0], text)
                 for session in sessions:
                     session.flush_gaps()
         return result
@@ -84,6 +87,8 @@ class MarketHub:
                 )
             await self._supervisor.acquire(series)
         try:
+            if self._history is not None:
+                await self._history.ensure(series, since=since)
             await self._register(session, series, since)
         except BaseException:
             if newly and not session.is_subscribed(series_id):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from app.candle import Candle, CandleRow
+from app.candle import CandleRow
 from app.errors import StoreError
 from app.metrics import Metrics
 from app.store.schema import connect, migrate
@@ -142,7 +142,7 @@ class CandleStore:
 
     # -- writes -----------------------------------------------------------------------
 
-    async def upsert_many(self, series_id: str, candles: Sequence[Candle]) -> UpsertResult:
+    async def upsert_many(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
         """Insert or update `candles` in one transaction. Re-writing identical candles
         changes nothing; a candle whose values changed is updated in place."""
         if not candles:
@@ -150,7 +150,7 @@ class CandleStore:
             return UpsertResult(series_id, 0, 0, stats.head_time if stats else None)
         return await self._on_writer(lambda: self._upsert_sync(series_id, candles))
 
-    def _upsert_sync(self, series_id: str, candles: Sequence[Candle]) -> UpsertResult:
+    def _upsert_sync(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
         conn = self._write_conn
         if conn is None:
             raise StoreError("candle store is closed")

@@ -1,0 +1,336 @@
+"""The fake exchange's state, shared by its REST and WebSocket faces: symbols, clock,
+history start, and the REST answers as Binance gives them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from app.fake_binance.market import (
+    DEFAULT_FUTURES,
+    DEFAULT_SPOT,
+    INTERVAL_SECONDS,
+    FakeClock,
+    Kline,
+    SymbolModel,
+    align,
+)
+
+MarketKind = Literal["spot", "futures"]
+
+KLINE_LIMITS: dict[MarketKind, tuple[int, int]] = {"spot": (500, 1000), "futures": (500, 1500)}
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceError(Exception):
+    """An error answer in Binance's shape: HTTP status plus `{"code", "msg"}`."""
+
+    status: int
+    code: int
+    msg: str
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "msg": self.msg}
+
+
+def _mandatory(name: str) -> BinanceError:
+    return BinanceError(
+        400,
+        -1102,
+        f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
+    )
+
+
+class FakeExchange:
+    def __init__(
+        self,
+        *,
+        spot_symbols: Iterable[str] = DEFAULT_SPOT,
+        futures_symbols: Iterable[str] = DEFAULT_FUTURES,
+        history_days: float = 30.0,
+        speed: float = 1.0,
+        start: float | None = None,
+        seed: int = 1,
+    ) -> None:
+        self.clock = FakeClock(speed, start)
+        self.models: dict[MarketKind, dict[str, SymbolModel]] = {
+            "spot": {s: SymbolModel(s, seed) for s in spot_symbols},
+            "futures": {s: SymbolModel(s, seed + 7) for s in futures_symbols},
+        }
+        self.listing_time = int(self.clock.now() - history_days * 86_400)
+        self._lock = threading.Lock()
+        self.rest_failures_left = 0
+        self.rest_requests = 0
+
+    # -- faults -----------------------------------------------------------------------
+
+    def fail_rest(self, count: int) -> None:
+        """Answer the next `count` REST requests with 503, as an overloaded Binance does."""
+        with self._lock:
+            self.rest_failures_left = count
+
+    def take_rest_failure(self) -> bool:
+        with self._lock:
+            self.rest_requests += 1
+            if self.rest_failures_left > 0:
+                self.rest_failures_left -= 1
+                return True
+            return False
+
+    # -- market data ------------------------------------------------------------------
+
+    def model(self, market: MarketKind, symbol: str | None) -> SymbolModel:
+        if not symbol:
+            raise _mandatory("symbol")
+        found = self.models[market].get(symbol.upper())
+        if found is None:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return found
+
+    def kline_at(self, market: MarketKind, symbol: str, interval: str, open_time: int) -> Kline:
+        """The kline opening at `open_time`: closed, or forming if it is the current one."""
+        now = int(self.clock.now())
+        model = self.models[market][symbol]
+        if open_time + INTERVAL_SECONDS[interval] > now:
+            return model.kline(interval, open_time, until=now)
+        return model.kline(interval, open_time)
+
+    def klines(self, market: MarketKind, params: Mapping[str, str]) -> list[list[object]]:
+        model = self.model(market, params.get("symbol"))
+        interval = params.get("interval")
+        if not interval:
+            raise _mandatory("interval")
+        if interval not in INTERVAL_SECONDS:
+            raise BinanceError(400, -1120, "Invalid interval.")
+        default_limit, max_limit = KLINE_LIMITS[market]
+        try:
+            limit = int(params.get("limit", default_limit))
+            start_ms = int(params["startTime"]) if "startTime" in params else None
+            end_ms = int(params["endTime"]) if "endTime" in params else None
+        except ValueError:
+            raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
+        limit = max(1, min(limit, max_limit))
+        size = INTERVAL_SECONDS[interval]
+        current = align(int(self.clock.now()), interval)
+        first_listed = align(self.listing_time, interval) + size
+        last = current if end_ms is None else min(current, align(end_ms // 1000, interval))
+        if start_ms is not None:
+            start = -(-start_ms // 1000)  # ceil: klines opening at or after startTime
+            first = max(first_listed, align(start + size - 1, interval))
+            opens = range(first, last + 1, size)[:limit]
+        else:
+            first = max(first_listed, last - (limit - 1) * size)
+            opens = range(first, last + 1, size)
+        return [self.kline_at(market, model.symbol, interval, t).rest_row() for t in opens]
+
+    def mark_price_klines(self, params: Mapping[str, str]) -> list[list[object]]:
+        rows = self.klines("futures", params)
+        for row in rows:
+            row[5] = "0"  # mark price klines carry no volume
+            row[7] = "0"
+            row[8] = 0
+            row[9] = row[10] = "0"
+        return rows
+
+    def funding_rates(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        model = self.model("futures", params.get("symbol"))
+        try:
+            limit = max(1, min(int(params.get("limit", 100)), 1000))
+            start_ms = int(params["startTime"]) if "startTime" in params else None
+            end_ms = int(params["endTime"]) if "endTime" in params else None
+        except ValueError:
+            raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
+        size = 8 * 3_600
+        last = align(int(self.clock.now()), "8h")
+        if end_ms is not None:
+            last = min(last, align(end_ms // 1000, "8h"))
+        first_listed = align(self.listing_time, "8h") + size
+        if start_ms is not None:
+            first = max(first_listed, align(-(-start_ms // 1000) + size - 1, "8h"))
+            times = range(first, last + 1, size)[:limit]
+        else:
+            times = range(max(first_listed, last - (limit - 1) * size), last + 1, size)
+        return [
+            {
+                "symbol": model.symbol,
+                "fundingTime": t * 1000,
+                "fundingRate": "0.00010000",
+                "markPrice": model.kline("8h", t - size).close,
+            }
+            for t in times
+        ]
+
+    def premium_index(self, params: Mapping[str, str]) -> Any:
+        now = self.clock.now_ms()
+
+        def entry(model: SymbolModel) -> dict[str, Any]:
+            price = f"{model.price(now // 1000):.{model.decimals}f}"
+            return {
+                "symbol": model.symbol,
+                "markPrice": price,
+                "indexPrice": price,
+                "estimatedSettlePrice": price,
+                "lastFundingRate": "0.00010000",
+                "interestRate": "0.00010000",
+                "nextFundingTime": (align(now // 1000, "8h") + 8 * 3600) * 1000,
+                "time": now,
+            }
+
+        symbol = params.get("symbol")
+        if symbol:
+            return entry(self.model("futures", symbol))
+        return [entry(m) for m in self.models["futures"].values()]
+
+    # -- exchangeInfo -----------------------------------------------------------------
+
+    def exchange_info(self, market: MarketKind) -> dict[str, Any]:
+        now = self.clock.now_ms()
+        limits = [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 6000,
+            },
+            {
+                "rateLimitType": "RAW_REQUESTS",
+                "interval": "MINUTE",
+                "intervalNum": 5,
+                "limit": 61000,
+            },
+        ]
+        if market == "spot":
+            symbols = [_spot_symbol(m) for m in self.models["spot"].values()]
+            return {
+                "timezone": "UTC",
+                "serverTime": now,
+                "rateLimits": limits,
+                "exchangeFilters": [],
+                "symbols": symbols,
+            }
+        return {
+            "timezone": "UTC",
+            "serverTime": now,
+            "futuresType": "U_MARGINED",
+            "rateLimits": limits,
+            "exchangeFilters": [],
+            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+            "symbols": [
+                _futures_symbol(m, self.listing_time) for m in self.models["futures"].values()
+            ],
+        }
+
+
+def _tick(model: SymbolModel) -> str:
+    return f"{10**-model.decimals:.{model.decimals}f}"
+
+
+def _spot_symbol(m: SymbolModel) -> dict[str, Any]:
+    return {
+        "symbol": m.symbol,
+        "status": "TRADING",
+        "baseAsset": m.base_asset,
+        "baseAssetPrecision": 8,
+        "quoteAsset": m.quote_asset,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True,
+        "ocoAllowed": True,
+        "otoAllowed": True,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": True,
+        "cancelReplaceAllowed": True,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": _tick(m),
+                "maxPrice": "1000000.00000000",
+                "tickSize": _tick(m),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": "0.00001000",
+                "maxQty": "9000.00000000",
+                "stepSize": "0.00001000",
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": "5.00000000",
+                "applyMinToMarket": True,
+                "maxNotional": "9000000.00000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }
+
+
+def _futures_symbol(m: SymbolModel, listing_time: int) -> dict[str, Any]:
+    return {
+        "symbol": m.symbol,
+        "pair": m.symbol,
+        "contractType": "PERPETUAL",
+        "deliveryDate": 4133404800000,
+        "onboardDate": listing_time * 1000,
+        "status": "TRADING",
+        "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000",
+        "baseAsset": m.base_asset,
+        "quoteAsset": m.quote_asset,
+        "marginAsset": m.quote_asset,
+        "pricePrecision": m.decimals,
+        "quantityPrecision": 3,
+        "baseAssetPrecision": 8,
+        "quotePrecision": 8,
+        "underlyingType": "COIN",
+        "underlyingSubType": [],
+        "settlePlan": 0,
+        "triggerProtect": "0.0500",
+        "liquidationFee": "0.012500",
+        "marketTakeBound": "0.05",
+        "maxMoveOrderLimit": 10000,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": _tick(m),
+                "maxPrice": "4529764",
+                "tickSize": _tick(m),
+            },
+            {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": "0.001",
+                "maxQty": "120",
+                "stepSize": "0.001",
+            },
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MIN_NOTIONAL", "notional": "5"},
+            {
+                "filterType": "PERCENT_PRICE",
+                "multiplierUp": "1.0500",
+                "multiplierDown": "0.9500",
+                "multiplierDecimal": "4",
+            },
+        ],
+        "orderTypes": [
+            "LIMIT",
+            "MARKET",
+            "STOP",
+            "STOP_MARKET",
+            "TAKE_PROFIT",
+            "TAKE_PROFIT_MARKET",
+            "TRAILING_STOP_MARKET",
+        ],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+    }

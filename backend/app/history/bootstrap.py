@@ -1,0 +1,283 @@
+"""HistoryBootstrapper: puts a series' datadir history into the store before it is served.
+
+One job per series at a time; concurrent callers share it. A job finds the series' file
+(running `freqtrade download-data` first when there is none, or too little), reads it, and
+imports what the store lacks: everything when the store is empty, else only candles newer
+than its head or older than its first. Batches
+go newest first, so the candles a chart asks for first are committed first and the caller
+is released while the rest keeps importing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from prometheus_client import Counter
+
+from app.history.datadir import DatadirFile, DataFormat, series_files
+from app.history.download import DownloadManager
+from app.history.reader import HistoryFileError, OhlcvData, read_ohlcv
+from app.metrics import Metrics
+from app.series import SeriesId
+from app.store import CandleStore
+
+log = logging.getLogger(__name__)
+
+Status = Literal["checking", "downloading", "importing", "imported", "missing", "failed"]
+Signature = tuple[str, int, int]
+
+
+class HistoryMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        r = metrics.registry
+        self.rows_imported = Counter(
+            "trade_canvas_history_rows_imported", "Candles imported from the datadir.",
+            registry=r,
+        )  # fmt: skip
+        self.bad_files = Counter(
+            "trade_canvas_history_bad_files",
+            "Datadir files that could not be read, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.rows_dropped = Counter(
+            "trade_canvas_history_rows_cleaned",
+            "Datadir rows dropped, merged or floored while cleaning, by rule.",
+            ["rule"],
+            registry=r,
+        )
+
+
+@dataclass(slots=True)
+class SeriesHistory:
+    """What the bootstrapper knows of one series; shown in listings and debug state."""
+
+    status: Status = "checking"
+    running: bool = False
+    file: str | None = None
+    format: DataFormat | None = None
+    rows_in_file: int = 0
+    rows_imported: int = 0
+    covered_from: int | None = None  # every file candle at or after this is in the store
+    cleaned: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+    # The (path, size, mtime) of every candidate file when last looked at, and of files
+    # that failed to read: an unchanged datadir is neither re-read nor re-reported.
+    signature: tuple[Signature, ...] | None = None
+    bad_files: set[Signature] = field(default_factory=set)
+    checked_at: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "file": self.file,
+            "format": self.format,
+            "rows_in_file": self.rows_in_file,
+            "rows_imported": self.rows_imported,
+            "cleaned": self.cleaned,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapOptions:
+    datadir: Path
+    preferred_format: DataFormat | None
+    batch_size: int
+    recheck_s: float
+    wait_s: float
+    min_candles: int
+
+
+class HistoryBootstrapper:
+    def __init__(
+        self,
+        store: CandleStore,
+        options: BootstrapOptions,
+        metrics: HistoryMetrics,
+        downloader: DownloadManager | None = None,
+    ) -> None:
+        self._store = store
+        self._options = options
+        self._metrics = metrics
+        self._downloader = downloader
+        self._series: dict[str, SeriesHistory] = {}
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._progress = asyncio.Condition()
+
+    @property
+    def datadir(self) -> Path:
+        return self._options.datadir
+
+    def state(self, series_id: str) -> SeriesHistory | None:
+        return self._series.get(series_id)
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return {k: v.as_dict() for k, v in sorted(self._series.items())}
+
+    async def ensure(
+        self, series: SeriesId, *, since: int | None = None, complete: bool = False
+    ) -> None:
+        """Return once the store can serve `series`: the newest candles (by default),
+        everything after `since`, or the whole file (`complete`). Waits at most `wait_s`;
+        past that the import (or download) goes on and the store serves what it has."""
+        key = str(series)
+        state = self._series.setdefault(key, SeriesHistory())
+        if key not in self._jobs:
+            if time.monotonic() - state.checked_at < self._options.recheck_s:
+                return
+            state.checked_at = time.monotonic()
+            state.running = True
+            job = asyncio.create_task(self._run_job(series, state), name=f"history-import {key}")
+            job.add_done_callback(self._job_done)
+            self._jobs[key] = job
+
+        def ready() -> bool:
+            if not state.running:
+                return True
+            if complete or state.covered_from is None:
+                return False
+            return since is None or state.covered_from <= since + 1
+
+        try:
+            async with asyncio.timeout(self._options.wait_s), self._progress:
+                await self._progress.wait_for(ready)
+        except TimeoutError:
+            log.info("serving %s before its history is complete (%s)", key, state.status)
+
+    async def _notify(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._jobs.pop(task.get_name().removeprefix("history-import "), None)
+
+    async def stop(self) -> None:
+        jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+
+    # -- one job ----------------------------------------------------------------------
+
+    async def _run_job(self, series: SeriesId, state: SeriesHistory) -> None:
+        try:
+            await self._run(series, state)
+        except Exception as e:
+            log.exception("history import of %s failed", series)
+            state.status, state.last_error = "failed", repr(e)
+        finally:
+            state.running = False
+            await self._notify()  # waiters then serve whatever the store has
+
+    async def _run(self, series: SeriesId, state: SeriesHistory) -> None:
+        opts = self._options
+        files = series_files(opts.datadir, series, opts.preferred_format)
+        downloaded = False
+        if not files and self._downloader is not None:
+            downloaded = await self._download(series, state)
+            files = series_files(opts.datadir, series, opts.preferred_format)
+        if not files:
+            state.status, state.covered_from = "missing", None
+            return
+        signature = _signatures(files)
+        if signature == state.signature and state.status in ("imported", "failed"):
+            return  # nothing changed since the last look
+        loaded = await self._load(series, state, files)
+        too_short = loaded is not None and len(loaded) < opts.min_candles
+        if too_short and not downloaded and await self._download(series, state):
+            files = series_files(opts.datadir, series, opts.preferred_format)
+            loaded = await self._load(series, state, files) or loaded
+        state.signature = _signatures(files)
+        if loaded is not None:
+            await self._import(series, state, loaded)
+
+    async def _download(self, series: SeriesId, state: SeriesHistory) -> bool:
+        if self._downloader is None:
+            return False
+        state.status = "downloading"
+        result = await self._downloader.request(series)
+        return result == "ok"
+
+    async def _load(
+        self, series: SeriesId, state: SeriesHistory, files: list[DatadirFile]
+    ) -> OhlcvData | None:
+        """Read the first usable file of `files`; record why the others were not."""
+        errors = []
+        for candidate in files:
+            try:
+                data = await asyncio.to_thread(
+                    read_ohlcv, candidate.path, candidate.format, series.timeframe
+                )
+            except HistoryFileError as e:
+                signature = _signature(candidate.path)
+                if signature is not None and signature not in state.bad_files:
+                    state.bad_files.add(signature)
+                    log.warning("skipping %s", e)
+                    self._metrics.bad_files.labels(e.reason).inc()
+                errors.append(str(e))
+                continue
+            state.file, state.format = str(candidate.path), candidate.format
+            state.rows_in_file = len(data)
+            problems = data.report.problems()
+            if problems and problems != state.cleaned:
+                log.warning("cleaned %s: %s", candidate.path, problems)
+                for rule, count in problems.items():
+                    self._metrics.rows_dropped.labels(rule).inc(count)
+            state.cleaned = problems
+            state.last_error = "; ".join(errors) or None
+            return data
+        state.status, state.last_error = "failed", "; ".join(errors)
+        return None
+
+    async def _import(self, series: SeriesId, state: SeriesHistory, data: OhlcvData) -> None:
+        key = str(series)
+        size = self._options.batch_size
+        state.status = "importing"
+        stats = await self._store.stats(key)
+        if stats is None or stats.count == 0 or stats.first_time is None:
+            newer, older = None, data
+        else:
+            newer = data.select(after=stats.head_time)
+            older = data.select(before=stats.first_time)
+            state.covered_from = None
+        imported = 0
+        if newer is not None and len(newer):
+            # Subscribers are not sent these one by one: the next live candle after them
+            # reaches each client with a `gap`, and the client re-reads over HTTP.
+            for batch in newer.batches(size):
+                await self._store.upsert_many(key, batch)
+                imported += len(batch)
+                self._metrics.rows_imported.inc(len(batch))
+        if newer is not None:
+            state.covered_from = stats.first_time if stats else None
+            await self._notify()
+        for batch in older.batches(size, newest_first=True):
+            await self._store.upsert_many(key, batch)
+            imported += len(batch)
+            state.covered_from = batch[0][0]
+            state.rows_imported = imported
+            self._metrics.rows_imported.inc(len(batch))
+            await self._notify()
+        state.rows_imported = imported
+        state.status = "imported"
+        await self._notify()
+        if imported:
+            log.info("imported %d candles of %s", imported, key)
+
+
+def _signatures(files: list[DatadirFile]) -> tuple[Signature, ...]:
+    return tuple(sig for f in files if (sig := _signature(f.path)) is not None)
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_size, st.st_mtime_ns)

@@ -1,0 +1,207 @@
+"""A freqtrade datadir: where a series' file is, what the directory holds, and which
+directory to use. File names follow freqtrade's own rules exactly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import rapidjson
+
+from app.errors import TradeCanvasError
+from app.series import TIMEFRAMES, SeriesId, parse_series_id
+
+DataFormat = Literal["feather", "parquet", "jsongz", "json"]
+
+# When a series exists in several formats, the configured one wins, then this order:
+# freqtrade's default (feather) first, then the other binary format, then the JSON ones.
+FORMAT_ORDER: Final[tuple[DataFormat, ...]] = ("feather", "parquet", "jsongz", "json")
+EXTENSIONS: Final[dict[DataFormat, str]] = {
+    "feather": "feather",
+    "parquet": "parquet",
+    "jsongz": "json.gz",
+    "json": "json",
+}
+DEFAULT_DATADIR: Final = Path("user_data/data/binance")
+
+_FILENAME = re.compile(
+    r"^(?P<pair>[\w-]+?)-(?P<tf>\d+[a-zA-Z]{1,2})(?:-(?P<ct>[a-zA-Z_]+))?"
+    r"\.(?P<ext>feather|parquet|json\.gz|json)$"
+)
+_FORMAT_OF_EXT: Final = {ext: fmt for fmt, ext in EXTENSIONS.items()}
+
+
+class DatadirConfigError(TradeCanvasError):
+    """The freqtrade config could not be read."""
+
+
+def pair_to_filename(pair: str) -> str:
+    """freqtrade's `misc.pair_to_filename`."""
+    for ch in ("/", " ", ".", "@", "$", "+", ":"):
+        pair = pair.replace(ch, "_")
+    return pair
+
+
+def pair_from_filename(stem: str) -> str:
+    """freqtrade's rebuild: the first `_` is `/`, the second `:`."""
+    return stem.replace("_", "/", 1).replace("_", ":", 1)
+
+
+def timeframe_to_file(timeframe: str) -> str:
+    return timeframe.replace("M", "Mo")
+
+
+def timeframe_from_file(name: str) -> str:
+    return name.replace("Mo", "M")
+
+
+@dataclass(frozen=True, slots=True)
+class DatadirFile:
+    path: Path
+    format: DataFormat
+
+
+def series_files(
+    datadir: Path, series: SeriesId, preferred: DataFormat | None = None
+) -> list[DatadirFile]:
+    """The existing files of `series`, in the order they should be tried."""
+    folder, suffix = (
+        (datadir / "futures", "-futures")
+        if series.market == "futures"
+        else (
+            datadir,
+            "",
+        )
+    )
+    stem = pair_to_filename(series.symbol)
+    order = [preferred] if preferred else []
+    order += [f for f in FORMAT_ORDER if f != preferred]
+    found: list[DatadirFile] = []
+    # `1M` files are written as `1Mo`; like freqtrade, fall back to the unmodified name.
+    names = dict.fromkeys((timeframe_to_file(series.timeframe), series.timeframe))
+    for fmt in order:
+        for tf in names:
+            path = folder / f"{stem}-{tf}{suffix}.{EXTENSIONS[fmt]}"
+            if path.is_file():
+                found.append(DatadirFile(path, fmt))
+                break
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class DatadirEntry:
+    """One OHLCV file in a datadir, and what trade-canvas makes of it."""
+
+    path: Path
+    format: DataFormat
+    pair: str
+    timeframe: str
+    candle_type: str
+    size_bytes: int
+    series_id: str | None
+    problem: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "pair": self.pair,
+            "timeframe": self.timeframe,
+            "candle_type": self.candle_type,
+            "size_bytes": self.size_bytes,
+            "series_id": self.series_id,
+            "problem": self.problem,
+        }
+
+
+def list_datadir(datadir: Path) -> list[DatadirEntry]:
+    """Every OHLCV file in `datadir` (spot) and `datadir/futures`, sorted by path."""
+    entries = [
+        entry
+        for folder, default_type in ((datadir, "spot"), (datadir / "futures", None))
+        for entry in _entries(folder, default_type)
+    ]
+    return sorted(entries, key=lambda e: str(e.path))
+
+
+def _entries(folder: Path, default_type: str | None) -> Iterator[DatadirEntry]:
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        match = _FILENAME.match(path.name)
+        if match is None or not path.is_file() or match["pair"].endswith("-trades"):
+            continue
+        candle_type = match["ct"] or default_type or "futures"
+        if match["ct"] and default_type == "spot":
+            continue  # other candle types live under futures/
+        pair = pair_from_filename(match["pair"])
+        timeframe = timeframe_from_file(match["tf"])
+        series_id, problem = _series_of(pair, timeframe, candle_type)
+        size = path.stat().st_size
+        if problem is None and size == 0:
+            problem = "empty file (0 bytes)"
+        yield DatadirEntry(
+            path=path,
+            format=_FORMAT_OF_EXT[match["ext"]],
+            pair=pair,
+            timeframe=timeframe,
+            candle_type=candle_type,
+            size_bytes=size,
+            series_id=series_id,
+            problem=problem,
+        )
+
+
+def _series_of(pair: str, timeframe: str, candle_type: str) -> tuple[str | None, str | None]:
+    if candle_type not in ("spot", "futures"):
+        return None, f"candle type {candle_type!r} is not served (only spot and futures)"
+    if timeframe not in TIMEFRAMES:
+        return None, f"timeframe {timeframe!r} is not a Binance kline interval"
+    market = "spot" if candle_type == "spot" else "futures"
+    try:
+        return str(parse_series_id(f"binance:{market}:{pair}:{timeframe}")), None
+    except TradeCanvasError as e:
+        return None, str(e)
+
+
+# -- which datadir --------------------------------------------------------------------
+
+
+def load_freqtrade_config(path: Path) -> dict[str, Any]:
+    """Read a freqtrade config the way freqtrade does (comments and trailing commas)."""
+    try:
+        text = path.read_text()
+        config = rapidjson.loads(
+            text, parse_mode=rapidjson.PM_COMMENTS | rapidjson.PM_TRAILING_COMMAS
+        )
+    except (OSError, ValueError) as e:
+        raise DatadirConfigError(f"cannot read freqtrade config {path}: {e}") from e
+    if not isinstance(config, dict):
+        raise DatadirConfigError(f"freqtrade config {path} is not a JSON object")
+    return config
+
+
+def resolve_datadir(explicit: Path | None, config_path: Path | None) -> Path:
+    """The explicit datadir, else the config's `datadir`, else
+    `<user_data_dir>/data/<exchange>` from the config (as freqtrade resolves it), else
+    `user_data/data/binance`."""
+    if explicit is not None:
+        return explicit
+    if config_path is not None:
+        config = load_freqtrade_config(config_path)
+        if config.get("datadir"):
+            return Path(config["datadir"])
+        user_data = Path(config.get("user_data_dir") or "user_data")
+        exchange = (config.get("exchange") or {}).get("name") or "binance"
+        return user_data / "data" / str(exchange).lower()
+    return DEFAULT_DATADIR
+
+
+def configured_format(config_path: Path | None) -> DataFormat | None:
+    if config_path is None:
+        return None
+    fmt = load_freqtrade_config(config_path).get("dataformat_ohlcv")
+    return fmt if fmt in EXTENSIONS else None

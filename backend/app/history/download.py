@@ -1,0 +1,244 @@
+"""Running the real `freqtrade download-data` for a series the datadir lacks.
+
+Per series at most one download runs; whoever asks while it runs shares it. After each run,
+successful or not, the series is in cooldown: asking again starts nothing until it ends. A
+global semaphore bounds concurrent downloads and a timeout kills a hung one (its whole
+process group).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from prometheus_client import Counter, Gauge
+
+from app.history.datadir import DataFormat
+from app.metrics import Metrics
+from app.series import SeriesId
+
+log = logging.getLogger(__name__)
+
+Result = Literal["ok", "failed", "timeout"]
+
+DEFAULT_SPOT_REST = "https://api.binance.com"
+DEFAULT_FUTURES_REST = "https://fapi.binance.com"
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadOptions:
+    datadir: Path
+    days: float
+    data_format: DataFormat
+    timeout_s: float
+    cooldown_s: float
+    max_concurrent: int
+    # A freqtrade config to run with, as is; without one, a minimal config is written that
+    # points ccxt at the configured Binance REST URLs.
+    config: Path | None
+    spot_rest_url: str
+    futures_rest_url: str
+    freqtrade_command: tuple[str, ...] = (sys.executable, "-m", "freqtrade")
+
+
+@dataclass(slots=True)
+class _SeriesDownload:
+    running: asyncio.Task[Result] | None = None
+    runs: int = 0
+    last_result: Result | None = None
+    last_error: str | None = None
+    last_finished: float | None = None  # wall clock, for display
+    next_allowed_mono: float = 0.0
+    next_allowed_wall: float | None = None
+
+
+class DownloadMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        self.runs = Counter(
+            "trade_canvas_history_downloads",
+            "freqtrade download-data runs by result.",
+            ["result"],
+            registry=metrics.registry,
+        )
+        self.running = Gauge(
+            "trade_canvas_history_downloads_running",
+            "freqtrade download-data processes running now.",
+            registry=metrics.registry,
+        )
+        self.skipped = Counter(
+            "trade_canvas_history_download_requests_skipped",
+            "Download requests that started nothing (joined a running one or in cooldown).",
+            ["why"],
+            registry=metrics.registry,
+        )
+
+
+class DownloadManager:
+    def __init__(self, options: DownloadOptions, metrics: DownloadMetrics) -> None:
+        self._options = options
+        self._metrics = metrics
+        self._semaphore = asyncio.Semaphore(options.max_concurrent)
+        self._series: dict[str, _SeriesDownload] = {}
+
+    async def request(self, series: SeriesId) -> Result | None:
+        """Download `series` unless one is running (then wait for it) or it is in
+        cooldown (then return None at once)."""
+        key = str(series)
+        state = self._series.setdefault(key, _SeriesDownload())
+        if state.running is not None:
+            self._metrics.skipped.labels("joined").inc()
+            return await asyncio.shield(state.running)
+        if time.monotonic() < state.next_allowed_mono:
+            self._metrics.skipped.labels("cooldown").inc()
+            return None
+        task = asyncio.create_task(self._run(series, state), name=f"download-data {key}")
+        task.add_done_callback(_log_failure)
+        state.running = task
+        return await asyncio.shield(task)
+
+    async def _run(self, series: SeriesId, state: _SeriesDownload) -> Result:
+        try:
+            async with self._semaphore:
+                self._metrics.running.inc()
+                try:
+                    result, error = await self._download(series)
+                finally:
+                    self._metrics.running.dec()
+        except asyncio.CancelledError:
+            result, error = "failed", "cancelled"
+            raise
+        finally:
+            state.running = None
+            state.runs += 1
+            state.last_result, state.last_error = result, error
+            state.last_finished = time.time()
+            state.next_allowed_mono = time.monotonic() + self._options.cooldown_s
+            state.next_allowed_wall = state.last_finished + self._options.cooldown_s
+            self._metrics.runs.labels(result).inc()
+        log.info("download-data %s: %s%s", series, result, f" ({error})" if error else "")
+        return result
+
+    async def _download(self, series: SeriesId) -> tuple[Result, str | None]:
+        opts = self._options
+        workdir = Path(tempfile.mkdtemp(prefix="trade-canvas-download-"))
+        try:
+            config = opts.config or self._write_config(workdir, series)
+            (workdir / "user_data").mkdir()
+            command = [
+                *opts.freqtrade_command,
+                "download-data",
+                "--config", str(config),
+                "--userdir", str(workdir / "user_data"),
+                "--datadir", str(opts.datadir),
+                "--pairs", series.symbol,
+                "--timeframes", series.timeframe,
+                "--trading-mode", series.market,
+                "--candle-types", series.market,
+                "--days", f"{opts.days:g}",
+                "--data-format-ohlcv", opts.data_format,
+            ]  # fmt: skip
+            opts.datadir.mkdir(parents=True, exist_ok=True)
+            proc = await asyncio.create_subprocess_exec(
+                *command,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, killed whole on timeout
+            )
+            try:
+                output, _ = await asyncio.wait_for(proc.communicate(), opts.timeout_s)
+            except TimeoutError:
+                _kill_group(proc)
+                await proc.wait()
+                return "timeout", f"download-data did not finish in {opts.timeout_s:g}s"
+            except asyncio.CancelledError:
+                _kill_group(proc)
+                raise
+            if proc.returncode != 0:
+                tail = output.decode(errors="replace").strip().splitlines()[-3:]
+                return "failed", f"exit {proc.returncode}: {' | '.join(tail)}"[:500]
+            return "ok", None
+        except OSError as e:
+            return "failed", f"cannot run freqtrade: {e}"
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _write_config(self, workdir: Path, series: SeriesId) -> Path:
+        opts = self._options
+        ccxt: dict[str, Any] = {
+            "options": {
+                "fetchMarkets": {"types": ["spot" if series.market == "spot" else "linear"]}
+            }
+        }
+        custom = (
+            opts.spot_rest_url.rstrip("/") != DEFAULT_SPOT_REST
+            or opts.futures_rest_url.rstrip("/") != DEFAULT_FUTURES_REST
+        )
+        if custom:
+            ccxt["urls"] = {
+                "api": {
+                    "public": f"{opts.spot_rest_url.rstrip('/')}/api/v3",
+                    "fapiPublic": f"{opts.futures_rest_url.rstrip('/')}/fapi/v1",
+                }
+            }
+        config = {
+            "exchange": {
+                "name": "binance",
+                "key": "",
+                "secret": "",
+                "ccxt_config": ccxt,
+                "ccxt_async_config": {},
+                # A custom REST URL is a stand-in exchange: it has no bulk-download site.
+                "only_from_ccxt": custom,
+                "pair_whitelist": [],
+            },
+            "stake_currency": series.quote,
+            "dry_run": True,
+            "trading_mode": series.market,
+            "margin_mode": "isolated" if series.market == "futures" else "",
+        }
+        path = workdir / "download-config.json"
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
+    def state(self) -> dict[str, Any]:
+        return {
+            series_id: {
+                "running": s.running is not None,
+                "runs": s.runs,
+                "last_result": s.last_result,
+                "last_error": s.last_error,
+                "last_finished": s.last_finished,
+                "next_allowed_at": s.next_allowed_wall,
+            }
+            for series_id, s in sorted(self._series.items())
+        }
+
+    async def stop(self) -> None:
+        tasks = [s.running for s in self._series.values() if s.running is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _log_failure(task: asyncio.Task[Result]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s crashed", task.get_name(), exc_info=task.exception())

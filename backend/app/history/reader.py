@@ -1,0 +1,257 @@
+"""Reading one freqtrade OHLCV file into clean, sorted, de-duplicated columns.
+
+Pure apart from reading the file. Cleaning rules, applied in this order and counted:
+- a file that is empty, truncated, not in its format, or without OHLCV columns is
+  rejected whole (`HistoryFileError`); nothing of it is imported;
+- timestamps in any unit (s, ms, us, ns; tz-aware or not) become epoch seconds, sub-second
+  parts floored (counted as `subsecond`);
+- rows with a missing date, a NaN/infinite/negative value, or a low above open/close or a
+  high below them are dropped (`invalid`);
+- rows whose time is not aligned to the timeframe are dropped (`unaligned`);
+- rows with the same time are merged as freqtrade merges them: open first, high max,
+  low min, close last, volume max (`duplicates`).
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as parquet
+
+from app.candle import CandleRow
+from app.errors import TradeCanvasError
+from app.history.datadir import DataFormat
+from app.series import MONTH, timeframe_seconds
+
+OHLCV: Final = ("date", "open", "high", "low", "close", "volume")
+_WEEK_OFFSET: Final = 3 * 86_400
+_UNIT_DIVISOR: Final = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+
+class HistoryFileError(TradeCanvasError):
+    """A datadir file could not be read as OHLCV data."""
+
+    def __init__(self, path: Path, reason: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class CleanReport:
+    rows_read: int = 0
+    subsecond: int = 0
+    invalid: int = 0
+    unaligned: int = 0
+    duplicates: int = 0
+
+    def problems(self) -> dict[str, int]:
+        counts = {
+            "subsecond": self.subsecond,
+            "invalid": self.invalid,
+            "unaligned": self.unaligned,
+            "duplicates": self.duplicates,
+        }
+        return {k: v for k, v in counts.items() if v}
+
+
+@dataclass(frozen=True, slots=True)
+class OhlcvData:
+    """Clean candles as columns: times ascending and unique."""
+
+    times: Ints
+    values: tuple[Floats, Floats, Floats, Floats, Floats]
+    report: CleanReport = field(default_factory=CleanReport)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def select(self, *, after: int | None = None, before: int | None = None) -> OhlcvData:
+        """Only the candles with `time > after` and/or `time < before`."""
+        lo = 0 if after is None else int(np.searchsorted(self.times, after, side="right"))
+        hi = len(self.times) if before is None else int(np.searchsorted(self.times, before))
+        return OhlcvData(
+            self.times[lo:hi],
+            tuple(v[lo:hi] for v in self.values),  # type: ignore[arg-type]
+            self.report,
+        )
+
+    def batches(self, size: int, *, newest_first: bool = False) -> Iterator[list[CandleRow]]:
+        """Row tuples in batches of `size`, each batch ascending; built lazily so only one
+        batch of Python objects exists at a time."""
+        starts = range(0, len(self.times), size)
+        for start in reversed(starts) if newest_first else starts:
+            end = start + size
+            columns = [self.times[start:end].tolist()]
+            columns += [v[start:end].tolist() for v in self.values]
+            yield list(zip(*columns, strict=True))
+
+
+def read_ohlcv(path: Path, fmt: DataFormat, timeframe: str) -> OhlcvData:
+    """Read and clean one file; raise `HistoryFileError` when it is unusable."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise HistoryFileError(path, "unreadable", f"cannot stat: {e}") from e
+    if size == 0:
+        raise HistoryFileError(path, "empty", "empty file (0 bytes)")
+    if fmt in ("json", "jsongz"):
+        raw, values = _read_json(path, fmt == "jsongz")
+    else:
+        raw, values = _read_arrow(path, fmt)
+    return clean(raw, values, timeframe)
+
+
+@dataclass(frozen=True, slots=True)
+class RawTimes:
+    """Integer timestamps as stored, and what to divide them by to get seconds."""
+
+    values: Ints
+    divisor: int
+
+
+def _read_arrow(path: Path, fmt: DataFormat) -> tuple[RawTimes, list[Floats]]:
+    try:
+        if fmt == "feather":
+            schema = feather.read_table(path, memory_map=True).schema
+        else:
+            schema = parquet.read_schema(path)
+        names = list(schema.names)
+        columns = list(OHLCV) if set(OHLCV) <= set(names) else None
+        if columns is None:
+            if len(names) != len(OHLCV):
+                raise HistoryFileError(
+                    path, "columns", f"expected columns {', '.join(OHLCV)}, found {names}"
+                )
+            columns = names  # freqtrade also accepts six unnamed columns, by position
+        if fmt == "feather":
+            table = feather.read_table(path, columns=columns, memory_map=True)
+        else:
+            table = parquet.read_table(path, columns=columns)
+    except HistoryFileError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise HistoryFileError(path, "corrupt", f"not a readable {fmt} file: {e}") from e
+    date = table.column(0)
+    valid_date = date.is_valid().to_numpy(zero_copy_only=False)
+    times = _epoch_seconds(path, date)
+    values = []
+    for i in range(1, 6):
+        col = table.column(i)
+        try:
+            values.append(col.cast(pa.float64()).to_numpy().astype(np.float64, copy=False))
+        except pa.ArrowException as e:
+            raise HistoryFileError(path, "columns", f"column {columns[i]} is not numeric") from e
+    if not valid_date.all():
+        values[0] = np.where(valid_date, values[0], np.nan)
+    return times, values
+
+
+def _epoch_seconds(path: Path, date: pa.ChunkedArray) -> RawTimes:
+    """Any timestamp unit, or plain integers judged by magnitude; missing dates become 0
+    and are marked invalid by the caller."""
+    typ = date.type
+    if pa.types.is_timestamp(typ):
+        raw = date.cast(pa.int64()).fill_null(0).to_numpy()
+        divisor = _UNIT_DIVISOR[typ.unit]
+    elif pa.types.is_integer(typ) or pa.types.is_floating(typ):
+        raw = date.cast(pa.int64()).fill_null(0).to_numpy()
+        divisor = _divisor_by_magnitude(raw)
+    else:
+        raise HistoryFileError(path, "columns", f"date column has type {typ}, not a timestamp")
+    return RawTimes(np.asarray(raw, dtype=np.int64), divisor)
+
+
+def _divisor_by_magnitude(raw: npt.NDArray[Any]) -> int:
+    biggest = int(np.abs(raw).max()) if len(raw) else 0
+    for divisor, limit in ((1, 10**11), (1_000, 10**14), (1_000_000, 10**17)):
+        if biggest < limit:
+            return divisor
+    return 1_000_000_000
+
+
+def _read_json(path: Path, gz: bool) -> tuple[RawTimes, list[Floats]]:
+    try:
+        data = path.read_bytes()
+        if gz:
+            data = gzip.decompress(data)
+        rows = orjson.loads(data)
+    except (OSError, EOFError, gzip.BadGzipFile, orjson.JSONDecodeError) as e:
+        raise HistoryFileError(path, "corrupt", f"not readable JSON OHLCV: {e}") from e
+    if not isinstance(rows, list):
+        raise HistoryFileError(path, "columns", "expected a list of [ms, o, h, l, c, v] rows")
+    if not rows:
+        return RawTimes(np.zeros(0, dtype=np.int64), 1_000), [np.zeros(0) for _ in range(5)]
+    try:
+        array = np.array(rows, dtype=np.float64)
+    except (ValueError, TypeError) as e:
+        raise HistoryFileError(
+            path, "columns", f"rows are not numeric [ms, o, h, l, c, v]: {e}"
+        ) from e
+    if array.ndim != 2 or array.shape[1] < 6:
+        raise HistoryFileError(path, "columns", "expected rows of [ms, o, h, l, c, v]")
+    dates = array[:, 0]
+    valid = np.isfinite(dates)
+    times = np.where(valid, dates, 0).astype(np.int64)
+    values = [array[:, i].copy() for i in range(1, 6)]
+    values[0] = np.where(valid, values[0], np.nan)
+    return RawTimes(times, 1_000), values
+
+
+def clean(raw_times: RawTimes, values: list[Floats], timeframe: str) -> OhlcvData:
+    raw, divisor = raw_times.values, raw_times.divisor
+    rows_read = len(raw)
+    times = np.floor_divide(raw, divisor).astype(np.int64)
+    subsecond = int(np.count_nonzero(raw % divisor)) if divisor > 1 else 0
+    o, h, lo, c, v = values
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c)
+        valid &= np.isfinite(v) & (lo >= 0) & (v >= 0)
+        valid &= (lo <= np.minimum(o, c)) & (h >= np.maximum(o, c))
+    invalid = rows_read - int(np.count_nonzero(valid))
+    aligned = _aligned(times, timeframe)
+    unaligned = int(np.count_nonzero(valid & ~aligned))
+    keep = valid & aligned
+    times = times[keep]
+    cols = [x[keep] for x in (o, h, lo, c, v)]
+    duplicates = 0
+    if len(times) > 1 and not bool(np.all(times[1:] > times[:-1])):
+        order = np.argsort(times, kind="stable")  # keeps file order among equal times
+        times = times[order]
+        cols = [x[order] for x in cols]
+        uniq, first = np.unique(times, return_index=True)
+        last = np.r_[first[1:], len(times)] - 1
+        duplicates = len(times) - len(uniq)
+        cols = [
+            cols[0][first],
+            np.maximum.reduceat(cols[1], first),
+            np.minimum.reduceat(cols[2], first),
+            cols[3][last],
+            np.maximum.reduceat(cols[4], first),
+        ]
+        times = uniq
+    report = CleanReport(rows_read, subsecond, invalid, unaligned, duplicates)
+    return OhlcvData(times, (cols[0], cols[1], cols[2], cols[3], cols[4]), report)
+
+
+def _aligned(times: Ints, timeframe: str) -> npt.NDArray[np.bool_]:
+    if timeframe == MONTH:
+        months = times.astype("datetime64[s]").astype("datetime64[M]")
+        result: npt.NDArray[np.bool_] = months.astype("datetime64[s]").astype(np.int64) == times
+        return result
+    size = timeframe_seconds(timeframe)
+    offset = _WEEK_OFFSET if timeframe == "1w" else 0
+    aligned: npt.NDArray[np.bool_] = (times + offset) % size == 0
+    return aligned

@@ -1,0 +1,94 @@
+"""The `ccxt` history source: pages the exchange's REST klines into the store instead of
+reading a datadir. Per series one job at a time; it fetches from the store's head (or
+`days` back when the store is empty) up to the newest closed candle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app.ingest.rest_klines import BinanceRestKlines, RestKlineError
+from app.series import SeriesId, align_time
+from app.store import CandleStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _RestState:
+    running: bool = False
+    status: str = "checking"
+    rows_imported: int = 0
+    last_error: str | None = None
+    checked_at: float = 0.0
+
+
+class RestHistorySource:
+    def __init__(
+        self,
+        store: CandleStore,
+        rest: BinanceRestKlines,
+        *,
+        days: float,
+        wait_s: float,
+        recheck_s: float,
+    ) -> None:
+        self._store = store
+        self._rest = rest
+        self._days = days
+        self._wait_s = wait_s
+        self._recheck_s = recheck_s
+        self._series: dict[str, _RestState] = {}
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+
+    async def ensure(
+        self, series: SeriesId, *, since: int | None = None, complete: bool = False
+    ) -> None:
+        key = str(series)
+        state = self._series.setdefault(key, _RestState())
+        job = self._jobs.get(key)
+        if job is None:
+            if time.monotonic() - state.checked_at < self._recheck_s:
+                return
+            state.checked_at = time.monotonic()
+            job = asyncio.create_task(self._run(series, state), name=f"rest-history {key}")
+            job.add_done_callback(lambda t: self._jobs.pop(key, None))
+            self._jobs[key] = job
+        try:
+            async with asyncio.timeout(self._wait_s):
+                await asyncio.shield(job)
+        except TimeoutError:
+            log.info("serving %s before its REST history is complete", key)
+
+    async def _run(self, series: SeriesId, state: _RestState) -> None:
+        key = str(series)
+        state.running, state.status = True, "importing"
+        try:
+            head = await self._store.head_time(key)
+            if head is None:
+                head = align_time(int(time.time() - self._days * 86_400), series.timeframe)
+            async for page in self._rest.closed_pages(series, head):
+                await self._store.upsert_many(key, page)
+                state.rows_imported += len(page)
+            state.status, state.last_error = "imported", None
+        except RestKlineError as e:
+            log.warning("REST history of %s failed: %s", key, e)
+            state.status, state.last_error = "failed", str(e)
+        finally:
+            state.running = False
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return {
+            k: {"status": s.status, "rows_imported": s.rows_imported, "last_error": s.last_error}
+            for k, s in sorted(self._series.items())
+        }
+
+    async def stop(self) -> None:
+        jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        await self._rest.close()
