@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -28,6 +29,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from app.history.cli import run_import
+
+    return run_import(Settings(), args.datadir, args.series, args.all)
+
+
+def _datadir_ls(args: argparse.Namespace) -> int:
+    from app.history.cli import datadir_ls
+
+    return datadir_ls(Settings(), args.datadir, args.json, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trade-canvas", description=__doc__)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
@@ -36,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default TRADE_CANVAS_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default TRADE_CANVAS_PORT or 8000)")
     serve.set_defaults(func=_serve)
+
+    imp = sub.add_parser("import", help="import freqtrade datadir history into the store")
+    imp.add_argument("--datadir", type=Path, help="datadir (default: from the settings)")
+    imp.add_argument("--series", nargs="+", default=[], metavar="ID", help="series ids")
+    imp.add_argument("--all", action="store_true", help="every series in the datadir")
+    imp.set_defaults(func=_import)
+
+    datadir = sub.add_parser("datadir", help="inspect the freqtrade datadir")
+    datadir_sub = datadir.add_subparsers(dest="datadir_command", required=True)
+    ls = datadir_sub.add_parser("ls", help="list the OHLCV files and what is served of them")
+    ls.add_argument("--datadir", type=Path, help="datadir (default: from the settings)")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=_datadir_ls)
     return parser
 
 
@@ -49,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     except TradeCanvasError as e:
         print(f"trade-canvas: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
     return code
 
 

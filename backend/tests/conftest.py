@@ -1,15 +1,24 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.config import Settings
+from app.fake_binance.exchange import FakeExchange
+from app.fake_binance.rest import RestServer
 from tests.support import LiveServer, live_server
 
 SettingsFactory = Callable[..., Settings]
+
+
+@dataclass(frozen=True)
+class FakeBinanceRest:
+    exchange: FakeExchange
+    url: str
 
 
 @pytest.fixture
@@ -31,3 +40,14 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
 async def server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
     async with live_server(make_settings()) as s:
         yield s
+
+
+@pytest.fixture
+def fake_binance() -> Iterator[FakeBinanceRest]:
+    exchange = FakeExchange(history_days=3)
+    server = RestServer(exchange)
+    server.start()
+    try:
+        yield FakeBinanceRest(exchange, f"http://127.0.0.1:{server.port}")
+    finally:
+        server.stop()

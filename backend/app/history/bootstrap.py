@@ -257,13 +257,17 @@ class HistoryBootstrapper:
         if newer is not None:
             state.covered_from = stats.first_time if stats else None
             await self._notify()
-        for batch in older.batches(size, newest_first=True):
+        for i, batch in enumerate(older.batches(size, newest_first=True)):
             await self._store.upsert_many(key, batch)
             imported += len(batch)
-            state.covered_from = batch[0][0]
             state.rows_imported = imported
             self._metrics.rows_imported.inc(len(batch))
-            await self._notify()
+            if i == 0:
+                # The newest batch comes first: once it is in, the page a chart asks for
+                # first is servable. The rest follows oldest first (appends are faster),
+                # so the covered range only grows again when the import is done.
+                state.covered_from = batch[0][0]
+                await self._notify()
         state.rows_imported = imported
         state.status = "imported"
         await self._notify()

@@ -165,9 +165,14 @@ class DownloadManager:
             except asyncio.CancelledError:
                 _kill_group(proc)
                 raise
+            lines = output.decode(errors="replace").strip().splitlines()
             if proc.returncode != 0:
-                tail = output.decode(errors="replace").strip().splitlines()[-3:]
-                return "failed", f"exit {proc.returncode}: {' | '.join(tail)}"[:500]
+                return "failed", f"exit {proc.returncode}: {' | '.join(lines[-3:])}"[:500]
+            # freqtrade exits 0 on configuration errors (its main() leaves the code unset
+            # for them), so an ERROR line from this single-pair run counts as failure.
+            errors = [line for line in lines if " - ERROR - " in line]
+            if errors:
+                return "failed", f"exit 0 with errors: {errors[0].split(' - ERROR - ')[-1]}"[:500]
             return "ok", None
         except OSError as e:
             return "failed", f"cannot run freqtrade: {e}"

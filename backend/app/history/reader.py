@@ -15,6 +15,7 @@ Pure apart from reading the file. Cleaning rules, applied in this order and coun
 from __future__ import annotations
 
 import gzip
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,6 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as parquet
@@ -89,10 +89,14 @@ class OhlcvData:
         )
 
     def batches(self, size: int, *, newest_first: bool = False) -> Iterator[list[CandleRow]]:
-        """Row tuples in batches of `size`, each batch ascending; built lazily so only one
-        batch of Python objects exists at a time."""
-        starts = range(0, len(self.times), size)
-        for start in reversed(starts) if newest_first else starts:
+        """Row tuples in batches of `size`, each ascending; built lazily so only one batch
+        of Python objects exists at a time. `newest_first` yields the newest batch first
+        and then the rest in ascending order (appending keeps SQLite's B-tree pages full;
+        descending inserts were 10-20% slower)."""
+        starts = list(range(0, len(self.times), size))
+        if newest_first and starts:
+            starts = [starts[-1], *starts[:-1]]
+        for start in starts:
             end = start + size
             columns = [self.times[start:end].tolist()]
             columns += [v[start:end].tolist() for v in self.values]
@@ -183,29 +187,32 @@ def _divisor_by_magnitude(raw: npt.NDArray[Any]) -> int:
 
 
 def _read_json(path: Path, gz: bool) -> tuple[RawTimes, list[Floats]]:
+    """JSON rows `[ms, o, h, l, c, v]`, parsed by the same parser freqtrade uses (pandas'
+    `read_json`), so values match freqtrade's to the last bit; that parser rounds some
+    decimals one unit in the last place away from the nearest double."""
+    import pandas as pd  # ~80 MB of imports; only JSON datadirs need it
+
     try:
         data = path.read_bytes()
         if gz:
             data = gzip.decompress(data)
-        rows = orjson.loads(data)
-    except (OSError, EOFError, gzip.BadGzipFile, orjson.JSONDecodeError) as e:
+        frame = pd.read_json(io.BytesIO(data), orient="values", dtype=False)
+    except (OSError, EOFError, gzip.BadGzipFile, ValueError) as e:
         raise HistoryFileError(path, "corrupt", f"not readable JSON OHLCV: {e}") from e
-    if not isinstance(rows, list):
-        raise HistoryFileError(path, "columns", "expected a list of [ms, o, h, l, c, v] rows")
-    if not rows:
+    if frame.empty:
         return RawTimes(np.zeros(0, dtype=np.int64), 1_000), [np.zeros(0) for _ in range(5)]
+    if frame.shape[1] < 6:
+        raise HistoryFileError(path, "columns", "expected rows of [ms, o, h, l, c, v]")
     try:
-        array = np.array(rows, dtype=np.float64)
+        array = frame.iloc[:, :6].to_numpy(dtype=np.float64)
     except (ValueError, TypeError) as e:
         raise HistoryFileError(
             path, "columns", f"rows are not numeric [ms, o, h, l, c, v]: {e}"
         ) from e
-    if array.ndim != 2 or array.shape[1] < 6:
-        raise HistoryFileError(path, "columns", "expected rows of [ms, o, h, l, c, v]")
     dates = array[:, 0]
     valid = np.isfinite(dates)
     times = np.where(valid, dates, 0).astype(np.int64)
-    values = [array[:, i].copy() for i in range(1, 6)]
+    values = [np.ascontiguousarray(array[:, i]) for i in range(1, 6)]
     values[0] = np.where(valid, values[0], np.nan)
     return RawTimes(times, 1_000), values
 
@@ -224,8 +231,10 @@ def clean(raw_times: RawTimes, values: list[Floats], timeframe: str) -> OhlcvDat
     aligned = _aligned(times, timeframe)
     unaligned = int(np.count_nonzero(valid & ~aligned))
     keep = valid & aligned
-    times = times[keep]
-    cols = [x[keep] for x in (o, h, lo, c, v)]
+    cols = [o, h, lo, c, v]
+    if not keep.all():  # clean files (the usual case) are not copied
+        times = times[keep]
+        cols = [x[keep] for x in cols]
     duplicates = 0
     if len(times) > 1 and not bool(np.all(times[1:] > times[:-1])):
         order = np.argsort(times, kind="stable")  # keeps file order among equal times

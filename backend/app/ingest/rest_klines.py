@@ -1,7 +1,8 @@
 """Closed klines over Binance's REST API (ccxt's async client, URLs from settings), paged.
 
 Used by the `ccxt` history source and by the live ingestor's gap backfill. ccxt's errors
-are translated here into this project's.
+are translated here into this project's. ccxt is imported on first use: it costs ~75 MB,
+which a server that never needs REST should not pay.
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
-
-import ccxt.async_support as ccxt_async
-from ccxt.base import errors as ccxt_errors
 
 from app.candle import CandleRow
 from app.errors import TradeCanvasError
@@ -38,6 +36,8 @@ class BinanceRestKlines:
     def _client(self, market: Market) -> Any:
         client = self._clients.get(market)
         if client is None:
+            import ccxt.async_support as ccxt_async
+
             client = ccxt_async.binance(
                 {
                     "urls": {
@@ -60,6 +60,7 @@ class BinanceRestKlines:
     async def check_symbol(self, series: SeriesId) -> None:
         """Raise `UnknownSymbol` if the exchange does not list `series`' symbol."""
         client = self._client(series.market)
+        ccxt_errors = _ccxt_errors()
         try:
             markets = await client.load_markets()
         except ccxt_errors.BaseError as e:
@@ -74,6 +75,7 @@ class BinanceRestKlines:
         up to the newest candle that has closed by the exchange's own clock."""
         await self.check_symbol(series)
         client = self._client(series.market)
+        ccxt_errors = _ccxt_errors()
         tf = timeframe_seconds(series.timeframe)
         try:
             now = int(await client.fetch_time()) // 1000
@@ -108,3 +110,9 @@ class BinanceRestKlines:
             with contextlib.suppress(Exception):
                 await client.close()
         self._clients.clear()
+
+
+def _ccxt_errors() -> Any:
+    from ccxt.base import errors
+
+    return errors

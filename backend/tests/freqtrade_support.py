@@ -1,0 +1,64 @@
+"""freqtrade itself, as the reference for what a datadir holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from freqtrade.data.history import load_pair_history
+from freqtrade.data.history.datahandlers import get_datahandler
+from freqtrade.enums import CandleType
+
+from app.candle import CandleRow
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+DATADIR = FIXTURES / "freqtrade-datadir"
+PARQUET_DATADIR = FIXTURES / "freqtrade-datadir-parquet"
+
+
+def candle_type(market: str) -> CandleType:
+    return CandleType.SPOT if market == "spot" else CandleType.FUTURES
+
+
+def freqtrade_rows(
+    datadir: Path, pair: str, timeframe: str, data_format: str, market: str = "spot"
+) -> list[CandleRow]:
+    """What freqtrade's own `load_pair_history` returns, as (epoch s, o, h, l, c, v)."""
+    df = load_pair_history(
+        pair,
+        timeframe,
+        datadir,
+        fill_up_missing=False,
+        data_format=data_format,
+        candle_type=candle_type(market),
+    )
+    return frame_rows(df)
+
+
+def frame_rows(df: pd.DataFrame) -> list[CandleRow]:
+    times = (
+        df["date"].astype("int64") // 10**9
+        if df["date"].dt.unit == "ns"
+        else df["date"].map(lambda d: int(d.timestamp()))
+    )
+    return [
+        (int(t), float(o), float(h), float(lo), float(c), float(v))
+        for t, o, h, lo, c, v in zip(
+            times, df["open"], df["high"], df["low"], df["close"], df["volume"], strict=True
+        )
+    ]
+
+
+def store_with_freqtrade(
+    datadir: Path,
+    pair: str,
+    timeframe: str,
+    rows: list[CandleRow],
+    data_format: str,
+    market: str = "spot",
+) -> None:
+    """Write `rows` the way `freqtrade download-data` does: its own data handler."""
+    df = pd.DataFrame(rows, columns=["date", "open", "high", "low", "close", "volume"])
+    df["date"] = pd.to_datetime(df["date"], unit="s", utc=True)
+    handler = get_datahandler(datadir, data_format)
+    handler.ohlcv_store(pair, timeframe, df, candle_type(market))

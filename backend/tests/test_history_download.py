@@ -1,0 +1,149 @@
+"""The real `freqtrade download-data`, pointed at the local fake Binance."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
+from app.metrics import Metrics
+from app.series import parse_series_id
+from tests.conftest import FakeBinanceRest, SettingsFactory
+from tests.support import LiveServer, live_server, metric_value, poll
+
+
+def download_settings(
+    make_settings: SettingsFactory, fake: FakeBinanceRest, datadir: Path, **kw: Any
+) -> Any:
+    values: dict[str, Any] = {
+        "market_history_source": "freqtrade",
+        "freqtrade_datadir": datadir,
+        "history_download": True,
+        "history_download_days": 1,
+        "history_download_cooldown_s": 120,
+        "history_wait_s": 120,
+        "history_recheck_s": 0,
+        "binance_spot_rest_url": fake.url,
+        "binance_futures_rest_url": fake.url,
+    }
+    values.update(kw)
+    return make_settings(**values)
+
+
+def exchange_closed_candles(fake: FakeBinanceRest, market: str, symbol: str, tf: str) -> list:
+    rows = fake.exchange.klines(market, {"symbol": symbol, "interval": tf, "limit": "1000"})  # type: ignore[arg-type]
+    now_ms = fake.exchange.clock.now_ms()
+    return [
+        (r[0] // 1000, float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]))
+        for r in rows
+        if r[6] < now_ms  # type: ignore[operator]
+    ]
+
+
+async def served(s: LiveServer, series_id: str) -> list:
+    r = await s.http.get("/api/market/candles", params={"series_id": series_id, "limit": 5000})
+    assert r.status_code == 200, r.text
+    return [
+        (c["candle_time"], c["open"], c["high"], c["low"], c["close"], c["volume"])
+        for c in r.json()["candles"]
+    ]
+
+
+async def test_missing_spot_series_is_downloaded_once_and_served(
+    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+) -> None:
+    sid = "binance:spot:BTC/USDT:1h"
+    async with live_server(download_settings(make_settings, fake_binance, tmp_path)) as s:
+        results = await asyncio.gather(*(served(s, sid) for _ in range(30)))
+        assert (tmp_path / "BTC_USDT-1h.feather").exists()  # written by freqtrade itself
+        got = results[0]
+        assert len(got) >= 23
+        expected = exchange_closed_candles(fake_binance, "spot", "BTCUSDT", "1h")
+        assert got == [c for c in expected if c[0] >= got[0][0]]
+        assert all(r == got for r in results)
+        text = (await s.http.get("/metrics")).text
+        assert 'trade_canvas_history_downloads_total{result="ok"} 1.0' in text
+
+
+async def test_futures_series_is_downloaded_in_futures_mode(
+    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+) -> None:
+    sid = "binance:futures:ETH/USDT:USDT:1h"
+    async with live_server(download_settings(make_settings, fake_binance, tmp_path)) as s:
+        got = await served(s, sid)
+        assert (tmp_path / "futures" / "ETH_USDT_USDT-1h-futures.feather").exists()
+        expected = exchange_closed_candles(fake_binance, "futures", "ETHUSDT", "1h")
+        assert len(got) >= 23 and got == [c for c in expected if c[0] >= got[0][0]]
+
+
+async def test_a_missing_pair_is_not_downloaded_again_within_the_cooldown(
+    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+) -> None:
+    sid = "binance:spot:NOPE/USDT:1h"  # not listed: freqtrade runs and writes nothing
+    async with live_server(download_settings(make_settings, fake_binance, tmp_path)) as s:
+        for _ in range(3):
+            await asyncio.gather(*(served(s, sid) for _ in range(40)))  # 120 requests
+        assert await metric_value(s, "trade_canvas_history_downloads_total") == 1
+        debug = (await s.http.get("/api/market/debug/ingest_state")).json()
+        download = debug["downloads"][sid]
+        assert download["runs"] == 1 and download["running"] is False
+        assert download["next_allowed_at"] > time.time() + 60
+        assert "wrote no file" in debug["history"][sid]["last_error"]
+
+
+async def test_a_failing_download_is_reported_not_raised(
+    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken-config.json"
+    broken.write_text("{ this is not json")
+    settings = download_settings(
+        make_settings, fake_binance, tmp_path / "data", history_download_config=broken
+    )
+    sid = "binance:spot:ETH/USDT:1h"
+    async with live_server(settings) as s:
+        assert await served(s, sid) == []
+        debug = (await s.http.get("/api/market/debug/ingest_state")).json()
+        assert debug["downloads"][sid]["last_result"] == "failed"
+        assert "Configuration error" in debug["downloads"][sid]["last_error"]
+        text = (await s.http.get("/metrics")).text
+        assert 'trade_canvas_history_downloads_total{result="failed"} 1.0' in text
+
+
+async def test_a_hanging_download_is_killed_at_its_timeout(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    hang = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)"
+    manager = DownloadManager(
+        DownloadOptions(
+            datadir=tmp_path,
+            days=1,
+            data_format="feather",
+            timeout_s=1.0,
+            cooldown_s=0,
+            max_concurrent=1,
+            config=None,
+            spot_rest_url="http://127.0.0.1:9",
+            futures_rest_url="http://127.0.0.1:9",
+            freqtrade_command=(sys.executable, "-c", hang, str(pid_file)),
+        ),
+        DownloadMetrics(Metrics()),
+    )
+    started = time.monotonic()
+    result = await manager.request(parse_series_id("binance:spot:BTC/USDT:1m"))
+    assert result == "timeout"
+    assert time.monotonic() - started < 30
+    pid = int(pid_file.read_text())
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    await poll(gone, "the hung download process to be killed")
+    state = manager.state()["binance:spot:BTC/USDT:1m"]
+    assert state["last_result"] == "timeout" and "did not finish" in state["last_error"]
