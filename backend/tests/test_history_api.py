@@ -236,3 +236,15 @@ async def test_history_off_serves_only_the_store(make_settings: SettingsFactory)
     async with live_server(settings) as s:
         r = await s.http.get("/api/market/candles", params={"series_id": "binance:spot:ETH/BTC:5m"})
         assert r.json()["candles"] == []
+
+
+async def test_a_still_forming_last_candle_is_not_imported(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    import time
+
+    now_open = int(time.time()) // 60 * 60
+    data = rows(10, start=now_open - 9 * 60)  # the last one opened this minute
+    store_with_freqtrade(tmp_path, "BTC/USDT", "1m", data, "feather")
+    async with live_server(history_settings(make_settings, tmp_path)) as s:
+        assert await all_candles(s, "binance:spot:BTC/USDT:1m") == data[:-1]

@@ -23,7 +23,7 @@ from app.history.datadir import DatadirFile, DataFormat, series_files
 from app.history.download import DownloadManager
 from app.history.reader import HistoryFileError, OhlcvData, read_ohlcv
 from app.metrics import Metrics
-from app.series import SeriesId
+from app.series import SeriesId, align_time
 from app.store import CandleStore
 
 log = logging.getLogger(__name__)
@@ -179,11 +179,13 @@ class HistoryBootstrapper:
         opts = self._options
         files = series_files(opts.datadir, series, opts.preferred_format)
         downloaded = False
-        if not files and self._downloader is not None:
+        if not files:
             downloaded = await self._download(series, state)
             files = series_files(opts.datadir, series, opts.preferred_format)
         if not files:
             state.status, state.covered_from = "missing", None
+            if downloaded:
+                state.last_error = "freqtrade download-data wrote no file (unknown pair?)"
             return
         signature = _signatures(files)
         if signature == state.signature and state.status in ("imported", "failed"):
@@ -239,6 +241,9 @@ class HistoryBootstrapper:
         key = str(series)
         size = self._options.batch_size
         state.status = "importing"
+        # Only closed candles are stored; a file written moments ago may end with one that
+        # is still forming.
+        data = data.select(before=align_time(int(time.time()), series.timeframe))
         stats = await self._store.stats(key)
         if stats is None or stats.count == 0 or stats.first_time is None:
             newer, older = None, data
