@@ -41,6 +41,34 @@ def _datadir_ls(args: argparse.Namespace) -> int:
     return datadir_ls(Settings(), args.datadir, args.json, sys.stdout)
 
 
+def _fake_binance(args: argparse.Namespace) -> int:
+    import time
+
+    from app.fake_binance.exchange import FakeExchange
+    from app.fake_binance.server import FakeBinance
+
+    exchange = FakeExchange(speed=args.speed, history_days=args.history_days)
+    fake = FakeBinance(
+        exchange,
+        host=args.host,
+        rest_port=args.rest_port,
+        spot_ws_port=args.spot_ws_port,
+        futures_ws_port=args.futures_ws_port,
+    ).start()
+    print("fake Binance running; point trade-canvas at it with:")
+    for name, value in fake.settings_env().items():
+        print(f"export {name}={value}")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trade-canvas", description=__doc__)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
@@ -62,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--datadir", type=Path, help="datadir (default: from the settings)")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.set_defaults(func=_datadir_ls)
+
+    fake = sub.add_parser("fake-binance", help="run a local Binance (REST + WebSocket)")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--rest-port", type=int, default=9100)
+    fake.add_argument("--spot-ws-port", type=int, default=9101)
+    fake.add_argument("--futures-ws-port", type=int, default=9102)
+    fake.add_argument("--speed", type=float, default=1.0, help="market time per real second")
+    fake.add_argument("--history-days", type=float, default=30.0)
+    fake.set_defaults(func=_fake_binance)
     return parser
 
 

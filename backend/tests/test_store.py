@@ -174,3 +174,20 @@ async def test_closed_store_refuses_work(tmp_path: Path) -> None:
         await store.upsert_many(S, bars(0, 1))
     with pytest.raises(StoreError, match="closed"):
         await store.newest(S, 1)
+
+
+async def test_several_series_in_one_transaction(tmp_path: Path) -> None:
+    metrics = Metrics()
+    store = CandleStore(tmp_path / "c.sqlite", metrics)
+    await store.open()
+    try:
+        batches = {f"binance:futures:S{i}/USDT:USDT:1m": bars(600, 3) for i in range(50)}
+        results = await store.upsert_batches(batches)
+        assert {r.inserted for r in results.values()} == {3}
+        assert counter(metrics, "trade_canvas_db_commits_total") == 1
+        assert len(await store.list_series()) == 50
+        empty = await store.upsert_many(S, [])
+        assert (empty.inserted, empty.head_time) == (0, None)
+        assert counter(metrics, "trade_canvas_db_commits_total") == 1
+    finally:
+        await store.close()

@@ -8,7 +8,8 @@ the same lock, so a client never misses or doubles a candle committed around its
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Mapping, Sequence
 
 from app.candle import Candle, CandleRow
 from app.errors import TooManySubscriptions
@@ -51,17 +52,29 @@ class MarketHub:
 
     async def commit_closed(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
         """Store closed candles (one transaction) and only then broadcast them."""
-        async with self._lock(series_id):
-            result = await self._store.upsert_many(series_id, candles)
-            sessions = self._subscribers.get(series_id)
-            if sessions and (result.inserted or result.updated):
-                for candle in sorted(candles):
+        if not candles:
+            return await self._store.upsert_many(series_id, candles)
+        return (await self.commit_closed_many({series_id: candles}))[series_id]
+
+    async def commit_closed_many(
+        self, batches: Mapping[str, Sequence[CandleRow]]
+    ) -> dict[str, UpsertResult]:
+        """Closed candles of many series: one transaction, then a broadcast per series."""
+        async with contextlib.AsyncExitStack() as locks:
+            for series_id in sorted(batches):  # one order everywhere: no deadlock
+                await locks.enter_async_context(self._lock(series_id))
+            results = await self._store.upsert_batches(batches)
+            for series_id, result in results.items():
+                sessions = self._subscribers.get(series_id)
+                if not sessions or not (result.inserted or result.updated):
+                    continue
+                for candle in sorted(batches[series_id]):
                     text = messages.candle_closed(series_id, candle)
                     for session in sessions:
                         session.offer_closed(series_id, candle[0], text)
                 for session in sessions:
                     session.flush_gaps()
-        return result
+        return results
 
     def publish_forming(self, series_id: str, candle: Candle) -> None:
         sessions = self._subscribers.get(series_id)

@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,62 +146,75 @@ class CandleStore:
         """Insert or update `candles` in one transaction. Re-writing identical candles
         changes nothing; a candle whose values changed is updated in place."""
         if not candles:
-            stats = await self.stats(series_id)
-            return UpsertResult(series_id, 0, 0, stats.head_time if stats else None)
-        return await self._on_writer(lambda: self._upsert_sync(series_id, candles))
+            return UpsertResult(series_id, 0, 0, await self.head_time(series_id))
+        return (await self.upsert_batches({series_id: candles}))[series_id]
 
-    def _upsert_sync(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
+    async def upsert_batches(
+        self, batches: Mapping[str, Sequence[CandleRow]]
+    ) -> dict[str, UpsertResult]:
+        """`upsert_many` for several series at once, still in one transaction."""
+        batches = {k: v for k, v in batches.items() if v}
+        if not batches:
+            return {}
+        return await self._on_writer(lambda: self._upsert_sync(batches))
+
+    def _upsert_sync(self, batches: Mapping[str, Sequence[CandleRow]]) -> dict[str, UpsertResult]:
         conn = self._write_conn
         if conn is None:
             raise StoreError("candle store is closed")
         started = time.perf_counter()
-        lo = min(c[0] for c in candles)
-        hi = max(c[0] for c in candles)
+        results: dict[str, UpsertResult] = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                key = self._series_key(conn, series_id)
-                count_sql = (
-                    "SELECT count(*) FROM candles WHERE series_key = ? "
-                    "AND candle_time BETWEEN ? AND ?"
-                )
-                before = conn.execute(count_sql, (key, lo, hi)).fetchone()[0]
-                changes = conn.total_changes
-                # The key is our own integer, so it is inlined: the candles themselves are
-                # then exactly the parameter tuples, with no per-row repacking.
-                conn.executemany(
-                    f"INSERT INTO candles (series_key, {_COLUMNS}) "
-                    f"VALUES ({key:d}, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (series_key, candle_time) DO UPDATE SET "
-                    "open = excluded.open, high = excluded.high, low = excluded.low, "
-                    "close = excluded.close, volume = excluded.volume "
-                    "WHERE (open, high, low, close, volume) IS NOT "
-                    "(excluded.open, excluded.high, excluded.low, excluded.close, "
-                    "excluded.volume)",
-                    candles,
-                )
-                changed = conn.total_changes - changes
-                inserted = conn.execute(count_sql, (key, lo, hi)).fetchone()[0] - before
-                head = conn.execute(
-                    "UPDATE series SET row_count = row_count + ?, "
-                    "first_time = min(coalesce(first_time, ?), ?), "
-                    "head_time = max(coalesce(head_time, ?), ?) "
-                    "WHERE series_key = ? RETURNING head_time",
-                    (inserted, lo, lo, hi, hi, key),
-                ).fetchone()[0]
+                for series_id, candles in batches.items():
+                    results[series_id] = self._upsert_series(conn, series_id, candles)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
-                # The series row may have been created in this transaction.
-                self._series_keys.pop(series_id, None)
+                # Series rows may have been created in this transaction.
+                for series_id in batches:
+                    self._series_keys.pop(series_id, None)
                 raise
         except sqlite3.Error as e:
-            raise StoreError(
-                f"upsert of {len(candles)} candles into {series_id} failed: {e}"
-            ) from e
+            raise StoreError(f"upsert into {', '.join(batches)} failed: {e}") from e
         self._metrics.db_commits.inc()
-        self._metrics.db_rows_written.inc(len(candles))
+        self._metrics.db_rows_written.inc(sum(len(c) for c in batches.values()))
         self._metrics.db_write_seconds.observe(time.perf_counter() - started)
+        return results
+
+    def _upsert_series(
+        self, conn: sqlite3.Connection, series_id: str, candles: Sequence[CandleRow]
+    ) -> UpsertResult:
+        lo = min(c[0] for c in candles)
+        hi = max(c[0] for c in candles)
+        key = self._series_key(conn, series_id)
+        count_sql = (
+            "SELECT count(*) FROM candles WHERE series_key = ? AND candle_time BETWEEN ? AND ?"
+        )
+        before = conn.execute(count_sql, (key, lo, hi)).fetchone()[0]
+        changes = conn.total_changes
+        # The key is our own integer, so it is inlined: the candles themselves are then
+        # exactly the parameter tuples, with no per-row repacking.
+        conn.executemany(
+            f"INSERT INTO candles (series_key, {_COLUMNS}) "
+            f"VALUES ({key:d}, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (series_key, candle_time) DO UPDATE SET "
+            "open = excluded.open, high = excluded.high, low = excluded.low, "
+            "close = excluded.close, volume = excluded.volume "
+            "WHERE (open, high, low, close, volume) IS NOT "
+            "(excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume)",
+            candles,
+        )
+        changed = conn.total_changes - changes
+        inserted = conn.execute(count_sql, (key, lo, hi)).fetchone()[0] - before
+        head = conn.execute(
+            "UPDATE series SET row_count = row_count + ?, "
+            "first_time = min(coalesce(first_time, ?), ?), "
+            "head_time = max(coalesce(head_time, ?), ?) "
+            "WHERE series_key = ? RETURNING head_time",
+            (inserted, lo, lo, hi, hi, key),
+        ).fetchone()[0]
         return UpsertResult(series_id, inserted, changed - inserted, head)
 
     def _series_key(self, conn: sqlite3.Connection, series_id: str) -> int:

@@ -1,0 +1,111 @@
+"""Record and replay: every frame of real recorded Binance sessions through the parser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from app.candle import Candle
+from app.ingest.kline_parser import (
+    FrameError,
+    KlineUpdate,
+    OtherEvent,
+    Reply,
+    ServerShutdown,
+    parse_frame,
+)
+from tests.freqtrade_support import FIXTURES
+
+RECORDINGS = sorted((FIXTURES / "binance-ws").glob("*.txt"))
+
+
+def frames(path: Path) -> list[str]:
+    lines = path.read_text().splitlines()
+    assert " <-> " in lines[0]  # the URL header
+    return [line.split(": ", 1)[1] for line in lines[1:] if line.strip()]
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name)
+def test_every_recorded_frame_parses(path: Path) -> None:
+    klines: list[KlineUpdate] = []
+    others: set[str] = set()
+    for raw in frames(path):
+        parsed = parse_frame(raw)
+        if isinstance(parsed, KlineUpdate):
+            klines.append(parsed)
+            msg = orjson.loads(raw)
+            k = msg["data"]["k"]
+            assert msg["stream"] == parsed.stream
+            assert parsed.candle == Candle(
+                k["t"] // 1000,
+                float(k["o"]),
+                float(k["h"]),
+                float(k["l"]),
+                float(k["c"]),
+                float(k["v"]),
+            )
+            assert parsed.closed is k["x"]
+        else:
+            assert isinstance(parsed, OtherEvent)
+            others.add(parsed.kind)
+    assert klines, "each recording has kline frames"
+    assert {"depthUpdate", "bookTicker", "aggTrade"} <= others
+    assert {k.interval for k in klines} == {"1m"}
+
+
+def test_closed_klines_in_the_recordings() -> None:
+    closed = [
+        parsed
+        for path in RECORDINGS
+        for raw in frames(path)
+        if isinstance(parsed := parse_frame(raw), KlineUpdate) and parsed.closed
+    ]
+    assert len(closed) == 5
+    futures = [k for k in closed if k.symbol in {"SUSHIUSDT", "AKROUSDT", "KEEPUSDT", "CTKUSDT"}]
+    assert futures and all(k.candle.candle_time % 60 == 0 for k in closed)
+
+
+def test_raw_frames_replies_and_shutdown() -> None:
+    raw = next(frames(RECORDINGS[0])[i] for i in range(300) if "kline" in frames(RECORDINGS[0])[i])
+    data = orjson.dumps(orjson.loads(raw)["data"])
+    assert isinstance(parse_frame(data), KlineUpdate)  # a raw /ws/<stream> frame
+    assert parse_frame('{"result": null, "id": 7}') == Reply(7, None, None)
+    assert parse_frame('{"result": ["btcusdt@kline_1m"], "id": 3}').result == ["btcusdt@kline_1m"]
+    err = parse_frame('{"error": {"code": 2, "msg": "Invalid request"}, "id": 2}')
+    assert isinstance(err, Reply) and err.error == {"code": 2, "msg": "Invalid request"}
+    assert parse_frame('{"event": {"e": "serverShutdown", "E": 5}}') == ServerShutdown(5)
+    assert parse_frame('{"e": "serverShutdown", "E": 6}') == ServerShutdown(6)
+
+
+KLINE = {
+    "e": "kline", "E": 1, "s": "BTCUSDT",
+    "k": {"t": 1_700_000_040_000, "T": 1_700_000_099_999, "s": "BTCUSDT", "i": "1m",
+          "o": "1.0", "h": "2.0", "l": "0.5", "c": "1.5", "v": "10", "x": True},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        ("{not json", "not JSON"),
+        ("[]", "JSON object"),
+        ('{"stream": "x", "data": 5}', "data object"),
+        ('{"foo": 1}', "no event type"),
+        ({**KLINE, "k": None}, "without k"),
+        ({**KLINE, "k": {**KLINE["k"], "i": "7m"}}, "unknown interval"),
+        ({**KLINE, "k": {**KLINE["k"], "x": "true"}}, "boolean x"),
+        ({**KLINE, "k": {**KLINE["k"], "t": 1_700_000_041_000}}, "not aligned"),
+        ({**KLINE, "k": {**KLINE["k"], "o": 1.0}}, "decimal string"),
+        ({**KLINE, "k": {**KLINE["k"], "c": "abc"}}, "not a number"),
+        ({**KLINE, "k": {**KLINE["k"], "h": "nan"}}, "not finite"),
+        ({**KLINE, "k": {**KLINE["k"], "h": "0.1"}}, "implausible"),
+        ({**KLINE, "E": "1"}, "integer"),
+        ({**KLINE, "k": {**KLINE["k"], "s": ""}, "s": ""}, "symbol"),
+    ],
+)
+def test_garbage_is_a_frame_error(frame: object, reason: str) -> None:
+    raw = frame if isinstance(frame, str) else orjson.dumps(frame)
+    with pytest.raises(FrameError, match=reason):
+        parse_frame(raw)
