@@ -49,8 +49,13 @@ class Settings(BaseSettings):
     ondemand_max_jobs: int = Field(default=16, ge=0)
     ondemand_idle_ttl_s: float = Field(default=60.0, ge=0)
 
+    live_ingest: bool = True
     binance_ws_batch_max: int = Field(default=500, ge=1)
     binance_ws_flush_s: float = Field(default=0.25, gt=0)
+    binance_ws_stale_s: float = Field(default=30.0, gt=0)
+    binance_ws_close_grace_s: float = Field(default=3.0, ge=0)
+    binance_ws_max_connection_age_s: float = Field(default=23.5 * 3600, gt=0)
+    binance_ws_backoff_max_s: float = Field(default=30.0, gt=0)
     binance_spot_ws_url: str = "wss://stream.binance.com:9443"
     binance_futures_ws_url: str = "wss://fstream.binance.com/market"
     binance_spot_rest_url: str = "https://api.binance.com"

@@ -3,21 +3,27 @@ tears them down in reverse."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import Settings
+from app.errors import InvalidSeriesId
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
-from app.history.datadir import configured_format, resolve_datadir
+from app.history.datadir import configured_format, load_freqtrade_config, resolve_datadir
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
 from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
 from app.hub import MarketHub
+from app.ingest.binance_ws import BinanceWsIngestor, IngestOptions
+from app.ingest.metrics import IngestMetrics
 from app.ingest.rest_klines import BinanceRestKlines
-from app.ingest.supervisor import IngestSupervisor, RefcountingSupervisor
+from app.ingest.supervisor import IngestSupervisor
 from app.metrics import Metrics
-from app.series import parse_series_id
+from app.series import Market, SeriesId, parse_series_id
 from app.store import CandleStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,22 +89,76 @@ def build_history(
     return bootstrapper, datadir, downloads
 
 
+def whitelist_of(settings: Settings) -> list[SeriesId]:
+    """`TRADE_CANVAS_WHITELIST`, else the freqtrade config's pair whitelist at its timeframe
+    and trading mode."""
+    if settings.whitelist or settings.freqtrade_config is None:
+        return [parse_series_id(s) for s in settings.whitelist]
+    config = load_freqtrade_config(settings.freqtrade_config)
+    pairs = (config.get("exchange") or {}).get("pair_whitelist") or []
+    timeframe = config.get("timeframe")
+    market = "futures" if config.get("trading_mode") == "futures" else "spot"
+    series = []
+    for pair in pairs:
+        try:
+            series.append(parse_series_id(f"binance:{market}:{pair}:{timeframe}"))
+        except InvalidSeriesId as e:
+            log.warning("skipping whitelist pair %s of %s: %s", pair, settings.freqtrade_config, e)
+    return series
+
+
+def build_ingestors(
+    settings: Settings, store: CandleStore, hub: MarketHub, metrics: IngestMetrics
+) -> dict[Market, BinanceWsIngestor]:
+    if not settings.live_ingest:
+        return {}
+    rest = BinanceRestKlines(
+        spot_url=settings.binance_spot_rest_url, futures_url=settings.binance_futures_rest_url
+    )
+    ingestors: dict[Market, BinanceWsIngestor] = {}
+    # Binance allows 5 (spot) and 10 (futures) incoming messages a second; stay under.
+    markets: tuple[tuple[Market, str, float], ...] = (
+        ("spot", settings.binance_spot_ws_url, 4.0),
+        ("futures", settings.binance_futures_ws_url, 8.0),
+    )
+    for market, url, requests_per_s in markets:
+        options = IngestOptions(
+            batch_max=settings.binance_ws_batch_max,
+            flush_s=settings.binance_ws_flush_s,
+            stale_s=settings.binance_ws_stale_s,
+            close_grace_s=settings.binance_ws_close_grace_s,
+            max_connection_age_s=settings.binance_ws_max_connection_age_s,
+            backoff_max_s=settings.binance_ws_backoff_max_s,
+            requests_per_s=requests_per_s,
+        )
+        ingestors[market] = BinanceWsIngestor(market, url, rest, store, hub, metrics, options)
+    return ingestors
+
+
 async def start_services(settings: Settings, metrics: Metrics) -> Services:
-    whitelist = [parse_series_id(s) for s in settings.whitelist]
+    whitelist = whitelist_of(settings)
     store = CandleStore(settings.db_path, metrics, read_threads=settings.db_read_threads)
     await store.open()
     try:
         history, datadir, downloads = build_history(settings, store, metrics)
-        supervisor = RefcountingSupervisor(
-            metrics, whitelist=whitelist, max_jobs=settings.ondemand_max_jobs
-        )
         hub = MarketHub(
             store,
-            supervisor,
             history,
             catchup_max=settings.ws_catchup_max,
             max_subscriptions=settings.ws_max_subscriptions,
         )
+        ingest_metrics = IngestMetrics(metrics)
+        supervisor = IngestSupervisor(
+            whitelist=whitelist,
+            max_jobs=settings.ondemand_max_jobs,
+            idle_ttl_s=settings.ondemand_idle_ttl_s,
+            history=history,
+            ingestors=build_ingestors(settings, store, hub, ingest_metrics),
+            metrics=metrics,
+            notify=hub.notify_error,
+        )
+        ingest_metrics.watch_heads(supervisor.heads)
+        hub.use_supervisor(supervisor)
         await supervisor.start()
     except BaseException:
         await store.close()

@@ -29,6 +29,7 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
             "enable_ingest_api": True,
             "enable_debug_api": True,
             "market_history_source": "off",
+            "live_ingest": False,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

@@ -213,7 +213,8 @@ async def test_disconnect_releases_every_subscription(server: LiveServer) -> Non
     async def released() -> bool:
         jobs = (await server.http.get("/api/market/debug/ingest_state")).json()["jobs"]
         return (
-            jobs == []
+            len(jobs) == 2
+            and all(j["refcount"] == 0 and j["idle_deadline"] is not None for j in jobs)
             and hub.subscriber_count("binance:spot:A/USDT:1m") == 0
             and await metric_value(server, "trade_canvas_ws_clients") == 0
         )

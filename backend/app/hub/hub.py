@@ -9,35 +9,54 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from app.candle import Candle, CandleRow
 from app.errors import TooManySubscriptions
 from app.history.source import HistorySource
 from app.hub import messages
-from app.hub.session import ClientSession
-from app.ingest.supervisor import IngestSupervisor
+from app.hub.session import ClientSession, SlowConsumer
+from app.ingest.port import IngestPort
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore, UpsertResult
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCommit:
+    results: dict[str, UpsertResult]
+    db_s: float
+    publish_s: float
 
 
 class MarketHub:
     def __init__(
         self,
         store: CandleStore,
-        supervisor: IngestSupervisor,
         history: HistorySource | None,
         *,
         catchup_max: int,
         max_subscriptions: int,
     ) -> None:
         self._store = store
-        self._supervisor = supervisor
+        self._supervisor: IngestPort | None = None
         self._history = history
         self._catchup_max = catchup_max
         self._max_subscriptions = max_subscriptions
         self._subscribers: dict[str, set[ClientSession]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def use_supervisor(self, supervisor: IngestPort) -> None:
+        """Plug in ingest. Separate from the constructor because ingest publishes through
+        this hub: the hub exists first, then the supervisor built on it."""
+        self._supervisor = supervisor
+
+    @property
+    def supervisor(self) -> IngestPort:
+        if self._supervisor is None:
+            raise RuntimeError("MarketHub has no ingest supervisor yet")
+        return self._supervisor
 
     def _lock(self, series_id: str) -> asyncio.Lock:
         lock = self._locks.get(series_id)
@@ -54,16 +73,16 @@ class MarketHub:
         """Store closed candles (one transaction) and only then broadcast them."""
         if not candles:
             return await self._store.upsert_many(series_id, candles)
-        return (await self.commit_closed_many({series_id: candles}))[series_id]
+        return (await self.commit_closed_many({series_id: candles})).results[series_id]
 
-    async def commit_closed_many(
-        self, batches: Mapping[str, Sequence[CandleRow]]
-    ) -> dict[str, UpsertResult]:
+    async def commit_closed_many(self, batches: Mapping[str, Sequence[CandleRow]]) -> BatchCommit:
         """Closed candles of many series: one transaction, then a broadcast per series."""
         async with contextlib.AsyncExitStack() as locks:
             for series_id in sorted(batches):  # one order everywhere: no deadlock
                 await locks.enter_async_context(self._lock(series_id))
+            started = time.perf_counter()
             results = await self._store.upsert_batches(batches)
+            committed = time.perf_counter()
             for series_id, result in results.items():
                 sessions = self._subscribers.get(series_id)
                 if not sessions or not (result.inserted or result.updated):
@@ -74,7 +93,14 @@ class MarketHub:
                         session.offer_closed(series_id, candle[0], text)
                 for session in sessions:
                     session.flush_gaps()
-        return results
+        return BatchCommit(results, committed - started, time.perf_counter() - committed)
+
+    def notify_error(self, series_id: str, code: str, message: str) -> None:
+        """Tell every subscriber of `series_id` something went wrong with it."""
+        text = messages.error(code, message, series_id)
+        for session in list(self._subscribers.get(series_id, ())):
+            with contextlib.suppress(SlowConsumer):
+                session.offer_control(text)
 
     def publish_forming(self, series_id: str, candle: Candle) -> None:
         sessions = self._subscribers.get(series_id)
@@ -98,14 +124,14 @@ class MarketHub:
                 raise TooManySubscriptions(
                     f"at most {self._max_subscriptions} subscriptions per connection"
                 )
-            await self._supervisor.acquire(series)
+            await self.supervisor.acquire(series)
         try:
             if self._history is not None:
                 await self._history.ensure(series, since=since)
             await self._register(session, series, since)
         except BaseException:
             if newly and not session.is_subscribed(series_id):
-                await self._supervisor.release(series)
+                await self.supervisor.release(series)
             raise
 
     async def _register(self, session: ClientSession, series: SeriesId, since: int | None) -> None:
@@ -123,6 +149,9 @@ class MarketHub:
             session.add_subscription(series_id, series.timeframe, head)
             self._subscribers.setdefault(series_id, set()).add(session)
             session.offer_control(messages.catchup(series_id, head, candles, truncated))
+            problem = self.supervisor.job_error(series_id)
+            if problem is not None:
+                session.offer_control(messages.error(*problem, series_id))
 
     async def unsubscribe(self, session: ClientSession, series_id: str) -> bool:
         if not session.is_subscribed(series_id):
@@ -133,7 +162,7 @@ class MarketHub:
             sessions.discard(session)
             if not sessions:
                 del self._subscribers[series_id]
-        await self._supervisor.release(parse_series_id(series_id))
+        await self.supervisor.release(parse_series_id(series_id))
         return True
 
     async def disconnect(self, session: ClientSession) -> None:

@@ -1,99 +1,249 @@
-"""The ingest-supervisor interface the hub calls on subscribe and unsubscribe.
+"""IngestSupervisor: which series are live, and for how long.
 
-`RefcountingSupervisor` only counts subscribers per series; the live ingestor plugs in
-behind the same interface without the hub changing.
+Whitelisted series are bootstrapped and kept live for the life of the server. Any other
+series becomes an on-demand job when its first WebSocket subscriber arrives; it lives while
+it has subscribers and `idle_ttl_s` after the last one leaves. At `max_jobs` on-demand
+jobs, an idle one is evicted for a new one, else the subscriber is refused (`capacity`).
+Every job runs as a named task that retries with backoff until its series is live, and
+stops for good only for a symbol the exchange does not list.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from app.errors import CapacityExceeded
+from app.history.source import HistorySource
+from app.ingest.binance_ws import BinanceWsIngestor
+from app.ingest.rest_klines import UnknownSymbol
 from app.metrics import Metrics
-from app.series import SeriesId
+from app.series import Market, SeriesId
+
+log = logging.getLogger(__name__)
+
+JobKind = Literal["whitelist", "ondemand"]
+JobState = Literal["starting", "bootstrapping", "subscribing", "live", "retrying", "failed",
+                   "history-only"]  # fmt: skip
+Notify = Callable[[str, str, str], None]
 
 
-class IngestSupervisor(Protocol):
-    @property
-    def running(self) -> bool: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def acquire(self, series: SeriesId) -> None:
-        """A client subscribed to `series`. Raises `CapacityExceeded` when no job can run."""
-
-    async def release(self, series: SeriesId) -> None:
-        """A client unsubscribed from (or disconnected while subscribed to) `series`."""
-
-    def live_series(self) -> list[str]: ...
-
-    def snapshot(self) -> dict[str, Any]: ...
+@dataclass(eq=False)
+class IngestJob:
+    series: SeriesId
+    kind: JobKind
+    refcount: int = 0
+    state: JobState = "starting"
+    last_error: str | None = None
+    error_code: str | None = None
+    task: asyncio.Task[None] | None = None
+    idle_deadline: float | None = None  # wall clock, for display
+    expiry: asyncio.TimerHandle | None = None
+    started_at: float = 0.0
 
 
-class RefcountingSupervisor:
-    def __init__(self, metrics: Metrics, *, whitelist: list[SeriesId], max_jobs: int) -> None:
-        self._metrics = metrics
-        self._whitelist = [str(s) for s in whitelist]
+class IngestSupervisor:
+    def __init__(
+        self,
+        *,
+        whitelist: list[SeriesId],
+        max_jobs: int,
+        idle_ttl_s: float,
+        history: HistorySource | None,
+        ingestors: Mapping[Market, BinanceWsIngestor],
+        metrics: Metrics,
+        notify: Notify | None = None,
+        retry_max_s: float = 60.0,
+    ) -> None:
+        self._whitelist = list(dict.fromkeys(whitelist))
         self._max_jobs = max_jobs
-        self._refcounts: dict[str, int] = {}
+        self._idle_ttl_s = idle_ttl_s
+        self._history = history
+        self._ingestors = dict(ingestors)
+        self._metrics = metrics
+        self._notify = notify
+        self._retry_max_s = retry_max_s
+        self._jobs: dict[str, IngestJob] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
         self._running = False
 
     @property
     def running(self) -> bool:
         return self._running
 
+    def set_notify(self, notify: Notify) -> None:
+        self._notify = notify
+
     async def start(self) -> None:
         self._running = True
+        for series in self._whitelist:
+            job = IngestJob(series, "whitelist")
+            self._jobs[str(series)] = job
+            self._launch(job)
 
     async def stop(self) -> None:
         self._running = False
+        jobs = list(self._jobs.values())
+        for job in jobs:
+            if job.expiry is not None:
+                job.expiry.cancel()
+            if job.task is not None:
+                job.task.cancel()
+        tasks = [j.task for j in jobs if j.task is not None] + list(self._stopping)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for ingestor in self._ingestors.values():
+            await ingestor.stop()
+
+    # -- subscribers ------------------------------------------------------------------
 
     async def acquire(self, series: SeriesId) -> None:
         key = str(series)
-        self._refcounts[key] = self._refcounts.get(key, 0) + 1
-        self._metrics.ingest_subscriptions.set(len(self._refcounts))
+        job = self._jobs.get(key)
+        if job is None:
+            ondemand = [j for j in self._jobs.values() if j.kind == "ondemand"]
+            if len(ondemand) >= self._max_jobs:
+                idle = [j for j in ondemand if j.refcount == 0]
+                if not idle:
+                    raise CapacityExceeded(
+                        f"all {self._max_jobs} on-demand live series are in use; "
+                        "try again later or ask for it to be whitelisted"
+                    )
+                victim = min(idle, key=lambda j: j.idle_deadline or 0.0)
+                log.info("evicting idle %s for %s", victim.series, key)
+                await self._stop_job(victim)
+            job = IngestJob(series, "ondemand")
+            self._jobs[key] = job
+            self._launch(job)
+        job.refcount += 1
+        if job.expiry is not None:
+            job.expiry.cancel()
+            job.expiry, job.idle_deadline = None, None
+        self._update_gauge()
 
     async def release(self, series: SeriesId) -> None:
-        key = str(series)
-        count = self._refcounts.get(key, 0) - 1
-        if count > 0:
-            self._refcounts[key] = count
-        else:
-            self._refcounts.pop(key, None)
-        self._metrics.ingest_subscriptions.set(len(self._refcounts))
+        job = self._jobs.get(str(series))
+        if job is None or job.refcount == 0:
+            return
+        job.refcount -= 1
+        if job.refcount == 0 and job.kind == "ondemand":
+            job.idle_deadline = time.time() + self._idle_ttl_s
+            job.expiry = asyncio.get_running_loop().call_later(self._idle_ttl_s, self._expire, job)
+        self._update_gauge()
 
-    def refcount(self, series_id: str) -> int:
-        return self._refcounts.get(series_id, 0)
+    def _expire(self, job: IngestJob) -> None:
+        if job.refcount == 0 and self._jobs.get(str(job.series)) is job:
+            task = asyncio.create_task(self._stop_job(job), name=f"expire {job.series}")
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    async def _stop_job(self, job: IngestJob) -> None:
+        key = str(job.series)
+        if self._jobs.get(key) is job:
+            del self._jobs[key]
+        if job.expiry is not None:
+            job.expiry.cancel()
+        if job.task is not None:
+            job.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job.task
+        ingestor = self._ingestors.get(job.series.market)
+        if ingestor is not None:
+            await ingestor.remove(job.series)
+        log.info("stopped live ingest of %s", key)
+        self._update_gauge()
+
+    def _update_gauge(self) -> None:
+        self._metrics.ingest_subscriptions.set(
+            sum(1 for j in self._jobs.values() if j.refcount > 0)
+        )
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def _launch(self, job: IngestJob) -> None:
+        job.started_at = time.time()
+        job.task = asyncio.create_task(self._run_job(job), name=f"ingest-job {job.series}")
+        job.task.add_done_callback(_log_job_end)
+
+    async def _run_job(self, job: IngestJob) -> None:
+        delay = 1.0
+        while True:
+            try:
+                if self._history is not None:
+                    job.state = "bootstrapping"
+                    await self._history.ensure(job.series)
+                ingestor = self._ingestors.get(job.series.market)
+                if ingestor is None:
+                    job.state = "history-only"  # live ingest is switched off
+                    return
+                job.state = "subscribing"
+                await ingestor.add(job.series)
+                job.state, job.last_error = "live", None
+                return
+            except UnknownSymbol as e:
+                job.state, job.last_error, job.error_code = "failed", str(e), "unknown_symbol"
+                log.warning("not going live with %s: %s", job.series, e)
+                if self._notify is not None:
+                    self._notify(str(job.series), "unknown_symbol", f"no live data: {e}")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                job.state, job.last_error = "retrying", f"{type(e).__name__}: {e}"
+                log.warning("live ingest of %s failed (%s); retrying in %.0fs",
+                            job.series, job.last_error, delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(self._retry_max_s, delay * 2)
+
+    # -- state ------------------------------------------------------------------------
+
+    def job_error(self, series_id: str) -> tuple[str, str] | None:
+        job = self._jobs.get(series_id)
+        if job is None or job.error_code is None:
+            return None
+        return job.error_code, f"no live data: {job.last_error}"
 
     def live_series(self) -> list[str]:
-        return []
+        return [k for k, j in self._jobs.items() if j.state == "live"]
+
+    def heads(self) -> dict[str, int | None]:
+        heads: dict[str, int | None] = {}
+        for ingestor in self._ingestors.values():
+            heads.update(ingestor.heads())
+        return heads
 
     def snapshot(self) -> dict[str, Any]:
-        jobs = [
-            {
-                "series_id": sid,
-                "kind": "whitelist",
-                "refcount": self._refcounts.get(sid, 0),
-                "state": "idle",
-                "source": None,
-                "head_time": None,
-                "last_error": None,
-            }
-            for sid in self._whitelist
-        ]
-        jobs += [
-            {
-                "series_id": sid,
-                "kind": "ondemand",
-                "refcount": count,
-                "state": "idle",
-                "source": None,
-                "head_time": None,
-                "last_error": None,
-            }
-            for sid, count in sorted(self._refcounts.items())
-            if sid not in self._whitelist
-        ]
-        active = sum(1 for j in jobs if j["kind"] == "ondemand")
-        return {"jobs": jobs, "max_jobs": self._max_jobs, "active": active}
+        jobs = []
+        for key, job in sorted(self._jobs.items(), key=lambda kv: (kv[1].kind, kv[0])):
+            ingestor = self._ingestors.get(job.series.market)
+            live = ingestor.series_state(key) if ingestor is not None else None
+            jobs.append(
+                {
+                    "series_id": key,
+                    "kind": job.kind,
+                    "refcount": job.refcount,
+                    "state": job.state,
+                    "source": "binance-ws" if ingestor is not None else None,
+                    "head_time": live.head_time if live else None,
+                    "connection": live.connection.name if live and live.connection else None,
+                    "last_batch": live.last_batch if live else None,
+                    "last_error": job.last_error or (live.last_error if live else None),
+                    "idle_deadline": job.idle_deadline,
+                    "started_at": job.started_at,
+                }
+            )
+        return {
+            "jobs": jobs,
+            "max_jobs": self._max_jobs,
+            "active": sum(1 for j in self._jobs.values() if j.kind == "ondemand"),
+            "connections": {m: i.connections() for m, i in self._ingestors.items()},
+        }
+
+
+def _log_job_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s crashed", task.get_name(), exc_info=task.exception())
