@@ -110,12 +110,17 @@ async def send_json(ws: ClientConnection, obj: Any) -> None:
 
 
 async def metric_value(server: LiveServer, name: str) -> float:
-    """Read one unlabelled sample from the real /metrics endpoint."""
+    """The sum of every sample of `name` (all label sets) on the real /metrics endpoint;
+    0 for a declared metric without samples yet."""
     text = (await server.http.get("/metrics")).text
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"metric {name} not found")
+    base = name.removesuffix("_total").removesuffix("_count")
+    if f"# TYPE {base} " not in text and f"# TYPE {name} " not in text:
+        raise AssertionError(f"metric {name} not found")
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + " ", name + "{"))
+    )
 
 
 class StalledClient:

@@ -98,6 +98,8 @@ class IngestSupervisor:
         await asyncio.gather(*tasks, return_exceptions=True)
         for ingestor in self._ingestors.values():
             await ingestor.stop()
+        for ingestor in self._ingestors.values():  # shared REST clients: after every stop
+            await ingestor.rest.close()
 
     # -- subscribers ------------------------------------------------------------------
 

@@ -1,0 +1,102 @@
+"""Live-ingest test helpers: a sped-up fake Binance and comparisons with its history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.candle import CandleRow
+from app.fake_binance.exchange import FakeExchange
+from app.fake_binance.server import FakeBinance
+from app.fake_binance.ws import WsLimits
+from app.series import parse_series_id, timeframe_seconds
+from tests.support import LiveServer, poll
+
+SPEED = 60.0  # a 1m candle closes every real second
+FAST = WsLimits(tick_s=0.1, ping_interval_s=5, ping_timeout_s=10, max_incoming_per_s=10)
+
+
+def start_fake(**exchange_kw: Any) -> FakeBinance:
+    exchange = FakeExchange(speed=SPEED, history_days=1, **exchange_kw)
+    return FakeBinance(exchange, spot_limits=FAST, futures_limits=FAST).start()
+
+
+def live_settings(fake: FakeBinance, **kw: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "live_ingest": True,
+        "binance_spot_ws_url": fake.spot_ws_url,
+        "binance_futures_ws_url": fake.futures_ws_url,
+        "binance_spot_rest_url": fake.rest_url,
+        "binance_futures_rest_url": fake.rest_url,
+        "binance_ws_flush_s": 0.05,
+        "binance_ws_stale_s": 1.5,
+        "binance_ws_close_grace_s": 0.3,
+        "binance_ws_backoff_max_s": 0.5,
+        "ondemand_idle_ttl_s": 60,
+    }
+    values.update(kw)
+    return values
+
+
+def exchange_history(fake: FakeBinance, series_id: str, start: int, end: int) -> list[CandleRow]:
+    """The exchange's own closed candles with start <= open time <= end: exactly what its
+    REST and WebSocket faces send, as numbers."""
+    series = parse_series_id(series_id)
+    model = fake.exchange.models[series.market][series.exchange_symbol]
+    step = timeframe_seconds(series.timeframe)
+    rows = []
+    for t in range(start, end + 1, step):
+        k = model.kline(series.timeframe, t)
+        rows.append((t, float(k.open), float(k.high), float(k.low), float(k.close),
+                     float(k.volume)))  # fmt: skip
+    return rows
+
+
+async def stored(server: LiveServer, series_id: str) -> list[CandleRow]:
+    r = await server.http.get("/api/market/candles", params={"series_id": series_id, "limit": 5000})
+    return [
+        (c["candle_time"], c["open"], c["high"], c["low"], c["close"], c["volume"])
+        for c in r.json()["candles"]
+    ]
+
+
+async def head_of(server: LiveServer, series_id: str) -> int | None:
+    r = await server.http.get("/api/market/candles", params={"series_id": series_id, "limit": 1})
+    head: int | None = r.json()["server_head_time"]
+    return head
+
+
+async def wait_caught_up(
+    server: LiveServer, fake: FakeBinance, series_id: str, timeout: float = 20.0
+) -> None:
+    """Until the store's head is the exchange's newest closed candle."""
+
+    async def caught_up() -> bool:
+        newest_closed = int(fake.exchange.clock.now()) // 60 * 60 - 60
+        head = await head_of(server, series_id)
+        return head is not None and head >= newest_closed
+
+    await poll(caught_up, f"{series_id} to catch up with the exchange", timeout)
+
+
+async def assert_store_matches_exchange(
+    server: LiveServer, fake: FakeBinance, series_id: str, since: int | None = None
+) -> list[CandleRow]:
+    """No gap, no duplicate, no wrong value: the store equals the exchange's history."""
+    got = await stored(server, series_id)
+    if since is not None:
+        got = [c for c in got if c[0] >= since]
+    assert got, "nothing stored"
+    times = [c[0] for c in got]
+    assert times == sorted(set(times))
+    expected = exchange_history(fake, series_id, got[0][0], got[-1][0])
+    if got != expected:
+        have = {c[0]: c for c in got}
+        want = {c[0]: c for c in expected}
+        missing = sorted(set(want) - set(have))
+        extra = sorted(set(have) - set(want))
+        differ = [(have[t], want[t]) for t in sorted(set(have) & set(want)) if have[t] != want[t]]
+        raise AssertionError(
+            f"store != exchange: {len(got)} vs {len(expected)} candles; missing {missing[:5]} "
+            f"extra {extra[:5]} differ {differ[:2]}"
+        )
+    return got

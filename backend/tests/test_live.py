@@ -1,0 +1,216 @@
+"""Live ingest end to end: the fake Binance over real sockets, the real server, real
+WebSocket clients. Each fault test ends with the store equal to the exchange's history."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app.fake_binance.server import FakeBinance
+from tests.conftest import SettingsFactory
+from tests.live_support import (
+    assert_store_matches_exchange,
+    live_settings,
+    start_fake,
+    stored,
+    wait_caught_up,
+)
+from tests.support import live_server, metric_value, poll, recv_json, send_json
+
+FUT = "binance:futures:BTC/USDT:USDT:1m"
+SPOT = "binance:spot:ETH/USDT:1m"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBinance]:
+    exchange = start_fake()
+    try:
+        yield exchange
+    finally:
+        exchange.stop()
+
+
+async def test_forming_is_streamed_closed_is_stored_then_broadcast(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    async with live_server(make_settings(**live_settings(fake))) as s, s.ws() as ws:
+        await send_json(ws, {"type": "subscribe", "series_id": FUT})
+        assert (await recv_json(ws))["type"] == "catchup"
+        forming: list[dict[str, Any]] = []
+        closed: list[dict[str, Any]] = []
+        while len(closed) < 3:
+            msg = await recv_json(ws, 10)
+            if msg["type"] == "candle_forming":
+                forming.append(msg["candle"])
+            elif msg["type"] == "candle_closed":
+                closed.append(msg["candle"])
+                # Broadcast only after commit: the HTTP read already has it.
+                assert msg["candle"] in [
+                    {"candle_time": c[0], "open": c[1], "high": c[2], "low": c[3],
+                     "close": c[4], "volume": c[5]}
+                    for c in await stored(s, FUT)
+                ]  # fmt: skip
+        times = [c["candle_time"] for c in closed]
+        assert times == sorted(set(times))
+        assert forming, "forming updates reached the client"
+        newest_forming = max(c["candle_time"] for c in forming)
+        stored_times = {c[0] for c in await stored(s, FUT)}
+        # A forming candle is never stored while it forms.
+        assert newest_forming not in stored_times or newest_forming <= max(times)
+        await assert_store_matches_exchange(s, fake, FUT)
+        text = (await s.http.get("/metrics")).text
+        assert f'trade_canvas_ingest_forming_received_total{{series_id="{FUT}"}}' in text
+
+
+async def test_many_series_share_batches(make_settings: SettingsFactory, fake: FakeBinance) -> None:
+    whitelist = [f"binance:futures:{b}/USDT:USDT:1m" for b in ("BTC", "ETH", "BNB", "SOL", "XRP")]
+    settings = make_settings(**live_settings(fake, whitelist=whitelist))
+    async with live_server(settings) as s:
+        for sid in whitelist:
+            await wait_caught_up(s, fake, sid)
+        before_rows = {sid: await metric_value_l(s, "trade_canvas_ingest_rows_written_total", sid)
+                       for sid in whitelist}  # fmt: skip
+        batches_before = await metric_value(s, "trade_canvas_ingest_batch_db_seconds_count")
+        await asyncio.sleep(3.2)  # about three closes of each series
+        rows = 0.0
+        for sid in whitelist:
+            rows += await metric_value_l(s, "trade_canvas_ingest_rows_written_total", sid)
+            rows -= before_rows[sid]
+        batches = await metric_value(s, "trade_canvas_ingest_batch_db_seconds_count")
+        batches -= batches_before
+        assert rows >= 10
+        assert batches <= rows / 2  # five series closing together share a transaction
+        debug = (await s.http.get("/api/market/debug/ingest_state")).json()
+        assert {j["state"] for j in debug["jobs"]} == {"live"}
+        assert len(debug["connections"]["futures"]) == 1  # one connection carries them all
+        for sid in whitelist:
+            await assert_store_matches_exchange(s, fake, sid)
+
+
+async def metric_value_l(s: Any, name: str, series_id: str) -> float:
+    text = (await s.http.get("/metrics")).text
+    needle = f'{name}{{series_id="{series_id}"}} '
+    for line in text.splitlines():
+        if line.startswith(needle):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def _live_for(s: Any, fake: FakeBinance, sid: str) -> None:
+    await s.http.get("/api/market/candles", params={"series_id": sid})
+    await wait_caught_up(s, fake, sid)
+
+
+@pytest.mark.parametrize("sid", [FUT, SPOT])
+async def test_dropped_connections_many_times(
+    make_settings: SettingsFactory, fake: FakeBinance, sid: str
+) -> None:
+    settings = make_settings(**live_settings(fake, whitelist=[sid]))
+    async with live_server(settings) as s:
+        await wait_caught_up(s, fake, sid)
+        market = "futures" if "futures" in sid else "spot"
+        for _ in range(5):
+            await poll(lambda: fake.run(market, lambda w: len(w._clients)) > 0, "reconnect")  # type: ignore[arg-type]
+            fake.run(market, lambda w: w.drop_all())  # type: ignore[arg-type]
+            await asyncio.sleep(0.7)
+        await wait_caught_up(s, fake, sid)
+        assert await metric_value(s, "trade_canvas_ingest_reconnects_total") >= 5
+        await assert_store_matches_exchange(s, fake, sid)
+
+
+async def test_stall_is_detected_and_healed(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
+        await wait_caught_up(s, fake, FUT)
+        fake.run("futures", lambda w: w.stall(4.0))
+        await poll(lambda: _reconnects(s), "a reconnect after the stall", 10)
+        await wait_caught_up(s, fake, FUT)
+        await assert_store_matches_exchange(s, fake, FUT)
+
+
+async def _reconnects(s: Any) -> bool:
+    return await metric_value(s, "trade_canvas_ingest_reconnects_total") >= 1
+
+
+async def test_refused_reconnects(make_settings: SettingsFactory, fake: FakeBinance) -> None:
+    async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
+        await wait_caught_up(s, fake, FUT)
+        fake.run("futures", lambda w: w.refuse(3.0))
+        fake.run("futures", lambda w: w.drop_all())
+        await poll(lambda: fake.run("futures", lambda w: w.connections_refused) >= 2,
+                   "refused attempts")  # fmt: skip
+        await wait_caught_up(s, fake, FUT)
+        await assert_store_matches_exchange(s, fake, FUT)
+
+
+async def test_a_closed_kline_that_never_comes_is_fetched(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
+        await wait_caught_up(s, fake, FUT)
+        backfilled = await metric_value_l(s, "trade_canvas_ingest_backfilled_total", FUT)
+        fake.run("futures", lambda w: w.omit_closes(3))
+        await asyncio.sleep(4)
+        await wait_caught_up(s, fake, FUT)
+        assert await metric_value_l(s, "trade_canvas_ingest_backfilled_total", FUT) > backfilled
+        assert await metric_value(s, "trade_canvas_ingest_reconnects_total") == 0
+        await assert_store_matches_exchange(s, fake, FUT)
+
+
+async def test_late_closes_are_not_fetched_twice(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    settings = make_settings(**live_settings(fake, whitelist=[FUT], binance_ws_close_grace_s=1.0))
+    async with live_server(settings) as s:
+        await wait_caught_up(s, fake, FUT)
+        fake.run("futures", lambda w: w.delay_closes(0.3))
+        await asyncio.sleep(3)
+        await wait_caught_up(s, fake, FUT)
+        await assert_store_matches_exchange(s, fake, FUT)
+
+
+async def test_server_shutdown_event(make_settings: SettingsFactory, fake: FakeBinance) -> None:
+    async with live_server(make_settings(**live_settings(fake, whitelist=[SPOT]))) as s:
+        await wait_caught_up(s, fake, SPOT)
+        fake.call(fake.ws["spot"].server_shutdown())
+        await poll(lambda: _reconnects(s), "a reconnect after serverShutdown")
+        await asyncio.sleep(1.5)
+        await wait_caught_up(s, fake, SPOT)
+        await assert_store_matches_exchange(s, fake, SPOT)
+
+
+async def test_garbage_frames_are_counted_and_ignored(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
+        await wait_caught_up(s, fake, FUT)
+        fake.run("futures", lambda w: w.send_garbage(5))
+        await poll(
+            lambda: _metric_at_least(s, "trade_canvas_ingest_bad_frames_total", 15), "bad frames"
+        )
+        await asyncio.sleep(1.5)
+        await wait_caught_up(s, fake, FUT)
+        assert await metric_value(s, "trade_canvas_ingest_reconnects_total") == 0
+        await assert_store_matches_exchange(s, fake, FUT)
+
+
+async def _metric_at_least(s: Any, name: str, value: float) -> bool:
+    return await metric_value(s, name) >= value
+
+
+async def test_server_restarted_mid_stream(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    settings = make_settings(**live_settings(fake, whitelist=[FUT]))
+    async with live_server(settings) as s:
+        await wait_caught_up(s, fake, FUT)
+        first = (await stored(s, FUT))[0][0]
+    await asyncio.sleep(3)  # the market moves on while trade-canvas is down
+    async with live_server(settings) as s:
+        await wait_caught_up(s, fake, FUT)
+        got = await assert_store_matches_exchange(s, fake, FUT)
+        assert got[0][0] == first

@@ -1,0 +1,167 @@
+"""IngestSupervisor through the real server: refcounts, idle expiry, eviction, capacity,
+unknown symbols, and the whitelist from a freqtrade config."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.fake_binance.server import FakeBinance
+from tests.conftest import SettingsFactory
+from tests.live_support import live_settings, start_fake, wait_caught_up
+from tests.support import LiveServer, live_server, poll, recv_json, send_json
+
+A = "binance:futures:BTC/USDT:USDT:1m"
+B = "binance:futures:ETH/USDT:USDT:1m"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBinance]:
+    exchange = start_fake()
+    try:
+        yield exchange
+    finally:
+        exchange.stop()
+
+
+async def jobs(s: LiveServer) -> dict[str, dict[str, Any]]:
+    body = (await s.http.get("/api/market/debug/ingest_state")).json()
+    return {j["series_id"]: j for j in body["jobs"]}
+
+
+async def subscribe(ws: Any, series_id: str) -> dict[str, Any]:
+    await send_json(ws, {"type": "subscribe", "series_id": series_id})
+    return await recv_json(ws, 10)
+
+
+async def test_refcounts_follow_subscribers(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    async with live_server(make_settings(**live_settings(fake))) as s:
+        async with s.ws() as one, s.ws() as two:
+            assert (await subscribe(one, A))["type"] == "catchup"
+            assert (await subscribe(two, A))["type"] == "catchup"
+            assert (await jobs(s))[A]["refcount"] == 2
+            await send_json(one, {"type": "unsubscribe", "series_id": A})
+            await poll(lambda: _refcount(s, A, 1), "refcount 1")
+            await poll(lambda: _state(s, A, "live"), "A live")
+            job = (await jobs(s))[A]
+            assert job["kind"] == "ondemand" and job["connection"] == "binance-futures-ws-1"
+            assert job["idle_deadline"] is None
+        await poll(lambda: _refcount(s, A, 0), "refcount 0 after disconnect")
+        assert (await jobs(s))[A]["idle_deadline"] is not None
+
+
+async def _refcount(s: LiveServer, sid: str, n: int) -> bool:
+    return (await jobs(s)).get(sid, {}).get("refcount") == n
+
+
+async def _state(s: LiveServer, sid: str, state: str) -> bool:
+    return (await jobs(s)).get(sid, {}).get("state") == state
+
+
+async def test_idle_jobs_expire_and_leave_the_stream(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    async with live_server(make_settings(**live_settings(fake, ondemand_idle_ttl_s=0.5))) as s:
+        async with s.ws() as ws:
+            await subscribe(ws, A)
+            await poll(lambda: _state(s, A, "live"), "A live")
+            await poll(lambda: fake.run("futures", lambda w: len(w._streams)) == 1, "streaming")
+        await poll(lambda: _gone(s, A), "the idle job to expire", 10)
+        # The exchange no longer streams it: it was unsubscribed (or its connection closed).
+        await poll(lambda: fake.run("futures", lambda w: len(w._streams)) == 0, "unsubscribed")
+
+
+async def _gone(s: LiveServer, sid: str) -> bool:
+    return sid not in await jobs(s)
+
+
+async def test_an_idle_job_is_evicted_for_a_new_one(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    settings = make_settings(**live_settings(fake, ondemand_max_jobs=1))
+    async with live_server(settings) as s, s.ws() as ws:
+        await subscribe(ws, A)
+        await send_json(ws, {"type": "unsubscribe", "series_id": A})
+        await poll(lambda: _refcount(s, A, 0), "A idle")
+        assert (await subscribe(ws, B))["type"] == "catchup"
+        current = await jobs(s)
+        assert list(current) == [B]
+        await poll(lambda: _state(s, B, "live"), "B live")
+        await wait_caught_up(s, fake, B)
+
+
+async def test_capacity_refuses_without_catchup(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    settings = make_settings(**live_settings(fake, ondemand_max_jobs=1))
+    async with live_server(settings) as s, s.ws() as first, s.ws() as second:
+        await subscribe(first, A)
+        refused = await subscribe(second, B)
+        assert refused["type"] == "error" and refused["code"] == "capacity"
+        assert refused["series_id"] == B
+        await send_json(second, {"type": "ping"})
+        assert await recv_json(second) == {"type": "pong"}  # no catchup, no stream
+        assert B not in await jobs(s)
+        assert (await subscribe(second, A))["type"] == "catchup"  # a live one is fine
+
+
+async def test_zero_capacity_still_serves_whitelisted_series(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    settings = make_settings(**live_settings(fake, ondemand_max_jobs=0, whitelist=[A]))
+    async with live_server(settings) as s, s.ws() as ws:
+        assert (await subscribe(ws, A))["type"] == "catchup"
+        assert (await subscribe(ws, B))["code"] == "capacity"
+
+
+async def test_unknown_symbols_are_refused_once_with_a_clear_error(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    nope = "binance:futures:NOPE/USDT:USDT:1m"
+    async with live_server(make_settings(**live_settings(fake))) as s, s.ws() as ws:
+        assert (await subscribe(ws, nope))["type"] == "catchup"
+        error = await recv_json(ws, 10)
+        assert error["type"] == "error" and error["code"] == "unknown_symbol"
+        assert "NOPE/USDT:USDT is not listed" in error["message"]
+        job = (await jobs(s))[nope]
+        assert job["state"] == "failed"
+        requests = fake.exchange.rest_requests
+        await poll(lambda: fake.exchange.rest_requests == requests, "no retries")
+        # A later subscriber learns it right after its catchup.
+        async with s.ws() as late:
+            assert (await subscribe(late, nope))["type"] == "catchup"
+            assert (await recv_json(late))["code"] == "unknown_symbol"
+
+
+async def test_whitelist_from_a_freqtrade_config(
+    make_settings: SettingsFactory, fake: FakeBinance, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "trading_mode": "futures",
+                "timeframe": "1m",
+                "exchange": {
+                    "name": "binance",
+                    "pair_whitelist": ["BTC/USDT:USDT", "ETH/USDT:USDT", "bad pair"],
+                },
+            }
+        )
+    )
+    settings = make_settings(**live_settings(fake, freqtrade_config=config))
+    async with live_server(settings) as s:
+        await poll(lambda: _state(s, A, "live"), "A live")
+        await poll(lambda: _state(s, B, "live"), "B live")
+        current = await jobs(s)
+        assert set(current) == {A, B}
+        assert {j["kind"] for j in current.values()} == {"whitelist"}
+        await wait_caught_up(s, fake, B)
+        listing = (await s.http.get("/api/market/series")).json()["series"]
+        assert {e["series_id"] for e in listing if e["live"]} == {A, B}
