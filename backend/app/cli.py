@@ -6,27 +6,68 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from app.config import Settings
 from app.errors import TradeCanvasError
 
+DEMO_WHITELIST = (
+    "binance:spot:BTC/USDT:1m",
+    "binance:spot:ETH/USDT:1m",
+    "binance:futures:BTC/USDT:USDT:1m",
+)
+
 
 def _serve(args: argparse.Namespace) -> int:
     from app.api.app import create_app
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides: dict[str, Any] = {
+        k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None
+    }
+    fake = None
+    if args.demo:
+        fake = _start_demo_exchange()
+        overrides.update(_demo_settings(fake.settings_env()))
     settings = Settings(**overrides)
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=args.log_level,
-        ws_max_size=settings.ws_max_message_bytes * 4,
-    )
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+            ws_max_size=settings.ws_max_message_bytes * 4,
+        )
+    finally:
+        if fake is not None:
+            fake.stop()
     return 0
+
+
+def _start_demo_exchange() -> Any:
+    from app.fake_binance.exchange import FakeExchange
+    from app.fake_binance.server import FakeBinance
+
+    fake = FakeBinance(FakeExchange(history_days=30)).start()
+    print(f"demo: a local Binance is running at {fake.rest_url} (no internet needed)")
+    return fake
+
+
+def _demo_settings(exchange_env: dict[str, str]) -> dict[str, Any]:
+    """Every Binance URL at the local exchange; a few pairs whitelisted, whose history the
+    real `freqtrade download-data` fetches from it into the datadir first."""
+    settings: dict[str, Any] = {
+        key.removeprefix("TRADE_CANVAS_").lower(): value for key, value in exchange_env.items()
+    }
+    settings.update(
+        whitelist=list(DEMO_WHITELIST),
+        market_history_source="freqtrade",
+        history_download=True,
+        history_download_days=3,
+        live_ingest=True,
+    )
+    return settings
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -76,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the market-data server")
     serve.add_argument("--host", help="bind address (default TRADE_CANVAS_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default TRADE_CANVAS_PORT or 8000)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="offline demo: a local Binance, history from freqtrade download-data, live pairs",
+    )
     serve.set_defaults(func=_serve)
 
     imp = sub.add_parser("import", help="import freqtrade datadir history into the store")

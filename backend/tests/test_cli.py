@@ -70,3 +70,45 @@ def test_import_needs_series_or_all(tmp_path: Path) -> None:
     assert done.returncode == 2 and "--series ID ... or --all" in done.stderr
     bad = run(tmp_path, "import", "--series", "binance:spot:BTCUSDT:1m")
     assert bad.returncode == 2 and "BASE/QUOTE" in bad.stderr
+
+
+def test_serve_demo_works_offline(tmp_path: Path) -> None:
+    """`serve --demo`: a local Binance, the datadir filled by the real freqtrade
+    download-data, the whitelisted pairs live."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "TRADE_CANVAS_DB_PATH": str(tmp_path / "store.sqlite"),
+        "TRADE_CANVAS_FREQTRADE_DATADIR": str(tmp_path / "data"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--demo", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        live: set[str] = set()
+        while time.monotonic() < deadline and len(live) < 3:
+            try:
+                listing = httpx.get(f"http://127.0.0.1:{port}/api/market/series").json()
+                live = {e["series_id"] for e in listing["series"] if e["live"] and e["count"]}
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert live == {
+            "binance:spot:BTC/USDT:1m",
+            "binance:spot:ETH/USDT:1m",
+            "binance:futures:BTC/USDT:USDT:1m",
+        }
+        assert (tmp_path / "data" / "BTC_USDT-1m.feather").exists()
+        assert (tmp_path / "data" / "futures" / "BTC_USDT_USDT-1m-futures.feather").exists()
+    finally:
+        proc.terminate()
+        proc.wait(30)
