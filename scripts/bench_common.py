@@ -10,10 +10,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import orjson
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "output" / "bench"
@@ -84,6 +90,57 @@ class KeepAliveClient:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+class LeanWsClient(asyncio.Protocol):
+    """A WebSocket client with as little per-message cost as possible: websockets' own
+    parser driven straight from the transport, no task per connection."""
+
+    def __init__(
+        self,
+        ws_url: str,
+        receipts: dict[int, float],
+        on_message: Callable[[dict[str, Any], float], None] | None = None,
+    ) -> None:
+        self.protocol = ClientProtocol(parse_uri(ws_url), max_size=None)
+        self.receipts = receipts
+        self.on_message = on_message
+        self.transport: asyncio.Transport | None = None
+        self.opened = asyncio.get_running_loop().create_future()
+        self.catchup = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+
+    def _flush(self) -> None:
+        assert self.transport is not None
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+
+    def send_json(self, obj: object) -> None:
+        self.protocol.send_text(orjson.dumps(obj))
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        self.protocol.receive_data(data)
+        if self.protocol.state is State.OPEN and not self.opened.done():
+            self.opened.set_result(None)
+        for event in self.protocol.events_received():
+            if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                msg = orjson.loads(event.data)
+                if self.on_message is not None:
+                    self.on_message(msg, now)
+                if msg["type"] == "candle_closed":
+                    t = msg["candle"]["candle_time"]
+                    self.receipts[t] = max(self.receipts.get(t, 0.0), now)
+                elif msg["type"] == "catchup" and not self.catchup.done():
+                    self.catchup.set_result(None)
+        self._flush()  # pongs
 
 
 def write_report(name: str, report: dict[str, Any]) -> Path:

@@ -21,15 +21,13 @@ import httpx
 import orjson
 from bench_common import (
     KeepAliveClient,
+    LeanWsClient,
     free_port,
     percentile,
     print_table,
     server_process,
     write_report,
 )
-from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
-from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from app.candle import Candle
@@ -113,49 +111,6 @@ def fanout_worker(ws_url: str, n: int, series_id: str, pipe: Connection) -> None
     asyncio.run(_fanout_worker(ws_url, n, series_id, pipe))
 
 
-class _Receiver(asyncio.Protocol):
-    """A WebSocket client with as little per-message cost as possible: websockets' own
-    parser driven straight from the transport, no task per connection."""
-
-    def __init__(self, ws_url: str, receipts: dict[int, float]) -> None:
-        self.protocol = ClientProtocol(parse_uri(ws_url), max_size=None)
-        self.receipts = receipts
-        self.transport: asyncio.Transport | None = None
-        self.opened = asyncio.get_running_loop().create_future()
-        self.catchup = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.protocol.send_request(self.protocol.connect())
-        self._flush()
-
-    def _flush(self) -> None:
-        assert self.transport is not None
-        for data in self.protocol.data_to_send():
-            if data:
-                self.transport.write(data)
-
-    def send_json(self, obj: object) -> None:
-        self.protocol.send_text(orjson.dumps(obj))
-        self._flush()
-
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic()
-        self.protocol.receive_data(data)
-        if self.protocol.state is State.OPEN and not self.opened.done():
-            self.opened.set_result(None)
-        for event in self.protocol.events_received():
-            if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-                msg = orjson.loads(event.data)
-                if msg["type"] == "candle_closed":
-                    t = msg["candle"]["candle_time"]
-                    self.receipts[t] = max(self.receipts.get(t, 0.0), now)
-                elif msg["type"] == "catchup" and not self.catchup.done():
-                    self.catchup.set_result(None)
-        self._flush()  # pongs
-
-
 async def _fanout_worker(ws_url: str, n: int, series_id: str, pipe: Connection) -> None:
     loop = asyncio.get_running_loop()
     receipts: dict[int, float] = {}
@@ -163,7 +118,7 @@ async def _fanout_worker(ws_url: str, n: int, series_id: str, pipe: Connection) 
     receivers = []
     for _ in range(n):
         _, receiver = await loop.create_connection(
-            lambda: _Receiver(ws_url, receipts), uri.host, uri.port
+            lambda: LeanWsClient(ws_url, receipts), uri.host, uri.port
         )
         await receiver.opened
         receiver.send_json({"type": "subscribe", "series_id": series_id})

@@ -86,9 +86,14 @@ def _fake_binance(args: argparse.Namespace) -> int:
     import time
 
     from app.fake_binance.exchange import FakeExchange
+    from app.fake_binance.market import DEFAULT_FUTURES
     from app.fake_binance.server import FakeBinance
 
-    exchange = FakeExchange(speed=args.speed, history_days=args.history_days)
+    futures = list(DEFAULT_FUTURES)
+    futures += [f"SYM{i:04d}USDT" for i in range(max(0, args.extra_futures_symbols))]
+    exchange = FakeExchange(
+        speed=args.speed, history_days=args.history_days, futures_symbols=futures
+    )
     fake = FakeBinance(
         exchange,
         host=args.host,
@@ -144,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--futures-ws-port", type=int, default=9102)
     fake.add_argument("--speed", type=float, default=1.0, help="market time per real second")
     fake.add_argument("--history-days", type=float, default=30.0)
+    fake.add_argument(
+        "--extra-futures-symbols", type=int, default=0,
+        help="also list SYM0000USDT ... futures (for load tests)",
+    )  # fmt: skip
     fake.set_defaults(func=_fake_binance)
     return parser
 

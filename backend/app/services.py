@@ -130,6 +130,7 @@ def build_ingestors(
             max_connection_age_s=settings.binance_ws_max_connection_age_s,
             backoff_max_s=settings.binance_ws_backoff_max_s,
             requests_per_s=requests_per_s,
+            backfill_max_candles=settings.binance_backfill_max_candles,
         )
         ingestors[market] = BinanceWsIngestor(market, url, rest, store, hub, metrics, options)
     return ingestors

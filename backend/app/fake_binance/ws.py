@@ -316,25 +316,22 @@ class WsMarketServer:
                 _kline_payload(state.symbol, state.interval, state.forming, False, event_ms)
             )
             frames[stream] = payloads
-        texts = {
-            (stream, combined): [
-                orjson.dumps({"stream": stream, "data": p} if combined else p).decode()
-                for p in payloads
-            ]
-            for stream, payloads in frames.items()
-            for combined in (True, False)
-        }
         garbage = self._garbage
         self._garbage = 0
+        clock = self.exchange.clock
         for client in list(self._clients):
             out = []
             for _ in range(garbage):
                 out += ["{not json", '{"stream": "x@kline_1m", "data": {"e": "kline"}}', "[]"]
-            for stream in client.streams:
-                out += texts.get((stream, client.combined), [])
             with contextlib.suppress(ConnectionClosed):
                 for text in out:
                     await client.conn.send(text)
+                for stream in client.streams:
+                    for payload in frames.get(stream, ()):
+                        # Each event is stamped as it leaves, as Binance stamps its events.
+                        payload["E"] = clock.now_ms()
+                        msg = {"stream": stream, "data": payload} if client.combined else payload
+                        await client.conn.send(orjson.dumps(msg).decode())
         if delayed:
             asyncio.get_running_loop().call_later(
                 self._close_delay_s, lambda: asyncio.ensure_future(self._send_late(delayed))

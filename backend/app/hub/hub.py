@@ -102,10 +102,12 @@ class MarketHub:
             with contextlib.suppress(SlowConsumer):
                 session.offer_control(text)
 
-    def publish_forming(self, series_id: str, candle: Candle) -> None:
+    def publish_forming(
+        self, series_id: str, candle: Candle, event_time_ms: int | None = None
+    ) -> None:
         sessions = self._subscribers.get(series_id)
         if sessions:
-            text = messages.candle_forming(series_id, candle)
+            text = messages.candle_forming(series_id, candle, event_time_ms)
             for session in sessions:
                 session.offer_forming(series_id, candle.candle_time, text)
 

@@ -19,10 +19,15 @@ def candle_closed(series_id: str, candle: CandleRow) -> str:
     )
 
 
-def candle_forming(series_id: str, candle: CandleRow) -> str:
-    return _text(
-        {"type": "candle_forming", "series_id": series_id, "candle": candle_to_dict(candle)}
-    )
+def candle_forming(series_id: str, candle: CandleRow, event_time_ms: int | None = None) -> str:
+    msg: dict[str, object] = {
+        "type": "candle_forming",
+        "series_id": series_id,
+        "candle": candle_to_dict(candle),
+    }
+    if event_time_ms is not None:
+        msg["event_time"] = event_time_ms  # the exchange's event time, for lag
+    return _text(msg)
 
 
 def gap(series_id: str, expected_next_time: int, actual_time: int) -> str:

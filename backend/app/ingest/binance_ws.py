@@ -42,7 +42,9 @@ class CandleSink(Protocol):
         self, batches: Mapping[str, Sequence[CandleRow]]
     ) -> BatchCommit: ...
 
-    def publish_forming(self, series_id: str, candle: Candle) -> None: ...
+    def publish_forming(
+        self, series_id: str, candle: Candle, event_time_ms: int | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +330,7 @@ class BinanceWsIngestor:
                 self._full.set()
         else:
             self.metrics.forming_received.labels(key).inc()
-            self.sink.publish_forming(key, update.candle)
+            self.sink.publish_forming(key, update.candle, update.event_time_ms)
         known = live.known_through()
         if known is not None and t - live.tf > known and live.catching_up is None:
             # The close of an earlier candle never came (or came while disconnected).
