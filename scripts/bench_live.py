@@ -127,6 +127,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument(
+        "--watch", type=int, default=0, help="series the lag client watches (default: all)"
+    )
     args = parser.parse_args()
     rest_port, spot_port, fut_port, port = (free_port() for _ in range(4))
     fake = subprocess.Popen(
@@ -176,7 +179,9 @@ def main() -> None:
             time.sleep(5)  # let start-up backfills settle
             before = http.get("/metrics").text
             cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-            watched = asyncio.run(_watch(f"ws://127.0.0.1:{port}/ws/market", series, args.seconds))
+            watch = series[: args.watch] if args.watch else series
+            ws_url = f"ws://127.0.0.1:{port}/ws/market"
+            watched = asyncio.run(_watch(ws_url, watch, args.seconds))
             cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
             after = http.get("/metrics").text
             frames = metric_sum(after, "trade_canvas_ingest_forming_received_total") - metric_sum(
@@ -194,12 +199,13 @@ def main() -> None:
                 "forming_lag_p50_ms": round(percentile(lags, 50) * 1000, 2),
                 "forming_lag_p99_ms": round(percentile(lags, 99) * 1000, 2),
                 "forming_messages_at_client": len(lags),
+                "client_watches_series": len(watch),
                 "target_cpu_percent": 25,
                 "target_lag_p99_ms": 50,
             }
             boundaries = []
             for candle_time, receipts in sorted(watched["closed"].items()):
-                if len(receipts) == args.series:
+                if len(receipts) == len(watch):
                     boundary = candle_time + 60
                     boundaries.append(
                         {

@@ -10,6 +10,8 @@ import pytest
 from app.config import Settings
 from app.fake_binance.exchange import FakeExchange
 from app.fake_binance.rest import RestServer
+from app.fake_binance.server import FakeBinance
+from tests.live_support import start_fake
 from tests.support import LiveServer, live_server
 
 SettingsFactory = Callable[..., Settings]
@@ -52,3 +54,13 @@ def fake_binance() -> Iterator[FakeBinanceRest]:
         yield FakeBinanceRest(exchange, f"http://127.0.0.1:{server.port}")
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBinance]:
+    """The local Binance, sped up so a 1m candle closes every real second."""
+    exchange = start_fake()
+    try:
+        yield exchange
+    finally:
+        exchange.stop()

@@ -4,7 +4,6 @@ WebSocket clients. Each fault test ends with the store equal to the exchange's h
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from tests.conftest import SettingsFactory
 from tests.live_support import (
     assert_store_matches_exchange,
     live_settings,
-    start_fake,
     stored,
     wait_caught_up,
 )
@@ -22,15 +20,6 @@ from tests.support import live_server, metric_value, poll, recv_json, send_json
 
 FUT = "binance:futures:BTC/USDT:USDT:1m"
 SPOT = "binance:spot:ETH/USDT:1m"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBinance]:
-    exchange = start_fake()
-    try:
-        yield exchange
-    finally:
-        exchange.stop()
 
 
 async def test_forming_is_streamed_closed_is_stored_then_broadcast(

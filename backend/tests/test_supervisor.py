@@ -4,28 +4,16 @@ unknown symbols, and the whitelist from a freqtrade config."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from app.fake_binance.server import FakeBinance
 from tests.conftest import SettingsFactory
-from tests.live_support import live_settings, start_fake, wait_caught_up
+from tests.live_support import live_settings, wait_caught_up
 from tests.support import LiveServer, live_server, poll, recv_json, send_json
 
 A = "binance:futures:BTC/USDT:USDT:1m"
 B = "binance:futures:ETH/USDT:USDT:1m"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBinance]:
-    exchange = start_fake()
-    try:
-        yield exchange
-    finally:
-        exchange.stop()
 
 
 async def jobs(s: LiveServer) -> dict[str, dict[str, Any]]:
