@@ -214,6 +214,7 @@ def main() -> None:
             "TRADE_CANVAS_DB_PATH": str(tmpdir / "store.sqlite"),
             "TRADE_CANVAS_MARKET_HISTORY_SOURCE": "off",
             "TRADE_CANVAS_ENABLE_INGEST_API": "1",
+            "TRADE_CANVAS_LIVE_INGEST": "0",  # the hub alone: no exchange behind it
         }
         with server_process(env, port):
             http_rows = []

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     binance_ws_max_connection_age_s: float = Field(default=23.5 * 3600, gt=0)
     binance_ws_backoff_max_s: float = Field(default=30.0, gt=0)
     binance_backfill_max_candles: int = Field(default=1_000, ge=1)
+    binance_ws_streams_per_connection: int = Field(default=1024, ge=1, le=1024)
     binance_spot_ws_url: str = "wss://stream.binance.com:9443"
     binance_futures_ws_url: str = "wss://fstream.binance.com/market"
     binance_spot_rest_url: str = "https://api.binance.com"

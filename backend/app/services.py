@@ -131,6 +131,7 @@ def build_ingestors(
             backoff_max_s=settings.binance_ws_backoff_max_s,
             requests_per_s=requests_per_s,
             backfill_max_candles=settings.binance_backfill_max_candles,
+            streams_per_connection=settings.binance_ws_streams_per_connection,
         )
         ingestors[market] = BinanceWsIngestor(market, url, rest, store, hub, metrics, options)
     return ingestors

@@ -15,9 +15,9 @@ SPEED = 60.0  # a 1m candle closes every real second
 FAST = WsLimits(tick_s=0.1, ping_interval_s=5, ping_timeout_s=10, max_incoming_per_s=10)
 
 
-def start_fake(**exchange_kw: Any) -> FakeBinance:
+def start_fake(limits: WsLimits = FAST, **exchange_kw: Any) -> FakeBinance:
     exchange = FakeExchange(speed=SPEED, history_days=1, **exchange_kw)
-    return FakeBinance(exchange, spot_limits=FAST, futures_limits=FAST).start()
+    return FakeBinance(exchange, spot_limits=limits, futures_limits=limits).start()
 
 
 def live_settings(fake: FakeBinance, **kw: Any) -> dict[str, Any]:

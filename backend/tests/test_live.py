@@ -74,6 +74,8 @@ async def test_many_series_share_batches(make_settings: SettingsFactory, fake: F
         assert batches <= rows / 2  # five series closing together share a transaction
         debug = (await s.http.get("/api/market/debug/ingest_state")).json()
         assert {j["state"] for j in debug["jobs"]} == {"live"}
+        # Subscribing five series stayed under the exchange's incoming-message limit.
+        assert await metric_value(s, "trade_canvas_ingest_reconnects_total") == 0
         assert len(debug["connections"]["futures"]) == 1  # one connection carries them all
         for sid in whitelist:
             await assert_store_matches_exchange(s, fake, sid)
@@ -203,3 +205,50 @@ async def test_server_restarted_mid_stream(
         await wait_caught_up(s, fake, FUT)
         got = await assert_store_matches_exchange(s, fake, FUT)
         assert got[0][0] == first
+
+
+async def test_more_streams_than_one_connection_carries(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    whitelist = [f"binance:futures:{b}/USDT:USDT:1m" for b in ("BTC", "ETH", "BNB")]
+    settings = make_settings(
+        **live_settings(fake, whitelist=whitelist, binance_ws_streams_per_connection=2)
+    )
+    async with live_server(settings) as s:
+        for sid in whitelist:
+            await wait_caught_up(s, fake, sid)
+        debug = (await s.http.get("/api/market/debug/ingest_state")).json()
+        assert [c["streams"] for c in debug["connections"]["futures"]] == [2, 1]
+        assert fake.run("futures", lambda w: len(w._clients)) == 2
+
+
+async def test_reconnects_ahead_of_the_connection_age_limit(
+    make_settings: SettingsFactory, fake: FakeBinance
+) -> None:
+    settings = make_settings(
+        **live_settings(fake, whitelist=[FUT], binance_ws_max_connection_age_s=1.5)
+    )
+    async with live_server(settings) as s:
+        await wait_caught_up(s, fake, FUT)
+        await poll(lambda: _metric_at_least(s, "trade_canvas_ingest_reconnects_total", 2),
+                   "planned reconnects")  # fmt: skip
+        await wait_caught_up(s, fake, FUT)
+        await assert_store_matches_exchange(s, fake, FUT)
+
+
+async def test_the_exchanges_connection_cut(make_settings: SettingsFactory) -> None:
+    from dataclasses import replace
+
+    from tests.live_support import FAST, start_fake
+
+    cut = replace(FAST, max_connection_s=1.5)
+    fake = start_fake(limits=cut)
+    try:
+        async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
+            await wait_caught_up(s, fake, FUT)
+            await poll(lambda: fake.run("futures", lambda w: w.connections_accepted) >= 3,
+                       "connections cut and re-opened")  # fmt: skip
+            await wait_caught_up(s, fake, FUT)
+            await assert_store_matches_exchange(s, fake, FUT)
+    finally:
+        fake.stop()

@@ -189,10 +189,17 @@ class CandleStore:
         lo = min(c[0] for c in candles)
         hi = max(c[0] for c in candles)
         key = self._series_key(conn, series_id)
+        first, head = conn.execute(
+            "SELECT first_time, head_time FROM series WHERE series_key = ?", (key,)
+        ).fetchone()
+        # Stored rows all lie within [first, head]. A batch wholly outside it (history
+        # before the first candle, live candles after the head: the usual cases) cannot
+        # meet one, so its distinct times are exactly the new rows; no counting needed.
+        disjoint = first is None or hi < first or lo > head
         count_sql = (
             "SELECT count(*) FROM candles WHERE series_key = ? AND candle_time BETWEEN ? AND ?"
         )
-        before = conn.execute(count_sql, (key, lo, hi)).fetchone()[0]
+        before = 0 if disjoint else conn.execute(count_sql, (key, lo, hi)).fetchone()[0]
         changes = conn.total_changes
         # The key is our own integer, so it is inlined: the candles themselves are then
         # exactly the parameter tuples, with no per-row repacking.
@@ -207,7 +214,10 @@ class CandleStore:
             candles,
         )
         changed = conn.total_changes - changes
-        inserted = conn.execute(count_sql, (key, lo, hi)).fetchone()[0] - before
+        if disjoint:
+            inserted = len({c[0] for c in candles})
+        else:
+            inserted = conn.execute(count_sql, (key, lo, hi)).fetchone()[0] - before
         head = conn.execute(
             "UPDATE series SET row_count = row_count + ?, "
             "first_time = min(coalesce(first_time, ?), ?), "
