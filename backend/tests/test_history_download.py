@@ -147,3 +147,28 @@ async def test_a_hanging_download_is_killed_at_its_timeout(tmp_path: Path) -> No
     await poll(gone, "the hung download process to be killed")
     state = manager.state()["binance:spot:BTC/USDT:1m"]
     assert state["last_result"] == "timeout" and "did not finish" in state["last_error"]
+
+
+async def test_the_ccxt_source_pages_rest_klines_into_the_store(
+    make_settings: SettingsFactory, fake_binance: FakeBinanceRest
+) -> None:
+    settings = make_settings(
+        market_history_source="ccxt",
+        history_download_days=2,
+        history_recheck_s=0,
+        binance_spot_rest_url=fake_binance.url,
+        binance_futures_rest_url=fake_binance.url,
+    )
+    sid = "binance:spot:SOL/USDT:5m"
+    async with live_server(settings) as s:
+        got = await served(s, sid)
+        assert len(got) >= 500  # two days of 5m candles, over several REST pages of 500
+        expected = exchange_closed_candles(fake_binance, "spot", "SOLUSDT", "5m")
+        tail = [c for c in expected if c[0] >= got[0][0]]
+        assert tail[: len(got)] == got  # the exchange may have closed one more since
+        times = [c[0] for c in got]
+        assert times == list(range(times[0], times[-1] + 300, 300))
+        missing = await served(s, "binance:spot:NOPE/USDT:5m")
+        assert missing == []
+        debug = (await s.http.get("/api/market/debug/ingest_state")).json()
+        assert "not listed" in debug["history"]["binance:spot:NOPE/USDT:5m"]["last_error"]
