@@ -22,8 +22,12 @@ async def jobs(s: LiveServer) -> dict[str, dict[str, Any]]:
 
 
 async def subscribe(ws: Any, series_id: str) -> dict[str, Any]:
+    """The reply to a subscribe, skipping stream messages of other series meanwhile."""
     await send_json(ws, {"type": "subscribe", "series_id": series_id})
-    return await recv_json(ws, 10)
+    while True:
+        msg = await recv_json(ws, 10)
+        if msg.get("series_id") == series_id and msg["type"] in ("catchup", "error"):
+            return msg
 
 
 async def test_refcounts_follow_subscribers(

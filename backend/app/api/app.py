@@ -3,6 +3,7 @@ else is built from them in the lifespan."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await start_services(settings, metrics)
         app.state.services = services
+        # Everything built so far lives as long as the server: keep the collector from
+        # rescanning it on every full collection (those scans were latency spikes).
+        gc.freeze()
         try:
             yield
         finally:

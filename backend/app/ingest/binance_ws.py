@@ -390,7 +390,11 @@ class BinanceWsIngestor:
         series). With `grace`, first give a late WebSocket close the chance to arrive."""
         if live.catching_up is not None:
             return
-        task = asyncio.create_task(self._catch_up(live, grace), name=f"backfill {live.series}")
+        # From the head as it is now: a live close committed before the task runs would
+        # otherwise move the head past the very gap being filled.
+        task = asyncio.create_task(
+            self._catch_up(live, grace, live.head_time), name=f"backfill {live.series}"
+        )
         live.catching_up = task
 
         def done(t: asyncio.Task[None]) -> None:
@@ -399,7 +403,7 @@ class BinanceWsIngestor:
 
         task.add_done_callback(done)
 
-    async def _catch_up(self, live: LiveSeries, grace: bool) -> None:
+    async def _catch_up(self, live: LiveSeries, grace: bool, after: int | None) -> None:
         key = str(live.series)
         if grace:
             before = live.known_through()
@@ -407,7 +411,7 @@ class BinanceWsIngestor:
             if live.known_through() != before:
                 return  # the close arrived late after all
         async with self._catchup_slots:
-            head = await self.store.head_time(key)
+            head = after if after is not None else await self.store.head_time(key)
             if head is None:
                 span = self.options.backfill_max_candles * live.tf
                 head = align_time(int(time.time()) - span, live.series.timeframe)

@@ -76,9 +76,6 @@ class IngestSupervisor:
     def running(self) -> bool:
         return self._running
 
-    def set_notify(self, notify: Notify) -> None:
-        self._notify = notify
-
     async def start(self) -> None:
         self._running = True
         for series in self._whitelist:
