@@ -27,6 +27,7 @@ from prometheus_client import Counter, Gauge
 from app.history.datadir import DataFormat
 from app.metrics import Metrics
 from app.series import SeriesId
+from app.tasks import log_crash
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class DownloadManager:
             self._metrics.skipped.labels("cooldown").inc()
             return None
         task = asyncio.create_task(self._run(series, state), name=f"download-data {key}")
-        task.add_done_callback(_log_failure)
+        task.add_done_callback(log_crash)
         state.running = task
         return await asyncio.shield(task)
 
@@ -242,8 +243,3 @@ class DownloadManager:
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _log_failure(task: asyncio.Task[Result]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s crashed", task.get_name(), exc_info=task.exception())

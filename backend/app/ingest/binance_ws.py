@@ -31,6 +31,7 @@ from app.ingest.metrics import IngestMetrics
 from app.ingest.rest_klines import BinanceRestKlines, RestKlineError
 from app.series import Market, SeriesId, align_time, timeframe_seconds
 from app.store import CandleStore
+from app.tasks import log_crash
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class _Connection:
         self._last_request = 0.0
         self._send_lock = asyncio.Lock()
         self.task = asyncio.create_task(self._run(), name=self.name)
-        self.task.add_done_callback(_log_task_end)
+        self.task.add_done_callback(log_crash)
 
     async def add(self, stream: str) -> None:
         self.streams.add(stream)
@@ -247,7 +248,7 @@ class BinanceWsIngestor:
         self._buffered = asyncio.Event()
         self._full = asyncio.Event()
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"binance-{market}-flush")
-        self._flusher.add_done_callback(_log_task_end)
+        self._flusher.add_done_callback(log_crash)
         self._catchup_slots = asyncio.Semaphore(4)  # REST weight is limited too
 
     # -- series -----------------------------------------------------------------------
@@ -399,7 +400,7 @@ class BinanceWsIngestor:
 
         def done(t: asyncio.Task[None]) -> None:
             live.catching_up = None
-            _log_task_end(t)
+            log_crash(t)
 
         task.add_done_callback(done)
 
@@ -463,8 +464,3 @@ def _log_batch(commit: BatchCommit, rows: dict[str, int]) -> None:
             "batch %d series rows=%d db_ms=%.2f publish_ms=%.2f",
             len(rows), sum(rows.values()), db_ms, publish_ms,
         )  # fmt: skip
-
-
-def _log_task_end(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s crashed", task.get_name(), exc_info=task.exception())

@@ -24,6 +24,7 @@ from app.ingest.binance_ws import BinanceWsIngestor
 from app.ingest.rest_klines import UnknownSymbol
 from app.metrics import Metrics
 from app.series import Market, SeriesId
+from app.tasks import log_crash
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class IngestSupervisor:
     def _launch(self, job: IngestJob) -> None:
         job.started_at = time.time()
         job.task = asyncio.create_task(self._run_job(job), name=f"ingest-job {job.series}")
-        job.task.add_done_callback(_log_job_end)
+        job.task.add_done_callback(log_crash)
 
     async def _run_job(self, job: IngestJob) -> None:
         delay = 1.0
@@ -241,8 +242,3 @@ class IngestSupervisor:
             "active": sum(1 for j in self._jobs.values() if j.kind == "ondemand"),
             "connections": {m: i.connections() for m, i in self._ingestors.items()},
         }
-
-
-def _log_job_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s crashed", task.get_name(), exc_info=task.exception())
