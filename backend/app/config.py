@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     enable_ingest_api: bool = False
     ingest_token: str | None = None
 
+    # The built chart (frontend/dist of this checkout when unset).
+    frontend_dir: Path | None = None
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # WebSocket limits that protect the server from abusive or slow clients.

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__
 from app.api import market, ops, ws
 from app.api.errors import install_error_handlers
+from app.api.frontend import default_frontend_dir, mount_frontend
 from app.api.middleware import RequestContextMiddleware
 from app.config import Settings
 from app.metrics import Metrics
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(market.router)
     app.include_router(ops.router)
     app.include_router(ws.router)
+    mount_frontend(app, settings.frontend_dir or default_frontend_dir())
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,0 +1,35 @@
+"""The chart: the built frontend bundle (`npm run build` -> frontend/dist) served at `/`.
+
+Only `/` and `/assets/*` are served from the bundle, so every other unknown path keeps the
+API's JSON 404."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+
+NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>trade-canvas</title>
+<p>The chart is not built. Run <code>npm ci && npm run build</code> (or
+<code>./scripts/run-server.sh</code>, which does it), then reload. The API is at
+<a href="/api/docs">/api/docs</a>.</p>"""
+
+
+def default_frontend_dir() -> Path:
+    return Path(__file__).resolve().parents[3] / "frontend" / "dist"
+
+
+def mount_frontend(app: FastAPI, dist: Path) -> None:
+    index = dist / "index.html"
+
+    async def chart_page(request: Request) -> Response:
+        if not index.is_file():
+            return HTMLResponse(NOT_BUILT, status_code=503)
+        # The page names hashed assets; it must be re-read after every build.
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    app.add_api_route("/", chart_page, methods=["GET"], include_in_schema=False)
+    app.mount("/assets", StaticFiles(directory=dist / "assets", check_dir=False), name="assets")

@@ -1,0 +1,63 @@
+import type { Candle } from "./types";
+
+/** Decimals the prices need: the most any of the sampled prices shows, 0..10. */
+export function pricePrecision(candles: readonly Candle[], sample = 500): number {
+  let precision = 0;
+  const start = Math.max(0, candles.length - sample);
+  for (let i = start; i < candles.length; i++) {
+    const c = candles[i];
+    for (const price of [c.open, c.high, c.low, c.close]) {
+      precision = Math.max(precision, decimals(price));
+    }
+  }
+  return Math.min(precision, 10);
+}
+
+function decimals(value: number): number {
+  if (!Number.isFinite(value) || Number.isInteger(value)) return 0;
+  // Shortest round-trip text, so 0.1 + 0.2 style noise does not ask for 17 digits.
+  const text = String(value);
+  const exp = text.match(/e-(\d+)$/);
+  if (exp) {
+    const mantissa = text.slice(0, text.indexOf("e"));
+    const dot = mantissa.indexOf(".");
+    return Number(exp[1]) + (dot < 0 ? 0 : mantissa.length - dot - 1);
+  }
+  const dot = text.indexOf(".");
+  return dot < 0 ? 0 : Math.min(text.length - dot - 1, 12);
+}
+
+export function formatVolume(volume: number): string {
+  const abs = Math.abs(volume);
+  if (abs >= 1e9) return `${(volume / 1e9).toFixed(2)}B`;
+  if (abs >= 1e6) return `${(volume / 1e6).toFixed(2)}M`;
+  if (abs >= 1e3) return `${(volume / 1e3).toFixed(2)}K`;
+  return volume.toFixed(abs >= 1 || abs === 0 ? 2 : 4);
+}
+
+/** `2024-01-02 03:04 UTC` (seconds shown only when the time has them). */
+export function formatUtc(epochSeconds: number): string {
+  const iso = new Date(epochSeconds * 1000).toISOString();
+  const seconds = iso.slice(17, 19);
+  return `${iso.slice(0, 10)} ${iso.slice(11, seconds === "00" ? 16 : 19)} UTC`;
+}
+
+/** How long ago, for the "last update" label: `just now`, `12 s ago`, `3 min ago`... */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 2) return "just now";
+  if (s < 120) return `${s} s ago`;
+  const min = Math.floor(s / 60);
+  if (min < 120) return `${min} min ago`;
+  return `${Math.floor(min / 60)} h ago`;
+}
+
+export function legendText(c: Candle, precision: number): string {
+  const p = (x: number) => x.toFixed(precision);
+  const change = c.open === 0 ? 0 : ((c.close - c.open) / c.open) * 100;
+  const sign = change > 0 ? "+" : "";
+  return (
+    `${formatUtc(c.candle_time)}  O ${p(c.open)}  H ${p(c.high)}  L ${p(c.low)}  ` +
+    `C ${p(c.close)}  ${sign}${change.toFixed(2)}%  V ${formatVolume(c.volume)}`
+  );
+}

@@ -1,0 +1,269 @@
+import "./style.css";
+import { MarketApi } from "./api";
+import type { BookChange, CandleBook } from "./candleBook";
+import { ChartView, THEMES } from "./chartView";
+import { MarketController, type Problem } from "./controller";
+import { formatAge, legendText, pricePrecision } from "./format";
+import { MarketSocket, type ConnectionState } from "./marketSocket";
+import {
+  rememberSeries,
+  rememberTheme,
+  rememberedSeries,
+  seriesFromUrl,
+  themeChoice,
+  type ThemeChoice,
+} from "./preferences";
+import { exposeTestHook, PageMetrics } from "./testHook";
+import {
+  formatSeriesId,
+  normalizeSymbol,
+  parseSeriesId,
+  TIMEFRAMES,
+  type Market,
+  type Timeframe,
+} from "./series";
+import type { SeriesInfo, ServerMessage } from "./types";
+
+const DEFAULT_SERIES = "binance:spot:BTC/USDT:1m";
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`page is missing #${id}`);
+  return found as T;
+}
+
+const ui = {
+  picker: element<HTMLFormElement>("picker"),
+  market: element<HTMLSelectElement>("market"),
+  symbol: element<HTMLInputElement>("symbol"),
+  symbols: element<HTMLDataListElement>("symbols"),
+  timeframes: element<HTMLDivElement>("timeframes"),
+  connection: element<HTMLSpanElement>("connection"),
+  age: element<HTMLSpanElement>("age"),
+  theme: element<HTMLButtonElement>("theme"),
+  legend: element<HTMLDivElement>("legend"),
+  chart: element<HTMLDivElement>("chart"),
+  problem: element<HTMLDivElement>("problem"),
+  loading: element<HTMLDivElement>("loading"),
+};
+
+const metrics = new PageMetrics();
+const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
+let theme: ThemeChoice = themeChoice();
+let knownSeries: SeriesInfo[] = [];
+let lastTouched: number | null = null;
+let hoverTime: number | null = null;
+let precision = 2;
+
+const api = new MarketApi();
+const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/market`;
+const socket = new MarketSocket({
+  url: wsUrl,
+  onMessage: (message: ServerMessage) => {
+    metrics.messageArrived(message);
+    controller.handle(message);
+  },
+  onState: showConnection,
+});
+const chart = new ChartView(
+  ui.chart,
+  THEMES[effectiveTheme()],
+  () => void controller.loadOlder(),
+  (time) => {
+    hoverTime = time;
+    showLegend();
+  },
+);
+const controller = new MarketController(api, socket, {
+  render,
+  problem: showProblem,
+  loading: (what) => {
+    ui.loading.hidden = what === null;
+    ui.loading.textContent = what === "older" ? "loading older candles…" : "loading…";
+  },
+  touched: () => {
+    lastTouched = Date.now();
+    showAge();
+  },
+});
+
+function render(change: BookChange, book: CandleBook): void {
+  if (change.kind === "reset") {
+    chart.setBars(book.all(), change.prepended);
+    precision = pricePrecision(book.all());
+    metrics.drawn(book.size);
+  } else if (change.kind === "bar") {
+    chart.updateBar(change.candle, change.historical);
+    metrics.barUpdated(change.candle);
+  }
+  if (hoverTime === null || change.kind === "reset") showLegend();
+}
+
+function showLegend(): void {
+  const book = controller.book;
+  const candle = (hoverTime !== null ? book.at(hoverTime) : null) ?? book.last();
+  const title = controller.seriesId ?? "";
+  ui.legend.replaceChildren();
+  const name = document.createElement("span");
+  name.className = "title";
+  name.textContent = title;
+  ui.legend.append(name, candle ? legendText(candle, precision) : "");
+}
+
+function showProblem(problem: Problem | null): void {
+  ui.problem.hidden = problem === null;
+  ui.problem.textContent = problem?.message ?? "";
+  ui.problem.dataset.code = problem?.code ?? "";
+  ui.problem.dataset.blocking = String(problem?.blocking ?? false);
+}
+
+function showConnection(state: ConnectionState): void {
+  ui.connection.dataset.state = state;
+  ui.connection.textContent = state;
+  if (state === "live") controller.retryIfFailed();
+}
+
+function showAge(): void {
+  ui.age.textContent = lastTouched === null ? "" : `updated ${formatAge(Date.now() - lastTouched)}`;
+}
+
+// -- theme ------------------------------------------------------------------------------
+
+function effectiveTheme(): "light" | "dark" {
+  if (theme === "system") return darkQuery.matches ? "dark" : "light";
+  return theme;
+}
+
+function applyTheme(): void {
+  const effective = effectiveTheme();
+  document.documentElement.dataset.theme = effective;
+  ui.theme.setAttribute("aria-label", `Theme: ${theme} (${effective})`);
+  ui.theme.title = `Theme: ${theme}`;
+  ui.theme.textContent = theme === "system" ? "◐" : theme === "dark" ? "☾" : "☀";
+  chart.setTheme(THEMES[effective], controller.book.all());
+}
+
+ui.theme.addEventListener("click", () => {
+  theme = theme === "system" ? "light" : theme === "light" ? "dark" : "system";
+  rememberTheme(theme);
+  applyTheme();
+});
+darkQuery.addEventListener("change", () => {
+  if (theme === "system") applyTheme();
+});
+
+// -- series picker ----------------------------------------------------------------------
+
+for (const tf of TIMEFRAMES) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = tf;
+  button.dataset.timeframe = tf;
+  button.setAttribute("aria-pressed", "false");
+  button.addEventListener("click", () => choose({ timeframe: tf }));
+  ui.timeframes.append(button);
+}
+
+function current(): { market: Market; symbol: string; timeframe: Timeframe } {
+  const parts = controller.seriesId ? parseSeriesId(controller.seriesId) : null;
+  return {
+    market: ui.market.value === "futures" ? "futures" : "spot",
+    symbol: parts?.symbol ?? "BTC/USDT",
+    timeframe: parts?.timeframe ?? "1m",
+  };
+}
+
+function choose(change: { market?: Market; symbol?: string; timeframe?: Timeframe }): void {
+  const now = current();
+  const market = change.market ?? now.market;
+  const symbol = normalizeSymbol(change.symbol ?? ui.symbol.value ?? now.symbol, market);
+  if (!symbol) return;
+  const id = formatSeriesId({
+    exchange: "binance",
+    market,
+    symbol,
+    timeframe: change.timeframe ?? now.timeframe,
+  });
+  if (id !== controller.seriesId) void open(id, true);
+}
+
+ui.picker.addEventListener("submit", (event) => {
+  event.preventDefault();
+  choose({ symbol: ui.symbol.value });
+});
+ui.symbol.addEventListener("change", () => choose({ symbol: ui.symbol.value }));
+ui.market.addEventListener("change", () => {
+  fillSymbols();
+  const symbol = current().symbol.split(":")[0];
+  choose({ market: ui.market.value === "futures" ? "futures" : "spot", symbol });
+});
+
+function showChoice(seriesId: string): void {
+  const parts = parseSeriesId(seriesId);
+  if (parts) {
+    ui.market.value = parts.market;
+    ui.symbol.value = parts.symbol;
+  } else {
+    ui.symbol.value = seriesId;
+  }
+  for (const button of ui.timeframes.querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.timeframe === parts?.timeframe));
+  }
+  document.title = parts ? `${parts.symbol} ${parts.timeframe} · trade-canvas` : "trade-canvas";
+  fillSymbols();
+}
+
+function fillSymbols(): void {
+  const market = ui.market.value;
+  const symbols = new Set<string>();
+  for (const s of knownSeries) {
+    const parts = parseSeriesId(s.series_id);
+    if (parts && parts.market === market) symbols.add(parts.symbol);
+  }
+  ui.symbols.replaceChildren(
+    ...[...symbols].sort().map((symbol) => {
+      const option = document.createElement("option");
+      option.value = symbol;
+      return option;
+    }),
+  );
+}
+
+async function open(seriesId: string, push: boolean): Promise<void> {
+  rememberSeries(seriesId, push);
+  showChoice(seriesId);
+  hoverTime = null;
+  lastTouched = null;
+  showAge();
+  metrics.opened(seriesId);
+  await controller.open(seriesId);
+}
+
+window.addEventListener("popstate", () => {
+  const id = seriesFromUrl();
+  if (id && id !== controller.seriesId) void open(id, false);
+});
+
+// -- start ------------------------------------------------------------------------------
+
+async function firstSeries(): Promise<string> {
+  const chosen = seriesFromUrl() ?? rememberedSeries();
+  const listing = api.series().then(
+    (series) => {
+      knownSeries = series;
+      fillSymbols();
+      return series;
+    },
+    () => [] as SeriesInfo[],
+  );
+  if (chosen) return chosen;
+  const series = await listing;
+  const preferred = series.find((s) => s.live) ?? series.find((s) => s.count > 0);
+  return preferred?.series_id ?? DEFAULT_SERIES;
+}
+
+applyTheme();
+setInterval(showAge, 1000);
+socket.start();
+exposeTestHook({ controller, socket, chart, metrics, open: (id) => open(id, true) });
+void firstSeries().then((id) => open(id, false));

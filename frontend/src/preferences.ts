@@ -1,0 +1,43 @@
+/** What the page remembers between visits, and where the series choice lives in the URL. */
+
+const SERIES_KEY = "trade-canvas.series_id";
+const THEME_KEY = "trade-canvas.theme";
+
+export type ThemeChoice = "system" | "light" | "dark";
+
+function storage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // private modes may refuse storage; the page works without memory
+  }
+}
+
+export function seriesFromUrl(): string | null {
+  const id = new URLSearchParams(window.location.search).get("series_id");
+  return id && id.trim() ? id.trim() : null;
+}
+
+/** Put the series in the URL (a link reopens it) and remember it for the next visit. */
+export function rememberSeries(seriesId: string, push: boolean): void {
+  const url = new URL(window.location.href);
+  url.searchParams.set("series_id", seriesId);
+  if (url.href !== window.location.href) {
+    if (push) window.history.pushState(null, "", url);
+    else window.history.replaceState(null, "", url);
+  }
+  storage()?.setItem(SERIES_KEY, seriesId);
+}
+
+export function rememberedSeries(): string | null {
+  return storage()?.getItem(SERIES_KEY) ?? null;
+}
+
+export function themeChoice(): ThemeChoice {
+  const value = storage()?.getItem(THEME_KEY);
+  return value === "light" || value === "dark" ? value : "system";
+}
+
+export function rememberTheme(choice: ThemeChoice): void {
+  storage()?.setItem(THEME_KEY, choice);
+}

@@ -1,0 +1,38 @@
+/** The contract's shapes (../shared/CONTRACT.md), as the server sends them. */
+
+export interface Candle {
+  readonly candle_time: number; // open time, UTC epoch seconds
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+}
+
+export interface CandlesPage {
+  readonly series_id: string;
+  readonly server_head_time: number | null;
+  readonly candles: Candle[];
+}
+
+export interface SeriesInfo {
+  readonly series_id: string;
+  readonly first_time: number | null;
+  readonly head_time: number | null;
+  readonly count: number;
+  readonly live: boolean;
+}
+
+export type ServerMessage =
+  | {
+      type: "catchup";
+      series_id: string;
+      server_head_time: number | null;
+      candles: Candle[];
+      truncated?: boolean;
+    }
+  | { type: "candle_closed"; series_id: string; candle: Candle }
+  | { type: "candle_forming"; series_id: string; candle: Candle; event_time?: number }
+  | { type: "gap"; series_id: string; expected_next_time: number; actual_time: number }
+  | { type: "error"; code: string; message: string; series_id?: string | null }
+  | { type: "pong" };
