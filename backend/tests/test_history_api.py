@@ -96,6 +96,22 @@ async def test_first_request_of_2100_candles_returns_2000(
         assert await all_candles(s, "binance:spot:BTC/USDT:1m") == data
 
 
+async def test_first_request_gets_a_full_page_when_the_file_is_not_whole_batches(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    # 5,760 rows in batches of 5,000: the batch imported first must be the newest 5,000,
+    # not the 760-row remainder, or the chart's first page comes back short.
+    data = rows(5760)
+    store_with_freqtrade(tmp_path, "BTC/USDT", "1m", data, "feather")
+    settings = history_settings(make_settings, tmp_path, history_batch_size=5000)
+    async with live_server(settings) as s:
+        r = await s.http.get(
+            "/api/market/candles", params={"series_id": "binance:spot:BTC/USDT:1m", "limit": 2000}
+        )
+        assert [c["candle_time"] for c in r.json()["candles"]] == [row[0] for row in data[-2000:]]
+        assert await all_candles(s, "binance:spot:BTC/USDT:1m") == data
+
+
 async def test_import_is_idempotent_and_batched(
     make_settings: SettingsFactory, tmp_path: Path
 ) -> None:

@@ -93,11 +93,13 @@ class OhlcvData:
         of Python objects exists at a time. `newest_first` yields the newest batch first
         and then the rest in ascending order (appending keeps SQLite's B-tree pages full;
         descending inserts were 10-20% slower)."""
-        starts = list(range(0, len(self.times), size))
-        if newest_first and starts:
-            starts = [starts[-1], *starts[:-1]]
-        for start in starts:
-            end = start + size
+        # Cut from the newest end, so that the newest batch is a full one (a first page
+        # served after it is as long as the file allows); only the oldest may be short.
+        ends = list(range(len(self.times), 0, -size))[::-1]
+        if newest_first and ends:
+            ends = [ends[-1], *ends[:-1]]
+        for end in ends:
+            start = max(0, end - size)
             columns = [self.times[start:end].tolist()]
             columns += [v[start:end].tolist() for v in self.values]
             yield list(zip(*columns, strict=True))
