@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run every check: lint, types, and the whole test suite.
-# Exits non-zero when anything fails.
+# Set up (if needed) and run every check: lint, types, the backend tests, the chart's unit
+# tests and its end-to-end tests in Chromium. Exits non-zero when anything fails.
+# Arguments go to pytest (e.g. -k live); the frontend suites then still run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --browser
 mkdir -p output
 echo "== ruff"
 .venv/bin/ruff check backend scripts
 .venv/bin/ruff format --check backend scripts
 echo "== mypy"
 .venv/bin/mypy
+echo "== tsc"
+npx tsc -p frontend
+npx tsc -p frontend/e2e
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
+echo "== vitest"
+npm run --silent test:unit
+echo "== playwright"
+npm run --silent test:e2e

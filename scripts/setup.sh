@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything trade-canvas needs into ./.venv (and, once the frontend exists,
-# node_modules). Safe to re-run: it skips what is already up to date.
+# Install everything trade-canvas needs: ./.venv (Python), node_modules and the built chart
+# (frontend/dist); with --browser also Debian's Chromium for the end-to-end tests.
+# Safe to re-run: it skips what is already up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +15,20 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e '.[dev]'
     echo "$want" > "$stamp"
+fi
+
+node_stamp=node_modules/.trade-canvas-installed
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$node_stamp" ] || [ "$(cat "$node_stamp")" != "$want" ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$want" > "$node_stamp"
+fi
+npm run --silent build >/dev/null
+
+if [ "${1:-}" = "--browser" ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+    # Playwright's own browser download needs the internet; Debian's Chromium does not.
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi

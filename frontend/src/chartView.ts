@@ -126,9 +126,11 @@ export class ChartView {
     return range ? { from: range.from as number, to: range.to as number } : null;
   }
 
+  /** Move the view `bars` to the right (negative: back in time), as a drag would. */
   scrollBy(bars: number): void {
     const timeScale = this.chart.timeScale();
-    timeScale.scrollToPosition(timeScale.scrollPosition() - bars, false);
+    const range = timeScale.getVisibleLogicalRange();
+    if (range) timeScale.setVisibleLogicalRange({ from: range.from + bars, to: range.to + bars });
   }
 
   themeColors(): ChartTheme {

@@ -73,7 +73,6 @@ export class MarketController {
     }
     if (generation !== this.generation) return;
     this.surface.loading(null);
-    this.reachedStart = candles.length < FIRST_PAGE;
     this.surface.render(this.book.mergeClosed(candles), this.book);
     if (!candles.length) {
       this.showProblem({

@@ -1,0 +1,107 @@
+import { test as base, expect, type Page } from "@playwright/test";
+import {
+  makeDatadir,
+  startFakeBinance,
+  startServer,
+  type ServerProcess,
+  type StoredCandle,
+} from "./stack.mjs";
+
+/** One local Binance and one server (temporary store and datadir) per worker. */
+export interface Stack {
+  readonly exchangeEnv: Record<string, string>;
+  readonly datadir: string;
+  readonly server: ServerProcess;
+}
+
+export const LIVE = "binance:spot:BTC/USDT:1m"; // history from download-data, then live
+export const FILE_1M = "binance:spot:UNITTEST/BTC:1m"; // a freqtrade fixture file, 13,681 bars
+export const FILE_5M = "binance:spot:UNITTEST/BTC:5m";
+
+export const test = base.extend<object, { stack: Stack }>({
+  stack: [
+    async ({}, use) => {
+      const fake = await startFakeBinance({ speed: 60 });
+      const datadir = makeDatadir();
+      const server = await startServer({ exchangeEnv: fake.env, datadir });
+      // The live series' history comes from the real `freqtrade download-data` on its first
+      // request; take that wait here rather than in the first test's budget.
+      const q = new URLSearchParams({ series_id: LIVE, limit: "1" });
+      const warm = await fetch(`${server.url}/api/market/candles?${q}`);
+      if (!warm.ok) throw new Error(`warming ${LIVE}: HTTP ${warm.status}`);
+      await use({ exchangeEnv: fake.env, datadir, server });
+      await server.stop();
+      await fake.stop();
+    },
+    { scope: "worker", timeout: 120_000 },
+  ],
+});
+
+export { expect };
+
+/** The page's test hook (src/testHook.ts). */
+export interface Hook {
+  seriesId(): string | null;
+  state(): string;
+  problem(): { code: string; message: string; blocking: boolean } | null;
+  reachedStart(): boolean;
+  barCount(): number;
+  closedBars(): StoredCandle[];
+  lastBar(): StoredCandle | null;
+  visibleTimes(): { from: number; to: number } | null;
+  scrollBy(bars: number): void;
+  dropConnection(): void;
+  chartPixels(): { up: number; down: number; total: number };
+}
+
+type HookMethod = { [K in keyof Hook]: Hook[K] extends (...a: never[]) => unknown ? K : never }[keyof Hook];
+
+/** Call one of the page's test-hook methods. */
+export function hook<K extends HookMethod>(
+  page: Page,
+  name: K,
+  ...args: Parameters<Hook[K]>
+): Promise<Awaited<ReturnType<Hook[K]>>> {
+  return page.evaluate(
+    ([method, params]) => {
+      const h = (window as unknown as { __tradeCanvas: Record<string, (...a: unknown[]) => unknown> })
+        .__tradeCanvas;
+      return h[method](...params);
+    },
+    [name, args] as [string, unknown[]],
+  ) as Promise<Awaited<ReturnType<Hook[K]>>>;
+}
+
+export function chartUrl(stack: Stack, seriesId?: string): string {
+  return seriesId ? `${stack.server.url}/?series_id=${encodeURIComponent(seriesId)}` : `${stack.server.url}/`;
+}
+
+/** Wait until the page's hook exists and `seriesId` has bars. */
+export async function waitForBars(page: Page, seriesId: string, atLeast = 1): Promise<void> {
+  await page.waitForFunction(
+    ([id, n]) => {
+      const h = (window as unknown as { __tradeCanvas?: Hook }).__tradeCanvas;
+      return h !== undefined && h.seriesId() === id && h.barCount() >= (n as number);
+    },
+    [seriesId, atLeast] as const,
+  );
+}
+
+/** The stored candles in the time range the chart's closed bars cover. */
+export function storedInRange(stored: StoredCandle[], bars: StoredCandle[]): StoredCandle[] {
+  if (!bars.length) return [];
+  const from = bars[0].candle_time;
+  const to = bars[bars.length - 1].candle_time;
+  return stored.filter((c) => c.candle_time >= from && c.candle_time <= to);
+}
+
+export function assertContiguous(bars: StoredCandle[], step: number): void {
+  for (let i = 1; i < bars.length; i++) {
+    const delta = bars[i].candle_time - bars[i - 1].candle_time;
+    if (delta !== step) {
+      throw new Error(
+        `bars ${bars[i - 1].candle_time} -> ${bars[i].candle_time}: step ${delta}, not ${step}`,
+      );
+    }
+  }
+}

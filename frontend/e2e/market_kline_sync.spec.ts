@@ -1,0 +1,282 @@
+import { join } from "node:path";
+import {
+  assertContiguous,
+  chartUrl,
+  expect,
+  FILE_1M,
+  FILE_5M,
+  hook,
+  LIVE,
+  storedInRange,
+  test,
+  waitForBars,
+} from "./fixtures";
+import { makeDatadir, poll, REPO, startServer, storedCandles } from "./stack.mjs";
+
+const SHOTS = join(REPO, "output", "playwright");
+
+test("first load: the stored candles are drawn, live, with no error", async ({ page, stack }) => {
+  const firstPage = page.waitForResponse((r) => r.url().includes("/api/market/candles"));
+  await page.goto(chartUrl(stack, LIVE));
+  const response = await firstPage;
+  expect(response.status()).toBe(200);
+  expect(new URL(response.url()).searchParams.get("limit")).toBe("2000");
+  await waitForBars(page, LIVE, 1000);
+
+  const bars = await hook(page, "closedBars");
+  const stored = await storedCandles(stack.server.url, LIVE);
+  expect(bars.length).toBeGreaterThanOrEqual(Math.min(stored.length, 2000) - 5);
+  expect(bars).toEqual(storedInRange(stored, bars));
+  expect(await hook(page, "barCount")).toBeGreaterThanOrEqual(bars.length);
+
+  // The canvas really shows candles in both colours, not just a DOM that says so.
+  const pixels = await hook(page, "chartPixels");
+  expect(pixels.up).toBeGreaterThan(500);
+  expect(pixels.down).toBeGreaterThan(500);
+
+  await expect(page.locator("#connection")).toHaveText("live");
+  await expect(page.locator("#problem")).toBeHidden();
+  await expect(page.locator("#legend")).toContainText("BTC/USDT");
+  await expect(page.locator("#age")).toContainText("updated");
+  await page.screenshot({ path: join(SHOTS, "first-load.png") });
+});
+
+test("a forming update moves the last bar; an ingested close becomes the new last bar", async ({
+  page,
+  stack,
+}) => {
+  await page.goto(chartUrl(stack, LIVE));
+  await waitForBars(page, LIVE, 100);
+  // Forming: the bar after the newest closed one appears and then changes in place.
+  const forming = await poll(
+    async () => {
+      const [last, closed] = await Promise.all([hook(page, "lastBar"), hook(page, "closedBars")]);
+      return last && last.candle_time > closed[closed.length - 1].candle_time ? last : null;
+    },
+    { what: "a forming bar" },
+  );
+  await poll(
+    async () => {
+      const last = await hook(page, "lastBar");
+      return (
+        last !== null &&
+        (last.candle_time > forming.candle_time ||
+          last.close !== forming.close ||
+          last.volume !== forming.volume)
+      );
+    },
+    { what: "the forming bar to move" },
+  );
+
+  // Closed: a candle written through the ingest API is broadcast after its commit.
+  await page.goto(chartUrl(stack, FILE_5M));
+  await waitForBars(page, FILE_5M, 2000);
+  const before = await hook(page, "barCount");
+  const last = (await hook(page, "lastBar"))!;
+  const candle = {
+    candle_time: last.candle_time + 300,
+    open: last.close,
+    high: last.close * 1.01,
+    low: last.close * 0.995,
+    close: last.close * 1.005,
+    volume: 123.5,
+  };
+  const posted = await fetch(`${stack.server.url}/api/market/ingest/candle_closed`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ series_id: FILE_5M, candle }),
+  });
+  expect(posted.status).toBe(200);
+  await expect.poll(() => hook(page, "lastBar")).toEqual(candle);
+  expect(await hook(page, "barCount")).toBe(before + 1);
+  const closed = await hook(page, "closedBars");
+  expect(closed[closed.length - 1]).toEqual(candle);
+  await page.screenshot({ path: join(SHOTS, "ingested-close.png") });
+});
+
+test("a server restart: reconnecting, then recovered with exactly the stored candles", async ({
+  page,
+  stack,
+}) => {
+  await page.goto(chartUrl(stack, LIVE));
+  await waitForBars(page, LIVE, 100);
+  await expect(page.locator("#connection")).toHaveText("live");
+  const lastBefore = (await hook(page, "closedBars")).at(-1)!.candle_time;
+
+  await stack.server.kill();
+  await expect(page.locator("#connection")).toHaveText(/reconnecting|offline/);
+  await page.screenshot({ path: join(SHOTS, "reconnecting.png") });
+  // The exchange goes on while the server is down (a 1m candle per second at speed 60).
+  await stack.server.start();
+  await expect(page.locator("#connection")).toHaveText("live", { timeout: 60_000 });
+
+  // Candles closed during the outage are backfilled by the server and reach the page by
+  // resync: its bars end up equal to the store, with no hole and no duplicate.
+  await poll(
+    async () => {
+      const bars = await hook(page, "closedBars");
+      if (bars.at(-1)!.candle_time < lastBefore + 5 * 60) return false;
+      const stored = await storedCandles(stack.server.url, LIVE);
+      return JSON.stringify(bars) === JSON.stringify(storedInRange(stored, bars));
+    },
+    { what: "the page's bars to equal the store after the restart", timeoutMs: 60_000 },
+  );
+  const bars = await hook(page, "closedBars");
+  assertContiguous(bars, 60);
+
+  // A connection cut from the page's side (a network drop) recovers the same way.
+  await hook(page, "dropConnection");
+  await expect(page.locator("#connection")).toHaveText(/reconnecting|live/);
+  await expect(page.locator("#connection")).toHaveText("live");
+  const cutAt = (await hook(page, "closedBars")).at(-1)!.candle_time;
+  await poll(
+    async () => {
+      const after = await hook(page, "closedBars");
+      if (after.at(-1)!.candle_time < cutAt + 3 * 60) return false;
+      const stored = await storedCandles(stack.server.url, LIVE);
+      return JSON.stringify(after) === JSON.stringify(storedInRange(stored, after));
+    },
+    { what: "the page's bars to equal the store after a cut" },
+  );
+  assertContiguous(await hook(page, "closedBars"), 60);
+});
+
+test("scrolling back loads older candles, keeps the view, and stops at the start", async ({
+  page,
+  stack,
+}) => {
+  await page.goto(chartUrl(stack, FILE_1M));
+  await waitForBars(page, FILE_1M, 2000);
+  expect(await hook(page, "barCount")).toBe(2000);
+
+  // A user drag to the right shows older bars; near the left edge an older page loads.
+  const box = (await page.locator("#chart").boundingBox())!;
+  const y = box.y + box.height * 0.4;
+  for (let i = 0; i < 40 && (await hook(page, "barCount")) === 2000; i++) {
+    await page.mouse.move(box.x + 100, y);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width - 150, y, { steps: 8 });
+    await page.mouse.up();
+  }
+  await expect.poll(() => hook(page, "barCount")).toBeGreaterThan(2000);
+
+  // The view stays on the bars the user was looking at when older ones are prepended.
+  const bars = await hook(page, "barCount");
+  await hook(page, "scrollBy", -bars);
+  const view = await hook(page, "visibleTimes");
+  await expect.poll(() => hook(page, "barCount")).toBeGreaterThan(bars);
+  expect(await hook(page, "visibleTimes")).toEqual(view);
+
+  // Until the store has no more: then every stored candle is on the chart, once.
+  await poll(
+    async () => {
+      if (await hook(page, "reachedStart")) return true;
+      await hook(page, "scrollBy", -(await hook(page, "barCount")));
+      return false;
+    },
+    { what: "the start of the stored history", everyMs: 300 },
+  );
+  const stored = await storedCandles(stack.server.url, FILE_1M);
+  expect(await hook(page, "closedBars")).toEqual(stored);
+  await page.screenshot({ path: join(SHOTS, "scrolled-back.png") });
+});
+
+test("switching timeframe, symbol and market loads the right data and goes in the URL", async ({
+  page,
+  stack,
+}) => {
+  await page.goto(chartUrl(stack, FILE_1M));
+  await waitForBars(page, FILE_1M, 2000);
+
+  await page.getByRole("button", { name: "5m", exact: true }).click();
+  await waitForBars(page, FILE_5M, 2000);
+  expect(new URL(page.url()).searchParams.get("series_id")).toBe(FILE_5M);
+  const stored5m = await storedCandles(stack.server.url, FILE_5M);
+  expect(await hook(page, "closedBars")).toEqual(stored5m.slice(-2000));
+  await expect(page.getByRole("button", { name: "5m", exact: true })).toHaveAttribute(
+    "aria-pressed",
+    "true",
+  );
+
+  // Free entry in the symbol box, from the keyboard.
+  const xrp = "binance:spot:XRP/ETH:5m";
+  await page.locator("#symbol").fill("xrp/eth");
+  await page.locator("#symbol").press("Enter");
+  await waitForBars(page, xrp, 100);
+  expect(await hook(page, "closedBars")).toEqual(
+    (await storedCandles(stack.server.url, xrp)).slice(-2000),
+  );
+
+  // Timeframe buttons work from the keyboard too.
+  await page.getByRole("button", { name: "1m", exact: true }).focus();
+  await page.keyboard.press("Enter");
+  await waitForBars(page, "binance:spot:XRP/ETH:1m", 100);
+
+  // Back goes to the previous series; a bare visit reopens the remembered one.
+  await page.goBack();
+  await expect.poll(() => hook(page, "seriesId")).toBe(xrp);
+  await page.goto(chartUrl(stack));
+  await expect.poll(() => hook(page, "seriesId")).toBe(xrp);
+
+  // The market picker: spot to futures keeps the pair and adds the settle currency.
+  await page.locator("#market").selectOption("futures");
+  await expect.poll(() => hook(page, "seriesId")).toBe("binance:futures:XRP/ETH:ETH:5m");
+});
+
+test("an unknown series shows a message instead of a blank chart", async ({ page, stack }) => {
+  await page.goto(chartUrl(stack, "binance:mars:BTC/USDT:1m"));
+  await expect(page.locator("#problem")).toBeVisible();
+  await expect(page.locator("#problem")).toContainText("Unknown series");
+  await expect(page.locator("#problem")).toHaveAttribute("data-blocking", "true");
+
+  // Well formed, but the exchange has no such pair: no history, no live data.
+  await page.goto(chartUrl(stack, "binance:spot:NOPE/USDT:1m"));
+  await expect(page.locator("#problem")).toContainText("does not list", { timeout: 60_000 });
+  expect(await hook(page, "barCount")).toBe(0);
+  await page.screenshot({ path: join(SHOTS, "unknown-series.png") });
+});
+
+test("a server at its live capacity says so and still shows history", async ({ page, stack }) => {
+  const full = await startServer({
+    exchangeEnv: stack.exchangeEnv,
+    datadir: makeDatadir(),
+    extraEnv: { TRADE_CANVAS_ONDEMAND_MAX_JOBS: "0", TRADE_CANVAS_HISTORY_DOWNLOAD: "0" },
+    name: "server-full",
+  });
+  try {
+    await page.goto(`${full.url}/?series_id=${encodeURIComponent(FILE_1M)}`);
+    await waitForBars(page, FILE_1M, 2000);
+    await expect(page.locator("#problem")).toHaveAttribute("data-code", "capacity");
+    await expect(page.locator("#problem")).toContainText("Stored history is shown");
+    expect(await hook(page, "chartPixels")).toMatchObject({ up: expect.any(Number) });
+    expect((await hook(page, "chartPixels")).up).toBeGreaterThan(500);
+  } finally {
+    await full.stop();
+  }
+});
+
+test("themes follow the system and switch; the page fits a phone", async ({ page, stack }) => {
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.goto(chartUrl(stack, FILE_5M));
+  await waitForBars(page, FILE_5M, 2000);
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+  const dark = await hook(page, "chartPixels");
+  expect(dark.up + dark.down).toBeGreaterThan(1000);
+
+  await page.locator("#theme").click(); // system -> light
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "light");
+  const light = await hook(page, "chartPixels");
+  expect(light.up + light.down).toBeGreaterThan(1000);
+  await page.reload();
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "light");
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await waitForBars(page, FILE_5M, 2000);
+  const chartBox = (await page.locator("#chart").boundingBox())!;
+  expect(chartBox.width).toBeLessThanOrEqual(390);
+  expect(chartBox.height).toBeGreaterThan(300);
+  await expect(page.locator("#symbol")).toBeInViewport();
+  await page.screenshot({ path: join(SHOTS, "phone-light.png") });
+  await page.locator("#theme").click(); // light -> dark
+  await page.screenshot({ path: join(SHOTS, "phone-dark.png") });
+});

@@ -1,0 +1,37 @@
+// Types for stack.mjs (shared with scripts/bench_chart.mjs, so it stays JavaScript).
+export const REPO: string;
+export const FIXTURES: string;
+export class Fatal extends Error {}
+export function freePort(): Promise<number>;
+export function poll<T>(
+  check: () => T | Promise<T>,
+  options?: { timeoutMs?: number; everyMs?: number; what?: string },
+): Promise<NonNullable<T>>;
+export function startFakeBinance(options?: {
+  speed?: number;
+  name?: string;
+}): Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
+export function makeDatadir(prefixes?: string[]): string;
+export interface ServerProcess {
+  url: string;
+  port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+}
+export function startServer(options: {
+  exchangeEnv: Record<string, string>;
+  datadir: string;
+  extraEnv?: Record<string, string>;
+  name?: string;
+}): Promise<ServerProcess>;
+export interface StoredCandle {
+  candle_time: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+export function storedCandles(url: string, seriesId: string): Promise<StoredCandle[]>;

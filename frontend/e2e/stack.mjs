@@ -1,0 +1,188 @@
+// The real parts an end-to-end run needs, as processes: the local Binance and a
+// trade-canvas server on a temporary store. Shared by the Playwright tests and
+// scripts/bench_chart.mjs. Plain JavaScript so that both can import it.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createWriteStream, mkdirSync, mkdtempSync, copyFileSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const FIXTURES = resolve(REPO, "..", "shared", "fixtures");
+const CLI = join(REPO, ".venv", "bin", "trade-canvas");
+const LOGS = join(REPO, "output", "playwright", "logs");
+
+export async function freePort() {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** Thrown by a poll check to stop polling at once (a process died). */
+export class Fatal extends Error {}
+
+/** Poll `check` until it returns a truthy value, or fail after `timeoutMs`. */
+export async function poll(check, { timeoutMs = 30_000, everyMs = 100, what = "condition" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (e) {
+      if (e instanceof Fatal) throw e;
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+function logTo(name) {
+  mkdirSync(LOGS, { recursive: true });
+  return createWriteStream(join(LOGS, `${name}.log`), { flags: "a" });
+}
+
+async function stopProcess(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await once(child, "exit");
+  clearTimeout(timer);
+}
+
+/** `trade-canvas fake-binance` on free ports; resolves with the settings that point at it. */
+export async function startFakeBinance({ speed = 60, name = "fake-binance" } = {}) {
+  const child = spawn(
+    CLI,
+    ["fake-binance", "--speed", String(speed), "--history-days", "3",
+      "--rest-port", "0", "--spot-ws-port", "0", "--futures-ws-port", "0"],
+    { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const log = logTo(name);
+  child.stderr.pipe(log);
+  const env = {};
+  let buffered = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk) => {
+    buffered += chunk;
+    let nl;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      log.write(line + "\n");
+      const m = line.match(/^export (TRADE_CANVAS_\w+)=(.*)$/);
+      if (m) env[m[1]] = m[2];
+    }
+  });
+  try {
+    await poll(
+      () => {
+        if (child.exitCode !== null) throw new Fatal(`fake-binance exited with ${child.exitCode}`);
+        return Object.keys(env).length === 4;
+      },
+      { what: "fake-binance to print its URLs", timeoutMs: 30_000, everyMs: 50 },
+    );
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw e;
+  }
+  return { env, stop: () => stopProcess(child) };
+}
+
+/**
+ * A temporary freqtrade datadir holding the fixture files of symbols the local Binance
+ * does not list (their history is served, live ingest refuses them), so that no test
+ * starts a years-long REST catch-up. Downloads fill it with what `download-data` writes.
+ */
+export function makeDatadir(prefixes = ["UNITTEST_BTC-", "XRP_ETH-"]) {
+  const dir = mkdtempSync(join(tmpdir(), "tc-datadir-"));
+  const source = join(FIXTURES, "freqtrade-datadir");
+  for (const file of readdirSync(source)) {
+    if (prefixes.some((p) => file.startsWith(p))) copyFileSync(join(source, file), join(dir, file));
+  }
+  return dir;
+}
+
+/**
+ * `trade-canvas serve` on a free port with its own SQLite file. `restart()` stops and starts
+ * it again on the same port and store (what a deploy or a crash does to the page).
+ */
+export async function startServer({ exchangeEnv, datadir, extraEnv = {}, name = "server" }) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "tc-store-"));
+  const env = {
+    ...process.env,
+    ...exchangeEnv,
+    TRADE_CANVAS_DB_PATH: join(dir, "candles.sqlite"),
+    TRADE_CANVAS_FREQTRADE_DATADIR: datadir,
+    TRADE_CANVAS_HISTORY_DOWNLOAD_DAYS: "1",
+    TRADE_CANVAS_HISTORY_DOWNLOAD_COOLDOWN_S: "1",
+    TRADE_CANVAS_ENABLE_INGEST_API: "1",
+    TRADE_CANVAS_ENABLE_DEBUG_API: "1",
+    TRADE_CANVAS_ONDEMAND_IDLE_TTL_S: "5",
+    ...extraEnv,
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const log = logTo(name);
+  let child = null;
+
+  async function start() {
+    child = spawn(CLI, ["--log-level", "warning", "serve", "--port", String(port)], {
+      cwd: REPO,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    const started = child;
+    await poll(
+      async () => {
+        if (started.exitCode !== null) throw new Fatal(`server exited with ${started.exitCode}`);
+        const response = await fetch(`${url}/ready`);
+        return response.ok;
+      },
+      { what: `the server on ${url} to be ready`, timeoutMs: 60_000 },
+    );
+  }
+
+  await start();
+  return {
+    url,
+    port,
+    async stop() {
+      if (child) await stopProcess(child);
+    },
+    async restart() {
+      if (child) await stopProcess(child);
+      await start();
+    },
+    /** Stop without starting again (the caller starts it with `start`). */
+    async kill() {
+      if (child) await stopProcess(child);
+    },
+    start,
+  };
+}
+
+/** Every candle the server stores for a series, read page by page over HTTP. */
+export async function storedCandles(url, seriesId) {
+  const out = [];
+  let since = 0;
+  for (;;) {
+    const q = new URLSearchParams({ series_id: seriesId, limit: "5000", since: String(since) });
+    const response = await fetch(`${url}/api/market/candles?${q}`);
+    if (!response.ok) throw new Error(`candles: HTTP ${response.status}`);
+    const { candles } = await response.json();
+    out.push(...candles);
+    if (candles.length < 5000) return out;
+    since = candles[candles.length - 1].candle_time;
+  }
+}
