@@ -46,6 +46,7 @@ export interface Hook {
   problem(): { code: string; message: string; blocking: boolean } | null;
   reachedStart(): boolean;
   barCount(): number;
+  firstTime(): number | null;
   closedBars(): StoredCandle[];
   lastBar(): StoredCandle | null;
   visibleTimes(): { from: number; to: number } | null;

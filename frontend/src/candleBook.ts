@@ -58,6 +58,20 @@ export class CandleBook {
     return i >= 0 ? this.bars[i] : null;
   }
 
+  /** The index of the bar at `time`, or -1. */
+  indexOf(time: number): number {
+    let lo = 0;
+    let hi = this.bars.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const t = this.bars[mid].candle_time;
+      if (t === time) return mid;
+      if (t < time) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
   /**
    * Merge closed candles read from the store (any range, ascending). Stored candles win over
    * what the book holds at the same time; forming bars at or before the newest closed one
@@ -65,23 +79,30 @@ export class CandleBook {
    */
   mergeClosed(page: readonly Candle[]): BookChange {
     if (page.length === 0) return NONE;
+    const pageFirst = page[0].candle_time;
+    const pageLast = page[page.length - 1].candle_time;
     const oldFirst = this.firstTime;
-    const closed = this.bars.slice(0, this.closedCount);
-    const forming = this.bars.slice(this.closedCount);
-    let merged: Candle[];
-    if (!closed.length || page[page.length - 1].candle_time < closed[0].candle_time) {
-      merged = page.concat(closed);
-    } else if (page[0].candle_time > closed[closed.length - 1].candle_time) {
-      merged = closed.concat(page);
+    // In place where the page lies wholly before or after what is closed: scrolling back
+    // through 100,000 bars must not copy them all at every page.
+    if (this.closedCount === 0 || pageLast < this.bars[0].candle_time) {
+      const forming = this.bars.splice(this.closedCount);
+      this.bars.splice(0, 0, ...page);
+      this.closedCount += page.length;
+      for (const c of forming) if (c.candle_time > pageLast) this.bars.push(c);
+    } else if (pageFirst > this.bars[this.closedCount - 1].candle_time) {
+      const forming = this.bars.splice(this.closedCount);
+      for (const c of page) this.bars.push(c);
+      this.closedCount += page.length;
+      for (const c of forming) if (c.candle_time > pageLast) this.bars.push(c);
     } else {
-      merged = mergeAscending(closed, page);
+      const forming = this.bars.splice(this.closedCount);
+      const merged = mergeAscending(this.bars, page);
+      const newest = merged[merged.length - 1].candle_time;
+      this.bars.length = 0;
+      for (const c of merged) this.bars.push(c);
+      this.closedCount = merged.length;
+      for (const c of forming) if (c.candle_time > newest) this.bars.push(c);
     }
-    const newest = merged[merged.length - 1].candle_time;
-    const keep = forming.filter((c) => c.candle_time > newest);
-    this.bars.length = 0;
-    for (const c of merged) this.bars.push(c);
-    for (const c of keep) this.bars.push(c);
-    this.closedCount = merged.length;
     const prepended = oldFirst === null ? 0 : this.countBefore(oldFirst);
     return { kind: "reset", prepended };
   }
@@ -121,19 +142,6 @@ export class CandleBook {
       this.bars.push(candle);
     }
     return { kind: "bar", candle, historical: false };
-  }
-
-  private indexOf(time: number): number {
-    let lo = 0;
-    let hi = this.bars.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const t = this.bars[mid].candle_time;
-      if (t === time) return mid;
-      if (t < time) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
   }
 
   private countBefore(time: number): number {

@@ -10,6 +10,8 @@ import {
   type Time,
   type UTCTimestamp,
 } from "lightweight-charts";
+import type { BookChange, CandleBook } from "./candleBook";
+import { ChartWindow, type Slice } from "./chartWindow";
 import { formatUtc, pricePrecision } from "./format";
 import type { Candle } from "./types";
 
@@ -49,15 +51,15 @@ export const THEMES: Record<"light" | "dark", ChartTheme> = {
   },
 };
 
-/** Bars from the left edge at which older history is asked for. */
-const LEFT_EDGE_BARS = 30;
-
 export class ChartView {
   private readonly chart: IChartApi;
   private readonly candles: ISeriesApi<"Candlestick">;
   private readonly volume: ISeriesApi<"Histogram">;
   private theme: ChartTheme;
   private precision = -1;
+  private window = new ChartWindow();
+  private book: CandleBook | null = null;
+  private slidePending = false;
 
   constructor(
     container: HTMLElement,
@@ -84,40 +86,87 @@ export class ChartView {
     this.chart.panes()[1].setStretchFactor(1);
     this.applyTheme(theme);
     this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
-      if (range !== null && range.from < LEFT_EDGE_BARS) this.onNearLeftEdge();
+      if (range !== null) this.scrolled(range);
     });
     this.chart.subscribeCrosshairMove((param) => {
       onCrosshair(param.time === undefined ? null : (param.time as number));
     });
   }
 
-  /** Replace the data; `prepended` older bars keep the view on the bars it showed. */
-  setBars(bars: readonly Candle[], prepended: number): void {
+  /** Show what changed in `book`; a different book than before is a new series. */
+  render(change: BookChange, book: CandleBook): void {
+    if (book !== this.book) {
+      this.book = book;
+      this.window = new ChartWindow();
+    }
+    if (change.kind === "reset") {
+      const timeScale = this.chart.timeScale();
+      const view = timeScale.getVisibleLogicalRange();
+      const wasFollowing =
+        view !== null && this.window.following && view.to >= this.window.hi - this.window.lo - 1;
+      const slice = this.window.reset(book.size, change.prepended, view);
+      // A view at the newest bar keeps following it; any other stays on the bars it showed.
+      this.show(book, slice, wasFollowing && change.prepended === 0 ? null : slice.shift);
+    } else if (change.kind === "bar") {
+      const index = book.indexOf(change.candle.candle_time);
+      if (this.window.barChanged(index, book.size)) {
+        this.candles.update(this.candleBar(change.candle), change.historical);
+        this.volume.update(this.volumeBar(change.candle), change.historical);
+      }
+    }
+  }
+
+  /** Bars the chart holds now (a slice of the book of at most 15,000). */
+  heldBars(): number {
+    return this.window.hi - this.window.lo;
+  }
+
+  private scrolled(range: { from: number; to: number }): void {
+    const action = this.window.scrolled(range);
+    if (action === null) return;
+    if (action.kind === "older") {
+      this.onNearLeftEdge();
+      return;
+    }
+    // Not from inside the chart's own range callback: slide on the next frame.
+    if (this.slidePending) return;
+    this.slidePending = true;
+    requestAnimationFrame(() => {
+      this.slidePending = false;
+      const view = this.chart.timeScale().getVisibleLogicalRange();
+      const book = this.book;
+      if (view === null || book === null) return;
+      const next = this.window.scrolled(view);
+      if (next?.kind === "slide") this.show(book, next.slice, next.slice.shift);
+    });
+  }
+
+  private show(book: CandleBook, slice: Slice, shift: number | null): void {
     const timeScale = this.chart.timeScale();
-    const range = prepended > 0 ? timeScale.getVisibleLogicalRange() : null;
+    const view = shift !== null ? timeScale.getVisibleLogicalRange() : null;
+    const bars = book.all();
     this.updatePrecision(bars);
-    const candleData: CandlestickData<Time>[] = new Array(bars.length);
-    const volumeData: HistogramData<Time>[] = new Array(bars.length);
-    for (let i = 0; i < bars.length; i++) {
-      candleData[i] = this.candleBar(bars[i]);
-      volumeData[i] = this.volumeBar(bars[i]);
+    const n = slice.hi - slice.lo;
+    const candleData: CandlestickData<Time>[] = new Array(n);
+    const volumeData: HistogramData<Time>[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      candleData[i] = this.candleBar(bars[slice.lo + i]);
+      volumeData[i] = this.volumeBar(bars[slice.lo + i]);
     }
     this.candles.setData(candleData);
     this.volume.setData(volumeData);
-    if (range !== null) {
-      timeScale.setVisibleLogicalRange({ from: range.from + prepended, to: range.to + prepended });
+    if (view !== null && shift !== null) {
+      timeScale.setVisibleLogicalRange({ from: view.from + shift, to: view.to + shift });
     }
   }
 
-  updateBar(candle: Candle, historical: boolean): void {
-    this.candles.update(this.candleBar(candle), historical);
-    this.volume.update(this.volumeBar(candle), historical);
-  }
-
-  setTheme(theme: ChartTheme, bars: readonly Candle[]): void {
+  setTheme(theme: ChartTheme): void {
     this.theme = theme;
     this.applyTheme(theme);
-    this.setBars(bars, 0); // volume colours are per bar
+    // Volume colours are per bar.
+    if (this.book !== null) {
+      this.show(this.book, { lo: this.window.lo, hi: this.window.hi, shift: null }, null);
+    }
   }
 
   /** Visible time range (for the test hook and the scroll-back position). */

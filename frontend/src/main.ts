@@ -88,12 +88,11 @@ const controller = new MarketController(api, socket, {
 });
 
 function render(change: BookChange, book: CandleBook): void {
+  chart.render(change, book);
   if (change.kind === "reset") {
-    chart.setBars(book.all(), change.prepended);
     precision = pricePrecision(book.all());
     metrics.drawn(book.size);
   } else if (change.kind === "bar") {
-    chart.updateBar(change.candle, change.historical);
     metrics.barUpdated(change.candle);
   }
   if (hoverTime === null || change.kind === "reset") showLegend();
@@ -140,7 +139,7 @@ function applyTheme(): void {
   ui.theme.setAttribute("aria-label", `Theme: ${theme} (${effective})`);
   ui.theme.title = `Theme: ${theme}`;
   ui.theme.textContent = theme === "system" ? "◐" : theme === "dark" ? "☾" : "☀";
-  chart.setTheme(THEMES[effective], controller.book.all());
+  chart.setTheme(THEMES[effective]);
 }
 
 ui.theme.addEventListener("click", () => {

@@ -64,6 +64,7 @@ export function exposeTestHook(parts: HookParts): void {
     problem: () => controller.problem,
     reachedStart: () => controller.reachedStart,
     barCount: () => controller.book.size,
+    firstTime: () => controller.book.firstTime,
     closedBars: () => controller.book.closed(),
     lastBar: () => controller.book.last(),
     visibleTimes: () => chart.visibleTimes(),
