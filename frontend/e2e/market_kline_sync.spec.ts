@@ -94,6 +94,41 @@ test("a forming update moves the last bar; an ingested close becomes the new las
   await page.screenshot({ path: join(SHOTS, "ingested-close.png") });
 });
 
+test("a gap in the stream is refilled over HTTP", async ({ page, stack }) => {
+  const series = "binance:spot:UNITTEST/BTC:30m";
+  await page.goto(chartUrl(stack, series));
+  await waitForBars(page, series, 100);
+  const head = (await hook(page, "closedBars")).at(-1)!;
+  const candleAt = (t: number) => ({
+    candle_time: t, open: head.close, high: head.close * 1.01, low: head.close * 0.99,
+    close: head.close, volume: 7,
+  });
+  const post = (candle: object) =>
+    fetch(`${stack.server.url}/api/market/ingest/candle_closed`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ series_id: series, candle }),
+    });
+  // The newer candle first, then the one before it: the second is committed behind the
+  // page's newest bar, so the server sends `gap` and the page re-reads the store.
+  const gapRefetch = page.waitForRequest(
+    (r) => r.url().includes("/api/market/candles") && r.url().includes(`since=${head.candle_time + 1800 - 1}`),
+  );
+  expect((await post(candleAt(head.candle_time + 3600))).status).toBe(200);
+  await expect.poll(async () => (await hook(page, "lastBar"))?.candle_time).toBe(head.candle_time + 3600);
+  expect((await post(candleAt(head.candle_time + 1800))).status).toBe(200);
+  await gapRefetch;
+  await poll(
+    async () => {
+      const bars = await hook(page, "closedBars");
+      const stored = await storedCandles(stack.server.url, series);
+      return JSON.stringify(bars) === JSON.stringify(storedInRange(stored, bars));
+    },
+    { what: "the refilled bar" },
+  );
+  assertContiguous((await hook(page, "closedBars")).slice(-3), 1800);
+});
+
 test("a server restart: reconnecting, then recovered with exactly the stored candles", async ({
   page,
   stack,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>trade-canvas</title>
@@ -25,7 +24,7 @@ def default_frontend_dir() -> Path:
 def mount_frontend(app: FastAPI, dist: Path) -> None:
     index = dist / "index.html"
 
-    async def chart_page(request: Request) -> Response:
+    async def chart_page() -> Response:
         if not index.is_file():
             return HTMLResponse(NOT_BUILT, status_code=503)
         # The page names hashed assets; it must be re-read after every build.
