@@ -199,6 +199,12 @@ async def test_server_restarted_mid_stream(
     settings = make_settings(**live_settings(fake, whitelist=[FUT]))
     async with live_server(settings) as s:
         await wait_caught_up(s, fake, FUT)
+        # A live close can make the head current before the first REST page of the empty
+        # store's backfill is in: wait for that page, or `first` is read too early.
+        await poll(
+            lambda: _stored_at_least(s, FUT, settings.binance_backfill_max_candles),
+            "the backfill",
+        )
         first = (await stored(s, FUT))[0][0]
     await asyncio.sleep(3)  # the market moves on while trade-canvas is down
     async with live_server(settings) as s:
@@ -252,3 +258,7 @@ async def test_the_exchanges_connection_cut(make_settings: SettingsFactory) -> N
             await assert_store_matches_exchange(s, fake, FUT)
     finally:
         fake.stop()
+
+
+async def _stored_at_least(s: Any, series_id: str, n: int) -> bool:
+    return len(await stored(s, series_id)) >= n
