@@ -45,12 +45,15 @@ export interface Hook {
   state(): string;
   problem(): { code: string; message: string; blocking: boolean } | null;
   reachedStart(): boolean;
+  loadingOlder(): boolean;
   barCount(): number;
   firstTime(): number | null;
   closedBars(): StoredCandle[];
   lastBar(): StoredCandle | null;
   visibleTimes(): { from: number; to: number } | null;
+  visibleLogical(): { from: number; to: number } | null;
   scrollBy(bars: number): void;
+  scrollToBar(index: number): Promise<{ from: number; to: number } | null>;
   dropConnection(): void;
   chartPixels(): { up: number; down: number; total: number };
 }

@@ -196,11 +196,14 @@ test("scrolling back loads older candles, keeps the view, and stops at the start
   await expect.poll(() => hook(page, "barCount")).toBeGreaterThan(2000);
 
   // The view stays on the bars the user was looking at when older ones are prepended.
+  // Scroll to 10 bars from the oldest, as a user would (not past it into empty space).
+  await expect.poll(() => hook(page, "loadingOlder")).toBe(false);
   const bars = await hook(page, "barCount");
-  await hook(page, "scrollBy", -bars);
-  const view = await hook(page, "visibleTimes");
+  const oldest = (await hook(page, "firstTime"))!;
+  const view = (await hook(page, "scrollToBar", 10))!;
+  expect(view.from).toBe(oldest + 10 * 60);
   await expect.poll(() => hook(page, "barCount")).toBeGreaterThan(bars);
-  expect(await hook(page, "visibleTimes")).toEqual(view);
+  await expect.poll(() => hook(page, "visibleTimes")).toEqual(view);
 
   // Until the store has no more: then every stored candle is on the chart, once.
   await poll(

@@ -175,6 +175,11 @@ export class ChartView {
     return range ? { from: range.from as number, to: range.to as number } : null;
   }
 
+  /** The chart's visible logical range (bar indices in the slice it holds). */
+  visibleLogical(): { from: number; to: number } | null {
+    return this.chart.timeScale().getVisibleLogicalRange();
+  }
+
   /** Move the view `bars` to the right (negative: back in time), as a drag would. */
   scrollBy(bars: number): void {
     const timeScale = this.chart.timeScale();

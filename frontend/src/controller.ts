@@ -35,7 +35,7 @@ export class MarketController {
   problem: Problem | null = null;
   private openFailed = false;
   private generation = 0;
-  private olderInFlight = false;
+  olderInFlight = false;
   private fillFrom: number | null = null;
   private filling = false;
   private abort = new AbortController();

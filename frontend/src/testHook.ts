@@ -63,12 +63,22 @@ export function exposeTestHook(parts: HookParts): void {
     state: () => socket.state,
     problem: () => controller.problem,
     reachedStart: () => controller.reachedStart,
+    loadingOlder: () => controller.olderInFlight,
     barCount: () => controller.book.size,
     firstTime: () => controller.book.firstTime,
     closedBars: () => controller.book.closed(),
     lastBar: () => controller.book.last(),
     visibleTimes: () => chart.visibleTimes(),
+    visibleLogical: () => chart.visibleLogical(),
     scrollBy: (bars: number) => chart.scrollBy(bars),
+    /** Scroll so that the chart's bar `index` is the leftmost; the view once drawn. */
+    scrollToBar: async (index: number) => {
+      const view = chart.visibleLogical();
+      if (view) chart.scrollBy(index - view.from);
+      // The chart computes its visible time range when it draws.
+      await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+      return chart.visibleTimes();
+    },
     dropConnection: () => socket.drop(),
     open: parts.open,
     metrics,
