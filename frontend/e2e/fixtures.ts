@@ -1,6 +1,7 @@
 import { test as base, expect, type Page } from "@playwright/test";
 import {
   makeDatadir,
+  storedCandles,
   startFakeBinance,
   startServer,
   type ServerProcess,
@@ -108,4 +109,21 @@ export function assertContiguous(bars: StoredCandle[], step: number): void {
       );
     }
   }
+}
+
+/** The page's closed bars equal the store over the range they cover. */
+export async function pageMatchesStore(page: Page, stack: Stack, seriesId: string): Promise<boolean> {
+  const bars = await hook(page, "closedBars");
+  const stored = await storedCandles(stack.server.url, seriesId);
+  return JSON.stringify(bars) === JSON.stringify(storedInRange(stored, bars));
+}
+
+/** Write a closed candle through the ingest API (committed, then broadcast). */
+export async function ingestClosed(stack: Stack, seriesId: string, candle: StoredCandle): Promise<number> {
+  const response = await fetch(`${stack.server.url}/api/market/ingest/candle_closed`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ series_id: seriesId, candle }),
+  });
+  return response.status;
 }

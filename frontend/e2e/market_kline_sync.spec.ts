@@ -6,7 +6,9 @@ import {
   FILE_1M,
   FILE_5M,
   hook,
+  ingestClosed,
   LIVE,
+  pageMatchesStore,
   storedInRange,
   test,
   waitForBars,
@@ -81,12 +83,7 @@ test("a forming update moves the last bar; an ingested close becomes the new las
     close: last.close * 1.005,
     volume: 123.5,
   };
-  const posted = await fetch(`${stack.server.url}/api/market/ingest/candle_closed`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ series_id: FILE_5M, candle }),
-  });
-  expect(posted.status).toBe(200);
+  expect(await ingestClosed(stack, FILE_5M, candle)).toBe(200);
   await expect.poll(() => hook(page, "lastBar")).toEqual(candle);
   expect(await hook(page, "barCount")).toBe(before + 1);
   const closed = await hook(page, "closedBars");
@@ -103,29 +100,16 @@ test("a gap in the stream is refilled over HTTP", async ({ page, stack }) => {
     candle_time: t, open: head.close, high: head.close * 1.01, low: head.close * 0.99,
     close: head.close, volume: 7,
   });
-  const post = (candle: object) =>
-    fetch(`${stack.server.url}/api/market/ingest/candle_closed`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ series_id: series, candle }),
-    });
   // The newer candle first, then the one before it: the second is committed behind the
   // page's newest bar, so the server sends `gap` and the page re-reads the store.
   const gapRefetch = page.waitForRequest(
     (r) => r.url().includes("/api/market/candles") && r.url().includes(`since=${head.candle_time + 1800 - 1}`),
   );
-  expect((await post(candleAt(head.candle_time + 3600))).status).toBe(200);
+  expect(await ingestClosed(stack, series, candleAt(head.candle_time + 3600))).toBe(200);
   await expect.poll(async () => (await hook(page, "lastBar"))?.candle_time).toBe(head.candle_time + 3600);
-  expect((await post(candleAt(head.candle_time + 1800))).status).toBe(200);
+  expect(await ingestClosed(stack, series, candleAt(head.candle_time + 1800))).toBe(200);
   await gapRefetch;
-  await poll(
-    async () => {
-      const bars = await hook(page, "closedBars");
-      const stored = await storedCandles(stack.server.url, series);
-      return JSON.stringify(bars) === JSON.stringify(storedInRange(stored, bars));
-    },
-    { what: "the refilled bar" },
-  );
+  await poll(() => pageMatchesStore(page, stack, series), { what: "the refilled bar" });
   assertContiguous((await hook(page, "closedBars")).slice(-3), 1800);
 });
 
@@ -150,9 +134,7 @@ test("a server restart: reconnecting, then recovered with exactly the stored can
   await poll(
     async () => {
       const bars = await hook(page, "closedBars");
-      if (bars.at(-1)!.candle_time < lastBefore + 5 * 60) return false;
-      const stored = await storedCandles(stack.server.url, LIVE);
-      return JSON.stringify(bars) === JSON.stringify(storedInRange(stored, bars));
+      return bars.at(-1)!.candle_time >= lastBefore + 5 * 60 && pageMatchesStore(page, stack, LIVE);
     },
     { what: "the page's bars to equal the store after the restart", timeoutMs: 60_000 },
   );
@@ -167,9 +149,7 @@ test("a server restart: reconnecting, then recovered with exactly the stored can
   await poll(
     async () => {
       const after = await hook(page, "closedBars");
-      if (after.at(-1)!.candle_time < cutAt + 3 * 60) return false;
-      const stored = await storedCandles(stack.server.url, LIVE);
-      return JSON.stringify(after) === JSON.stringify(storedInRange(stored, after));
+      return after.at(-1)!.candle_time >= cutAt + 3 * 60 && pageMatchesStore(page, stack, LIVE);
     },
     { what: "the page's bars to equal the store after a cut" },
   );

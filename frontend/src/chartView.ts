@@ -116,11 +116,6 @@ export class ChartView {
     }
   }
 
-  /** Bars the chart holds now (a slice of the book of at most 15,000). */
-  heldBars(): number {
-    return this.window.hi - this.window.lo;
-  }
-
   private scrolled(range: { from: number; to: number }): void {
     const action = this.window.scrolled(range);
     if (action === null) return;

@@ -10,8 +10,8 @@ import type { ServerMessage } from "./types";
  * book change to a `Surface`.
  */
 
-export const FIRST_PAGE = 2000;
-export const OLDER_PAGE = MAX_LIMIT;
+const FIRST_PAGE = 2000;
+const OLDER_PAGE = MAX_LIMIT;
 
 export interface Problem {
   readonly code: string;

@@ -234,7 +234,7 @@ async function open(seriesId: string, push: boolean): Promise<void> {
   hoverTime = null;
   lastTouched = null;
   showAge();
-  metrics.opened(seriesId);
+  metrics.opened();
   await controller.open(seriesId);
 }
 

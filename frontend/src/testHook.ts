@@ -17,7 +17,8 @@ export class PageMetrics {
   readonly formingLatenciesMs: number[] = [];
   private pendingForming: { candle: Candle; at: number } | null = null;
 
-  opened(_seriesId: string): void {
+  /** A new series: a forming frame of the old one no longer counts. */
+  opened(): void {
     this.pendingForming = null;
   }
 
