@@ -17,7 +17,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -72,15 +72,38 @@ class LiveSeries:
     tf: int
     connection: _Connection | None = None
     head_time: int | None = None
-    last_close_seen: int | None = None
+    # Every closed candle up to this one is stored or buffered: the newest close alone
+    # cannot say so, since it may have arrived with an older one lost before it.
+    complete_through: int | None = None
+    # Closes received past a hole, for moving `complete_through` once the hole is filled.
+    closes_ahead: set[int] = field(default_factory=set)
+    newest_seen: int | None = None  # open time of the newest kline on the stream
     catching_up: asyncio.Task[None] | None = None
+    recheck: bool = False  # a hole was seen while a catch-up ran (it may predate it)
     last_batch: dict[str, Any] | None = None
     last_error: str | None = None
 
-    def known_through(self) -> int | None:
-        """The newest closed candle this series has (stored, or on its way)."""
-        times = [t for t in (self.head_time, self.last_close_seen) if t is not None]
-        return max(times) if times else None
+    def complete(self, through: int) -> None:
+        """Everything up to `through` is stored or buffered."""
+        if self.complete_through is None or through > self.complete_through:
+            self.complete_through = through
+        while self.complete_through + self.tf in self.closes_ahead:
+            self.complete_through += self.tf
+        self.closes_ahead = {t for t in self.closes_ahead if t > self.complete_through}
+
+    def closed_seen(self, t: int) -> None:
+        if self.complete_through is None or t == self.complete_through + self.tf:
+            self.complete(t)
+        elif t > self.complete_through:
+            self.closes_ahead.add(t)
+
+    def has_hole(self) -> bool:
+        """A candle before the newest on the stream is neither stored nor buffered."""
+        if self.newest_seen is None:
+            return False
+        if self.complete_through is None:
+            return True
+        return self.newest_seen - self.tf > self.complete_through or bool(self.closes_ahead)
 
 
 class _AttemptLimiter:
@@ -266,6 +289,8 @@ class BinanceWsIngestor:
         stream = f"{series.exchange_symbol.lower()}@kline_{series.timeframe}"
         live = LiveSeries(series, stream, timeframe_seconds(series.timeframe))
         live.head_time = await self.store.head_time(key)
+        if live.head_time is not None:
+            live.complete(live.head_time)
         connection = next(
             (c for c in self._connections
              if len(c.streams) < self.options.streams_per_connection),
@@ -321,10 +346,11 @@ class BinanceWsIngestor:
             return  # unsubscribed meanwhile
         key = str(live.series)
         t = update.candle.candle_time
+        if live.newest_seen is None or t > live.newest_seen:
+            live.newest_seen = t
         if update.closed:
             self.metrics.closed_received.labels(key).inc()
-            if live.last_close_seen is None or t > live.last_close_seen:
-                live.last_close_seen = t
+            live.closed_seen(t)
             self._buffer.append((live, update.candle))
             self._buffered.set()
             if len(self._buffer) >= self.options.batch_max:
@@ -332,8 +358,7 @@ class BinanceWsIngestor:
         else:
             self.metrics.forming_received.labels(key).inc()
             self.sink.publish_forming(key, update.candle, update.event_time_ms)
-        known = live.known_through()
-        if known is not None and t - live.tf > known and live.catching_up is None:
+        if live.has_hole():
             # The close of an earlier candle never came (or came while disconnected).
             self.catch_up(live, grace=True)
 
@@ -367,7 +392,9 @@ class BinanceWsIngestor:
             log.exception("committing %d closed candles failed; they will be backfilled",
                           len(buffer))  # fmt: skip
             for live in lives.values():
-                live.last_close_seen = live.head_time
+                # Only what is stored is complete now; the next frame finds the hole.
+                live.complete_through = live.head_time
+                live.closes_ahead.clear()
             return
         self.metrics.batch_db_seconds.observe(commit.db_s)
         for key, result in commit.results.items():
@@ -390,30 +417,38 @@ class BinanceWsIngestor:
         """Fetch the closed candles the store lacks up to the present (one at a time per
         series). With `grace`, first give a late WebSocket close the chance to arrive."""
         if live.catching_up is not None:
+            # The running catch-up may have read the exchange's present before this hole.
+            live.recheck = True
             return
-        # From the head as it is now: a live close committed before the task runs would
-        # otherwise move the head past the very gap being filled.
+        # From where the series is complete as of now: a live close committed before the
+        # task runs would otherwise move the head past the very gap being filled.
         task = asyncio.create_task(
-            self._catch_up(live, grace, live.head_time), name=f"backfill {live.series}"
+            self._catch_up(live, grace, live.complete_through), name=f"backfill {live.series}"
         )
         live.catching_up = task
+        live.recheck = False
 
         def done(t: asyncio.Task[None]) -> None:
             live.catching_up = None
             log_crash(t)
+            if t.cancelled() or self._series.get(str(live.series)) is not live:
+                return
+            if live.recheck and live.has_hole():
+                self.catch_up(live, grace=True)
 
         task.add_done_callback(done)
 
     async def _catch_up(self, live: LiveSeries, grace: bool, after: int | None) -> None:
         key = str(live.series)
         if grace:
-            before = live.known_through()
             await asyncio.sleep(self.options.close_grace_s)
-            if live.known_through() != before:
-                return  # the close arrived late after all
+            if not live.has_hole():
+                return  # the closes arrived late after all
         async with self._catchup_slots:
-            head = after if after is not None else await self.store.head_time(key)
+            head = after
             if head is None:
+                # Nothing was stored when this was asked for: the history a live series
+                # starts with (not the store's head now, which a live close may have set).
                 span = self.options.backfill_max_candles * live.tf
                 head = align_time(int(time.time()) - span, live.series.timeframe)
             fetched = 0
@@ -421,6 +456,7 @@ class BinanceWsIngestor:
                 async for page in self.rest.closed_pages(live.series, head):
                     commit = await self.sink.commit_closed_many({key: page})
                     live.head_time = commit.results[key].head_time
+                    live.complete(page[-1][0])
                     fetched += len(page)
             except RestKlineError as e:
                 live.last_error = f"backfill: {e}"
