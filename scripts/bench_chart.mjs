@@ -8,7 +8,6 @@
 //   warm: the store has it), target < 1 s;
 // - a `candle_forming` frame's arrival in the page to the frame that draws it, < 50 ms;
 // - scrolling back through every candle of a 100,000-row 1m file: long tasks, < 100 ms.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -19,6 +18,7 @@ import {
   REPO,
   startFakeBinance,
   startServer,
+  writeFreqtradeFile,
 } from "../frontend/e2e/stack.mjs";
 
 const CHROMIUM_ARGS = [
@@ -57,14 +57,8 @@ async function firstDraw(page, url) {
 
 async function main() {
   const datadir = makeDatadir([]);
-  // A 1m file written by freqtrade's own feather handler (scripts/bench_history.py).
-  execFileSync(
-    join(REPO, ".venv", "bin", "python"),
-    ["-c", `import sys; from pathlib import Path; sys.path.insert(0, 'scripts');
-from bench_history import write_datadir; write_datadir(Path(sys.argv[1]), 'BENCH/USDT', int(sys.argv[2]))`,
-      datadir, String(rows)],
-    { cwd: REPO, stdio: "inherit" },
-  );
+  // A 1m file written by freqtrade's own feather handler.
+  writeFreqtradeFile(datadir, "BENCH/USDT", rows);
   const fake = await startFakeBinance({ speed: 60, name: "bench-fake-binance" });
   const server = await startServer({ exchangeEnv: fake.env, datadir, name: "bench-server" });
   const browser = await chromium.launch({

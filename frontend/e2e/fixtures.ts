@@ -48,6 +48,7 @@ export interface Hook {
   reachedStart(): boolean;
   loadingOlder(): boolean;
   barCount(): number;
+  heldBars(): number;
   firstTime(): number | null;
   closedBars(): StoredCandle[];
   lastBar(): StoredCandle | null;

@@ -13,7 +13,14 @@ import {
   test,
   waitForBars,
 } from "./fixtures";
-import { makeDatadir, poll, REPO, startServer, storedCandles } from "./stack.mjs";
+import {
+  makeDatadir,
+  poll,
+  REPO,
+  startServer,
+  storedCandles,
+  writeFreqtradeFile,
+} from "./stack.mjs";
 
 const SHOTS = join(REPO, "output", "playwright");
 
@@ -199,6 +206,51 @@ test("scrolling back loads older candles, keeps the view, and stops at the start
   await page.screenshot({ path: join(SHOTS, "scrolled-back.png") });
 });
 
+test("scrolling through more bars than the chart holds, and back to the live end", async ({
+  page,
+  stack,
+}) => {
+  const series = "binance:spot:SLIDE/USDT:1m"; // not listed by the exchange: history only
+  writeFreqtradeFile(stack.datadir, "SLIDE/USDT", 40_000);
+  await page.goto(chartUrl(stack, series));
+  await waitForBars(page, series, 2000);
+
+  await poll(
+    async () => {
+      const view = await hook(page, "visibleTimes");
+      if ((await hook(page, "reachedStart")) && view?.from === (await hook(page, "firstTime"))) {
+        return true;
+      }
+      await hook(page, "scrollBy", -3000);
+      return false;
+    },
+    { what: "the oldest bar on screen", everyMs: 100, timeoutMs: 60_000 },
+  );
+  const stored = await storedCandles(stack.server.url, series);
+  expect(stored).toHaveLength(40_000);
+  expect(await hook(page, "closedBars")).toEqual(stored);
+  // The chart holds a slice around the view, not all 40,000 bars.
+  expect(await hook(page, "heldBars")).toBeLessThanOrEqual(15_000);
+
+  const last = stored[stored.length - 1];
+  await poll(
+    async () => {
+      const view = await hook(page, "visibleTimes");
+      if (view?.to === last.candle_time) return true;
+      // Toward the newest bar without overshooting into the empty space after it.
+      const step = view ? Math.min(3000, (last.candle_time - view.to) / 60) : -500;
+      await hook(page, "scrollBy", step);
+      return false;
+    },
+    { what: "the newest bar on screen", everyMs: 100, timeoutMs: 60_000 },
+  );
+  // Back at the end, the slice follows new bars again: a close is drawn as it comes.
+  const candle = { ...last, candle_time: last.candle_time + 60, volume: 42 };
+  expect(await ingestClosed(stack, series, candle)).toBe(200);
+  await expect.poll(() => hook(page, "lastBar")).toEqual(candle);
+  await expect.poll(async () => (await hook(page, "visibleTimes"))?.to).toBe(candle.candle_time);
+});
+
 test("switching timeframe, symbol and market loads the right data and goes in the URL", async ({
   page,
   stack,
@@ -246,6 +298,7 @@ test("an unknown series shows a message instead of a blank chart", async ({ page
   await expect(page.locator("#problem")).toBeVisible();
   await expect(page.locator("#problem")).toContainText("Unknown series");
   await expect(page.locator("#problem")).toHaveAttribute("data-blocking", "true");
+  await expect(page.getByRole("button", { name: "Dismiss" })).toBeHidden();
 
   // Well formed, but the exchange has no such pair: no history, no live data.
   await page.goto(chartUrl(stack, "binance:spot:NOPE/USDT:1m"));
@@ -266,6 +319,8 @@ test("a server at its live capacity says so and still shows history", async ({ p
     await waitForBars(page, FILE_1M, 2000);
     await expect(page.locator("#problem")).toHaveAttribute("data-code", "capacity");
     await expect(page.locator("#problem")).toContainText("Stored history is shown");
+    await page.getByRole("button", { name: "Dismiss" }).click();
+    await expect(page.locator("#problem")).toBeHidden();
     expect(await hook(page, "chartPixels")).toMatchObject({ up: expect.any(Number) });
     expect((await hook(page, "chartPixels")).up).toBeGreaterThan(500);
   } finally {

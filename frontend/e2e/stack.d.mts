@@ -12,6 +12,7 @@ export function startFakeBinance(options?: {
   name?: string;
 }): Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
 export function makeDatadir(prefixes?: string[]): string;
+export function writeFreqtradeFile(datadir: string, pair: string, rows: number): void;
 export interface ServerProcess {
   url: string;
   port: number;

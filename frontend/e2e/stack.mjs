@@ -1,7 +1,7 @@
 // The real parts an end-to-end run needs, as processes: the local Binance and a
 // trade-canvas server on a temporary store. Shared by the Playwright tests and
 // scripts/bench_chart.mjs. Plain JavaScript so that both can import it.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream, mkdirSync, mkdtempSync, copyFileSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
@@ -109,6 +109,24 @@ export function makeDatadir(prefixes = ["UNITTEST_BTC-", "XRP_ETH-"]) {
     if (prefixes.some((p) => file.startsWith(p))) copyFileSync(join(source, file), join(dir, file));
   }
   return dir;
+}
+
+/**
+ * A `rows`-candle 1m file for `pair` in `datadir`, written by freqtrade's own feather
+ * handler (scripts/bench_history.py), starting 2017-07-14.
+ */
+export function writeFreqtradeFile(datadir, pair, rows) {
+  const script = [
+    "import sys",
+    "from pathlib import Path",
+    "sys.path.insert(0, 'scripts')",
+    "from bench_history import write_datadir",
+    "write_datadir(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]))",
+  ].join("\n");
+  execFileSync(join(REPO, ".venv", "bin", "python"), ["-c", script, datadir, pair, String(rows)], {
+    cwd: REPO,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 }
 
 /**

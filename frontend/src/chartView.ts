@@ -116,6 +116,11 @@ export class ChartView {
     }
   }
 
+  /** Bars the chart itself holds: a slice of the book around the view. */
+  heldBars(): number {
+    return this.window.hi - this.window.lo;
+  }
+
   private scrolled(range: { from: number; to: number }): void {
     const action = this.window.scrolled(range);
     if (action === null) return;
@@ -132,7 +137,7 @@ export class ChartView {
       const book = this.book;
       if (view === null || book === null) return;
       const next = this.window.scrolled(view);
-      if (next?.kind === "slide") this.show(book, next.slice, next.slice.shift);
+      if (next?.kind === "slide") this.show(book, this.window.apply(next.slice), next.slice.shift);
     });
   }
 

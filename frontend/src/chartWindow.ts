@@ -32,14 +32,14 @@ export class ChartWindow {
    * chart's visible logical range, or null on a first draw (then the newest bars are shown).
    */
   reset(n: number, prepended: number, view: { from: number; to: number } | null): Slice {
-    if (view === null || this.bookSize === 0) {
-      return this.take(Math.max(0, n - this.size), n, n, null);
-    }
-    const center = this.lo + prepended + (view.from + view.to) / 2;
-    return this.around(center, n, this.lo + prepended);
+    const slice =
+      view === null || this.bookSize === 0
+        ? { lo: Math.max(0, n - this.size), hi: n, shift: null }
+        : this.around(this.lo + prepended + (view.from + view.to) / 2, n, this.lo + prepended);
+    return this.apply(slice, n);
   }
 
-  /** The user scrolled to `view` (chart logical range). */
+  /** What the user's scroll to `view` (chart logical range) asks for; changes nothing. */
   scrolled(view: { from: number; to: number }): ScrollAction | null {
     const shown = this.hi - this.lo;
     if (view.from < this.edge) {
@@ -62,16 +62,17 @@ export class ChartWindow {
     return index >= this.lo && index < this.hi;
   }
 
-  private around(center: number, n: number, oldLoInNewIndices: number): Slice {
-    const lo = Math.min(Math.max(0, Math.floor(center - this.size / 2)), Math.max(0, n - this.size));
-    return this.take(lo, Math.min(n, lo + this.size), n, oldLoInNewIndices - lo);
+  /** The chart now holds `slice` of a book of `n` bars (default: the same book). */
+  apply(slice: Slice, n = this.bookSize): Slice {
+    this.lo = slice.lo;
+    this.hi = slice.hi;
+    this.bookSize = n;
+    return slice;
   }
 
-  private take(lo: number, hi: number, n: number, shift: number | null): Slice {
-    this.lo = lo;
-    this.hi = hi;
-    this.bookSize = n;
-    return { lo, hi, shift };
+  private around(center: number, n: number, oldLoInNewIndices: number): Slice {
+    const lo = Math.min(Math.max(0, Math.floor(center - this.size / 2)), Math.max(0, n - this.size));
+    return { lo, hi: Math.min(n, lo + this.size), shift: oldLoInNewIndices - lo };
   }
 
   /** The slice ends at the book's newest bar (live bars are drawn as they come). */

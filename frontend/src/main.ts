@@ -44,6 +44,8 @@ const ui = {
   legend: element<HTMLDivElement>("legend"),
   chart: element<HTMLDivElement>("chart"),
   problem: element<HTMLDivElement>("problem"),
+  problemText: element<HTMLSpanElement>("problem-text"),
+  problemClose: element<HTMLButtonElement>("problem-close"),
   loading: element<HTMLDivElement>("loading"),
 };
 
@@ -111,7 +113,9 @@ function showLegend(): void {
 
 function showProblem(problem: Problem | null): void {
   ui.problem.hidden = problem === null;
-  ui.problem.textContent = problem?.message ?? "";
+  ui.problemText.textContent = problem?.message ?? "";
+  // A notice over a chart that still works can be put away; a blocking one cannot.
+  ui.problemClose.hidden = problem === null || problem.blocking;
   ui.problem.dataset.code = problem?.code ?? "";
   ui.problem.dataset.blocking = String(problem?.blocking ?? false);
 }
@@ -125,6 +129,10 @@ function showConnection(state: ConnectionState): void {
 function showAge(): void {
   ui.age.textContent = lastTouched === null ? "" : `updated ${formatAge(Date.now() - lastTouched)}`;
 }
+
+ui.problemClose.addEventListener("click", () => {
+  ui.problem.hidden = true;
+});
 
 // -- theme ------------------------------------------------------------------------------
 

@@ -66,6 +66,7 @@ export function exposeTestHook(parts: HookParts): void {
     reachedStart: () => controller.reachedStart,
     loadingOlder: () => controller.olderInFlight,
     barCount: () => controller.book.size,
+    heldBars: () => chart.heldBars(),
     firstTime: () => controller.book.firstTime,
     closedBars: () => controller.book.closed(),
     lastBar: () => controller.book.last(),
