@@ -157,6 +157,8 @@ def main() -> None:
             "TRADE_CANVAS_BINANCE_BACKFILL_MAX_CANDLES": "3",
             "TRADE_CANVAS_BINANCE_WS_BATCH_MAX": "5000",
             "TRADE_CANVAS_WS_MAX_SUBSCRIPTIONS": str(args.series),
+            # One client subscribes to every series at once.
+            "TRADE_CANVAS_WS_MESSAGE_BURST": str(args.series + 10),
             "TRADE_CANVAS_WS_SEND_QUEUE_MAX": "20000",
         }
         for suffix in ("", "-wal", "-shm"):

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(default=16_384, ge=256)
     ws_send_queue_max: int = Field(default=2_048, ge=8)
     ws_catchup_max: int = Field(default=5_000, ge=1, le=5_000)
+    # Client messages per second (and burst) before they are dropped with `rate_limited`.
+    ws_messages_per_s: float = Field(default=20.0, gt=0)
+    ws_message_burst: int = Field(default=100, ge=1)
 
     @field_validator("whitelist", "cors_origins", mode="before")
     @classmethod

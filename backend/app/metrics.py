@@ -52,6 +52,11 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.ws_client_messages_rate_limited = Counter(
+            "trade_canvas_ws_client_messages_rate_limited",
+            "Client messages dropped for exceeding the per-connection message rate.",
+            registry=r,
+        )
         self.ingest_subscriptions = Gauge(
             "trade_canvas_ingest_subscriptions",
             "Series held by at least one WebSocket subscriber.",

@@ -321,3 +321,44 @@ async def test_slow_client_gets_gap_while_fast_clients_lose_nothing(
             assert closed == sorted(set(closed))
             assert gap["expected_next_time"] == closed[-1] + 60
             assert gap["actual_time"] > gap["expected_next_time"]
+
+
+async def test_a_flood_is_rate_limited_then_closed(make_settings: SettingsFactory) -> None:
+    settings = make_settings(ws_messages_per_s=5, ws_message_burst=10)
+    async with live_server(settings) as s, s.ws() as flood, s.ws() as calm:
+        for _ in range(30):
+            await send_json(flood, {"type": "ping"})
+        pongs = 0
+        while (reply := await recv_json(flood))["type"] == "pong":
+            pongs += 1
+        assert reply["code"] == "rate_limited"
+        assert 10 <= pongs < 15  # the burst, and what refilled while sending
+        # The others on the server are not held up.
+        await send_json(calm, {"type": "ping"})
+        assert (await recv_json(calm))["type"] == "pong"
+        # Every ping not answered was counted as dropped.
+        await poll(
+            lambda: _metric_is(s, "trade_canvas_ws_client_messages_rate_limited_total", 30 - pongs),
+            "the dropped pings counted",
+        )
+        # A client that keeps flooding is closed with 1008.
+        with pytest.raises(ConnectionClosed) as info:
+            for _ in range(5000):
+                await send_json(flood, {"type": "ping"})
+            while True:
+                await recv_json(flood)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+
+
+async def test_a_client_within_the_rate_is_never_limited(make_settings: SettingsFactory) -> None:
+    settings = make_settings(ws_messages_per_s=50, ws_message_burst=5)
+    async with live_server(settings) as s, s.ws() as ws:
+        for _ in range(40):  # four times the burst, paced at half the allowed rate
+            await send_json(ws, {"type": "ping"})
+            await asyncio.sleep(1 / 25)  # the client's pace, not a wait for the server
+        replies = [await recv_json(ws) for _ in range(40)]
+        assert {r["type"] for r in replies} == {"pong"}
+
+
+async def _metric_is(s: LiveServer, name: str, value: float) -> bool:
+    return await metric_value(s, name) == value

@@ -1,5 +1,6 @@
 """`WS /ws/market`: subscribe, unsubscribe, ping. Bad input gets an `error` message, not a
-disconnect; only oversized frames (1009) and clients that stop reading (1008) are closed."""
+disconnect; only oversized frames (1009), clients that stop reading (1008) and clients that
+keep flooding past the message rate (1008) are closed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -14,8 +16,10 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from app.api.deps import ServicesDep
+from app.api.ratelimit import TokenBucket
 from app.errors import ClientError, StoreError
 from app.hub import ClientSession, MarketHub, SlowConsumer, messages
+from app.metrics import Metrics
 from app.series import parse_series_id
 
 log = logging.getLogger(__name__)
@@ -24,6 +28,9 @@ router = APIRouter()
 _client_ids = itertools.count(1)
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
+# Messages dropped in a row (over the rate) after which the client is closed: by then it
+# is not a burst but a flood that only costs the server reading it.
+FLOOD_CLOSE_AFTER = 1_000
 
 
 class BadMessage(ClientError):
@@ -49,7 +56,11 @@ async def market_ws(websocket: WebSocket, services: ServicesDep) -> None:
     sender.add_done_callback(_log_sender_end)
     services.metrics.ws_clients.inc()
     try:
-        await _receive_loop(websocket, session, services.hub, settings.ws_max_message_bytes, sender)
+        bucket = TokenBucket(settings.ws_messages_per_s, settings.ws_message_burst)
+        limit = _RateLimit(bucket, session, services.metrics, settings.ws_messages_per_s)
+        await _receive_loop(
+            websocket, session, services.hub, settings.ws_max_message_bytes, sender, limit
+        )
     except SlowConsumer as e:
         log.warning("%s", e)
         await _close(websocket, CLOSE_POLICY, "client too slow")
@@ -65,6 +76,7 @@ async def _receive_loop(
     hub: MarketHub,
     max_bytes: int,
     sender: asyncio.Task[None],
+    limit: _RateLimit,
 ) -> None:
     receive = asyncio.ensure_future(websocket.receive())
     try:
@@ -82,7 +94,11 @@ async def _receive_loop(
             if len(raw) > max_bytes:
                 await _close(websocket, CLOSE_TOO_BIG, f"message larger than {max_bytes} bytes")
                 return
-            await _handle(raw, session, hub)
+            if limit.allows():
+                await _handle(raw, session, hub)
+            elif limit.flooding:
+                await _close(websocket, CLOSE_POLICY, "message rate limit exceeded")
+                return
             receive = asyncio.ensure_future(websocket.receive())
     except WebSocketDisconnect:
         return
@@ -115,6 +131,41 @@ async def _handle(raw: str | bytes, session: ClientSession, hub: MarketHub) -> N
     except StoreError as e:
         log.error("store failure while serving %s: %s", session.client_id, e)
         session.offer_control(messages.error("store_unavailable", str(e), series_id))
+
+
+class _RateLimit:
+    """Messages over the rate are dropped, with one `rate_limited` error per second."""
+
+    def __init__(
+        self, bucket: TokenBucket, session: ClientSession, metrics: Metrics, rate_per_s: float
+    ) -> None:
+        self._bucket = bucket
+        self._session = session
+        self._metrics = metrics
+        self._rate = rate_per_s
+        self._dropped_in_a_row = 0
+        self._last_notice = float("-inf")
+
+    @property
+    def flooding(self) -> bool:
+        return self._dropped_in_a_row >= FLOOD_CLOSE_AFTER
+
+    def allows(self) -> bool:
+        if self._bucket.take():
+            self._dropped_in_a_row = 0
+            return True
+        self._dropped_in_a_row += 1
+        self._metrics.ws_client_messages_rate_limited.inc()
+        now = time.monotonic()
+        if now - self._last_notice >= 1.0:
+            self._last_notice = now
+            self._session.offer_control(
+                messages.error(
+                    "rate_limited",
+                    f"more than {self._rate:g} messages per second; this one was dropped",
+                )
+            )
+        return False
 
 
 def _decode(raw: str | bytes) -> dict[str, Any]:
