@@ -36,17 +36,17 @@ class Services:
     history: HistorySource | None
     datadir: Path | None
     downloads: DownloadManager | None
+    # The one exchange REST client (ccxt), shared by the ccxt history source and the live
+    # ingestors, and closed here last.
+    rest: BinanceRestKlines
 
 
 def build_history(
-    settings: Settings, store: CandleStore, metrics: Metrics
+    settings: Settings, store: CandleStore, metrics: Metrics, rest: BinanceRestKlines
 ) -> tuple[HistorySource | None, Path | None, DownloadManager | None]:
     if settings.market_history_source == "off":
         return None, None, None
     if settings.market_history_source == "ccxt":
-        rest = BinanceRestKlines(
-            spot_url=settings.binance_spot_rest_url, futures_url=settings.binance_futures_rest_url
-        )
         source = RestHistorySource(
             store,
             rest,
@@ -108,13 +108,14 @@ def whitelist_of(settings: Settings) -> list[SeriesId]:
 
 
 def build_ingestors(
-    settings: Settings, store: CandleStore, hub: MarketHub, metrics: IngestMetrics
+    settings: Settings,
+    store: CandleStore,
+    hub: MarketHub,
+    metrics: IngestMetrics,
+    rest: BinanceRestKlines,
 ) -> dict[Market, BinanceWsIngestor]:
     if not settings.live_ingest:
         return {}
-    rest = BinanceRestKlines(
-        spot_url=settings.binance_spot_rest_url, futures_url=settings.binance_futures_rest_url
-    )
     ingestors: dict[Market, BinanceWsIngestor] = {}
     # Binance allows 5 (spot) and 10 (futures) incoming messages a second; stay under.
     markets: tuple[tuple[Market, str, float], ...] = (
@@ -141,8 +142,12 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
     whitelist = whitelist_of(settings)
     store = CandleStore(settings.db_path, metrics, read_threads=settings.db_read_threads)
     await store.open()
+    # Lazy: no ccxt client exists until the first request that needs one.
+    rest = BinanceRestKlines(
+        spot_url=settings.binance_spot_rest_url, futures_url=settings.binance_futures_rest_url
+    )
     try:
-        history, datadir, downloads = build_history(settings, store, metrics)
+        history, datadir, downloads = build_history(settings, store, metrics, rest)
         hub = MarketHub(
             store,
             history,
@@ -155,7 +160,7 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
             max_jobs=settings.ondemand_max_jobs,
             idle_ttl_s=settings.ondemand_idle_ttl_s,
             history=history,
-            ingestors=build_ingestors(settings, store, hub, ingest_metrics),
+            ingestors=build_ingestors(settings, store, hub, ingest_metrics, rest),
             metrics=metrics,
             notify=hub.notify_error,
         )
@@ -163,9 +168,10 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
         hub.use_supervisor(supervisor)
         await supervisor.start()
     except BaseException:
+        await rest.close()
         await store.close()
         raise
-    return Services(settings, metrics, store, supervisor, hub, history, datadir, downloads)
+    return Services(settings, metrics, store, supervisor, hub, history, datadir, downloads, rest)
 
 
 async def stop_services(services: Services) -> None:
@@ -176,4 +182,5 @@ async def stop_services(services: Services) -> None:
         if services.downloads is not None:
             await services.downloads.stop()
     finally:
+        await services.rest.close()
         await services.store.close()

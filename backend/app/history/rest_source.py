@@ -91,4 +91,3 @@ class RestHistorySource:
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
-        await self._rest.close()
