@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from app.candle import CandleRow
@@ -79,24 +80,48 @@ async def wait_caught_up(
 
 
 async def assert_store_matches_exchange(
-    server: LiveServer, fake: FakeBinance, series_id: str, since: int | None = None
+    server: LiveServer,
+    fake: FakeBinance,
+    series_id: str,
+    since: int | None = None,
+    timeout: float = 20.0,
 ) -> list[CandleRow]:
-    """No gap, no duplicate, no wrong value: the store equals the exchange's history."""
+    """No gap, no duplicate, no wrong value: the store equals the exchange's history.
+
+    Checked until it holds or `timeout` passes: after a fault, the REST catch-up runs beside
+    the live stream, so the head can be current while the hole behind it is still being
+    fetched. A hole that stays fails with what is missing."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        got, problem = await _store_vs_exchange(server, fake, series_id, since)
+        if problem is None:
+            return got
+        if loop.time() > deadline:
+            raise AssertionError(problem)
+        await asyncio.sleep(0.1)
+
+
+async def _store_vs_exchange(
+    server: LiveServer, fake: FakeBinance, series_id: str, since: int | None
+) -> tuple[list[CandleRow], str | None]:
     got = await stored(server, series_id)
     if since is not None:
         got = [c for c in got if c[0] >= since]
-    assert got, "nothing stored"
+    if not got:
+        return got, "nothing stored"
     times = [c[0] for c in got]
-    assert times == sorted(set(times))
+    if times != sorted(set(times)):
+        return got, "stored times are not ascending and unique"
     expected = exchange_history(fake, series_id, got[0][0], got[-1][0])
-    if got != expected:
-        have = {c[0]: c for c in got}
-        want = {c[0]: c for c in expected}
-        missing = sorted(set(want) - set(have))
-        extra = sorted(set(have) - set(want))
-        differ = [(have[t], want[t]) for t in sorted(set(have) & set(want)) if have[t] != want[t]]
-        raise AssertionError(
-            f"store != exchange: {len(got)} vs {len(expected)} candles; missing {missing[:5]} "
-            f"extra {extra[:5]} differ {differ[:2]}"
-        )
-    return got
+    if got == expected:
+        return got, None
+    have = {c[0]: c for c in got}
+    want = {c[0]: c for c in expected}
+    missing = sorted(set(want) - set(have))
+    extra = sorted(set(have) - set(want))
+    differ = [(have[t], want[t]) for t in sorted(set(have) & set(want)) if have[t] != want[t]]
+    return got, (
+        f"store != exchange: {len(got)} vs {len(expected)} candles; missing {missing[:5]} "
+        f"extra {extra[:5]} differ {differ[:2]}"
+    )
