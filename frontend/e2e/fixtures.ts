@@ -44,7 +44,6 @@ export { expect };
 export interface Hook {
   seriesId(): string | null;
   state(): string;
-  problem(): { code: string; message: string; blocking: boolean } | null;
   reachedStart(): boolean;
   loadingOlder(): boolean;
   barCount(): number;
@@ -53,7 +52,6 @@ export interface Hook {
   closedBars(): StoredCandle[];
   lastBar(): StoredCandle | null;
   visibleTimes(): { from: number; to: number } | null;
-  visibleLogical(): { from: number; to: number } | null;
   scrollBy(bars: number): void;
   scrollToBar(index: number): Promise<{ from: number; to: number } | null>;
   dropConnection(): void;

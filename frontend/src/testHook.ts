@@ -62,7 +62,6 @@ export function exposeTestHook(parts: HookParts): void {
   const hook = {
     seriesId: () => controller.seriesId,
     state: () => socket.state,
-    problem: () => controller.problem,
     reachedStart: () => controller.reachedStart,
     loadingOlder: () => controller.olderInFlight,
     barCount: () => controller.book.size,
@@ -71,7 +70,6 @@ export function exposeTestHook(parts: HookParts): void {
     closedBars: () => controller.book.closed(),
     lastBar: () => controller.book.last(),
     visibleTimes: () => chart.visibleTimes(),
-    visibleLogical: () => chart.visibleLogical(),
     scrollBy: (bars: number) => chart.scrollBy(bars),
     /** Scroll so that the chart's bar `index` is the leftmost; the view once drawn. */
     scrollToBar: async (index: number) => {
