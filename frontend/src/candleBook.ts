@@ -60,16 +60,8 @@ export class CandleBook {
 
   /** The index of the bar at `time`, or -1. */
   indexOf(time: number): number {
-    let lo = 0;
-    let hi = this.bars.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const t = this.bars[mid].candle_time;
-      if (t === time) return mid;
-      if (t < time) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+    const i = this.countBefore(time);
+    return i < this.bars.length && this.bars[i].candle_time === time ? i : -1;
   }
 
   /**

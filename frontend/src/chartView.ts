@@ -56,7 +56,7 @@ export class ChartView {
   private readonly candles: ISeriesApi<"Candlestick">;
   private readonly volume: ISeriesApi<"Histogram">;
   private theme: ChartTheme;
-  private precision = -1;
+  private decimals = -1;
   private window = new ChartWindow();
   private book: CandleBook | null = null;
   private slidePending = false;
@@ -187,6 +187,11 @@ export class ChartView {
     if (range) timeScale.setVisibleLogicalRange({ from: range.from + bars, to: range.to + bars });
   }
 
+  /** Decimals of the prices shown (taken from the data). */
+  get precision(): number {
+    return Math.max(0, this.decimals);
+  }
+
   themeColors(): ChartTheme {
     return this.theme;
   }
@@ -216,8 +221,8 @@ export class ChartView {
 
   private updatePrecision(bars: readonly Candle[]): void {
     const precision = pricePrecision(bars);
-    if (precision === this.precision) return;
-    this.precision = precision;
+    if (precision === this.decimals) return;
+    this.decimals = precision;
     this.candles.applyOptions({
       priceFormat: { type: "price", precision, minMove: 10 ** -precision },
     });

@@ -3,7 +3,7 @@ import { MarketApi } from "./api";
 import type { BookChange, CandleBook } from "./candleBook";
 import { ChartView, THEMES } from "./chartView";
 import { MarketController, type Problem } from "./controller";
-import { formatAge, legendText, pricePrecision } from "./format";
+import { formatAge, legendText } from "./format";
 import { MarketSocket, type ConnectionState } from "./marketSocket";
 import {
   rememberSeries,
@@ -55,7 +55,6 @@ let theme: ThemeChoice = themeChoice();
 let knownSeries: SeriesInfo[] = [];
 let lastTouched: number | null = null;
 let hoverTime: number | null = null;
-let precision = 2;
 
 const api = new MarketApi();
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/market`;
@@ -92,7 +91,6 @@ const controller = new MarketController(api, socket, {
 function render(change: BookChange, book: CandleBook): void {
   chart.render(change, book);
   if (change.kind === "reset") {
-    precision = pricePrecision(book.all());
     metrics.drawn(book.size);
   } else if (change.kind === "bar") {
     metrics.barUpdated(change.candle);
@@ -108,7 +106,7 @@ function showLegend(): void {
   const name = document.createElement("span");
   name.className = "title";
   name.textContent = title;
-  ui.legend.append(name, candle ? legendText(candle, precision) : "");
+  ui.legend.append(name, candle ? legendText(candle, chart.precision) : "");
 }
 
 function showProblem(problem: Problem | null): void {
