@@ -1,13 +1,5 @@
 import { defineConfig } from "@playwright/test";
-
-// Debian's Chromium (`apt-get install chromium`); Playwright's own browser download cannot
-// work offline. The flags keep it from dialling out of a machine with no internet.
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-];
+import { CHROMIUM_LAUNCH } from "./e2e/stack.mjs";
 
 export default defineConfig({
   testDir: "e2e",
@@ -23,9 +15,6 @@ export default defineConfig({
     viewport: { width: 1280, height: 720 },
     screenshot: "on",
     trace: "retain-on-failure",
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: CHROMIUM_ARGS,
-    },
+    launchOptions: CHROMIUM_LAUNCH,
   },
 });

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chromium } from "@playwright/test";
 import {
+  CHROMIUM_LAUNCH,
   makeDatadir,
   poll,
   REPO,
@@ -21,12 +22,6 @@ import {
   writeFreqtradeFile,
 } from "../frontend/e2e/stack.mjs";
 
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-];
 const LIVE = "binance:spot:BTC/USDT:1m";
 const BIG = "binance:spot:BENCH/USDT:1m";
 
@@ -61,10 +56,7 @@ async function main() {
   writeFreqtradeFile(datadir, "BENCH/USDT", rows);
   const fake = await startFakeBinance({ speed: 60, name: "bench-fake-binance" });
   const server = await startServer({ exchangeEnv: fake.env, datadir, name: "bench-server" });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: CHROMIUM_ARGS,
-  });
+  const browser = await chromium.launch(CHROMIUM_LAUNCH);
   const report = { rows, machine: "2 cores; server, exchange and browser on the same machine" };
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });

@@ -1,4 +1,5 @@
 // Types for stack.mjs (shared with scripts/bench_chart.mjs, so it stays JavaScript).
+export const CHROMIUM_LAUNCH: { executablePath: string; args: string[] };
 export const REPO: string;
 export const FIXTURES: string;
 export class Fatal extends Error {}

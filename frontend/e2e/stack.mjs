@@ -9,6 +9,18 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+// Debian's Chromium (`apt-get install chromium`): Playwright's own browser download cannot
+// work offline. The flags keep it from dialling out of a machine with no internet.
+export const CHROMIUM_LAUNCH = {
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+  ],
+};
+
 export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const FIXTURES = resolve(REPO, "..", "shared", "fixtures");
 const CLI = join(REPO, ".venv", "bin", "trade-canvas");
