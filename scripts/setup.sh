@@ -23,7 +23,14 @@ if [ ! -f "$node_stamp" ] || [ "$(cat "$node_stamp")" != "$want" ]; then
     npm ci --no-audit --no-fund --loglevel=error
     echo "$want" > "$node_stamp"
 fi
-npm run --silent build >/dev/null
+# Rebuild the chart only when its sources changed (a build is tsc plus Vite, seconds).
+build_stamp=frontend/dist/.trade-canvas-built
+want=$(find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json \
+    package-lock.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+if [ ! -f "$build_stamp" ] || [ "$(cat "$build_stamp")" != "$want" ]; then
+    npm run --silent build >/dev/null
+    echo "$want" > "$build_stamp"
+fi
 
 if [ "${1:-}" = "--browser" ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
     # Playwright's own browser download needs the internet; Debian's Chromium does not.
