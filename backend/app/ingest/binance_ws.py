@@ -87,9 +87,10 @@ class LiveSeries:
         """Everything up to `through` is stored or buffered."""
         if self.complete_through is None or through > self.complete_through:
             self.complete_through = through
-        while self.complete_through + self.tf in self.closes_ahead:
-            self.complete_through += self.tf
-        self.closes_ahead = {t for t in self.closes_ahead if t > self.complete_through}
+        if self.closes_ahead:  # empty for every close of a healthy stream
+            while self.complete_through + self.tf in self.closes_ahead:
+                self.complete_through += self.tf
+            self.closes_ahead = {t for t in self.closes_ahead if t > self.complete_through}
 
     def closed_seen(self, t: int) -> None:
         if self.complete_through is None or t == self.complete_through + self.tf:
