@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from typing import Any
 
 from app.candle import CandleRow
@@ -91,15 +91,16 @@ async def assert_store_matches_exchange(
     Checked until it holds or `timeout` passes: after a fault, the REST catch-up runs beside
     the live stream, so the head can be current while the hole behind it is still being
     fetched. A hole that stays fails with what is missing."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        got, problem = await _store_vs_exchange(server, fake, series_id, since)
-        if problem is None:
-            return got
-        if loop.time() > deadline:
-            raise AssertionError(problem)
-        await asyncio.sleep(0.1)
+
+    async def matches() -> bool:
+        return (await _store_vs_exchange(server, fake, series_id, since))[1] is None
+
+    with contextlib.suppress(AssertionError):  # the check below says what is wrong
+        # Each check reads the whole series over HTTP: not too often.
+        await poll(matches, f"{series_id} to equal the exchange", timeout, every=0.1)
+    got, problem = await _store_vs_exchange(server, fake, series_id, since)
+    assert problem is None, problem
+    return got
 
 
 async def _store_vs_exchange(

@@ -84,9 +84,13 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
 
 
 async def poll(
-    condition: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 10.0
+    condition: Callable[[], bool | Awaitable[bool]],
+    what: str,
+    timeout: float = 10.0,
+    every: float = 0.005,
 ) -> None:
-    """Wait until `condition` holds, checking often; fail with `what` after `timeout`."""
+    """Wait until `condition` holds, checking every `every` seconds; fail with `what` after
+    `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -96,7 +100,7 @@ async def poll(
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(every)
 
 
 async def recv_json(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
