@@ -181,7 +181,7 @@ function current(): { market: Market; symbol: string; timeframe: Timeframe } {
 function choose(change: { market?: Market; symbol?: string; timeframe?: Timeframe }): void {
   const now = current();
   const market = change.market ?? now.market;
-  const symbol = normalizeSymbol(change.symbol ?? ui.symbol.value ?? now.symbol, market);
+  const symbol = normalizeSymbol(change.symbol ?? ui.symbol.value, market);
   if (!symbol) return;
   const id = formatSeriesId({
     exchange: "binance",
