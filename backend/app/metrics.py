@@ -35,6 +35,11 @@ class Metrics:
             "Transactions committed by the candle store (one per batch).",
             registry=r,
         )
+        self.db_write_failures = Counter(
+            "trade_canvas_db_write_failures",
+            "Candle store write transactions that failed (disk full, I/O error...).",
+            registry=r,
+        )
         self.ws_clients = Gauge(
             "trade_canvas_ws_clients",
             "Open /ws/market connections.",

@@ -1,6 +1,19 @@
 """The embedded SQLite candle store."""
 
 from app.candle import CandleRow
-from app.store.candle_store import CandlePage, CandleStore, SeriesStats, UpsertResult
+from app.store.candle_store import (
+    CandlePage,
+    CandleStore,
+    ImportProgress,
+    SeriesStats,
+    UpsertResult,
+)
 
-__all__ = ["CandlePage", "CandleRow", "CandleStore", "SeriesStats", "UpsertResult"]
+__all__ = [
+    "CandlePage",
+    "CandleRow",
+    "CandleStore",
+    "ImportProgress",
+    "SeriesStats",
+    "UpsertResult",
+]

@@ -9,6 +9,7 @@ A batch is one `executemany` in one transaction, so commits equal batches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -47,6 +48,15 @@ class CandlePage:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """How far a datadir import of one file has come (see `history_imports`)."""
+
+    signature: str
+    through: int | None
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertResult:
     series_id: str
     inserted: int
@@ -66,6 +76,7 @@ class CandleStore:
         self._read_conns: list[sqlite3.Connection] = []
         self._read_conns_lock = threading.Lock()
         self._series_keys: dict[str, int] = {}
+        self._write_error: str | None = None
 
     @property
     def path(self) -> Path:
@@ -142,12 +153,21 @@ class CandleStore:
 
     # -- writes -----------------------------------------------------------------------
 
-    async def upsert_many(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
+    async def upsert_many(
+        self,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        *,
+        progress: ImportProgress | None = None,
+    ) -> UpsertResult:
         """Insert or update `candles` in one transaction. Re-writing identical candles
-        changes nothing; a candle whose values changed is updated in place."""
-        if not candles:
+        changes nothing; a candle whose values changed is updated in place. `progress`, when
+        given, is recorded in the same transaction (so it is true exactly when committed)."""
+        if not candles and progress is None:
             return UpsertResult(series_id, 0, 0, await self.head_time(series_id))
-        return (await self.upsert_batches({series_id: candles}))[series_id]
+        batches = {series_id: candles}
+        progress_of = None if progress is None else (series_id, progress)
+        return (await self._on_writer(lambda: self._upsert_sync(batches, progress_of)))[series_id]
 
     async def upsert_batches(
         self, batches: Mapping[str, Sequence[CandleRow]]
@@ -158,37 +178,73 @@ class CandleStore:
             return {}
         return await self._on_writer(lambda: self._upsert_sync(batches))
 
-    def _upsert_sync(self, batches: Mapping[str, Sequence[CandleRow]]) -> dict[str, UpsertResult]:
+    async def set_import_progress(self, series_id: str, progress: ImportProgress) -> None:
+        await self.upsert_many(series_id, [], progress=progress)
+
+    def _upsert_sync(
+        self,
+        batches: Mapping[str, Sequence[CandleRow]],
+        progress: tuple[str, ImportProgress] | None = None,
+    ) -> dict[str, UpsertResult]:
         conn = self._write_conn
         if conn is None:
             raise StoreError("candle store is closed")
         started = time.perf_counter()
         results: dict[str, UpsertResult] = {}
+        # Keys of series rows created in this transaction: cached only once it commits, since
+        # a rolled-back row's key is free again and SQLite hands it to the next new series.
+        new_keys: dict[str, int] = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for series_id, candles in batches.items():
-                    results[series_id] = self._upsert_series(conn, series_id, candles)
+                    results[series_id] = self._upsert_series(conn, series_id, candles, new_keys)
+                if progress is not None:
+                    self._write_progress(conn, *progress, new_keys)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
-                # Series rows may have been created in this transaction.
-                for series_id in batches:
-                    self._series_keys.pop(series_id, None)
+                self._rollback(conn)
                 raise
         except sqlite3.Error as e:
+            self._write_failed(e)
             raise StoreError(f"upsert into {', '.join(batches)} failed: {e}") from e
+        self._series_keys.update(new_keys)
+        self._write_ok()
         self._metrics.db_commits.inc()
         self._metrics.db_rows_written.inc(sum(len(c) for c in batches.values()))
         self._metrics.db_write_seconds.observe(time.perf_counter() - started)
         return results
 
+    def _write_progress(
+        self,
+        conn: sqlite3.Connection,
+        series_id: str,
+        progress: ImportProgress,
+        new_keys: dict[str, int],
+    ) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO history_imports "
+            "(series_key, signature, imported_through, complete) VALUES (?, ?, ?, ?)",
+            (
+                self._series_key(conn, series_id, new_keys),
+                progress.signature,
+                progress.through,
+                int(progress.complete),
+            ),
+        )
+
     def _upsert_series(
-        self, conn: sqlite3.Connection, series_id: str, candles: Sequence[CandleRow]
+        self,
+        conn: sqlite3.Connection,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        new_keys: dict[str, int],
     ) -> UpsertResult:
+        if not candles:
+            return UpsertResult(series_id, 0, 0, None)
         lo = min(c[0] for c in candles)
         hi = max(c[0] for c in candles)
-        key = self._series_key(conn, series_id)
+        key = self._series_key(conn, series_id, new_keys)
         first, head = conn.execute(
             "SELECT first_time, head_time FROM series WHERE series_key = ?", (key,)
         ).fetchone()
@@ -227,8 +283,10 @@ class CandleStore:
         ).fetchone()[0]
         return UpsertResult(series_id, inserted, changed - inserted, head)
 
-    def _series_key(self, conn: sqlite3.Connection, series_id: str) -> int:
-        key = self._series_keys.get(series_id)
+    def _series_key(
+        self, conn: sqlite3.Connection, series_id: str, new_keys: dict[str, int]
+    ) -> int:
+        key = self._series_keys.get(series_id) or new_keys.get(series_id)
         if key is None:
             row = conn.execute(
                 "INSERT INTO series (series_id) VALUES (?) "
@@ -236,9 +294,28 @@ class CandleStore:
                 "RETURNING series_key",
                 (series_id,),
             ).fetchone()
-            key = int(row[0])
-            self._series_keys[series_id] = key
+            key = new_keys[series_id] = int(row[0])
         return key
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        # On SQLITE_FULL, IOERR, NOMEM and the like SQLite has already rolled back, and an
+        # explicit ROLLBACK would raise and hide the real cause.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+
+    def _write_failed(self, error: sqlite3.Error) -> None:
+        self._write_error = str(error)
+        self._metrics.db_write_failures.inc()
+
+    def _write_ok(self) -> None:
+        self._write_error = None
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the last write failed, until a write succeeds again (e.g. the disk is full)."""
+        return self._write_error
 
     # -- reads ------------------------------------------------------------------------
 
@@ -308,6 +385,29 @@ class CandleStore:
     async def head_time(self, series_id: str) -> int | None:
         stats = await self.stats(series_id)
         return stats.head_time if stats else None
+
+    async def import_progress(self, series_id: str) -> ImportProgress | None:
+        def read(conn: sqlite3.Connection) -> ImportProgress | None:
+            row = conn.execute(
+                "SELECT signature, imported_through, complete FROM history_imports "
+                f"WHERE series_key = {_KEY_OF}",
+                (series_id,),
+            ).fetchone()
+            return ImportProgress(row[0], row[1], bool(row[2])) if row else None
+
+        return await self._on_reader(read)
+
+    async def interrupted_imports(self) -> list[str]:
+        """Series whose datadir import was cut off (crash, disk full) before it completed."""
+
+        def read(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT s.series_id FROM history_imports h JOIN series s USING (series_key) "
+                "WHERE NOT h.complete ORDER BY s.series_id"
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._on_reader(read)
 
     async def list_series(self) -> list[SeriesStats]:
         def read(conn: sqlite3.Connection) -> list[SeriesStats]:

@@ -30,6 +30,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         PRIMARY KEY (series_key, candle_time)
     ) WITHOUT ROWID""",
     ),
+    (
+        # How far the datadir import of a series has come, written in the same transaction
+        # as the candles it describes, so an interrupted import resumes instead of leaving
+        # a hole. `signature` names the file (path, size, mtime); every file candle at or
+        # before `imported_through` is committed; `complete` once the whole file is.
+        """
+    CREATE TABLE history_imports (
+        series_key       INTEGER PRIMARY KEY REFERENCES series (series_key),
+        signature        TEXT NOT NULL,
+        imported_through INTEGER,
+        complete         INTEGER NOT NULL DEFAULT 0
+    )""",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
