@@ -167,6 +167,8 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
         ingest_metrics.watch_heads(supervisor.heads)
         hub.use_supervisor(supervisor)
         await supervisor.start()
+        if isinstance(history, HistoryBootstrapper):
+            await history.resume_interrupted()
     except BaseException:
         await rest.close()
         await store.close()

@@ -29,6 +29,10 @@ async def ready(request: Request, services: ServicesDep) -> Response:
         problems.append("ingest supervisor is not running")
     if problems:
         return error_response(request, 503, "not_ready", "; ".join(problems))
+    if services.store.write_error is not None:
+        # Reads are still served, so the server stays in rotation; writes are retried.
+        problem = f"candle store writes are failing: {services.store.write_error}"
+        return JSONBytesResponse({"status": "degraded", "problems": [problem]})
     return JSONBytesResponse({"status": "ready"})
 
 

@@ -19,17 +19,23 @@ from typing import Any, Literal
 
 from prometheus_client import Counter
 
+from app.candle import CandleRow
+from app.errors import InvalidSeriesId, StoreError
 from app.history.datadir import DatadirFile, DataFormat, series_files
 from app.history.download import DownloadManager
 from app.history.reader import HistoryFileError, OhlcvData, read_ohlcv
 from app.metrics import Metrics
-from app.series import SeriesId, align_time
-from app.store import CandleStore
+from app.series import SeriesId, align_time, parse_series_id
+from app.store import CandleStore, ImportProgress
+from app.tasks import log_crash
 
 log = logging.getLogger(__name__)
 
 Status = Literal["checking", "downloading", "importing", "imported", "missing", "failed"]
 Signature = tuple[str, int, int]
+# Backoff of an import whose store writes failed (a full disk is freed by a person).
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 300.0
 
 
 class HistoryMetrics:
@@ -71,6 +77,7 @@ class SeriesHistory:
     signature: tuple[Signature, ...] | None = None
     bad_files: set[Signature] = field(default_factory=set)
     checked_at: float = 0.0
+    retry_delay_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +115,7 @@ class HistoryBootstrapper:
         self._downloader = downloader
         self._series: dict[str, SeriesHistory] = {}
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._retries: dict[str, asyncio.Task[None]] = {}
         self._progress = asyncio.Condition()
 
     @property
@@ -131,11 +139,7 @@ class HistoryBootstrapper:
         if key not in self._jobs:
             if time.monotonic() - state.checked_at < self._options.recheck_s:
                 return
-            state.checked_at = time.monotonic()
-            state.running = True
-            job = asyncio.create_task(self._run_job(series, state), name=f"history-import {key}")
-            job.add_done_callback(self._job_done)
-            self._jobs[key] = job
+            self._start(series, state)
 
         def ready() -> bool:
             if not state.running:
@@ -150,6 +154,54 @@ class HistoryBootstrapper:
         except TimeoutError:
             log.info("serving %s before its history is complete (%s)", key, state.status)
 
+    def _start(self, series: SeriesId, state: SeriesHistory) -> None:
+        key = str(series)
+        state.checked_at = time.monotonic()
+        state.running = True
+        job = asyncio.create_task(self._run_job(series, state), name=f"history-import {key}")
+        job.add_done_callback(self._job_done)
+        self._jobs[key] = job
+
+    async def resume_interrupted(self) -> list[str]:
+        """Start the imports a crash or a full disk cut off, in the background."""
+        resumed = []
+        for key in await self._store.interrupted_imports():
+            if key in self._jobs:
+                continue
+            try:
+                series = parse_series_id(key)
+            except InvalidSeriesId:
+                continue
+            log.info("resuming the interrupted history import of %s", key)
+            self._start(series, self._series.setdefault(key, SeriesHistory()))
+            resumed.append(key)
+        return resumed
+
+    def _retry_later(self, series: SeriesId, state: SeriesHistory) -> None:
+        """A store write failed (disk full, I/O error): try again with backoff, whether or
+        not anyone asks, so the series recovers once the cause is gone."""
+        key = str(series)
+        delay = state.retry_delay_s = min(
+            RETRY_MAX_S, state.retry_delay_s * 2 if state.retry_delay_s else RETRY_FIRST_S
+        )
+        state.signature = None  # the file is unchanged, but the import must run again
+
+        async def retry() -> None:
+            await asyncio.sleep(delay)
+            self._retries.pop(key, None)
+            if key not in self._jobs:
+                self._start(series, state)
+
+        previous = self._retries.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        task = asyncio.create_task(retry(), name=f"history-retry {key}")
+        task.add_done_callback(log_crash)
+        task.add_done_callback(
+            lambda t: self._retries.pop(key, None) if self._retries.get(key) is t else None
+        )
+        self._retries[key] = task
+
     async def _notify(self) -> None:
         async with self._progress:
             self._progress.notify_all()
@@ -158,7 +210,7 @@ class HistoryBootstrapper:
         self._jobs.pop(task.get_name().removeprefix("history-import "), None)
 
     async def stop(self) -> None:
-        jobs = list(self._jobs.values())
+        jobs = [*self._jobs.values(), *self._retries.values()]
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
@@ -168,9 +220,14 @@ class HistoryBootstrapper:
     async def _run_job(self, series: SeriesId, state: SeriesHistory) -> None:
         try:
             await self._run(series, state)
+            state.retry_delay_s = 0.0
+        except StoreError as e:
+            log.error("history import of %s failed: %s", series, e)
+            state.status, state.last_error = "failed", str(e)
+            self._retry_later(series, state)
         except Exception as e:
             log.exception("history import of %s failed", series)
-            state.status, state.last_error = "failed", repr(e)
+            state.status, state.last_error = "failed", f"{type(e).__name__}: {e}"
         finally:
             state.running = False
             await self._notify()  # waiters then serve whatever the store has
@@ -238,46 +295,78 @@ class HistoryBootstrapper:
         return None
 
     async def _import(self, series: SeriesId, state: SeriesHistory, data: OhlcvData) -> None:
+        """Import what the store lacks of `data`, recording progress with every batch.
+
+        Three cases: the file was imported completely before (only candles newer than the
+        stored head or older than the stored first are new); an import of this same file
+        was interrupted (resume after the last committed candle); anything else (a first
+        import, a changed file after an interruption): the whole file, idempotently."""
         key = str(series)
         size = self._options.batch_size
         state.status = "importing"
+        signature = _progress_signature(state.file)
         # Only closed candles are stored; a file written moments ago may end with one that
         # is still forming.
         data = data.select(before=align_time(int(time.time()), series.timeframe))
         stats = await self._store.stats(key)
-        if stats is None or stats.count == 0 or stats.first_time is None:
-            newer, older = None, data
-        else:
+        progress = await self._store.import_progress(key)
+        incremental = bool(stats and stats.count and progress and progress.complete)
+        through: int | None = None
+        if stats is not None and incremental:
             newer = data.select(after=stats.head_time)
             older = data.select(before=stats.first_time)
             state.covered_from = None
+            pending = [int(d.times[0]) for d in (older, newer) if len(d)]
+            through = min(pending) - 1 if pending else None
+        else:
+            if progress is not None and progress.signature == signature:
+                through = progress.through  # resume after the last committed candle
+            newer = data.select(before=0)  # none
+            older = data if through is None else data.select(after=through)
+        total = len(newer) + len(older)
+        done = ImportProgress(signature, int(data.times[-1]) if len(data) else through, True)
+        # Every batch records in its own transaction the progress it completes: the first
+        # says an import is under way (so an interruption is seen), the ascending ones how
+        # far it has come, the last that it is complete.
+        step = ImportProgress(signature, through, False)
         imported = 0
-        if newer is not None and len(newer):
-            # Subscribers are not sent these one by one: the next live candle after them
-            # reaches each client with a `gap`, and the client re-reads over HTTP.
-            for batch in newer.batches(size):
-                await self._store.upsert_many(key, batch)
-                imported += len(batch)
-                self._metrics.rows_imported.inc(len(batch))
-        if newer is not None:
-            state.covered_from = stats.first_time if stats else None
-            await self._notify()
-        for i, batch in enumerate(older.batches(size, newest_first=True)):
-            await self._store.upsert_many(key, batch)
+
+        async def write(batch: list[CandleRow]) -> None:
+            nonlocal imported
+            final = imported + len(batch) == total
+            await self._store.upsert_many(key, batch, progress=done if final else step)
             imported += len(batch)
             state.rows_imported = imported
             self._metrics.rows_imported.inc(len(batch))
+
+        # Subscribers are not sent these one by one: the next live candle after them
+        # reaches each client with a `gap`, and the client re-reads over HTTP.
+        for batch in newer.batches(size):
+            await write(batch)
+        if incremental:
+            state.covered_from = stats.first_time if stats else None
+            await self._notify()
+        for i, batch in enumerate(older.batches(size, newest_first=True)):
+            # The newest batch comes first: once it is in, the page a chart asks for first
+            # is servable. The rest follows oldest first (appends are faster).
+            if i > 0:
+                step = ImportProgress(signature, batch[-1][0], False)
+            await write(batch)
             if i == 0:
-                # The newest batch comes first: once it is in, the page a chart asks for
-                # first is servable. The rest follows oldest first (appends are faster),
-                # so the covered range only grows again when the import is done.
                 state.covered_from = batch[0][0]
                 await self._notify()
+        if not total and progress != done:
+            await self._store.set_import_progress(key, done)
         state.rows_imported = imported
         state.status = "imported"
         await self._notify()
         if imported:
             log.info("imported %d candles of %s", imported, key)
+
+
+def _progress_signature(path: str | None) -> str:
+    signature = None if path is None else _signature(Path(path))
+    return "|".join(map(str, signature)) if signature else str(path)
 
 
 def _signatures(files: list[DatadirFile]) -> tuple[Signature, ...]:
