@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from app.errors import InvalidCandle
-from app.series import is_aligned
+from app.series import align_time, is_aligned, next_candle_time
 
 
 class Candle(NamedTuple):
@@ -61,8 +61,10 @@ def candle_problem(c: Candle) -> str | None:
     return None
 
 
-def candle_from_json(obj: object, timeframe: str) -> Candle:
-    """Validate a candle received from a client (the ingest API)."""
+def candle_from_json(obj: object, timeframe: str, now: int) -> Candle:
+    """Validate a candle received from a client (the ingest API). `now` (epoch seconds)
+    bounds it: at most the candle after the one forming now, which allows for clock skew
+    between the writer and this server, and nothing years ahead."""
     if not isinstance(obj, Mapping):
         raise InvalidCandle("candle must be an object")
     missing = [f for f in CANDLE_FIELDS if f not in obj]
@@ -71,8 +73,12 @@ def candle_from_json(obj: object, timeframe: str) -> Candle:
     t = obj["candle_time"]
     if isinstance(t, bool) or not isinstance(t, int):
         raise InvalidCandle("candle_time must be an integer (epoch seconds)")
-    if not 0 <= t < 2**40:
-        raise InvalidCandle("candle_time is out of range")
+    latest = next_candle_time(align_time(now, timeframe), timeframe)
+    if not 0 <= t <= latest:
+        raise InvalidCandle(
+            f"candle_time {t} is out of range: at most {latest}, the {timeframe} candle "
+            "after the current one"
+        )
     if not is_aligned(t, timeframe):
         raise InvalidCandle(f"candle_time {t} is not aligned to the {timeframe} timeframe")
     values: list[float] = []

@@ -90,3 +90,12 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("ingest_token")
+    @classmethod
+    def _ascii_token(cls, value: str | None) -> str | None:
+        # An HTTP header carries bytes; a non-ASCII token could never be presented the same
+        # way by every client.
+        if value is not None and not (value.isascii() and value.isprintable()):
+            raise ValueError("must be printable ASCII")
+        return value

@@ -182,6 +182,20 @@ async def test_ingest_rejects_unaligned_and_implausible_candles(server: LiveServ
     assert (await get(server)).json()["candles"] == []
 
 
+@pytest.mark.parametrize(
+    "series_id",
+    ["binance:spot:BTC/USDT:1M", "binance:spot:BTC/USDT:1w", "binance:spot:BTC/USDT:1m"],
+)
+async def test_ingest_rejects_candles_beyond_the_next_one(
+    server: LiveServer, series_id: str
+) -> None:
+    # 2**40 - 1 s is the year 36812; a 1w week in the year 11476 was stored before.
+    for t in (2**40 - 1, 297_999_792_000, 2**62):
+        assert_error(await server.ingest(series_id, candle(t)), 400, "invalid_candle")
+    r = await server.http.get("/api/market/candles", params={"series_id": series_id})
+    assert r.json()["candles"] == []
+
+
 async def test_ingest_rejects_huge_bodies(server: LiveServer) -> None:
     r = await server.http.post("/api/market/ingest/candle_closed", content=b" " * 100_000)
     assert_error(r, 413, "payload_too_large")
@@ -201,12 +215,25 @@ async def test_ingest_token(make_settings: SettingsFactory) -> None:
             headers={"Authorization": "Bearer wrong"},
         )
         assert_error(r, 403, "forbidden")
+        # A non-ASCII token is a wrong token, not a 500 (headers arrive as latin-1).
+        for header in ("Bearer s3cr\u00e9t".encode("latin-1"), "Bearer s3cr€t".encode()):
+            r = await s.http.post(
+                "/api/market/ingest/candle_closed",
+                json={"series_id": SERIES, "candle": candle(T0)},
+                headers={"Authorization": header},  # type: ignore[dict-item]
+            )
+            assert_error(r, 403, "forbidden")
         r = await s.http.post(
             "/api/market/ingest/candle_closed",
             json={"series_id": SERIES, "candle": candle(T0)},
             headers={"Authorization": "Bearer s3cret"},
         )
         assert r.status_code == 200
+
+
+def test_non_ascii_ingest_token_is_refused_at_startup(make_settings: SettingsFactory) -> None:
+    with pytest.raises(ValueError, match="printable ASCII"):
+        make_settings(ingest_token="s3cr€t")
 
 
 async def test_series_listing(make_settings: SettingsFactory) -> None:

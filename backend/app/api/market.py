@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from typing import Annotated, Any
 
 import orjson
@@ -107,7 +108,7 @@ async def ingest_candle_closed(
     if not isinstance(payload, dict):
         raise ClientError('body must be {"series_id": ..., "candle": {...}}')
     series = parse_series_id(payload.get("series_id"))
-    candle = candle_from_json(payload.get("candle"), series.timeframe)
+    candle = candle_from_json(payload.get("candle"), series.timeframe, int(time.time()))
     result = await services.hub.commit_closed(str(series), [candle])
     return JSONBytesResponse(
         {
@@ -127,5 +128,9 @@ def _authorize(request: Request, token: str | None) -> None:
     if not header:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+    # As bytes: compare_digest refuses non-ASCII str, and headers arrive as latin-1.
+    expected = token.encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode("latin-1"), expected
+    ):
         raise HTTPException(403, "invalid bearer token")
