@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from app.config import Settings
-from app.errors import TradeCanvasError
+from app.errors import ConfigError, TradeCanvasError
 
 DEMO_WHITELIST = (
     "binance:spot:BTC/USDT:1m",
@@ -31,6 +32,7 @@ def _serve(args: argparse.Namespace) -> int:
         fake = _start_demo_exchange()
         overrides.update(_demo_settings(fake.settings_env()))
     settings = Settings(**overrides)
+    preflight(settings)
     try:
         uvicorn.run(
             create_app(settings),
@@ -43,6 +45,37 @@ def _serve(args: argparse.Namespace) -> int:
         if fake is not None:
             fake.stop()
     return 0
+
+
+def preflight(settings: Settings) -> None:
+    """Fail before serving, with one clear line, on what would otherwise fail inside the
+    server's startup with a traceback: the whitelist and freqtrade config, the store file,
+    the listening address."""
+    import asyncio
+    import socket
+
+    from app.metrics import Metrics
+    from app.services import whitelist_of
+    from app.store import CandleStore
+
+    whitelist_of(settings)
+    if settings.freqtrade_config is not None:
+        from app.history.datadir import load_freqtrade_config
+
+        load_freqtrade_config(settings.freqtrade_config)
+
+    try:
+        with socket.create_server((settings.host, settings.port)):
+            pass
+    except OSError as e:
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {e}") from e
+
+    async def open_store() -> None:
+        store = CandleStore(settings.db_path, Metrics())
+        await store.open()
+        await store.close()
+
+    asyncio.run(open_store())
 
 
 def _start_demo_exchange() -> Any:
@@ -167,9 +200,20 @@ def main(argv: list[str] | None = None) -> int:
     except TradeCanvasError as e:
         print(f"trade-canvas: {e}", file=sys.stderr)
         return 2
+    except ValidationError as e:
+        print(f"trade-canvas: invalid settings: {_settings_problems(e)}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into `head` and the like
         return 0
     return code
+
+
+def _settings_problems(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        name = "_".join(str(p) for p in item["loc"]).upper()
+        problems.append(f"TRADE_CANVAS_{name} ({item.get('input')!r}): {item['msg']}")
+    return "; ".join(problems)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.errors import InvalidSeriesId
+from app.series import parse_series_id
+
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
@@ -18,7 +21,10 @@ def _split_csv(value: object) -> object:
 class Settings(BaseSettings):
     """Every `TRADE_CANVAS_*` setting. See README.md for the meaning of each."""
 
-    model_config = SettingsConfigDict(env_prefix="TRADE_CANVAS_", extra="ignore")
+    # No infinite or NaN durations, rates or intervals: `inf` flush intervals never flush.
+    model_config = SettingsConfigDict(
+        env_prefix="TRADE_CANVAS_", extra="ignore", allow_inf_nan=False
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -85,6 +91,16 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("whitelist")
+    @classmethod
+    def _series_ids(cls, value: list[str]) -> list[str]:
+        for series_id in value:
+            try:
+                parse_series_id(series_id)
+            except InvalidSeriesId as e:
+                raise ValueError(str(e)) from None
+        return value
 
     @field_validator("ingest_token", mode="before")
     @classmethod

@@ -26,6 +26,10 @@ class InvalidParameter(ClientError):
     code = "invalid_parameter"
 
 
+class ConfigError(TradeCanvasError):
+    """A setting, config file or path the server cannot start with."""
+
+
 class StoreError(TradeCanvasError):
     """The candle store could not be opened, migrated, read or written."""
 

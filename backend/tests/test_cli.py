@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.freqtrade_support import DATADIR
 
@@ -112,3 +115,75 @@ def test_serve_demo_works_offline(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def serve_with(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "serve", *args],
+        env={**os.environ, "TRADE_CANVAS_DB_PATH": str(tmp_path / "store.sqlite"), **env},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "says"),
+    [
+        ({"TRADE_CANVAS_PORT": "99999"}, (), "TRADE_CANVAS_PORT"),
+        ({"TRADE_CANVAS_PORT": "http"}, (), "TRADE_CANVAS_PORT"),
+        ({}, ("--port", "70000"), "TRADE_CANVAS_PORT"),
+        ({"TRADE_CANVAS_HISTORY_WAIT_S": "-1"}, (), "TRADE_CANVAS_HISTORY_WAIT_S"),
+        ({"TRADE_CANVAS_HISTORY_RECHECK_S": "inf"}, (), "TRADE_CANVAS_HISTORY_RECHECK_S"),
+        ({"TRADE_CANVAS_BINANCE_WS_FLUSH_S": "inf"}, (), "TRADE_CANVAS_BINANCE_WS_FLUSH_S"),
+        ({"TRADE_CANVAS_BINANCE_WS_FLUSH_S": "nan"}, (), "TRADE_CANVAS_BINANCE_WS_FLUSH_S"),
+        ({"TRADE_CANVAS_WHITELIST": "binance:spot:BTCUSDT:1m"}, (), "TRADE_CANVAS_WHITELIST"),
+        ({"TRADE_CANVAS_INGEST_TOKEN": "s3cr€t"}, (), "TRADE_CANVAS_INGEST_TOKEN"),
+        ({"TRADE_CANVAS_FREQTRADE_CONFIG": "/nonexistent/config.json"}, (), "freqtrade config"),
+        ({"TRADE_CANVAS_FREQTRADE_CONFIG": "{bad}"}, (), "freqtrade config"),
+        ({"TRADE_CANVAS_DB_PATH": "/proc/no/store.sqlite"}, (), "candle store"),
+        ({"TRADE_CANVAS_DB_PATH": "{dir}"}, (), "candle store"),
+        ({"TRADE_CANVAS_HOST": "256.1.1.1"}, (), "cannot listen"),
+    ],
+)
+def test_configuration_errors_end_with_one_line_and_exit_2(
+    tmp_path: Path, env: dict[str, str], args: tuple[str, ...], says: str
+) -> None:
+    bad_config = tmp_path / "config.json"
+    bad_config.write_text('{"exchange": ')
+    env = {
+        k: v.replace("{bad}", str(bad_config)).replace("{dir}", str(tmp_path))
+        for k, v in env.items()
+    }
+    done = serve_with(tmp_path, env, *args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trade-canvas: "), done.stderr
+    assert says in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = serve_with(tmp_path, {}, "--port", str(port))
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"trade-canvas: cannot listen on 127.0.0.1:{port}")
+
+
+def test_db_path_with_hash_and_question_mark_opens_exactly_that_file(tmp_path: Path) -> None:
+    db = tmp_path / "a#b?c=d.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "import", "--datadir", str(DATADIR),
+         "--series", "binance:spot:ETH/BTC:5m"],
+        env={**os.environ, "TRADE_CANVAS_DB_PATH": str(db)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # Nothing else was created: not `a` (the URI would have cut the name at `#`).
+    assert {p.name for p in tmp_path.iterdir()} <= {
+        "a#b?c=d.sqlite",
+        "a#b?c=d.sqlite-wal",
+        "a#b?c=d.sqlite-shm",
+    }
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM candles").fetchone()[0] > 0

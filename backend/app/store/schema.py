@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Final
+from urllib.parse import quote
 
 # Entry i holds the statements that migrate from version i to i + 1; append, never edit.
 # An integer series key keeps the clustered primary key small, and WITHOUT ROWID stores each
@@ -60,7 +61,8 @@ PRAGMAS: Final = (
 
 
 def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
-    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+    # Quoted, so a `#` or `?` in the path is part of the file name, not of the URI.
+    uri = f"file:{quote(path)}" + ("?mode=ro" if read_only else "")
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     for pragma in PRAGMAS:
         if read_only and "journal_mode" in pragma:
