@@ -23,6 +23,7 @@ DEMO_WHITELIST = (
 
 def _serve(args: argparse.Namespace) -> int:
     from app.api.app import create_app
+    from app.api.http_protocol import http_protocol
 
     overrides: dict[str, Any] = {
         k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None
@@ -40,6 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=settings.port,
             log_level=args.log_level,
             ws_max_size=settings.ws_max_message_bytes * 4,
+            http=http_protocol(settings.http_header_timeout_s),
         )
     finally:
         if fake is not None:

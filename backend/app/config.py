@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # The built chart (frontend/dist of this checkout when unset).
     frontend_dir: Path | None = None
 
+    # Slow or silent HTTP clients: headers and body must arrive within these.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=10.0, gt=0)
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # WebSocket limits that protect the server from abusive or slow clients.

@@ -21,6 +21,7 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from app.api.app import create_app
+from app.api.http_protocol import http_protocol
 from app.config import Settings
 from app.services import Services
 
@@ -67,7 +68,10 @@ class LiveServer:
 @asynccontextmanager
 async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+        http=http_protocol(settings.http_header_timeout_s),
+    )  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name="test-uvicorn")
     try:

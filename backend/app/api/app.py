@@ -15,6 +15,7 @@ from app.api import market, ops, ws
 from app.api.errors import install_error_handlers
 from app.api.frontend import default_frontend_dir, mount_frontend
 from app.api.middleware import RequestContextMiddleware
+from app.api.openapi import install_openapi
 from app.config import Settings
 from app.metrics import Metrics
 from app.services import start_services, stop_services
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(market.router)
     app.include_router(ops.router)
     app.include_router(ws.router)
@@ -66,5 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=metrics, body_timeout_s=settings.http_body_timeout_s
+    )
     return app

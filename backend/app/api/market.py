@@ -13,6 +13,13 @@ from starlette.exceptions import HTTPException
 
 from app.api.deps import ServicesDep, SettingsDep
 from app.api.responses import JSONBytesResponse
+from app.api.schemas import (
+    CandlesResponse,
+    IngestRequest,
+    IngestResponse,
+    SeriesListResponse,
+    errors,
+)
 from app.candle import candle_from_json, candles_to_dicts
 from app.errors import ClientError, InvalidParameter
 from app.history.datadir import list_datadir
@@ -25,7 +32,7 @@ _MAX_INGEST_BODY = 65_536
 _EPOCH_RANGE = {"ge": 0, "le": 2**40}
 
 
-@router.get("/candles")
+@router.get("/candles", response_model=CandlesResponse, responses=errors(400, 404, 429, 503))
 async def get_candles(
     services: ServicesDep,
     series_id: Annotated[str, Query(max_length=128)],
@@ -51,7 +58,7 @@ async def get_candles(
     )
 
 
-@router.get("/series")
+@router.get("/series", response_model=SeriesListResponse, responses=errors(503))
 async def list_series(services: ServicesDep) -> JSONBytesResponse:
     """Stored, whitelisted, live and datadir series; each with its history state when the
     server has looked at it."""
@@ -91,7 +98,25 @@ def _series_entry(
     }
 
 
-@router.post("/ingest/candle_closed")
+@router.post(
+    "/ingest/candle_closed",
+    response_model=IngestResponse,
+    responses=errors(400, 401, 403, 404, 408, 413, 503),
+    openapi_extra={
+        # The body is read and validated by hand (size cap, clear errors), so FastAPI
+        # cannot see it; described here.
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": IngestRequest.model_json_schema(
+                        ref_template="#/components/schemas/{model}"
+                    )
+                }
+            },
+        }
+    },
+)
 async def ingest_candle_closed(
     request: Request, settings: SettingsDep, services: ServicesDep
 ) -> JSONBytesResponse:

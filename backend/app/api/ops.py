@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from app.api.deps import ServicesDep, SettingsDep
 from app.api.responses import JSONBytesResponse, error_response
+from app.api.schemas import StatusResponse, errors
 from app.history.datadir import list_datadir
 
 router = APIRouter()
 
 
-@router.get("/health")
+@router.get("/health", response_model=StatusResponse)
 async def health() -> JSONBytesResponse:
     return JSONBytesResponse({"status": "ok"})
 
 
-@router.get("/ready", response_model=None)
+@router.get("/ready", response_model=StatusResponse, responses=errors(503))
 async def ready(request: Request, services: ServicesDep) -> Response:
     problems = []
     if not services.store.is_open:
@@ -36,12 +38,20 @@ async def ready(request: Request, services: ServicesDep) -> Response:
     return JSONBytesResponse({"status": "ready"})
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(services: ServicesDep) -> Response:
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
-@router.get("/api/market/debug/ingest_state")
+@router.get(
+    "/api/market/debug/ingest_state",
+    response_model=dict[str, Any],
+    responses=errors(404),
+)
 async def ingest_state(settings: SettingsDep, services: ServicesDep) -> JSONBytesResponse:
     if not settings.enable_debug_api:
         raise HTTPException(404, "Not Found")

@@ -1,0 +1,71 @@
+"""The shapes of the HTTP API's bodies, for the OpenAPI document.
+
+Handlers serialize with orjson themselves (faster than validating every candle through
+pydantic); these models describe exactly what they return, so clients and the fuzz test can
+hold the server to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    error_code: str
+    message: str
+    request_id: str
+
+
+class CandleBody(BaseModel):
+    candle_time: int = Field(description="open time, UTC epoch seconds, aligned")
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class CandlesResponse(BaseModel):
+    series_id: str
+    server_head_time: int | None
+    candles: list[CandleBody]
+
+
+class SeriesEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    series_id: str
+    first_time: int | None
+    head_time: int | None
+    count: int
+    live: bool
+    history: dict[str, Any] | None = None
+    datadir_files: list[dict[str, Any]] | None = None
+
+
+class SeriesListResponse(BaseModel):
+    series: list[SeriesEntry]
+
+
+class IngestRequest(BaseModel):
+    series_id: str = Field(examples=["binance:spot:BTC/USDT:1m"])
+    candle: CandleBody
+
+
+class IngestResponse(BaseModel):
+    series_id: str
+    candle_time: int
+    inserted: int
+    updated: int
+    server_head_time: int | None
+
+
+class StatusResponse(BaseModel):
+    status: str
+    problems: list[str] | None = None
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status with the unified error body."""
+    return {status: {"model": ErrorBody} for status in statuses}
