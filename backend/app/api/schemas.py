@@ -18,12 +18,12 @@ class ErrorBody(BaseModel):
 
 
 class CandleBody(BaseModel):
-    candle_time: int = Field(description="open time, UTC epoch seconds, aligned")
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+    candle_time: int = Field(ge=0, description="open time, UTC epoch seconds, aligned")
+    open: float = Field(ge=0)
+    high: float = Field(ge=0)
+    low: float = Field(ge=0)
+    close: float = Field(ge=0)
+    volume: float = Field(ge=0)
 
 
 class CandlesResponse(BaseModel):
