@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     ondemand_max_jobs: int = Field(default=16, ge=0)
     ondemand_idle_ttl_s: float = Field(default=60.0, ge=0)
 
+    # Requests that start work (an import, a download, a live job) for a series not yet
+    # stored, per client address: a rate per minute and a burst.
+    work_requests_per_min: float = Field(default=60.0, gt=0)
+    work_requests_burst: int = Field(default=30, ge=1)
+
     live_ingest: bool = True
     binance_ws_batch_max: int = Field(default=500, ge=1)
     binance_ws_flush_s: float = Field(default=0.25, gt=0)
@@ -86,6 +91,9 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(default=64, ge=1)
     ws_max_message_bytes: int = Field(default=16_384, ge=256)
     ws_send_queue_max: int = Field(default=2_048, ge=8)
+    # Unsent bytes per client, catchups included; a client that asks for more is closed.
+    # Two full catchups (5,000 candles, ~0.5 MB each) and a busy live stream fit.
+    ws_send_queue_max_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     ws_catchup_max: int = Field(default=5_000, ge=1, le=5_000)
     # Client messages per second (and burst) before they are dropped with `rate_limited`.
     ws_messages_per_s: float = Field(default=20.0, gt=0)

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.admission import Admission
 from app.config import Settings
 from app.errors import InvalidSeriesId
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
@@ -16,6 +17,7 @@ from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
 from app.hub import MarketHub
 from app.ingest.binance_ws import BinanceWsIngestor, IngestOptions
+from app.ingest.catalog import MarketCatalog
 from app.ingest.metrics import IngestMetrics
 from app.ingest.rest_klines import BinanceRestKlines
 from app.ingest.supervisor import IngestSupervisor
@@ -39,6 +41,7 @@ class Services:
     # The one exchange REST client (ccxt), shared by the ccxt history source and the live
     # ingestors, and closed here last.
     rest: BinanceRestKlines
+    admission: Admission
 
 
 def build_history(
@@ -173,7 +176,18 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
         await rest.close()
         await store.close()
         raise
-    return Services(settings, metrics, store, supervisor, hub, history, datadir, downloads, rest)
+    admission = Admission(
+        store,
+        MarketCatalog(rest),
+        datadir=datadir,
+        always_served=frozenset(str(s) for s in whitelist),
+        starts_work=history is not None or settings.live_ingest,
+        per_client_per_min=settings.work_requests_per_min,
+        per_client_burst=settings.work_requests_burst,
+    )
+    return Services(
+        settings, metrics, store, supervisor, hub, history, datadir, downloads, rest, admission
+    )
 
 
 async def stop_services(services: Services) -> None:

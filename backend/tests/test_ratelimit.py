@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.api.ratelimit import TokenBucket
+from app.ratelimit import TokenBucket
 
 
 def test_burst_then_rate() -> None:

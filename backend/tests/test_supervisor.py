@@ -112,23 +112,24 @@ async def test_zero_capacity_still_serves_whitelisted_series(
         assert (await subscribe(ws, B))["code"] == "capacity"
 
 
-async def test_unknown_symbols_are_refused_once_with_a_clear_error(
+async def test_unknown_symbols_are_refused_at_once_and_start_no_job(
     make_settings: SettingsFactory, fake: FakeBinance
 ) -> None:
     nope = "binance:futures:NOPE/USDT:USDT:1m"
     async with live_server(make_settings(**live_settings(fake))) as s, s.ws() as ws:
-        assert (await subscribe(ws, nope))["type"] == "catchup"
+        await send_json(ws, {"type": "subscribe", "series_id": nope})
         error = await recv_json(ws, 10)
         assert error["type"] == "error" and error["code"] == "unknown_symbol"
+        assert error["series_id"] == nope
         assert "NOPE/USDT:USDT is not listed" in error["message"]
-        job = (await jobs(s))[nope]
-        assert job["state"] == "failed"
+        assert nope not in await jobs(s)
         requests = fake.exchange.rest_requests
-        await poll(lambda: fake.exchange.rest_requests == requests, "no retries")
-        # A later subscriber learns it right after its catchup.
+        # A later subscriber is refused from the cached market list: no new request.
         async with s.ws() as late:
-            assert (await subscribe(late, nope))["type"] == "catchup"
+            await send_json(late, {"type": "subscribe", "series_id": nope})
             assert (await recv_json(late))["code"] == "unknown_symbol"
+        assert fake.exchange.rest_requests == requests
+        assert nope not in await jobs(s)
 
 
 async def test_whitelist_from_a_freqtrade_config(

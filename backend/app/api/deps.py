@@ -35,3 +35,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CandleStore, Depends(get_store)]
 HubDep = Annotated[MarketHub, Depends(get_hub)]
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """Who is asking, for per-client budgets."""
+    return conn.client.host if conn.client is not None else "unknown"

@@ -19,12 +19,15 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "rate_limited",
 }
 
 
 async def _client_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClientError)
-    return error_response(request, exc.status, exc.code, str(exc))
+    retry_after = getattr(exc, "retry_after_s", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return error_response(request, exc.status, exc.code, str(exc), headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.exceptions import HTTPException
 
-from app.api.deps import ServicesDep, SettingsDep
+from app.api.deps import ServicesDep, SettingsDep, client_address
 from app.api.responses import JSONBytesResponse
 from app.api.schemas import (
     CandlesResponse,
@@ -34,6 +34,7 @@ _EPOCH_RANGE = {"ge": 0, "le": 2**40}
 
 @router.get("/candles", response_model=CandlesResponse, responses=errors(400, 404, 429, 503))
 async def get_candles(
+    request: Request,
     services: ServicesDep,
     series_id: Annotated[str, Query(max_length=128)],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 500,
@@ -44,6 +45,7 @@ async def get_candles(
     series = str(parsed)
     if since is not None and before is not None:
         raise InvalidParameter("give either since or before, not both")
+    await services.admission.admit(parsed, client_address(request))
     if services.history is not None:
         # Scrolling back (`before`) needs the whole file; the newest page or a `since`
         # read is served as soon as those candles are committed.

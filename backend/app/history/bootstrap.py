@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from prometheus_client import Counter
 
@@ -36,6 +36,8 @@ Signature = tuple[str, int, int]
 # Backoff of an import whose store writes failed (a full disk is freed by a person).
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 300.0
+# Series whose history state is remembered; beyond, the oldest idle ones are forgotten.
+MAX_TRACKED: Final = 4_096
 
 
 class HistoryMetrics:
@@ -135,7 +137,10 @@ class HistoryBootstrapper:
         everything after `since`, or the whole file (`complete`). Waits at most `wait_s`;
         past that the import (or download) goes on and the store serves what it has."""
         key = str(series)
-        state = self._series.setdefault(key, SeriesHistory())
+        state = self._series.get(key)
+        if state is None:
+            self._forget_idle()
+            state = self._series[key] = SeriesHistory()
         if key not in self._jobs:
             if time.monotonic() - state.checked_at < self._options.recheck_s:
                 return
@@ -153,6 +158,17 @@ class HistoryBootstrapper:
                 await self._progress.wait_for(ready)
         except TimeoutError:
             log.info("serving %s before its history is complete (%s)", key, state.status)
+
+    def _forget_idle(self) -> None:
+        """Keep the table bounded: past `MAX_TRACKED`, forget the oldest series with no
+        job (a later request looks at its file afresh)."""
+        if len(self._series) < MAX_TRACKED:
+            return
+        busy = self._jobs.keys() | self._retries.keys()
+        for key in [k for k, s in self._series.items() if not s.running and k not in busy]:
+            del self._series[key]
+            if len(self._series) < MAX_TRACKED // 2:
+                return
 
     def _start(self, series: SeriesId, state: SeriesHistory) -> None:
         key = str(series)

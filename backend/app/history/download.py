@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from prometheus_client import Counter, Gauge
 
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 Result = Literal["ok", "failed", "timeout"]
 
+# Downloads that may wait for a slot, per slot; more requests are turned away at once.
+MAX_QUEUED_PER_SLOT: Final = 4
+# Series whose download state is remembered (cooldowns, last results).
+MAX_TRACKED: Final = 4_096
 DEFAULT_SPOT_REST = "https://api.binance.com"
 DEFAULT_FUTURES_REST = "https://fapi.binance.com"
 
@@ -91,24 +95,44 @@ class DownloadManager:
         self._metrics = metrics
         self._semaphore = asyncio.Semaphore(options.max_concurrent)
         self._series: dict[str, _SeriesDownload] = {}
+        self._started = 0  # downloads running or waiting for a slot
 
     async def request(self, series: SeriesId) -> Result | None:
-        """Download `series` unless one is running (then wait for it) or it is in
-        cooldown (then return None at once)."""
+        """Download `series` unless one is running (then wait for it), it is in cooldown
+        or too many downloads wait for a slot already (then return None at once)."""
         key = str(series)
-        state = self._series.setdefault(key, _SeriesDownload())
-        if state.running is not None:
+        state = self._series.get(key)
+        if state is not None and state.running is not None:
             self._metrics.skipped.labels("joined").inc()
             return await asyncio.shield(state.running)
-        if time.monotonic() < state.next_allowed_mono:
+        if state is not None and time.monotonic() < state.next_allowed_mono:
             self._metrics.skipped.labels("cooldown").inc()
             return None
+        if self._started >= self._options.max_concurrent * (1 + MAX_QUEUED_PER_SLOT):
+            self._metrics.skipped.labels("queue_full").inc()
+            return None
+        if state is None:
+            self._forget_finished()
+            state = self._series[key] = _SeriesDownload()
         task = asyncio.create_task(self._run(series, state), name=f"download-data {key}")
         task.add_done_callback(log_crash)
         state.running = task
         return await asyncio.shield(task)
 
+    def _forget_finished(self) -> None:
+        """Keep the table bounded: past `MAX_TRACKED`, drop the oldest entries whose
+        cooldown is over (they would download again anyway)."""
+        if len(self._series) < MAX_TRACKED:
+            return
+        now = time.monotonic()
+        for key in [k for k, s in self._series.items()
+                    if s.running is None and s.next_allowed_mono <= now]:  # fmt: skip
+            del self._series[key]
+            if len(self._series) < MAX_TRACKED // 2:
+                return
+
     async def _run(self, series: SeriesId, state: _SeriesDownload) -> Result:
+        self._started += 1
         try:
             async with self._semaphore:
                 self._metrics.running.inc()
@@ -120,6 +144,7 @@ class DownloadManager:
             result, error = "failed", "cancelled"
             raise
         finally:
+            self._started -= 1
             state.running = None
             state.runs += 1
             state.last_result, state.last_error = result, error

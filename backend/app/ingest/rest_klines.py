@@ -57,12 +57,13 @@ class BinanceRestKlines:
             self._clients[market] = client
         return client
 
-    async def check_symbol(self, series: SeriesId) -> None:
-        """Raise `UnknownSymbol` if the exchange does not list `series`' symbol."""
+    async def check_symbol(self, series: SeriesId, *, reload: bool = False) -> None:
+        """Raise `UnknownSymbol` if the exchange does not list `series`' symbol. The market
+        list is loaded once (ccxt caches it) unless `reload`."""
         client = self._client(series.market)
         ccxt_errors = _ccxt_errors()
         try:
-            markets = await client.load_markets()
+            markets = await client.load_markets(reload)
         except ccxt_errors.BaseError as e:
             raise RestKlineError(f"cannot load {series.market} markets: {e}") from e
         if series.symbol not in markets:

@@ -1,0 +1,93 @@
+"""Admission: whether a request may start work for a series (an import, a download, a live
+job), decided before anything is queued or listed.
+
+A series the store already holds, or that is whitelisted, costs nothing new. Any other must
+be listed by the exchange (unknown symbol: `UnknownSymbol`, 404) unless the datadir has a
+file for it, and is charged to the client's budget of work-starting requests (`TooBusy`,
+429), so one client cannot fill the download slots or the tables with made-up pairs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from pathlib import Path
+from typing import Final
+
+from app.errors import ClientError
+from app.history.datadir import series_files
+from app.ingest.catalog import MarketCatalog
+from app.ratelimit import TokenBucket
+from app.series import SeriesId
+from app.store import CandleStore
+
+# Clients whose budgets are remembered; the least recently seen is forgotten first.
+MAX_CLIENTS: Final = 10_000
+
+
+class UnknownSymbol(ClientError):
+    code = "unknown_symbol"
+    status = 404
+
+
+class TooBusy(ClientError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Admission:
+    def __init__(
+        self,
+        store: CandleStore,
+        catalog: MarketCatalog | None,
+        *,
+        datadir: Path | None,
+        always_served: frozenset[str],
+        starts_work: bool,
+        per_client_per_min: float,
+        per_client_burst: int,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._datadir = datadir
+        self._always_served = always_served
+        self._starts_work = starts_work
+        self._rate_per_s = per_client_per_min / 60
+        self._burst = per_client_burst
+        self._budgets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    async def admit(self, series: SeriesId, client: str) -> None:
+        """Return if `client` may have `series` served (and its work started); raise
+        `UnknownSymbol` or `TooBusy` otherwise."""
+        key = str(series)
+        if not self._starts_work or key in self._always_served:
+            return
+        stats = await self._store.stats(key)
+        if stats is not None and stats.count:
+            return
+        has_file = self._datadir is not None and bool(
+            await asyncio.to_thread(series_files, self._datadir, series)
+        )
+        unchecked = has_file or self._catalog is None
+        if not unchecked and await self._catalog.is_listed(series) is False:  # type: ignore[union-attr]
+            raise UnknownSymbol(
+                f"{series.symbol} is not listed on {series.exchange} {series.market}"
+            )
+        self._charge(client)
+
+    def _charge(self, client: str) -> None:
+        bucket = self._budgets.get(client)
+        if bucket is None:
+            bucket = self._budgets[client] = TokenBucket(self._rate_per_s, self._burst)
+            if len(self._budgets) > MAX_CLIENTS:
+                self._budgets.popitem(last=False)
+        else:
+            self._budgets.move_to_end(client)
+        if not bucket.take():
+            raise TooBusy(
+                "too many requests for series not yet stored; try again later",
+                retry_after_s=max(1, round(1 / self._rate_per_s)),
+            )
