@@ -57,6 +57,12 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.ws_clients_closed = Counter(
+            "trade_canvas_ws_clients_closed",
+            "WebSocket clients closed by the server (1008), by reason.",
+            ["reason"],
+            registry=r,
+        )
         self.ws_client_messages_rate_limited = Counter(
             "trade_canvas_ws_client_messages_rate_limited",
             "Client messages dropped for exceeding the per-connection message rate.",

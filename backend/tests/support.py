@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
+from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
@@ -182,6 +182,23 @@ class StalledClient:
             data = await asyncio.wait_for(self._reader.read(65536), remaining)
             if not data:
                 raise ConnectionError("closed")
+            self._protocol.receive_data(data)
+
+    async def read_until_closed(self, timeout: float = 20.0) -> tuple[int | None, str]:
+        """Read (and discard) everything until the connection ends: the close frame's
+        code and reason, or (None, "") when it ended without one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self._protocol.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.CLOSE:
+                    close = Close.parse(event.data)
+                    return close.code, close.reason
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the server did not close the connection")
+            data = await asyncio.wait_for(self._reader.read(65536), remaining)
+            if not data:
+                return None, ""
             self._protocol.receive_data(data)
 
     async def close(self) -> None:

@@ -1,6 +1,6 @@
 """`WS /ws/market`: subscribe, unsubscribe, ping. Bad input gets an `error` message, not a
-disconnect; only oversized frames (1009), clients that stop reading (1008) and clients that
-keep flooding past the message rate (1008) are closed."""
+disconnect; only oversized frames (1009), clients that stop reading or go over their byte
+budget (1008) and clients that keep flooding past the message rate (1008) are closed."""
 
 from __future__ import annotations
 
@@ -9,18 +9,21 @@ import contextlib
 import itertools
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from app.api.deps import ServicesDep
-from app.api.ratelimit import TokenBucket
-from app.errors import ClientError, StoreError
-from app.hub import ClientSession, MarketHub, SlowConsumer, messages
+from app.api.deps import ServicesDep, client_address
+from app.errors import ClientError, StoreError, TooManySubscriptions
+from app.hub import ClientSession, SlowConsumer, messages
 from app.metrics import Metrics
-from app.series import parse_series_id
+from app.ratelimit import TokenBucket
+from app.series import SeriesId, parse_series_id
+from app.services import Services
+from app.tasks import log_crash
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -50,30 +53,29 @@ async def market_ws(websocket: WebSocket, services: ServicesDep) -> None:
         client_id,
         websocket.send_text,
         max_queue=settings.ws_send_queue_max,
+        max_bytes=settings.ws_send_queue_max_bytes,
         metrics=services.metrics,
     )
     sender = asyncio.create_task(session.run_sender(), name=f"{client_id}-sender")
     sender.add_done_callback(_log_sender_end)
     services.metrics.ws_clients.inc()
+    handler = _Handler(websocket, session, services)
     try:
         bucket = TokenBucket(settings.ws_messages_per_s, settings.ws_message_burst)
         limit = _RateLimit(bucket, session, services.metrics, settings.ws_messages_per_s)
-        await _receive_loop(
-            websocket, session, services.hub, settings.ws_max_message_bytes, sender, limit
-        )
+        await _receive_loop(websocket, handler, settings.ws_max_message_bytes, sender, limit)
     except SlowConsumer as e:
-        log.warning("%s", e)
-        await _close(websocket, CLOSE_POLICY, "client too slow")
+        await handler.too_slow(e)
     finally:
         services.metrics.ws_clients.dec()
         sender.cancel()
+        await handler.cancel_pending()
         await services.hub.disconnect(session)
 
 
 async def _receive_loop(
     websocket: WebSocket,
-    session: ClientSession,
-    hub: MarketHub,
+    handler: _Handler,
     max_bytes: int,
     sender: asyncio.Task[None],
     limit: _RateLimit,
@@ -81,8 +83,11 @@ async def _receive_loop(
     receive = asyncio.ensure_future(websocket.receive())
     try:
         while True:
-            # Wait for the next frame, or for the sender to die (the socket broke).
-            await asyncio.wait((receive, sender), return_when=asyncio.FIRST_COMPLETED)
+            # Wait for the next frame, for the sender to die (the socket broke), or for a
+            # subscribe task to find the client over budget.
+            await asyncio.wait(
+                (receive, sender, handler.closed), return_when=asyncio.FIRST_COMPLETED
+            )
             if not receive.done():
                 return
             message = receive.result()
@@ -95,8 +100,9 @@ async def _receive_loop(
                 await _close(websocket, CLOSE_TOO_BIG, f"message larger than {max_bytes} bytes")
                 return
             if limit.allows():
-                await _handle(raw, session, hub)
+                await handler.handle(raw)
             elif limit.flooding:
+                limit.closing()
                 await _close(websocket, CLOSE_POLICY, "message rate limit exceeded")
                 return
             receive = asyncio.ensure_future(websocket.receive())
@@ -106,31 +112,94 @@ async def _receive_loop(
         receive.cancel()
 
 
-async def _handle(raw: str | bytes, session: ClientSession, hub: MarketHub) -> None:
-    series_id: str | None = None
-    try:
-        msg = _decode(raw)
-        kind = msg.get("type")
-        if kind == "ping":
-            session.offer_control(messages.PONG)
-            return
-        if kind not in ("subscribe", "unsubscribe"):
-            raise UnknownType(f"unknown message type {kind!r}")
-        raw_series = msg.get("series_id")
-        series_id = raw_series if isinstance(raw_series, str) else None
-        series = parse_series_id(raw_series)
-        if kind == "unsubscribe":
-            await hub.unsubscribe(session, str(series))
-            return
-        since = msg.get("since")
-        if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
-            raise BadMessage("since must be an integer (epoch seconds) or absent")
-        await hub.subscribe(session, series, since)
-    except ClientError as e:
-        session.offer_control(messages.error(e.code, str(e), series_id))
-    except StoreError as e:
-        log.error("store failure while serving %s: %s", session.client_id, e)
-        session.offer_control(messages.error("store_unavailable", str(e), series_id))
+class _Handler:
+    """One connection's messages. A subscribe may wait (for an import or a download), so
+    each runs as its own task: pings and other series are answered meanwhile. Operations on
+    one series stay in order: a subscribe waits for the one before it, and an unsubscribe
+    cancels a subscribe still waiting."""
+
+    def __init__(self, websocket: WebSocket, session: ClientSession, services: Services) -> None:
+        self._websocket = websocket
+        self._session = session
+        self._services = services
+        self._client = client_address(websocket)
+        self._max_subscriptions = services.settings.ws_max_subscriptions
+        self._pending: dict[str, asyncio.Task[None]] = {}
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def handle(self, raw: str | bytes) -> None:
+        series_id: str | None = None
+        try:
+            msg = _decode(raw)
+            kind = msg.get("type")
+            if kind == "ping":
+                self._session.offer_control(messages.PONG)
+                return
+            if kind not in ("subscribe", "unsubscribe"):
+                raise UnknownType(f"unknown message type {kind!r}")
+            raw_series = msg.get("series_id")
+            series_id = raw_series if isinstance(raw_series, str) else None
+            series = parse_series_id(raw_series)
+            key = str(series)
+            if kind == "unsubscribe":
+                previous = self._pending.pop(key, None)
+                if previous is not None:
+                    previous.cancel()
+                    await asyncio.gather(previous, return_exceptions=True)
+                await self._services.hub.unsubscribe(self._session, key)
+                return
+            since = msg.get("since")
+            if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
+                raise BadMessage("since must be an integer (epoch seconds) or absent")
+            if len({*self._session.series_ids, *self._pending, key}) > self._max_subscriptions:
+                raise TooManySubscriptions(
+                    f"at most {self._max_subscriptions} subscriptions per connection"
+                )
+            task = asyncio.create_task(
+                self._subscribe(series, since, self._pending.get(key)),
+                name=f"{self._session.client_id} subscribe {key}",
+            )
+            task.add_done_callback(log_crash)
+            task.add_done_callback(partial(self._done, key))
+            self._pending[key] = task
+        except ClientError as e:
+            self._session.offer_control(messages.error(e.code, str(e), series_id))
+
+    def _done(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._pending.get(key) is task:
+            del self._pending[key]
+
+    async def _subscribe(
+        self, series: SeriesId, since: int | None, previous: asyncio.Task[None] | None
+    ) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        series_id = str(series)
+        try:
+            try:
+                await self._services.admission.admit(series, self._client)
+                await self._services.hub.subscribe(self._session, series, since)
+            except ClientError as e:
+                self._session.offer_control(messages.error(e.code, str(e), series_id))
+            except StoreError as e:
+                log.error("store failure while serving %s: %s", self._session.client_id, e)
+                self._session.offer_control(messages.error("store_unavailable", str(e), series_id))
+        except SlowConsumer as e:
+            await self.too_slow(e)
+
+    async def too_slow(self, e: SlowConsumer) -> None:
+        log.warning("%s", e)
+        self._session.abandon()
+        self._services.metrics.ws_clients_closed.labels(e.kind).inc()
+        await _close(self._websocket, CLOSE_POLICY, e.reason)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    async def cancel_pending(self) -> None:
+        tasks = list(self._pending.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _RateLimit:
@@ -149,6 +218,9 @@ class _RateLimit:
     @property
     def flooding(self) -> bool:
         return self._dropped_in_a_row >= FLOOD_CLOSE_AFTER
+
+    def closing(self) -> None:
+        self._metrics.ws_clients_closed.labels("flood").inc()
 
     def allows(self) -> bool:
         if self._bucket.take():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,7 +46,9 @@ class MarketHub:
         self._catchup_max = catchup_max
         self._max_subscriptions = max_subscriptions
         self._subscribers: dict[str, set[ClientSession]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        # Held only while in use (a lock someone waits on or holds is referenced), so the
+        # table does not grow with every series ever asked for.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def use_supervisor(self, supervisor: IngestPort) -> None:
         """Plug in ingest. Separate from the constructor because ingest publishes through
@@ -150,7 +153,7 @@ class MarketHub:
             # truncated, the client's HTTP read) covers everything up to it.
             session.add_subscription(series_id, series.timeframe, head)
             self._subscribers.setdefault(series_id, set()).add(session)
-            session.offer_control(messages.catchup(series_id, head, candles, truncated))
+            session.offer_catchup(series_id, messages.catchup(series_id, head, candles, truncated))
             problem = self.supervisor.job_error(series_id)
             if problem is not None:
                 session.offer_control(messages.error(*problem, series_id))
