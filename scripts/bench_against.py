@@ -1,0 +1,84 @@
+"""Run one benchmark on this checkout and on an earlier commit, alternately, in one run, so
+the machine's noise falls on both alike; print the fan-out and HTTP figures side by side.
+
+    .venv/bin/python scripts/bench_against.py --base 88ccabb [--runs 3] [-- bench args]
+
+The earlier commit is checked out into a temporary git worktree and run with the same
+virtualenv (its `backend/` first on PYTHONPATH). Writes output/bench/against.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench_common import ROOT, print_table, write_report
+
+
+def run_core(checkout: Path, extra: list[str]) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(checkout / "backend")}
+    subprocess.run(
+        [sys.executable, str(checkout / "scripts" / "bench_core.py"), *extra],
+        env=env, cwd=checkout, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    report: dict[str, Any] = json.loads((checkout / "output" / "bench" / "core.json").read_text())
+    return report
+
+
+def figures(report: dict[str, Any]) -> dict[str, float]:
+    fan = report["fanout"]
+    http = {(r["limit"], r["clients"]): r for r in report["http_candles"]["runs"]}
+    return {
+        "fanout_p50_ms": fan["p50_ms"],
+        "fanout_p99_ms": fan["p99_ms"],
+        "http_limit2000_p50_ms": http[(2000, 1)]["p50_ms"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True, help="the earlier commit")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("extra", nargs="*", help="arguments for bench_core.py")
+    args = parser.parse_args()
+    extra = args.extra or ["--rows", "200000", "--rounds", "100"]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.base],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            runs: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
+            for i in range(args.runs):
+                for name, checkout in (("base", base), ("head", ROOT)):
+                    runs[name].append(figures(run_core(checkout, extra)))
+                    print(f"run {i + 1} {name}: {runs[name][-1]}", flush=True)
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False
+            )
+    keys = list(runs["base"][0])
+    medians = {
+        name: {k: statistics.median(r[k] for r in rs) for k in keys} for name, rs in runs.items()
+    }
+    ratios = {k: round(medians["head"][k] / medians["base"][k], 3) for k in keys}
+    print(f"\nmedians of {args.runs} alternating runs, head vs {args.base}")
+    print_table(
+        [[k, medians["base"][k], medians["head"][k], ratios[k]] for k in keys],
+        ["figure", "base", "head", "head / base"],
+    )
+    report = {"base": args.base, "bench_args": extra, "runs": runs, "medians": medians,
+              "ratios": ratios}  # fmt: skip
+    print(f"\nwrote {write_report('against', report)}")
+
+
+if __name__ == "__main__":
+    main()
