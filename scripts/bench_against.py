@@ -3,8 +3,9 @@ the machine's noise falls on both alike; print the fan-out and HTTP figures side
 
     .venv/bin/python scripts/bench_against.py --base 88ccabb [--runs 3] [-- bench args]
 
-The earlier commit is checked out into a temporary git worktree and run with the same
-virtualenv (its `backend/` first on PYTHONPATH). Writes output/bench/against.json.
+The earlier commit is checked out into a temporary git worktree; this checkout's
+bench_core.py measures both, with the same virtualenv and the commit's `backend/` first on
+PYTHONPATH (the server process inherits it). Writes output/bench/against.json.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from typing import Any
 from bench_common import ROOT, print_table, write_report
 
 
-def run_core(checkout: Path, extra: list[str]) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(checkout / "backend")}
+def run_core(backend: Path, extra: list[str]) -> dict[str, Any]:
+    """This checkout's bench_core.py (the same measurement for both) on `backend`'s code."""
+    env = {**os.environ, "PYTHONPATH": str(backend)}
     subprocess.run(
-        [sys.executable, str(checkout / "scripts" / "bench_core.py"), *extra],
-        env=env, cwd=checkout, check=True, stdout=subprocess.DEVNULL,
+        [sys.executable, str(ROOT / "scripts" / "bench_core.py"), *extra],
+        env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    report: dict[str, Any] = json.loads((checkout / "output" / "bench" / "core.json").read_text())
+    report: dict[str, Any] = json.loads((ROOT / "output" / "bench" / "core.json").read_text())
     return report
 
 
@@ -59,7 +61,7 @@ def main() -> None:
             runs: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
             for i in range(args.runs):
                 for name, checkout in (("base", base), ("head", ROOT)):
-                    runs[name].append(figures(run_core(checkout, extra)))
+                    runs[name].append(figures(run_core(checkout / "backend", extra)))
                     print(f"run {i + 1} {name}: {runs[name][-1]}", flush=True)
         finally:
             subprocess.run(

@@ -132,7 +132,7 @@ async def _fanout_worker(ws_url: str, n: int, series_id: str, pipe: Connection) 
         r.transport.close()
 
 
-def bench_fanout(port: int, clients: int, rounds: int) -> dict[str, Any]:
+def bench_fanout(port: int, clients: int, rounds: int, after: int) -> dict[str, Any]:
     ws_url = f"ws://127.0.0.1:{port}/ws/market"
     workers = 2
     ctx = mp.get_context("spawn")
@@ -149,7 +149,8 @@ def bench_fanout(port: int, clients: int, rounds: int) -> dict[str, Any]:
     posted: dict[int, float] = {}
     post_s: dict[int, float] = {}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-        start = T0 + 60 * 10_000_000
+        # New candles right after the stored ones: in the past, as the ingest API requires.
+        start = after + 60
         for r in range(rounds):
             t = start + 60 * r
             candle = {"candle_time": t, "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": 1}
@@ -249,7 +250,7 @@ def main() -> None:
                 ],
                 ["limit", "clients", "requests", "p50 ms", "p99 ms", "req/s"],
             )
-            report["fanout"] = bench_fanout(port, args.clients, args.rounds)
+            report["fanout"] = bench_fanout(port, args.clients, args.rounds, T0 + 60 * args.rows)
             report["fanout"]["target_p99_ms"] = 100
             f = report["fanout"]
             print(f"\nfan-out: ingest POST to the last of {f['clients']} clients")

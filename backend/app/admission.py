@@ -13,20 +13,15 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Final
 
-from app.errors import ClientError
+from app.errors import ClientError, UnknownSymbol
+from app.exchanges.registry import VenueRegistry
 from app.history.datadir import series_files
-from app.ingest.catalog import MarketCatalog
 from app.ratelimit import TokenBucket
 from app.series import SeriesId
 from app.store import CandleStore
 
 # Clients whose budgets are remembered; the least recently seen is forgotten first.
 MAX_CLIENTS: Final = 10_000
-
-
-class UnknownSymbol(ClientError):
-    code = "unknown_symbol"
-    status = 404
 
 
 class TooBusy(ClientError):
@@ -42,7 +37,7 @@ class Admission:
     def __init__(
         self,
         store: CandleStore,
-        catalog: MarketCatalog | None,
+        venues: VenueRegistry,
         *,
         datadir: Path | None,
         always_served: frozenset[str],
@@ -51,7 +46,7 @@ class Admission:
         per_client_burst: int,
     ) -> None:
         self._store = store
-        self._catalog = catalog
+        self._venues = venues
         self._datadir = datadir
         self._always_served = always_served
         self._starts_work = starts_work
@@ -71,8 +66,8 @@ class Admission:
         has_file = self._datadir is not None and bool(
             await asyncio.to_thread(series_files, self._datadir, series)
         )
-        unchecked = has_file or self._catalog is None
-        if not unchecked and await self._catalog.is_listed(series) is False:  # type: ignore[union-attr]
+        venue = self._venues.get(series.exchange)
+        if not has_file and venue is not None and await venue.catalog.is_listed(series) is False:
             raise UnknownSymbol(
                 f"{series.symbol} is not listed on {series.exchange} {series.market}"
             )

@@ -41,3 +41,14 @@ class CapacityExceeded(ClientError):
 
 class TooManySubscriptions(ClientError):
     code = "too_many_subscriptions"
+
+
+class ExchangeError(TradeCanvasError):
+    """An exchange's API failed or is unreachable; worth retrying later."""
+
+
+class UnknownSymbol(ExchangeError, ClientError):
+    """The exchange does not list this symbol; retrying will not help."""
+
+    code = "unknown_symbol"
+    status = 404

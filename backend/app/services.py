@@ -10,6 +10,10 @@ from pathlib import Path
 from app.admission import Admission
 from app.config import Settings
 from app.errors import InvalidSeriesId
+from app.exchanges.binance.rest import BinanceRestKlines
+from app.exchanges.catalog import CachedCatalog
+from app.exchanges.ports import SymbolInfo
+from app.exchanges.registry import Venue, VenueRegistry
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import configured_format, load_freqtrade_config, resolve_datadir
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
@@ -17,12 +21,10 @@ from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
 from app.hub import MarketHub
 from app.ingest.binance_ws import BinanceWsIngestor, IngestOptions
-from app.ingest.catalog import MarketCatalog
 from app.ingest.metrics import IngestMetrics
-from app.ingest.rest_klines import BinanceRestKlines
 from app.ingest.supervisor import IngestSupervisor
 from app.metrics import Metrics
-from app.series import Market, SeriesId, parse_series_id
+from app.series import TIMEFRAMES, Market, SeriesId, parse_series_id
 from app.store import CandleStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class Services:
     # ingestors, and closed here last.
     rest: BinanceRestKlines
     admission: Admission
+    venues: VenueRegistry
 
 
 def build_history(
@@ -141,6 +144,16 @@ def build_ingestors(
     return ingestors
 
 
+def build_venues(rest: BinanceRestKlines) -> VenueRegistry:
+    async def binance_markets(market: Market, reload: bool) -> dict[str, SymbolInfo]:
+        return await rest.markets(market, reload=reload)
+
+    binance = Venue(
+        "binance", ("spot", "futures"), TIMEFRAMES, CachedCatalog("binance", binance_markets)
+    )
+    return VenueRegistry([binance])
+
+
 async def start_services(settings: Settings, metrics: Metrics) -> Services:
     whitelist = whitelist_of(settings)
     store = CandleStore(settings.db_path, metrics, read_threads=settings.db_read_threads)
@@ -176,9 +189,10 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
         await rest.close()
         await store.close()
         raise
+    venues = build_venues(rest)
     admission = Admission(
         store,
-        MarketCatalog(rest),
+        venues,
         datadir=datadir,
         always_served=frozenset(str(s) for s in whitelist),
         starts_work=history is not None or settings.live_ingest,
@@ -186,7 +200,17 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
         per_client_burst=settings.work_requests_burst,
     )
     return Services(
-        settings, metrics, store, supervisor, hub, history, datadir, downloads, rest, admission
+        settings,
+        metrics,
+        store,
+        supervisor,
+        hub,
+        history,
+        datadir,
+        downloads,
+        rest,
+        admission,
+        venues,
     )
 
 

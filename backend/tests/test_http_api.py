@@ -242,14 +242,31 @@ async def test_series_listing(make_settings: SettingsFactory) -> None:
         await seed(s, 3)
         r = await s.http.get("/api/market/series")
         assert r.status_code == 200
+        no_catalog = {"price_tick": None, "amount_step": None}  # the venue is not asked here
         assert r.json()["series"] == [
-            {"series_id": wl, "first_time": None, "head_time": None, "count": 0, "live": False},
+            {
+                "series_id": wl,
+                "exchange": "binance",
+                "market": "futures",
+                "symbol": "ETH/USDT:USDT",
+                "timeframe": "1h",
+                "first_time": None,
+                "head_time": None,
+                "count": 0,
+                "live": False,
+                **no_catalog,
+            },
             {
                 "series_id": SERIES,
+                "exchange": "binance",
+                "market": "spot",
+                "symbol": "BTC/USDT",
+                "timeframe": "1m",
                 "first_time": T0,
                 "head_time": T0 + 120,
                 "count": 3,
                 "live": False,
+                **no_catalog,
             },
         ]
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from app.candle import Candle
-from app.ingest.kline_parser import (
+from app.exchanges.binance.parser import (
     FrameError,
     KlineUpdate,
     OtherEvent,

@@ -8,6 +8,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from app.config import Settings
+from app.exchanges.registry import VenueRegistry
 from app.hub import MarketHub
 from app.services import Services
 from app.store import CandleStore
@@ -31,7 +32,12 @@ def get_hub(services: Annotated[Services, Depends(get_services)]) -> MarketHub:
     return services.hub
 
 
+def get_venues(services: Annotated[Services, Depends(get_services)]) -> VenueRegistry:
+    return services.venues
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
+VenuesDep = Annotated[VenueRegistry, Depends(get_venues)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CandleStore, Depends(get_store)]
 HubDep = Annotated[MarketHub, Depends(get_hub)]

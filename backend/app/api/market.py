@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.exceptions import HTTPException
 
-from app.api.deps import ServicesDep, SettingsDep, client_address
+from app.api.deps import ServicesDep, SettingsDep, VenuesDep, client_address
 from app.api.responses import JSONBytesResponse
 from app.api.schemas import (
     CandlesResponse,
+    ExchangesResponse,
     IngestRequest,
     IngestResponse,
     SeriesListResponse,
@@ -22,6 +24,7 @@ from app.api.schemas import (
 )
 from app.candle import candle_from_json, candles_to_dicts
 from app.errors import ClientError, InvalidParameter
+from app.exchanges.registry import VenueRegistry
 from app.history.datadir import list_datadir
 from app.series import parse_series_id
 
@@ -66,20 +69,19 @@ async def list_series(services: ServicesDep) -> JSONBytesResponse:
     server has looked at it."""
     live = set(services.supervisor.live_series())
     history = services.history.states() if services.history is not None else {}
+    entry = partial(_series_entry, services.venues)
     known: dict[str, dict[str, Any]] = {
-        s.series_id: _series_entry(s.series_id, s.first_time, s.head_time, s.count)
+        s.series_id: entry(s.series_id, s.first_time, s.head_time, s.count)
         for s in await services.store.list_series()
     }
     for series_id in [*services.settings.whitelist, *live, *history]:
-        known.setdefault(series_id, _series_entry(series_id, None, None, 0))
+        known.setdefault(series_id, entry(series_id, None, None, 0))
     if services.datadir is not None:
-        for entry in await asyncio.to_thread(list_datadir, services.datadir):
-            if entry.series_id is not None:
-                item = known.setdefault(
-                    entry.series_id, _series_entry(entry.series_id, None, None, 0)
-                )
+        for file in await asyncio.to_thread(list_datadir, services.datadir):
+            if file.series_id is not None:
+                item = known.setdefault(file.series_id, entry(file.series_id, None, None, 0))
                 item.setdefault("datadir_files", []).append(
-                    {"path": str(entry.path), "format": entry.format, "problem": entry.problem}
+                    {"path": str(file.path), "format": file.format, "problem": file.problem}
                 )
     for series_id, item in known.items():
         item["live"] = series_id in live
@@ -89,15 +91,57 @@ async def list_series(services: ServicesDep) -> JSONBytesResponse:
 
 
 def _series_entry(
-    series_id: str, first_time: int | None, head_time: int | None, count: int
+    venues: VenueRegistry,
+    series_id: str,
+    first_time: int | None,
+    head_time: int | None,
+    count: int,
 ) -> dict[str, Any]:
+    series = parse_series_id(series_id)  # every id here was parsed when it came in
+    venue = venues.get(series.exchange)
+    info = venue.catalog.cached(series) if venue is not None else None
     return {
         "series_id": series_id,
+        "exchange": series.exchange,
+        "market": series.market,
+        "symbol": series.symbol,
+        "timeframe": series.timeframe,
         "first_time": first_time,
         "head_time": head_time,
         "count": count,
         "live": False,
+        "price_tick": info.price_tick if info else None,
+        "amount_step": info.amount_step if info else None,
     }
+
+
+@router.get("/exchanges", response_model=ExchangesResponse, responses=errors(503))
+async def list_exchanges(venues: VenuesDep) -> JSONBytesResponse:
+    """The venues, their markets and timeframes, and the symbols each market lists (from
+    the venue's cached market list; `catalog_error` when it cannot be had now)."""
+    exchanges = []
+    for venue in venues.values():
+        markets = []
+        for market in venue.markets:
+            symbols = await venue.catalog.symbols(market)
+            markets.append(
+                {
+                    "market": market,
+                    "timeframes": list(venue.timeframes),
+                    "symbols": [
+                        {
+                            "symbol": info.symbol,
+                            "exchange_symbol": info.exchange_symbol,
+                            "price_tick": info.price_tick,
+                            "amount_step": info.amount_step,
+                        }
+                        for info in sorted((symbols or {}).values(), key=lambda i: i.symbol)
+                    ],
+                    "catalog_error": None if symbols is not None else "market list unavailable",
+                }
+            )
+        exchanges.append({"exchange": venue.name, "markets": markets})
+    return JSONBytesResponse({"exchanges": exchanges})
 
 
 @router.post(

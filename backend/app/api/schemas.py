@@ -36,16 +36,47 @@ class SeriesEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     series_id: str
+    exchange: str
+    market: str
+    symbol: str
+    timeframe: str
     first_time: int | None
     head_time: int | None
     count: int
     live: bool
+    price_tick: float | None = Field(None, description="from the venue's market list")
+    amount_step: float | None = None
     history: dict[str, Any] | None = None
     datadir_files: list[dict[str, Any]] | None = None
 
 
 class SeriesListResponse(BaseModel):
     series: list[SeriesEntry]
+
+
+class SymbolEntry(BaseModel):
+    symbol: str = Field(examples=["BTC/USDT"])
+    exchange_symbol: str = Field(examples=["BTCUSDT"])
+    price_tick: float | None
+    amount_step: float | None
+
+
+class MarketEntry(BaseModel):
+    market: str
+    timeframes: list[str]
+    symbols: list[SymbolEntry]
+    catalog_error: str | None = Field(
+        None, description="set when the venue's market list cannot be had now"
+    )
+
+
+class ExchangeEntry(BaseModel):
+    exchange: str
+    markets: list[MarketEntry]
+
+
+class ExchangesResponse(BaseModel):
+    exchanges: list[ExchangeEntry]
 
 
 class IngestRequest(BaseModel):

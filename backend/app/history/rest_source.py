@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from app.ingest.rest_klines import BinanceRestKlines, RestKlineError
+from app.errors import ExchangeError
+from app.exchanges.ports import KlineRest
 from app.series import SeriesId, align_time
 from app.store import CandleStore
 
@@ -30,7 +31,7 @@ class RestHistorySource:
     def __init__(
         self,
         store: CandleStore,
-        rest: BinanceRestKlines,
+        rest: KlineRest,
         *,
         days: float,
         wait_s: float,
@@ -74,7 +75,7 @@ class RestHistorySource:
                 await self._store.upsert_many(key, page)
                 state.rows_imported += len(page)
             state.status, state.last_error = "imported", None
-        except RestKlineError as e:
+        except ExchangeError as e:
             log.warning("REST history of %s failed: %s", key, e)
             state.status, state.last_error = "failed", str(e)
         finally:

@@ -25,10 +25,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketException
 
 from app.candle import Candle, CandleRow
+from app.errors import ExchangeError
+from app.exchanges.binance.parser import FrameError, KlineUpdate, Reply, ServerShutdown, parse_frame
+from app.exchanges.ports import KlineRest
 from app.hub.hub import BatchCommit
-from app.ingest.kline_parser import FrameError, KlineUpdate, Reply, ServerShutdown, parse_frame
 from app.ingest.metrics import IngestMetrics
-from app.ingest.rest_klines import BinanceRestKlines, RestKlineError
 from app.series import Market, SeriesId, align_time, timeframe_seconds
 from app.store import CandleStore
 from app.tasks import log_crash
@@ -251,7 +252,7 @@ class BinanceWsIngestor:
         self,
         market: Market,
         ws_url: str,
-        rest: BinanceRestKlines,
+        rest: KlineRest,
         store: CandleStore,
         sink: CandleSink,
         metrics: IngestMetrics,
@@ -459,7 +460,7 @@ class BinanceWsIngestor:
                     live.head_time = commit.results[key].head_time
                     live.complete(page[-1][0])
                     fetched += len(page)
-            except RestKlineError as e:
+            except ExchangeError as e:
                 live.last_error = f"backfill: {e}"
                 log.warning("backfill of %s failed: %s", key, e)
                 return

@@ -18,10 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.errors import CapacityExceeded
+from app.errors import CapacityExceeded, UnknownSymbol
 from app.history.source import HistorySource
 from app.ingest.binance_ws import BinanceWsIngestor
-from app.ingest.rest_klines import UnknownSymbol
 from app.metrics import Metrics
 from app.series import Market, SeriesId
 from app.tasks import log_crash

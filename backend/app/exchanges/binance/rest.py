@@ -12,16 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from app.candle import CandleRow
-from app.errors import TradeCanvasError
+from app.errors import ExchangeError, UnknownSymbol
+from app.exchanges.ports import SymbolInfo
 from app.series import Market, SeriesId, timeframe_seconds
-
-
-class RestKlineError(TradeCanvasError):
-    """The exchange's REST API failed or is unreachable; worth retrying later."""
-
-
-class UnknownSymbol(RestKlineError):
-    """The exchange does not list this symbol; retrying will not help."""
 
 
 class BinanceRestKlines:
@@ -57,6 +50,24 @@ class BinanceRestKlines:
             self._clients[market] = client
         return client
 
+    async def markets(self, market: Market, *, reload: bool = False) -> dict[str, SymbolInfo]:
+        """Every symbol of `market` that Binance lists (exchangeInfo, through ccxt), with
+        its tick size and lot step. Loaded once unless `reload`."""
+        client = self._client(market)
+        try:
+            markets = await client.load_markets(reload)
+        except _ccxt_errors().BaseError as e:
+            raise ExchangeError(f"cannot load {market} markets: {e}") from e
+        return {
+            pair: SymbolInfo(
+                pair,
+                str(m.get("id") or pair),
+                _positive(m.get("precision", {}).get("price")),
+                _positive(m.get("precision", {}).get("amount")),
+            )
+            for pair, m in markets.items()
+        }
+
     async def check_symbol(self, series: SeriesId, *, reload: bool = False) -> None:
         """Raise `UnknownSymbol` if the exchange does not list `series`' symbol. The market
         list is loaded once (ccxt caches it) unless `reload`."""
@@ -65,7 +76,7 @@ class BinanceRestKlines:
         try:
             markets = await client.load_markets(reload)
         except ccxt_errors.BaseError as e:
-            raise RestKlineError(f"cannot load {series.market} markets: {e}") from e
+            raise ExchangeError(f"cannot load {series.market} markets: {e}") from e
         if series.symbol not in markets:
             raise UnknownSymbol(f"{series.symbol} is not listed on binance {series.market}")
 
@@ -81,7 +92,7 @@ class BinanceRestKlines:
         try:
             now = int(await client.fetch_time()) // 1000
         except ccxt_errors.BaseError as e:
-            raise RestKlineError(f"cannot read the exchange time: {e}") from e
+            raise ExchangeError(f"cannot read the exchange time: {e}") from e
         cursor = after + 1
         while True:
             try:
@@ -91,7 +102,7 @@ class BinanceRestKlines:
             except ccxt_errors.BadSymbol as e:
                 raise UnknownSymbol(str(e)) from e
             except ccxt_errors.BaseError as e:
-                raise RestKlineError(f"klines of {series} failed: {e}") from e
+                raise ExchangeError(f"klines of {series} failed: {e}") from e
             page: list[CandleRow] = []
             for ms, o, h, low, c, v in rows:
                 t = int(ms) // 1000
@@ -111,6 +122,15 @@ class BinanceRestKlines:
             with contextlib.suppress(Exception):
                 await client.close()
         self._clients.clear()
+
+
+def _positive(value: Any) -> float | None:
+    """ccxt's precision in TICK_SIZE mode is the step itself (0.01), as Binance gives it."""
+    try:
+        step = float(value)
+    except (TypeError, ValueError):
+        return None
+    return step if step > 0 else None
 
 
 def _ccxt_errors() -> Any:

@@ -1,0 +1,1 @@
+"""Binance spot and USDT-M futures: frame parser, REST klines (ccxt) and market catalog."""

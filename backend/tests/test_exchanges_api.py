@@ -1,0 +1,69 @@
+"""`GET /api/market/exchanges` and the venue fields of `GET /api/market/series`, from the
+market list of the local Binance (its exchangeInfo, read through ccxt)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import FakeBinanceRest, SettingsFactory
+from tests.support import SERIES, T0, candle, live_server
+
+
+def rest_settings(make_settings: SettingsFactory, fake: FakeBinanceRest) -> Any:
+    return make_settings(binance_spot_rest_url=fake.url, binance_futures_rest_url=fake.url)
+
+
+async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
+    make_settings: SettingsFactory, fake_binance: FakeBinanceRest
+) -> None:
+    async with live_server(rest_settings(make_settings, fake_binance)) as s:
+        r = await s.http.get("/api/market/exchanges")
+        assert r.status_code == 200, r.text
+        [binance] = r.json()["exchanges"]
+        assert binance["exchange"] == "binance"
+        markets = {m["market"]: m for m in binance["markets"]}
+        assert set(markets) == {"spot", "futures"}
+        spot = markets["spot"]
+        assert spot["catalog_error"] is None
+        assert "1m" in spot["timeframes"] and "8h" in spot["timeframes"]
+        symbols = {e["symbol"]: e for e in spot["symbols"]}
+        model = fake_binance.exchange.models["spot"]["BTCUSDT"]
+        assert symbols["BTC/USDT"]["exchange_symbol"] == "BTCUSDT"
+        assert symbols["BTC/USDT"]["price_tick"] == pytest.approx(10**-model.decimals, rel=1e-12)
+        assert symbols["BTC/USDT"]["amount_step"] == 0.00001
+        assert set(symbols) == {"BTC/USDT", "ETH/USDT", "BNB/USDT", "SOL/USDT", "XRP/USDT",
+                                "ADA/USDT", "ETH/BTC"}  # fmt: skip
+        futures = {e["symbol"] for e in markets["futures"]["symbols"]}
+        assert "BTC/USDT:USDT" in futures
+
+
+async def test_series_entries_carry_their_parts_and_tick(
+    make_settings: SettingsFactory, fake_binance: FakeBinanceRest
+) -> None:
+    async with live_server(rest_settings(make_settings, fake_binance)) as s:
+        assert (await s.ingest(SERIES, candle(T0))).status_code == 200
+        assert (await s.http.get("/api/market/exchanges")).status_code == 200  # loads the list
+        [entry] = (await s.http.get("/api/market/series")).json()["series"]
+        model = fake_binance.exchange.models["spot"]["BTCUSDT"]
+        assert entry["series_id"] == SERIES
+        assert (entry["exchange"], entry["market"], entry["symbol"], entry["timeframe"]) == (
+            "binance", "spot", "BTC/USDT", "1m",
+        )  # fmt: skip
+        assert entry["price_tick"] == pytest.approx(10**-model.decimals, rel=1e-12)
+        assert entry["count"] == 1 and entry["head_time"] == T0
+
+
+async def test_an_unreachable_venue_is_reported_not_a_5xx(make_settings: SettingsFactory) -> None:
+    settings = make_settings(
+        binance_spot_rest_url="http://127.0.0.1:9", binance_futures_rest_url="http://127.0.0.1:9"
+    )
+    async with live_server(settings) as s:
+        r = await s.http.get("/api/market/exchanges")
+        assert r.status_code == 200, r.text
+        for market in r.json()["exchanges"][0]["markets"]:
+            assert market["symbols"] == [] and market["catalog_error"]
+        assert (await s.ingest(SERIES, candle(T0))).status_code == 200
+        [entry] = (await s.http.get("/api/market/series")).json()["series"]
+        assert entry["price_tick"] is None and entry["symbol"] == "BTC/USDT"
