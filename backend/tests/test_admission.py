@@ -7,34 +7,17 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import FakeBinanceRest, SettingsFactory
 from tests.support import SERIES, T0, candle, live_server, metric_value, recv_json, send_json
-
-
-def settings_for(
-    make_settings: SettingsFactory, fake: FakeBinanceRest, datadir: Path, **kw: Any
-) -> Any:
-    values: dict[str, Any] = {
-        "market_history_source": "freqtrade",
-        "freqtrade_datadir": datadir,
-        "history_download": True,
-        "history_download_days": 1,
-        "history_wait_s": 120,
-        "history_recheck_s": 0,
-        "binance_spot_rest_url": fake.url,
-        "binance_futures_rest_url": fake.url,
-    }
-    values.update(kw)
-    return make_settings(**values)
+from tests.test_history_download import download_settings
 
 
 async def test_junk_series_ids_start_nothing_and_are_not_listed(
     make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
 ) -> None:
     junk = [f"binance:spot:JUNK{i}/USDT:1h" for i in range(30)]
-    async with live_server(settings_for(make_settings, fake_binance, tmp_path)) as s:
+    async with live_server(download_settings(make_settings, fake_binance, tmp_path)) as s:
         started = time.monotonic()
         replies = await asyncio.gather(
             *(s.http.get("/api/market/candles", params={"series_id": sid}) for sid in junk)
@@ -59,7 +42,7 @@ async def test_junk_series_ids_start_nothing_and_are_not_listed(
 async def test_a_junk_subscribe_gets_unknown_symbol_and_no_job(
     make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
 ) -> None:
-    settings = settings_for(make_settings, fake_binance, tmp_path, live_ingest=True)
+    settings = download_settings(make_settings, fake_binance, tmp_path, live_ingest=True)
     async with live_server(settings) as s, s.ws() as ws:
         await send_json(ws, {"type": "subscribe", "series_id": "binance:futures:NOPE/USDT:USDT:1m"})
         msg = await recv_json(ws)
@@ -75,7 +58,7 @@ async def test_each_client_has_a_budget_of_work_starting_requests(
     make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
 ) -> None:
     # Downloads off: a listed series without a file starts an (empty) import, quickly.
-    settings = settings_for(
+    settings = download_settings(
         make_settings,
         fake_binance,
         tmp_path,

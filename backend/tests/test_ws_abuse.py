@@ -21,6 +21,7 @@ from tests.support import (
     recv_json,
     send_json,
 )
+from tests.test_history_download import download_settings
 
 # A stated bound: 200 catchups of 5,000 candles (about 0.1 GB if each were queued) may grow
 # the server's memory by at most this much.
@@ -102,16 +103,7 @@ async def test_a_client_over_its_byte_budget_is_closed_with_1008(
 async def test_a_waiting_subscribe_does_not_block_its_connection(
     make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
 ) -> None:
-    settings = make_settings(
-        market_history_source="freqtrade",
-        freqtrade_datadir=tmp_path,
-        history_download=True,
-        history_download_days=1,
-        history_wait_s=120,
-        history_recheck_s=0,
-        binance_spot_rest_url=fake_binance.url,
-        binance_futures_rest_url=fake_binance.url,
-    )
+    settings = download_settings(make_settings, fake_binance, tmp_path)
     # The other series has its file: it is imported at once, no download.
     store_with_freqtrade(tmp_path, "BTC/USDT", "1m", rows(3), "feather")
     async with live_server(settings) as s:
@@ -137,16 +129,7 @@ async def test_a_waiting_subscribe_does_not_block_its_connection(
 async def test_unsubscribe_cancels_a_waiting_subscribe(
     make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
 ) -> None:
-    settings = make_settings(
-        market_history_source="freqtrade",
-        freqtrade_datadir=tmp_path,
-        history_download=True,
-        history_download_days=1,
-        history_wait_s=120,
-        history_recheck_s=0,
-        binance_spot_rest_url=fake_binance.url,
-        binance_futures_rest_url=fake_binance.url,
-    )
+    settings = download_settings(make_settings, fake_binance, tmp_path)
     async with live_server(settings) as s:
         slow_series = "binance:spot:SOL/USDT:1h"
         async with s.ws() as ws:

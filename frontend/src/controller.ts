@@ -172,6 +172,10 @@ function problemFromHttp(e: unknown): Problem {
     if (e.code === "invalid_series_id") {
       return { code: e.code, message: `Unknown series: ${e.message}`, blocking: true };
     }
+    if (e.code === "unknown_symbol") {
+      // Nothing stored or in the datadir, and not listed: neither history nor live data.
+      return { code: e.code, message: `The exchange does not list it: ${e.message}`, blocking: true };
+    }
     if (e.code === "network") {
       return { code: e.code, message: "The server is not answering; retrying.", blocking: false };
     }
