@@ -117,24 +117,31 @@ async def test_a_failing_download_is_reported_not_raised(
         assert 'trade_canvas_history_downloads_total{result="failed"} 1.0' in text
 
 
-async def test_a_hanging_download_is_killed_at_its_timeout(tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
-    hang = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)"
-    manager = DownloadManager(
+def manager_running(
+    datadir: Path, metrics: Metrics, timeout_s: float, script: str, *args: str
+) -> DownloadManager:
+    """A DownloadManager with one slot whose "freqtrade" is the Python `script`."""
+    return DownloadManager(
         DownloadOptions(
-            datadir=tmp_path,
+            datadir=datadir,
             days=1,
             data_format="feather",
-            timeout_s=1.0,
+            timeout_s=timeout_s,
             cooldown_s=0,
             max_concurrent=1,
             config=None,
             spot_rest_url="http://127.0.0.1:9",
             futures_rest_url="http://127.0.0.1:9",
-            freqtrade_command=(sys.executable, "-c", hang, str(pid_file)),
+            freqtrade_command=(sys.executable, "-c", script, *args),
         ),
-        DownloadMetrics(Metrics()),
+        DownloadMetrics(metrics),
     )
+
+
+async def test_a_hanging_download_is_killed_at_its_timeout(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    hang = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)"
+    manager = manager_running(tmp_path, Metrics(), 1.0, hang, str(pid_file))
     started = time.monotonic()
     result = await manager.request(parse_series_id("binance:spot:BTC/USDT:1m"))
     assert result == "timeout"
@@ -183,21 +190,7 @@ async def test_the_ccxt_source_pages_rest_klines_into_the_store(
 async def test_downloads_waiting_for_a_slot_are_bounded(tmp_path: Path) -> None:
     hang = "import time; time.sleep(600)"
     metrics = Metrics()
-    manager = DownloadManager(
-        DownloadOptions(
-            datadir=tmp_path,
-            days=1,
-            data_format="feather",
-            timeout_s=600,
-            cooldown_s=0,
-            max_concurrent=1,
-            config=None,
-            spot_rest_url="http://127.0.0.1:9",
-            futures_rest_url="http://127.0.0.1:9",
-            freqtrade_command=(sys.executable, "-c", hang),
-        ),
-        DownloadMetrics(metrics),
-    )
+    manager = manager_running(tmp_path, metrics, 600, hang)
     series = [
         parse_series_id(f"binance:spot:BTC/USDT:{tf}")
         for tf in ("1m", "3m", "5m", "15m", "30m", "1h")

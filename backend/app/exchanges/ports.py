@@ -25,7 +25,7 @@ class SymbolInfo:
 class KlineRest(Protocol):
     """Closed candles over the venue's REST API, paged within its limits."""
 
-    async def check_symbol(self, series: SeriesId, *, reload: bool = False) -> None:
+    async def check_symbol(self, series: SeriesId) -> None:
         """Raise `UnknownSymbol` if the venue does not list the symbol, `ExchangeError`
         if the venue cannot be asked."""
 

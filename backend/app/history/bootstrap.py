@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 
 from prometheus_client import Counter
 
+from app.bounded import forget_oldest_idle
 from app.candle import CandleRow
 from app.errors import InvalidSeriesId, StoreError
 from app.history.datadir import DatadirFile, DataFormat, series_files
@@ -139,7 +140,10 @@ class HistoryBootstrapper:
         key = str(series)
         state = self._series.get(key)
         if state is None:
-            self._forget_idle()
+            busy = self._jobs.keys() | self._retries.keys()
+            forget_oldest_idle(
+                self._series, lambda k, s: not s.running and k not in busy, MAX_TRACKED
+            )
             state = self._series[key] = SeriesHistory()
         if key not in self._jobs:
             if time.monotonic() - state.checked_at < self._options.recheck_s:
@@ -158,17 +162,6 @@ class HistoryBootstrapper:
                 await self._progress.wait_for(ready)
         except TimeoutError:
             log.info("serving %s before its history is complete (%s)", key, state.status)
-
-    def _forget_idle(self) -> None:
-        """Keep the table bounded: past `MAX_TRACKED`, forget the oldest series with no
-        job (a later request looks at its file afresh)."""
-        if len(self._series) < MAX_TRACKED:
-            return
-        busy = self._jobs.keys() | self._retries.keys()
-        for key in [k for k, s in self._series.items() if not s.running and k not in busy]:
-            del self._series[key]
-            if len(self._series) < MAX_TRACKED // 2:
-                return
 
     def _start(self, series: SeriesId, state: SeriesHistory) -> None:
         key = str(series)

@@ -24,6 +24,7 @@ from typing import Any, Final, Literal
 
 from prometheus_client import Counter, Gauge
 
+from app.bounded import forget_oldest_idle
 from app.history.datadir import DataFormat
 from app.metrics import Metrics
 from app.series import SeriesId
@@ -112,24 +113,18 @@ class DownloadManager:
             self._metrics.skipped.labels("queue_full").inc()
             return None
         if state is None:
-            self._forget_finished()
+            # Entries whose cooldown is over would download again anyway.
+            now = time.monotonic()
+            forget_oldest_idle(
+                self._series,
+                lambda _, s: s.running is None and s.next_allowed_mono <= now,
+                MAX_TRACKED,
+            )
             state = self._series[key] = _SeriesDownload()
         task = asyncio.create_task(self._run(series, state), name=f"download-data {key}")
         task.add_done_callback(log_crash)
         state.running = task
         return await asyncio.shield(task)
-
-    def _forget_finished(self) -> None:
-        """Keep the table bounded: past `MAX_TRACKED`, drop the oldest entries whose
-        cooldown is over (they would download again anyway)."""
-        if len(self._series) < MAX_TRACKED:
-            return
-        now = time.monotonic()
-        for key in [k for k, s in self._series.items()
-                    if s.running is None and s.next_allowed_mono <= now]:  # fmt: skip
-            del self._series[key]
-            if len(self._series) < MAX_TRACKED // 2:
-                return
 
     async def _run(self, series: SeriesId, state: _SeriesDownload) -> Result:
         self._started += 1

@@ -95,10 +95,6 @@ class ClientSession:
             if queued is not None:
                 self._unqueue(queued)
 
-    @property
-    def queued_bytes(self) -> int:
-        return self._queued_bytes
-
     def _full(self, extra_bytes: int = 0) -> bool:
         return (
             len(self._queue) >= self._max_queue

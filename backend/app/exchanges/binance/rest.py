@@ -50,14 +50,16 @@ class BinanceRestKlines:
             self._clients[market] = client
         return client
 
+    async def _load_markets(self, market: Market, reload: bool) -> dict[str, Any]:
+        try:
+            markets: dict[str, Any] = await self._client(market).load_markets(reload)
+        except _ccxt_errors().BaseError as e:
+            raise ExchangeError(f"cannot load {market} markets: {e}") from e
+        return markets
+
     async def markets(self, market: Market, *, reload: bool = False) -> dict[str, SymbolInfo]:
         """Every symbol of `market` that Binance lists (exchangeInfo, through ccxt), with
         its tick size and lot step. Loaded once unless `reload`."""
-        client = self._client(market)
-        try:
-            markets = await client.load_markets(reload)
-        except _ccxt_errors().BaseError as e:
-            raise ExchangeError(f"cannot load {market} markets: {e}") from e
         return {
             pair: SymbolInfo(
                 pair,
@@ -65,19 +67,13 @@ class BinanceRestKlines:
                 _positive(m.get("precision", {}).get("price")),
                 _positive(m.get("precision", {}).get("amount")),
             )
-            for pair, m in markets.items()
+            for pair, m in (await self._load_markets(market, reload)).items()
         }
 
-    async def check_symbol(self, series: SeriesId, *, reload: bool = False) -> None:
-        """Raise `UnknownSymbol` if the exchange does not list `series`' symbol. The market
-        list is loaded once (ccxt caches it) unless `reload`."""
-        client = self._client(series.market)
-        ccxt_errors = _ccxt_errors()
-        try:
-            markets = await client.load_markets(reload)
-        except ccxt_errors.BaseError as e:
-            raise ExchangeError(f"cannot load {series.market} markets: {e}") from e
-        if series.symbol not in markets:
+    async def check_symbol(self, series: SeriesId) -> None:
+        """Raise `UnknownSymbol` if the exchange does not list `series`' symbol (from the
+        market list ccxt loaded once)."""
+        if series.symbol not in await self._load_markets(series.market, False):
             raise UnknownSymbol(f"{series.symbol} is not listed on binance {series.market}")
 
     async def closed_pages(
