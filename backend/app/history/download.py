@@ -185,6 +185,7 @@ class DownloadManager:
                 return "timeout", f"download-data did not finish in {opts.timeout_s:g}s"
             except asyncio.CancelledError:
                 _kill_group(proc)
+                await proc.wait()  # reap it: its transport must not outlive the loop
                 raise
             lines = output.decode(errors="replace").strip().splitlines()
             if proc.returncode != 0:
