@@ -12,23 +12,15 @@ import contextlib
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from app.candle import Candle, CandleRow
 from app.errors import TooManySubscriptions
 from app.history.source import HistorySource
 from app.hub import messages
 from app.hub.session import ClientSession, SlowConsumer
-from app.ingest.port import IngestPort
+from app.ingest.port import BatchCommit, IngestPort
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore, UpsertResult
-
-
-@dataclass(frozen=True, slots=True)
-class BatchCommit:
-    results: dict[str, UpsertResult]
-    db_s: float
-    publish_s: float
 
 
 class MarketHub:

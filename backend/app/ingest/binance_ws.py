@@ -16,20 +16,19 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketException
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle
 from app.errors import ExchangeError
 from app.exchanges.binance.parser import FrameError, KlineUpdate, Reply, ServerShutdown, parse_frame
 from app.exchanges.ports import KlineRest
-from app.hub.hub import BatchCommit
 from app.ingest.metrics import IngestMetrics
+from app.ingest.port import BatchCommit, CandleSink
 from app.series import Market, SeriesId, align_time, timeframe_seconds
 from app.store import CandleStore
 from app.tasks import log_crash
@@ -37,16 +36,6 @@ from app.tasks import log_crash
 log = logging.getLogger(__name__)
 
 ConnectionState = Literal["connecting", "open", "backoff", "stopped"]
-
-
-class CandleSink(Protocol):
-    async def commit_closed_many(
-        self, batches: Mapping[str, Sequence[CandleRow]]
-    ) -> BatchCommit: ...
-
-    def publish_forming(
-        self, series_id: str, candle: Candle, event_time_ms: int | None = None
-    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,33 @@
-"""What the hub needs of ingest: acquire and release a series per subscriber."""
+"""The two ways between hub and ingest: what the hub needs of ingest (acquire and release
+a series per subscriber) and what ingest needs of the hub (commit closed candles, then
+publish them; publish forming ones)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from app.candle import Candle, CandleRow
 from app.series import SeriesId
+from app.store import UpsertResult
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCommit:
+    results: dict[str, UpsertResult]
+    db_s: float
+    publish_s: float
+
+
+class CandleSink(Protocol):
+    async def commit_closed_many(
+        self, batches: Mapping[str, Sequence[CandleRow]]
+    ) -> BatchCommit: ...
+
+    def publish_forming(
+        self, series_id: str, candle: Candle, event_time_ms: int | None = None
+    ) -> None: ...
 
 
 class IngestPort(Protocol):
