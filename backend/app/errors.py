@@ -47,6 +47,15 @@ class ExchangeError(TradeCanvasError):
     """An exchange's API failed or is unreachable; worth retrying later."""
 
 
+class UpstreamRateLimited(ExchangeError):
+    """The exchange rate-limited (or banned) this server; nothing is asked of it until
+    `retry_after_s` has passed."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class UnknownSymbol(ExchangeError, ClientError):
     """The exchange does not list this symbol; retrying will not help."""
 

@@ -15,7 +15,6 @@ from app.errors import InvalidSeriesId
 
 Market = Literal["spot", "futures"]
 
-EXCHANGES: Final = frozenset({"binance"})
 MARKETS: Final = frozenset({"spot", "futures"})
 
 _MINUTE: Final = 60
@@ -41,6 +40,13 @@ TIMEFRAME_SECONDS: Final[dict[str, int]] = {
 }
 MONTH: Final = "1M"
 TIMEFRAMES: Final = (*TIMEFRAME_SECONDS, MONTH)
+
+# The venues and the kline intervals each offers, in freqtrade's names.
+EXCHANGE_TIMEFRAMES: Final[dict[str, tuple[str, ...]]] = {
+    "binance": TIMEFRAMES,
+    "bybit": ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w"),
+}
+EXCHANGES: Final = frozenset(EXCHANGE_TIMEFRAMES)
 
 # Binance weeks open on Monday 00:00 UTC; the epoch fell on a Thursday, 3 days later.
 _WEEK_OFFSET: Final = 3 * _DAY
@@ -84,13 +90,17 @@ def parse_series_id(raw: object) -> SeriesId:
     symbol, sep, timeframe = rest.rpartition(":")
     if not sep:
         raise InvalidSeriesId(f"series_id {raw!r} is not exchange:market:symbol:timeframe")
-    if exchange not in EXCHANGES:
-        raise InvalidSeriesId(f"unsupported exchange {exchange!r}; expected one of binance")
+    timeframes = EXCHANGE_TIMEFRAMES.get(exchange)
+    if timeframes is None:
+        raise InvalidSeriesId(
+            f"unsupported exchange {exchange!r}; expected one of {' '.join(EXCHANGE_TIMEFRAMES)}"
+        )
     if market not in MARKETS:
         raise InvalidSeriesId(f"unsupported market {market!r}; expected spot or futures")
-    if timeframe not in TIMEFRAMES:
+    if timeframe not in timeframes:
         raise InvalidSeriesId(
-            f"unsupported timeframe {timeframe!r}; expected one of {' '.join(TIMEFRAMES)}"
+            f"unsupported timeframe {timeframe!r} on {exchange}; "
+            f"expected one of {' '.join(timeframes)}"
         )
     _check_symbol(raw, market, symbol)
     return SeriesId(exchange, market, symbol, timeframe)  # type: ignore[arg-type]

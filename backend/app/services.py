@@ -10,21 +10,19 @@ from pathlib import Path
 from app.admission import Admission
 from app.config import Settings
 from app.errors import InvalidSeriesId
-from app.exchanges.binance.rest import BinanceRestKlines
-from app.exchanges.catalog import CachedCatalog
-from app.exchanges.ports import SymbolInfo
-from app.exchanges.registry import Venue, VenueRegistry
+from app.exchanges.binance.venue import binance_venue
+from app.exchanges.registry import VenueRegistry
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import configured_format, load_freqtrade_config, resolve_datadir
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
 from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
 from app.hub import MarketHub
-from app.ingest.binance_ws import BinanceWsIngestor, IngestOptions
+from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
-from app.ingest.supervisor import IngestSupervisor
+from app.ingest.supervisor import FeedKey, IngestSupervisor
 from app.metrics import Metrics
-from app.series import TIMEFRAMES, Market, SeriesId, parse_series_id
+from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
 
 log = logging.getLogger(__name__)
@@ -40,22 +38,21 @@ class Services:
     history: HistorySource | None
     datadir: Path | None
     downloads: DownloadManager | None
-    # The one exchange REST client (ccxt), shared by the ccxt history source and the live
-    # ingestors, and closed here last.
-    rest: BinanceRestKlines
-    admission: Admission
+    # Every venue's adapter; their REST clients (ccxt) are shared by the ccxt history
+    # source and the live ingestors, and closed here last.
     venues: VenueRegistry
+    admission: Admission
 
 
 def build_history(
-    settings: Settings, store: CandleStore, metrics: Metrics, rest: BinanceRestKlines
+    settings: Settings, store: CandleStore, metrics: Metrics, venues: VenueRegistry
 ) -> tuple[HistorySource | None, Path | None, DownloadManager | None]:
     if settings.market_history_source == "off":
         return None, None, None
     if settings.market_history_source == "ccxt":
         source = RestHistorySource(
             store,
-            rest,
+            venues,
             days=settings.history_download_days,
             wait_s=settings.history_wait_s,
             recheck_s=settings.history_recheck_s,
@@ -115,43 +112,32 @@ def whitelist_of(settings: Settings) -> list[SeriesId]:
 
 def build_ingestors(
     settings: Settings,
+    venues: VenueRegistry,
     store: CandleStore,
     hub: MarketHub,
     metrics: IngestMetrics,
-    rest: BinanceRestKlines,
-) -> dict[Market, BinanceWsIngestor]:
+) -> dict[FeedKey, LiveIngestor]:
     if not settings.live_ingest:
         return {}
-    ingestors: dict[Market, BinanceWsIngestor] = {}
-    # Binance allows 5 (spot) and 10 (futures) incoming messages a second; stay under.
-    markets: tuple[tuple[Market, str, float], ...] = (
-        ("spot", settings.binance_spot_ws_url, 4.0),
-        ("futures", settings.binance_futures_ws_url, 8.0),
+    options = IngestOptions(
+        batch_max=settings.binance_ws_batch_max,
+        flush_s=settings.binance_ws_flush_s,
+        stale_s=settings.binance_ws_stale_s,
+        close_grace_s=settings.binance_ws_close_grace_s,
+        backoff_max_s=settings.binance_ws_backoff_max_s,
+        backfill_max_candles=settings.binance_backfill_max_candles,
     )
-    for market, url, requests_per_s in markets:
-        options = IngestOptions(
-            batch_max=settings.binance_ws_batch_max,
-            flush_s=settings.binance_ws_flush_s,
-            stale_s=settings.binance_ws_stale_s,
-            close_grace_s=settings.binance_ws_close_grace_s,
-            max_connection_age_s=settings.binance_ws_max_connection_age_s,
-            backoff_max_s=settings.binance_ws_backoff_max_s,
-            requests_per_s=requests_per_s,
-            backfill_max_candles=settings.binance_backfill_max_candles,
-            streams_per_connection=settings.binance_ws_streams_per_connection,
+    return {
+        (venue.name, market): LiveIngestor(
+            venue.name, feed, venue.rest, store, hub, metrics, options
         )
-        ingestors[market] = BinanceWsIngestor(market, url, rest, store, hub, metrics, options)
-    return ingestors
+        for venue in venues.values()
+        for market, feed in venue.feeds.items()
+    }
 
 
-def build_venues(rest: BinanceRestKlines) -> VenueRegistry:
-    async def binance_markets(market: Market, reload: bool) -> dict[str, SymbolInfo]:
-        return await rest.markets(market, reload=reload)
-
-    binance = Venue(
-        "binance", ("spot", "futures"), TIMEFRAMES, CachedCatalog("binance", binance_markets)
-    )
-    return VenueRegistry([binance])
+def build_venues(settings: Settings) -> VenueRegistry:
+    return VenueRegistry([binance_venue(settings)])
 
 
 async def start_services(settings: Settings, metrics: Metrics) -> Services:
@@ -159,11 +145,9 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
     store = CandleStore(settings.db_path, metrics, read_threads=settings.db_read_threads)
     await store.open()
     # Lazy: no ccxt client exists until the first request that needs one.
-    rest = BinanceRestKlines(
-        spot_url=settings.binance_spot_rest_url, futures_url=settings.binance_futures_rest_url
-    )
+    venues = build_venues(settings)
     try:
-        history, datadir, downloads = build_history(settings, store, metrics, rest)
+        history, datadir, downloads = build_history(settings, store, metrics, venues)
         hub = MarketHub(
             store,
             history,
@@ -176,7 +160,7 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
             max_jobs=settings.ondemand_max_jobs,
             idle_ttl_s=settings.ondemand_idle_ttl_s,
             history=history,
-            ingestors=build_ingestors(settings, store, hub, ingest_metrics, rest),
+            ingestors=build_ingestors(settings, venues, store, hub, ingest_metrics),
             metrics=metrics,
             notify=hub.notify_error,
         )
@@ -186,10 +170,9 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
         if isinstance(history, HistoryBootstrapper):
             await history.resume_interrupted()
     except BaseException:
-        await rest.close()
+        await venues.close()
         await store.close()
         raise
-    venues = build_venues(rest)
     admission = Admission(
         store,
         venues,
@@ -208,9 +191,8 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
         history,
         datadir,
         downloads,
-        rest,
-        admission,
         venues,
+        admission,
     )
 
 
@@ -222,5 +204,5 @@ async def stop_services(services: Services) -> None:
         if services.downloads is not None:
             await services.downloads.stop()
     finally:
-        await services.rest.close()
+        await services.venues.close()
         await services.store.close()

@@ -76,7 +76,7 @@ async def test_many_series_share_batches(make_settings: SettingsFactory, fake: F
         assert {j["state"] for j in debug["jobs"]} == {"live"}
         # Subscribing five series stayed under the exchange's incoming-message limit.
         assert await metric_value(s, "trade_canvas_ingest_reconnects_total") == 0
-        assert len(debug["connections"]["futures"]) == 1  # one connection carries them all
+        assert len(debug["connections"]["binance:futures"]) == 1  # one connection carries them all
         for sid in whitelist:
             await assert_store_matches_exchange(s, fake, sid)
 
@@ -224,7 +224,7 @@ async def test_more_streams_than_one_connection_carries(
         for sid in whitelist:
             await wait_caught_up(s, fake, sid)
         debug = (await s.http.get("/api/market/debug/ingest_state")).json()
-        assert [c["streams"] for c in debug["connections"]["futures"]] == [2, 1]
+        assert [c["streams"] for c in debug["connections"]["binance:futures"]] == [2, 1]
         assert fake.run("futures", lambda w: len(w._clients)) == 2
 
 

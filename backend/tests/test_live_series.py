@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.ingest.binance_ws import LiveSeries
+from app.ingest.live import LiveSeries
 from app.series import parse_series_id
 
 

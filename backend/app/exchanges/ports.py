@@ -3,11 +3,12 @@ types against them and never imports an adapter."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.candle import CandleRow
+from app.candle import Candle, CandleRow
+from app.errors import TradeCanvasError
 from app.series import Market, SeriesId
 
 
@@ -22,18 +23,25 @@ class SymbolInfo:
     amount_step: float | None
 
 
-class KlineRest(Protocol):
-    """Closed candles over the venue's REST API, paged within its limits."""
+class KlinePages(Protocol):
+    def closed_pages(
+        self, series: SeriesId, after: int, *, until: int | None = None
+    ) -> AsyncIterator[list[CandleRow]]:
+        """Pages of closed candles with `candle_time > after` (and `<= until`), ascending.
+        Raises `UnknownSymbol`, `UpstreamRateLimited` or `ExchangeError`."""
+        ...
+
+
+class KlineRest(KlinePages, Protocol):
+    """Closed candles and the market list over the venue's REST API, within its limits."""
+
+    async def markets(self, market: Market, reload: bool = False) -> dict[str, SymbolInfo]:
+        """Every symbol of `market` the venue lists. Raises `ExchangeError`."""
+        ...
 
     async def check_symbol(self, series: SeriesId) -> None:
         """Raise `UnknownSymbol` if the venue does not list the symbol, `ExchangeError`
         if the venue cannot be asked."""
-
-    def closed_pages(
-        self, series: SeriesId, after: int, *, until: int | None = None
-    ) -> AsyncIterator[list[CandleRow]]:
-        """Pages of closed candles with `candle_time > after` (and `<= until`), ascending."""
-        ...
 
     async def close(self) -> None: ...
 
@@ -49,3 +57,78 @@ class MarketCatalog(Protocol):
 
     def cached(self, series: SeriesId) -> SymbolInfo | None:
         """What is known of `series`' symbol without asking the venue."""
+
+
+class FrameError(TradeCanvasError):
+    """A frame that is not what the venue sends."""
+
+
+@dataclass(frozen=True, slots=True)
+class KlineEvent:
+    """A kline on a topic: the forming candle, or its close."""
+
+    topic: str
+    candle: Candle
+    closed: bool
+    event_time_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedReconnect:
+    """The venue announced that it will close the connection (reconnect now, no backoff)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRefused:
+    reason: str
+
+
+FeedEvent = KlineEvent | PlannedReconnect | RequestRefused
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLimits:
+    """What the venue allows one client over its market streams."""
+
+    topics_per_connection: int
+    topics_per_request: int
+    requests_per_s: float  # incoming messages a connection may send
+    connects_per_5min: int  # connection attempts per IP
+    max_connection_age_s: float | None  # the venue cuts connections older than this
+    heartbeat_s: float | None  # how often the client must send `heartbeat()`
+
+
+class LiveFeed(Protocol):
+    """One venue's kline streams of one market: its wire dialect, not its socket. The core
+    holds the connection, reconnects, batches and backfills; the feed says what to send and
+    what a frame means (`parse` is a pure function)."""
+
+    @property
+    def name(self) -> str:
+        """A short name for logs and connection names, e.g. `binance-futures`."""
+
+    @property
+    def market(self) -> Market: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def limits(self) -> FeedLimits: ...
+
+    def topic(self, series: SeriesId) -> str: ...
+
+    def subscribe(self, topics: Sequence[str], request_id: int) -> str: ...
+
+    def unsubscribe(self, topics: Sequence[str], request_id: int) -> str: ...
+
+    def heartbeat(self) -> str | None:
+        """The client's keep-alive message, sent every `limits.heartbeat_s` (None: the
+        venue pings instead)."""
+
+    def parse(self, raw: str | bytes) -> Sequence[FeedEvent]:
+        """What one frame says (nothing, for pongs and replies that need no action).
+        Raises `FrameError` for a frame the venue would not send."""
+        ...

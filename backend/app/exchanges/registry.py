@@ -1,13 +1,17 @@
-"""Which venues this server serves: the exchange part of a series id to what the core needs
-of that venue. Built once by the composition root (`services.py`)."""
+"""Which venues this server serves: the exchange part of a series id to its adapter (REST
+klines, live feeds, market catalog). Built once by the composition root (`services.py`);
+the core reaches a venue only through here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 
-from app.exchanges.ports import MarketCatalog
-from app.series import Market
+from app.candle import CandleRow
+from app.errors import UnknownSymbol
+from app.exchanges.ports import KlineRest, LiveFeed, MarketCatalog
+from app.series import Market, SeriesId
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,9 +20,13 @@ class Venue:
     markets: tuple[Market, ...]
     timeframes: tuple[str, ...]
     catalog: MarketCatalog
+    rest: KlineRest
+    feeds: Mapping[Market, LiveFeed]
 
 
 class VenueRegistry(Mapping[str, Venue]):
+    """The venues by name; also the REST klines of any series (`KlinePages`), from its venue."""
+
     def __init__(self, venues: list[Venue]) -> None:
         self._venues = {v.name: v for v in venues}
 
@@ -30,3 +38,22 @@ class VenueRegistry(Mapping[str, Venue]):
 
     def __len__(self) -> int:
         return len(self._venues)
+
+    def _rest(self, series: SeriesId) -> KlineRest:
+        venue = self._venues.get(series.exchange)
+        if venue is None:
+            raise UnknownSymbol(f"{series.exchange} is not served here")
+        return venue.rest
+
+    async def check_symbol(self, series: SeriesId) -> None:
+        await self._rest(series).check_symbol(series)
+
+    def closed_pages(
+        self, series: SeriesId, after: int, *, until: int | None = None
+    ) -> AsyncIterator[list[CandleRow]]:
+        return self._rest(series).closed_pages(series, after, until=until)
+
+    async def close(self) -> None:
+        for venue in self._venues.values():
+            with contextlib.suppress(Exception):
+                await venue.rest.close()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import ExchangeError
-from app.exchanges.ports import KlineRest
+from app.exchanges.ports import KlinePages
 from app.series import SeriesId, align_time
 from app.store import CandleStore
 
@@ -31,7 +31,7 @@ class RestHistorySource:
     def __init__(
         self,
         store: CandleStore,
-        rest: KlineRest,
+        rest: KlinePages,
         *,
         days: float,
         wait_s: float,

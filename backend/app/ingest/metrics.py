@@ -52,12 +52,12 @@ class IngestMetrics:
             ["series_id"], registry=r,
         )  # fmt: skip
         self.reconnects = Counter(
-            "trade_canvas_ingest_reconnects", "WebSocket reconnects by market.",
-            ["market"], registry=r,
+            "trade_canvas_ingest_reconnects", "WebSocket reconnects by venue and market.",
+            ["exchange", "market"], registry=r,
         )  # fmt: skip
         self.bad_frames = Counter(
-            "trade_canvas_ingest_bad_frames", "Frames that were not valid Binance messages.",
-            ["market"], registry=r,
+            "trade_canvas_ingest_bad_frames", "Frames that were not valid messages of the venue.",
+            ["exchange", "market"], registry=r,
         )  # fmt: skip
         self.batch_db_seconds = Histogram(
             "trade_canvas_ingest_batch_db_seconds",

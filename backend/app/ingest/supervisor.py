@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from app.errors import CapacityExceeded, UnknownSymbol
 from app.history.source import HistorySource
-from app.ingest.binance_ws import BinanceWsIngestor
+from app.ingest.live import LiveIngestor
 from app.metrics import Metrics
 from app.series import Market, SeriesId
 from app.tasks import log_crash
@@ -31,6 +31,7 @@ JobKind = Literal["whitelist", "ondemand"]
 JobState = Literal["starting", "bootstrapping", "subscribing", "live", "retrying", "failed",
                    "history-only"]  # fmt: skip
 Notify = Callable[[str, str, str], None]
+FeedKey = tuple[str, Market]  # (exchange, market)
 
 
 @dataclass(eq=False)
@@ -55,7 +56,7 @@ class IngestSupervisor:
         max_jobs: int,
         idle_ttl_s: float,
         history: HistorySource | None,
-        ingestors: Mapping[Market, BinanceWsIngestor],
+        ingestors: Mapping[FeedKey, LiveIngestor],
         metrics: Metrics,
         notify: Notify | None = None,
         retry_max_s: float = 60.0,
@@ -95,8 +96,6 @@ class IngestSupervisor:
         await asyncio.gather(*tasks, return_exceptions=True)
         for ingestor in self._ingestors.values():
             await ingestor.stop()
-        for ingestor in self._ingestors.values():  # shared REST clients: after every stop
-            await ingestor.rest.close()
 
     # -- subscribers ------------------------------------------------------------------
 
@@ -150,7 +149,7 @@ class IngestSupervisor:
             job.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await job.task
-        ingestor = self._ingestors.get(job.series.market)
+        ingestor = self._ingestors.get(_feed_key(job.series))
         if ingestor is not None:
             await ingestor.remove(job.series)
         log.info("stopped live ingest of %s", key)
@@ -175,7 +174,7 @@ class IngestSupervisor:
                 if self._history is not None:
                     job.state = "bootstrapping"
                     await self._history.ensure(job.series)
-                ingestor = self._ingestors.get(job.series.market)
+                ingestor = self._ingestors.get(_feed_key(job.series))
                 if ingestor is None:
                     job.state = "history-only"  # live ingest is switched off
                     return
@@ -218,7 +217,7 @@ class IngestSupervisor:
     def snapshot(self) -> dict[str, Any]:
         jobs = []
         for key, job in sorted(self._jobs.items(), key=lambda kv: (kv[1].kind, kv[0])):
-            ingestor = self._ingestors.get(job.series.market)
+            ingestor = self._ingestors.get(_feed_key(job.series))
             live = ingestor.series_state(key) if ingestor is not None else None
             jobs.append(
                 {
@@ -226,7 +225,7 @@ class IngestSupervisor:
                     "kind": job.kind,
                     "refcount": job.refcount,
                     "state": job.state,
-                    "source": "binance-ws" if ingestor is not None else None,
+                    "source": f"{ingestor.exchange}-ws" if ingestor is not None else None,
                     "head_time": live.head_time if live else None,
                     "connection": live.connection.name if live and live.connection else None,
                     "last_batch": live.last_batch if live else None,
@@ -239,5 +238,9 @@ class IngestSupervisor:
             "jobs": jobs,
             "max_jobs": self._max_jobs,
             "active": sum(1 for j in self._jobs.values() if j.kind == "ondemand"),
-            "connections": {m: i.connections() for m, i in self._ingestors.items()},
+            "connections": {f"{e}:{m}": i.connections() for (e, m), i in self._ingestors.items()},
         }
+
+
+def _feed_key(series: SeriesId) -> FeedKey:
+    return series.exchange, series.market

@@ -15,12 +15,10 @@ from typing import Any
 import orjson
 
 from app.candle import Candle, candle_problem
-from app.errors import TradeCanvasError
+from app.exchanges.ports import FrameError
 from app.series import TIMEFRAMES, is_aligned
 
-
-class FrameError(TradeCanvasError):
-    """A frame that is not what Binance sends."""
+__all__ = ["FrameError", "KlineUpdate", "OtherEvent", "Reply", "ServerShutdown", "parse_frame"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,13 @@
-"""BinanceWsIngestor: live klines of one market type over Binance's combined streams.
+"""LiveIngestor: the live klines of one venue's market, over that venue's `LiveFeed`.
 
-One WebSocket connection carries up to 1,024 series (more connections beyond that);
-series are added and removed with SUBSCRIBE / UNSUBSCRIBE. Closed klines are buffered and
-committed in batches (then broadcast by the hub); forming klines are only broadcast.
-Whatever happens to the connection, the store ends up with every closed candle: after
-each (re)connect, and whenever a series' stream skips a close, the missing candles are
-fetched over REST from the store's head up to the exchange's present.
+Written once for every venue: the feed says what to send and what a frame means; this
+holds the connections (as many as the venue's topics-per-connection limit needs), adds and
+removes topics, reconnects with backoff within the venue's connection-rate limit, sends the
+venue's heartbeat, and watches for silence. Closed klines are buffered and committed in
+batches (then published by the sink); forming klines are only published. Whatever happens
+to the connection, the store ends up with every closed candle: after each (re)connect, and
+whenever a series' stream skips a close, the missing candles are fetched over the venue's
+REST API from the store's head up to the exchange's present.
 """
 
 from __future__ import annotations
@@ -14,22 +16,27 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketException
 
 from app.candle import Candle
+from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import ExchangeError
-from app.exchanges.binance.parser import FrameError, KlineUpdate, Reply, ServerShutdown, parse_frame
-from app.exchanges.ports import KlineRest
+from app.exchanges.ports import (
+    FrameError,
+    KlineEvent,
+    KlineRest,
+    LiveFeed,
+    PlannedReconnect,
+    RequestRefused,
+)
 from app.ingest.metrics import IngestMetrics
 from app.ingest.port import BatchCommit, CandleSink
-from app.series import Market, SeriesId, align_time, timeframe_seconds
+from app.series import SeriesId, align_time, timeframe_seconds
 from app.store import CandleStore
 from app.tasks import log_crash
 
@@ -43,22 +50,18 @@ class IngestOptions:
     batch_max: int = 500
     flush_s: float = 0.25
     stale_s: float = 30.0  # no frame for this long: the connection is dead
-    max_connection_age_s: float = 23.5 * 3600  # reconnect before Binance's 24-hour cut
     close_grace_s: float = 3.0  # wait this long for a late close before asking REST
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     healthy_s: float = 30.0  # a connection this old resets the backoff
-    streams_per_connection: int = 1024
-    subscribe_chunk: int = 200
-    requests_per_s: float = 4.0  # Binance allows 5 (spot) or 10 (futures) a second
-    connects_per_5min: int = 250  # Binance allows 300 connection attempts per 5 minutes
     backfill_max_candles: int = 1000  # how far back to fetch for a series with no history
+    backfills_at_once: int = 4  # REST weight is limited too
 
 
 @dataclass(eq=False)
 class LiveSeries:
     series: SeriesId
-    stream: str
+    topic: str
     tf: int
     connection: _Connection | None = None
     head_time: int | None = None
@@ -98,28 +101,31 @@ class LiveSeries:
 
 
 class _AttemptLimiter:
-    """At most `limit` connection attempts in any 5 minutes (Binance's own rule)."""
+    """At most `limit` connection attempts in any 5 minutes (the venue's own rule)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, clock: Clock) -> None:
         self._limit = limit
+        self._clock = clock
         self._attempts: deque[float] = deque()
 
     async def wait(self) -> None:
         while True:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             while self._attempts and self._attempts[0] < now - 300:
                 self._attempts.popleft()
             if len(self._attempts) < self._limit:
                 self._attempts.append(now)
                 return
-            await asyncio.sleep(self._attempts[0] + 300 - now)
+            await self._clock.sleep(self._attempts[0] + 300 - now)
 
 
 class _Connection:
-    def __init__(self, ingestor: BinanceWsIngestor, number: int) -> None:
+    def __init__(self, ingestor: LiveIngestor, number: int) -> None:
         self.ingestor = ingestor
-        self.name = f"binance-{ingestor.market}-ws-{number}"
-        self.streams: set[str] = set()
+        self.feed = ingestor.feed
+        self.clock = ingestor.clock
+        self.name = f"{self.feed.name}-ws-{number}"
+        self.topics: set[str] = set()
         self.state: ConnectionState = "connecting"
         self.ws: ClientConnection | None = None
         self.connected_at: float | None = None
@@ -127,41 +133,42 @@ class _Connection:
         self.frames = 0
         self.last_error: str | None = None
         self._request_id = 0
-        self._last_request = 0.0
+        self._last_request = -1e9
+        self._last_frame = 0.0
+        self._ending: Literal["stale", "age"] | None = None
         self._send_lock = asyncio.Lock()
         self.task = asyncio.create_task(self._run(), name=self.name)
         self.task.add_done_callback(log_crash)
 
-    async def add(self, stream: str) -> None:
-        self.streams.add(stream)
-        await self._request("SUBSCRIBE", [stream])
-
-    async def remove(self, stream: str) -> None:
-        self.streams.discard(stream)
-        await self._request("UNSUBSCRIBE", [stream])
-
-    async def _request(self, method: str, params: list[str]) -> None:
-        """Send a request if connected (else the next connect subscribes everything),
-        never faster than the exchange's incoming-message limit."""
-        ws = self.ws
-        if ws is None:
-            return
-        async with self._send_lock:
-            gap = 1.0 / self.ingestor.options.requests_per_s
-            wait = self._last_request + gap - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+    async def add(self, topic: str) -> None:
+        self.topics.add(topic)
+        if self.ws is not None:  # else the next connect subscribes everything
             self._request_id += 1
-            self._last_request = time.monotonic()
+            await self._send(self.feed.subscribe([topic], self._request_id))
+
+    async def remove(self, topic: str) -> None:
+        self.topics.discard(topic)
+        if self.ws is not None:
+            self._request_id += 1
+            await self._send(self.feed.unsubscribe([topic], self._request_id))
+
+    async def _send(self, text: str) -> None:
+        """Send if connected, never faster than the venue's incoming-message limit."""
+        async with self._send_lock:
+            ws = self.ws
+            if ws is None:
+                return
+            wait = self._last_request + 1.0 / self.feed.limits.requests_per_s
+            wait -= self.clock.monotonic()
+            if wait > 0:
+                await self.clock.sleep(wait)
+            self._last_request = self.clock.monotonic()
             with contextlib.suppress(WebSocketException):
-                await ws.send(
-                    orjson.dumps(
-                        {"method": method, "params": params, "id": self._request_id}
-                    ).decode()
-                )
+                await ws.send(text)
 
     async def _run(self) -> None:
         options = self.ingestor.options
+        metrics = self.ingestor.metrics
         attempt = 0
         while True:
             await self.ingestor.attempts.wait()
@@ -170,31 +177,34 @@ class _Connection:
             opened: float | None = None
             try:
                 async with connect(
-                    self.ingestor.stream_url,
+                    self.feed.url,
                     open_timeout=10,
-                    ping_interval=None,  # the server pings; staleness is watched per frame
+                    ping_interval=None,  # the venue pings or wants its own heartbeat
                     close_timeout=2,
                     max_size=2**22,
                 ) as ws:
-                    opened = time.monotonic()
-                    self.ws, self.state, self.connected_at = ws, "open", time.time()
+                    opened = self.clock.monotonic()
+                    self.ws, self.state = ws, "open"
+                    self.connected_at = self.clock.time()
                     self.last_error = None
-                    for i in range(0, len(self.streams), options.subscribe_chunk):
-                        chunk = sorted(self.streams)[i : i + options.subscribe_chunk]
-                        await self._request("SUBSCRIBE", chunk)
-                    self.ingestor.connected(self)
-                    planned = await self._read(ws, opened)
+                    planned = await self._session(ws, opened)
             except asyncio.CancelledError:
                 self.state = "stopped"
                 raise
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, WebSocketException) as e:
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.warning("%s: %s", self.name, self.last_error)
+                if self._ending == "stale":
+                    self.last_error = f"no frame for {options.stale_s:g}s"
+                    log.warning("%s: stale, reconnecting", self.name)
+                elif self._ending == "age":
+                    planned = True
+                else:
+                    self.last_error = f"{type(e).__name__}: {e}"
+                    log.warning("%s: %s", self.name, self.last_error)
             finally:
                 self.ws = None
             self.reconnects += 1
-            self.ingestor.metrics.reconnects.labels(self.ingestor.market).inc()
-            if opened is not None and time.monotonic() - opened >= options.healthy_s:
+            metrics.reconnects.labels(self.ingestor.exchange, self.ingestor.market).inc()
+            if opened is not None and self.clock.monotonic() - opened >= options.healthy_s:
                 attempt = 0
             if planned:
                 delay = 0.0
@@ -203,67 +213,110 @@ class _Connection:
                 delay *= random.uniform(0.5, 1.5)
                 attempt += 1
             self.state = "backoff"
-            await asyncio.sleep(delay)
+            await self.clock.sleep(delay)
 
-    async def _read(self, ws: ClientConnection, opened: float) -> bool:
-        """Read frames until the connection ends. True for a planned reconnect (server
-        shutdown, connection age), False when it broke."""
-        options = self.ingestor.options
+    async def _session(self, ws: ClientConnection, opened: float) -> bool:
+        """Subscribe, then read until the connection ends. True for a planned reconnect
+        (announced by the venue, or ahead of its connection-age cut)."""
+        self._ending = None
+        self._last_frame = opened
+        watchdog = asyncio.create_task(self._watch(ws, opened), name=f"{self.name} watchdog")
+        watchdog.add_done_callback(log_crash)
+        try:
+            topics = sorted(self.topics)
+            step = self.feed.limits.topics_per_request
+            for i in range(0, len(topics), step):
+                self._request_id += 1
+                await self._send(self.feed.subscribe(topics[i : i + step], self._request_id))
+            self.ingestor.connected(self)
+            return await self._read(ws)
+        finally:
+            watchdog.cancel()
+
+    async def _watch(self, ws: ClientConnection, opened: float) -> None:
+        """Send the venue's heartbeat on time; end a connection that went silent, or that
+        nears the venue's age cut, by aborting it (the read loop then ends)."""
+        stale_s = self.ingestor.options.stale_s
+        limits = self.feed.limits
+        period = stale_s / 4
+        if limits.heartbeat_s is not None:
+            period = min(period, limits.heartbeat_s)
+        beat = self.feed.heartbeat()
+        last_beat = opened
         while True:
-            if time.monotonic() - opened > options.max_connection_age_s:
-                log.info("%s: reconnecting ahead of the 24-hour cut", self.name)
-                return True
-            try:
-                async with asyncio.timeout(options.stale_s):
-                    raw = await ws.recv()
-            except TimeoutError:
-                self.last_error = f"no frame for {options.stale_s:g}s"
-                log.warning("%s: stale, reconnecting", self.name)
-                return False
+            await self.clock.sleep(period)
+            now = self.clock.monotonic()
+            if now - self._last_frame > stale_s:
+                self._ending = "stale"
+            elif limits.max_connection_age_s is not None and (
+                now - opened > limits.max_connection_age_s
+            ):
+                log.info("%s: reconnecting ahead of the connection-age cut", self.name)
+                self._ending = "age"
+            if self._ending is not None:
+                if ws.transport is not None:
+                    ws.transport.abort()
+                return
+            heartbeat_s = limits.heartbeat_s
+            if beat is not None and heartbeat_s is not None and now - last_beat >= heartbeat_s:
+                last_beat = now
+                await self._send(beat)
+
+    async def _read(self, ws: ClientConnection) -> bool:
+        ingestor = self.ingestor
+        async for raw in ws:
+            self._last_frame = self.clock.monotonic()
             self.frames += 1
             try:
-                frame = parse_frame(raw)
+                events = self.feed.parse(raw)
             except FrameError as e:
-                self.ingestor.metrics.bad_frames.labels(self.ingestor.market).inc()
+                ingestor.metrics.bad_frames.labels(ingestor.exchange, ingestor.market).inc()
                 log.debug("%s: ignoring a bad frame: %s", self.name, e)
                 continue
-            if isinstance(frame, KlineUpdate):
-                self.ingestor.on_kline(frame)
-            elif isinstance(frame, ServerShutdown):
-                log.info("%s: server shutdown announced, reconnecting", self.name)
-                return True
-            elif isinstance(frame, Reply) and frame.error is not None:
-                log.warning("%s: request %s refused: %s", self.name, frame.id, frame.error)
+            for event in events:
+                if isinstance(event, KlineEvent):
+                    ingestor.on_kline(event)
+                elif isinstance(event, PlannedReconnect):
+                    log.info("%s: %s, reconnecting", self.name, event.reason)
+                    return True
+                elif isinstance(event, RequestRefused):
+                    log.warning("%s: refused: %s", self.name, event.reason)
+        if self._ending is not None:  # aborted by the watchdog
+            raise ConnectionError(self._ending)
+        return False
 
 
-class BinanceWsIngestor:
+class LiveIngestor:
     def __init__(
         self,
-        market: Market,
-        ws_url: str,
+        exchange: str,
+        feed: LiveFeed,
         rest: KlineRest,
         store: CandleStore,
         sink: CandleSink,
         metrics: IngestMetrics,
         options: IngestOptions | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.market = market
-        self.stream_url = ws_url.rstrip("/") + "/stream"
+        self.exchange = exchange
+        self.feed = feed
+        self.market = feed.market
         self.rest = rest
         self.store = store
         self.sink = sink
         self.metrics = metrics
         self.options = options or IngestOptions()
-        self.attempts = _AttemptLimiter(self.options.connects_per_5min)
+        self.clock = clock
+        self.attempts = _AttemptLimiter(feed.limits.connects_per_5min, clock)
         self._series: dict[str, LiveSeries] = {}
-        self._by_stream: dict[str, LiveSeries] = {}
+        self._by_topic: dict[str, LiveSeries] = {}
         self._connections: list[_Connection] = []
         self._buffer: list[tuple[LiveSeries, Candle]] = []
         self._buffered = asyncio.Event()
         self._full = asyncio.Event()
-        self._flusher = asyncio.create_task(self._flush_loop(), name=f"binance-{market}-flush")
+        self._flusher = asyncio.create_task(self._flush_loop(), name=f"{feed.name}-flush")
         self._flusher.add_done_callback(log_crash)
-        self._catchup_slots = asyncio.Semaphore(4)  # REST weight is limited too
+        self._catchup_slots = asyncio.Semaphore(self.options.backfills_at_once)
 
     # -- series -----------------------------------------------------------------------
 
@@ -272,19 +325,19 @@ class BinanceWsIngestor:
 
     async def add(self, series: SeriesId) -> None:
         """Start streaming `series`. Raises `UnknownSymbol` for a symbol the exchange
-        does not list (checked against exchangeInfo, not retried)."""
+        does not list (checked against its market list, not retried)."""
         key = str(series)
         if key in self._series:
             return
         await self.rest.check_symbol(series)
-        stream = f"{series.exchange_symbol.lower()}@kline_{series.timeframe}"
-        live = LiveSeries(series, stream, timeframe_seconds(series.timeframe))
+        topic = self.feed.topic(series)
+        live = LiveSeries(series, topic, timeframe_seconds(series.timeframe))
         live.head_time = await self.store.head_time(key)
         if live.head_time is not None:
             live.complete(live.head_time)
         connection = next(
             (c for c in self._connections
-             if len(c.streams) < self.options.streams_per_connection),
+             if len(c.topics) < self.feed.limits.topics_per_connection),
             None,
         )  # fmt: skip
         if connection is None:
@@ -292,21 +345,21 @@ class BinanceWsIngestor:
             self._connections.append(connection)
         live.connection = connection
         self._series[key] = live
-        self._by_stream[stream] = live
-        await connection.add(stream)
+        self._by_topic[topic] = live
+        await connection.add(topic)
         self.catch_up(live)
 
     async def remove(self, series: SeriesId) -> None:
         live = self._series.pop(str(series), None)
         if live is None:
             return
-        self._by_stream.pop(live.stream, None)
+        self._by_topic.pop(live.topic, None)
         if live.catching_up is not None:
             live.catching_up.cancel()
         connection = live.connection
         if connection is not None:
-            await connection.remove(live.stream)
-            if not connection.streams:
+            await connection.remove(live.topic)
+            if not connection.topics:
                 connection.task.cancel()
                 self._connections.remove(connection)
 
@@ -331,8 +384,8 @@ class BinanceWsIngestor:
             if live.connection is connection:
                 self.catch_up(live)
 
-    def on_kline(self, update: KlineUpdate) -> None:
-        live = self._by_stream.get(update.stream)
+    def on_kline(self, update: KlineEvent) -> None:
+        live = self._by_topic.get(update.topic)
         if live is None:
             return  # unsubscribed meanwhile
         key = str(live.series)
@@ -358,10 +411,20 @@ class BinanceWsIngestor:
     async def _flush_loop(self) -> None:
         while True:
             await self._buffered.wait()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.options.flush_s):
-                    await self._full.wait()
+            await self._full_or(self.options.flush_s)
             await self._flush()
+
+    async def _full_or(self, seconds: float) -> None:
+        """Until the buffer is full or `seconds` have passed on the clock."""
+        waits = [
+            asyncio.ensure_future(self._full.wait()),
+            asyncio.ensure_future(self.clock.sleep(seconds)),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def _flush(self) -> None:
         buffer, self._buffer = self._buffer, []
@@ -398,7 +461,7 @@ class BinanceWsIngestor:
                 "db_ms": round(commit.db_s * 1000, 2),
                 "publish_ms": round(commit.publish_s * 1000, 2),
                 "head_time": result.head_time,
-                "at": time.time(),
+                "at": self.clock.time(),
             }
         _log_batch(commit, {k: len(v) for k, v in batches.items()})
 
@@ -432,7 +495,7 @@ class BinanceWsIngestor:
     async def _catch_up(self, live: LiveSeries, grace: bool, after: int | None) -> None:
         key = str(live.series)
         if grace:
-            await asyncio.sleep(self.options.close_grace_s)
+            await self.clock.sleep(self.options.close_grace_s)
             if not live.has_hole():
                 return  # the closes arrived late after all
         async with self._catchup_slots:
@@ -441,7 +504,7 @@ class BinanceWsIngestor:
                 # Nothing was stored when this was asked for: the history a live series
                 # starts with (not the store's head now, which a live close may have set).
                 span = self.options.backfill_max_candles * live.tf
-                head = align_time(int(time.time()) - span, live.series.timeframe)
+                head = align_time(int(self.clock.time()) - span, live.series.timeframe)
             fetched = 0
             try:
                 async for page in self.rest.closed_pages(live.series, head):
@@ -465,7 +528,7 @@ class BinanceWsIngestor:
             {
                 "name": c.name,
                 "state": c.state,
-                "streams": len(c.streams),
+                "streams": len(c.topics),
                 "connected_at": c.connected_at,
                 "reconnects": c.reconnects,
                 "frames": c.frames,

@@ -1,0 +1,31 @@
+"""Binance (spot and USDT-M futures) as the core sees it, from the settings."""
+
+from __future__ import annotations
+
+from app.config import Settings
+from app.exchanges.binance.feed import BinanceFeed
+from app.exchanges.binance.rest import binance_rest
+from app.exchanges.catalog import CachedCatalog
+from app.exchanges.registry import Venue
+from app.series import EXCHANGE_TIMEFRAMES
+
+
+def binance_venue(settings: Settings) -> Venue:
+    rest = binance_rest(
+        spot_url=settings.binance_spot_rest_url, futures_url=settings.binance_futures_rest_url
+    )
+    per_connection = settings.binance_ws_streams_per_connection
+    max_age_s = settings.binance_ws_max_connection_age_s
+    return Venue(
+        "binance",
+        ("spot", "futures"),
+        EXCHANGE_TIMEFRAMES["binance"],
+        CachedCatalog("binance", rest.markets),
+        rest,
+        {
+            "spot": BinanceFeed("spot", settings.binance_spot_ws_url, per_connection, max_age_s),
+            "futures": BinanceFeed(
+                "futures", settings.binance_futures_ws_url, per_connection, max_age_s
+            ),
+        },
+    )

@@ -1,0 +1,154 @@
+"""Closed klines and market lists over a venue's REST API through ccxt's async client,
+paged within the venue's limits. Each adapter says only how to build its ccxt client (which
+URLs, which market types); paging, the exchange's present, and the translation of ccxt's
+errors into this project's are here once.
+
+A rate-limit answer (HTTP 429/418, Bybit's 403 ban, `retCode` 10006) starts a cooldown:
+until it passes no request reaches the venue and each caller gets `UpstreamRateLimited`
+at once, so a ban is waited out instead of extended. ccxt is imported on first use: it costs
+~75 MB, which a server that never needs REST should not pay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from app.candle import CandleRow
+from app.clock import SYSTEM_CLOCK, Clock
+from app.errors import ExchangeError, UnknownSymbol, UpstreamRateLimited
+from app.exchanges.ports import SymbolInfo
+from app.series import Market, SeriesId, timeframe_seconds
+
+T = TypeVar("T")
+
+MakeClient = Callable[[Market], Any]
+COOLDOWN_INITIAL_S = 30.0
+COOLDOWN_MAX_S = 600.0  # Bybit's IP ban lasts 10 minutes
+
+
+class CcxtRestKlines:
+    def __init__(
+        self, venue: str, make_client: MakeClient, *, page_limit: int,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:  # fmt: skip
+        self.venue = venue
+        self._make_client = make_client
+        self._page_limit = page_limit
+        self._clock = clock
+        self._clients: dict[Market, Any] = {}
+        self._cooldown_until = 0.0
+        self._cooldown_s = COOLDOWN_INITIAL_S
+
+    def _client(self, market: Market) -> Any:
+        client = self._clients.get(market)
+        if client is None:
+            client = self._clients[market] = self._make_client(market)
+        return client
+
+    async def _ask(self, what: str, call: Callable[..., Awaitable[T]], *args: Any, **kw: Any) -> T:
+        """One request to the venue, its errors translated."""
+        errors = _ccxt_errors()
+        wait = self._cooldown_until - self._clock.monotonic()
+        if wait > 0:
+            raise UpstreamRateLimited(
+                f"{self.venue} rate-limited this server; not asking for {wait:.0f}s more", wait
+            )
+        try:
+            result = await call(*args, **kw)
+        except (errors.RateLimitExceeded, errors.DDoSProtection) as e:
+            self._cooldown_until = self._clock.monotonic() + self._cooldown_s
+            retry_after = self._cooldown_s
+            self._cooldown_s = min(COOLDOWN_MAX_S, self._cooldown_s * 2)
+            raise UpstreamRateLimited(
+                f"{self.venue} rate-limited {what}; backing off {retry_after:.0f}s: {e}",
+                retry_after,
+            ) from e
+        except errors.BadSymbol as e:
+            raise UnknownSymbol(f"{what}: {e}") from e
+        except errors.BaseError as e:
+            raise ExchangeError(f"{what} failed on {self.venue}: {e}") from e
+        self._cooldown_s = COOLDOWN_INITIAL_S
+        return result
+
+    async def _load_markets(self, market: Market, reload: bool) -> dict[str, Any]:
+        client = self._client(market)
+        markets: dict[str, Any] = await self._ask(
+            f"loading the {market} markets", client.load_markets, reload
+        )
+        return markets
+
+    async def markets(self, market: Market, reload: bool = False) -> dict[str, SymbolInfo]:
+        """Every symbol of `market` that the venue lists, with its tick size and lot step.
+        Loaded once unless `reload`."""
+        return {
+            pair: SymbolInfo(
+                pair,
+                str(m.get("id") or pair),
+                _positive(m.get("precision", {}).get("price")),
+                _positive(m.get("precision", {}).get("amount")),
+            )
+            for pair, m in (await self._load_markets(market, reload)).items()
+            if m.get("active", True) is not False
+        }
+
+    async def check_symbol(self, series: SeriesId) -> None:
+        """Raise `UnknownSymbol` if the venue does not list `series`' symbol (from the
+        market list loaded once)."""
+        if series.symbol not in await self._load_markets(series.market, False):
+            raise UnknownSymbol(f"{series.symbol} is not listed on {self.venue} {series.market}")
+
+    async def closed_pages(
+        self, series: SeriesId, after: int, *, until: int | None = None
+    ) -> AsyncIterator[list[CandleRow]]:
+        """Pages of closed candles with `candle_time > after` (and `<= until`), ascending,
+        up to the newest candle that has closed by the exchange's own clock."""
+        await self.check_symbol(series)
+        client = self._client(series.market)
+        tf = timeframe_seconds(series.timeframe)
+        now = int(await self._ask("reading the exchange time", client.fetch_time)) // 1000
+        cursor = after + 1
+        while True:
+            rows = await self._ask(
+                f"klines of {series}",
+                client.fetch_ohlcv,
+                series.symbol,
+                series.timeframe,
+                since=cursor * 1000,
+                limit=self._page_limit,
+            )
+            page: list[CandleRow] = []
+            for ms, o, h, low, c, v in sorted(rows):
+                t = int(ms) // 1000
+                if t < cursor or t + tf > now or (until is not None and t > until):
+                    continue
+                page.append((t, float(o), float(h), float(low), float(c), float(v)))
+            if page:
+                yield page
+            if len(rows) < self._page_limit or not page or page[-1][0] + 2 * tf > now:
+                return
+            if until is not None and page[-1][0] >= until:
+                return
+            cursor = page[-1][0] + 1
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            with contextlib.suppress(Exception):
+                await client.close()
+        self._clients.clear()
+
+
+def _positive(value: Any) -> float | None:
+    """ccxt's precision in TICK_SIZE mode is the step itself (0.01), as the venue gives it."""
+    try:
+        step = float(value)
+    except (TypeError, ValueError):
+        return None
+    return step if step > 0 else None
+
+
+def _ccxt_errors() -> Any:
+    from ccxt.base import errors
+
+    return errors
