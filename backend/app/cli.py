@@ -81,8 +81,8 @@ def preflight(settings: Settings) -> None:
 
 
 def _start_demo_exchange() -> Any:
-    from app.fake_binance.exchange import FakeExchange
-    from app.fake_binance.server import FakeBinance
+    from app.fake_exchange.exchange import FakeExchange
+    from app.fake_exchange.server import FakeBinance
 
     fake = FakeBinance(FakeExchange(history_days=30)).start()
     print(f"demo: a local Binance is running at {fake.rest_url} (no internet needed)")
@@ -120,9 +120,9 @@ def _datadir_ls(args: argparse.Namespace) -> int:
 def _fake_binance(args: argparse.Namespace) -> int:
     import time
 
-    from app.fake_binance.exchange import FakeExchange
-    from app.fake_binance.market import DEFAULT_FUTURES
-    from app.fake_binance.server import FakeBinance
+    from app.fake_exchange.exchange import FakeExchange
+    from app.fake_exchange.market import DEFAULT_FUTURES
+    from app.fake_exchange.server import FakeBinance
 
     futures = list(DEFAULT_FUTURES)
     futures += [f"SYM{i:04d}USDT" for i in range(max(0, args.extra_futures_symbols))]

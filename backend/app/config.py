@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     binance_futures_ws_url: str = "wss://fstream.binance.com/market"
     binance_spot_rest_url: str = "https://api.binance.com"
     binance_futures_rest_url: str = "https://fapi.binance.com"
+    bybit_rest_url: str = "https://api.bybit.com"
+    bybit_spot_ws_url: str = "wss://stream.bybit.com/v5/public/spot"
+    bybit_linear_ws_url: str = "wss://stream.bybit.com/v5/public/linear"
+    bybit_ws_topics_per_connection: int = Field(default=200, ge=1, le=1000)
 
     enable_debug_api: bool = False
     enable_ingest_api: bool = False

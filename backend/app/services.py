@@ -11,6 +11,7 @@ from app.admission import Admission
 from app.config import Settings
 from app.errors import InvalidSeriesId
 from app.exchanges.binance.venue import binance_venue
+from app.exchanges.bybit.venue import bybit_venue
 from app.exchanges.registry import VenueRegistry
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import configured_format, load_freqtrade_config, resolve_datadir
@@ -137,7 +138,7 @@ def build_ingestors(
 
 
 def build_venues(settings: Settings) -> VenueRegistry:
-    return VenueRegistry([binance_venue(settings)])
+    return VenueRegistry([binance_venue(settings), bybit_venue(settings)])
 
 
 async def start_services(settings: Settings, metrics: Metrics) -> Services:

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.fake_binance.exchange import FakeExchange
-from app.fake_binance.rest import RestServer
-from app.fake_binance.server import FakeBinance
+from app.fake_exchange.bybit_rest import BYBIT_FAILURE, BYBIT_ROUTES
+from app.fake_exchange.exchange import FakeExchange
+from app.fake_exchange.rest import RestServer
+from app.fake_exchange.server import FakeBinance
 from tests.live_support import start_fake
 from tests.support import LiveServer, live_server
 
@@ -32,6 +33,10 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
             "enable_debug_api": True,
             "market_history_source": "off",
             "live_ingest": False,
+            # No test reaches a real exchange: every venue is a closed loopback port unless
+            # the test points it at a local exchange.
+            **dict.fromkeys(_VENUE_REST_URLS, "http://127.0.0.1:9"),
+            **dict.fromkeys(_VENUE_WS_URLS, "ws://127.0.0.1:9"),
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)
@@ -43,6 +48,23 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
 async def server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
     async with live_server(make_settings()) as s:
         yield s
+
+
+_VENUE_REST_URLS = ("binance_spot_rest_url", "binance_futures_rest_url", "bybit_rest_url")
+_VENUE_WS_URLS = ("binance_spot_ws_url", "binance_futures_ws_url", "bybit_spot_ws_url",
+                  "bybit_linear_ws_url")  # fmt: skip
+
+
+@pytest.fixture
+def fake_bybit() -> Iterator[FakeBinanceRest]:
+    """The local Bybit's REST face (v5 market endpoints) alone."""
+    exchange = FakeExchange(history_days=3)
+    server = RestServer(exchange, routes=BYBIT_ROUTES, failure=BYBIT_FAILURE)
+    server.start()
+    try:
+        yield FakeBinanceRest(exchange, f"http://127.0.0.1:{server.port}")
+    finally:
+        server.stop()
 
 
 @pytest.fixture

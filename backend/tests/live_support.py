@@ -1,4 +1,5 @@
-"""Live-ingest test helpers: a sped-up fake Binance and comparisons with its history."""
+"""Live-ingest test helpers: a sped-up local exchange (Binance or Bybit) and comparisons
+with its history."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import contextlib
 from typing import Any
 
 from app.candle import CandleRow
-from app.fake_binance.exchange import FakeExchange
-from app.fake_binance.server import FakeBinance
-from app.fake_binance.ws import WsLimits
+from app.fake_exchange.exchange import FakeExchange
+from app.fake_exchange.server import FakeBinance, FakeBybit, FakeVenue
+from app.fake_exchange.ws import WsLimits
 from app.series import parse_series_id, timeframe_seconds
 from tests.support import LiveServer, poll
 
@@ -16,18 +17,20 @@ SPEED = 60.0  # a 1m candle closes every real second
 FAST = WsLimits(tick_s=0.1, ping_interval_s=5, ping_timeout_s=10, max_incoming_per_s=10)
 
 
-def start_fake(limits: WsLimits = FAST, **exchange_kw: Any) -> FakeBinance:
+VENUES = ("binance", "bybit")
+
+
+def start_fake(limits: WsLimits = FAST, venue: str = "binance", **exchange_kw: Any) -> FakeVenue:
     exchange = FakeExchange(speed=SPEED, history_days=1, **exchange_kw)
+    if venue == "bybit":
+        return FakeBybit(exchange, limits=limits).start()
     return FakeBinance(exchange, spot_limits=limits, futures_limits=limits).start()
 
 
-def live_settings(fake: FakeBinance, **kw: Any) -> dict[str, Any]:
+def live_settings(fake: FakeVenue, **kw: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "live_ingest": True,
-        "binance_spot_ws_url": fake.spot_ws_url,
-        "binance_futures_ws_url": fake.futures_ws_url,
-        "binance_spot_rest_url": fake.rest_url,
-        "binance_futures_rest_url": fake.rest_url,
+        **{k.removeprefix("TRADE_CANVAS_").lower(): v for k, v in fake.settings_env().items()},
         "binance_ws_flush_s": 0.05,
         "binance_ws_stale_s": 1.5,
         "binance_ws_close_grace_s": 0.3,
@@ -38,7 +41,7 @@ def live_settings(fake: FakeBinance, **kw: Any) -> dict[str, Any]:
     return values
 
 
-def exchange_history(fake: FakeBinance, series_id: str, start: int, end: int) -> list[CandleRow]:
+def exchange_history(fake: FakeVenue, series_id: str, start: int, end: int) -> list[CandleRow]:
     """The exchange's own closed candles with start <= open time <= end: exactly what its
     REST and WebSocket faces send, as numbers."""
     series = parse_series_id(series_id)
@@ -67,7 +70,7 @@ async def head_of(server: LiveServer, series_id: str) -> int | None:
 
 
 async def wait_caught_up(
-    server: LiveServer, fake: FakeBinance, series_id: str, timeout: float = 20.0
+    server: LiveServer, fake: FakeVenue, series_id: str, timeout: float = 20.0
 ) -> None:
     """Until the store's head is the exchange's newest closed candle."""
 
@@ -81,7 +84,7 @@ async def wait_caught_up(
 
 async def assert_store_matches_exchange(
     server: LiveServer,
-    fake: FakeBinance,
+    fake: FakeVenue,
     series_id: str,
     since: int | None = None,
     timeout: float = 20.0,
@@ -104,7 +107,7 @@ async def assert_store_matches_exchange(
 
 
 async def _store_vs_exchange(
-    server: LiveServer, fake: FakeBinance, series_id: str, since: int | None
+    server: LiveServer, fake: FakeVenue, series_id: str, since: int | None
 ) -> tuple[list[CandleRow], str | None]:
     got = await stored(server, series_id)
     if since is not None:

@@ -16,12 +16,15 @@ def rest_settings(make_settings: SettingsFactory, fake: FakeBinanceRest) -> Any:
 
 
 async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest
+    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, fake_bybit: FakeBinanceRest
 ) -> None:
-    async with live_server(rest_settings(make_settings, fake_binance)) as s:
+    settings = rest_settings(make_settings, fake_binance).model_copy(
+        update={"bybit_rest_url": fake_bybit.url}
+    )
+    async with live_server(settings) as s:
         r = await s.http.get("/api/market/exchanges")
         assert r.status_code == 200, r.text
-        [binance] = r.json()["exchanges"]
+        binance, bybit = r.json()["exchanges"]
         assert binance["exchange"] == "binance"
         markets = {m["market"]: m for m in binance["markets"]}
         assert set(markets) == {"spot", "futures"}
@@ -37,6 +40,19 @@ async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
                                 "ADA/USDT", "ETH/BTC"}  # fmt: skip
         futures = {e["symbol"] for e in markets["futures"]["symbols"]}
         assert "BTC/USDT:USDT" in futures
+
+        # Bybit's list comes from its v5 instruments-info, through the same catalog.
+        assert bybit["exchange"] == "bybit"
+        bybit_markets = {m["market"]: m for m in bybit["markets"]}
+        assert bybit_markets["spot"]["timeframes"] == [
+            "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w",
+        ]  # fmt: skip
+        linear = {e["symbol"]: e for e in bybit_markets["futures"]["symbols"]}
+        eth = fake_bybit.exchange.models["futures"]["ETHUSDT"]
+        assert linear["ETH/USDT:USDT"]["exchange_symbol"] == "ETHUSDT"
+        assert linear["ETH/USDT:USDT"]["price_tick"] == pytest.approx(10**-eth.decimals)
+        assert linear["ETH/USDT:USDT"]["amount_step"] == 0.001
+        assert bybit_markets["spot"]["catalog_error"] is None
 
 
 async def test_series_entries_carry_their_parts_and_tick(

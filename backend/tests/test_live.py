@@ -1,32 +1,51 @@
-"""Live ingest end to end: the fake Binance over real sockets, the real server, real
-WebSocket clients. Each fault test ends with the store equal to the exchange's history."""
+"""Live ingest end to end, for every venue through the same tests: the local exchange
+(Binance or Bybit) over real sockets, the real server, real WebSocket clients. Each fault
+test ends with the store equal to the exchange's history."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from app.fake_binance.server import FakeBinance
+from app.fake_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.live_support import (
+    VENUES,
     assert_store_matches_exchange,
     live_settings,
+    start_fake,
     stored,
     wait_caught_up,
 )
 from tests.support import live_server, metric_value, poll, recv_json, send_json
 
-FUT = "binance:futures:BTC/USDT:USDT:1m"
-SPOT = "binance:spot:ETH/USDT:1m"
+
+@pytest.fixture(params=VENUES)
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
+    """The local exchange of each venue in turn, sped up so a 1m candle closes every second."""
+    exchange = start_fake(venue=request.param)
+    try:
+        yield exchange
+    finally:
+        exchange.stop()
+
+
+def fut_of(fake: FakeVenue, base: str = "BTC") -> str:
+    return f"{fake.name}:futures:{base}/USDT:USDT:1m"
+
+
+def spot_of(fake: FakeVenue) -> str:
+    return f"{fake.name}:spot:ETH/USDT:1m"
 
 
 async def test_forming_is_streamed_closed_is_stored_then_broadcast(
-    make_settings: SettingsFactory, fake: FakeBinance
+    make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
     async with live_server(make_settings(**live_settings(fake))) as s, s.ws() as ws:
-        await send_json(ws, {"type": "subscribe", "series_id": FUT})
+        await send_json(ws, {"type": "subscribe", "series_id": fut_of(fake)})
         assert (await recv_json(ws))["type"] == "catchup"
         forming: list[dict[str, Any]] = []
         closed: list[dict[str, Any]] = []
@@ -40,22 +59,22 @@ async def test_forming_is_streamed_closed_is_stored_then_broadcast(
                 assert msg["candle"] in [
                     {"candle_time": c[0], "open": c[1], "high": c[2], "low": c[3],
                      "close": c[4], "volume": c[5]}
-                    for c in await stored(s, FUT)
+                    for c in await stored(s, fut_of(fake))
                 ]  # fmt: skip
         times = [c["candle_time"] for c in closed]
         assert times == sorted(set(times))
         assert forming, "forming updates reached the client"
         newest_forming = max(c["candle_time"] for c in forming)
-        stored_times = {c[0] for c in await stored(s, FUT)}
+        stored_times = {c[0] for c in await stored(s, fut_of(fake))}
         # A forming candle is never stored while it forms.
         assert newest_forming not in stored_times or newest_forming <= max(times)
-        await assert_store_matches_exchange(s, fake, FUT)
+        await assert_store_matches_exchange(s, fake, fut_of(fake))
         text = (await s.http.get("/metrics")).text
-        assert f'trade_canvas_ingest_forming_received_total{{series_id="{FUT}"}}' in text
+        assert f'trade_canvas_ingest_forming_received_total{{series_id="{fut_of(fake)}"}}' in text
 
 
-async def test_many_series_share_batches(make_settings: SettingsFactory, fake: FakeBinance) -> None:
-    whitelist = [f"binance:futures:{b}/USDT:USDT:1m" for b in ("BTC", "ETH", "BNB", "SOL", "XRP")]
+async def test_many_series_share_batches(make_settings: SettingsFactory, fake: FakeVenue) -> None:
+    whitelist = [fut_of(fake, b) for b in ("BTC", "ETH", "BNB", "SOL", "XRP")]
     settings = make_settings(**live_settings(fake, whitelist=whitelist))
     async with live_server(settings) as s:
         for sid in whitelist:
@@ -76,7 +95,9 @@ async def test_many_series_share_batches(make_settings: SettingsFactory, fake: F
         assert {j["state"] for j in debug["jobs"]} == {"live"}
         # Subscribing five series stayed under the exchange's incoming-message limit.
         assert await metric_value(s, "trade_canvas_ingest_reconnects_total") == 0
-        assert len(debug["connections"]["binance:futures"]) == 1  # one connection carries them all
+        assert (
+            len(debug["connections"][f"{fake.name}:futures"]) == 1
+        )  # one connection carries them all
         for sid in whitelist:
             await assert_store_matches_exchange(s, fake, sid)
 
@@ -90,19 +111,19 @@ async def metric_value_l(s: Any, name: str, series_id: str) -> float:
     return 0.0
 
 
-async def _live_for(s: Any, fake: FakeBinance, sid: str) -> None:
+async def _live_for(s: Any, fake: FakeVenue, sid: str) -> None:
     await s.http.get("/api/market/candles", params={"series_id": sid})
     await wait_caught_up(s, fake, sid)
 
 
-@pytest.mark.parametrize("sid", [FUT, SPOT])
+@pytest.mark.parametrize("market", ["futures", "spot"])
 async def test_dropped_connections_many_times(
-    make_settings: SettingsFactory, fake: FakeBinance, sid: str
+    make_settings: SettingsFactory, fake: FakeVenue, market: str
 ) -> None:
+    sid = fut_of(fake) if market == "futures" else spot_of(fake)
     settings = make_settings(**live_settings(fake, whitelist=[sid]))
     async with live_server(settings) as s:
         await wait_caught_up(s, fake, sid)
-        market = "futures" if "futures" in sid else "spot"
         for _ in range(5):
             await poll(lambda: fake.run(market, lambda w: len(w._clients)) > 0, "reconnect")  # type: ignore[arg-type]
             fake.run(market, lambda w: w.drop_all())  # type: ignore[arg-type]
@@ -113,149 +134,160 @@ async def test_dropped_connections_many_times(
 
 
 async def test_stall_is_detected_and_healed(
-    make_settings: SettingsFactory, fake: FakeBinance
+    make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
-        await wait_caught_up(s, fake, FUT)
+    async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+        await wait_caught_up(s, fake, fut_of(fake))
         fake.run("futures", lambda w: w.stall(4.0))
         await poll(lambda: _reconnects(s), "a reconnect after the stall", 10)
-        await wait_caught_up(s, fake, FUT)
-        await assert_store_matches_exchange(s, fake, FUT)
+        await wait_caught_up(s, fake, fut_of(fake))
+        await assert_store_matches_exchange(s, fake, fut_of(fake))
 
 
 async def _reconnects(s: Any) -> bool:
     return await metric_value(s, "trade_canvas_ingest_reconnects_total") >= 1
 
 
-async def test_refused_reconnects(make_settings: SettingsFactory, fake: FakeBinance) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
-        await wait_caught_up(s, fake, FUT)
+async def test_refused_reconnects(make_settings: SettingsFactory, fake: FakeVenue) -> None:
+    async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+        await wait_caught_up(s, fake, fut_of(fake))
         fake.run("futures", lambda w: w.refuse(3.0))
         fake.run("futures", lambda w: w.drop_all())
         await poll(lambda: fake.run("futures", lambda w: w.connections_refused) >= 2,
                    "refused attempts")  # fmt: skip
-        await wait_caught_up(s, fake, FUT)
-        await assert_store_matches_exchange(s, fake, FUT)
+        await wait_caught_up(s, fake, fut_of(fake))
+        await assert_store_matches_exchange(s, fake, fut_of(fake))
 
 
 async def test_a_closed_kline_that_never_comes_is_fetched(
-    make_settings: SettingsFactory, fake: FakeBinance
+    make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
-        await wait_caught_up(s, fake, FUT)
-        backfilled = await metric_value_l(s, "trade_canvas_ingest_backfilled_total", FUT)
+    async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+        await wait_caught_up(s, fake, fut_of(fake))
+        backfilled = await metric_value_l(s, "trade_canvas_ingest_backfilled_total", fut_of(fake))
         fake.run("futures", lambda w: w.omit_closes(3))
         await asyncio.sleep(4)
-        await wait_caught_up(s, fake, FUT)
-        assert await metric_value_l(s, "trade_canvas_ingest_backfilled_total", FUT) > backfilled
+        await wait_caught_up(s, fake, fut_of(fake))
+        assert (
+            await metric_value_l(s, "trade_canvas_ingest_backfilled_total", fut_of(fake))
+            > backfilled
+        )
         assert await metric_value(s, "trade_canvas_ingest_reconnects_total") == 0
-        await assert_store_matches_exchange(s, fake, FUT)
+        await assert_store_matches_exchange(s, fake, fut_of(fake))
 
 
 async def test_late_closes_are_not_fetched_twice(
-    make_settings: SettingsFactory, fake: FakeBinance
+    make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    settings = make_settings(**live_settings(fake, whitelist=[FUT], binance_ws_close_grace_s=1.0))
+    settings = make_settings(
+        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_close_grace_s=1.0)
+    )
     async with live_server(settings) as s:
-        await wait_caught_up(s, fake, FUT)
+        await wait_caught_up(s, fake, fut_of(fake))
         fake.run("futures", lambda w: w.delay_closes(0.3))
         await asyncio.sleep(3)
-        await wait_caught_up(s, fake, FUT)
-        await assert_store_matches_exchange(s, fake, FUT)
+        await wait_caught_up(s, fake, fut_of(fake))
+        await assert_store_matches_exchange(s, fake, fut_of(fake))
 
 
-async def test_server_shutdown_event(make_settings: SettingsFactory, fake: FakeBinance) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[SPOT]))) as s:
-        await wait_caught_up(s, fake, SPOT)
+async def test_server_shutdown_event(make_settings: SettingsFactory, fake: FakeVenue) -> None:
+    async with live_server(make_settings(**live_settings(fake, whitelist=[spot_of(fake)]))) as s:
+        await wait_caught_up(s, fake, spot_of(fake))
         fake.call(fake.ws["spot"].server_shutdown())
         await poll(lambda: _reconnects(s), "a reconnect after serverShutdown")
         await asyncio.sleep(1.5)
-        await wait_caught_up(s, fake, SPOT)
-        await assert_store_matches_exchange(s, fake, SPOT)
+        await wait_caught_up(s, fake, spot_of(fake))
+        await assert_store_matches_exchange(s, fake, spot_of(fake))
 
 
 async def test_garbage_frames_are_counted_and_ignored(
-    make_settings: SettingsFactory, fake: FakeBinance
+    make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
-        await wait_caught_up(s, fake, FUT)
+    async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+        await wait_caught_up(s, fake, fut_of(fake))
         fake.run("futures", lambda w: w.send_garbage(5))
         await poll(
             lambda: _metric_at_least(s, "trade_canvas_ingest_bad_frames_total", 15), "bad frames"
         )
         await asyncio.sleep(1.5)
-        await wait_caught_up(s, fake, FUT)
+        await wait_caught_up(s, fake, fut_of(fake))
         assert await metric_value(s, "trade_canvas_ingest_reconnects_total") == 0
-        await assert_store_matches_exchange(s, fake, FUT)
+        await assert_store_matches_exchange(s, fake, fut_of(fake))
 
 
 async def _metric_at_least(s: Any, name: str, value: float) -> bool:
     return await metric_value(s, name) >= value
 
 
-async def test_server_restarted_mid_stream(
-    make_settings: SettingsFactory, fake: FakeBinance
-) -> None:
-    settings = make_settings(**live_settings(fake, whitelist=[FUT]))
+async def test_server_restarted_mid_stream(make_settings: SettingsFactory, fake: FakeVenue) -> None:
+    settings = make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))
     async with live_server(settings) as s:
-        await wait_caught_up(s, fake, FUT)
+        await wait_caught_up(s, fake, fut_of(fake))
         # A live close can make the head current before the first REST page of the empty
         # store's backfill is in: wait for that page, or `first` is read too early.
         await poll(
-            lambda: _stored_at_least(s, FUT, settings.binance_backfill_max_candles),
+            lambda: _stored_at_least(s, fut_of(fake), settings.binance_backfill_max_candles),
             "the backfill",
         )
-        first = (await stored(s, FUT))[0][0]
+        first = (await stored(s, fut_of(fake)))[0][0]
     await asyncio.sleep(3)  # the market moves on while trade-canvas is down
     async with live_server(settings) as s:
-        await wait_caught_up(s, fake, FUT)
-        got = await assert_store_matches_exchange(s, fake, FUT)
+        await wait_caught_up(s, fake, fut_of(fake))
+        got = await assert_store_matches_exchange(s, fake, fut_of(fake))
         assert got[0][0] == first
 
 
 async def test_more_streams_than_one_connection_carries(
-    make_settings: SettingsFactory, fake: FakeBinance
+    make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    whitelist = [f"binance:futures:{b}/USDT:USDT:1m" for b in ("BTC", "ETH", "BNB")]
+    whitelist = [fut_of(fake, b) for b in ("BTC", "ETH", "BNB")]
     settings = make_settings(
-        **live_settings(fake, whitelist=whitelist, binance_ws_streams_per_connection=2)
+        **live_settings(
+            fake,
+            whitelist=whitelist,
+            binance_ws_streams_per_connection=2,
+            bybit_ws_topics_per_connection=2,
+        )
     )
     async with live_server(settings) as s:
         for sid in whitelist:
             await wait_caught_up(s, fake, sid)
         debug = (await s.http.get("/api/market/debug/ingest_state")).json()
-        assert [c["streams"] for c in debug["connections"]["binance:futures"]] == [2, 1]
+        assert [c["streams"] for c in debug["connections"][f"{fake.name}:futures"]] == [2, 1]
         assert fake.run("futures", lambda w: len(w._clients)) == 2
 
 
 async def test_reconnects_ahead_of_the_connection_age_limit(
-    make_settings: SettingsFactory, fake: FakeBinance
+    make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
+    if fake.name != "binance":
+        pytest.skip("only Binance cuts connections at an age (24 hours)")
     settings = make_settings(
-        **live_settings(fake, whitelist=[FUT], binance_ws_max_connection_age_s=1.5)
+        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_max_connection_age_s=1.5)
     )
     async with live_server(settings) as s:
-        await wait_caught_up(s, fake, FUT)
+        await wait_caught_up(s, fake, fut_of(fake))
         await poll(lambda: _metric_at_least(s, "trade_canvas_ingest_reconnects_total", 2),
                    "planned reconnects")  # fmt: skip
-        await wait_caught_up(s, fake, FUT)
-        await assert_store_matches_exchange(s, fake, FUT)
+        await wait_caught_up(s, fake, fut_of(fake))
+        await assert_store_matches_exchange(s, fake, fut_of(fake))
 
 
-async def test_the_exchanges_connection_cut(make_settings: SettingsFactory) -> None:
+@pytest.mark.parametrize("venue", VENUES)
+async def test_the_exchanges_connection_cut(make_settings: SettingsFactory, venue: str) -> None:
     from dataclasses import replace
 
-    from tests.live_support import FAST, start_fake
+    from tests.live_support import FAST
 
     cut = replace(FAST, max_connection_s=1.5)
-    fake = start_fake(limits=cut)
+    fake = start_fake(limits=cut, venue=venue)
     try:
-        async with live_server(make_settings(**live_settings(fake, whitelist=[FUT]))) as s:
-            await wait_caught_up(s, fake, FUT)
+        async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+            await wait_caught_up(s, fake, fut_of(fake))
             await poll(lambda: fake.run("futures", lambda w: w.connections_accepted) >= 3,
                        "connections cut and re-opened")  # fmt: skip
-            await wait_caught_up(s, fake, FUT)
-            await assert_store_matches_exchange(s, fake, FUT)
+            await wait_caught_up(s, fake, fut_of(fake))
+            await assert_store_matches_exchange(s, fake, fut_of(fake))
     finally:
         fake.stop()
 

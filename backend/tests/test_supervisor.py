@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.fake_binance.server import FakeBinance
+from app.fake_exchange.server import FakeBinance
 from tests.conftest import SettingsFactory
 from tests.live_support import live_settings, wait_caught_up
 from tests.support import LiveServer, live_server, poll, recv_json, send_json

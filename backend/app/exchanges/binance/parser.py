@@ -8,15 +8,13 @@ subscription replies, `serverShutdown`, and anything else a combined connection 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from app.candle import Candle, candle_problem
+from app.candle import Candle
+from app.exchanges.frames import int_field, json_object, kline_candle
 from app.exchanges.ports import FrameError
-from app.series import TIMEFRAMES, is_aligned
+from app.series import TIMEFRAMES
 
 __all__ = ["FrameError", "KlineUpdate", "OtherEvent", "Reply", "ServerShutdown", "parse_frame"]
 
@@ -59,12 +57,7 @@ Frame = KlineUpdate | Reply | ServerShutdown | OtherEvent
 
 
 def parse_frame(raw: str | bytes) -> Frame:
-    try:
-        msg = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise FrameError(f"not JSON: {e}") from e
-    if not isinstance(msg, dict):
-        raise FrameError(f"expected a JSON object, got {type(msg).__name__}")
+    msg = json_object(raw)
     if "result" in msg or "error" in msg:
         rid = msg.get("id")
         error = msg.get("error")
@@ -84,7 +77,7 @@ def parse_frame(raw: str | bytes) -> Frame:
     if kind == "kline":
         return _kline(msg)
     if kind == "serverShutdown":
-        return ServerShutdown(_int(msg, "E"))
+        return ServerShutdown(int_field(msg, "E"))
     if isinstance(kind, str):
         return OtherEvent(kind)
     if stream_kind:  # e.g. spot bookTicker payloads carry no event type
@@ -107,32 +100,5 @@ def _kline(msg: dict[str, Any]) -> KlineUpdate:
     closed = k.get("x")
     if not isinstance(closed, bool):
         raise FrameError("kline without a boolean x")
-    open_ms = _int(k, "t")
-    if open_ms % 1000 or not is_aligned(open_ms // 1000, interval):
-        raise FrameError(f"kline open time {open_ms} is not aligned to {interval}")
-    values = [_price(k, f) for f in ("o", "h", "l", "c", "v")]
-    candle = Candle(open_ms // 1000, *values)
-    problem = candle_problem(candle)
-    if problem:
-        raise FrameError(f"implausible kline: {problem}")
-    return KlineUpdate(symbol, interval, closed, candle, _int(msg, "E"))
-
-
-def _int(obj: dict[str, Any], key: str) -> int:
-    value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FrameError(f"field {key} must be an integer")
-    return value
-
-
-def _price(k: dict[str, Any], key: str) -> float:
-    value = k.get(key)
-    if not isinstance(value, str):  # Binance sends prices and volumes as strings
-        raise FrameError(f"field {key} must be a decimal string")
-    try:
-        number = float(value)
-    except ValueError as e:
-        raise FrameError(f"field {key} is not a number: {value!r}") from e
-    if not math.isfinite(number):
-        raise FrameError(f"field {key} is not finite")
-    return number
+    candle = kline_candle(k, int_field(k, "t"), interval, "o h l c v")
+    return KlineUpdate(symbol, interval, closed, candle, int_field(msg, "E"))

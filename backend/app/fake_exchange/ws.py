@@ -1,9 +1,8 @@
-"""The fake exchange's WebSocket face: Binance market streams for one market type.
+"""The fake exchange's WebSocket face: one market's kline streams, in a venue's dialect.
 
-Raw streams at `/ws/<stream>`, combined at `/stream?streams=a/b` (any path prefix, so
-`/market/stream` works like Binance's futures endpoint), live `SUBSCRIBE`, `UNSUBSCRIBE`
-and `LIST_SUBSCRIPTIONS`, kline payloads exactly as Binance sends them, server pings, the
-1024-streams and incoming-message-rate limits, the connection-age cut, and fault controls.
+The server holds connections, streams and the market's heartbeat, and the fault controls
+(drop, stall, refuse, missing or late closes, garbage, shutdown); the dialect
+(`binance_ws.py`, `bybit_ws.py`) says what a path, a request and a kline frame look like.
 """
 
 from __future__ import annotations
@@ -13,23 +12,20 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Protocol
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from app.fake_binance.exchange import FakeExchange, MarketKind
-from app.fake_binance.market import INTERVAL_SECONDS, Kline, align
+from app.fake_exchange.exchange import FakeExchange, MarketKind
+from app.fake_exchange.market import INTERVAL_SECONDS, Kline, align
 
 log = logging.getLogger(__name__)
-
-MAX_STREAMS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +35,8 @@ class WsLimits:
     ping_timeout_s: float | None = 60.0
     max_connection_s: float = 24 * 3600.0
     max_incoming_per_s: int = 5
+    # Close a client that has sent nothing for this long (Bybit wants the client's ping).
+    client_idle_s: float | None = None
 
 
 @dataclass(eq=False)
@@ -47,6 +45,7 @@ class _Client:
     combined: bool
     streams: set[str] = field(default_factory=set)
     incoming: deque[float] = field(default_factory=deque)
+    last_message: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -58,42 +57,51 @@ class _StreamState:
     forming: Kline | None = None
 
 
-def _kline_payload(
-    symbol: str, interval: str, k: Kline, closed: bool, event_ms: int
-) -> dict[str, Any]:
-    first_trade = k.open_time_ms // 1000
-    return {
-        "e": "kline",
-        "E": event_ms,
-        "s": symbol,
-        "k": {
-            "t": k.open_time_ms,
-            "T": k.close_time_ms,
-            "s": symbol,
-            "i": interval,
-            "f": first_trade,
-            "L": first_trade + k.trades - 1,
-            "o": k.open,
-            "c": k.close,
-            "h": k.high,
-            "l": k.low,
-            "v": k.volume,
-            "n": k.trades,
-            "x": closed,
-            "q": k.quote_volume,
-            "V": k.taker_base,
-            "Q": k.taker_quote,
-            "B": "0",
-        },
-    }
+@dataclass(frozen=True, slots=True)
+class Command:
+    """What a client's message asks for: a reply, topics to add, topics to drop, or that
+    the connection be closed (with a reason)."""
+
+    reply: dict[str, Any] | None = None
+    subscribe: Sequence[str] = ()
+    unsubscribe: Sequence[str] = ()
+    close: str | None = None
+
+
+class WsDialect(Protocol):
+    max_topics: int
+
+    def open(self, path: str) -> tuple[bool, list[str]] | None:
+        """(combined framing, topics named in the path) for a path it serves, else None."""
+
+    def command(self, topics: set[str], message: str | bytes) -> Command: ...
+
+    def kline_topic(self, topic: str) -> tuple[str, str] | None:
+        """(exchange symbol, interval) of a kline topic, else None."""
+
+    def kline_frame(
+        self, topic: str, symbol: str, interval: str, k: Kline, closed: bool, now_ms: int,
+        combined: bool,
+    ) -> str: ...  # fmt: skip
+
+    def shutdown_frame(self, now_ms: int) -> str | None:
+        """The venue's announcement before it closes connections, if it makes one."""
+
+    def garbage(self) -> list[str]:
+        """Frames the venue would never send."""
 
 
 class WsMarketServer:
     def __init__(
-        self, exchange: FakeExchange, market: MarketKind, limits: WsLimits | None = None
+        self,
+        exchange: FakeExchange,
+        market: MarketKind,
+        dialect: WsDialect,
+        limits: WsLimits | None = None,
     ) -> None:
         self.exchange = exchange
         self.market = market
+        self.dialect = dialect
         self.limits = limits or WsLimits()
         self._server: Server | None = None
         self._clients: set[_Client] = set()
@@ -167,14 +175,13 @@ class WsMarketServer:
         self._garbage = count
 
     async def server_shutdown(self, grace_s: float = 0.2) -> None:
-        """Announce a shutdown as Binance does, then disconnect everyone."""
-        event = orjson.dumps(
-            {"event": {"e": "serverShutdown", "E": self.exchange.clock.now_ms()}}
-        ).decode()
-        for client in list(self._clients):
-            with contextlib.suppress(ConnectionClosed):
-                await client.conn.send(event)
-        await asyncio.sleep(grace_s)
+        """Announce a shutdown as the venue does (if it does), then disconnect everyone."""
+        event = self.dialect.shutdown_frame(self.exchange.clock.now_ms())
+        if event is not None:
+            for client in list(self._clients):
+                with contextlib.suppress(ConnectionClosed):
+                    await client.conn.send(event)
+            await asyncio.sleep(grace_s)
         for client in list(self._clients):
             await client.conn.close(1001, "server shutdown")
 
@@ -187,44 +194,58 @@ class WsMarketServer:
         return None
 
     async def _handle(self, conn: ServerConnection) -> None:
-        url = urlsplit(conn.request.path if conn.request else "/")
-        streams: list[str] = []
-        if url.path.endswith("/stream"):
-            combined = True
-            for value in parse_qs(url.query).get("streams", []):
-                streams += [s for s in value.split("/") if s]
-        elif "/ws" in url.path:
-            combined = False
-            rest = url.path.split("/ws", 1)[1].strip("/")
-            streams = [s for s in rest.split("/") if s]
-        else:
+        opened = self.dialect.open(conn.request.path if conn.request else "/")
+        if opened is None:
             await conn.close(1008, "unknown path")
             return
-        if len(streams) > MAX_STREAMS:
-            await conn.close(1008, f"more than {MAX_STREAMS} streams")
+        combined, streams = opened
+        if len(streams) > self.dialect.max_topics:
+            await conn.close(1008, f"more than {self.dialect.max_topics} streams")
             return
         client = _Client(conn, combined)
         self._subscribe(client, streams)
         self._clients.add(client)
         self.connections_accepted += 1
-        cut = asyncio.get_running_loop().call_later(
+        loop = asyncio.get_running_loop()
+        cut = loop.call_later(
             self.limits.max_connection_s,
             lambda: asyncio.ensure_future(conn.close(1000, "24 hour cut")),
         )
+        idle = None
+        if self.limits.client_idle_s is not None:
+            idle = asyncio.ensure_future(self._cut_when_idle(client, self.limits.client_idle_s))
         try:
             async for message in conn:
+                client.last_message = time.monotonic()
                 if not self._within_rate(client):
                     await conn.close(1008, "too many incoming messages")
                     return
-                reply = self._command(client, message)
-                if reply is not None:
-                    await conn.send(orjson.dumps(reply).decode())
+                command = self.dialect.command(client.streams, message)
+                if command.subscribe:
+                    self._subscribe(client, command.subscribe)
+                if command.unsubscribe:
+                    client.streams.difference_update(command.unsubscribe)
+                    self._forget_unused_streams()
+                if command.reply is not None:
+                    await conn.send(orjson.dumps(command.reply).decode())
+                if command.close is not None:
+                    await conn.close(1008, command.close)
+                    return
         except ConnectionClosed:
             pass
         finally:
             cut.cancel()
+            if idle is not None:
+                idle.cancel()
             self._clients.discard(client)
             self._forget_unused_streams()
+
+    async def _cut_when_idle(self, client: _Client, idle_s: float) -> None:
+        while True:
+            await asyncio.sleep(idle_s / 4)
+            if time.monotonic() - client.last_message > idle_s:
+                await client.conn.close(1000, "no heartbeat from the client")
+                return
 
     def _within_rate(self, client: _Client) -> bool:
         now = time.monotonic()
@@ -233,41 +254,17 @@ class WsMarketServer:
             client.incoming.popleft()
         return len(client.incoming) <= self.limits.max_incoming_per_s
 
-    def _command(self, client: _Client, message: str | bytes) -> dict[str, Any] | None:
-        try:
-            request = orjson.loads(message)
-        except orjson.JSONDecodeError:
-            return {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None}
-        if not isinstance(request, dict):
-            return {"error": {"code": 2, "msg": "Invalid request"}, "id": None}
-        method, params, rid = request.get("method"), request.get("params"), request.get("id")
-        if method == "LIST_SUBSCRIPTIONS":
-            return {"result": sorted(client.streams), "id": rid}
-        if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
-            return {"error": {"code": 2, "msg": "Invalid request: unknown method"}, "id": rid}
-        if not all(isinstance(p, str) for p in params):
-            return {"error": {"code": 1, "msg": "Invalid value type: expected Array of String"},
-                    "id": rid}  # fmt: skip
-        if method == "SUBSCRIBE":
-            if len(client.streams | set(params)) > MAX_STREAMS:
-                return {"error": {"code": 2, "msg": f"Max {MAX_STREAMS} streams"}, "id": rid}
-            self._subscribe(client, params)
-        else:
-            client.streams.difference_update(params)
-            self._forget_unused_streams()
-        return {"result": None, "id": rid}
-
     def _subscribe(self, client: _Client, streams: Iterable[str]) -> None:
         now = int(self.exchange.clock.now())
         for stream in streams:
             client.streams.add(stream)
-            symbol, _, kind = stream.partition("@")
-            if stream in self._streams or not kind.startswith("kline_"):
+            kline = self.dialect.kline_topic(stream)
+            if stream in self._streams or kline is None:
                 continue
-            interval = kind.removeprefix("kline_")
+            symbol, interval = kline
             model = self.exchange.models[self.market].get(symbol.upper())
             if model is None or interval not in INTERVAL_SECONDS:
-                continue  # like Binance: accepted, and silent
+                continue  # like the venues: accepted, and silent
             self._streams[stream] = _StreamState(model.symbol, interval, align(now, interval))
 
     def _forget_unused_streams(self) -> None:
@@ -289,58 +286,55 @@ class WsMarketServer:
         if time.monotonic() < self._stalled_until or not self._clients:
             return
         now = self.exchange.clock.now()
-        event_ms = int(now * 1000)
-        frames: dict[str, list[dict[str, Any]]] = {}
-        delayed: list[tuple[str, dict[str, Any]]] = []
+        frames: dict[str, list[tuple[Kline, bool]]] = {}
+        delayed: list[tuple[str, Kline]] = []
         for stream, state in self._streams.items():
-            payloads = []
+            klines = []
             current = align(int(now), state.interval)
             size = INTERVAL_SECONDS[state.interval]
             model = self.exchange.models[self.market][state.symbol]
             while state.open_time < current:
-                closed = model.kline(state.interval, state.open_time)
-                payload = _kline_payload(state.symbol, state.interval, closed, True, event_ms)
+                final = model.kline(state.interval, state.open_time)
                 if self._omit_closes > 0:
                     self._omit_closes -= 1
                 elif self._close_delay_s > 0:
-                    delayed.append((stream, payload))
+                    delayed.append((stream, final))
                 else:
-                    payloads.append(payload)
+                    klines.append((final, True))
                 state.open_time += size
                 state.forming, state.forming_grid = None, -1
             grid = int(now) // max(10, size // 60)
             if state.forming is None or grid != state.forming_grid:
                 state.forming = model.kline(state.interval, state.open_time, until=int(now))
                 state.forming_grid = grid
-            payloads.append(
-                _kline_payload(state.symbol, state.interval, state.forming, False, event_ms)
-            )
-            frames[stream] = payloads
+            klines.append((state.forming, False))
+            frames[stream] = klines
         garbage = self._garbage
         self._garbage = 0
-        clock = self.exchange.clock
         for client in list(self._clients):
-            out = []
-            for _ in range(garbage):
-                out += ["{not json", '{"stream": "x@kline_1m", "data": {"e": "kline"}}', "[]"]
             with contextlib.suppress(ConnectionClosed):
-                for text in out:
-                    await client.conn.send(text)
+                for _ in range(garbage):
+                    for text in self.dialect.garbage():
+                        await client.conn.send(text)
                 for stream in client.streams:
-                    for payload in frames.get(stream, ()):
-                        # Each event is stamped as it leaves, as Binance stamps its events.
-                        payload["E"] = clock.now_ms()
-                        msg = {"stream": stream, "data": payload} if client.combined else payload
-                        await client.conn.send(orjson.dumps(msg).decode())
+                    for k, closed in frames.get(stream, ()):
+                        await client.conn.send(self._frame(client, stream, k, closed))
         if delayed:
             asyncio.get_running_loop().call_later(
                 self._close_delay_s, lambda: asyncio.ensure_future(self._send_late(delayed))
             )
 
-    async def _send_late(self, delayed: list[tuple[str, dict[str, Any]]]) -> None:
+    def _frame(self, client: _Client, stream: str, k: Kline, closed: bool) -> str:
+        # Each event is stamped as it leaves, as the venues stamp theirs.
+        state = self._streams[stream]
+        return self.dialect.kline_frame(
+            stream, state.symbol, state.interval, k, closed, self.exchange.clock.now_ms(),
+            client.combined,
+        )  # fmt: skip
+
+    async def _send_late(self, delayed: list[tuple[str, Kline]]) -> None:
         for client in list(self._clients):
-            for stream, payload in delayed:
-                if stream in client.streams:
-                    msg = {"stream": stream, "data": payload} if client.combined else payload
+            for stream, k in delayed:
+                if stream in client.streams and stream in self._streams:
                     with contextlib.suppress(ConnectionClosed):
-                        await client.conn.send(orjson.dumps(msg).decode())
+                        await client.conn.send(self._frame(client, stream, k, True))

@@ -1,17 +1,18 @@
-"""The fake exchange's REST face: Binance's spot (`/api/v3`) and USDT-M futures
-(`/fapi/v1`) market-data endpoints on a threaded HTTP server."""
+"""The fake exchange's REST face on a threaded HTTP server: a venue's routes (Binance's
+spot `/api/v3` and USDT-M futures `/fapi/v1` here; Bybit's in `bybit_rest.py`), its error
+bodies, and the REST failure fault in the venue's own shape."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from app.fake_binance.exchange import BinanceError, FakeExchange
+from app.fake_exchange.exchange import ApiError, FakeExchange
 
 Route = Callable[[FakeExchange, Mapping[str, str]], Any]
 
@@ -38,29 +39,37 @@ ROUTES: dict[str, Route] = {
 }
 
 
-def _handler_for(exchange: FakeExchange) -> type[BaseHTTPRequestHandler]:
+# Binance's answer when it is overloaded, as the REST failure fault gives it.
+BINANCE_FAILURE: Final = (503, {"code": -1008, "msg": "Server is currently overloaded."})
+
+
+def _handler_for(
+    exchange: FakeExchange, routes: Mapping[str, Route], failure: tuple[int, Any]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        server_version = "fake-binance"
+        server_version = "fake-exchange"
 
         def do_GET(self) -> None:
             url = urlsplit(self.path)
-            route = ROUTES.get(url.path)
+            route = routes.get(url.path)
             if exchange.take_rest_failure():
-                self._reply(503, {"code": -1008, "msg": "Server is currently overloaded."})
+                self._reply(*failure)
                 return
             if route is None:
                 self._reply(404, {"code": -1, "msg": f"unknown endpoint {url.path}"})
                 return
             try:
                 self._reply(200, route(exchange, dict(parse_qsl(url.query))))
-            except BinanceError as e:
+            except ApiError as e:
                 self._reply(e.status, e.body())
 
         def _reply(self, status: int, body: Any) -> None:
-            data = orjson.dumps(body)
+            text = isinstance(body, str)
+            data = body.encode() if text else orjson.dumps(body)
             self.send_response(status)
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            kind = "text/plain" if text else "application/json;charset=UTF-8"
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -72,8 +81,15 @@ def _handler_for(exchange: FakeExchange) -> type[BaseHTTPRequestHandler]:
 
 
 class RestServer:
-    def __init__(self, exchange: FakeExchange, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler_for(exchange))
+    def __init__(
+        self,
+        exchange: FakeExchange,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        routes: Mapping[str, Route] = ROUTES,
+        failure: tuple[int, Any] = BINANCE_FAILURE,
+    ) -> None:
+        self._server = ThreadingHTTPServer((host, port), _handler_for(exchange, routes, failure))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -84,7 +100,7 @@ class RestServer:
 
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-binance-rest", daemon=True
+            target=self._server.serve_forever, name="fake-exchange-rest", daemon=True
         )
         self._thread.start()
 

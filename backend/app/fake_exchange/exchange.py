@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.fake_binance.market import (
+from app.fake_exchange.market import (
     DEFAULT_FUTURES,
     DEFAULT_SPOT,
     INTERVAL_SECONDS,
@@ -23,8 +23,17 @@ MarketKind = Literal["spot", "futures"]
 KLINE_LIMITS: dict[MarketKind, tuple[int, int]] = {"spot": (500, 1000), "futures": (500, 1500)}
 
 
+class ApiError(Exception):
+    """An error answer: an HTTP status and a JSON body, in the venue's shape."""
+
+    status: int
+
+    def body(self) -> Any:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, slots=True)
-class BinanceError(Exception):
+class BinanceError(ApiError):
     """An error answer in Binance's shape: HTTP status plus `{"code", "msg"}`."""
 
     status: int

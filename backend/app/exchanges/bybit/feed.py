@@ -1,0 +1,65 @@
+"""Bybit's v5 public kline streams as a `LiveFeed`: one endpoint per category
+(`/v5/public/spot`, `/v5/public/linear`), `subscribe` / `unsubscribe` ops (at most 10 args
+per spot request), and the client's `{"op": "ping"}` heartbeat every 20 seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import orjson
+
+from app.exchanges.bybit.parser import INTERVALS, BybitReply, parse_frame
+from app.exchanges.ports import FeedEvent, FeedLimits, KlineEvent, RequestRefused
+from app.series import Market, SeriesId
+
+# Bybit: at most 500 connections per 5 minutes per IP; spot takes 10 args per request.
+# Bybit states no topic count per connection; 200 keeps one reconnect's subscribes short.
+_LIMITS = FeedLimits(
+    topics_per_connection=200,
+    topics_per_request=10,
+    requests_per_s=10.0,
+    connects_per_5min=400,
+    max_connection_age_s=None,
+    heartbeat_s=20.0,
+)
+_PING = orjson.dumps({"op": "ping"}).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class BybitFeed:
+    market: Market
+    url: str
+    topics_per_connection: int = 200
+
+    @property
+    def limits(self) -> FeedLimits:
+        return replace(_LIMITS, topics_per_connection=self.topics_per_connection)
+
+    @property
+    def name(self) -> str:
+        return f"bybit-{self.market}"
+
+    def topic(self, series: SeriesId) -> str:
+        return f"kline.{INTERVALS[series.timeframe]}.{series.exchange_symbol}"
+
+    def subscribe(self, topics: Sequence[str], request_id: int) -> str:
+        return _op("subscribe", topics, request_id)
+
+    def unsubscribe(self, topics: Sequence[str], request_id: int) -> str:
+        return _op("unsubscribe", topics, request_id)
+
+    def heartbeat(self) -> str | None:
+        return _PING
+
+    def parse(self, raw: str | bytes) -> Sequence[FeedEvent]:
+        frame = parse_frame(raw)
+        if isinstance(frame, BybitReply):
+            if frame.success:
+                return ()
+            return (RequestRefused(f"{frame.op}: {frame.message}"),)
+        return tuple(KlineEvent(k.topic, k.candle, k.closed, k.timestamp_ms) for k in frame)
+
+
+def _op(op: str, topics: Sequence[str], request_id: int) -> str:
+    return orjson.dumps({"req_id": str(request_id), "op": op, "args": list(topics)}).decode()

@@ -1,0 +1,57 @@
+"""Pieces every venue's frame parser needs: pure functions that raise `FrameError`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from app.candle import Candle, candle_problem
+from app.exchanges.ports import FrameError
+from app.series import is_aligned
+
+
+def json_object(raw: str | bytes) -> dict[str, Any]:
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise FrameError(f"not JSON: {e}") from e
+    if not isinstance(msg, dict):
+        raise FrameError(f"expected a JSON object, got {type(msg).__name__}")
+    return msg
+
+
+def int_field(obj: dict[str, Any], key: str, *, digits_ok: bool = False) -> int:
+    """An integer field; with `digits_ok`, also one sent as a string of digits."""
+    value = obj.get(key)
+    if digits_ok and isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FrameError(f"field {key} must be an integer")
+    return value
+
+
+def decimal_field(obj: dict[str, Any], key: str) -> float:
+    value = obj.get(key)
+    if not isinstance(value, str):  # venues send prices and volumes as strings
+        raise FrameError(f"field {key} must be a decimal string")
+    try:
+        number = float(value)
+    except ValueError as e:
+        raise FrameError(f"field {key} is not a number: {value!r}") from e
+    if not math.isfinite(number):
+        raise FrameError(f"field {key} is not finite")
+    return number
+
+
+def kline_candle(obj: dict[str, Any], open_ms: int, timeframe: str, keys: str) -> Candle:
+    """The candle opening at `open_ms`, prices and volume read from the five `keys`
+    (open, high, low, close, volume), checked for alignment and plausibility."""
+    if open_ms % 1000 or not is_aligned(open_ms // 1000, timeframe):
+        raise FrameError(f"kline open time {open_ms} is not aligned to {timeframe}")
+    candle = Candle(open_ms // 1000, *(decimal_field(obj, k) for k in keys.split()))
+    problem = candle_problem(candle)
+    if problem:
+        raise FrameError(f"implausible kline: {problem}")
+    return candle
