@@ -25,6 +25,7 @@ from freqtrade.data.history.datahandlers import get_datahandler
 from freqtrade.enums import CandleType
 
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
+from app.history.datadir import Datadirs
 from app.metrics import Metrics
 from app.series import parse_series_id
 from app.store import CandleStore
@@ -107,7 +108,7 @@ async def bench_import(datadir: Path, db: Path) -> tuple[float, int]:
     bootstrapper = HistoryBootstrapper(
         store,
         BootstrapOptions(
-            datadir=datadir, preferred_format=None, batch_size=5000, recheck_s=0,
+            datadirs=Datadirs(datadir), preferred_format=None, batch_size=5000, recheck_s=0,
             wait_s=float("inf"), min_candles=0,
         ),
         HistoryMetrics(metrics),

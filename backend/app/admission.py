@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from pathlib import Path
 from typing import Final
 
 from app.errors import ClientError, UnknownSymbol
 from app.exchanges.registry import VenueRegistry
-from app.history.datadir import series_files
+from app.history.datadir import Datadirs, series_files
 from app.ratelimit import TokenBucket
 from app.series import SeriesId
 from app.store import CandleStore
@@ -39,7 +38,7 @@ class Admission:
         store: CandleStore,
         venues: VenueRegistry,
         *,
-        datadir: Path | None,
+        datadirs: Datadirs | None,
         always_served: frozenset[str],
         starts_work: bool,
         per_client_per_min: float,
@@ -47,7 +46,7 @@ class Admission:
     ) -> None:
         self._store = store
         self._venues = venues
-        self._datadir = datadir
+        self._datadirs = datadirs
         self._always_served = always_served
         self._starts_work = starts_work
         self._rate_per_s = per_client_per_min / 60
@@ -63,8 +62,8 @@ class Admission:
         stats = await self._store.stats(key)
         if stats is not None and stats.count:
             return
-        has_file = self._datadir is not None and bool(
-            await asyncio.to_thread(series_files, self._datadir, series)
+        has_file = self._datadirs is not None and bool(
+            await asyncio.to_thread(series_files, self._datadirs.of(series.exchange), series)
         )
         venue = self._venues.get(series.exchange)
         if not has_file and venue is not None and await venue.catalog.is_listed(series) is False:

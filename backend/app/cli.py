@@ -18,6 +18,8 @@ DEMO_WHITELIST = (
     "binance:spot:BTC/USDT:1m",
     "binance:spot:ETH/USDT:1m",
     "binance:futures:BTC/USDT:USDT:1m",
+    "bybit:spot:BTC/USDT:1m",
+    "bybit:futures:ETH/USDT:USDT:1m",
 )
 
 
@@ -28,10 +30,11 @@ def _serve(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {
         k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None
     }
-    fake = None
+    fakes: list[Any] = []
     if args.demo:
-        fake = _start_demo_exchange()
-        overrides.update(_demo_settings(fake.settings_env()))
+        fakes = _start_demo_exchanges()
+        env = {k: v for fake in fakes for k, v in fake.settings_env().items()}
+        overrides.update(_demo_settings(env))
     settings = Settings(**overrides)
     preflight(settings)
     try:
@@ -44,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
             http=http_protocol(settings.http_header_timeout_s),
         )
     finally:
-        if fake is not None:
+        for fake in fakes:
             fake.stop()
     return 0
 
@@ -80,18 +83,20 @@ def preflight(settings: Settings) -> None:
     asyncio.run(open_store())
 
 
-def _start_demo_exchange() -> Any:
+def _start_demo_exchanges() -> list[Any]:
     from app.fake_exchange.exchange import FakeExchange
-    from app.fake_exchange.server import FakeBinance
+    from app.fake_exchange.server import FakeBinance, FakeBybit
 
-    fake = FakeBinance(FakeExchange(history_days=30)).start()
-    print(f"demo: a local Binance is running at {fake.rest_url} (no internet needed)")
-    return fake
+    fakes = [FakeBinance(FakeExchange(history_days=30)).start(),
+             FakeBybit(FakeExchange(history_days=30, seed=2)).start()]  # fmt: skip
+    for fake in fakes:
+        print(f"demo: a local {fake.name} is running at {fake.rest_url} (no internet needed)")
+    return fakes
 
 
 def _demo_settings(exchange_env: dict[str, str]) -> dict[str, Any]:
-    """Every Binance URL at the local exchange; a few pairs whitelisted, whose history the
-    real `freqtrade download-data` fetches from it into the datadir first."""
+    """Every venue's URLs at its local exchange; a few pairs of each whitelisted, whose
+    history the real `freqtrade download-data` fetches from it into the datadir first."""
     settings: dict[str, Any] = {
         key.removeprefix("TRADE_CANVAS_").lower(): value for key, value in exchange_env.items()
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from app.admission import Admission
 from app.config import Settings
@@ -14,7 +13,12 @@ from app.exchanges.binance.venue import binance_venue
 from app.exchanges.bybit.venue import bybit_venue
 from app.exchanges.registry import VenueRegistry
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
-from app.history.datadir import configured_format, load_freqtrade_config, resolve_datadir
+from app.history.datadir import (
+    Datadirs,
+    configured_format,
+    load_freqtrade_config,
+    resolve_datadir,
+)
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
 from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
@@ -37,7 +41,7 @@ class Services:
     supervisor: IngestSupervisor
     hub: MarketHub
     history: HistorySource | None
-    datadir: Path | None
+    datadirs: Datadirs | None
     downloads: DownloadManager | None
     # Every venue's adapter; their REST clients (ccxt) are shared by the ccxt history
     # source and the live ingestors, and closed here last.
@@ -47,7 +51,7 @@ class Services:
 
 def build_history(
     settings: Settings, store: CandleStore, metrics: Metrics, venues: VenueRegistry
-) -> tuple[HistorySource | None, Path | None, DownloadManager | None]:
+) -> tuple[HistorySource | None, Datadirs | None, DownloadManager | None]:
     if settings.market_history_source == "off":
         return None, None, None
     if settings.market_history_source == "ccxt":
@@ -59,13 +63,13 @@ def build_history(
             recheck_s=settings.history_recheck_s,
         )
         return source, None, None
-    datadir = resolve_datadir(settings.freqtrade_datadir, settings.freqtrade_config)
+    datadirs = resolve_datadir(settings.freqtrade_datadir, settings.freqtrade_config)
     data_format = settings.history_data_format or configured_format(settings.freqtrade_config)
     downloads = None
     if settings.history_download:
         downloads = DownloadManager(
             DownloadOptions(
-                datadir=datadir,
+                datadirs=datadirs,
                 days=settings.history_download_days,
                 data_format=data_format or "feather",
                 timeout_s=settings.history_download_timeout_s,
@@ -74,13 +78,14 @@ def build_history(
                 config=settings.history_download_config,
                 spot_rest_url=settings.binance_spot_rest_url,
                 futures_rest_url=settings.binance_futures_rest_url,
+                bybit_rest_url=settings.bybit_rest_url,
             ),
             DownloadMetrics(metrics),
         )
     bootstrapper = HistoryBootstrapper(
         store,
         BootstrapOptions(
-            datadir=datadir,
+            datadirs=datadirs,
             preferred_format=data_format,
             batch_size=settings.history_batch_size,
             recheck_s=settings.history_recheck_s,
@@ -90,7 +95,7 @@ def build_history(
         HistoryMetrics(metrics),
         downloads,
     )
-    return bootstrapper, datadir, downloads
+    return bootstrapper, datadirs, downloads
 
 
 def whitelist_of(settings: Settings) -> list[SeriesId]:
@@ -148,7 +153,7 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
     # Lazy: no ccxt client exists until the first request that needs one.
     venues = build_venues(settings)
     try:
-        history, datadir, downloads = build_history(settings, store, metrics, venues)
+        history, datadirs, downloads = build_history(settings, store, metrics, venues)
         hub = MarketHub(
             store,
             history,
@@ -177,7 +182,7 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
     admission = Admission(
         store,
         venues,
-        datadir=datadir,
+        datadirs=datadirs,
         always_served=frozenset(str(s) for s in whitelist),
         starts_work=history is not None or settings.live_ingest,
         per_client_per_min=settings.work_requests_per_min,
@@ -190,7 +195,7 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
         supervisor,
         hub,
         history,
-        datadir,
+        datadirs,
         downloads,
         venues,
         admission,

@@ -76,8 +76,8 @@ def test_import_needs_series_or_all(tmp_path: Path) -> None:
 
 
 def test_serve_demo_works_offline(tmp_path: Path) -> None:
-    """`serve --demo`: a local Binance, the datadir filled by the real freqtrade
-    download-data, the whitelisted pairs live."""
+    """`serve --demo`: a local Binance and a local Bybit, each venue's datadir filled by
+    the real freqtrade download-data, the whitelisted pairs of both live."""
     import socket
     import time
 
@@ -89,16 +89,16 @@ def test_serve_demo_works_offline(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "TRADE_CANVAS_DB_PATH": str(tmp_path / "store.sqlite"),
-        "TRADE_CANVAS_FREQTRADE_DATADIR": str(tmp_path / "data"),
+        "TRADE_CANVAS_FREQTRADE_DATADIR": str(tmp_path / "data" / "binance"),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--demo", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 150
         live: set[str] = set()
-        while time.monotonic() < deadline and len(live) < 3:
+        while time.monotonic() < deadline and len(live) < 5:
             try:
                 listing = httpx.get(f"http://127.0.0.1:{port}/api/market/series").json()
                 live = {e["series_id"] for e in listing["series"] if e["live"] and e["count"]}
@@ -109,9 +109,14 @@ def test_serve_demo_works_offline(tmp_path: Path) -> None:
             "binance:spot:BTC/USDT:1m",
             "binance:spot:ETH/USDT:1m",
             "binance:futures:BTC/USDT:USDT:1m",
+            "bybit:spot:BTC/USDT:1m",
+            "bybit:futures:ETH/USDT:USDT:1m",
         }
-        assert (tmp_path / "data" / "BTC_USDT-1m.feather").exists()
-        assert (tmp_path / "data" / "futures" / "BTC_USDT_USDT-1m-futures.feather").exists()
+        data = tmp_path / "data"
+        assert (data / "binance" / "BTC_USDT-1m.feather").exists()
+        assert (data / "binance" / "futures" / "BTC_USDT_USDT-1m-futures.feather").exists()
+        assert (data / "bybit" / "BTC_USDT-1m.feather").exists()
+        assert (data / "bybit" / "futures" / "ETH_USDT_USDT-1m-futures.feather").exists()
     finally:
         proc.terminate()
         proc.wait(30)

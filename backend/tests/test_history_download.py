@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.history.datadir import Datadirs
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
 from app.metrics import Metrics
 from app.series import parse_series_id
@@ -123,7 +124,7 @@ def manager_running(
     """A DownloadManager with one slot whose "freqtrade" is the Python `script`."""
     return DownloadManager(
         DownloadOptions(
-            datadir=datadir,
+            datadirs=Datadirs(datadir),
             days=1,
             data_format="feather",
             timeout_s=timeout_s,
@@ -208,3 +209,39 @@ async def test_downloads_waiting_for_a_slot_are_bounded(tmp_path: Path) -> None:
     finally:
         await manager.stop()
         await asyncio.gather(*waiting, return_exceptions=True)
+
+
+async def test_bybit_series_are_downloaded_into_bybits_own_datadir(
+    make_settings: SettingsFactory, fake_bybit: FakeBinanceRest, tmp_path: Path
+) -> None:
+    """`freqtrade download-data --exchange bybit` for real, against the local Bybit's v5
+    REST; the files land in Bybit's datadir (futures under `futures/`), beside Binance's,
+    and the served candles are the exchange's."""
+    binance_dir = tmp_path / "data" / "binance"
+    settings = download_settings(
+        make_settings, fake_bybit, binance_dir, bybit_rest_url=fake_bybit.url
+    )
+    async with live_server(settings) as s:
+        for sid, market, path in (
+            ("bybit:spot:BTC/USDT:1h", "spot", "BTC_USDT-1h.feather"),
+            (
+                "bybit:futures:ETH/USDT:USDT:1h",
+                "futures",
+                "futures/ETH_USDT_USDT-1h-futures.feather",
+            ),
+        ):
+            got = await served(s, sid)
+            assert (tmp_path / "data" / "bybit" / path).exists()  # written by freqtrade
+            assert not binance_dir.exists() or not any(binance_dir.rglob("*.feather"))
+            assert len(got) >= 23
+            symbol = parse_series_id(sid).exchange_symbol
+            model = fake_bybit.exchange.models[market][symbol]  # type: ignore[index]
+            assert got == [
+                (t, float(k.open), float(k.high), float(k.low), float(k.close), float(k.volume))
+                for t in range(got[0][0], got[-1][0] + 1, 3600)
+                for k in [model.kline("1h", t)]
+            ]
+        listed = (await s.http.get("/api/market/series")).json()["series"]
+        assert {e["series_id"] for e in listed if e.get("datadir_files")} == {
+            "bybit:spot:BTC/USDT:1h", "bybit:futures:ETH/USDT:USDT:1h",
+        }  # fmt: skip

@@ -14,6 +14,7 @@ import pytest
 
 from app.history.datadir import (
     FORMAT_ORDER,
+    Datadirs,
     list_datadir,
     pair_to_filename,
     resolve_datadir,
@@ -240,11 +241,22 @@ def test_gzip_json_reads(tmp_path: Path) -> None:
 
 def test_datadir_resolution(tmp_path: Path) -> None:
     explicit = tmp_path / "mine"
-    assert resolve_datadir(explicit, None) == explicit
-    assert resolve_datadir(None, None) == Path("user_data/data/binance")
+    assert resolve_datadir(explicit, None) == Datadirs(explicit, "binance")
+    default = resolve_datadir(None, None)
+    assert default.all() == {
+        "binance": Path("user_data/data/binance"), "bybit": Path("user_data/data/bybit"),
+    }  # fmt: skip
     config = tmp_path / "config.json"
     config.write_text('{\n // freqtrade allows comments\n "datadir": "/data/x",\n}')
-    assert resolve_datadir(None, config) == Path("/data/x")
-    config.write_text('{"user_data_dir": "/ud", "exchange": {"name": "Binance"}}')
-    assert resolve_datadir(None, config) == Path("/ud/data/binance")
-    assert resolve_datadir(explicit, config) == explicit
+    assert resolve_datadir(None, config) == Datadirs(Path("/data/x"), "binance")
+    config.write_text('{"user_data_dir": "/ud", "exchange": {"name": "Bybit"}}')
+    assert resolve_datadir(None, config).all() == {
+        "binance": Path("/ud/data/binance"), "bybit": Path("/ud/data/bybit"),
+    }  # fmt: skip
+    assert resolve_datadir(explicit, config) == Datadirs(explicit, "bybit")
+    # A datadir named after a venue is that venue's, whatever the config says; the other
+    # venues' folders sit beside it.
+    named = tmp_path / "data" / "bybit"
+    assert resolve_datadir(named, None).all() == {
+        "binance": tmp_path / "data" / "binance", "bybit": named,
+    }  # fmt: skip

@@ -25,7 +25,7 @@ from app.api.schemas import (
 from app.candle import candle_from_json, candles_to_dicts
 from app.errors import ClientError, InvalidParameter
 from app.exchanges.registry import VenueRegistry
-from app.history.datadir import list_datadir
+from app.history.datadir import list_datadirs
 from app.series import parse_series_id
 
 router = APIRouter(prefix="/api/market")
@@ -76,8 +76,8 @@ async def list_series(services: ServicesDep) -> JSONBytesResponse:
     }
     for series_id in [*services.settings.whitelist, *live, *history]:
         known.setdefault(series_id, entry(series_id, None, None, 0))
-    if services.datadir is not None:
-        for file in await asyncio.to_thread(list_datadir, services.datadir):
+    if services.datadirs is not None:
+        for file in await asyncio.to_thread(list_datadirs, services.datadirs):
             if file.series_id is not None:
                 item = known.setdefault(file.series_id, entry(file.series_id, None, None, 0))
                 item.setdefault("datadir_files", []).append(

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from app.api.deps import ServicesDep, SettingsDep
 from app.api.responses import JSONBytesResponse, error_response
 from app.api.schemas import StatusResponse, errors
-from app.history.datadir import list_datadir
+from app.history.datadir import list_datadirs
 
 router = APIRouter()
 
@@ -60,10 +60,11 @@ async def ingest_state(settings: SettingsDep, services: ServicesDep) -> JSONByte
         state["history"] = services.history.states()
     if services.downloads is not None:
         state["downloads"] = services.downloads.state()
-    if services.datadir is not None:
-        entries = await asyncio.to_thread(list_datadir, services.datadir)
+    if services.datadirs is not None:
+        entries = await asyncio.to_thread(list_datadirs, services.datadirs)
         state["datadir"] = {
-            "path": str(services.datadir),
+            "path": str(services.datadirs.root),
+            "paths": {name: str(path) for name, path in services.datadirs.all().items()},
             "unusable_files": [e.as_dict() for e in entries if e.problem],
         }
     return JSONBytesResponse(state)

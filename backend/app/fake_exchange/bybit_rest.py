@@ -1,7 +1,7 @@
 """Bybit's v5 market-data REST answers for the fake exchange: `/v5/market/time`,
 `instruments-info`, `kline` (newest-first rows of strings, at most 1000, `start`/`end`),
-`mark-price-kline`, `funding/history` and `tickers`, with `retCode` errors on HTTP 200 as
-Bybit gives them, and its 403 rate-limit ban as the REST failure fault."""
+`mark-price-kline`, `funding/history`, `tickers` and `risk-limit`, with `retCode` errors
+on HTTP 200 as Bybit gives them, and its 403 rate-limit ban as the REST failure fault."""
 
 from __future__ import annotations
 
@@ -182,6 +182,19 @@ def _linear_instrument(m: SymbolModel, listing_time: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def risk_limits(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
+    """One risk tier per linear symbol (freqtrade loads them as leverage tiers)."""
+    _category(params, ("linear",))
+    symbol = params.get("symbol", "").upper()
+    tiers = [
+        {"id": 1, "symbol": s, "riskLimitValue": "2000000", "maintenanceMargin": "0.005",
+         "initialMargin": "0.01", "isLowestRisk": 1, "maxLeverage": "100.00",
+         "mmDeduction": "0"}
+        for s in ex.models["futures"] if not symbol or s == symbol
+    ]  # fmt: skip
+    return _ok(ex, {"category": "linear", "list": tiers, "nextPageCursor": ""})
+
+
 def _row(k: Kline) -> list[str]:
     """Bybit's kline row: start, open, high, low, close, volume, turnover, all strings."""
     return [str(k.open_time_ms), k.open, k.high, k.low, k.close, k.volume, k.quote_volume]
@@ -200,4 +213,5 @@ BYBIT_ROUTES: Final[dict[str, Route]] = {
     "/v5/market/index-price-kline": mark_price_klines,
     "/v5/market/funding/history": funding_history,
     "/v5/market/tickers": tickers,
+    "/v5/market/risk-limit": risk_limits,
 }

@@ -22,7 +22,7 @@ from prometheus_client import Counter
 from app.bounded import forget_oldest_idle
 from app.candle import CandleRow
 from app.errors import InvalidSeriesId, StoreError
-from app.history.datadir import DatadirFile, DataFormat, series_files
+from app.history.datadir import DatadirFile, Datadirs, DataFormat, series_files
 from app.history.download import DownloadManager
 from app.history.reader import HistoryFileError, OhlcvData, read_ohlcv
 from app.metrics import Metrics
@@ -96,7 +96,7 @@ class SeriesHistory:
 
 @dataclass(frozen=True, slots=True)
 class BootstrapOptions:
-    datadir: Path
+    datadirs: Datadirs
     preferred_format: DataFormat | None
     batch_size: int
     recheck_s: float
@@ -122,8 +122,8 @@ class HistoryBootstrapper:
         self._progress = asyncio.Condition()
 
     @property
-    def datadir(self) -> Path:
-        return self._options.datadir
+    def datadirs(self) -> Datadirs:
+        return self._options.datadirs
 
     def state(self, series_id: str) -> SeriesHistory | None:
         return self._series.get(series_id)
@@ -243,11 +243,12 @@ class HistoryBootstrapper:
 
     async def _run(self, series: SeriesId, state: SeriesHistory) -> None:
         opts = self._options
-        files = series_files(opts.datadir, series, opts.preferred_format)
+        datadir = opts.datadirs.of(series.exchange)
+        files = series_files(datadir, series, opts.preferred_format)
         downloaded = False
         if not files:
             downloaded = await self._download(series, state)
-            files = series_files(opts.datadir, series, opts.preferred_format)
+            files = series_files(datadir, series, opts.preferred_format)
         if not files:
             state.status, state.covered_from = "missing", None
             if downloaded:
@@ -259,7 +260,7 @@ class HistoryBootstrapper:
         loaded = await self._load(series, state, files)
         too_short = loaded is not None and len(loaded) < opts.min_candles
         if too_short and not downloaded and await self._download(series, state):
-            files = series_files(opts.datadir, series, opts.preferred_format)
+            files = series_files(datadir, series, opts.preferred_format)
             loaded = await self._load(series, state, files) or loaded
         state.signature = _signatures(files)
         if loaded is not None:

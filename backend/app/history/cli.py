@@ -17,23 +17,24 @@ import orjson
 from app.config import Settings
 from app.errors import TradeCanvasError
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
-from app.history.datadir import configured_format, list_datadir, resolve_datadir
+from app.history.datadir import Datadirs, configured_format, list_datadirs, resolve_datadir
 from app.metrics import Metrics
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
 
 
-def datadir_of(settings: Settings, override: Path | None) -> Path:
-    return override or resolve_datadir(settings.freqtrade_datadir, settings.freqtrade_config)
+def datadir_of(settings: Settings, override: Path | None) -> Datadirs:
+    return resolve_datadir(override or settings.freqtrade_datadir, settings.freqtrade_config)
 
 
 def datadir_ls(settings: Settings, datadir: Path | None, as_json: bool, out: TextIO) -> int:
-    path = datadir_of(settings, datadir)
-    entries = list_datadir(path)
+    datadirs = datadir_of(settings, datadir)
+    entries = list_datadirs(datadirs)
     if as_json:
         out.write(orjson.dumps([e.as_dict() for e in entries]).decode() + "\n")
         return 0
-    print(f"{path}: {len(entries)} OHLCV files", file=out)
+    folders = ", ".join(f"{name}: {path}" for name, path in datadirs.all().items())
+    print(f"{datadirs.root}: {len(entries)} OHLCV files ({folders})", file=out)
     rows = [
         (e.series_id or f"({e.pair} {e.timeframe} {e.candle_type})", e.format,
          _size(e.size_bytes), e.problem or "ok")
@@ -68,7 +69,7 @@ def run_import(
 ) -> int:
     path = datadir_of(settings, datadir)
     if import_all:
-        entries = [e for e in list_datadir(path) if e.series_id]
+        entries = [e for e in list_datadirs(path) if e.series_id]
         targets = [
             parse_series_id(s) for s in dict.fromkeys(e.series_id for e in entries if e.series_id)
         ]
@@ -79,12 +80,14 @@ def run_import(
     return asyncio.run(_import(settings, path, targets, out))
 
 
-async def _import(settings: Settings, datadir: Path, targets: list[SeriesId], out: TextIO) -> int:
+async def _import(
+    settings: Settings, datadir: Datadirs, targets: list[SeriesId], out: TextIO
+) -> int:
     metrics = Metrics()
     store = CandleStore(settings.db_path, metrics)
     await store.open()
     options = BootstrapOptions(
-        datadir=datadir,
+        datadirs=datadir,
         preferred_format=settings.history_data_format
         or configured_format(settings.freqtrade_config),
         batch_size=settings.history_batch_size,

@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 import rapidjson
 
 from app.errors import TradeCanvasError
-from app.series import TIMEFRAMES, SeriesId, parse_series_id
+from app.series import EXCHANGE_TIMEFRAMES, SeriesId, parse_series_id
 
 DataFormat = Literal["feather", "parquet", "jsongz", "json"]
 
@@ -117,17 +117,22 @@ class DatadirEntry:
         }
 
 
-def list_datadir(datadir: Path) -> list[DatadirEntry]:
-    """Every OHLCV file in `datadir` (spot) and `datadir/futures`, sorted by path."""
+def list_datadir(datadir: Path, exchange: str = "binance") -> list[DatadirEntry]:
+    """Every OHLCV file in `exchange`'s `datadir` (spot) and `datadir/futures`, sorted by
+    path."""
     entries = [
         entry
         for folder, default_type in ((datadir, "spot"), (datadir / "futures", None))
-        for entry in _entries(folder, default_type)
+        for entry in _entries(folder, default_type, exchange)
     ]
     return sorted(entries, key=lambda e: str(e.path))
 
 
-def _entries(folder: Path, default_type: str | None) -> Iterator[DatadirEntry]:
+def list_datadirs(datadirs: Datadirs) -> list[DatadirEntry]:
+    return [e for name, path in datadirs.all().items() for e in list_datadir(path, name)]
+
+
+def _entries(folder: Path, default_type: str | None, exchange: str) -> Iterator[DatadirEntry]:
     if not folder.is_dir():
         return
     for path in folder.iterdir():
@@ -139,7 +144,7 @@ def _entries(folder: Path, default_type: str | None) -> Iterator[DatadirEntry]:
             continue  # other candle types live under futures/
         pair = pair_from_filename(match["pair"])
         timeframe = timeframe_from_file(match["tf"])
-        series_id, problem = _series_of(pair, timeframe, candle_type)
+        series_id, problem = _series_of(exchange, pair, timeframe, candle_type)
         size = path.stat().st_size
         if problem is None and size == 0:
             problem = "empty file (0 bytes)"
@@ -155,14 +160,16 @@ def _entries(folder: Path, default_type: str | None) -> Iterator[DatadirEntry]:
         )
 
 
-def _series_of(pair: str, timeframe: str, candle_type: str) -> tuple[str | None, str | None]:
+def _series_of(
+    exchange: str, pair: str, timeframe: str, candle_type: str
+) -> tuple[str | None, str | None]:
     if candle_type not in ("spot", "futures"):
         return None, f"candle type {candle_type!r} is not served (only spot and futures)"
-    if timeframe not in TIMEFRAMES:
-        return None, f"timeframe {timeframe!r} is not a Binance kline interval"
+    if timeframe not in EXCHANGE_TIMEFRAMES[exchange]:
+        return None, f"timeframe {timeframe!r} is not a {exchange.capitalize()} kline interval"
     market = "spot" if candle_type == "spot" else "futures"
     try:
-        return str(parse_series_id(f"binance:{market}:{pair}:{timeframe}")), None
+        return str(parse_series_id(f"{exchange}:{market}:{pair}:{timeframe}")), None
     except TradeCanvasError as e:
         return None, str(e)
 
@@ -184,20 +191,39 @@ def load_freqtrade_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def resolve_datadir(explicit: Path | None, config_path: Path | None) -> Path:
+@dataclass(frozen=True, slots=True)
+class Datadirs:
+    """freqtrade keeps one datadir per exchange (`user_data/data/<exchange>`). `root` is
+    the one configured, `owner` the exchange it belongs to; every other venue's datadir is
+    its sibling named after that venue."""
+
+    root: Path
+    owner: str = "binance"
+
+    def of(self, exchange: str) -> Path:
+        return self.root if exchange == self.owner else self.root.parent / exchange
+
+    def all(self) -> dict[str, Path]:
+        return {name: self.of(name) for name in EXCHANGE_TIMEFRAMES}
+
+
+def resolve_datadir(explicit: Path | None, config_path: Path | None) -> Datadirs:
     """The explicit datadir, else the config's `datadir`, else
     `<user_data_dir>/data/<exchange>` from the config (as freqtrade resolves it), else
-    `user_data/data/binance`."""
+    `user_data/data/binance`. It belongs to the exchange it is named after, else to the
+    config's exchange, else to Binance."""
+    config = load_freqtrade_config(config_path) if config_path is not None else {}
+    configured = str((config.get("exchange") or {}).get("name") or "binance").lower()
     if explicit is not None:
-        return explicit
-    if config_path is not None:
-        config = load_freqtrade_config(config_path)
-        if config.get("datadir"):
-            return Path(config["datadir"])
-        user_data = Path(config.get("user_data_dir") or "user_data")
-        exchange = (config.get("exchange") or {}).get("name") or "binance"
-        return user_data / "data" / str(exchange).lower()
-    return DEFAULT_DATADIR
+        root = explicit
+    elif config.get("datadir"):
+        root = Path(config["datadir"])
+    elif config_path is not None:
+        root = Path(config.get("user_data_dir") or "user_data") / "data" / configured
+    else:
+        root = DEFAULT_DATADIR
+    owner = root.name if root.name in EXCHANGE_TIMEFRAMES else configured
+    return Datadirs(root, owner if owner in EXCHANGE_TIMEFRAMES else "binance")
 
 
 def configured_format(config_path: Path | None) -> DataFormat | None:

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 from prometheus_client import Counter, Gauge
 
 from app.bounded import forget_oldest_idle
-from app.history.datadir import DataFormat
+from app.history.datadir import Datadirs, DataFormat
 from app.metrics import Metrics
 from app.series import SeriesId
 from app.tasks import log_crash
@@ -40,21 +40,25 @@ MAX_QUEUED_PER_SLOT: Final = 4
 MAX_TRACKED: Final = 4_096
 DEFAULT_SPOT_REST = "https://api.binance.com"
 DEFAULT_FUTURES_REST = "https://fapi.binance.com"
+DEFAULT_BYBIT_REST = "https://api.bybit.com"
+# ccxt's bybit client builds its URLs from these keys; all point at the one v5 host.
+_BYBIT_URL_KEYS: Final = ("spot", "futures", "v2", "public", "private")
 
 
 @dataclass(frozen=True, slots=True)
 class DownloadOptions:
-    datadir: Path
+    datadirs: Datadirs
     days: float
     data_format: DataFormat
     timeout_s: float
     cooldown_s: float
     max_concurrent: int
     # A freqtrade config to run with, as is; without one, a minimal config is written that
-    # points ccxt at the configured Binance REST URLs.
+    # points ccxt at the configured REST URLs of the series' venue.
     config: Path | None
     spot_rest_url: str
     futures_rest_url: str
+    bybit_rest_url: str = DEFAULT_BYBIT_REST
     freqtrade_command: tuple[str, ...] = (sys.executable, "-m", "freqtrade")
 
 
@@ -152,6 +156,7 @@ class DownloadManager:
 
     async def _download(self, series: SeriesId) -> tuple[Result, str | None]:
         opts = self._options
+        datadir = opts.datadirs.of(series.exchange)
         workdir = Path(tempfile.mkdtemp(prefix="trade-canvas-download-"))
         try:
             config = opts.config or self._write_config(workdir, series)
@@ -161,7 +166,7 @@ class DownloadManager:
                 "download-data",
                 "--config", str(config),
                 "--userdir", str(workdir / "user_data"),
-                "--datadir", str(opts.datadir),
+                "--datadir", str(datadir),
                 "--pairs", series.symbol,
                 "--timeframes", series.timeframe,
                 "--trading-mode", series.market,
@@ -169,7 +174,7 @@ class DownloadManager:
                 "--days", f"{opts.days:g}",
                 "--data-format-ohlcv", opts.data_format,
             ]  # fmt: skip
-            opts.datadir.mkdir(parents=True, exist_ok=True)
+            datadir.mkdir(parents=True, exist_ok=True)
             proc = await asyncio.create_subprocess_exec(
                 *command,
                 stdout=asyncio.subprocess.PIPE,
@@ -202,32 +207,23 @@ class DownloadManager:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _write_config(self, workdir: Path, series: SeriesId) -> Path:
-        opts = self._options
         ccxt: dict[str, Any] = {
             "options": {
                 "fetchMarkets": {"types": ["spot" if series.market == "spot" else "linear"]}
             }
         }
-        custom = (
-            opts.spot_rest_url.rstrip("/") != DEFAULT_SPOT_REST
-            or opts.futures_rest_url.rstrip("/") != DEFAULT_FUTURES_REST
-        )
-        if custom:
-            ccxt["urls"] = {
-                "api": {
-                    "public": f"{opts.spot_rest_url.rstrip('/')}/api/v3",
-                    "fapiPublic": f"{opts.futures_rest_url.rstrip('/')}/fapi/v1",
-                }
-            }
+        urls = self._custom_urls(series.exchange)
+        if urls is not None:
+            ccxt["urls"] = {"api": urls}
         config = {
             "exchange": {
-                "name": "binance",
+                "name": series.exchange,
                 "key": "",
                 "secret": "",
                 "ccxt_config": ccxt,
                 "ccxt_async_config": {},
                 # A custom REST URL is a stand-in exchange: it has no bulk-download site.
-                "only_from_ccxt": custom,
+                "only_from_ccxt": urls is not None,
                 "pair_whitelist": [],
             },
             "stake_currency": series.quote,
@@ -238,6 +234,17 @@ class DownloadManager:
         path = workdir / "download-config.json"
         path.write_text(json.dumps(config, indent=2))
         return path
+
+    def _custom_urls(self, exchange: str) -> dict[str, str] | None:
+        """ccxt's API URLs for `exchange` when they are not the venue's own, else None."""
+        opts = self._options
+        if exchange == "bybit":
+            url = opts.bybit_rest_url.rstrip("/")
+            return None if url == DEFAULT_BYBIT_REST else dict.fromkeys(_BYBIT_URL_KEYS, url)
+        spot, futures = opts.spot_rest_url.rstrip("/"), opts.futures_rest_url.rstrip("/")
+        if spot == DEFAULT_SPOT_REST and futures == DEFAULT_FUTURES_REST:
+            return None
+        return {"public": f"{spot}/api/v3", "fapiPublic": f"{futures}/fapi/v1"}
 
     def state(self) -> dict[str, Any]:
         return {
