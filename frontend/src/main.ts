@@ -16,7 +16,9 @@ import {
 import { exposeTestHook, PageMetrics } from "./testHook";
 import {
   formatSeriesId,
+  isTimeframe,
   normalizeSymbol,
+  offers,
   parseSeriesId,
   TIMEFRAMES,
   type Market,
@@ -34,6 +36,7 @@ function element<T extends HTMLElement>(id: string): T {
 
 const ui = {
   picker: element<HTMLFormElement>("picker"),
+  exchange: element<HTMLSelectElement>("exchange"),
   market: element<HTMLSelectElement>("market"),
   symbol: element<HTMLInputElement>("symbol"),
   symbols: element<HTMLDataListElement>("symbols"),
@@ -169,26 +172,30 @@ for (const tf of TIMEFRAMES) {
   ui.timeframes.append(button);
 }
 
-function current(): { market: Market; symbol: string; timeframe: Timeframe } {
+function current(): { exchange: string; market: Market; symbol: string; timeframe: Timeframe } {
   const parts = controller.seriesId ? parseSeriesId(controller.seriesId) : null;
   return {
+    exchange: ui.exchange.value || "binance",
     market: ui.market.value === "futures" ? "futures" : "spot",
     symbol: parts?.symbol ?? "BTC/USDT",
     timeframe: parts?.timeframe ?? "1m",
   };
 }
 
-function choose(change: { market?: Market; symbol?: string; timeframe?: Timeframe }): void {
+function choose(change: {
+  exchange?: string;
+  market?: Market;
+  symbol?: string;
+  timeframe?: Timeframe;
+}): void {
   const now = current();
+  const exchange = change.exchange ?? now.exchange;
   const market = change.market ?? now.market;
   const symbol = normalizeSymbol(change.symbol ?? ui.symbol.value, market);
   if (!symbol) return;
-  const id = formatSeriesId({
-    exchange: "binance",
-    market,
-    symbol,
-    timeframe: change.timeframe ?? now.timeframe,
-  });
+  let timeframe = change.timeframe ?? now.timeframe;
+  if (!offers(exchange, timeframe)) timeframe = "1m"; // e.g. 8h on a venue without it
+  const id = formatSeriesId({ exchange, market, symbol, timeframe });
   if (id !== controller.seriesId) void open(id, true);
 }
 
@@ -197,6 +204,10 @@ ui.picker.addEventListener("submit", (event) => {
   choose({ symbol: ui.symbol.value });
 });
 ui.symbol.addEventListener("change", () => choose({ symbol: ui.symbol.value }));
+ui.exchange.addEventListener("change", () => {
+  fillSymbols();
+  choose({ exchange: ui.exchange.value });
+});
 ui.market.addEventListener("change", () => {
   fillSymbols();
   const symbol = current().symbol.split(":")[0];
@@ -206,6 +217,7 @@ ui.market.addEventListener("change", () => {
 function showChoice(seriesId: string): void {
   const parts = parseSeriesId(seriesId);
   if (parts) {
+    ui.exchange.value = parts.exchange;
     ui.market.value = parts.market;
     ui.symbol.value = parts.symbol;
   } else {
@@ -213,6 +225,8 @@ function showChoice(seriesId: string): void {
   }
   for (const button of ui.timeframes.querySelectorAll("button")) {
     button.setAttribute("aria-pressed", String(button.dataset.timeframe === parts?.timeframe));
+    const tf = button.dataset.timeframe;
+    button.hidden = Boolean(parts && tf && isTimeframe(tf) && !offers(parts.exchange, tf));
   }
   document.title = parts ? `${parts.symbol} ${parts.timeframe} · trade-canvas` : "trade-canvas";
   fillSymbols();
@@ -223,7 +237,9 @@ function fillSymbols(): void {
   const symbols = new Set<string>();
   for (const s of knownSeries) {
     const parts = parseSeriesId(s.series_id);
-    if (parts && parts.market === market) symbols.add(parts.symbol);
+    if (parts && parts.market === market && parts.exchange === ui.exchange.value) {
+      symbols.add(parts.symbol);
+    }
   }
   ui.symbols.replaceChildren(
     ...[...symbols].sort().map((symbol) => {

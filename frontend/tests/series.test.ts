@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { reconnectDelayMs } from "../src/backoff";
 import { formatAge, formatUtc, legendText, pricePrecision } from "../src/format";
-import { formatSeriesId, normalizeSymbol, parseSeriesId } from "../src/series";
+import { formatSeriesId, normalizeSymbol, offers, parseSeriesId } from "../src/series";
 
 describe("series ids", () => {
   it("parses futures symbols with a colon", () => {
@@ -52,5 +52,25 @@ describe("format", () => {
     expect(text).toContain("O 10.00");
     expect(text).toContain("+10.00%");
     expect(text).toContain("V 1.50K");
+  });
+});
+
+describe("venues", () => {
+  it("parses and formats a Bybit id like a Binance one", () => {
+    const parts = parseSeriesId("bybit:futures:ETH/USDT:USDT:1h");
+    expect(parts).toEqual({
+      exchange: "bybit",
+      market: "futures",
+      symbol: "ETH/USDT:USDT",
+      timeframe: "1h",
+    });
+    expect(parts && formatSeriesId(parts)).toBe("bybit:futures:ETH/USDT:USDT:1h");
+  });
+
+  it("knows which timeframes each venue offers", () => {
+    expect(offers("binance", "8h")).toBe(true);
+    expect(offers("bybit", "8h")).toBe(false);
+    expect(offers("bybit", "1M")).toBe(false);
+    expect(offers("bybit", "12h")).toBe(true);
   });
 });
