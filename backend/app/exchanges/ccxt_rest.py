@@ -139,6 +139,27 @@ class CcxtRestKlines:
         self._clients.clear()
 
 
+def ccxt_client(
+    exchange_id: str, api_urls: dict[str, str], market: Market, *, futures_type: str,
+    timeout_s: float,
+) -> Any:  # fmt: skip
+    """ccxt's async client for one market of a venue, its API URLs overridden (a local
+    exchange in tests and the demo) and only that market's list loaded."""
+    import ccxt.async_support as ccxt_async
+
+    return getattr(ccxt_async, exchange_id)(
+        {
+            "urls": {"api": api_urls},
+            "options": {
+                "defaultType": "spot" if market == "spot" else futures_type,
+                "fetchMarkets": {"types": ["spot" if market == "spot" else "linear"]},
+            },
+            "timeout": int(timeout_s * 1000),
+            "enableRateLimit": True,
+        }
+    )
+
+
 def _positive(value: Any) -> float | None:
     """ccxt's precision in TICK_SIZE mode is the step itself (0.01), as the venue gives it."""
     try:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from app.candle import CandleRow
 from app.errors import UnknownSymbol
+from app.exchanges.catalog import CachedCatalog
 from app.exchanges.ports import KlineRest, LiveFeed, MarketCatalog
-from app.series import Market, SeriesId
+from app.series import EXCHANGE_TIMEFRAMES, Market, SeriesId
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,14 @@ class Venue:
     catalog: MarketCatalog
     rest: KlineRest
     feeds: Mapping[Market, LiveFeed]
+
+    @classmethod
+    def of(cls, name: str, rest: KlineRest, feeds: Mapping[Market, LiveFeed]) -> Venue:
+        """A venue serving `feeds`' markets at its timeframes, its catalog over `rest`."""
+        return cls(
+            name, tuple(feeds), EXCHANGE_TIMEFRAMES[name], CachedCatalog(name, rest.markets),
+            rest, feeds,
+        )  # fmt: skip
 
 
 class VenueRegistry(Mapping[str, Venue]):

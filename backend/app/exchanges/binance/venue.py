@@ -5,9 +5,7 @@ from __future__ import annotations
 from app.config import Settings
 from app.exchanges.binance.feed import BinanceFeed
 from app.exchanges.binance.rest import binance_rest
-from app.exchanges.catalog import CachedCatalog
 from app.exchanges.registry import Venue
-from app.series import EXCHANGE_TIMEFRAMES
 
 
 def binance_venue(settings: Settings) -> Venue:
@@ -16,16 +14,8 @@ def binance_venue(settings: Settings) -> Venue:
     )
     per_connection = settings.binance_ws_streams_per_connection
     max_age_s = settings.binance_ws_max_connection_age_s
-    return Venue(
-        "binance",
-        ("spot", "futures"),
-        EXCHANGE_TIMEFRAMES["binance"],
-        CachedCatalog("binance", rest.markets),
-        rest,
-        {
-            "spot": BinanceFeed("spot", settings.binance_spot_ws_url, per_connection, max_age_s),
-            "futures": BinanceFeed(
-                "futures", settings.binance_futures_ws_url, per_connection, max_age_s
-            ),
-        },
-    )
+    spot_url, futures_url = settings.binance_spot_ws_url, settings.binance_futures_ws_url
+    return Venue.of("binance", rest, {
+        "spot": BinanceFeed("spot", spot_url, per_connection, max_age_s),
+        "futures": BinanceFeed("futures", futures_url, per_connection, max_age_s),
+    })  # fmt: skip
