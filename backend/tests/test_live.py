@@ -273,6 +273,27 @@ async def test_reconnects_ahead_of_the_connection_age_limit(
         await assert_store_matches_exchange(s, fake, fut_of(fake))
 
 
+async def test_a_refused_connect_after_a_planned_reconnect_backs_off(
+    make_settings: SettingsFactory, fake: FakeVenue
+) -> None:
+    """Only the reconnect ahead of the age cut is immediate: the attempts refused after it
+    back off as any failed connect does, instead of spending the connect budget at once."""
+    if fake.name != "binance":
+        pytest.skip("only Binance cuts connections at an age (24 hours)")
+    settings = make_settings(
+        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_max_connection_age_s=1.5)
+    )
+    async with live_server(settings) as s:
+        await wait_caught_up(s, fake, fut_of(fake))
+        fake.run("futures", lambda w: w.refuse(3.0))
+        await poll(lambda: fake.run("futures", lambda w: w.connections_refused) >= 1,
+                   "a refused reconnect after the age cut")  # fmt: skip
+        await wait_caught_up(s, fake, fut_of(fake))
+        # Backoff from 0.5 s (capped at 0.5 s here) allows a handful in 3 s, not hundreds.
+        assert fake.run("futures", lambda w: w.connections_refused) <= 12
+        await assert_store_matches_exchange(s, fake, fut_of(fake))
+
+
 @pytest.mark.parametrize("venue", VENUES)
 async def test_the_exchanges_connection_cut(make_settings: SettingsFactory, venue: str) -> None:
     from dataclasses import replace

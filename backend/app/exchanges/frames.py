@@ -22,11 +22,8 @@ def json_object(raw: str | bytes) -> dict[str, Any]:
     return msg
 
 
-def int_field(obj: dict[str, Any], key: str, *, digits_ok: bool = False) -> int:
-    """An integer field; with `digits_ok`, also one sent as a string of digits."""
+def int_field(obj: dict[str, Any], key: str) -> int:
     value = obj.get(key)
-    if digits_ok and isinstance(value, str) and value.isdigit():
-        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise FrameError(f"field {key} must be an integer")
     return value

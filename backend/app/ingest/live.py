@@ -175,6 +175,7 @@ class _Connection:
             self.state = "connecting"
             planned = False
             opened: float | None = None
+            self._ending = None  # a failed connect is not the last session's ending
             try:
                 async with connect(
                     self.feed.url,
@@ -218,7 +219,6 @@ class _Connection:
     async def _session(self, ws: ClientConnection, opened: float) -> bool:
         """Subscribe, then read until the connection ends. True for a planned reconnect
         (announced by the venue, or ahead of its connection-age cut)."""
-        self._ending = None
         self._last_frame = opened
         watchdog = asyncio.create_task(self._watch(ws, opened), name=f"{self.name} watchdog")
         watchdog.add_done_callback(log_crash)
