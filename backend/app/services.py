@@ -15,6 +15,7 @@ from app.exchanges.registry import VenueRegistry
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import (
     Datadirs,
+    configured_exchange,
     configured_format,
     load_freqtrade_config,
     resolve_datadir,
@@ -99,18 +100,19 @@ def build_history(
 
 
 def whitelist_of(settings: Settings) -> list[SeriesId]:
-    """`TRADE_CANVAS_WHITELIST`, else the freqtrade config's pair whitelist at its timeframe
-    and trading mode."""
+    """`TRADE_CANVAS_WHITELIST`, else the freqtrade config's pair whitelist on its exchange,
+    at its timeframe and trading mode."""
     if settings.whitelist or settings.freqtrade_config is None:
         return [parse_series_id(s) for s in settings.whitelist]
     config = load_freqtrade_config(settings.freqtrade_config)
     pairs = (config.get("exchange") or {}).get("pair_whitelist") or []
     timeframe = config.get("timeframe")
     market = "futures" if config.get("trading_mode") == "futures" else "spot"
+    exchange = configured_exchange(config)
     series = []
     for pair in pairs:
         try:
-            series.append(parse_series_id(f"binance:{market}:{pair}:{timeframe}"))
+            series.append(parse_series_id(f"{exchange}:{market}:{pair}:{timeframe}"))
         except InvalidSeriesId as e:
             log.warning("skipping whitelist pair %s of %s: %s", pair, settings.freqtrade_config, e)
     return series

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.fake_exchange.server import FakeBinance
+from app.services import whitelist_of
 from tests.conftest import SettingsFactory
 from tests.live_support import live_settings, wait_caught_up
 from tests.support import LiveServer, live_server, poll, recv_json, send_json
@@ -158,3 +159,20 @@ async def test_whitelist_from_a_freqtrade_config(
         await wait_caught_up(s, fake, B)
         listing = (await s.http.get("/api/market/series")).json()["series"]
         assert {e["series_id"] for e in listing if e["live"]} == {A, B}
+
+
+def test_a_freqtrade_configs_whitelist_is_on_its_exchange(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "timeframe": "5m",
+                "exchange": {"name": "Bybit", "pair_whitelist": ["BTC/USDT", "ETH/USDT"]},
+            }
+        )
+    )
+    assert [str(s) for s in whitelist_of(make_settings(freqtrade_config=config))] == [
+        "bybit:spot:BTC/USDT:5m", "bybit:spot:ETH/USDT:5m",
+    ]  # fmt: skip

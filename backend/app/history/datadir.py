@@ -191,6 +191,11 @@ def load_freqtrade_config(path: Path) -> dict[str, Any]:
     return config
 
 
+def configured_exchange(config: dict[str, Any]) -> str:
+    """The exchange a freqtrade config trades on, in series-id spelling (`binance`)."""
+    return str((config.get("exchange") or {}).get("name") or "binance").lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Datadirs:
     """freqtrade keeps one datadir per exchange (`user_data/data/<exchange>`). `root` is
@@ -213,7 +218,7 @@ def resolve_datadir(explicit: Path | None, config_path: Path | None) -> Datadirs
     `user_data/data/binance`. It belongs to the exchange it is named after, else to the
     config's exchange, else to Binance."""
     config = load_freqtrade_config(config_path) if config_path is not None else {}
-    configured = str((config.get("exchange") or {}).get("name") or "binance").lower()
+    configured = configured_exchange(config)
     if explicit is not None:
         root = explicit
     elif config.get("datadir"):
