@@ -77,9 +77,11 @@ def build_history(
                 cooldown_s=settings.history_download_cooldown_s,
                 max_concurrent=settings.history_download_max_concurrent,
                 config=settings.history_download_config,
-                spot_rest_url=settings.binance_spot_rest_url,
-                futures_rest_url=settings.binance_futures_rest_url,
-                bybit_rest_url=settings.bybit_rest_url,
+                custom_api_urls={
+                    v.name: v.custom_api_urls
+                    for v in venues.values()
+                    if v.custom_api_urls is not None
+                },
             ),
             DownloadMetrics(metrics),
         )

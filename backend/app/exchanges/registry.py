@@ -23,13 +23,19 @@ class Venue:
     catalog: MarketCatalog
     rest: KlineRest
     feeds: Mapping[Market, LiveFeed]
+    # ccxt's `urls.api` when they are not the venue's own hosts (a local exchange), for
+    # other ccxt users such as freqtrade's download-data; None for the real venue.
+    custom_api_urls: Mapping[str, str] | None
 
     @classmethod
-    def of(cls, name: str, rest: KlineRest, feeds: Mapping[Market, LiveFeed]) -> Venue:
+    def of(
+        cls, name: str, rest: KlineRest, feeds: Mapping[Market, LiveFeed],
+        custom_api_urls: Mapping[str, str] | None,
+    ) -> Venue:  # fmt: skip
         """A venue serving `feeds`' markets at its timeframes, its catalog over `rest`."""
         return cls(
             name, tuple(feeds), EXCHANGE_TIMEFRAMES[name], CachedCatalog(name, rest.markets),
-            rest, feeds,
+            rest, feeds, custom_api_urls,
         )  # fmt: skip
 
 

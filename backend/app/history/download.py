@@ -18,6 +18,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -38,11 +39,6 @@ Result = Literal["ok", "failed", "timeout"]
 MAX_QUEUED_PER_SLOT: Final = 4
 # Series whose download state is remembered (cooldowns, last results).
 MAX_TRACKED: Final = 4_096
-DEFAULT_SPOT_REST = "https://api.binance.com"
-DEFAULT_FUTURES_REST = "https://fapi.binance.com"
-DEFAULT_BYBIT_REST = "https://api.bybit.com"
-# ccxt's bybit client builds its URLs from these keys; all point at the one v5 host.
-_BYBIT_URL_KEYS: Final = ("spot", "futures", "v2", "public", "private")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +50,10 @@ class DownloadOptions:
     cooldown_s: float
     max_concurrent: int
     # A freqtrade config to run with, as is; without one, a minimal config is written that
-    # points ccxt at the configured REST URLs of the series' venue.
+    # points ccxt at the series' venue: at `custom_api_urls[exchange]` (ccxt's `urls.api`)
+    # when given, with no bulk-download site; else at the venue itself.
     config: Path | None
-    spot_rest_url: str
-    futures_rest_url: str
-    bybit_rest_url: str = DEFAULT_BYBIT_REST
+    custom_api_urls: Mapping[str, Mapping[str, str]]
     freqtrade_command: tuple[str, ...] = (sys.executable, "-m", "freqtrade")
 
 
@@ -212,9 +207,9 @@ class DownloadManager:
                 "fetchMarkets": {"types": ["spot" if series.market == "spot" else "linear"]}
             }
         }
-        urls = self._custom_urls(series.exchange)
+        urls = self._options.custom_api_urls.get(series.exchange)
         if urls is not None:
-            ccxt["urls"] = {"api": urls}
+            ccxt["urls"] = {"api": dict(urls)}
         config = {
             "exchange": {
                 "name": series.exchange,
@@ -234,17 +229,6 @@ class DownloadManager:
         path = workdir / "download-config.json"
         path.write_text(json.dumps(config, indent=2))
         return path
-
-    def _custom_urls(self, exchange: str) -> dict[str, str] | None:
-        """ccxt's API URLs for `exchange` when they are not the venue's own, else None."""
-        opts = self._options
-        if exchange == "bybit":
-            url = opts.bybit_rest_url.rstrip("/")
-            return None if url == DEFAULT_BYBIT_REST else dict.fromkeys(_BYBIT_URL_KEYS, url)
-        spot, futures = opts.spot_rest_url.rstrip("/"), opts.futures_rest_url.rstrip("/")
-        if spot == DEFAULT_SPOT_REST and futures == DEFAULT_FUTURES_REST:
-            return None
-        return {"public": f"{spot}/api/v3", "fapiPublic": f"{futures}/fapi/v1"}
 
     def state(self) -> dict[str, Any]:
         return {

@@ -8,14 +8,20 @@ from typing import Any
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.series import Market
 
+URL = "https://api.bybit.com"
 # ccxt's bybit client builds its URLs from these keys; all point at the one v5 host.
-URL_KEYS = ("spot", "futures", "v2", "public", "private")
+_URL_KEYS = ("spot", "futures", "v2", "public", "private")
 
 
-def bybit_rest(*, url: str, timeout_s: float = 10.0, page_limit: int = 1000) -> CcxtRestKlines:
-    urls = dict.fromkeys(URL_KEYS, url.rstrip("/"))
+def bybit_api_urls(url: str) -> dict[str, str]:
+    """ccxt's `urls.api` for this v5 host."""
+    return dict.fromkeys(_URL_KEYS, url.rstrip("/"))
 
+
+def bybit_rest(
+    api_urls: dict[str, str], *, timeout_s: float = 10.0, page_limit: int = 1000
+) -> CcxtRestKlines:
     def make_client(market: Market) -> Any:
-        return ccxt_client("bybit", urls, market, futures_type="swap", timeout_s=timeout_s)
+        return ccxt_client("bybit", api_urls, market, futures_type="swap", timeout_s=timeout_s)
 
     return CcxtRestKlines("bybit", make_client, page_limit=page_limit)

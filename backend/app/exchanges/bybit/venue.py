@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from app.config import Settings
 from app.exchanges.bybit.feed import BybitFeed
-from app.exchanges.bybit.rest import bybit_rest
+from app.exchanges.bybit.rest import URL, bybit_api_urls, bybit_rest
 from app.exchanges.registry import Venue
 
 
 def bybit_venue(settings: Settings) -> Venue:
+    urls = bybit_api_urls(settings.bybit_rest_url)
     per_connection = settings.bybit_ws_topics_per_connection
-    return Venue.of("bybit", bybit_rest(url=settings.bybit_rest_url), {
+    return Venue.of("bybit", bybit_rest(urls), {
         "spot": BybitFeed("spot", settings.bybit_spot_ws_url, per_connection),
         "futures": BybitFeed("futures", settings.bybit_linear_ws_url, per_connection),
-    })  # fmt: skip
+    }, None if urls == bybit_api_urls(URL) else urls)  # fmt: skip
