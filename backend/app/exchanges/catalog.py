@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
+from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import ExchangeError
 from app.exchanges.ports import SymbolInfo
 from app.series import Market, SeriesId
@@ -26,9 +26,7 @@ LoadMarkets = Callable[[Market, bool], Awaitable[Mapping[str, SymbolInfo]]]
 class CachedCatalog:
     """`load(market, reload)` asks the venue; this keeps its answer for `REFRESH_S`."""
 
-    def __init__(
-        self, venue: str, load: LoadMarkets, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, venue: str, load: LoadMarkets, clock: Clock = SYSTEM_CLOCK) -> None:
         self._venue = venue
         self._load = load
         self._clock = clock
@@ -38,7 +36,7 @@ class CachedCatalog:
         self._locks: dict[Market, asyncio.Lock] = {}
 
     async def symbols(self, market: Market) -> Mapping[str, SymbolInfo] | None:
-        now = self._clock()
+        now = self._clock.monotonic()
         cached = self._symbols.get(market)
         if cached is not None and now - self._loaded_at[market] < REFRESH_S:
             return cached
@@ -51,9 +49,9 @@ class CachedCatalog:
                 loaded = await self._load(market, cached is not None)
             except ExchangeError as e:
                 log.warning("cannot load the %s %s market list: %s", self._venue, market, e)
-                self._failed_at[market] = self._clock()
+                self._failed_at[market] = self._clock.monotonic()
                 return cached
-            self._symbols[market], self._loaded_at[market] = loaded, self._clock()
+            self._symbols[market], self._loaded_at[market] = loaded, self._clock.monotonic()
             return loaded
 
     async def is_listed(self, series: SeriesId) -> bool | None:
