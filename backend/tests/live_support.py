@@ -69,15 +69,25 @@ async def head_of(server: LiveServer, series_id: str) -> int | None:
     return head
 
 
+def newest_closed(fake: FakeVenue) -> int:
+    """Open time of the exchange's newest closed 1m candle."""
+    return int(fake.exchange.clock.now()) // 60 * 60 - 60
+
+
+async def wait_candles_close(fake: FakeVenue, count: int, timeout: float = 20.0) -> None:
+    """Until `count` more 1m candles have closed on the exchange (while a fault acts)."""
+    target = newest_closed(fake) + count * 60
+    await poll(lambda: newest_closed(fake) >= target, f"{count} candles to close", timeout)
+
+
 async def wait_caught_up(
     server: LiveServer, fake: FakeVenue, series_id: str, timeout: float = 20.0
 ) -> None:
     """Until the store's head is the exchange's newest closed candle."""
 
     async def caught_up() -> bool:
-        newest_closed = int(fake.exchange.clock.now()) // 60 * 60 - 60
         head = await head_of(server, series_id)
-        return head is not None and head >= newest_closed
+        return head is not None and head >= newest_closed(fake)
 
     await poll(caught_up, f"{series_id} to catch up with the exchange", timeout)
 

@@ -4,8 +4,8 @@ test ends with the store equal to the exchange's history."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from tests.live_support import (
     live_settings,
     start_fake,
     stored,
+    wait_candles_close,
     wait_caught_up,
 )
 from tests.support import live_server, metric_value, poll, recv_json, send_json
@@ -82,12 +83,19 @@ async def test_many_series_share_batches(make_settings: SettingsFactory, fake: F
         before_rows = {sid: await metric_value_l(s, "trade_canvas_ingest_rows_written_total", sid)
                        for sid in whitelist}  # fmt: skip
         batches_before = await metric_value(s, "trade_canvas_ingest_batch_db_seconds_count")
-        await asyncio.sleep(3.2)  # about three closes of each series
-        rows = 0.0
-        for sid in whitelist:
-            rows += await metric_value_l(s, "trade_canvas_ingest_rows_written_total", sid)
-            rows -= before_rows[sid]
+
+        async def new_rows() -> float:
+            rows = 0.0
+            for sid in whitelist:
+                rows += await metric_value_l(s, "trade_canvas_ingest_rows_written_total", sid)
+                rows -= before_rows[sid]
+            return rows
+
+        # Three closes of each series; reading the batch count first keeps rows >= what
+        # those batches wrote.
+        await poll(lambda: _at_least(new_rows(), 15), "three closes of each series", every=0.1)
         batches = await metric_value(s, "trade_canvas_ingest_batch_db_seconds_count")
+        rows = await new_rows()
         batches -= batches_before
         assert rows >= 10
         assert batches <= rows / 2  # five series closing together share a transaction
@@ -124,10 +132,11 @@ async def test_dropped_connections_many_times(
     settings = make_settings(**live_settings(fake, whitelist=[sid]))
     async with live_server(settings) as s:
         await wait_caught_up(s, fake, sid)
-        for _ in range(5):
+        for drops in range(1, 6):
             await poll(lambda: fake.run(market, lambda w: len(w._clients)) > 0, "reconnect")  # type: ignore[arg-type]
             fake.run(market, lambda w: w.drop_all())  # type: ignore[arg-type]
-            await asyncio.sleep(0.7)
+            seen = partial(_metric_at_least, s, "trade_canvas_ingest_reconnects_total", drops)
+            await poll(seen, "the drop to be seen")
         await wait_caught_up(s, fake, sid)
         assert await metric_value(s, "trade_canvas_ingest_reconnects_total") >= 5
         await assert_store_matches_exchange(s, fake, sid)
@@ -166,12 +175,13 @@ async def test_a_closed_kline_that_never_comes_is_fetched(
         await wait_caught_up(s, fake, fut_of(fake))
         backfilled = await metric_value_l(s, "trade_canvas_ingest_backfilled_total", fut_of(fake))
         fake.run("futures", lambda w: w.omit_closes(3))
-        await asyncio.sleep(4)
+
+        async def fetched() -> bool:
+            now = await metric_value_l(s, "trade_canvas_ingest_backfilled_total", fut_of(fake))
+            return now > backfilled
+
+        await poll(fetched, "the missing closes to be fetched over REST")
         await wait_caught_up(s, fake, fut_of(fake))
-        assert (
-            await metric_value_l(s, "trade_canvas_ingest_backfilled_total", fut_of(fake))
-            > backfilled
-        )
         assert await metric_value(s, "trade_canvas_ingest_reconnects_total") == 0
         await assert_store_matches_exchange(s, fake, fut_of(fake))
 
@@ -185,7 +195,7 @@ async def test_late_closes_are_not_fetched_twice(
     async with live_server(settings) as s:
         await wait_caught_up(s, fake, fut_of(fake))
         fake.run("futures", lambda w: w.delay_closes(0.3))
-        await asyncio.sleep(3)
+        await wait_candles_close(fake, 3)
         await wait_caught_up(s, fake, fut_of(fake))
         await assert_store_matches_exchange(s, fake, fut_of(fake))
 
@@ -195,7 +205,7 @@ async def test_server_shutdown_event(make_settings: SettingsFactory, fake: FakeV
         await wait_caught_up(s, fake, spot_of(fake))
         fake.call(fake.ws["spot"].server_shutdown())
         await poll(lambda: _reconnects(s), "a reconnect after serverShutdown")
-        await asyncio.sleep(1.5)
+        await wait_candles_close(fake, 2)
         await wait_caught_up(s, fake, spot_of(fake))
         await assert_store_matches_exchange(s, fake, spot_of(fake))
 
@@ -209,7 +219,7 @@ async def test_garbage_frames_are_counted_and_ignored(
         await poll(
             lambda: _metric_at_least(s, "trade_canvas_ingest_bad_frames_total", 15), "bad frames"
         )
-        await asyncio.sleep(1.5)
+        await wait_candles_close(fake, 2)
         await wait_caught_up(s, fake, fut_of(fake))
         assert await metric_value(s, "trade_canvas_ingest_reconnects_total") == 0
         await assert_store_matches_exchange(s, fake, fut_of(fake))
@@ -217,6 +227,10 @@ async def test_garbage_frames_are_counted_and_ignored(
 
 async def _metric_at_least(s: Any, name: str, value: float) -> bool:
     return await metric_value(s, name) >= value
+
+
+async def _at_least(value: Awaitable[float], bound: float) -> bool:
+    return await value >= bound
 
 
 async def test_server_restarted_mid_stream(make_settings: SettingsFactory, fake: FakeVenue) -> None:
@@ -230,7 +244,7 @@ async def test_server_restarted_mid_stream(make_settings: SettingsFactory, fake:
             "the backfill",
         )
         first = (await stored(s, fut_of(fake)))[0][0]
-    await asyncio.sleep(3)  # the market moves on while trade-canvas is down
+    await wait_candles_close(fake, 3)  # the market moves on while trade-canvas is down
     async with live_server(settings) as s:
         await wait_caught_up(s, fake, fut_of(fake))
         got = await assert_store_matches_exchange(s, fake, fut_of(fake))
