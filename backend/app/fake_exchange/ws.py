@@ -115,6 +115,7 @@ class WsMarketServer:
         self._garbage = 0
         self.connections_accepted = 0
         self.connections_refused = 0
+        self.messages_received = 0
 
     @property
     def port(self) -> int:
@@ -157,6 +158,9 @@ class WsMarketServer:
     def stall(self, seconds: float) -> None:
         """Send no frames for `seconds` while keeping connections open."""
         self._stalled_until = time.monotonic() + seconds
+
+    def _stalled(self) -> bool:
+        return time.monotonic() < self._stalled_until
 
     def refuse(self, seconds: float) -> None:
         """Reject new connections (HTTP 503) for `seconds`."""
@@ -217,6 +221,7 @@ class WsMarketServer:
         try:
             async for message in conn:
                 client.last_message = time.monotonic()
+                self.messages_received += 1
                 if not self._within_rate(client):
                     await conn.close(1008, "too many incoming messages")
                     return
@@ -226,7 +231,7 @@ class WsMarketServer:
                 if command.unsubscribe:
                     client.streams.difference_update(command.unsubscribe)
                     self._forget_unused_streams()
-                if command.reply is not None:
+                if command.reply is not None and not self._stalled():
                     await conn.send(orjson.dumps(command.reply).decode())
                 if command.close is not None:
                     await conn.close(1008, command.close)
@@ -283,7 +288,7 @@ class WsMarketServer:
                 log.exception("fake %s ticker failed", self.market)
 
     async def _tick(self) -> None:
-        if time.monotonic() < self._stalled_until or not self._clients:
+        if self._stalled() or not self._clients:
             return
         now = self.exchange.clock.now()
         frames: dict[str, list[tuple[Kline, bool]]] = {}
