@@ -61,8 +61,8 @@ class Rig:
 async def rig(
     make_settings: SettingsFactory, tmp_path: Path, fake: FakeVenue
 ) -> AsyncIterator[Rig]:
-    venue: Venue = VENUE_OF[fake.name](make_settings(**live_settings(fake)))
     clock = ManualClock(fake.exchange.clock.now)
+    venue: Venue = VENUE_OF[fake.name](make_settings(**live_settings(fake)), clock)
     metrics = Metrics()
     store = CandleStore(tmp_path / "store.sqlite", metrics)
     await store.open()
@@ -126,6 +126,44 @@ async def test_the_bybit_heartbeat_keeps_its_connection(
             assert fake.run("futures", lambda w: w.connections_accepted) == 1
             assert r.connection()["reconnects"] == 0
             await drive(r.clock, r.caught_up, "still caught up", step=0.05)
+            await stored_equals_exchange(r)
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_rest_failures_during_backfill_are_retried(
+    make_settings: SettingsFactory, tmp_path: Path, venue: str
+) -> None:
+    """The venue's REST answers a backfill with its failure (Binance 503, Bybit's 403
+    ban): the series says so, and once REST answers again the hole is filled. A ban is
+    waited out on the clock, with nothing asked of the venue meanwhile."""
+    fake = start_fake(venue=venue)
+    try:
+        async with rig(make_settings, tmp_path, fake) as r:
+            await drive(r.clock, r.caught_up, "caught up", step=0.05)
+            live = r.ingestor.series_state(r.series_id)
+            assert live is not None
+            fake.exchange.fail_rest(2)
+            fake.run("futures", lambda w: w.omit_closes(2))
+            await drive(r.clock, lambda: live.last_error is not None, "a failed backfill",
+                        step=0.2)  # fmt: skip
+            error = live.last_error or ""
+            if venue == "bybit":
+                assert "rate-limited" in error
+                asked = fake.exchange.rest_requests
+                until = r.clock.monotonic() + 20  # within the 30 s cooldown, catch-ups
+                await drive(r.clock, lambda: r.clock.monotonic() >= until,  # keep trying
+                            "20 s of the cooldown", step=0.2)  # fmt: skip
+                assert fake.exchange.rest_requests == asked
+                # Catch-ups ran meanwhile and were turned away here, not at the venue.
+                assert "not asking" in (live.last_error or "")
+            else:
+                assert "failed on binance" in error
+            await drive(r.clock, r.caught_up, "caught up after the failures", step=0.2,
+                        timeout=20)  # fmt: skip
+            await drive(r.clock, lambda: live.last_error is None, "the error cleared", step=0.2)
+            assert fake.exchange.rest_failures_left == 0
             await stored_equals_exchange(r)
     finally:
         fake.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.clock import SYSTEM_CLOCK, Clock
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.series import Market
 
@@ -19,9 +20,10 @@ def bybit_api_urls(url: str) -> dict[str, str]:
 
 
 def bybit_rest(
-    api_urls: dict[str, str], *, timeout_s: float = 10.0, page_limit: int = 1000
-) -> CcxtRestKlines:
+    api_urls: dict[str, str], *, clock: Clock = SYSTEM_CLOCK, timeout_s: float = 10.0,
+    page_limit: int = 1000,
+) -> CcxtRestKlines:  # fmt: skip
     def make_client(market: Market) -> Any:
         return ccxt_client("bybit", api_urls, market, futures_type="swap", timeout_s=timeout_s)
 
-    return CcxtRestKlines("bybit", make_client, page_limit=page_limit)
+    return CcxtRestKlines("bybit", make_client, page_limit=page_limit, clock=clock)

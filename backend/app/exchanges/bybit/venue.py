@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.exchanges.bybit.feed import BybitFeed
 from app.exchanges.bybit.rest import URL, bybit_api_urls, bybit_rest
 from app.exchanges.registry import Venue
 
 
-def bybit_venue(settings: Settings) -> Venue:
+def bybit_venue(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Venue:
     urls = bybit_api_urls(settings.bybit_rest_url)
     per_connection = settings.bybit_ws_topics_per_connection
-    return Venue.of("bybit", bybit_rest(urls), {
+    return Venue.of("bybit", bybit_rest(urls, clock=clock), {
         "spot": BybitFeed("spot", settings.bybit_spot_ws_url, per_connection),
         "futures": BybitFeed("futures", settings.bybit_linear_ws_url, per_connection),
     }, None if urls == bybit_api_urls(URL) else urls)  # fmt: skip
