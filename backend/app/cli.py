@@ -33,8 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     fakes: list[Any] = []
     if args.demo:
         fakes = _start_demo_exchanges()
-        env = {k: v for fake in fakes for k, v in fake.settings_env().items()}
-        overrides.update(_demo_settings(env))
+        overrides.update(_demo_settings({k: v for f in fakes for k, v in f.settings().items()}))
     settings = Settings(**overrides)
     preflight(settings)
     try:
@@ -94,12 +93,10 @@ def _start_demo_exchanges() -> list[Any]:
     return fakes
 
 
-def _demo_settings(exchange_env: dict[str, str]) -> dict[str, Any]:
+def _demo_settings(exchange_settings: dict[str, str]) -> dict[str, Any]:
     """Every venue's URLs at its local exchange; a few pairs of each whitelisted, whose
     history the real `freqtrade download-data` fetches from it into the datadir first."""
-    settings: dict[str, Any] = {
-        key.removeprefix("TRADE_CANVAS_").lower(): value for key, value in exchange_env.items()
-    }
+    settings: dict[str, Any] = dict(exchange_settings)
     settings.update(
         whitelist=list(DEMO_WHITELIST),
         market_history_source="freqtrade",

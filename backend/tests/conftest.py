@@ -19,7 +19,9 @@ SettingsFactory = Callable[..., Settings]
 
 
 @dataclass(frozen=True)
-class FakeBinanceRest:
+class FakeRest:
+    """A local exchange's REST face alone: its market model and base URL."""
+
     exchange: FakeExchange
     url: str
 
@@ -56,24 +58,24 @@ _VENUE_WS_URLS = ("binance_spot_ws_url", "binance_futures_ws_url", "bybit_spot_w
 
 
 @pytest.fixture
-def fake_bybit() -> Iterator[FakeBinanceRest]:
+def fake_bybit() -> Iterator[FakeRest]:
     """The local Bybit's REST face (v5 market endpoints) alone."""
     exchange = FakeExchange(history_days=3)
     server = RestServer(exchange, routes=BYBIT_ROUTES, failure=BYBIT_FAILURE)
     server.start()
     try:
-        yield FakeBinanceRest(exchange, f"http://127.0.0.1:{server.port}")
+        yield FakeRest(exchange, f"http://127.0.0.1:{server.port}")
     finally:
         server.stop()
 
 
 @pytest.fixture
-def fake_binance() -> Iterator[FakeBinanceRest]:
+def fake_binance() -> Iterator[FakeRest]:
     exchange = FakeExchange(history_days=3)
     server = RestServer(exchange)
     server.start()
     try:
-        yield FakeBinanceRest(exchange, f"http://127.0.0.1:{server.port}")
+        yield FakeRest(exchange, f"http://127.0.0.1:{server.port}")
     finally:
         server.stop()
 

@@ -30,7 +30,7 @@ def start_fake(limits: WsLimits = FAST, venue: str = "binance", **exchange_kw: A
 def live_settings(fake: FakeVenue, **kw: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "live_ingest": True,
-        **{k.removeprefix("TRADE_CANVAS_").lower(): v for k, v in fake.settings_env().items()},
+        **fake.settings(),
         "binance_ws_flush_s": 0.05,
         "binance_ws_stale_s": 1.5,
         "binance_ws_close_grace_s": 0.3,

@@ -8,13 +8,13 @@ import asyncio
 import time
 from pathlib import Path
 
-from tests.conftest import FakeBinanceRest, SettingsFactory
+from tests.conftest import FakeRest, SettingsFactory
 from tests.support import SERIES, T0, candle, live_server, metric_value, recv_json, send_json
 from tests.test_history_download import download_settings
 
 
 async def test_junk_series_ids_start_nothing_and_are_not_listed(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
 ) -> None:
     junk = [f"binance:spot:JUNK{i}/USDT:1h" for i in range(30)]
     async with live_server(download_settings(make_settings, fake_binance, tmp_path)) as s:
@@ -40,7 +40,7 @@ async def test_junk_series_ids_start_nothing_and_are_not_listed(
 
 
 async def test_a_junk_subscribe_gets_unknown_symbol_and_no_job(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
 ) -> None:
     settings = download_settings(make_settings, fake_binance, tmp_path, live_ingest=True)
     async with live_server(settings) as s, s.ws() as ws:
@@ -55,7 +55,7 @@ async def test_a_junk_subscribe_gets_unknown_symbol_and_no_job(
 
 
 async def test_each_client_has_a_budget_of_work_starting_requests(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
 ) -> None:
     # Downloads off: a listed series without a file starts an (empty) import, quickly.
     settings = download_settings(

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FakeBinanceRest, SettingsFactory
+from tests.conftest import FakeRest, SettingsFactory
 from tests.support import SERIES, T0, candle, live_server
 
 
-def rest_settings(make_settings: SettingsFactory, fake: FakeBinanceRest) -> Any:
+def rest_settings(make_settings: SettingsFactory, fake: FakeRest) -> Any:
     return make_settings(binance_spot_rest_url=fake.url, binance_futures_rest_url=fake.url)
 
 
 async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, fake_bybit: FakeBinanceRest
+    make_settings: SettingsFactory, fake_binance: FakeRest, fake_bybit: FakeRest
 ) -> None:
     settings = rest_settings(make_settings, fake_binance).model_copy(
         update={"bybit_rest_url": fake_bybit.url}
@@ -56,7 +56,7 @@ async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
 
 
 async def test_series_entries_carry_their_parts_and_tick(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest
+    make_settings: SettingsFactory, fake_binance: FakeRest
 ) -> None:
     async with live_server(rest_settings(make_settings, fake_binance)) as s:
         assert (await s.ingest(SERIES, candle(T0))).status_code == 200

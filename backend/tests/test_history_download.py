@@ -13,12 +13,12 @@ from app.history.datadir import Datadirs
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
 from app.metrics import Metrics
 from app.series import parse_series_id
-from tests.conftest import FakeBinanceRest, SettingsFactory
+from tests.conftest import FakeRest, SettingsFactory
 from tests.support import LiveServer, live_server, metric_value, poll
 
 
 def download_settings(
-    make_settings: SettingsFactory, fake: FakeBinanceRest, datadir: Path, **kw: Any
+    make_settings: SettingsFactory, fake: FakeRest, datadir: Path, **kw: Any
 ) -> Any:
     values: dict[str, Any] = {
         "market_history_source": "freqtrade",
@@ -35,7 +35,7 @@ def download_settings(
     return make_settings(**values)
 
 
-def exchange_closed_candles(fake: FakeBinanceRest, market: str, symbol: str, tf: str) -> list:
+def exchange_closed_candles(fake: FakeRest, market: str, symbol: str, tf: str) -> list:
     rows = fake.exchange.klines(market, {"symbol": symbol, "interval": tf, "limit": "1000"})  # type: ignore[arg-type]
     now_ms = fake.exchange.clock.now_ms()
     return [
@@ -55,7 +55,7 @@ async def served(s: LiveServer, series_id: str) -> list:
 
 
 async def test_missing_spot_series_is_downloaded_once_and_served(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
 ) -> None:
     sid = "binance:spot:BTC/USDT:1h"
     async with live_server(download_settings(make_settings, fake_binance, tmp_path)) as s:
@@ -71,7 +71,7 @@ async def test_missing_spot_series_is_downloaded_once_and_served(
 
 
 async def test_futures_series_is_downloaded_in_futures_mode(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
 ) -> None:
     sid = "binance:futures:ETH/USDT:USDT:1h"
     async with live_server(download_settings(make_settings, fake_binance, tmp_path)) as s:
@@ -82,7 +82,7 @@ async def test_futures_series_is_downloaded_in_futures_mode(
 
 
 async def test_a_failed_download_is_not_run_again_within_the_cooldown(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken-config.json"
     broken.write_text("{ this is not json")
@@ -101,7 +101,7 @@ async def test_a_failed_download_is_not_run_again_within_the_cooldown(
 
 
 async def test_a_failing_download_is_reported_not_raised(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken-config.json"
     broken.write_text("{ this is not json")
@@ -161,7 +161,7 @@ async def test_a_hanging_download_is_killed_at_its_timeout(tmp_path: Path) -> No
 
 
 async def test_the_ccxt_source_pages_rest_klines_into_the_store(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest
+    make_settings: SettingsFactory, fake_binance: FakeRest
 ) -> None:
     settings = make_settings(
         market_history_source="ccxt",
@@ -211,7 +211,7 @@ async def test_downloads_waiting_for_a_slot_are_bounded(tmp_path: Path) -> None:
 
 
 async def test_bybit_series_are_downloaded_into_bybits_own_datadir(
-    make_settings: SettingsFactory, fake_bybit: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_bybit: FakeRest, tmp_path: Path
 ) -> None:
     """`freqtrade download-data --exchange bybit` for real, against the local Bybit's v5
     REST; the files land in Bybit's datadir (futures under `futures/`), beside Binance's,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from app.candle import CandleRow
-from tests.conftest import FakeBinanceRest, SettingsFactory
+from tests.conftest import FakeRest, SettingsFactory
 from tests.freqtrade_support import store_with_freqtrade
 from tests.support import (
     SERIES,
@@ -101,7 +101,7 @@ async def test_a_client_over_its_byte_budget_is_closed_with_1008(
 
 
 async def test_a_waiting_subscribe_does_not_block_its_connection(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
 ) -> None:
     settings = download_settings(make_settings, fake_binance, tmp_path)
     # The other series has its file: it is imported at once, no download.
@@ -127,7 +127,7 @@ async def test_a_waiting_subscribe_does_not_block_its_connection(
 
 
 async def test_unsubscribe_cancels_a_waiting_subscribe(
-    make_settings: SettingsFactory, fake_binance: FakeBinanceRest, tmp_path: Path
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
 ) -> None:
     settings = download_settings(make_settings, fake_binance, tmp_path)
     async with live_server(settings) as s:

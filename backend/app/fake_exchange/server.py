@@ -97,8 +97,12 @@ class FakeVenue:
         return f"ws://{self.host}:{self.ws[market].port}"
 
     def settings_env(self) -> dict[str, str]:
-        """The trade-canvas settings that point it at this exchange."""
+        """The trade-canvas settings that point it at this exchange, as variables."""
         raise NotImplementedError
+
+    def settings(self) -> dict[str, str]:
+        """The same as `Settings` field names, for `Settings(**...)`."""
+        return {k.removeprefix("TRADE_CANVAS_").lower(): v for k, v in self.settings_env().items()}
 
 
 class FakeBinance(FakeVenue):

@@ -59,13 +59,11 @@ class _StreamState:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """What a client's message asks for: a reply, topics to add, topics to drop, or that
-    the connection be closed (with a reason)."""
+    """What a client's message asks for: a reply, topics to add, topics to drop."""
 
     reply: dict[str, Any] | None = None
     subscribe: Sequence[str] = ()
     unsubscribe: Sequence[str] = ()
-    close: str | None = None
 
 
 class WsDialect(Protocol):
@@ -167,7 +165,8 @@ class WsMarketServer:
         self._refuse_until = time.monotonic() + seconds
 
     def omit_closes(self, count: int) -> None:
-        """Never send the next `count` closed klines (x=true), as Binance sometimes does."""
+        """Never send the next `count` closed klines (Binance's `x`, Bybit's `confirm`), as
+        the venues sometimes do."""
         self._omit_closes = count
 
     def delay_closes(self, seconds: float) -> None:
@@ -233,9 +232,6 @@ class WsMarketServer:
                     self._forget_unused_streams()
                 if command.reply is not None and not self._stalled():
                     await conn.send(orjson.dumps(command.reply).decode())
-                if command.close is not None:
-                    await conn.close(1008, command.close)
-                    return
         except ConnectionClosed:
             pass
         finally:
