@@ -1,11 +1,14 @@
 """Run one benchmark on this checkout and on an earlier commit, alternately, in one run, so
-the machine's noise falls on both alike; print the fan-out and HTTP figures side by side.
+the machine's noise falls on both alike; print the figures side by side.
 
-    .venv/bin/python scripts/bench_against.py --base 88ccabb [--runs 3] [-- bench args]
+    .venv/bin/python scripts/bench_against.py --base 88ccabb [--bench core|live] [--runs 3]
+        [-- bench args]
 
-The earlier commit is checked out into a temporary git worktree; this checkout's
-bench_core.py measures both, with the same virtualenv and the commit's `backend/` first on
-PYTHONPATH (the server process inherits it). Writes output/bench/against.json.
+`core`: fan-out latency and HTTP reads (bench_core.py). `live`: ingest of 1,000 live
+series (bench_live.py): server CPU, frames handled, closes broadcast after each minute.
+The earlier commit is checked out into a temporary git worktree; this checkout's bench
+script measures both, with the same virtualenv and the commit's `backend/` first on
+PYTHONPATH (the server process inherits it). Writes output/bench/against-<bench>.json.
 """
 
 from __future__ import annotations
@@ -23,18 +26,19 @@ from typing import Any
 from bench_common import ROOT, print_table, write_report
 
 
-def run_core(backend: Path, extra: list[str]) -> dict[str, Any]:
-    """This checkout's bench_core.py (the same measurement for both) on `backend`'s code."""
+def run_bench(bench: str, backend: Path, extra: list[str]) -> dict[str, Any]:
+    """This checkout's bench script (the same measurement for both) on `backend`'s code."""
     env = {**os.environ, "PYTHONPATH": str(backend)}
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_core.py"), *extra],
+        [sys.executable, str(ROOT / "scripts" / f"bench_{bench}.py"), *extra],
         env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    report: dict[str, Any] = json.loads((ROOT / "output" / "bench" / "core.json").read_text())
+    path = ROOT / "output" / "bench" / f"{bench}.json"
+    report: dict[str, Any] = json.loads(path.read_text())
     return report
 
 
-def figures(report: dict[str, Any]) -> dict[str, float]:
+def core_figures(report: dict[str, Any]) -> dict[str, float]:
     fan = report["fanout"]
     http = {(r["limit"], r["clients"]): r for r in report["http_candles"]["runs"]}
     return {
@@ -44,13 +48,32 @@ def figures(report: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def live_figures(report: dict[str, Any]) -> dict[str, float]:
+    stream = report["stream"]
+    after = [b["all_broadcast_after_boundary_s"] for b in report["closes"]["boundaries"]]
+    return {
+        "ingest_cpu_percent": stream["server_cpu_percent_of_one_core"],
+        "forming_frames_per_s": stream["forming_frames_per_s"],
+        "closes_broadcast_after_s": statistics.median(after) if after else float("nan"),
+        "server_rss_mb": report["memory"]["server_rss_mb"],
+    }
+
+
+BENCHES = {
+    "core": (core_figures, ["--rows", "200000", "--rounds", "100"]),
+    "live": (live_figures, ["--seconds", "60"]),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True, help="the earlier commit")
+    parser.add_argument("--bench", choices=sorted(BENCHES), default="core")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("extra", nargs="*", help="arguments for bench_core.py")
+    parser.add_argument("extra", nargs="*", help="arguments for the bench script")
     args = parser.parse_args()
-    extra = args.extra or ["--rows", "200000", "--rounds", "100"]
+    figures, default_extra = BENCHES[args.bench]
+    extra = args.extra or default_extra
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         subprocess.run(
@@ -61,7 +84,7 @@ def main() -> None:
             runs: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
             for i in range(args.runs):
                 for name, checkout in (("base", base), ("head", ROOT)):
-                    runs[name].append(figures(run_core(checkout / "backend", extra)))
+                    runs[name].append(figures(run_bench(args.bench, checkout / "backend", extra)))
                     print(f"run {i + 1} {name}: {runs[name][-1]}", flush=True)
         finally:
             subprocess.run(
@@ -77,9 +100,9 @@ def main() -> None:
         [[k, medians["base"][k], medians["head"][k], ratios[k]] for k in keys],
         ["figure", "base", "head", "head / base"],
     )
-    report = {"base": args.base, "bench_args": extra, "runs": runs, "medians": medians,
-              "ratios": ratios}  # fmt: skip
-    print(f"\nwrote {write_report('against', report)}")
+    report = {"base": args.base, "bench": args.bench, "bench_args": extra, "runs": runs,
+              "medians": medians, "ratios": ratios}  # fmt: skip
+    print(f"\nwrote {write_report(f'against-{args.bench}', report)}")
 
 
 if __name__ == "__main__":

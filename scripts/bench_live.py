@@ -177,7 +177,9 @@ def main() -> None:
                     raise RuntimeError(f"only {live} series went live")
                 time.sleep(1)
             report["time_to_all_live_s"] = round(time.monotonic() - started, 1)
-            connections = state["connections"]["futures"]
+            # Keyed by venue and market; by market alone before the second venue came.
+            by_feed = state["connections"]
+            connections = by_feed.get("binance:futures") or by_feed["futures"]
             time.sleep(5)  # let start-up backfills settle
             before = http.get("/metrics").text
             cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
