@@ -317,7 +317,8 @@ class WsMarketServer:
                 for _ in range(garbage):
                     for text in self.dialect.garbage():
                         await client.conn.send(text)
-                for stream in client.streams:
+                # A copy: a subscribe handled while this awaits a send changes the set.
+                for stream in list(client.streams):
                     for k, closed in frames.get(stream, ()):
                         await client.conn.send(self._frame(client, stream, k, closed))
         if delayed:
@@ -326,16 +327,19 @@ class WsMarketServer:
             )
 
     def _frame(self, client: _Client, stream: str, k: Kline, closed: bool) -> str:
-        # Each event is stamped as it leaves, as the venues stamp theirs.
-        state = self._streams[stream]
+        # From the topic, not the stream's state: the stream may be forgotten while a tick
+        # awaits its sends. Each event is stamped as it leaves, as the venues stamp theirs.
+        topic = self.dialect.kline_topic(stream)
+        assert topic is not None  # only kline topics have frames
+        symbol, interval = topic
         return self.dialect.kline_frame(
-            stream, state.symbol, state.interval, k, closed, self.exchange.clock.now_ms(),
+            stream, symbol.upper(), interval, k, closed, self.exchange.clock.now_ms(),
             client.combined,
         )  # fmt: skip
 
     async def _send_late(self, delayed: list[tuple[str, Kline]]) -> None:
         for client in list(self._clients):
             for stream, k in delayed:
-                if stream in client.streams and stream in self._streams:
+                if stream in client.streams:
                     with contextlib.suppress(ConnectionClosed):
                         await client.conn.send(self._frame(client, stream, k, True))
