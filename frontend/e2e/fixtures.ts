@@ -56,6 +56,8 @@ export interface Hook {
   scrollToBar(index: number): Promise<{ from: number; to: number } | null>;
   dropConnection(): void;
   chartPixels(): { up: number; down: number; total: number };
+  pricePrecision(): number;
+  priceScaleWidth(): number;
 }
 
 type HookMethod = { [K in keyof Hook]: Hook[K] extends (...a: never[]) => unknown ? K : never }[keyof Hook];

@@ -353,3 +353,37 @@ test("themes follow the system and switch; the page fits a phone", async ({ page
   await page.locator("#theme").click(); // light -> dark
   await page.screenshot({ path: join(SHOTS, "phone-dark.png") });
 });
+
+test("prices follow the venue's tick; on a phone the legend ends before the price scale", async ({
+  page,
+  stack,
+}) => {
+  type Symbols = { symbol: string; price_tick: number }[];
+  const body = (await (await fetch(`${stack.server.url}/api/market/exchanges`)).json()) as {
+    exchanges: { exchange: string; markets: { market: string; symbols: Symbols }[] }[];
+  };
+  const spot = body.exchanges
+    .find((e) => e.exchange === "binance")!
+    .markets.find((m) => m.market === "spot")!;
+  const tick = spot.symbols.find((s) => s.symbol === "BTC/USDT")!.price_tick;
+  const decimals = (String(tick).split(".")[1] ?? "").length;
+  expect(decimals).toBeGreaterThan(0);
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(chartUrl(stack, LIVE));
+  await waitForBars(page, LIVE, 100);
+  await expect.poll(() => hook(page, "pricePrecision")).toBe(decimals);
+  // The legend's prices carry the tick's decimals too, e.g. "C 61234.57".
+  await expect(page.locator("#legend")).toContainText(new RegExp(`C \\d+\\.\\d{${decimals}}\\b`));
+
+  const chartBox = (await page.locator("#chart").boundingBox())!;
+  const overlap = async (): Promise<number> => {
+    const legendBox = (await page.locator("#legend").boundingBox())!;
+    const scale = await hook(page, "priceScaleWidth");
+    return legendBox.x + legendBox.width - (chartBox.x + chartBox.width - scale);
+  };
+  expect(await hook(page, "priceScaleWidth")).toBeGreaterThan(0);
+  // Placed after each render's layout: polled, as the scale settles with the prices.
+  await expect.poll(overlap).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: join(SHOTS, "phone-legend.png") });
+});

@@ -12,7 +12,7 @@ import {
 } from "lightweight-charts";
 import type { BookChange, CandleBook } from "./candleBook";
 import { ChartWindow, type Slice } from "./chartWindow";
-import { formatUtc, pricePrecision } from "./format";
+import { formatUtc, pricePrecision, tickPrecision } from "./format";
 import type { Candle } from "./types";
 
 /** The lightweight-charts side of the page: candles, a volume pane, themes, the left edge. */
@@ -57,6 +57,7 @@ export class ChartView {
   private readonly volume: ISeriesApi<"Histogram">;
   private theme: ChartTheme;
   private decimals = -1;
+  private tick: number | null = null; // the venue's price tick, when known
   private window = new ChartWindow();
   private book: CandleBook | null = null;
   private slidePending = false;
@@ -187,9 +188,28 @@ export class ChartView {
     if (range) timeScale.setVisibleLogicalRange({ from: range.from + bars, to: range.to + bars });
   }
 
-  /** Decimals of the prices shown (taken from the data). */
+  /** Show prices at the venue's tick (null: at the precision the data shows). */
+  setPriceTick(tick: number | null): void {
+    if (tick === this.tick) return;
+    this.tick = tick;
+    if (tick === null) {
+      this.decimals = -1; // the next render takes it from the data again
+      return;
+    }
+    this.decimals = tickPrecision(tick);
+    this.candles.applyOptions({
+      priceFormat: { type: "price", precision: this.decimals, minMove: tick },
+    });
+  }
+
+  /** Decimals of the prices shown (the venue's tick, else taken from the data). */
   get precision(): number {
     return Math.max(0, this.decimals);
+  }
+
+  /** Width in pixels of the price scale on the right (it grows with the prices' digits). */
+  priceScaleWidth(): number {
+    return this.chart.priceScale("right").width();
   }
 
   themeColors(): ChartTheme {
@@ -220,6 +240,7 @@ export class ChartView {
   }
 
   private updatePrecision(bars: readonly Candle[]): void {
+    if (this.tick !== null) return;
     const precision = pricePrecision(bars);
     if (precision === this.decimals) return;
     this.decimals = precision;

@@ -13,6 +13,11 @@ export function pricePrecision(candles: readonly Candle[], sample = 500): number
   return Math.min(precision, 10);
 }
 
+/** Decimals that show a price on a venue with this price tick (0.01 -> 2, 0.5 -> 1). */
+export function tickPrecision(tick: number): number {
+  return Math.min(decimals(tick), 10);
+}
+
 function decimals(value: number): number {
   if (!Number.isFinite(value) || Number.isInteger(value)) return 0;
   // Shortest round-trip text, so 0.1 + 0.2 style noise does not ask for 17 digits.

@@ -56,6 +56,14 @@ const metrics = new PageMetrics();
 const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
 let theme: ThemeChoice = themeChoice();
 let knownSeries: SeriesInfo[] = [];
+let priceTicks = new Map<string, number>();
+
+/** The venue's price tick for a series: from its market list, else from the listing. */
+function priceTick(seriesId: string): number | null {
+  const parts = parseSeriesId(seriesId);
+  const fromCatalog = parts && priceTicks.get(`${parts.exchange}:${parts.market}:${parts.symbol}`);
+  return fromCatalog ?? knownSeries.find((s) => s.series_id === seriesId)?.price_tick ?? null;
+}
 let lastTouched: number | null = null;
 let hoverTime: number | null = null;
 
@@ -101,7 +109,15 @@ function render(change: BookChange, book: CandleBook): void {
   if (hoverTime === null || change.kind === "reset") showLegend();
 }
 
+/** The legend ends where the price scale begins, however wide its prices make it; read
+ * after the chart has laid out the frame just rendered. */
+function placeLegend(): void {
+  const right = `${chart.priceScaleWidth() + 8}px`;
+  if (ui.legend.style.right !== right) ui.legend.style.right = right;
+}
+
 function showLegend(): void {
+  requestAnimationFrame(placeLegend);
   const book = controller.book;
   const candle = (hoverTime !== null ? book.at(hoverTime) : null) ?? book.last();
   const title = controller.seriesId ?? "";
@@ -253,6 +269,7 @@ function fillSymbols(): void {
 async function open(seriesId: string, push: boolean): Promise<void> {
   rememberSeries(seriesId, push);
   showChoice(seriesId);
+  chart.setPriceTick(priceTick(seriesId));
   hoverTime = null;
   lastTouched = null;
   showAge();
@@ -288,3 +305,11 @@ setInterval(showAge, 1000);
 socket.start();
 exposeTestHook({ controller, socket, chart, metrics, open: (id) => open(id, true) });
 void firstSeries().then((id) => open(id, false));
+// The market lists may take the venues a moment; prices switch to the tick once known.
+void api.priceTicks().then(
+  (ticks) => {
+    priceTicks = ticks;
+    if (controller.seriesId) chart.setPriceTick(priceTick(controller.seriesId));
+  },
+  () => undefined, // no market list: prices keep the data's precision
+);

@@ -82,6 +82,8 @@ export function exposeTestHook(parts: HookParts): void {
     dropConnection: () => socket.drop(),
     open: parts.open,
     metrics,
+    pricePrecision: () => chart.precision,
+    priceScaleWidth: () => chart.priceScaleWidth(),
     /** Pixels of the drawn chart in the up and down candle colours (what a user sees). */
     chartPixels: (): { up: number; down: number; total: number } => {
       const canvas = chart.screenshot();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { reconnectDelayMs } from "../src/backoff";
-import { formatAge, formatUtc, legendText, pricePrecision } from "../src/format";
+import { formatAge, formatUtc, legendText, pricePrecision, tickPrecision } from "../src/format";
 import { formatSeriesId, normalizeSymbol, offers, parseSeriesId } from "../src/series";
 
 describe("series ids", () => {
@@ -72,5 +72,15 @@ describe("venues", () => {
     expect(offers("bybit", "8h")).toBe(false);
     expect(offers("bybit", "1M")).toBe(false);
     expect(offers("bybit", "12h")).toBe(true);
+  });
+});
+
+describe("price ticks", () => {
+  it("shows as many decimals as the venue's tick has", () => {
+    expect(tickPrecision(0.01)).toBe(2);
+    expect(tickPrecision(0.5)).toBe(1);
+    expect(tickPrecision(1)).toBe(0);
+    expect(tickPrecision(1e-8)).toBe(8);
+    expect(tickPrecision(0.00001)).toBe(5);
   });
 });
