@@ -150,6 +150,11 @@ export async function startServer({ exchangeEnv, datadir, extraEnv = {}, name = 
   const dir = mkdtempSync(join(tmpdir(), "tc-store-"));
   const env = {
     ...process.env,
+    // This stack runs a local Binance only: Bybit is a closed loopback port, never the
+    // internet (its market list then reports `catalog_error`).
+    TRADE_CANVAS_BYBIT_REST_URL: "http://127.0.0.1:9",
+    TRADE_CANVAS_BYBIT_SPOT_WS_URL: "ws://127.0.0.1:9",
+    TRADE_CANVAS_BYBIT_LINEAR_WS_URL: "ws://127.0.0.1:9",
     ...exchangeEnv,
     TRADE_CANVAS_DB_PATH: join(dir, "candles.sqlite"),
     TRADE_CANVAS_FREQTRADE_DATADIR: datadir,

@@ -1,4 +1,4 @@
-import type { Candle, CandlesPage, ExchangesBody, SeriesInfo } from "./types";
+import type { Candle, CandlesPage, SeriesInfo } from "./types";
 
 /** A request the server refused, with the contract's error body; or no answer at all. */
 export class ApiError extends Error {
@@ -49,20 +49,6 @@ export class MarketApi {
   async series(signal?: AbortSignal): Promise<SeriesInfo[]> {
     const body = await this.getJson<{ series: SeriesInfo[] }>("/api/market/series", signal);
     return body.series;
-  }
-
-  /** Each listed symbol's price tick, by `exchange:market:symbol`. */
-  async priceTicks(signal?: AbortSignal): Promise<Map<string, number>> {
-    const body = await this.getJson<ExchangesBody>("/api/market/exchanges", signal);
-    const ticks = new Map<string, number>();
-    for (const venue of body.exchanges) {
-      for (const market of venue.markets) {
-        for (const s of market.symbols) {
-          if (s.price_tick) ticks.set(`${venue.exchange}:${market.market}:${s.symbol}`, s.price_tick);
-        }
-      }
-    }
-    return ticks;
   }
 
   private async getJson<T>(path: string, signal?: AbortSignal): Promise<T> {

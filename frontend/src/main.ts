@@ -56,13 +56,11 @@ const metrics = new PageMetrics();
 const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
 let theme: ThemeChoice = themeChoice();
 let knownSeries: SeriesInfo[] = [];
-let priceTicks = new Map<string, number>();
 
-/** The venue's price tick for a series: from its market list, else from the listing. */
+/** The venue's price tick for a series, as the series listing gives it (when the server
+ * has the venue's market list). */
 function priceTick(seriesId: string): number | null {
-  const parts = parseSeriesId(seriesId);
-  const fromCatalog = parts && priceTicks.get(`${parts.exchange}:${parts.market}:${parts.symbol}`);
-  return fromCatalog ?? knownSeries.find((s) => s.series_id === seriesId)?.price_tick ?? null;
+  return knownSeries.find((s) => s.series_id === seriesId)?.price_tick ?? null;
 }
 let lastTouched: number | null = null;
 let hoverTime: number | null = null;
@@ -290,6 +288,8 @@ async function firstSeries(): Promise<string> {
     (series) => {
       knownSeries = series;
       fillSymbols();
+      // The listing may arrive after the chosen series opened: its tick applies now.
+      if (controller.seriesId) chart.setPriceTick(priceTick(controller.seriesId));
       return series;
     },
     () => [] as SeriesInfo[],
@@ -305,11 +305,3 @@ setInterval(showAge, 1000);
 socket.start();
 exposeTestHook({ controller, socket, chart, metrics, open: (id) => open(id, true) });
 void firstSeries().then((id) => open(id, false));
-// The market lists may take the venues a moment; prices switch to the tick once known.
-void api.priceTicks().then(
-  (ticks) => {
-    priceTicks = ticks;
-    if (controller.seriesId) chart.setPriceTick(priceTick(controller.seriesId));
-  },
-  () => undefined, // no market list: prices keep the data's precision
-);

@@ -24,17 +24,6 @@ export interface SeriesInfo {
   readonly price_tick?: number | null;
 }
 
-/** `GET /api/market/exchanges`: the venues' markets and listed symbols. */
-export interface ExchangesBody {
-  readonly exchanges: readonly {
-    readonly exchange: string;
-    readonly markets: readonly {
-      readonly market: string;
-      readonly symbols: readonly { readonly symbol: string; readonly price_tick: number | null }[];
-    }[];
-  }[];
-}
-
 export type ServerMessage =
   | {
       type: "catchup";
