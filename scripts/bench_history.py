@@ -28,6 +28,7 @@ from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, History
 from app.history.datadir import Datadirs
 from app.metrics import Metrics
 from app.series import parse_series_id
+from app.services import import_writer
 from app.store import CandleStore
 from app.store.schema import connect as sqlite_connect
 from app.store.schema import migrate
@@ -107,6 +108,7 @@ async def bench_import(datadir: Path, db: Path) -> tuple[float, int]:
     await store.open()
     bootstrapper = HistoryBootstrapper(
         store,
+        import_writer(store),
         BootstrapOptions(
             datadirs=Datadirs(datadir), preferred_format=None, batch_size=5000, recheck_s=0,
             wait_s=float("inf"), min_candles=0,

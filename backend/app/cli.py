@@ -109,8 +109,9 @@ def _demo_settings(exchange_settings: dict[str, str]) -> dict[str, Any]:
 
 def _import(args: argparse.Namespace) -> int:
     from app.history.cli import run_import
+    from app.services import import_writer
 
-    return run_import(Settings(), args.datadir, args.series, args.all)
+    return run_import(Settings(), args.datadir, args.series, args.all, import_writer)
 
 
 def _datadir_ls(args: argparse.Namespace) -> int:

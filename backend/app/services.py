@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from app.admission import Admission
+from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.errors import InvalidSeriesId
 from app.exchanges.binance.venue import binance_venue
@@ -23,7 +24,8 @@ from app.history.datadir import (
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
 from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
-from app.hub import MarketHub
+from app.hub import CandleWriter, Fanout, NoBus, SeriesLocks, Subscriptions
+from app.hub.registry import SeriesRegistry
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
 from app.ingest.supervisor import FeedKey, IngestSupervisor
@@ -40,7 +42,10 @@ class Services:
     metrics: Metrics
     store: CandleStore
     supervisor: IngestSupervisor
-    hub: MarketHub
+    writer: CandleWriter
+    fanout: Fanout
+    subscriptions: Subscriptions
+    series: SeriesRegistry
     history: HistorySource | None
     datadirs: Datadirs | None
     downloads: DownloadManager | None
@@ -50,18 +55,30 @@ class Services:
     admission: Admission
 
 
+def import_writer(store: CandleStore) -> CandleWriter:
+    """The writer of a process without clients (`trade-canvas import`)."""
+    return CandleWriter(store, SeriesLocks(), NoBus(), SYSTEM_CLOCK)
+
+
 def build_history(
-    settings: Settings, store: CandleStore, metrics: Metrics, venues: VenueRegistry
+    settings: Settings,
+    store: CandleStore,
+    writer: CandleWriter,
+    metrics: Metrics,
+    venues: VenueRegistry,
+    clock: Clock,
 ) -> tuple[HistorySource | None, Datadirs | None, DownloadManager | None]:
     if settings.market_history_source == "off":
         return None, None, None
     if settings.market_history_source == "ccxt":
         source = RestHistorySource(
             store,
+            writer,
             venues,
             days=settings.history_download_days,
             wait_s=settings.history_wait_s,
             recheck_s=settings.history_recheck_s,
+            clock=clock,
         )
         return source, None, None
     datadirs = resolve_datadir(settings.freqtrade_datadir, settings.freqtrade_config)
@@ -84,9 +101,11 @@ def build_history(
                 },
             ),
             DownloadMetrics(metrics),
+            clock,
         )
     bootstrapper = HistoryBootstrapper(
         store,
+        writer,
         BootstrapOptions(
             datadirs=datadirs,
             preferred_format=data_format,
@@ -97,6 +116,7 @@ def build_history(
         ),
         HistoryMetrics(metrics),
         downloads,
+        clock,
     )
     return bootstrapper, datadirs, downloads
 
@@ -124,8 +144,9 @@ def build_ingestors(
     settings: Settings,
     venues: VenueRegistry,
     store: CandleStore,
-    hub: MarketHub,
+    writer: CandleWriter,
     metrics: IngestMetrics,
+    clock: Clock,
 ) -> dict[FeedKey, LiveIngestor]:
     if not settings.live_ingest:
         return {}
@@ -139,30 +160,31 @@ def build_ingestors(
     )
     return {
         (venue.name, market): LiveIngestor(
-            venue.name, feed, venue.rest, store, hub, metrics, options
+            venue.name, feed, venue.rest, store, writer, metrics, options, clock
         )
         for venue in venues.values()
         for market, feed in venue.feeds.items()
     }
 
 
-def build_venues(settings: Settings) -> VenueRegistry:
-    return VenueRegistry([binance_venue(settings), bybit_venue(settings)])
+def build_venues(settings: Settings, clock: Clock) -> VenueRegistry:
+    return VenueRegistry([binance_venue(settings, clock), bybit_venue(settings, clock)])
 
 
-async def start_services(settings: Settings, metrics: Metrics) -> Services:
+async def start_services(
+    settings: Settings, metrics: Metrics, clock: Clock = SYSTEM_CLOCK
+) -> Services:
     whitelist = whitelist_of(settings)
     store = CandleStore(settings.db_path, metrics, read_threads=settings.db_read_threads)
     await store.open()
     # Lazy: no ccxt client exists until the first request that needs one.
-    venues = build_venues(settings)
+    venues = build_venues(settings, clock)
     try:
-        history, datadirs, downloads = build_history(settings, store, metrics, venues)
-        hub = MarketHub(
-            store,
-            history,
-            catchup_max=settings.ws_catchup_max,
-            max_subscriptions=settings.ws_max_subscriptions,
+        locks = SeriesLocks()
+        fanout = Fanout(store, locks, catchup_max=settings.ws_catchup_max)
+        writer = CandleWriter(store, locks, fanout, clock)
+        history, datadirs, downloads = build_history(
+            settings, store, writer, metrics, venues, clock
         )
         ingest_metrics = IngestMetrics(metrics)
         supervisor = IngestSupervisor(
@@ -170,12 +192,18 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
             max_jobs=settings.ondemand_max_jobs,
             idle_ttl_s=settings.ondemand_idle_ttl_s,
             history=history,
-            ingestors=build_ingestors(settings, venues, store, hub, ingest_metrics),
+            ingestors=build_ingestors(settings, venues, store, writer, ingest_metrics, clock),
             metrics=metrics,
-            notify=hub.notify_error,
+            notify=fanout.error,
+            clock=clock,
         )
         ingest_metrics.watch_heads(supervisor.heads)
-        hub.use_supervisor(supervisor)
+        subscriptions = Subscriptions(
+            fanout, supervisor, history, max_per_client=settings.ws_max_subscriptions
+        )
+        series = SeriesRegistry(
+            store, venues, supervisor, history, datadirs, [str(s) for s in whitelist]
+        )
         await supervisor.start()
         if isinstance(history, HistoryBootstrapper):
             await history.resume_interrupted()
@@ -197,7 +225,10 @@ async def start_services(settings: Settings, metrics: Metrics) -> Services:
         metrics,
         store,
         supervisor,
-        hub,
+        writer,
+        fanout,
+        subscriptions,
+        series,
         history,
         datadirs,
         downloads,

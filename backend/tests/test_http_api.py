@@ -17,7 +17,7 @@ async def seed(server: LiveServer, n: int, start: int = T0, series_id: str = SER
     candles = [
         Candle(start + 60 * i, 100.0 + i, 103.0 + i, 99.0 + i, 101.0 + i, 1.0 + i) for i in range(n)
     ]
-    await server.services.hub.commit_closed(series_id, candles)
+    await server.services.writer.commit_closed(series_id, candles)
 
 
 def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:

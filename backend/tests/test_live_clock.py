@@ -1,7 +1,7 @@
 """The live ingest on an injected clock the test moves, for every venue: staleness,
 reconnect backoff, batching and the client heartbeat are judged on that clock, so a
 30-second silence is seen without waiting 30 seconds. The exchange is the local one over
-real sockets; the store is a real SQLite file; the sink is the real hub."""
+real sockets; the store is a real SQLite file; the sink is the real CandleWriter."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from app.exchanges.binance.venue import binance_venue
 from app.exchanges.bybit.venue import bybit_venue
 from app.exchanges.registry import Venue
 from app.fake_exchange.server import FakeVenue
-from app.hub import MarketHub
+from app.hub import CandleWriter, Fanout, SeriesLocks
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
 from app.metrics import Metrics
@@ -66,10 +66,11 @@ async def rig(
     metrics = Metrics()
     store = CandleStore(tmp_path / "store.sqlite", metrics)
     await store.open()
-    hub = MarketHub(store, None, catchup_max=5000, max_subscriptions=64)
+    locks = SeriesLocks()
+    writer = CandleWriter(store, locks, Fanout(store, locks, catchup_max=5000), clock)
     options = IngestOptions(stale_s=STALE_S, backfill_max_candles=30)
     ingestor = LiveIngestor(
-        venue.name, venue.feeds["futures"], venue.rest, store, hub, IngestMetrics(metrics),
+        venue.name, venue.feeds["futures"], venue.rest, store, writer, IngestMetrics(metrics),
         options, clock,
     )  # fmt: skip
     series_id = f"{fake.name}:futures:BTC/USDT:USDT:1m"

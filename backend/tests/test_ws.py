@@ -45,7 +45,7 @@ async def test_ping_pong(server: LiveServer) -> None:
 
 
 async def test_subscribe_catchup_since(server: LiveServer) -> None:
-    await server.services.hub.commit_closed(SERIES, bars(T0, 10))
+    await server.services.writer.commit_closed(SERIES, bars(T0, 10))
     async with server.ws() as ws:
         msg = await subscribe(ws, since=T0 + 6 * 60)
         assert msg["series_id"] == SERIES
@@ -63,14 +63,14 @@ async def test_subscribe_catchup_since(server: LiveServer) -> None:
 
 
 async def test_catchup_without_since_is_empty(server: LiveServer) -> None:
-    await server.services.hub.commit_closed(SERIES, bars(T0, 3))
+    await server.services.writer.commit_closed(SERIES, bars(T0, 3))
     async with server.ws() as ws:
         msg = await subscribe(ws)
         assert msg["candles"] == [] and msg["server_head_time"] == T0 + 120
 
 
 async def test_catchup_is_truncated_at_5000(server: LiveServer) -> None:
-    await server.services.hub.commit_closed(SERIES, bars(T0, 5003))
+    await server.services.writer.commit_closed(SERIES, bars(T0, 5003))
     async with server.ws() as ws:
         msg = await subscribe(ws, since=0)
         assert len(msg["candles"]) == 5000 and msg["truncated"] is True
@@ -99,10 +99,10 @@ async def test_closed_candle_reaches_every_subscriber_after_commit(server: LiveS
 
 
 async def test_forming_updates_are_streamed_not_stored(server: LiveServer) -> None:
-    hub = server.services.hub
+    writer = server.services.writer
     async with server.ws() as ws:
         await subscribe(ws)
-        hub.publish_forming(SERIES, Candle(T0, 1, 2, 0.5, 1.5, 3))
+        writer.publish_forming(SERIES, Candle(T0, 1, 2, 0.5, 1.5, 3))
         msg = await recv_json(ws)
         assert msg["type"] == "candle_forming" and msg["candle"]["close"] == 1.5
         r = await server.http.get("/api/market/candles", params={"series_id": SERIES})
@@ -110,8 +110,8 @@ async def test_forming_updates_are_streamed_not_stored(server: LiveServer) -> No
         # A forming update for a candle older than the last closed one is stale: not sent.
         await server.ingest(SERIES, candle(T0 + 60))
         assert (await recv_json(ws))["type"] == "candle_closed"
-        hub.publish_forming(SERIES, Candle(T0, 1, 2, 0.5, 1.7, 3))
-        hub.publish_forming(SERIES, Candle(T0 + 120, 1, 2, 0.5, 1.9, 3))
+        writer.publish_forming(SERIES, Candle(T0, 1, 2, 0.5, 1.7, 3))
+        writer.publish_forming(SERIES, Candle(T0 + 120, 1, 2, 0.5, 1.9, 3))
         msg = await recv_json(ws)
         assert msg["candle"]["candle_time"] == T0 + 120
 
@@ -128,14 +128,14 @@ async def test_unsubscribe_stops_the_stream(server: LiveServer) -> None:
 
 
 async def test_resubscribe_resyncs_without_double_counting(server: LiveServer) -> None:
-    await server.services.hub.commit_closed(SERIES, bars(T0, 5))
+    await server.services.writer.commit_closed(SERIES, bars(T0, 5))
     async with server.ws() as ws:
         await subscribe(ws)
         msg = await subscribe(ws, since=T0 + 120)
         assert [c["candle_time"] for c in msg["candles"]] == [T0 + 180, T0 + 240]
         body = (await server.http.get("/api/market/debug/ingest_state")).json()
         assert [(j["series_id"], j["refcount"]) for j in body["jobs"]] == [(SERIES, 1)]
-    await poll(lambda: server.services.hub.subscriber_count(SERIES) == 0, "disconnect cleanup")
+    await poll(lambda: server.services.fanout.follower_count(SERIES) == 0, "disconnect cleanup")
 
 
 @pytest.mark.parametrize(
@@ -208,14 +208,14 @@ async def test_disconnect_releases_every_subscription(server: LiveServer) -> Non
         await subscribe(ws, "binance:spot:A/USDT:1m")
         await subscribe(ws, "binance:spot:B/USDT:1m")
         assert await metric_value(server, "trade_canvas_ws_clients") == 1
-    hub = server.services.hub
+    fanout = server.services.fanout
 
     async def released() -> bool:
         jobs = (await server.http.get("/api/market/debug/ingest_state")).json()["jobs"]
         return (
             len(jobs) == 2
             and all(j["refcount"] == 0 and j["idle_deadline"] is not None for j in jobs)
-            and hub.subscriber_count("binance:spot:A/USDT:1m") == 0
+            and fanout.follower_count("binance:spot:A/USDT:1m") == 0
             and await metric_value(server, "trade_canvas_ws_clients") == 0
         )
 
@@ -223,7 +223,7 @@ async def test_disconnect_releases_every_subscription(server: LiveServer) -> Non
 
 
 async def test_gap_when_the_stream_skips(server: LiveServer) -> None:
-    await server.services.hub.commit_closed(SERIES, bars(T0, 1))
+    await server.services.writer.commit_closed(SERIES, bars(T0, 1))
     async with server.ws() as ws:
         await subscribe(ws)
         await server.ingest(SERIES, candle(T0 + 5 * 60))
@@ -282,7 +282,7 @@ async def test_slow_client_gets_gap_while_fast_clients_lose_nothing(
     make_settings: SettingsFactory,
 ) -> None:
     async with live_server(make_settings(ws_send_queue_max=64)) as s:
-        hub = s.services.hub
+        writer = s.services.writer
         slow = await StalledClient.connect(s.ws_url)
         await slow.send_json({"type": "subscribe", "series_id": SERIES})
         async with s.ws() as fast1, s.ws() as fast2:
@@ -303,7 +303,7 @@ async def test_slow_client_gets_gap_while_fast_clients_lose_nothing(
                 asyncio.create_task(drain(2, fast2, last)),
             ]
             for start in range(0, total, batch):
-                await hub.commit_closed(SERIES, bars(T0 + 60 * start, batch))
+                await writer.commit_closed(SERIES, bars(T0 + 60 * start, batch))
                 await asyncio.sleep(0)  # let the fast readers run, as real writers would
             await asyncio.wait_for(asyncio.gather(*readers), 60)
             expected = [T0 + 60 * i for i in range(total)]

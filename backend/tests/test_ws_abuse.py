@@ -94,7 +94,7 @@ async def test_a_client_over_its_byte_budget_is_closed_with_1008(
         assert code == 1008, (code, reason)
         assert "byte send budget" in reason
         await poll(
-            lambda: s.services.hub.subscriber_count(series[0]) == 0, "the session to be dropped"
+            lambda: s.services.fanout.follower_count(series[0]) == 0, "the session to be dropped"
         )
         # The server itself is fine.
         assert (await s.http.get("/health")).status_code == 200
@@ -155,4 +155,4 @@ async def test_unsubscribe_cancels_a_waiting_subscribe(
             # A subscribe still waiting would have queued its catchup by now.
             await send_json(ws, {"type": "ping"})
             assert await recv_json(ws, 10) == {"type": "pong"}
-            assert s.services.hub.subscriber_count(slow_series) == 0
+            assert s.services.fanout.follower_count(slow_series) == 0

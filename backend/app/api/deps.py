@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the only way routes reach settings and services."""
+"""FastAPI dependencies: the only way routes reach settings and services. Each route asks
+for the narrow service it uses, so a test can override just that one."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from app.admission import Admission
 from app.config import Settings
 from app.exchanges.registry import VenueRegistry
-from app.hub import MarketHub
+from app.history.source import HistorySource
+from app.hub import CandleWriter, Subscriptions
+from app.hub.registry import SeriesRegistry
+from app.ingest.port import IngestPort
+from app.metrics import Metrics
 from app.services import Services
 from app.store import CandleStore
 
@@ -24,23 +30,55 @@ def get_settings(conn: HTTPConnection) -> Settings:
     return settings
 
 
-def get_store(services: Annotated[Services, Depends(get_services)]) -> CandleStore:
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_store(services: ServicesDep) -> CandleStore:
     return services.store
 
 
-def get_hub(services: Annotated[Services, Depends(get_services)]) -> MarketHub:
-    return services.hub
+def get_writer(services: ServicesDep) -> CandleWriter:
+    return services.writer
 
 
-def get_venues(services: Annotated[Services, Depends(get_services)]) -> VenueRegistry:
+def get_series_registry(services: ServicesDep) -> SeriesRegistry:
+    return services.series
+
+
+def get_history(services: ServicesDep) -> HistorySource | None:
+    return services.history
+
+
+def get_admission(services: ServicesDep) -> Admission:
+    return services.admission
+
+
+def get_metrics(services: ServicesDep) -> Metrics:
+    return services.metrics
+
+
+def get_subscriptions(services: ServicesDep) -> Subscriptions:
+    return services.subscriptions
+
+
+def get_supervisor(services: ServicesDep) -> IngestPort:
+    return services.supervisor
+
+
+def get_venues(services: ServicesDep) -> VenueRegistry:
     return services.venues
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
-VenuesDep = Annotated[VenueRegistry, Depends(get_venues)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CandleStore, Depends(get_store)]
-HubDep = Annotated[MarketHub, Depends(get_hub)]
+WriterDep = Annotated[CandleWriter, Depends(get_writer)]
+SeriesRegistryDep = Annotated[SeriesRegistry, Depends(get_series_registry)]
+HistoryDep = Annotated[HistorySource | None, Depends(get_history)]
+AdmissionDep = Annotated[Admission, Depends(get_admission)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SubscriptionsDep = Annotated[Subscriptions, Depends(get_subscriptions)]
+IngestDep = Annotated[IngestPort, Depends(get_supervisor)]
+VenuesDep = Annotated[VenueRegistry, Depends(get_venues)]
 
 
 def client_address(conn: HTTPConnection) -> str:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import time
-from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.exceptions import HTTPException
 
-from app.api.deps import ServicesDep, SettingsDep, VenuesDep, client_address
+from app.api.deps import (
+    AdmissionDep,
+    HistoryDep,
+    SeriesRegistryDep,
+    SettingsDep,
+    StoreDep,
+    VenuesDep,
+    WriterDep,
+    client_address,
+)
 from app.api.responses import JSONBytesResponse
 from app.api.schemas import (
     CandlesResponse,
@@ -24,8 +31,6 @@ from app.api.schemas import (
 )
 from app.candle import candle_from_json, candles_to_dicts
 from app.errors import ClientError, InvalidParameter
-from app.exchanges.registry import VenueRegistry
-from app.history.datadir import list_datadirs
 from app.series import parse_series_id
 
 router = APIRouter(prefix="/api/market")
@@ -38,7 +43,9 @@ _EPOCH_RANGE = {"ge": 0, "le": 2**40}
 @router.get("/candles", response_model=CandlesResponse, responses=errors(400, 404, 429, 503))
 async def get_candles(
     request: Request,
-    services: ServicesDep,
+    store: StoreDep,
+    history: HistoryDep,
+    admission: AdmissionDep,
     series_id: Annotated[str, Query(max_length=128)],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 500,
     since: Annotated[int | None, Query(**_EPOCH_RANGE)] = None,
@@ -48,12 +55,12 @@ async def get_candles(
     series = str(parsed)
     if since is not None and before is not None:
         raise InvalidParameter("give either since or before, not both")
-    await services.admission.admit(parsed, client_address(request))
-    if services.history is not None:
+    await admission.admit(parsed, client_address(request))
+    if history is not None:
         # Scrolling back (`before`) needs the whole file; the newest page or a `since`
         # read is served as soon as those candles are committed.
-        await services.history.ensure(parsed, since=since, complete=before is not None)
-    page = await services.store.page(series, limit, since=since, before=before)
+        await history.ensure(parsed, since=since, complete=before is not None)
+    page = await store.page(series, limit, since=since, before=before)
     return JSONBytesResponse(
         {
             "series_id": series,
@@ -64,55 +71,10 @@ async def get_candles(
 
 
 @router.get("/series", response_model=SeriesListResponse, responses=errors(503))
-async def list_series(services: ServicesDep) -> JSONBytesResponse:
+async def list_series(registry: SeriesRegistryDep) -> JSONBytesResponse:
     """Stored, whitelisted, live and datadir series; each with its history state when the
     server has looked at it."""
-    live = set(services.supervisor.live_series())
-    history = services.history.states() if services.history is not None else {}
-    entry = partial(_series_entry, services.venues)
-    known: dict[str, dict[str, Any]] = {
-        s.series_id: entry(s.series_id, s.first_time, s.head_time, s.count)
-        for s in await services.store.list_series()
-    }
-    for series_id in [*services.settings.whitelist, *live, *history]:
-        known.setdefault(series_id, entry(series_id, None, None, 0))
-    if services.datadirs is not None:
-        for file in await asyncio.to_thread(list_datadirs, services.datadirs):
-            if file.series_id is not None:
-                item = known.setdefault(file.series_id, entry(file.series_id, None, None, 0))
-                item.setdefault("datadir_files", []).append(
-                    {"path": str(file.path), "format": file.format, "problem": file.problem}
-                )
-    for series_id, item in known.items():
-        item["live"] = series_id in live
-        if series_id in history:
-            item["history"] = history[series_id]
-    return JSONBytesResponse({"series": [known[k] for k in sorted(known)]})
-
-
-def _series_entry(
-    venues: VenueRegistry,
-    series_id: str,
-    first_time: int | None,
-    head_time: int | None,
-    count: int,
-) -> dict[str, Any]:
-    series = parse_series_id(series_id)  # every id here was parsed when it came in
-    venue = venues.get(series.exchange)
-    info = venue.catalog.cached(series) if venue is not None else None
-    return {
-        "series_id": series_id,
-        "exchange": series.exchange,
-        "market": series.market,
-        "symbol": series.symbol,
-        "timeframe": series.timeframe,
-        "first_time": first_time,
-        "head_time": head_time,
-        "count": count,
-        "live": False,
-        "price_tick": info.price_tick if info else None,
-        "amount_step": info.amount_step if info else None,
-    }
+    return JSONBytesResponse({"series": await registry.listing()})
 
 
 @router.get("/exchanges", response_model=ExchangesResponse, responses=errors(503))
@@ -164,7 +126,7 @@ async def list_exchanges(venues: VenuesDep) -> JSONBytesResponse:
     },
 )
 async def ingest_candle_closed(
-    request: Request, settings: SettingsDep, services: ServicesDep
+    request: Request, settings: SettingsDep, writer: WriterDep
 ) -> JSONBytesResponse:
     if not settings.enable_ingest_api:
         raise HTTPException(404, "Not Found")
@@ -180,7 +142,7 @@ async def ingest_candle_closed(
         raise ClientError('body must be {"series_id": ..., "candle": {...}}')
     series = parse_series_id(payload.get("series_id"))
     candle = candle_from_json(payload.get("candle"), series.timeframe, int(time.time()))
-    result = await services.hub.commit_closed(str(series), [candle])
+    result = await writer.commit_closed(str(series), [candle])
     return JSONBytesResponse(
         {
             "series_id": str(series),

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
-from app.api.deps import ServicesDep, SettingsDep
+from app.api.deps import IngestDep, MetricsDep, ServicesDep, SettingsDep, StoreDep
 from app.api.responses import JSONBytesResponse, error_response
-from app.api.schemas import StatusResponse, errors
+from app.api.schemas import IngestStateResponse, StatusResponse, errors
 from app.history.datadir import list_datadirs
 
 router = APIRouter()
@@ -23,17 +22,17 @@ async def health() -> JSONBytesResponse:
 
 
 @router.get("/ready", response_model=StatusResponse, responses=errors(503))
-async def ready(request: Request, services: ServicesDep) -> Response:
+async def ready(request: Request, store: StoreDep, ingest: IngestDep) -> Response:
     problems = []
-    if not services.store.is_open:
+    if not store.is_open:
         problems.append("candle store is not open")
-    if not services.supervisor.running:
+    if not ingest.running:
         problems.append("ingest supervisor is not running")
     if problems:
         return error_response(request, 503, "not_ready", "; ".join(problems))
-    if services.store.write_error is not None:
+    if store.write_error is not None:
         # Reads are still served, so the server stays in rotation; writes are retried.
-        problem = f"candle store writes are failing: {services.store.write_error}"
+        problem = f"candle store writes are failing: {store.write_error}"
         return JSONBytesResponse({"status": "degraded", "problems": [problem]})
     return JSONBytesResponse({"status": "ready"})
 
@@ -43,13 +42,13 @@ async def ready(request: Request, services: ServicesDep) -> Response:
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def metrics(services: ServicesDep) -> Response:
-    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+async def metrics(registry: MetricsDep) -> Response:
+    return Response(registry.render(), media_type="text/plain; version=0.0.4")
 
 
 @router.get(
     "/api/market/debug/ingest_state",
-    response_model=dict[str, Any],
+    response_model=IngestStateResponse,
     responses=errors(404),
 )
 async def ingest_state(settings: SettingsDep, services: ServicesDep) -> JSONBytesResponse:

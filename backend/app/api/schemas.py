@@ -6,7 +6,7 @@ hold the server to it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,6 +90,48 @@ class IngestResponse(BaseModel):
     inserted: int
     updated: int
     server_head_time: int | None
+
+
+class IngestJobEntry(BaseModel):
+    series_id: str
+    kind: Literal["whitelist", "ondemand"]
+    refcount: int
+    state: str = Field(examples=["live"])
+    source: str | None = Field(None, examples=["binance-ws"])
+    head_time: int | None
+    connection: str | None
+    last_batch: dict[str, Any] | None
+    last_error: str | None
+    idle_deadline: float | None = Field(None, description="wall clock, epoch seconds")
+    started_at: float
+
+
+class ConnectionEntry(BaseModel):
+    name: str
+    state: str
+    streams: int
+    connected_at: float | None
+    reconnects: int
+    frames: int
+    last_error: str | None
+
+
+class DatadirState(BaseModel):
+    path: str
+    paths: dict[str, str] = Field(description="each venue's datadir folder")
+    unusable_files: list[dict[str, Any]]
+
+
+class IngestStateResponse(BaseModel):
+    jobs: list[IngestJobEntry]
+    max_jobs: int
+    active: int = Field(description="on-demand jobs")
+    connections: dict[str, list[ConnectionEntry]] = Field(
+        description='by "exchange:market"', examples=[{"binance:spot": []}]
+    )
+    history: dict[str, dict[str, Any]] | None = None
+    downloads: dict[str, dict[str, Any]] | None = None
+    datadir: DatadirState | None = None
 
 
 class StatusResponse(BaseModel):

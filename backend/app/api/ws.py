@@ -16,14 +16,15 @@ import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from app.api.deps import ServicesDep, client_address
+from app.admission import Admission
+from app.api.deps import AdmissionDep, MetricsDep, SettingsDep, SubscriptionsDep, client_address
+from app.config import Settings
 from app.errors import ClientError, StoreError, TooManySubscriptions
-from app.hub import ClientSession, SlowConsumer, messages
+from app.hub import ClientSession, SlowConsumer, Subscriptions, messages
 from app.metrics import Metrics
 from app.ratelimit import TokenBucket
 from app.series import SeriesId, parse_series_id
-from app.services import Services
-from app.tasks import log_crash
+from app.tasks import spawn
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -45,8 +46,13 @@ class UnknownType(ClientError):
 
 
 @router.websocket("/ws/market")
-async def market_ws(websocket: WebSocket, services: ServicesDep) -> None:
-    settings = services.settings
+async def market_ws(
+    websocket: WebSocket,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    admission: AdmissionDep,
+    subscriptions: SubscriptionsDep,
+) -> None:
     await websocket.accept()
     client_id = f"ws-{next(_client_ids)}"
     session = ClientSession(
@@ -54,23 +60,23 @@ async def market_ws(websocket: WebSocket, services: ServicesDep) -> None:
         websocket.send_text,
         max_queue=settings.ws_send_queue_max,
         max_bytes=settings.ws_send_queue_max_bytes,
-        metrics=services.metrics,
+        metrics=metrics,
     )
     sender = asyncio.create_task(session.run_sender(), name=f"{client_id}-sender")
     sender.add_done_callback(_log_sender_end)
-    services.metrics.ws_clients.inc()
-    handler = _Handler(websocket, session, services)
+    metrics.ws_clients.inc()
+    handler = _Handler(websocket, session, settings, metrics, admission, subscriptions)
     try:
         bucket = TokenBucket(settings.ws_messages_per_s, settings.ws_message_burst)
-        limit = _RateLimit(bucket, session, services.metrics, settings.ws_messages_per_s)
+        limit = _RateLimit(bucket, session, metrics, settings.ws_messages_per_s)
         await _receive_loop(websocket, handler, settings.ws_max_message_bytes, sender, limit)
     except SlowConsumer as e:
         await handler.too_slow(e)
     finally:
-        services.metrics.ws_clients.dec()
+        metrics.ws_clients.dec()
         sender.cancel()
         await handler.cancel_pending()
-        await services.hub.disconnect(session)
+        await subscriptions.disconnect(session)
 
 
 async def _receive_loop(
@@ -118,12 +124,22 @@ class _Handler:
     one series stay in order: a subscribe waits for the one before it, and an unsubscribe
     cancels a subscribe still waiting."""
 
-    def __init__(self, websocket: WebSocket, session: ClientSession, services: Services) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        session: ClientSession,
+        settings: Settings,
+        metrics: Metrics,
+        admission: Admission,
+        subscriptions: Subscriptions,
+    ) -> None:
         self._websocket = websocket
         self._session = session
-        self._services = services
+        self._metrics = metrics
+        self._admission = admission
+        self._subscriptions = subscriptions
         self._client = client_address(websocket)
-        self._max_subscriptions = services.settings.ws_max_subscriptions
+        self._max_subscriptions = settings.ws_max_subscriptions
         self._pending: dict[str, asyncio.Task[None]] = {}
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -146,7 +162,7 @@ class _Handler:
                 if previous is not None:
                     previous.cancel()
                     await asyncio.gather(previous, return_exceptions=True)
-                await self._services.hub.unsubscribe(self._session, key)
+                await self._subscriptions.unsubscribe(self._session, key)
                 return
             since = msg.get("since")
             if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
@@ -155,11 +171,10 @@ class _Handler:
                 raise TooManySubscriptions(
                     f"at most {self._max_subscriptions} subscriptions per connection"
                 )
-            task = asyncio.create_task(
+            task = spawn(
                 self._subscribe(series, since, self._pending.get(key)),
-                name=f"{self._session.client_id} subscribe {key}",
+                f"{self._session.client_id} subscribe {key}",
             )
-            task.add_done_callback(log_crash)
             task.add_done_callback(partial(self._done, key))
             self._pending[key] = task
         except ClientError as e:
@@ -177,8 +192,8 @@ class _Handler:
         series_id = str(series)
         try:
             try:
-                await self._services.admission.admit(series, self._client)
-                await self._services.hub.subscribe(self._session, series, since)
+                await self._admission.admit(series, self._client)
+                await self._subscriptions.subscribe(self._session, series, since)
             except ClientError as e:
                 self._session.offer_control(messages.error(e.code, str(e), series_id))
             except StoreError as e:
@@ -190,7 +205,7 @@ class _Handler:
     async def too_slow(self, e: SlowConsumer) -> None:
         log.warning("%s", e)
         self._session.abandon()
-        self._services.metrics.ws_clients_closed.labels(e.kind).inc()
+        self._metrics.ws_clients_closed.labels(e.kind).inc()
         await _close(self._websocket, CLOSE_POLICY, e.reason)
         if not self.closed.done():
             self.closed.set_result(None)

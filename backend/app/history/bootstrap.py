@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -21,14 +20,16 @@ from prometheus_client import Counter
 
 from app.bounded import forget_oldest_idle
 from app.candle import CandleRow
+from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import InvalidSeriesId, StoreError
 from app.history.datadir import DatadirFile, Datadirs, DataFormat, series_files
 from app.history.download import DownloadManager
 from app.history.reader import HistoryFileError, OhlcvData, read_ohlcv
+from app.history.source import HistoryWriter
 from app.metrics import Metrics
 from app.series import SeriesId, align_time, parse_series_id
 from app.store import CandleStore, ImportProgress
-from app.tasks import log_crash
+from app.tasks import KeyedTasks
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +109,21 @@ class HistoryBootstrapper:
     def __init__(
         self,
         store: CandleStore,
+        writer: HistoryWriter,
         options: BootstrapOptions,
         metrics: HistoryMetrics,
         downloader: DownloadManager | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
+        self._writer = writer
         self._options = options
         self._metrics = metrics
         self._downloader = downloader
         self._series: dict[str, SeriesHistory] = {}
-        self._jobs: dict[str, asyncio.Task[None]] = {}
-        self._retries: dict[str, asyncio.Task[None]] = {}
+        self._clock = clock
+        self._jobs: KeyedTasks[str, None] = KeyedTasks("history-import")
+        self._retries: KeyedTasks[str, None] = KeyedTasks("history-retry")
         self._progress = asyncio.Condition()
 
     @property
@@ -146,7 +151,7 @@ class HistoryBootstrapper:
             )
             state = self._series[key] = SeriesHistory()
         if key not in self._jobs:
-            if time.monotonic() - state.checked_at < self._options.recheck_s:
+            if self._clock.monotonic() - state.checked_at < self._options.recheck_s:
                 return
             self._start(series, state)
 
@@ -165,11 +170,9 @@ class HistoryBootstrapper:
 
     def _start(self, series: SeriesId, state: SeriesHistory) -> None:
         key = str(series)
-        state.checked_at = time.monotonic()
+        state.checked_at = self._clock.monotonic()
         state.running = True
-        job = asyncio.create_task(self._run_job(series, state), name=f"history-import {key}")
-        job.add_done_callback(self._job_done)
-        self._jobs[key] = job
+        self._jobs.start(key, self._run_job(series, state))
 
     async def resume_interrupted(self) -> list[str]:
         """Start the imports a crash or a full disk cut off, in the background."""
@@ -196,33 +199,19 @@ class HistoryBootstrapper:
         state.signature = None  # the file is unchanged, but the import must run again
 
         async def retry() -> None:
-            await asyncio.sleep(delay)
-            self._retries.pop(key, None)
+            await self._clock.sleep(delay)
             if key not in self._jobs:
                 self._start(series, state)
 
-        previous = self._retries.pop(key, None)
-        if previous is not None:
-            previous.cancel()
-        task = asyncio.create_task(retry(), name=f"history-retry {key}")
-        task.add_done_callback(log_crash)
-        task.add_done_callback(
-            lambda t: self._retries.pop(key, None) if self._retries.get(key) is t else None
-        )
-        self._retries[key] = task
+        self._retries.start(key, retry())
 
     async def _notify(self) -> None:
         async with self._progress:
             self._progress.notify_all()
 
-    def _job_done(self, task: asyncio.Task[None]) -> None:
-        self._jobs.pop(task.get_name().removeprefix("history-import "), None)
-
     async def stop(self) -> None:
-        jobs = [*self._jobs.values(), *self._retries.values()]
-        for job in jobs:
-            job.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
+        await self._retries.cancel_all()
+        await self._jobs.cancel_all()
 
     # -- one job ----------------------------------------------------------------------
 
@@ -317,7 +306,7 @@ class HistoryBootstrapper:
         signature = _progress_signature(state.file)
         # Only closed candles are stored; a file written moments ago may end with one that
         # is still forming.
-        data = data.select(before=align_time(int(time.time()), series.timeframe))
+        data = data.select(before=align_time(int(self._clock.time()), series.timeframe))
         stats = await self._store.stats(key)
         progress = await self._store.import_progress(key)
         incremental = bool(stats and stats.count and progress and progress.complete)
@@ -344,7 +333,7 @@ class HistoryBootstrapper:
         async def write(batch: list[CandleRow]) -> None:
             nonlocal imported
             final = imported + len(batch) == total
-            await self._store.upsert_many(key, batch, progress=done if final else step)
+            await self._writer.import_batch(key, batch, done if final else step)
             imported += len(batch)
             state.rows_imported = imported
             self._metrics.rows_imported.inc(len(batch))

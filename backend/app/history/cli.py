@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -18,9 +18,11 @@ from app.config import Settings
 from app.errors import TradeCanvasError
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import Datadirs, configured_format, list_datadirs, resolve_datadir
+from app.history.source import HistoryWriter
 from app.metrics import Metrics
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
+from app.tasks import spawn
 
 
 def datadir_of(settings: Settings, override: Path | None) -> Datadirs:
@@ -65,6 +67,7 @@ def run_import(
     datadir: Path | None,
     series_ids: list[str],
     import_all: bool,
+    writer_of: Callable[[CandleStore], HistoryWriter],
     out: TextIO = sys.stdout,
 ) -> int:
     path = datadir_of(settings, datadir)
@@ -77,11 +80,15 @@ def run_import(
         targets = [parse_series_id(s) for s in series_ids]
     else:
         raise TradeCanvasError("name --series ID ... or --all")
-    return asyncio.run(_import(settings, path, targets, out))
+    return asyncio.run(_import(settings, path, targets, writer_of, out))
 
 
 async def _import(
-    settings: Settings, datadir: Datadirs, targets: list[SeriesId], out: TextIO
+    settings: Settings,
+    datadir: Datadirs,
+    targets: list[SeriesId],
+    writer_of: Callable[[CandleStore], HistoryWriter],
+    out: TextIO,
 ) -> int:
     metrics = Metrics()
     store = CandleStore(settings.db_path, metrics)
@@ -95,14 +102,14 @@ async def _import(
         wait_s=float("inf"),
         min_candles=0,
     )
-    bootstrapper = HistoryBootstrapper(store, options, HistoryMetrics(metrics))
+    bootstrapper = HistoryBootstrapper(store, writer_of(store), options, HistoryMetrics(metrics))
     summary = []
     failed = 0
     try:
         for series in targets:
             key = str(series)
             before = await store.stats(key)
-            job = asyncio.create_task(bootstrapper.ensure(series, complete=True))
+            job = spawn(bootstrapper.ensure(series, complete=True), f"import {key}")
             started = time.monotonic()
             while not job.done():
                 _progress(bootstrapper, key, started, out)

@@ -17,7 +17,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,11 @@ from typing import Any, Final, Literal
 from prometheus_client import Counter, Gauge
 
 from app.bounded import forget_oldest_idle
+from app.clock import SYSTEM_CLOCK, Clock
 from app.history.datadir import Datadirs, DataFormat
 from app.metrics import Metrics
 from app.series import SeriesId
-from app.tasks import log_crash
+from app.tasks import KeyedTasks
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class DownloadOptions:
 
 @dataclass(slots=True)
 class _SeriesDownload:
-    running: asyncio.Task[Result] | None = None
+    running: bool = False
     runs: int = 0
     last_result: Result | None = None
     last_error: str | None = None
@@ -90,8 +90,12 @@ class DownloadMetrics:
 
 
 class DownloadManager:
-    def __init__(self, options: DownloadOptions, metrics: DownloadMetrics) -> None:
+    def __init__(
+        self, options: DownloadOptions, metrics: DownloadMetrics, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._options = options
+        self._clock = clock
+        self._running: KeyedTasks[str, Result] = KeyedTasks("download-data")
         self._metrics = metrics
         self._semaphore = asyncio.Semaphore(options.max_concurrent)
         self._series: dict[str, _SeriesDownload] = {}
@@ -102,10 +106,11 @@ class DownloadManager:
         or too many downloads wait for a slot already (then return None at once)."""
         key = str(series)
         state = self._series.get(key)
-        if state is not None and state.running is not None:
+        running = self._running.get(key)
+        if running is not None:
             self._metrics.skipped.labels("joined").inc()
-            return await asyncio.shield(state.running)
-        if state is not None and time.monotonic() < state.next_allowed_mono:
+            return await asyncio.shield(running)
+        if state is not None and self._clock.monotonic() < state.next_allowed_mono:
             self._metrics.skipped.labels("cooldown").inc()
             return None
         if self._started >= self._options.max_concurrent * (1 + MAX_QUEUED_PER_SLOT):
@@ -113,17 +118,15 @@ class DownloadManager:
             return None
         if state is None:
             # Entries whose cooldown is over would download again anyway.
-            now = time.monotonic()
+            now = self._clock.monotonic()
             forget_oldest_idle(
                 self._series,
-                lambda _, s: s.running is None and s.next_allowed_mono <= now,
+                lambda _, s: not s.running and s.next_allowed_mono <= now,
                 MAX_TRACKED,
             )
             state = self._series[key] = _SeriesDownload()
-        task = asyncio.create_task(self._run(series, state), name=f"download-data {key}")
-        task.add_done_callback(log_crash)
-        state.running = task
-        return await asyncio.shield(task)
+        state.running = True
+        return await asyncio.shield(self._running.start(key, self._run(series, state)))
 
     async def _run(self, series: SeriesId, state: _SeriesDownload) -> Result:
         self._started += 1
@@ -139,11 +142,11 @@ class DownloadManager:
             raise
         finally:
             self._started -= 1
-            state.running = None
+            state.running = False
             state.runs += 1
             state.last_result, state.last_error = result, error
-            state.last_finished = time.time()
-            state.next_allowed_mono = time.monotonic() + self._options.cooldown_s
+            state.last_finished = self._clock.time()
+            state.next_allowed_mono = self._clock.monotonic() + self._options.cooldown_s
             state.next_allowed_wall = state.last_finished + self._options.cooldown_s
             self._metrics.runs.labels(result).inc()
         log.info("download-data %s: %s%s", series, result, f" ({error})" if error else "")
@@ -233,7 +236,7 @@ class DownloadManager:
     def state(self) -> dict[str, Any]:
         return {
             series_id: {
-                "running": s.running is not None,
+                "running": s.running,
                 "runs": s.runs,
                 "last_result": s.last_result,
                 "last_error": s.last_error,
@@ -244,12 +247,7 @@ class DownloadManager:
         }
 
     async def stop(self) -> None:
-        tasks = [s.running for s in self._series.values() if s.running is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._running.cancel_all()
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

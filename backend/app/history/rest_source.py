@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import ExchangeError
 from app.exchanges.ports import KlinePages
+from app.history.source import HistoryWriter
 from app.series import SeriesId, align_time
 from app.store import CandleStore
+from app.tasks import KeyedTasks
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +33,23 @@ class RestHistorySource:
     def __init__(
         self,
         store: CandleStore,
+        writer: HistoryWriter,
         rest: KlinePages,
         *,
         days: float,
         wait_s: float,
         recheck_s: float,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
+        self._writer = writer
         self._rest = rest
         self._days = days
         self._wait_s = wait_s
         self._recheck_s = recheck_s
         self._series: dict[str, _RestState] = {}
-        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._clock = clock
+        self._jobs: KeyedTasks[str, None] = KeyedTasks("rest-history")
 
     async def ensure(
         self, series: SeriesId, *, since: int | None = None, complete: bool = False
@@ -52,12 +58,10 @@ class RestHistorySource:
         state = self._series.setdefault(key, _RestState())
         job = self._jobs.get(key)
         if job is None:
-            if time.monotonic() - state.checked_at < self._recheck_s:
+            if self._clock.monotonic() - state.checked_at < self._recheck_s:
                 return
-            state.checked_at = time.monotonic()
-            job = asyncio.create_task(self._run(series, state), name=f"rest-history {key}")
-            job.add_done_callback(lambda t: self._jobs.pop(key, None))
-            self._jobs[key] = job
+            state.checked_at = self._clock.monotonic()
+            job = self._jobs.start(key, self._run(series, state))
         try:
             async with asyncio.timeout(self._wait_s):
                 await asyncio.shield(job)
@@ -70,9 +74,9 @@ class RestHistorySource:
         try:
             head = await self._store.head_time(key)
             if head is None:
-                head = align_time(int(time.time() - self._days * 86_400), series.timeframe)
+                head = align_time(int(self._clock.time() - self._days * 86_400), series.timeframe)
             async for page in self._rest.closed_pages(series, head):
-                await self._store.upsert_many(key, page)
+                await self._writer.import_batch(key, page, None)
                 state.rows_imported += len(page)
             state.status, state.last_error = "imported", None
         except ExchangeError as e:
@@ -88,7 +92,4 @@ class RestHistorySource:
         }
 
     async def stop(self) -> None:
-        jobs = list(self._jobs.values())
-        for job in jobs:
-            job.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
+        await self._jobs.cancel_all()

@@ -1,10 +1,14 @@
-"""What the API needs of a history source: make a series servable, and report on it."""
+"""What the API needs of a history source (make a series servable, and report on it), and
+what a history source needs to write: the CandleWriter's history path."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
+from app.candle import CandleRow
 from app.series import SeriesId
+from app.store import ImportProgress, UpsertResult
 
 
 class HistorySource(Protocol):
@@ -16,3 +20,10 @@ class HistorySource(Protocol):
     def states(self) -> dict[str, dict[str, Any]]: ...
 
     async def stop(self) -> None: ...
+
+
+class HistoryWriter(Protocol):
+    async def import_batch(
+        self, series_id: str, candles: Sequence[CandleRow], progress: ImportProgress | None
+    ) -> UpsertResult:
+        """Commit a batch of history (and the import progress it completes) at once."""

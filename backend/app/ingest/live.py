@@ -38,7 +38,7 @@ from app.ingest.metrics import IngestMetrics
 from app.ingest.port import BatchCommit, CandleSink
 from app.series import SeriesId, align_time, timeframe_seconds
 from app.store import CandleStore
-from app.tasks import log_crash
+from app.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +137,7 @@ class _Connection:
         self._last_frame = 0.0
         self._ending: Literal["stale", "age"] | None = None
         self._send_lock = asyncio.Lock()
-        self.task = asyncio.create_task(self._run(), name=self.name)
-        self.task.add_done_callback(log_crash)
+        self.task = spawn(self._run(), self.name)
 
     async def add(self, topic: str) -> None:
         self.topics.add(topic)
@@ -220,8 +219,7 @@ class _Connection:
         """Subscribe, then read until the connection ends. True for a planned reconnect
         (announced by the venue, or ahead of its connection-age cut)."""
         self._last_frame = opened
-        watchdog = asyncio.create_task(self._watch(ws, opened), name=f"{self.name} watchdog")
-        watchdog.add_done_callback(log_crash)
+        watchdog = spawn(self._watch(ws, opened), f"{self.name} watchdog")
         try:
             topics = sorted(self.topics)
             step = self.feed.limits.topics_per_request
@@ -314,8 +312,7 @@ class LiveIngestor:
         self._buffer: list[tuple[LiveSeries, Candle]] = []
         self._buffered = asyncio.Event()
         self._full = asyncio.Event()
-        self._flusher = asyncio.create_task(self._flush_loop(), name=f"{feed.name}-flush")
-        self._flusher.add_done_callback(log_crash)
+        self._flusher = spawn(self._flush_loop(), f"{feed.name}-flush")
         self._catchup_slots = asyncio.Semaphore(self.options.backfills_at_once)
 
     # -- series -----------------------------------------------------------------------
@@ -476,15 +473,12 @@ class LiveIngestor:
             return
         # From where the series is complete as of now: a live close committed before the
         # task runs would otherwise move the head past the very gap being filled.
-        task = asyncio.create_task(
-            self._catch_up(live, grace, live.complete_through), name=f"backfill {live.series}"
-        )
+        task = spawn(self._catch_up(live, grace, live.complete_through), f"backfill {live.series}")
         live.catching_up = task
         live.recheck = False
 
         def done(t: asyncio.Task[None]) -> None:
             live.catching_up = None
-            log_crash(t)
             if t.cancelled() or self._series.get(str(live.series)) is not live:
                 return
             if live.recheck and live.has_hole():

@@ -11,19 +11,18 @@ stops for good only for a symbol the exchange does not list.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import CapacityExceeded, UnknownSymbol
 from app.history.source import HistorySource
 from app.ingest.live import LiveIngestor
 from app.metrics import Metrics
 from app.series import Market, SeriesId
-from app.tasks import log_crash
+from app.tasks import KeyedTasks
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +41,11 @@ class IngestJob:
     state: JobState = "starting"
     last_error: str | None = None
     error_code: str | None = None
-    task: asyncio.Task[None] | None = None
     idle_deadline: float | None = None  # wall clock, for display
-    expiry: asyncio.TimerHandle | None = None
     started_at: float = 0.0
+
+    def __str__(self) -> str:
+        return str(self.series)
 
 
 class IngestSupervisor:
@@ -60,6 +60,7 @@ class IngestSupervisor:
         metrics: Metrics,
         notify: Notify | None = None,
         retry_max_s: float = 60.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._whitelist = list(dict.fromkeys(whitelist))
         self._max_jobs = max_jobs
@@ -69,8 +70,13 @@ class IngestSupervisor:
         self._metrics = metrics
         self._notify = notify
         self._retry_max_s = retry_max_s
+        self._clock = clock
         self._jobs: dict[str, IngestJob] = {}
-        self._stopping: set[asyncio.Task[None]] = set()
+        # Keyed by the job itself, not its series: a series stopped and asked for again
+        # has a new job whose tasks must not be mistaken for the old one's.
+        self._runs: KeyedTasks[IngestJob, None] = KeyedTasks("ingest-job")
+        self._expiries: KeyedTasks[IngestJob, None] = KeyedTasks("idle-expiry")
+        self._stops: KeyedTasks[IngestJob, None] = KeyedTasks("stop-job")
         self._running = False
 
     @property
@@ -86,14 +92,9 @@ class IngestSupervisor:
 
     async def stop(self) -> None:
         self._running = False
-        jobs = list(self._jobs.values())
-        for job in jobs:
-            if job.expiry is not None:
-                job.expiry.cancel()
-            if job.task is not None:
-                job.task.cancel()
-        tasks = [j.task for j in jobs if j.task is not None] + list(self._stopping)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._expiries.cancel_all()
+        await self._runs.cancel_all()
+        await self._stops.cancel_all()
         for ingestor in self._ingestors.values():
             await ingestor.stop()
 
@@ -118,9 +119,9 @@ class IngestSupervisor:
             self._jobs[key] = job
             self._launch(job)
         job.refcount += 1
-        if job.expiry is not None:
-            job.expiry.cancel()
-            job.expiry, job.idle_deadline = None, None
+        if job in self._expiries:
+            await self._expiries.cancel(job)
+            job.idle_deadline = None
         self._update_gauge()
 
     async def release(self, series: SeriesId) -> None:
@@ -129,26 +130,22 @@ class IngestSupervisor:
             return
         job.refcount -= 1
         if job.refcount == 0 and job.kind == "ondemand":
-            job.idle_deadline = time.time() + self._idle_ttl_s
-            job.expiry = asyncio.get_running_loop().call_later(self._idle_ttl_s, self._expire, job)
+            job.idle_deadline = self._clock.time() + self._idle_ttl_s
+            self._expiries.start(job, self._expire_when_idle(job))
         self._update_gauge()
 
-    def _expire(self, job: IngestJob) -> None:
+    async def _expire_when_idle(self, job: IngestJob) -> None:
+        await self._clock.sleep(self._idle_ttl_s)
         if job.refcount == 0 and self._jobs.get(str(job.series)) is job:
-            task = asyncio.create_task(self._stop_job(job), name=f"expire {job.series}")
-            self._stopping.add(task)
-            task.add_done_callback(self._stopping.discard)
+            # Its own task: an `acquire` cancels only an expiry still waiting.
+            self._stops.start(job, self._stop_job(job))
 
     async def _stop_job(self, job: IngestJob) -> None:
         key = str(job.series)
         if self._jobs.get(key) is job:
             del self._jobs[key]
-        if job.expiry is not None:
-            job.expiry.cancel()
-        if job.task is not None:
-            job.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job.task
+        await self._expiries.cancel(job)
+        await self._runs.cancel(job)
         ingestor = self._ingestors.get(_feed_key(job.series))
         if ingestor is not None:
             await ingestor.remove(job.series)
@@ -163,9 +160,8 @@ class IngestSupervisor:
     # -- jobs -------------------------------------------------------------------------
 
     def _launch(self, job: IngestJob) -> None:
-        job.started_at = time.time()
-        job.task = asyncio.create_task(self._run_job(job), name=f"ingest-job {job.series}")
-        job.task.add_done_callback(log_crash)
+        job.started_at = self._clock.time()
+        self._runs.start(job, self._run_job(job))
 
     async def _run_job(self, job: IngestJob) -> None:
         delay = 1.0
@@ -194,7 +190,7 @@ class IngestSupervisor:
                 job.state, job.last_error = "retrying", f"{type(e).__name__}: {e}"
                 log.warning("live ingest of %s failed (%s); retrying in %.0fs",
                             job.series, job.last_error, delay)  # fmt: skip
-                await asyncio.sleep(delay)
+                await self._clock.sleep(delay)
                 delay = min(self._retry_max_s, delay * 2)
 
     # -- state ------------------------------------------------------------------------

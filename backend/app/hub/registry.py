@@ -1,0 +1,81 @@
+"""SeriesRegistry: which series exist, as `GET /api/market/series` lists them.
+
+A series exists when the store holds it, it is whitelisted, it is live, the history source
+has looked at it, or the datadir has a file for it. Each entry says where it stands in
+each of those, and carries the venue's tick size once the venue's market list is cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from app.exchanges.registry import VenueRegistry
+from app.history.datadir import Datadirs, list_datadirs
+from app.history.source import HistorySource
+from app.ingest.port import IngestPort
+from app.series import parse_series_id
+from app.store import CandleStore
+
+
+class SeriesRegistry:
+    def __init__(
+        self,
+        store: CandleStore,
+        venues: VenueRegistry,
+        ingest: IngestPort,
+        history: HistorySource | None,
+        datadirs: Datadirs | None,
+        whitelist: Iterable[str],
+    ) -> None:
+        self._store = store
+        self._venues = venues
+        self._ingest = ingest
+        self._history = history
+        self._datadirs = datadirs
+        self._whitelist = list(whitelist)
+
+    async def listing(self) -> list[dict[str, Any]]:
+        live = set(self._ingest.live_series())
+        history = self._history.states() if self._history is not None else {}
+        known: dict[str, dict[str, Any]] = {
+            s.series_id: self._entry(s.series_id, s.first_time, s.head_time, s.count)
+            for s in await self._store.list_series()
+        }
+        for series_id in [*self._whitelist, *live, *history]:
+            known.setdefault(series_id, self._entry(series_id, None, None, 0))
+        if self._datadirs is not None:
+            for file in await asyncio.to_thread(list_datadirs, self._datadirs):
+                if file.series_id is not None:
+                    item = known.setdefault(
+                        file.series_id, self._entry(file.series_id, None, None, 0)
+                    )
+                    item.setdefault("datadir_files", []).append(
+                        {"path": str(file.path), "format": file.format, "problem": file.problem}
+                    )
+        for series_id, item in known.items():
+            item["live"] = series_id in live
+            if series_id in history:
+                item["history"] = history[series_id]
+        return [known[k] for k in sorted(known)]
+
+    def _entry(
+        self, series_id: str, first_time: int | None, head_time: int | None, count: int
+    ) -> dict[str, Any]:
+        series = parse_series_id(series_id)  # every id here was parsed when it came in
+        venue = self._venues.get(series.exchange)
+        info = venue.catalog.cached(series) if venue is not None else None
+        return {
+            "series_id": series_id,
+            "exchange": series.exchange,
+            "market": series.market,
+            "symbol": series.symbol,
+            "timeframe": series.timeframe,
+            "first_time": first_time,
+            "head_time": head_time,
+            "count": count,
+            "live": False,
+            "price_tick": info.price_tick if info else None,
+            "amount_step": info.amount_step if info else None,
+        }

@@ -1,0 +1,55 @@
+"""CandleWriter: the one write path for closed candles, live and history alike.
+
+Each call is one store transaction. Live commits are published on the bus after the commit
+and under the series' lock (nothing reaches a client as closed before it is durable).
+History batches are not published candle by candle: clients page history over HTTP, and
+the next live candle after an import reaches each follower with a `gap`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from app.candle import Candle, CandleRow
+from app.clock import Clock
+from app.hub.bus import Bus
+from app.hub.locks import SeriesLocks
+from app.ingest.port import BatchCommit
+from app.store import CandleStore, ImportProgress, UpsertResult
+
+
+class CandleWriter:
+    def __init__(self, store: CandleStore, locks: SeriesLocks, bus: Bus, clock: Clock) -> None:
+        self._store = store
+        self._locks = locks
+        self._bus = bus
+        self._clock = clock
+
+    async def commit_closed(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
+        if not candles:
+            return await self._store.upsert_many(series_id, candles)
+        return (await self.commit_closed_many({series_id: candles})).results[series_id]
+
+    async def commit_closed_many(self, batches: Mapping[str, Sequence[CandleRow]]) -> BatchCommit:
+        """Closed candles of many series: one transaction, then a publish per series that
+        changed."""
+        async with self._locks.hold(batches):
+            started = self._clock.monotonic()
+            results = await self._store.upsert_batches(batches)
+            committed = self._clock.monotonic()
+            for series_id, result in results.items():
+                if result.inserted or result.updated:
+                    self._bus.closed(series_id, sorted(batches[series_id]))
+        return BatchCommit(results, committed - started, self._clock.monotonic() - committed)
+
+    async def import_batch(
+        self, series_id: str, candles: Sequence[CandleRow], progress: ImportProgress | None
+    ) -> UpsertResult:
+        """A batch of history, with the import progress it completes, in one transaction."""
+        async with self._locks.hold([series_id]):
+            return await self._store.upsert_many(series_id, candles, progress=progress)
+
+    def publish_forming(
+        self, series_id: str, candle: Candle, event_time_ms: int | None = None
+    ) -> None:
+        self._bus.forming(series_id, candle, event_time_ms)
