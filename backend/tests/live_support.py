@@ -1,16 +1,21 @@
-"""Live-ingest test helpers: a sped-up local exchange (Binance or Bybit) and comparisons
-with its history."""
+"""Live-ingest test helpers: a local exchange (Binance or Bybit), sped up or on a stepped
+clock it shares with the server, and comparisons with its history."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from app.candle import CandleRow
+from app.fake_exchange.clock import SteppedClock
 from app.fake_exchange.exchange import FakeExchange
 from app.fake_exchange.server import FakeBinance, FakeBybit, FakeVenue
 from app.fake_exchange.ws import WsLimits
 from app.series import parse_series_id, timeframe_seconds
+from app.tasks import spawn
 from tests.support import LiveServer, poll
 
 SPEED = 60.0  # a 1m candle closes every real second
@@ -20,25 +25,74 @@ FAST = WsLimits(tick_s=0.1, ping_interval_s=5, ping_timeout_s=10, max_incoming_p
 VENUES = ("binance", "bybit")
 
 
-def start_fake(limits: WsLimits = FAST, venue: str = "binance", **exchange_kw: Any) -> FakeVenue:
-    exchange = FakeExchange(speed=SPEED, history_days=1, **exchange_kw)
+# A stepped clock, driven: 200 clock seconds pass per real second, on the exchange and in
+# every timer of the server alike (staleness, close grace, backoff, batching).
+CLOCK_STEP_S = 1.0
+CLOCK_EVERY_S = 0.005
+
+
+def start_fake(
+    limits: WsLimits = FAST, venue: str = "binance", *, stepped: bool = False, **exchange_kw: Any
+) -> FakeVenue:
+    """The local exchange, sped up (a 1m candle closes every real second) or, `stepped`, on
+    a clock that moves only when driven (see `driven`)."""
+    clock = SteppedClock(start=time.time()) if stepped else None
+    exchange = FakeExchange(speed=SPEED, clock=clock, history_days=1, **exchange_kw)
     if venue == "bybit":
         return FakeBybit(exchange, limits=limits).start()
     return FakeBinance(exchange, spot_limits=limits, futures_limits=limits).start()
 
 
 def live_settings(fake: FakeVenue, **kw: Any) -> dict[str, Any]:
+    """Timers in real seconds against a sped-up exchange, or in clock seconds on a stepped
+    one: the same in candles either way."""
+    scale = SPEED if isinstance(fake.exchange.clock, SteppedClock) else 1.0
     values: dict[str, Any] = {
         "live_ingest": True,
         **fake.settings(),
-        "binance_ws_flush_s": 0.05,
-        "binance_ws_stale_s": 1.5,
-        "binance_ws_close_grace_s": 0.3,
-        "binance_ws_backoff_max_s": 0.5,
+        "binance_ws_flush_s": 0.05 * scale,
+        "binance_ws_stale_s": 1.5 * scale,
+        "binance_ws_close_grace_s": 0.3 * scale,
+        "binance_ws_backoff_max_s": 0.5 * scale,
         "ondemand_idle_ttl_s": 60,
     }
     values.update(kw)
     return values
+
+
+class ClockDriver:
+    """Moves a stepped clock on, the way real time would, only faster; `paused` holds it
+    still, so a check can see a moment that does not move under it."""
+
+    def __init__(self, clock: SteppedClock) -> None:
+        self.clock = clock
+        self._running = asyncio.Event()
+        self._running.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._running.wait()
+            self.clock.advance(CLOCK_STEP_S)
+            await asyncio.sleep(CLOCK_EVERY_S)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self._running.clear()
+        try:
+            yield
+        finally:
+            self._running.set()
+
+
+@contextlib.asynccontextmanager
+async def driven(clock: SteppedClock) -> AsyncIterator[ClockDriver]:
+    driver = ClockDriver(clock)
+    task = spawn(driver.run(), "the test's clock")
+    try:
+        yield driver
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def exchange_history(fake: FakeVenue, series_id: str, start: int, end: int) -> list[CandleRow]:

@@ -22,6 +22,7 @@ from websockets.uri import parse_uri
 
 from app.api.app import create_app
 from app.api.http_protocol import http_protocol
+from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.services import Services
 
@@ -61,13 +62,16 @@ class LiveServer:
 
     @asynccontextmanager
     async def ws(self, **kwargs: Any) -> AsyncIterator[ClientConnection]:
+        # A client that stopped reading a busy stream (websockets' queue is full) cannot
+        # read the server's close frame either, and would wait out its close timeout.
+        kwargs.setdefault("max_queue", None)
         async with connect(self.ws_url, **kwargs) as conn:
             yield conn
 
 
 @asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
-    app = create_app(settings)
+async def live_server(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[LiveServer]:
+    app = create_app(settings, clock)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
         http=http_protocol(settings.http_header_timeout_s),

@@ -1,37 +1,55 @@
 """Live ingest end to end, for every venue through the same tests: the local exchange
-(Binance or Bybit) over real sockets, the real server, real WebSocket clients. Each fault
-test ends with the store equal to the exchange's history."""
+(Binance or Bybit) over real sockets, the real server, real WebSocket clients. Exchange and
+server share one stepped clock, driven fast, so no timer (staleness, close grace, backoff,
+a fault's length) waits out real seconds. Each fault test ends with the store equal to the
+exchange's history."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
 import pytest
 
+from app.config import Settings
+from app.fake_exchange.clock import SteppedClock
 from app.fake_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.live_support import (
     VENUES,
     assert_store_matches_exchange,
+    driven,
     live_settings,
     start_fake,
     stored,
     wait_candles_close,
     wait_caught_up,
 )
-from tests.support import live_server, metric_value, poll, recv_json, send_json
+from tests.support import LiveServer, live_server, metric_value, poll, recv_json, send_json
 
 
 @pytest.fixture(params=VENUES)
 def fake(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
-    """The local exchange of each venue in turn, sped up so a 1m candle closes every second."""
-    exchange = start_fake(venue=request.param)
+    """The local exchange of each venue in turn, on a stepped clock."""
+    exchange = start_fake(venue=request.param, stepped=True)
     try:
         yield exchange
     finally:
         exchange.stop()
+
+
+def clock_of(fake: FakeVenue) -> SteppedClock:
+    assert isinstance(fake.exchange.clock, SteppedClock)
+    return fake.exchange.clock
+
+
+@asynccontextmanager
+async def serving(settings: Settings, fake: FakeVenue) -> AsyncIterator[LiveServer]:
+    """The server on the exchange's clock, the clock driven meanwhile."""
+    async with driven(clock_of(fake)), live_server(settings, clock_of(fake)) as s:
+        yield s
 
 
 def fut_of(fake: FakeVenue, base: str = "BTC") -> str:
@@ -45,7 +63,9 @@ def spot_of(fake: FakeVenue) -> str:
 async def test_forming_is_streamed_closed_is_stored_then_broadcast(
     make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    async with live_server(make_settings(**live_settings(fake))) as s, s.ws() as ws:
+    clock = clock_of(fake)
+    settings = make_settings(**live_settings(fake))
+    async with driven(clock) as driver, live_server(settings, clock) as s, s.ws() as ws:
         await send_json(ws, {"type": "subscribe", "series_id": fut_of(fake)})
         assert (await recv_json(ws))["type"] == "catchup"
         forming: list[dict[str, Any]] = []
@@ -65,10 +85,11 @@ async def test_forming_is_streamed_closed_is_stored_then_broadcast(
         times = [c["candle_time"] for c in closed]
         assert times == sorted(set(times))
         assert forming, "forming updates reached the client"
-        newest_forming = max(c["candle_time"] for c in forming)
-        stored_times = {c[0] for c in await stored(s, fut_of(fake))}
-        # A forming candle is never stored while it forms.
-        assert newest_forming not in stored_times or newest_forming <= max(times)
+        with driver.paused():
+            # Time stands still: the candle forming now cannot close meanwhile, so it
+            # must not be in the store.
+            forming_now = int(clock.now()) // 60 * 60
+            assert max(c[0] for c in await stored(s, fut_of(fake))) < forming_now
         await assert_store_matches_exchange(s, fake, fut_of(fake))
         text = (await s.http.get("/metrics")).text
         assert f'trade_canvas_ingest_forming_received_total{{series_id="{fut_of(fake)}"}}' in text
@@ -77,7 +98,7 @@ async def test_forming_is_streamed_closed_is_stored_then_broadcast(
 async def test_many_series_share_batches(make_settings: SettingsFactory, fake: FakeVenue) -> None:
     whitelist = [fut_of(fake, b) for b in ("BTC", "ETH", "BNB", "SOL", "XRP")]
     settings = make_settings(**live_settings(fake, whitelist=whitelist))
-    async with live_server(settings) as s:
+    async with serving(settings, fake) as s:
         for sid in whitelist:
             await wait_caught_up(s, fake, sid)
         before_rows = {sid: await metric_value_l(s, "trade_canvas_ingest_rows_written_total", sid)
@@ -130,7 +151,7 @@ async def test_dropped_connections_many_times(
 ) -> None:
     sid = fut_of(fake) if market == "futures" else spot_of(fake)
     settings = make_settings(**live_settings(fake, whitelist=[sid]))
-    async with live_server(settings) as s:
+    async with serving(settings, fake) as s:
         await wait_caught_up(s, fake, sid)
         for drops in range(1, 6):
             await poll(lambda: fake.run(market, lambda w: len(w._clients)) > 0, "reconnect")  # type: ignore[arg-type]
@@ -145,9 +166,9 @@ async def test_dropped_connections_many_times(
 async def test_stall_is_detected_and_healed(
     make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+    async with serving(make_settings(**live_settings(fake, whitelist=[fut_of(fake)])), fake) as s:
         await wait_caught_up(s, fake, fut_of(fake))
-        fake.run("futures", lambda w: w.stall(4.0))
+        fake.run("futures", lambda w: w.stall(240))
         await poll(lambda: _reconnects(s), "a reconnect after the stall", 10)
         await wait_caught_up(s, fake, fut_of(fake))
         await assert_store_matches_exchange(s, fake, fut_of(fake))
@@ -158,9 +179,9 @@ async def _reconnects(s: Any) -> bool:
 
 
 async def test_refused_reconnects(make_settings: SettingsFactory, fake: FakeVenue) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+    async with serving(make_settings(**live_settings(fake, whitelist=[fut_of(fake)])), fake) as s:
         await wait_caught_up(s, fake, fut_of(fake))
-        fake.run("futures", lambda w: w.refuse(3.0))
+        fake.run("futures", lambda w: w.refuse(180))
         fake.run("futures", lambda w: w.drop_all())
         await poll(lambda: fake.run("futures", lambda w: w.connections_refused) >= 2,
                    "refused attempts")  # fmt: skip
@@ -171,7 +192,7 @@ async def test_refused_reconnects(make_settings: SettingsFactory, fake: FakeVenu
 async def test_a_closed_kline_that_never_comes_is_fetched(
     make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+    async with serving(make_settings(**live_settings(fake, whitelist=[fut_of(fake)])), fake) as s:
         await wait_caught_up(s, fake, fut_of(fake))
         backfilled = await metric_value_l(s, "trade_canvas_ingest_backfilled_total", fut_of(fake))
         fake.run("futures", lambda w: w.omit_closes(3))
@@ -190,20 +211,20 @@ async def test_late_closes_are_not_fetched_twice(
     make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
     settings = make_settings(
-        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_close_grace_s=1.0)
+        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_close_grace_s=60)
     )
-    async with live_server(settings) as s:
+    async with serving(settings, fake) as s:
         await wait_caught_up(s, fake, fut_of(fake))
-        fake.run("futures", lambda w: w.delay_closes(0.3))
+        fake.run("futures", lambda w: w.delay_closes(18))
         await wait_candles_close(fake, 3)
         await wait_caught_up(s, fake, fut_of(fake))
         await assert_store_matches_exchange(s, fake, fut_of(fake))
 
 
 async def test_server_shutdown_event(make_settings: SettingsFactory, fake: FakeVenue) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[spot_of(fake)]))) as s:
+    async with serving(make_settings(**live_settings(fake, whitelist=[spot_of(fake)])), fake) as s:
         await wait_caught_up(s, fake, spot_of(fake))
-        fake.call(fake.ws["spot"].server_shutdown())
+        await fake.call_async(fake.ws["spot"].server_shutdown())
         await poll(lambda: _reconnects(s), "a reconnect after serverShutdown")
         await wait_candles_close(fake, 2)
         await wait_caught_up(s, fake, spot_of(fake))
@@ -213,7 +234,7 @@ async def test_server_shutdown_event(make_settings: SettingsFactory, fake: FakeV
 async def test_garbage_frames_are_counted_and_ignored(
     make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+    async with serving(make_settings(**live_settings(fake, whitelist=[fut_of(fake)])), fake) as s:
         await wait_caught_up(s, fake, fut_of(fake))
         fake.run("futures", lambda w: w.send_garbage(5))
         await poll(
@@ -235,7 +256,8 @@ async def _at_least(value: Awaitable[float], bound: float) -> bool:
 
 async def test_server_restarted_mid_stream(make_settings: SettingsFactory, fake: FakeVenue) -> None:
     settings = make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))
-    async with live_server(settings) as s:
+    clock = clock_of(fake)
+    async with driven(clock), live_server(settings, clock) as s:
         await wait_caught_up(s, fake, fut_of(fake))
         # A live close can make the head current before the first REST page of the empty
         # store's backfill is in: wait for that page, or `first` is read too early.
@@ -244,8 +266,9 @@ async def test_server_restarted_mid_stream(make_settings: SettingsFactory, fake:
             "the backfill",
         )
         first = (await stored(s, fut_of(fake)))[0][0]
-    await wait_candles_close(fake, 3)  # the market moves on while trade-canvas is down
-    async with live_server(settings) as s:
+    async with driven(clock):
+        await wait_candles_close(fake, 3)  # the market moves on while trade-canvas is down
+    async with driven(clock), live_server(settings, clock) as s:
         await wait_caught_up(s, fake, fut_of(fake))
         got = await assert_store_matches_exchange(s, fake, fut_of(fake))
         assert got[0][0] == first
@@ -263,7 +286,7 @@ async def test_more_streams_than_one_connection_carries(
             bybit_ws_topics_per_connection=2,
         )
     )
-    async with live_server(settings) as s:
+    async with serving(settings, fake) as s:
         for sid in whitelist:
             await wait_caught_up(s, fake, sid)
         debug = (await s.http.get("/api/market/debug/ingest_state")).json()
@@ -277,9 +300,9 @@ async def test_reconnects_ahead_of_the_connection_age_limit(
     if fake.name != "binance":
         pytest.skip("only Binance cuts connections at an age (24 hours)")
     settings = make_settings(
-        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_max_connection_age_s=1.5)
+        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_max_connection_age_s=90)
     )
-    async with live_server(settings) as s:
+    async with serving(settings, fake) as s:
         await wait_caught_up(s, fake, fut_of(fake))
         await poll(lambda: _metric_at_least(s, "trade_canvas_ingest_reconnects_total", 2),
                    "planned reconnects")  # fmt: skip
@@ -295,15 +318,15 @@ async def test_a_refused_connect_after_a_planned_reconnect_backs_off(
     if fake.name != "binance":
         pytest.skip("only Binance cuts connections at an age (24 hours)")
     settings = make_settings(
-        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_max_connection_age_s=1.5)
+        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_max_connection_age_s=90)
     )
-    async with live_server(settings) as s:
+    async with serving(settings, fake) as s:
         await wait_caught_up(s, fake, fut_of(fake))
-        fake.run("futures", lambda w: w.refuse(3.0))
+        fake.run("futures", lambda w: w.refuse(180))
         await poll(lambda: fake.run("futures", lambda w: w.connections_refused) >= 1,
                    "a refused reconnect after the age cut")  # fmt: skip
         await wait_caught_up(s, fake, fut_of(fake))
-        # Backoff from 0.5 s (capped at 0.5 s here) allows a handful in 3 s, not hundreds.
+        # Backoff from 30 s (capped there) allows a handful in 180 s, not hundreds.
         assert fake.run("futures", lambda w: w.connections_refused) <= 12
         await assert_store_matches_exchange(s, fake, fut_of(fake))
 
@@ -314,10 +337,12 @@ async def test_the_exchanges_connection_cut(make_settings: SettingsFactory, venu
 
     from tests.live_support import FAST
 
-    cut = replace(FAST, max_connection_s=1.5)
-    fake = start_fake(limits=cut, venue=venue)
+    cut = replace(FAST, max_connection_s=90)
+    fake = start_fake(limits=cut, venue=venue, stepped=True)
     try:
-        async with live_server(make_settings(**live_settings(fake, whitelist=[fut_of(fake)]))) as s:
+        async with serving(
+            make_settings(**live_settings(fake, whitelist=[fut_of(fake)])), fake
+        ) as s:
             await wait_caught_up(s, fake, fut_of(fake))
             await poll(lambda: fake.run("futures", lambda w: w.connections_accepted) >= 3,
                        "connections cut and re-opened")  # fmt: skip

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.fake_exchange.clock import SteppedClock
 from app.fake_exchange.server import FakeBinance
 from app.services import whitelist_of
 from tests.conftest import SettingsFactory
-from tests.live_support import live_settings, wait_caught_up
+from tests.live_support import driven, live_settings, start_fake, wait_caught_up
 from tests.support import LiveServer, live_server, poll, recv_json, send_json
 
 A = "binance:futures:BTC/USDT:USDT:1m"
@@ -57,17 +58,35 @@ async def _state(s: LiveServer, sid: str, state: str) -> bool:
     return (await jobs(s)).get(sid, {}).get("state") == state
 
 
-async def test_idle_jobs_expire_and_leave_the_stream(
-    make_settings: SettingsFactory, fake: FakeBinance
-) -> None:
-    async with live_server(make_settings(**live_settings(fake, ondemand_idle_ttl_s=0.5))) as s:
-        async with s.ws() as ws:
-            await subscribe(ws, A)
-            await poll(lambda: _state(s, A, "live"), "A live")
-            await poll(lambda: fake.run("futures", lambda w: len(w._streams)) == 1, "streaming")
-        await poll(lambda: _gone(s, A), "the idle job to expire", 10)
-        # The exchange no longer streams it: it was unsubscribed (or its connection closed).
-        await poll(lambda: fake.run("futures", lambda w: len(w._streams)) == 0, "unsubscribed")
+async def test_idle_jobs_expire_and_leave_the_stream(make_settings: SettingsFactory) -> None:
+    """Expiry runs on the server's clock: a stepped one shared with the exchange, held still
+    to show the job outlives the subscriber until its idle time has passed."""
+    fake = start_fake(stepped=True)
+    clock = fake.exchange.clock
+    assert isinstance(clock, SteppedClock)
+    settings = make_settings(**live_settings(fake, ondemand_idle_ttl_s=600))
+    try:
+        async with driven(clock) as driver, live_server(settings, clock) as s:
+            async with s.ws() as ws:
+                await subscribe(ws, A)
+                await poll(lambda: _state(s, A, "live"), "A live")
+                await poll(lambda: fake.run("futures", lambda w: len(w._streams)) == 1, "streaming")
+                with driver.paused():
+                    await send_json(ws, {"type": "unsubscribe", "series_id": A})
+                    await poll(lambda: _refcount(s, A, 0), "A idle")
+                    clock.advance(599)
+                    await poll(lambda: _expiry_waits(s, A, clock.now()), "the expiry to wait")
+                    clock.advance(2)
+                    await poll(lambda: _gone(s, A), "the idle job to expire")
+            # The exchange no longer streams it: it was unsubscribed (or its connection closed).
+            await poll(lambda: fake.run("futures", lambda w: len(w._streams)) == 0, "unsubscribed")
+    finally:
+        fake.stop()
+
+
+async def _expiry_waits(s: LiveServer, sid: str, now: float) -> bool:
+    job = (await jobs(s)).get(sid)
+    return job is not None and job["idle_deadline"] > now
 
 
 async def _gone(s: LiveServer, sid: str) -> bool:

@@ -16,6 +16,7 @@ from app.api.errors import install_error_handlers
 from app.api.frontend import default_frontend_dir, mount_frontend
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi import install_openapi
+from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.metrics import Metrics
 from app.services import start_services, stop_services
@@ -23,12 +24,13 @@ from app.services import start_services, stop_services
 FULL_GC_EVERY = 100
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+    """`clock` is the time every part of the server reads (tests hand in one they move)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await start_services(settings, metrics)
+        services = await start_services(settings, metrics, clock)
         app.state.services = services
         # Everything built so far lives as long as the server: keep the collector from
         # rescanning it on every full collection (those scans were latency spikes).

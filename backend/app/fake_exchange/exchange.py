@@ -8,11 +8,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from app.fake_exchange.clock import ExchangeClock, FakeClock
 from app.fake_exchange.market import (
     DEFAULT_FUTURES,
     DEFAULT_SPOT,
     INTERVAL_SECONDS,
-    FakeClock,
     Kline,
     SymbolModel,
     align,
@@ -61,9 +61,10 @@ class FakeExchange:
         history_days: float = 30.0,
         speed: float = 1.0,
         start: float | None = None,
+        clock: ExchangeClock | None = None,
         seed: int = 1,
     ) -> None:
-        self.clock = FakeClock(speed, start)
+        self.clock: ExchangeClock = clock or FakeClock(speed, start)
         self.models: dict[MarketKind, dict[str, SymbolModel]] = {
             "spot": {s: SymbolModel(s, seed) for s in spot_symbols},
             "futures": {s: SymbolModel(s, seed + 7) for s in futures_symbols},

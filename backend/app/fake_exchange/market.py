@@ -9,7 +9,6 @@ sends them: decimal strings.
 from __future__ import annotations
 
 import math
-import time
 import zlib
 from dataclasses import dataclass
 from typing import Final
@@ -154,22 +153,3 @@ def align(t: int, interval: str) -> int:
     size = INTERVAL_SECONDS[interval]
     offset = _WEEK_OFFSET if interval == "1w" else 0
     return t - (t + offset) % size
-
-
-class FakeClock:
-    """The exchange's clock: real time, optionally sped up (60 closes a 1m candle every
-    second) and shifted so tests can start just before a candle boundary."""
-
-    def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
-        self.speed = speed
-        self._start_fake = time.time() if start is None else start
-        self._start_real = time.monotonic()
-
-    def now(self) -> float:
-        return self._start_fake + (time.monotonic() - self._start_real) * self.speed
-
-    def now_ms(self) -> int:
-        return int(self.now() * 1000)
-
-    def real_seconds_until(self, fake_t: float) -> float:
-        return max(0.0, (fake_t - self.now()) / self.speed)

@@ -80,6 +80,12 @@ class FakeVenue:
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result(30)
 
+    async def call_async(self, coro: Any) -> Any:
+        """`call` without blocking the caller's loop: for a coroutine that needs the
+        caller's side (a client) to answer meanwhile."""
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return await asyncio.wrap_future(future)
+
     def run(self, market: MarketKind, fn: Callable[[WsMarketServer], T]) -> T:
         """Call `fn(server)` on the fake's loop, e.g. `run("spot", lambda s: s.drop_all())`."""
 

@@ -43,9 +43,9 @@ class WsLimits:
 class _Client:
     conn: ServerConnection
     combined: bool
+    last_message: float  # on the exchange's clock
     streams: set[str] = field(default_factory=set)
     incoming: deque[float] = field(default_factory=deque)
-    last_message: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -105,6 +105,7 @@ class WsMarketServer:
         self._clients: set[_Client] = set()
         self._streams: dict[str, _StreamState] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._late: set[asyncio.Future[None]] = set()
         # Faults.
         self._stalled_until = 0.0
         self._refuse_until = 0.0
@@ -134,6 +135,8 @@ class WsMarketServer:
         self._ticker = asyncio.create_task(self._tick_loop(), name=f"fake-{self.market}-ticker")
 
     async def stop(self) -> None:
+        for late in list(self._late):
+            late.cancel()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -155,14 +158,14 @@ class WsMarketServer:
 
     def stall(self, seconds: float) -> None:
         """Send no frames for `seconds` while keeping connections open."""
-        self._stalled_until = time.monotonic() + seconds
+        self._stalled_until = self.exchange.clock.elapsed() + seconds
 
     def _stalled(self) -> bool:
-        return time.monotonic() < self._stalled_until
+        return self.exchange.clock.elapsed() < self._stalled_until
 
     def refuse(self, seconds: float) -> None:
         """Reject new connections (HTTP 503) for `seconds`."""
-        self._refuse_until = time.monotonic() + seconds
+        self._refuse_until = self.exchange.clock.elapsed() + seconds
 
     def omit_closes(self, count: int) -> None:
         """Never send the next `count` closed klines (Binance's `x`, Bybit's `confirm`), as
@@ -184,14 +187,14 @@ class WsMarketServer:
             for client in list(self._clients):
                 with contextlib.suppress(ConnectionClosed):
                     await client.conn.send(event)
-            await asyncio.sleep(grace_s)
+            await asyncio.sleep(grace_s)  # real: the announcement's way out, not market time
         for client in list(self._clients):
             await client.conn.close(1001, "server shutdown")
 
     # -- connections ------------------------------------------------------------------
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        if time.monotonic() < self._refuse_until:
+        if self.exchange.clock.elapsed() < self._refuse_until:
             self.connections_refused += 1
             return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "refusing connections\n")
         return None
@@ -205,21 +208,17 @@ class WsMarketServer:
         if len(streams) > self.dialect.max_topics:
             await conn.close(1008, f"more than {self.dialect.max_topics} streams")
             return
-        client = _Client(conn, combined)
+        client = _Client(conn, combined, last_message=self.exchange.clock.elapsed())
         self._subscribe(client, streams)
         self._clients.add(client)
         self.connections_accepted += 1
-        loop = asyncio.get_running_loop()
-        cut = loop.call_later(
-            self.limits.max_connection_s,
-            lambda: asyncio.ensure_future(conn.close(1000, "24 hour cut")),
-        )
+        cut = asyncio.ensure_future(self._cut_at_age(conn))
         idle = None
         if self.limits.client_idle_s is not None:
             idle = asyncio.ensure_future(self._cut_when_idle(client, self.limits.client_idle_s))
         try:
             async for message in conn:
-                client.last_message = time.monotonic()
+                client.last_message = self.exchange.clock.elapsed()
                 self.messages_received += 1
                 if not self._within_rate(client):
                     await conn.close(1008, "too many incoming messages")
@@ -241,10 +240,14 @@ class WsMarketServer:
             self._clients.discard(client)
             self._forget_unused_streams()
 
+    async def _cut_at_age(self, conn: ServerConnection) -> None:
+        await self.exchange.clock.wait(self.limits.max_connection_s)
+        await conn.close(1000, "24 hour cut")
+
     async def _cut_when_idle(self, client: _Client, idle_s: float) -> None:
         while True:
-            await asyncio.sleep(idle_s / 4)
-            if time.monotonic() - client.last_message > idle_s:
+            await self.exchange.clock.wait(idle_s / 4)
+            if self.exchange.clock.elapsed() - client.last_message > idle_s:
                 await client.conn.close(1000, "no heartbeat from the client")
                 return
 
@@ -277,7 +280,7 @@ class WsMarketServer:
 
     async def _tick_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.limits.tick_s)
+            await self.exchange.clock.wait(self.limits.tick_s)
             try:
                 await self._tick()
             except Exception:
@@ -322,9 +325,9 @@ class WsMarketServer:
                     for k, closed in frames.get(stream, ()):
                         await client.conn.send(self._frame(client, stream, k, closed))
         if delayed:
-            asyncio.get_running_loop().call_later(
-                self._close_delay_s, lambda: asyncio.ensure_future(self._send_late(delayed))
-            )
+            late = asyncio.ensure_future(self._send_late(delayed, self._close_delay_s))
+            self._late.add(late)
+            late.add_done_callback(self._late.discard)
 
     def _frame(self, client: _Client, stream: str, k: Kline, closed: bool) -> str:
         # From the topic, not the stream's state: the stream may be forgotten while a tick
@@ -337,7 +340,8 @@ class WsMarketServer:
             client.combined,
         )  # fmt: skip
 
-    async def _send_late(self, delayed: list[tuple[str, Kline]]) -> None:
+    async def _send_late(self, delayed: list[tuple[str, Kline]], delay_s: float) -> None:
+        await self.exchange.clock.wait(delay_s)
         for client in list(self._clients):
             for stream, k in delayed:
                 if stream in client.streams:
