@@ -42,8 +42,8 @@ def _serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level=args.log_level,
-            ws_max_size=settings.ws_max_message_bytes * 4,
-            http=http_protocol(settings.http_header_timeout_s),
+            ws_max_size=settings.ws.max_message_bytes * 4,
+            http=http_protocol(settings.http.header_timeout_s),
         )
     finally:
         for fake in fakes:
@@ -63,10 +63,10 @@ def preflight(settings: Settings) -> None:
     from app.store import CandleStore
 
     whitelist_of(settings)
-    if settings.freqtrade_config is not None:
+    if settings.freqtrade.config is not None:
         from app.history.datadir import load_freqtrade_config
 
-        load_freqtrade_config(settings.freqtrade_config)
+        load_freqtrade_config(settings.freqtrade.config)
 
     try:
         with socket.create_server((settings.host, settings.port)):
@@ -75,7 +75,7 @@ def preflight(settings: Settings) -> None:
         raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {e}") from e
 
     async def open_store() -> None:
-        store = CandleStore(settings.db_path, Metrics())
+        store = CandleStore(settings.db.path, Metrics())
         await store.open()
         await store.close()
 

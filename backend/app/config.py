@@ -1,15 +1,23 @@
-"""Settings: one object, built once at startup and handed to whatever needs it."""
+"""Settings: one object, built once at startup and handed to whatever needs it.
+
+Grouped by concern: the word after `TRADE_CANVAS_` names the group, the rest the setting,
+so `TRADE_CANVAS_WS_MAX_SUBSCRIPTIONS` is `settings.ws.max_subscriptions`. The variable
+names are those documented in the README. Keyword arguments take the same flat names
+(`Settings(ws_max_subscriptions=8)`), or a group's values (`Settings(ws={...})`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.errors import InvalidSeriesId
 from app.series import parse_series_id
+
+_PREFIX = "TRADE_CANVAS_"
 
 
 def _split_csv(value: object) -> object:
@@ -18,90 +26,151 @@ def _split_csv(value: object) -> object:
     return value
 
 
+class _Group(BaseModel):
+    # No infinite or NaN durations, rates or intervals: `inf` flush intervals never flush.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True)
+
+
+class DbSettings(_Group):
+    path: Path = Path("user_data/trade_canvas.sqlite")
+    # Reads are CPU-bound (rows become Python objects under the GIL); more threads only
+    # contend for it, so one is the fastest under load on this kind of machine.
+    read_threads: int = Field(default=1, ge=1, le=16)
+
+
+class FreqtradeSettings(_Group):
+    datadir: Path | None = None
+    config: Path | None = None
+
+
+class HistorySettings(_Group):
+    """History bootstrap from the freqtrade datadir, and `download-data` for the rest."""
+
+    batch_size: int = Field(default=5_000, ge=100, le=100_000)
+    recheck_s: float = Field(default=5.0, ge=0)
+    wait_s: float = Field(default=20.0, ge=0)
+    min_candles: int = Field(default=0, ge=0)
+    data_format: Literal["feather", "parquet", "jsongz", "json"] | None = None
+    download: bool = True
+    download_days: float = Field(default=30.0, gt=0)
+    download_timeout_s: float = Field(default=900.0, gt=0)
+    download_cooldown_s: float = Field(default=300.0, ge=0)
+    download_max_concurrent: int = Field(default=2, ge=1)
+    download_config: Path | None = None
+
+
+class OndemandSettings(_Group):
+    """Live series started by a subscriber rather than the whitelist."""
+
+    max_jobs: int = Field(default=16, ge=0)
+    idle_ttl_s: float = Field(default=60.0, ge=0)
+
+
+class WorkSettings(_Group):
+    """Requests that start work (an import, a download, a live job) for a series not yet
+    stored, per client address: a rate per minute and a burst."""
+
+    requests_per_min: float = Field(default=60.0, gt=0)
+    requests_burst: int = Field(default=30, ge=1)
+
+
+class BinanceSettings(_Group):
+    spot_ws_url: str = "wss://stream.binance.com:9443"
+    futures_ws_url: str = "wss://fstream.binance.com/market"
+    spot_rest_url: str = "https://api.binance.com"
+    futures_rest_url: str = "https://fapi.binance.com"
+    ws_streams_per_connection: int = Field(default=1024, ge=1, le=1024)
+    # Live ingest of every venue: named after the first one, and kept so.
+    ws_batch_max: int = Field(default=500, ge=1)
+    ws_flush_s: float = Field(default=0.25, gt=0)
+    ws_stale_s: float = Field(default=30.0, gt=0)
+    ws_close_grace_s: float = Field(default=3.0, ge=0)
+    ws_max_connection_age_s: float = Field(default=23.5 * 3600, gt=0)
+    ws_backoff_max_s: float = Field(default=30.0, gt=0)
+    backfill_max_candles: int = Field(default=1_000, ge=1)
+
+
+class BybitSettings(_Group):
+    rest_url: str = "https://api.bybit.com"
+    spot_ws_url: str = "wss://stream.bybit.com/v5/public/spot"
+    linear_ws_url: str = "wss://stream.bybit.com/v5/public/linear"
+    ws_topics_per_connection: int = Field(default=200, ge=1, le=1000)
+
+
+class HttpSettings(_Group):
+    """Slow or silent HTTP clients: headers and body must arrive within these."""
+
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class WsSettings(_Group):
+    """WebSocket limits that protect the server from abusive or slow clients."""
+
+    max_subscriptions: int = Field(default=64, ge=1)
+    max_message_bytes: int = Field(default=16_384, ge=256)
+    send_queue_max: int = Field(default=2_048, ge=8)
+    # Unsent bytes per client, catchups included; a client that asks for more is closed.
+    # Two full catchups (5,000 candles, ~0.5 MB each) and a busy live stream fit.
+    send_queue_max_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
+    catchup_max: int = Field(default=5_000, ge=1, le=5_000)
+    # Client messages per second (and burst) before they are dropped with `rate_limited`.
+    messages_per_s: float = Field(default=20.0, gt=0)
+    message_burst: int = Field(default=100, ge=1)
+
+
 class Settings(BaseSettings):
     """Every `TRADE_CANVAS_*` setting. See README.md for the meaning of each."""
 
-    # No infinite or NaN durations, rates or intervals: `inf` flush intervals never flush.
     model_config = SettingsConfigDict(
-        env_prefix="TRADE_CANVAS_", extra="ignore", allow_inf_nan=False
+        env_prefix=_PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,  # TRADE_CANVAS_WS_MAX_SUBSCRIPTIONS: ws.max_subscriptions
+        extra="ignore",
+        allow_inf_nan=False,
     )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-
-    db_path: Path = Path("user_data/trade_canvas.sqlite")
-    # Reads are CPU-bound (rows become Python objects under the GIL); more threads only
-    # contend for it, so one is the fastest under load on this kind of machine.
-    db_read_threads: int = Field(default=1, ge=1, le=16)
-
     market_history_source: Literal["freqtrade", "ccxt", "off"] = "freqtrade"
-    freqtrade_datadir: Path | None = None
-    freqtrade_config: Path | None = None
-
-    # History bootstrap from the freqtrade datadir.
-    history_batch_size: int = Field(default=5_000, ge=100, le=100_000)
-    history_recheck_s: float = Field(default=5.0, ge=0)
-    history_wait_s: float = Field(default=20.0, ge=0)
-    history_min_candles: int = Field(default=0, ge=0)
-    history_data_format: Literal["feather", "parquet", "jsongz", "json"] | None = None
-    history_download: bool = True
-    history_download_days: float = Field(default=30.0, gt=0)
-    history_download_timeout_s: float = Field(default=900.0, gt=0)
-    history_download_cooldown_s: float = Field(default=300.0, ge=0)
-    history_download_max_concurrent: int = Field(default=2, ge=1)
-    history_download_config: Path | None = None
-
     whitelist: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    ondemand_max_jobs: int = Field(default=16, ge=0)
-    ondemand_idle_ttl_s: float = Field(default=60.0, ge=0)
-
-    # Requests that start work (an import, a download, a live job) for a series not yet
-    # stored, per client address: a rate per minute and a burst.
-    work_requests_per_min: float = Field(default=60.0, gt=0)
-    work_requests_burst: int = Field(default=30, ge=1)
-
     live_ingest: bool = True
-    binance_ws_batch_max: int = Field(default=500, ge=1)
-    binance_ws_flush_s: float = Field(default=0.25, gt=0)
-    binance_ws_stale_s: float = Field(default=30.0, gt=0)
-    binance_ws_close_grace_s: float = Field(default=3.0, ge=0)
-    binance_ws_max_connection_age_s: float = Field(default=23.5 * 3600, gt=0)
-    binance_ws_backoff_max_s: float = Field(default=30.0, gt=0)
-    binance_backfill_max_candles: int = Field(default=1_000, ge=1)
-    binance_ws_streams_per_connection: int = Field(default=1024, ge=1, le=1024)
-    binance_spot_ws_url: str = "wss://stream.binance.com:9443"
-    binance_futures_ws_url: str = "wss://fstream.binance.com/market"
-    binance_spot_rest_url: str = "https://api.binance.com"
-    binance_futures_rest_url: str = "https://fapi.binance.com"
-    bybit_rest_url: str = "https://api.bybit.com"
-    bybit_spot_ws_url: str = "wss://stream.bybit.com/v5/public/spot"
-    bybit_linear_ws_url: str = "wss://stream.bybit.com/v5/public/linear"
-    bybit_ws_topics_per_connection: int = Field(default=200, ge=1, le=1000)
-
     enable_debug_api: bool = False
     enable_ingest_api: bool = False
     ingest_token: str | None = None
-
     # The built chart (frontend/dist of this checkout when unset).
     frontend_dir: Path | None = None
-
-    # Slow or silent HTTP clients: headers and body must arrive within these.
-    http_header_timeout_s: float = Field(default=10.0, gt=0)
-    http_body_timeout_s: float = Field(default=10.0, gt=0)
-
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    # WebSocket limits that protect the server from abusive or slow clients.
-    ws_max_subscriptions: int = Field(default=64, ge=1)
-    ws_max_message_bytes: int = Field(default=16_384, ge=256)
-    ws_send_queue_max: int = Field(default=2_048, ge=8)
-    # Unsent bytes per client, catchups included; a client that asks for more is closed.
-    # Two full catchups (5,000 candles, ~0.5 MB each) and a busy live stream fit.
-    ws_send_queue_max_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
-    ws_catchup_max: int = Field(default=5_000, ge=1, le=5_000)
-    # Client messages per second (and burst) before they are dropped with `rate_limited`.
-    ws_messages_per_s: float = Field(default=20.0, gt=0)
-    ws_message_burst: int = Field(default=100, ge=1)
+    db: DbSettings = DbSettings()
+    freqtrade: FreqtradeSettings = FreqtradeSettings()
+    history: HistorySettings = HistorySettings()
+    ondemand: OndemandSettings = OndemandSettings()
+    work: WorkSettings = WorkSettings()
+    binance: BinanceSettings = BinanceSettings()
+    bybit: BybitSettings = BybitSettings()
+    http: HttpSettings = HttpSettings()
+    ws: WsSettings = WsSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _into_groups(cls, data: Any) -> Any:
+        """Flat keyword names (`ws_max_subscriptions=8`) into their group, over what the
+        environment gave that group."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, field in cls.model_fields.items():
+            group = field.annotation
+            if not (isinstance(group, type) and issubclass(group, _Group)):
+                continue
+            given = data.get(name)
+            values = given.model_dump() if isinstance(given, _Group) else dict(given or {})
+            for key in [k for k in data if k.startswith(name + "_")]:
+                if (setting := key.removeprefix(name + "_")) in group.model_fields:
+                    values[setting] = data.pop(key)
+            data[name] = values
+        return data
 
     @field_validator("whitelist", "cors_origins", mode="before")
     @classmethod

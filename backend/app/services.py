@@ -75,25 +75,25 @@ def build_history(
             store,
             writer,
             venues,
-            days=settings.history_download_days,
-            wait_s=settings.history_wait_s,
-            recheck_s=settings.history_recheck_s,
+            days=settings.history.download_days,
+            wait_s=settings.history.wait_s,
+            recheck_s=settings.history.recheck_s,
             clock=clock,
         )
         return source, None, None
-    datadirs = resolve_datadir(settings.freqtrade_datadir, settings.freqtrade_config)
-    data_format = settings.history_data_format or configured_format(settings.freqtrade_config)
+    datadirs = resolve_datadir(settings.freqtrade.datadir, settings.freqtrade.config)
+    data_format = settings.history.data_format or configured_format(settings.freqtrade.config)
     downloads = None
-    if settings.history_download:
+    if settings.history.download:
         downloads = DownloadManager(
             DownloadOptions(
                 datadirs=datadirs,
-                days=settings.history_download_days,
+                days=settings.history.download_days,
                 data_format=data_format or "feather",
-                timeout_s=settings.history_download_timeout_s,
-                cooldown_s=settings.history_download_cooldown_s,
-                max_concurrent=settings.history_download_max_concurrent,
-                config=settings.history_download_config,
+                timeout_s=settings.history.download_timeout_s,
+                cooldown_s=settings.history.download_cooldown_s,
+                max_concurrent=settings.history.download_max_concurrent,
+                config=settings.history.download_config,
                 custom_api_urls={
                     v.name: v.custom_api_urls
                     for v in venues.values()
@@ -109,10 +109,10 @@ def build_history(
         BootstrapOptions(
             datadirs=datadirs,
             preferred_format=data_format,
-            batch_size=settings.history_batch_size,
-            recheck_s=settings.history_recheck_s,
-            wait_s=settings.history_wait_s,
-            min_candles=settings.history_min_candles,
+            batch_size=settings.history.batch_size,
+            recheck_s=settings.history.recheck_s,
+            wait_s=settings.history.wait_s,
+            min_candles=settings.history.min_candles,
         ),
         HistoryMetrics(metrics),
         downloads,
@@ -124,9 +124,9 @@ def build_history(
 def whitelist_of(settings: Settings) -> list[SeriesId]:
     """`TRADE_CANVAS_WHITELIST`, else the freqtrade config's pair whitelist on its exchange,
     at its timeframe and trading mode."""
-    if settings.whitelist or settings.freqtrade_config is None:
+    if settings.whitelist or settings.freqtrade.config is None:
         return [parse_series_id(s) for s in settings.whitelist]
-    config = load_freqtrade_config(settings.freqtrade_config)
+    config = load_freqtrade_config(settings.freqtrade.config)
     pairs = (config.get("exchange") or {}).get("pair_whitelist") or []
     timeframe = config.get("timeframe")
     market = "futures" if config.get("trading_mode") == "futures" else "spot"
@@ -136,7 +136,7 @@ def whitelist_of(settings: Settings) -> list[SeriesId]:
         try:
             series.append(parse_series_id(f"{exchange}:{market}:{pair}:{timeframe}"))
         except InvalidSeriesId as e:
-            log.warning("skipping whitelist pair %s of %s: %s", pair, settings.freqtrade_config, e)
+            log.warning("skipping whitelist pair %s of %s: %s", pair, settings.freqtrade.config, e)
     return series
 
 
@@ -151,12 +151,12 @@ def build_ingestors(
     if not settings.live_ingest:
         return {}
     options = IngestOptions(
-        batch_max=settings.binance_ws_batch_max,
-        flush_s=settings.binance_ws_flush_s,
-        stale_s=settings.binance_ws_stale_s,
-        close_grace_s=settings.binance_ws_close_grace_s,
-        backoff_max_s=settings.binance_ws_backoff_max_s,
-        backfill_max_candles=settings.binance_backfill_max_candles,
+        batch_max=settings.binance.ws_batch_max,
+        flush_s=settings.binance.ws_flush_s,
+        stale_s=settings.binance.ws_stale_s,
+        close_grace_s=settings.binance.ws_close_grace_s,
+        backoff_max_s=settings.binance.ws_backoff_max_s,
+        backfill_max_candles=settings.binance.backfill_max_candles,
     )
     return {
         (venue.name, market): LiveIngestor(
@@ -175,13 +175,13 @@ async def start_services(
     settings: Settings, metrics: Metrics, clock: Clock = SYSTEM_CLOCK
 ) -> Services:
     whitelist = whitelist_of(settings)
-    store = CandleStore(settings.db_path, metrics, read_threads=settings.db_read_threads)
+    store = CandleStore(settings.db.path, metrics, read_threads=settings.db.read_threads)
     await store.open()
     # Lazy: no ccxt client exists until the first request that needs one.
     venues = build_venues(settings, clock)
     try:
         locks = SeriesLocks()
-        fanout = Fanout(store, locks, catchup_max=settings.ws_catchup_max)
+        fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
         writer = CandleWriter(store, locks, fanout, clock)
         history, datadirs, downloads = build_history(
             settings, store, writer, metrics, venues, clock
@@ -189,8 +189,8 @@ async def start_services(
         ingest_metrics = IngestMetrics(metrics)
         supervisor = IngestSupervisor(
             whitelist=whitelist,
-            max_jobs=settings.ondemand_max_jobs,
-            idle_ttl_s=settings.ondemand_idle_ttl_s,
+            max_jobs=settings.ondemand.max_jobs,
+            idle_ttl_s=settings.ondemand.idle_ttl_s,
             history=history,
             ingestors=build_ingestors(settings, venues, store, writer, ingest_metrics, clock),
             metrics=metrics,
@@ -199,7 +199,7 @@ async def start_services(
         )
         ingest_metrics.watch_heads(supervisor.heads)
         subscriptions = Subscriptions(
-            fanout, supervisor, history, max_per_client=settings.ws_max_subscriptions
+            fanout, supervisor, history, max_per_client=settings.ws.max_subscriptions
         )
         series = SeriesRegistry(
             store, venues, supervisor, history, datadirs, [str(s) for s in whitelist]
@@ -217,8 +217,8 @@ async def start_services(
         datadirs=datadirs,
         always_served=frozenset(str(s) for s in whitelist),
         starts_work=history is not None or settings.live_ingest,
-        per_client_per_min=settings.work_requests_per_min,
-        per_client_burst=settings.work_requests_burst,
+        per_client_per_min=settings.work.requests_per_min,
+        per_client_burst=settings.work.requests_burst,
     )
     return Services(
         settings,

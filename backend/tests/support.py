@@ -74,7 +74,7 @@ async def live_server(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> AsyncI
     app = create_app(settings, clock)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
-        http=http_protocol(settings.http_header_timeout_s),
+        http=http_protocol(settings.http.header_timeout_s),
     )  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name="test-uvicorn")

@@ -18,8 +18,10 @@ def rest_settings(make_settings: SettingsFactory, fake: FakeRest) -> Any:
 async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
     make_settings: SettingsFactory, fake_binance: FakeRest, fake_bybit: FakeRest
 ) -> None:
-    settings = rest_settings(make_settings, fake_binance).model_copy(
-        update={"bybit_rest_url": fake_bybit.url}
+    settings = make_settings(
+        binance_spot_rest_url=fake_binance.url,
+        binance_futures_rest_url=fake_binance.url,
+        bybit_rest_url=fake_bybit.url,
     )
     async with live_server(settings) as s:
         r = await s.http.get("/api/market/exchanges")

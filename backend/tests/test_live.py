@@ -262,7 +262,7 @@ async def test_server_restarted_mid_stream(make_settings: SettingsFactory, fake:
         # A live close can make the head current before the first REST page of the empty
         # store's backfill is in: wait for that page, or `first` is read too early.
         await poll(
-            lambda: _stored_at_least(s, fut_of(fake), settings.binance_backfill_max_candles),
+            lambda: _stored_at_least(s, fut_of(fake), settings.binance.backfill_max_candles),
             "the backfill",
         )
         first = (await stored(s, fut_of(fake)))[0][0]

@@ -71,6 +71,6 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(
-        RequestContextMiddleware, metrics=metrics, body_timeout_s=settings.http_body_timeout_s
+        RequestContextMiddleware, metrics=metrics, body_timeout_s=settings.http.body_timeout_s
     )
     return app

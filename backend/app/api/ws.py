@@ -58,8 +58,8 @@ async def market_ws(
     session = ClientSession(
         client_id,
         websocket.send_text,
-        max_queue=settings.ws_send_queue_max,
-        max_bytes=settings.ws_send_queue_max_bytes,
+        max_queue=settings.ws.send_queue_max,
+        max_bytes=settings.ws.send_queue_max_bytes,
         metrics=metrics,
     )
     sender = asyncio.create_task(session.run_sender(), name=f"{client_id}-sender")
@@ -67,9 +67,9 @@ async def market_ws(
     metrics.ws_clients.inc()
     handler = _Handler(websocket, session, settings, metrics, admission, subscriptions)
     try:
-        bucket = TokenBucket(settings.ws_messages_per_s, settings.ws_message_burst)
-        limit = _RateLimit(bucket, session, metrics, settings.ws_messages_per_s)
-        await _receive_loop(websocket, handler, settings.ws_max_message_bytes, sender, limit)
+        bucket = TokenBucket(settings.ws.messages_per_s, settings.ws.message_burst)
+        limit = _RateLimit(bucket, session, metrics, settings.ws.messages_per_s)
+        await _receive_loop(websocket, handler, settings.ws.max_message_bytes, sender, limit)
     except SlowConsumer as e:
         await handler.too_slow(e)
     finally:
@@ -139,7 +139,7 @@ class _Handler:
         self._admission = admission
         self._subscriptions = subscriptions
         self._client = client_address(websocket)
-        self._max_subscriptions = settings.ws_max_subscriptions
+        self._max_subscriptions = settings.ws.max_subscriptions
         self._pending: dict[str, asyncio.Task[None]] = {}
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 

@@ -26,7 +26,7 @@ from app.tasks import spawn
 
 
 def datadir_of(settings: Settings, override: Path | None) -> Datadirs:
-    return resolve_datadir(override or settings.freqtrade_datadir, settings.freqtrade_config)
+    return resolve_datadir(override or settings.freqtrade.datadir, settings.freqtrade.config)
 
 
 def datadir_ls(settings: Settings, datadir: Path | None, as_json: bool, out: TextIO) -> int:
@@ -91,13 +91,13 @@ async def _import(
     out: TextIO,
 ) -> int:
     metrics = Metrics()
-    store = CandleStore(settings.db_path, metrics)
+    store = CandleStore(settings.db.path, metrics)
     await store.open()
     options = BootstrapOptions(
         datadirs=datadir,
-        preferred_format=settings.history_data_format
-        or configured_format(settings.freqtrade_config),
-        batch_size=settings.history_batch_size,
+        preferred_format=settings.history.data_format
+        or configured_format(settings.freqtrade.config),
+        batch_size=settings.history.batch_size,
         recheck_s=0,
         wait_s=float("inf"),
         min_candles=0,

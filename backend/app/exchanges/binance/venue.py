@@ -10,10 +10,10 @@ from app.exchanges.registry import Venue
 
 
 def binance_venue(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Venue:
-    urls = binance_api_urls(settings.binance_spot_rest_url, settings.binance_futures_rest_url)
-    per_connection = settings.binance_ws_streams_per_connection
-    max_age_s = settings.binance_ws_max_connection_age_s
-    spot_url, futures_url = settings.binance_spot_ws_url, settings.binance_futures_ws_url
+    urls = binance_api_urls(settings.binance.spot_rest_url, settings.binance.futures_rest_url)
+    per_connection = settings.binance.ws_streams_per_connection
+    max_age_s = settings.binance.ws_max_connection_age_s
+    spot_url, futures_url = settings.binance.spot_ws_url, settings.binance.futures_ws_url
     return Venue.of("binance", binance_rest(urls, clock=clock), {
         "spot": BinanceFeed("spot", spot_url, per_connection, max_age_s),
         "futures": BinanceFeed("futures", futures_url, per_connection, max_age_s),

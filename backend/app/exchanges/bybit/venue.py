@@ -10,9 +10,9 @@ from app.exchanges.registry import Venue
 
 
 def bybit_venue(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Venue:
-    urls = bybit_api_urls(settings.bybit_rest_url)
-    per_connection = settings.bybit_ws_topics_per_connection
+    urls = bybit_api_urls(settings.bybit.rest_url)
+    per_connection = settings.bybit.ws_topics_per_connection
     return Venue.of("bybit", bybit_rest(urls, clock=clock), {
-        "spot": BybitFeed("spot", settings.bybit_spot_ws_url, per_connection),
-        "futures": BybitFeed("futures", settings.bybit_linear_ws_url, per_connection),
+        "spot": BybitFeed("spot", settings.bybit.spot_ws_url, per_connection),
+        "futures": BybitFeed("futures", settings.bybit.linear_ws_url, per_connection),
     }, None if urls == bybit_api_urls(URL) else urls)  # fmt: skip

@@ -1,0 +1,66 @@
+"""Settings are grouped by concern, and the variable names stay those the README lists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from app.config import Settings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_variables() -> list[str]:
+    text = README.read_text()
+    table = text[text.index("## Configuration") : text.index("## API")]
+    names = []
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            first_column = line.split("|")[1]
+            names += re.findall(r"`([A-Z0-9_]+)`", first_column)
+    return names
+
+
+def setting_of(variable: str) -> tuple[str, ...] | None:
+    """Where `TRADE_CANVAS_<variable>` lands: a top-level field or (group, field)."""
+    name = variable.lower()
+    if name in Settings.model_fields:
+        return (name,)
+    group, _, rest = name.partition("_")
+    annotation = Settings.model_fields[group].annotation if group in Settings.model_fields else None
+    grouped = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return (group, rest) if grouped and rest in annotation.model_fields else None
+
+
+def test_every_documented_variable_is_a_setting() -> None:
+    variables = readme_variables()
+    assert len(variables) > 40
+    assert [v for v in variables if setting_of(v) is None] == []
+
+
+def test_a_variable_reaches_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADE_CANVAS_WS_MAX_SUBSCRIPTIONS", "7")
+    monkeypatch.setenv("TRADE_CANVAS_BINANCE_WS_STALE_S", "9.5")
+    monkeypatch.setenv("TRADE_CANVAS_WORK_REQUESTS_BURST", "3")
+    settings = Settings()
+    assert settings.ws.max_subscriptions == 7
+    assert settings.binance.ws_stale_s == 9.5
+    assert settings.work.requests_burst == 3
+    assert settings.ws.catchup_max == 5_000  # the rest of the group keeps its defaults
+
+
+def test_flat_keywords_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADE_CANVAS_WS_MAX_SUBSCRIPTIONS", "7")
+    monkeypatch.setenv("TRADE_CANVAS_WS_CATCHUP_MAX", "10")
+    settings = Settings(ws_max_subscriptions=8)
+    assert (settings.ws.max_subscriptions, settings.ws.catchup_max) == (8, 10)
+
+
+def test_a_bad_value_is_reported_under_its_variable_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADE_CANVAS_HISTORY_WAIT_S", "-1")
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert [e["loc"] for e in raised.value.errors()] == [("history", "wait_s")]
