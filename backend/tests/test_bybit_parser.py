@@ -66,7 +66,7 @@ def test_topics_requests_and_heartbeat() -> None:
     feed = BybitFeed("spot", "ws://x")
     assert feed.topic(parse_series_id("bybit:spot:BTC/USDT:1h")) == "kline.60.BTCUSDT"
     assert feed.topic(parse_series_id("bybit:futures:ETH/USDT:USDT:1d")) == "kline.D.ETHUSDT"
-    assert orjson.loads(feed.subscribe(["kline.1.BTCUSDT"], 7)) == {
+    assert orjson.loads(feed.request("subscribe", ["kline.1.BTCUSDT"], 7)) == {
         "req_id": "7", "op": "subscribe", "args": ["kline.1.BTCUSDT"],
     }  # fmt: skip
     assert orjson.loads(feed.heartbeat() or "") == {"op": "ping"}

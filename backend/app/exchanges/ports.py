@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from app.candle import Candle, CandleRow
 from app.errors import TradeCanvasError
 from app.series import Market, SeriesId
+
+Action = Literal["subscribe", "unsubscribe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +122,8 @@ class LiveFeed(Protocol):
 
     def topic(self, series: SeriesId) -> str: ...
 
-    def subscribe(self, topics: Sequence[str], request_id: int) -> str: ...
-
-    def unsubscribe(self, topics: Sequence[str], request_id: int) -> str: ...
+    def request(self, action: Action, topics: Sequence[str], request_id: int) -> str:
+        """The frame that subscribes to or unsubscribes from `topics`."""
 
     def heartbeat(self) -> str | None:
         """The client's keep-alive message, sent every `limits.heartbeat_s` (None: the

@@ -143,13 +143,13 @@ class _Connection:
         self.topics.add(topic)
         if self.ws is not None:  # else the next connect subscribes everything
             self._request_id += 1
-            await self._send(self.feed.subscribe([topic], self._request_id))
+            await self._send(self.feed.request("subscribe", [topic], self._request_id))
 
     async def remove(self, topic: str) -> None:
         self.topics.discard(topic)
         if self.ws is not None:
             self._request_id += 1
-            await self._send(self.feed.unsubscribe([topic], self._request_id))
+            await self._send(self.feed.request("unsubscribe", [topic], self._request_id))
 
     async def _send(self, text: str) -> None:
         """Send if connected, never faster than the venue's incoming-message limit."""
@@ -225,7 +225,9 @@ class _Connection:
             step = self.feed.limits.topics_per_request
             for i in range(0, len(topics), step):
                 self._request_id += 1
-                await self._send(self.feed.subscribe(topics[i : i + step], self._request_id))
+                await self._send(
+                    self.feed.request("subscribe", topics[i : i + step], self._request_id)
+                )
             self.ingestor.connected(self)
             return await self._read(ws)
         finally:

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import orjson
 
 from app.exchanges.binance.parser import KlineUpdate, Reply, ServerShutdown, parse_frame
-from app.exchanges.ports import FeedEvent, FeedLimits, KlineEvent, PlannedReconnect, RequestRefused
+from app.exchanges.ports import (
+    Action,
+    FeedEvent,
+    FeedLimits,
+    KlineEvent,
+    PlannedReconnect,
+    RequestRefused,
+)
 from app.series import Market, SeriesId
 
 # Binance: 1,024 streams per connection, 300 connection attempts per 5 minutes, 5 (spot)
@@ -47,11 +54,10 @@ class BinanceFeed:
     def topic(self, series: SeriesId) -> str:
         return f"{series.exchange_symbol.lower()}@kline_{series.timeframe}"
 
-    def subscribe(self, topics: Sequence[str], request_id: int) -> str:
-        return _request("SUBSCRIBE", topics, request_id)
-
-    def unsubscribe(self, topics: Sequence[str], request_id: int) -> str:
-        return _request("UNSUBSCRIBE", topics, request_id)
+    def request(self, action: Action, topics: Sequence[str], request_id: int) -> str:
+        return orjson.dumps(
+            {"method": action.upper(), "params": list(topics), "id": request_id}
+        ).decode()
 
     def heartbeat(self) -> str | None:
         return None
@@ -65,7 +71,3 @@ class BinanceFeed:
         if isinstance(frame, Reply) and frame.error is not None:
             return (RequestRefused(f"request {frame.id}: {frame.error}"),)
         return ()
-
-
-def _request(method: str, topics: Sequence[str], request_id: int) -> str:
-    return orjson.dumps({"method": method, "params": list(topics), "id": request_id}).decode()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import orjson
 
 from app.exchanges.bybit.parser import INTERVALS, BybitReply, parse_frame
-from app.exchanges.ports import FeedEvent, FeedLimits, KlineEvent, RequestRefused
+from app.exchanges.ports import Action, FeedEvent, FeedLimits, KlineEvent, RequestRefused
 from app.series import Market, SeriesId
 
 # Bybit: at most 500 connections per 5 minutes per IP; spot takes 10 args per request.
@@ -43,15 +43,6 @@ class BybitFeed:
     def topic(self, series: SeriesId) -> str:
         return f"kline.{INTERVALS[series.timeframe]}.{series.exchange_symbol}"
 
-    def subscribe(self, topics: Sequence[str], request_id: int) -> str:
-        return _op("subscribe", topics, request_id)
-
-    def unsubscribe(self, topics: Sequence[str], request_id: int) -> str:
-        return _op("unsubscribe", topics, request_id)
-
-    def heartbeat(self) -> str | None:
-        return _PING
-
     def parse(self, raw: str | bytes) -> Sequence[FeedEvent]:
         frame = parse_frame(raw)
         if isinstance(frame, BybitReply):
@@ -60,6 +51,9 @@ class BybitFeed:
             return (RequestRefused(f"{frame.op}: {frame.message}"),)
         return tuple(KlineEvent(k.topic, k.candle, k.closed, k.timestamp_ms) for k in frame)
 
+    def request(self, action: Action, topics: Sequence[str], request_id: int) -> str:
+        request = {"req_id": str(request_id), "op": action, "args": list(topics)}
+        return orjson.dumps(request).decode()
 
-def _op(op: str, topics: Sequence[str], request_id: int) -> str:
-    return orjson.dumps({"req_id": str(request_id), "op": op, "args": list(topics)}).decode()
+    def heartbeat(self) -> str | None:
+        return _PING
