@@ -120,26 +120,36 @@ def _datadir_ls(args: argparse.Namespace) -> int:
     return datadir_ls(Settings(), args.datadir, args.json, sys.stdout)
 
 
-def _fake_binance(args: argparse.Namespace) -> int:
+def _fake_exchange(args: argparse.Namespace) -> int:
     import time
 
     from app.fake_exchange.exchange import FakeExchange
     from app.fake_exchange.market import DEFAULT_FUTURES
-    from app.fake_exchange.server import FakeBinance
+    from app.fake_exchange.server import FakeBinance, FakeBybit, FakeVenue
 
     futures = list(DEFAULT_FUTURES)
     futures += [f"SYM{i:04d}USDT" for i in range(max(0, args.extra_futures_symbols))]
     exchange = FakeExchange(
         speed=args.speed, history_days=args.history_days, futures_symbols=futures
     )
-    fake = FakeBinance(
-        exchange,
-        host=args.host,
-        rest_port=args.rest_port,
-        spot_ws_port=args.spot_ws_port,
-        futures_ws_port=args.futures_ws_port,
-    ).start()
-    print("fake Binance running; point trade-canvas at it with:")
+    fake: FakeVenue
+    if args.venue == "bybit":
+        fake = FakeBybit(
+            exchange,
+            host=args.host,
+            rest_port=args.rest_port,
+            spot_ws_port=args.spot_ws_port,
+            linear_ws_port=args.futures_ws_port,
+        ).start()
+    else:
+        fake = FakeBinance(
+            exchange,
+            host=args.host,
+            rest_port=args.rest_port,
+            spot_ws_port=args.spot_ws_port,
+            futures_ws_port=args.futures_ws_port,
+        ).start()
+    print(f"fake {fake.name} running; point trade-canvas at it with:")
     for name, value in fake.settings_env().items():
         print(f"export {name}={value}")
     sys.stdout.flush()
@@ -180,18 +190,24 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.set_defaults(func=_datadir_ls)
 
-    fake = sub.add_parser("fake-binance", help="run a local Binance (REST + WebSocket)")
-    fake.add_argument("--host", default="127.0.0.1")
-    fake.add_argument("--rest-port", type=int, default=9100)
-    fake.add_argument("--spot-ws-port", type=int, default=9101)
-    fake.add_argument("--futures-ws-port", type=int, default=9102)
-    fake.add_argument("--speed", type=float, default=1.0, help="market time per real second")
-    fake.add_argument("--history-days", type=float, default=30.0)
-    fake.add_argument(
-        "--extra-futures-symbols", type=int, default=0,
-        help="also list SYM0000USDT ... futures (for load tests)",
-    )  # fmt: skip
-    fake.set_defaults(func=_fake_binance)
+    for venue, first_port in (("binance", 9100), ("bybit", 9110)):
+        fake = sub.add_parser(
+            f"fake-{venue}", help=f"run a local {venue.capitalize()} (REST + WebSocket)"
+        )
+        fake.add_argument("--host", default="127.0.0.1")
+        fake.add_argument("--rest-port", type=int, default=first_port)
+        fake.add_argument("--spot-ws-port", type=int, default=first_port + 1)
+        fake.add_argument(
+            "--futures-ws-port", type=int, default=first_port + 2,
+            help="USDT perpetuals (Bybit's linear)",
+        )  # fmt: skip
+        fake.add_argument("--speed", type=float, default=1.0, help="market time per real second")
+        fake.add_argument("--history-days", type=float, default=30.0)
+        fake.add_argument(
+            "--extra-futures-symbols", type=int, default=0,
+            help="also list SYM0000USDT ... futures (for load tests)",
+        )  # fmt: skip
+        fake.set_defaults(func=_fake_exchange, venue=venue)
     return parser
 
 

@@ -8,7 +8,7 @@ import {
   type StoredCandle,
 } from "./stack.mjs";
 
-/** One local Binance and one server (temporary store and datadir) per worker. */
+/** A local Binance, a local Bybit and one server (temporary store and datadir) per worker. */
 export interface Stack {
   readonly exchangeEnv: Record<string, string>;
   readonly datadir: string;
@@ -18,21 +18,30 @@ export interface Stack {
 export const LIVE = "binance:spot:BTC/USDT:1m"; // history from download-data, then live
 export const FILE_1M = "binance:spot:UNITTEST/BTC:1m"; // a freqtrade fixture file, 13,681 bars
 export const FILE_5M = "binance:spot:UNITTEST/BTC:5m";
+export const BYBIT_LIVE = "bybit:spot:BTC/USDT:1m"; // history from download-data --exchange bybit
 
 export const test = base.extend<object, { stack: Stack }>({
   stack: [
     async ({}, use) => {
-      const fake = await startFakeBinance({ speed: 60 });
+      const [fake, bybit] = await Promise.all([
+        startFakeBinance({ speed: 60 }),
+        startFakeBinance({ speed: 60, name: "fake-bybit", venue: "bybit" }),
+      ]);
+      const exchangeEnv = { ...fake.env, ...bybit.env };
       const datadir = makeDatadir();
-      const server = await startServer({ exchangeEnv: fake.env, datadir });
+      const server = await startServer({ exchangeEnv, datadir });
       // The live series' history comes from the real `freqtrade download-data` on its first
       // request; take that wait here rather than in the first test's budget.
-      const q = new URLSearchParams({ series_id: LIVE, limit: "1" });
-      const warm = await fetch(`${server.url}/api/market/candles?${q}`);
-      if (!warm.ok) throw new Error(`warming ${LIVE}: HTTP ${warm.status}`);
-      await use({ exchangeEnv: fake.env, datadir, server });
+      await Promise.all(
+        [LIVE, BYBIT_LIVE].map(async (series) => {
+          const q = new URLSearchParams({ series_id: series, limit: "1" });
+          const warm = await fetch(`${server.url}/api/market/candles?${q}`);
+          if (!warm.ok) throw new Error(`warming ${series}: HTTP ${warm.status}`);
+        }),
+      );
+      await use({ exchangeEnv, datadir, server });
       await server.stop();
-      await fake.stop();
+      await Promise.all([fake.stop(), bybit.stop()]);
     },
     { scope: "worker", timeout: 120_000 },
   ],

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import {
   assertContiguous,
+  BYBIT_LIVE,
   chartUrl,
   expect,
   FILE_1M,
@@ -298,6 +299,34 @@ test("switching timeframe, symbol and market loads the right data and goes in th
   await expect.poll(() => hook(page, "seriesId")).toBe("binance:futures:XRP/ETH:ETH:5m");
 });
 
+test("the exchange picker switches venue, keeps the pair and offers that venue's timeframes", async ({
+  page,
+  stack,
+}) => {
+  await page.goto(chartUrl(stack, "binance:spot:BTC/USDT:8h"));
+  await expect.poll(() => hook(page, "seriesId")).toBe("binance:spot:BTC/USDT:8h");
+  // The picker lists what the server serves.
+  await expect(page.locator("#exchange option")).toHaveText(["Binance", "Bybit"]);
+
+  await page.locator("#exchange").selectOption("bybit");
+  // Bybit has no 8h candles: the chart falls back to 1m and hides the button.
+  await expect.poll(() => hook(page, "seriesId")).toBe(BYBIT_LIVE);
+  expect(new URL(page.url()).searchParams.get("series_id")).toBe(BYBIT_LIVE);
+  await expect(page.getByRole("button", { name: "8h", exact: true })).toBeHidden();
+  await expect(page.getByRole("button", { name: "12h", exact: true })).toBeVisible();
+  // Bybit's history and live stream reach the chart: the local Bybit's own candles.
+  await waitForBars(page, BYBIT_LIVE, 100);
+  const stored = await storedCandles(stack.server.url, BYBIT_LIVE);
+  const drawn = await hook(page, "closedBars");
+  expect(drawn.length).toBeGreaterThanOrEqual(100);
+  expect(stored).toEqual(expect.arrayContaining(drawn.slice(0, 50)));
+
+  await page.goBack();
+  await expect.poll(() => hook(page, "seriesId")).toBe("binance:spot:BTC/USDT:8h");
+  await expect(page.locator("#exchange")).toHaveValue("binance");
+  await expect(page.getByRole("button", { name: "8h", exact: true })).toBeVisible();
+});
+
 test("an unknown series shows a message instead of a blank chart", async ({ page, stack }) => {
   await page.goto(chartUrl(stack, "binance:mars:BTC/USDT:1m"));
   await expect(page.locator("#problem")).toBeVisible();
@@ -363,6 +392,11 @@ test("prices follow the venue's tick; on a phone the legend ends before the pric
   page,
   stack,
 }) => {
+  // The page asks for the venues' market lists itself; nothing is cached for it here.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(chartUrl(stack, LIVE));
+  await waitForBars(page, LIVE, 100);
+
   type Symbols = { symbol: string; price_tick: number }[];
   const body = (await (await fetch(`${stack.server.url}/api/market/exchanges`)).json()) as {
     exchanges: { exchange: string; markets: { market: string; symbols: Symbols }[] }[];
@@ -370,15 +404,9 @@ test("prices follow the venue's tick; on a phone the legend ends before the pric
   const spot = body.exchanges
     .find((e) => e.exchange === "binance")!
     .markets.find((m) => m.market === "spot")!;
-  // That answer also put the market list in the server's cache: the series listing the
-  // page reads now carries the tick.
   const tick = spot.symbols.find((s) => s.symbol === "BTC/USDT")!.price_tick;
   const decimals = (String(tick).split(".")[1] ?? "").length;
   expect(decimals).toBeGreaterThan(0);
-
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto(chartUrl(stack, LIVE));
-  await waitForBars(page, LIVE, 100);
   await expect.poll(() => hook(page, "pricePrecision")).toBe(decimals);
   // The legend's prices carry the tick's decimals too, e.g. "C 61234.57".
   await expect(page.locator("#legend")).toContainText(new RegExp(`C \\d+\\.\\d{${decimals}}\\b`));

@@ -71,11 +71,15 @@ async function stopProcess(child) {
   clearTimeout(timer);
 }
 
-/** `trade-canvas fake-binance` on free ports; resolves with the settings that point at it. */
-export async function startFakeBinance({ speed = 60, name = "fake-binance" } = {}) {
+/**
+ * `trade-canvas fake-binance` (or `fake-bybit`) on free ports; resolves with the settings
+ * that point at it.
+ */
+export async function startFakeBinance({ speed = 60, name = "fake-binance", venue = "binance" } = {}) {
+  const urls = venue === "bybit" ? 3 : 4; // the settings it prints
   const child = spawn(
     CLI,
-    ["fake-binance", "--speed", String(speed), "--history-days", "3",
+    [`fake-${venue}`, "--speed", String(speed), "--history-days", "3",
       "--rest-port", "0", "--spot-ws-port", "0", "--futures-ws-port", "0"],
     { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -97,10 +101,10 @@ export async function startFakeBinance({ speed = 60, name = "fake-binance" } = {
   try {
     await poll(
       () => {
-        if (child.exitCode !== null) throw new Fatal(`fake-binance exited with ${child.exitCode}`);
-        return Object.keys(env).length === 4;
+        if (child.exitCode !== null) throw new Fatal(`${name} exited with ${child.exitCode}`);
+        return Object.keys(env).length === urls;
       },
-      { what: "fake-binance to print its URLs", timeoutMs: 30_000, everyMs: 50 },
+      { what: `${name} to print its URLs`, timeoutMs: 30_000, everyMs: 50 },
     );
   } catch (e) {
     child.kill("SIGKILL");
@@ -115,7 +119,9 @@ export async function startFakeBinance({ speed = 60, name = "fake-binance" } = {
  * starts a years-long REST catch-up. Downloads fill it with what `download-data` writes.
  */
 export function makeDatadir(prefixes = ["UNITTEST_BTC-", "XRP_ETH-"]) {
-  const dir = mkdtempSync(join(tmpdir(), "tc-datadir-"));
+  // Named after its exchange, as freqtrade names datadirs: Bybit's is its sibling.
+  const dir = join(mkdtempSync(join(tmpdir(), "tc-datadir-")), "binance");
+  mkdirSync(dir);
   const source = join(FIXTURES, "freqtrade-datadir");
   for (const file of readdirSync(source)) {
     if (prefixes.some((p) => file.startsWith(p))) copyFileSync(join(source, file), join(dir, file));
@@ -150,7 +156,7 @@ export async function startServer({ exchangeEnv, datadir, extraEnv = {}, name = 
   const dir = mkdtempSync(join(tmpdir(), "tc-store-"));
   const env = {
     ...process.env,
-    // This stack runs a local Binance only: Bybit is a closed loopback port, never the
+    // A stack without a local Bybit points Bybit at a closed loopback port, never the
     // internet (its market list then reports `catalog_error`).
     TRADE_CANVAS_BYBIT_REST_URL: "http://127.0.0.1:9",
     TRADE_CANVAS_BYBIT_SPOT_WS_URL: "ws://127.0.0.1:9",

@@ -1,4 +1,4 @@
-import type { Candle, CandlesPage, SeriesInfo } from "./types";
+import type { Candle, CandlesPage, ExchangeInfo, SeriesInfo } from "./types";
 
 /** A request the server refused, with the contract's error body; or no answer at all. */
 export class ApiError extends Error {
@@ -49,6 +49,11 @@ export class MarketApi {
   async series(signal?: AbortSignal): Promise<SeriesInfo[]> {
     const body = await this.getJson<{ series: SeriesInfo[] }>("/api/market/series", signal);
     return body.series;
+  }
+
+  async exchanges(signal?: AbortSignal): Promise<ExchangeInfo[]> {
+    const body = await this.getJson<{ exchanges: ExchangeInfo[] }>("/api/market/exchanges", signal);
+    return body.exchanges;
   }
 
   private async getJson<T>(path: string, signal?: AbortSignal): Promise<T> {

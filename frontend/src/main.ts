@@ -18,13 +18,13 @@ import {
   formatSeriesId,
   isTimeframe,
   normalizeSymbol,
-  offers,
   parseSeriesId,
   TIMEFRAMES,
   type Market,
   type Timeframe,
 } from "./series";
 import type { SeriesInfo, ServerMessage } from "./types";
+import { Venues } from "./venues";
 
 const DEFAULT_SERIES = "binance:spot:BTC/USDT:1m";
 
@@ -56,11 +56,14 @@ const metrics = new PageMetrics();
 const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
 let theme: ThemeChoice = themeChoice();
 let knownSeries: SeriesInfo[] = [];
+let venues = Venues.unknown;
 
-/** The venue's price tick for a series, as the series listing gives it (when the server
- * has the venue's market list). */
+/** The venue's price tick for a series: from the series listing, else from the venue's
+ * market list (which the server fetches for `/api/market/exchanges` if need be). */
 function priceTick(seriesId: string): number | null {
-  return knownSeries.find((s) => s.series_id === seriesId)?.price_tick ?? null;
+  const listed = knownSeries.find((s) => s.series_id === seriesId)?.price_tick;
+  const parts = parseSeriesId(seriesId);
+  return listed ?? (parts ? venues.tick(parts) : null);
 }
 let lastTouched: number | null = null;
 let hoverTime: number | null = null;
@@ -208,7 +211,7 @@ function choose(change: {
   const symbol = normalizeSymbol(change.symbol ?? ui.symbol.value, market);
   if (!symbol) return;
   let timeframe = change.timeframe ?? now.timeframe;
-  if (!offers(exchange, timeframe)) timeframe = "1m"; // e.g. 8h on a venue without it
+  if (!venues.offers(exchange, timeframe)) timeframe = "1m"; // e.g. 8h on a venue without it
   const id = formatSeriesId({ exchange, market, symbol, timeframe });
   if (id !== controller.seriesId) void open(id, true);
 }
@@ -240,7 +243,7 @@ function showChoice(seriesId: string): void {
   for (const button of ui.timeframes.querySelectorAll("button")) {
     button.setAttribute("aria-pressed", String(button.dataset.timeframe === parts?.timeframe));
     const tf = button.dataset.timeframe;
-    button.hidden = Boolean(parts && tf && isTimeframe(tf) && !offers(parts.exchange, tf));
+    button.hidden = Boolean(parts && tf && isTimeframe(tf) && !venues.offers(parts.exchange, tf));
   }
   document.title = parts ? `${parts.symbol} ${parts.timeframe} · trade-canvas` : "trade-canvas";
   fillSymbols();
@@ -248,7 +251,7 @@ function showChoice(seriesId: string): void {
 
 function fillSymbols(): void {
   const market = ui.market.value;
-  const symbols = new Set<string>();
+  const symbols = new Set<string>(venues.symbols(ui.exchange.value, market));
   for (const s of knownSeries) {
     const parts = parseSeriesId(s.series_id);
     if (parts && parts.market === market && parts.exchange === ui.exchange.value) {
@@ -282,6 +285,32 @@ window.addEventListener("popstate", () => {
 
 // -- start ------------------------------------------------------------------------------
 
+/** The exchange picker, timeframes and ticks as the server's venues say. */
+async function loadVenues(): Promise<void> {
+  try {
+    venues = Venues.from(await api.exchanges());
+  } catch {
+    return; // the static picker stays; nothing is ruled out
+  }
+  const names = venues.names();
+  if (names.length) {
+    const chosen = ui.exchange.value;
+    ui.exchange.replaceChildren(
+      ...names.map((name) => {
+        const option = document.createElement("option");
+        option.value = name;
+        option.textContent = name.charAt(0).toUpperCase() + name.slice(1);
+        return option;
+      }),
+    );
+    ui.exchange.value = names.includes(chosen) ? chosen : names[0];
+  }
+  if (controller.seriesId) {
+    showChoice(controller.seriesId);
+    chart.setPriceTick(priceTick(controller.seriesId));
+  }
+}
+
 async function firstSeries(): Promise<string> {
   const chosen = seriesFromUrl() ?? rememberedSeries();
   const listing = api.series().then(
@@ -305,3 +334,4 @@ setInterval(showAge, 1000);
 socket.start();
 exposeTestHook({ controller, socket, chart, metrics, open: (id) => open(id, true) });
 void firstSeries().then((id) => open(id, false));
+void loadVenues();

@@ -5,16 +5,6 @@ export const TIMEFRAMES = [
 ] as const;
 export type Timeframe = (typeof TIMEFRAMES)[number];
 
-/** The venues and the timeframes each offers (the server's `/api/market/exchanges`). */
-export const EXCHANGE_TIMEFRAMES: Readonly<Record<string, readonly Timeframe[]>> = {
-  binance: TIMEFRAMES,
-  bybit: ["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w"],
-};
-
-export function offers(exchange: string, timeframe: Timeframe): boolean {
-  return (EXCHANGE_TIMEFRAMES[exchange] ?? TIMEFRAMES).includes(timeframe);
-}
-
 export const MARKETS = ["spot", "futures"] as const;
 export type Market = (typeof MARKETS)[number];
 

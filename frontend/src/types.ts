@@ -37,3 +37,23 @@ export type ServerMessage =
   | { type: "gap"; series_id: string; expected_next_time: number; actual_time: number }
   | { type: "error"; code: string; message: string; series_id?: string | null }
   | { type: "pong" };
+
+export interface SymbolInfo {
+  readonly symbol: string;
+  readonly exchange_symbol: string;
+  readonly price_tick: number | null;
+  readonly amount_step: number | null;
+}
+
+export interface MarketInfo {
+  readonly market: string;
+  readonly timeframes: string[];
+  readonly symbols: SymbolInfo[];
+  readonly catalog_error?: string | null;
+}
+
+/** One entry of `GET /api/market/exchanges`. */
+export interface ExchangeInfo {
+  readonly exchange: string;
+  readonly markets: MarketInfo[];
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { reconnectDelayMs } from "../src/backoff";
 import { formatAge, formatUtc, legendText, pricePrecision, tickPrecision } from "../src/format";
-import { formatSeriesId, normalizeSymbol, offers, parseSeriesId } from "../src/series";
+import { formatSeriesId, normalizeSymbol, parseSeriesId } from "../src/series";
 
 describe("series ids", () => {
   it("parses futures symbols with a colon", () => {
@@ -65,13 +65,6 @@ describe("venues", () => {
       timeframe: "1h",
     });
     expect(parts && formatSeriesId(parts)).toBe("bybit:futures:ETH/USDT:USDT:1h");
-  });
-
-  it("knows which timeframes each venue offers", () => {
-    expect(offers("binance", "8h")).toBe(true);
-    expect(offers("bybit", "8h")).toBe(false);
-    expect(offers("bybit", "1M")).toBe(false);
-    expect(offers("bybit", "12h")).toBe(true);
   });
 });
 
