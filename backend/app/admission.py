@@ -12,6 +12,7 @@ import asyncio
 from collections import OrderedDict
 from typing import Final
 
+from app.clock import Clock
 from app.errors import ClientError, UnknownSymbol
 from app.exchanges.registry import VenueRegistry
 from app.history.datadir import Datadirs, series_files
@@ -43,6 +44,7 @@ class Admission:
         starts_work: bool,
         per_client_per_min: float,
         per_client_burst: int,
+        clock: Clock,
     ) -> None:
         self._store = store
         self._venues = venues
@@ -51,6 +53,7 @@ class Admission:
         self._starts_work = starts_work
         self._rate_per_s = per_client_per_min / 60
         self._burst = per_client_burst
+        self._clock = clock
         self._budgets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     async def admit(self, series: SeriesId, client: str) -> None:
@@ -75,7 +78,7 @@ class Admission:
     def _charge(self, client: str) -> None:
         bucket = self._budgets.get(client)
         if bucket is None:
-            bucket = self._budgets[client] = TokenBucket(self._rate_per_s, self._burst)
+            bucket = self._budgets[client] = TokenBucket(self._rate_per_s, self._burst, self._clock)
             if len(self._budgets) > MAX_CLIENTS:
                 self._budgets.popitem(last=False)
         else:

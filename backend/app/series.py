@@ -71,11 +71,6 @@ class SeriesId:
     def quote(self) -> str:
         return self.symbol.split("/", 1)[1].split(":", 1)[0]
 
-    @property
-    def exchange_symbol(self) -> str:
-        """The exchange's own symbol, e.g. `BTCUSDT` for `BTC/USDT` and `BTC/USDT:USDT`."""
-        return f"{self.base}{self.quote}"
-
 
 def parse_series_id(raw: object) -> SeriesId:
     """Parse and validate a series id; raise `InvalidSeriesId` with a reason otherwise."""

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
+    clock: Clock
     metrics: Metrics
     store: CandleStore
     supervisor: IngestSupervisor
@@ -186,7 +187,7 @@ async def start_services(
         history, datadirs, downloads = build_history(
             settings, store, writer, metrics, venues, clock
         )
-        ingest_metrics = IngestMetrics(metrics)
+        ingest_metrics = IngestMetrics(metrics, clock)
         supervisor = IngestSupervisor(
             whitelist=whitelist,
             max_jobs=settings.ondemand.max_jobs,
@@ -219,9 +220,11 @@ async def start_services(
         starts_work=history is not None or settings.live_ingest,
         per_client_per_min=settings.work.requests_per_min,
         per_client_burst=settings.work.requests_burst,
+        clock=clock,
     )
     return Services(
         settings,
+        clock,
         metrics,
         store,
         supervisor,

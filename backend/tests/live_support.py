@@ -99,7 +99,7 @@ def exchange_history(fake: FakeVenue, series_id: str, start: int, end: int) -> l
     """The exchange's own closed candles with start <= open time <= end: exactly what its
     REST and WebSocket faces send, as numbers."""
     series = parse_series_id(series_id)
-    model = fake.exchange.models[series.market][series.exchange_symbol]
+    model = fake.exchange.pair_model(series.market, series.symbol)
     step = timeframe_seconds(series.timeframe)
     rows = []
     for t in range(start, end + 1, step):

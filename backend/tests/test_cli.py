@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.freqtrade_support import DATADIR
+from tests.freqtrade_support import DATADIR, freqtrade_rows
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,6 +61,37 @@ def test_import_all(tmp_path: Path) -> None:
     done = run(tmp_path, "import", "--datadir", str(DATADIR), "--all")
     assert done.returncode == 0, done.stderr
     assert len(stored(tmp_path)) == 17
+
+
+def test_import_reads_each_venues_own_datadir(tmp_path: Path) -> None:
+    """freqtrade keeps a datadir per exchange: with Binance's named, Bybit's series come
+    from its sibling `bybit/`, and a file there never stands in for Binance's pair."""
+    data = tmp_path / "data"
+    (data / "binance").mkdir(parents=True)
+    bybit = data / "bybit"
+    (bybit / "futures").mkdir(parents=True)
+    shutil.copy(DATADIR / "ETH_BTC-5m.feather", bybit)
+    shutil.copy(DATADIR / "UNITTEST_BTC-8m.feather", bybit)  # Bybit has no 8m either
+    shutil.copy(DATADIR / "futures" / "XRP_USDT_USDT-5m-futures.feather", bybit / "futures")
+
+    done = run(tmp_path, "import", "--datadir", str(data / "binance"), "--series",
+               "bybit:spot:ETH/BTC:5m", "bybit:futures:XRP/USDT:USDT:5m")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = stored(tmp_path)
+    assert counts == {
+        "bybit:spot:ETH/BTC:5m": len(freqtrade_rows(bybit, "ETH/BTC", "5m", "feather")),
+        "bybit:futures:XRP/USDT:USDT:5m": len(
+            freqtrade_rows(bybit, "XRP/USDT:USDT", "5m", "feather", "futures")
+        ),
+    }
+    missing = run(tmp_path, "import", "--datadir", str(data / "binance"), "--series",
+                  "binance:spot:ETH/BTC:5m")  # fmt: skip
+    assert missing.returncode == 1 and "missing" in missing.stdout
+
+    listing = run(tmp_path, "datadir", "ls", "--datadir", str(bybit), "--json")
+    problems = {Path(e["path"]).name: e["problem"] for e in json.loads(listing.stdout)}
+    assert problems["ETH_BTC-5m.feather"] is None
+    assert "not a Bybit kline interval" in problems["UNITTEST_BTC-8m.feather"]
 
 
 def test_import_reports_a_missing_series_and_fails(tmp_path: Path) -> None:

@@ -233,8 +233,7 @@ async def test_bybit_series_are_downloaded_into_bybits_own_datadir(
             assert (tmp_path / "data" / "bybit" / path).exists()  # written by freqtrade
             assert not binance_dir.exists() or not any(binance_dir.rglob("*.feather"))
             assert len(got) >= 23
-            symbol = parse_series_id(sid).exchange_symbol
-            model = fake_bybit.exchange.models[market][symbol]  # type: ignore[index]
+            model = fake_bybit.exchange.pair_model(market, parse_series_id(sid).symbol)  # type: ignore[arg-type]
             assert got == [
                 (t, float(k.open), float(k.high), float(k.low), float(k.close), float(k.volume))
                 for t in range(got[0][0], got[-1][0] + 1, 3600)

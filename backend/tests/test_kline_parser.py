@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from app.candle import Candle
+from app.exchanges.binance.feed import BinanceFeed
 from app.exchanges.binance.parser import (
     FrameError,
     KlineUpdate,
@@ -16,6 +17,7 @@ from app.exchanges.binance.parser import (
     ServerShutdown,
     parse_frame,
 )
+from app.series import parse_series_id
 from tests.freqtrade_support import FIXTURES
 
 RECORDINGS = sorted((FIXTURES / "binance-ws").glob("*.txt"))
@@ -109,3 +111,20 @@ def test_garbage_is_a_frame_error(frame: object, reason: str) -> None:
     raw = frame if isinstance(frame, str) else orjson.dumps(frame)
     with pytest.raises(FrameError, match=reason):
         parse_frame(raw)
+
+
+@pytest.mark.parametrize(
+    ("recording", "series_id"),
+    [
+        ("BINANCE.ws.1.0.txt", "binance:spot:NKN/USDT:1m"),
+        ("BINANCE_FUTURES.ws.1.0.txt", "binance:futures:SUSHI/USDT:USDT:1m"),
+    ],
+)
+def test_topics_are_the_recorded_stream_names(recording: str, series_id: str) -> None:
+    """The adapter maps a pair to Binance's symbol: the stream it subscribes to is the one
+    the live exchange sent these klines on."""
+    series = parse_series_id(series_id)
+    topic = BinanceFeed(series.market, "wss://example.invalid").topic(series)
+    streams = {orjson.loads(f).get("stream") for f in frames(FIXTURES / "binance-ws" / recording)}
+    assert topic in streams
+    assert topic == f"{series.base.lower()}{series.quote.lower()}@kline_1m"

@@ -70,7 +70,7 @@ async def rig(
     writer = CandleWriter(store, locks, Fanout(store, locks, catchup_max=5000), clock)
     options = IngestOptions(stale_s=STALE_S, backfill_max_candles=30)
     ingestor = LiveIngestor(
-        venue.name, venue.feeds["futures"], venue.rest, store, writer, IngestMetrics(metrics),
+        venue.name, venue.feeds["futures"], venue.rest, store, writer, IngestMetrics(metrics, clock),
         options, clock,
     )  # fmt: skip
     series_id = f"{fake.name}:futures:BTC/USDT:USDT:1m"

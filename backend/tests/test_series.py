@@ -24,14 +24,12 @@ def test_spot_series_round_trips() -> None:
     s = parse_series_id("binance:spot:BTC/USDT:1m")
     assert s == SeriesId("binance", "spot", "BTC/USDT", "1m")
     assert str(s) == "binance:spot:BTC/USDT:1m"
-    assert s.exchange_symbol == "BTCUSDT"
 
 
 def test_futures_symbol_keeps_its_colon() -> None:
     s = parse_series_id("binance:futures:ETH/USDT:USDT:1h")
     assert (s.market, s.symbol, s.timeframe) == ("futures", "ETH/USDT:USDT", "1h")
     assert str(s) == "binance:futures:ETH/USDT:USDT:1h"
-    assert s.exchange_symbol == "ETHUSDT"
     assert s.base == "ETH" and s.quote == "USDT"
 
 

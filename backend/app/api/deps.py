@@ -9,6 +9,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from app.admission import Admission
+from app.clock import Clock
 from app.config import Settings
 from app.exchanges.registry import VenueRegistry
 from app.history.source import HistorySource
@@ -53,6 +54,10 @@ def get_admission(services: ServicesDep) -> Admission:
     return services.admission
 
 
+def get_clock(services: ServicesDep) -> Clock:
+    return services.clock
+
+
 def get_metrics(services: ServicesDep) -> Metrics:
     return services.metrics
 
@@ -75,6 +80,7 @@ WriterDep = Annotated[CandleWriter, Depends(get_writer)]
 SeriesRegistryDep = Annotated[SeriesRegistry, Depends(get_series_registry)]
 HistoryDep = Annotated[HistorySource | None, Depends(get_history)]
 AdmissionDep = Annotated[Admission, Depends(get_admission)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SubscriptionsDep = Annotated[Subscriptions, Depends(get_subscriptions)]
 IngestDep = Annotated[IngestPort, Depends(get_supervisor)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import time
 from typing import Annotated
 
 import orjson
@@ -12,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from app.api.deps import (
     AdmissionDep,
+    ClockDep,
     HistoryDep,
     SeriesRegistryDep,
     SettingsDep,
@@ -126,7 +126,7 @@ async def list_exchanges(venues: VenuesDep) -> JSONBytesResponse:
     },
 )
 async def ingest_candle_closed(
-    request: Request, settings: SettingsDep, writer: WriterDep
+    request: Request, settings: SettingsDep, writer: WriterDep, clock: ClockDep
 ) -> JSONBytesResponse:
     if not settings.enable_ingest_api:
         raise HTTPException(404, "Not Found")
@@ -141,7 +141,7 @@ async def ingest_candle_closed(
     if not isinstance(payload, dict):
         raise ClientError('body must be {"series_id": ..., "candle": {...}}')
     series = parse_series_id(payload.get("series_id"))
-    candle = candle_from_json(payload.get("candle"), series.timeframe, int(time.time()))
+    candle = candle_from_json(payload.get("candle"), series.timeframe, int(clock.time()))
     result = await writer.commit_closed(str(series), [candle])
     return JSONBytesResponse(
         {

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 from functools import partial
 from typing import Any
 
@@ -17,7 +16,15 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from app.admission import Admission
-from app.api.deps import AdmissionDep, MetricsDep, SettingsDep, SubscriptionsDep, client_address
+from app.api.deps import (
+    AdmissionDep,
+    ClockDep,
+    MetricsDep,
+    SettingsDep,
+    SubscriptionsDep,
+    client_address,
+)
+from app.clock import Clock
 from app.config import Settings
 from app.errors import ClientError, StoreError, TooManySubscriptions
 from app.hub import ClientSession, SlowConsumer, Subscriptions, messages
@@ -52,6 +59,7 @@ async def market_ws(
     metrics: MetricsDep,
     admission: AdmissionDep,
     subscriptions: SubscriptionsDep,
+    clock: ClockDep,
 ) -> None:
     await websocket.accept()
     client_id = f"ws-{next(_client_ids)}"
@@ -67,8 +75,8 @@ async def market_ws(
     metrics.ws_clients.inc()
     handler = _Handler(websocket, session, settings, metrics, admission, subscriptions)
     try:
-        bucket = TokenBucket(settings.ws.messages_per_s, settings.ws.message_burst)
-        limit = _RateLimit(bucket, session, metrics, settings.ws.messages_per_s)
+        limit = _RateLimit(settings.ws.messages_per_s, settings.ws.message_burst, session,
+                           metrics, clock)  # fmt: skip
         await _receive_loop(websocket, handler, settings.ws.max_message_bytes, sender, limit)
     except SlowConsumer as e:
         await handler.too_slow(e)
@@ -221,9 +229,10 @@ class _RateLimit:
     """Messages over the rate are dropped, with one `rate_limited` error per second."""
 
     def __init__(
-        self, bucket: TokenBucket, session: ClientSession, metrics: Metrics, rate_per_s: float
+        self, rate_per_s: float, burst: int, session: ClientSession, metrics: Metrics, clock: Clock
     ) -> None:
-        self._bucket = bucket
+        self._bucket = TokenBucket(rate_per_s, burst, clock)
+        self._clock = clock
         self._session = session
         self._metrics = metrics
         self._rate = rate_per_s
@@ -243,7 +252,7 @@ class _RateLimit:
             return True
         self._dropped_in_a_row += 1
         self._metrics.ws_client_messages_rate_limited.inc()
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if now - self._last_notice >= 1.0:
             self._last_notice = now
             self._session.offer_control(

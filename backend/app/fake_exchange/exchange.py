@@ -99,6 +99,11 @@ class FakeExchange:
             raise BinanceError(400, -1121, "Invalid symbol.")
         return found
 
+    def pair_model(self, market: MarketKind, pair: str) -> SymbolModel:
+        """The model behind a ccxt pair (`BTC/USDT`, `BTC/USDT:USDT`); this exchange names
+        its symbols as Binance and Bybit do, base and quote joined."""
+        return self.models[market][pair.split(":", 1)[0].replace("/", "")]
+
     def kline_at(self, market: MarketKind, symbol: str, interval: str, open_time: int) -> Kline:
         """The kline opening at `open_time`: closed, or forming if it is the current one."""
         now = int(self.clock.now())

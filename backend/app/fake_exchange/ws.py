@@ -24,6 +24,7 @@ from websockets.http11 import Request, Response
 
 from app.fake_exchange.exchange import FakeExchange, MarketKind
 from app.fake_exchange.market import INTERVAL_SECONDS, Kline, align
+from app.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class WsMarketServer:
             ping_timeout=self.limits.ping_timeout_s,
             max_size=2**20,
         )
-        self._ticker = asyncio.create_task(self._tick_loop(), name=f"fake-{self.market}-ticker")
+        self._ticker = spawn(self._tick_loop(), f"fake-{self.market}-ticker")
 
     async def stop(self) -> None:
         for late in list(self._late):
@@ -212,10 +213,11 @@ class WsMarketServer:
         self._subscribe(client, streams)
         self._clients.add(client)
         self.connections_accepted += 1
-        cut = asyncio.ensure_future(self._cut_at_age(conn))
+        cut = spawn(self._cut_at_age(conn), f"fake-{self.market}-age-cut")
         idle = None
         if self.limits.client_idle_s is not None:
-            idle = asyncio.ensure_future(self._cut_when_idle(client, self.limits.client_idle_s))
+            idle_cut = self._cut_when_idle(client, self.limits.client_idle_s)
+            idle = spawn(idle_cut, f"fake-{self.market}-idle-cut")
         try:
             async for message in conn:
                 client.last_message = self.exchange.clock.elapsed()
@@ -325,7 +327,7 @@ class WsMarketServer:
                     for k, closed in frames.get(stream, ()):
                         await client.conn.send(self._frame(client, stream, k, closed))
         if delayed:
-            late = asyncio.ensure_future(self._send_late(delayed, self._close_delay_s))
+            late = spawn(self._send_late(delayed, self._close_delay_s), f"fake-{self.market}-late")
             self._late.add(late)
             late.add_done_callback(self._late.discard)
 

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from app.clock import Clock
 from app.metrics import Metrics
 
 
 class _HeadLag(Collector):
     """Now minus each live series' newest stored candle, computed when scraped."""
 
-    def __init__(self, heads: Callable[[], dict[str, int | None]]) -> None:
+    def __init__(self, heads: Callable[[], dict[str, int | None]], clock: Clock) -> None:
         self._heads = heads
+        self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
@@ -24,7 +25,7 @@ class _HeadLag(Collector):
             "Seconds since the open of the newest stored candle of each live series.",
             labels=["series_id"],
         )
-        now = time.time()
+        now = self._clock.time()
         for series_id, head in sorted(self._heads().items()):
             if head is not None:
                 family.add_metric([series_id], now - head)
@@ -32,9 +33,10 @@ class _HeadLag(Collector):
 
 
 class IngestMetrics:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, clock: Clock) -> None:
         r = metrics.registry
         self._registry = r
+        self._clock = clock
         self.closed_received = Counter(
             "trade_canvas_ingest_closed_received", "Closed klines received over WebSocket.",
             ["series_id"], registry=r,
@@ -67,4 +69,4 @@ class IngestMetrics:
         )
 
     def watch_heads(self, heads: Callable[[], dict[str, int | None]]) -> None:
-        self._registry.register(_HeadLag(heads))
+        self._registry.register(_HeadLag(heads, self._clock))

@@ -52,7 +52,7 @@ class BinanceFeed:
         )
 
     def topic(self, series: SeriesId) -> str:
-        return f"{series.exchange_symbol.lower()}@kline_{series.timeframe}"
+        return f"{binance_symbol(series).lower()}@kline_{series.timeframe}"
 
     def request(self, action: Action, topics: Sequence[str], request_id: int) -> str:
         return orjson.dumps(
@@ -71,3 +71,8 @@ class BinanceFeed:
         if isinstance(frame, Reply) and frame.error is not None:
             return (RequestRefused(f"request {frame.id}: {frame.error}"),)
         return ()
+
+
+def binance_symbol(series: SeriesId) -> str:
+    """Binance's name for a pair, spot or USDT-M: `BTCUSDT` for `BTC/USDT`, `BTC/USDT:USDT`."""
+    return f"{series.base}{series.quote}"

@@ -41,7 +41,7 @@ class BybitFeed:
         return f"bybit-{self.market}"
 
     def topic(self, series: SeriesId) -> str:
-        return f"kline.{INTERVALS[series.timeframe]}.{series.exchange_symbol}"
+        return f"kline.{INTERVALS[series.timeframe]}.{bybit_symbol(series)}"
 
     def parse(self, raw: str | bytes) -> Sequence[FeedEvent]:
         frame = parse_frame(raw)
@@ -57,3 +57,8 @@ class BybitFeed:
 
     def heartbeat(self) -> str | None:
         return _PING
+
+
+def bybit_symbol(series: SeriesId) -> str:
+    """Bybit's name for a pair, spot or linear: `BTCUSDT` for `BTC/USDT`, `BTC/USDT:USDT`."""
+    return f"{series.base}{series.quote}"
