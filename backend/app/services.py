@@ -3,6 +3,7 @@ tears them down in reverse."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from app.ingest.supervisor import FeedKey, IngestSupervisor
 from app.metrics import Metrics
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
+from app.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ class Services:
     # source and the live ingestors, and closed here last.
     venues: VenueRegistry
     admission: Admission
+    # Loads the whitelisted series' market lists at start-up, so their ticks are listed.
+    catalog_warmup: asyncio.Task[None] | None
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -237,11 +241,15 @@ async def start_services(
         downloads,
         venues,
         admission,
+        spawn(venues.warm(whitelist), "market list warm-up") if settings.live_ingest else None,
     )
 
 
 async def stop_services(services: Services) -> None:
     try:
+        if services.catalog_warmup is not None:
+            services.catalog_warmup.cancel()
+            await asyncio.gather(services.catalog_warmup, return_exceptions=True)
         await services.supervisor.stop()
         if services.history is not None:
             await services.history.stop()

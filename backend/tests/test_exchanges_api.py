@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FakeRest, SettingsFactory
-from tests.support import SERIES, T0, candle, live_server
+from tests.support import SERIES, T0, candle, live_server, poll
 
 
 def rest_settings(make_settings: SettingsFactory, fake: FakeRest) -> Any:
@@ -71,6 +71,35 @@ async def test_series_entries_carry_their_parts_and_tick(
         )  # fmt: skip
         assert entry["price_tick"] == pytest.approx(10**-model.decimals, rel=1e-12)
         assert entry["count"] == 1 and entry["head_time"] == T0
+
+
+async def test_whitelisted_series_are_listed_with_their_tick_from_the_start(
+    make_settings: SettingsFactory, fake_binance: FakeRest, fake_bybit: FakeRest
+) -> None:
+    """Nothing has to ask for `/api/market/exchanges` first: a server that runs series live
+    loads their venues' market lists as it starts."""
+    whitelist = ["binance:spot:BTC/USDT:1m", "bybit:futures:ETH/USDT:USDT:5m"]
+    settings = make_settings(
+        binance_spot_rest_url=fake_binance.url,
+        binance_futures_rest_url=fake_binance.url,
+        bybit_rest_url=fake_bybit.url,
+        live_ingest=True,
+        whitelist=whitelist,
+    )
+    expected = {
+        whitelist[0]: 10 ** -fake_binance.exchange.models["spot"]["BTCUSDT"].decimals,
+        whitelist[1]: 10 ** -fake_bybit.exchange.models["futures"]["ETHUSDT"].decimals,
+    }
+    async with live_server(settings) as s:
+        ticks: dict[str, float | None] = {}
+
+        async def listed_with_ticks() -> bool:
+            listing = (await s.http.get("/api/market/series")).json()["series"]
+            ticks.update({e["series_id"]: e["price_tick"] for e in listing})
+            return all(ticks.get(sid) is not None for sid in whitelist)
+
+        await poll(listed_with_ticks, "the whitelisted series' ticks")
+        assert ticks == pytest.approx(expected, rel=1e-12)
 
 
 async def test_an_unreachable_venue_is_reported_not_a_5xx(make_settings: SettingsFactory) -> None:

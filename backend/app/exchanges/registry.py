@@ -5,7 +5,7 @@ the core reaches a venue only through here."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from app.candle import CandleRow
@@ -67,6 +67,14 @@ class VenueRegistry(Mapping[str, Venue]):
         self, series: SeriesId, after: int, *, until: int | None = None
     ) -> AsyncIterator[list[CandleRow]]:
         return self._rest(series).closed_pages(series, after, until=until)
+
+    async def warm(self, series: Iterable[SeriesId]) -> None:
+        """Load the market lists of these series' venues and markets, so their ticks are
+        known before anyone asks (a list that cannot be had is logged and retried later)."""
+        for exchange, market in sorted({(s.exchange, s.market) for s in series}):
+            venue = self._venues.get(exchange)
+            if venue is not None:
+                await venue.catalog.symbols(market)
 
     async def close(self) -> None:
         for venue in self._venues.values():
