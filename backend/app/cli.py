@@ -125,30 +125,21 @@ def _fake_exchange(args: argparse.Namespace) -> int:
 
     from app.fake_exchange.exchange import FakeExchange
     from app.fake_exchange.market import DEFAULT_FUTURES
-    from app.fake_exchange.server import FakeBinance, FakeBybit, FakeVenue
+    from app.fake_exchange.server import FakeBinance, FakeBybit
 
     futures = list(DEFAULT_FUTURES)
     futures += [f"SYM{i:04d}USDT" for i in range(max(0, args.extra_futures_symbols))]
     exchange = FakeExchange(
         speed=args.speed, history_days=args.history_days, futures_symbols=futures
     )
-    fake: FakeVenue
-    if args.venue == "bybit":
-        fake = FakeBybit(
-            exchange,
-            host=args.host,
-            rest_port=args.rest_port,
-            spot_ws_port=args.spot_ws_port,
-            linear_ws_port=args.futures_ws_port,
-        ).start()
-    else:
-        fake = FakeBinance(
-            exchange,
-            host=args.host,
-            rest_port=args.rest_port,
-            spot_ws_port=args.spot_ws_port,
-            futures_ws_port=args.futures_ws_port,
-        ).start()
+    venue: type[FakeBinance | FakeBybit] = FakeBybit if args.venue == "bybit" else FakeBinance
+    fake = venue(
+        exchange,
+        host=args.host,
+        rest_port=args.rest_port,
+        spot_ws_port=args.spot_ws_port,
+        futures_ws_port=args.futures_ws_port,
+    ).start()
     print(f"fake {fake.name} running; point trade-canvas at it with:")
     for name, value in fake.settings_env().items():
         print(f"export {name}={value}")

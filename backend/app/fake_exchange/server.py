@@ -162,12 +162,12 @@ class FakeBybit(FakeVenue):
         host: str = "127.0.0.1",
         rest_port: int = 0,
         spot_ws_port: int = 0,
-        linear_ws_port: int = 0,
+        futures_ws_port: int = 0,  # the linear category's
         limits: WsLimits = BYBIT_LIMITS,
     ) -> None:
         super().__init__(
             exchange, host=host, rest_port=rest_port,
-            ws_ports={"spot": spot_ws_port, "futures": linear_ws_port},
+            ws_ports={"spot": spot_ws_port, "futures": futures_ws_port},
             routes=BYBIT_ROUTES, failure=BYBIT_FAILURE,
             dialects={"spot": BybitDialect("spot"), "futures": BybitDialect("futures")},
             limits={"spot": limits, "futures": limits},
