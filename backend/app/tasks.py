@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Hashable, KeysView
+from collections.abc import Coroutine, Hashable, ItemsView, KeysView
 from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ class KeyedTasks(Generic[K, T]):
 
     def keys(self) -> KeysView[K]:
         return self._tasks.keys()
+
+    def items(self) -> ItemsView[K, asyncio.Task[T]]:
+        return self._tasks.items()
 
     def get(self, key: K) -> asyncio.Task[T] | None:
         return self._tasks.get(key)

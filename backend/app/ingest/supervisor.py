@@ -102,27 +102,39 @@ class IngestSupervisor:
 
     async def acquire(self, series: SeriesId) -> None:
         key = str(series)
+        # A job of this series that is being stopped (it expired a moment ago) leaves the
+        # stream first; the subscriber then gets a new job, not one about to vanish.
+        await self._stopped(key)
         job = self._jobs.get(key)
-        if job is None:
-            ondemand = [j for j in self._jobs.values() if j.kind == "ondemand"]
-            if len(ondemand) >= self._max_jobs:
-                idle = [j for j in ondemand if j.refcount == 0]
-                if not idle:
-                    raise CapacityExceeded(
-                        f"all {self._max_jobs} on-demand live series are in use; "
-                        "try again later or ask for it to be whitelisted"
-                    )
-                victim = min(idle, key=lambda j: j.idle_deadline or 0.0)
+        while job is None:
+            victim = self._idle_victim()
+            if victim is None:
+                job = self._jobs[key] = IngestJob(series, "ondemand")
+                self._launch(job)
+            else:
                 log.info("evicting idle %s for %s", victim.series, key)
-                await self._stop_job(victim)
-            job = IngestJob(series, "ondemand")
-            self._jobs[key] = job
-            self._launch(job)
+                await asyncio.wait([self._stop(victim)])
+                # Another subscriber of the series may have started its job meanwhile.
+                job = self._jobs.get(key)
         job.refcount += 1
         if job in self._expiries:
             await self._expiries.cancel(job)
             job.idle_deadline = None
         self._update_gauge()
+
+    def _idle_victim(self) -> IngestJob | None:
+        """None while there is room for another on-demand job; else the one idle longest.
+        Raises `CapacityExceeded` when every on-demand job has subscribers."""
+        ondemand = [j for j in self._jobs.values() if j.kind == "ondemand"]
+        if len(ondemand) < self._max_jobs:
+            return None
+        idle = [j for j in ondemand if j.refcount == 0]
+        if not idle:
+            raise CapacityExceeded(
+                f"all {self._max_jobs} on-demand live series are in use; "
+                "try again later or ask for it to be whitelisted"
+            )
+        return min(idle, key=lambda j: j.idle_deadline or 0.0)
 
     async def release(self, series: SeriesId) -> None:
         job = self._jobs.get(str(series))
@@ -138,12 +150,24 @@ class IngestSupervisor:
         await self._clock.sleep(self._idle_ttl_s)
         if job.refcount == 0 and self._jobs.get(str(job.series)) is job:
             # Its own task: an `acquire` cancels only an expiry still waiting.
-            self._stops.start(job, self._stop_job(job))
+            self._stop(job)
 
-    async def _stop_job(self, job: IngestJob) -> None:
+    def _stop(self, job: IngestJob) -> asyncio.Task[None]:
+        """Stop `job` in a task of its own, which runs to its end even if the one that asked
+        for it is cancelled. It leaves the job table at once: from then on, an `acquire`
+        of the series waits for it (`_stopped`) and then starts a new job."""
         key = str(job.series)
         if self._jobs.get(key) is job:
             del self._jobs[key]
+        return self._stops.start(job, self._stop_job(job))
+
+    async def _stopped(self, key: str) -> None:
+        pending = [task for job, task in self._stops.items() if str(job.series) == key]
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _stop_job(self, job: IngestJob) -> None:
+        key = str(job.series)
         await self._expiries.cancel(job)
         await self._runs.cancel(job)
         ingestor = self._ingestors.get(_feed_key(job.series))
