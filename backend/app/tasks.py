@@ -63,6 +63,12 @@ class KeyedTasks(Generic[K, T]):
         if self._tasks.get(key) is task:
             del self._tasks[key]
 
+    def discard(self, key: K) -> None:
+        """Cancel the task of `key` without waiting for it to end."""
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+
     async def cancel(self, key: K) -> None:
         """Cancel the task of `key` and wait for it to end."""
         task = self._tasks.pop(key, None)

@@ -117,9 +117,10 @@ class IngestSupervisor:
                 # Another subscriber of the series may have started its job meanwhile.
                 job = self._jobs.get(key)
         job.refcount += 1
-        if job in self._expiries:
-            await self._expiries.cancel(job)
-            job.idle_deadline = None
+        # Not awaited: a subscribe cancelled here would keep the count it just took. An
+        # expiry that still wakes sees the subscriber and leaves the job be.
+        self._expiries.discard(job)
+        job.idle_deadline = None
         self._update_gauge()
 
     def _idle_victim(self) -> IngestJob | None:
