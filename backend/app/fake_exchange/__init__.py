@@ -1,2 +1,2 @@
-"""A local Binance that speaks Binance's real REST and WebSocket protocols, for tests,
-benchmarks and the offline demo."""
+"""A local Binance and a local Bybit (v5) that speak the venues' real REST and WebSocket
+protocols on loopback, with fault controls, for tests, benchmarks and the offline demo."""
