@@ -22,6 +22,10 @@ DOC_KLINE = (
 DOC_PONG = (
     '{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}'
 )
+# Spot answers the same ping in another shape.
+DOC_SPOT_PONG = (
+    '{"req_id":"test","op":"pong","args":["1675418560633"],"conn_id":"cfcb4ocsvfriu23r3er0-1b"}'
+)
 DOC_SUBSCRIBED = (
     '{"success":true,"ret_msg":"","conn_id":"2324d924-aa4d-45b0-a858-7b8be29ab52b",'
     '"req_id":"10001","op":"subscribe"}'
@@ -54,6 +58,8 @@ def test_replies_pongs_and_other_topics_need_no_action() -> None:
     feed = BybitFeed("futures", "ws://x")
     assert parse_frame(DOC_PONG) == BybitReply("ping", True, "pong")
     assert feed.parse(DOC_PONG) == ()
+    assert parse_frame(DOC_SPOT_PONG) == BybitReply("pong", True, "")
+    assert BybitFeed("spot", "ws://x").parse(DOC_SPOT_PONG) == ()
     assert feed.parse(DOC_SUBSCRIBED) == ()
     assert feed.parse(DOC_ORDERBOOK) == ()
     refused = orjson.dumps(

@@ -5,6 +5,7 @@ most 10 args per spot request), and `kline.{interval}.{symbol}` pushes with `con
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,8 +21,9 @@ BYBIT_INTERVAL = {v: k for k, v in INTERVALS.items()}
 class BybitDialect:
     max_topics = 1000
 
-    def __init__(self, market: MarketKind) -> None:
+    def __init__(self, market: MarketKind, now_ms: Callable[[], int]) -> None:
         self.market = market
+        self._now_ms = now_ms
         self.path = "/v5/public/spot" if market == "spot" else "/v5/public/linear"
         self.args_per_request = 10 if market == "spot" else 1000
         self.conn_id = str(uuid.uuid4())
@@ -45,6 +47,10 @@ class BybitDialect:
             return Command(self._reply("", None, False, "error:request not an object"))
         op, args, req_id = request.get("op"), request.get("args"), request.get("req_id")
         if op == "ping":
+            if self.market == "spot":  # spot answers in a shape of its own
+                pong = {"req_id": req_id, "op": "pong", "args": [str(self._now_ms())],
+                        "conn_id": self.conn_id}  # fmt: skip
+                return Command(pong)
             return Command(self._reply("ping", req_id, True, "pong"))
         if op not in ("subscribe", "unsubscribe"):
             return Command(self._reply(str(op), req_id, False, f"error:unknown op {op}"))

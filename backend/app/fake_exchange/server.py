@@ -165,11 +165,13 @@ class FakeBybit(FakeVenue):
         futures_ws_port: int = 0,  # the linear category's
         limits: WsLimits = BYBIT_LIMITS,
     ) -> None:
+        exchange = exchange or FakeExchange()
+        now_ms = exchange.clock.now_ms
         super().__init__(
             exchange, host=host, rest_port=rest_port,
             ws_ports={"spot": spot_ws_port, "futures": futures_ws_port},
             routes=BYBIT_ROUTES, failure=BYBIT_FAILURE,
-            dialects={"spot": BybitDialect("spot"), "futures": BybitDialect("futures")},
+            dialects={m: BybitDialect(m, now_ms) for m in ("spot", "futures")},
             limits={"spot": limits, "futures": limits},
         )  # fmt: skip
 
