@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
+# A venv whose creation was cut off has a python but no pip: make it again.
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    rm -rf .venv
     "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.trade-canvas-installed
