@@ -27,6 +27,7 @@ from app.candle import Candle
 from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import ExchangeError
 from app.exchanges.ports import (
+    Action,
     FrameError,
     KlineEvent,
     KlineRest,
@@ -125,7 +126,9 @@ class _Connection:
         self.feed = ingestor.feed
         self.clock = ingestor.clock
         self.name = f"{self.feed.name}-ws-{number}"
-        self.topics: set[str] = set()
+        self.topics: set[str] = set()  # what this connection should stream
+        self._subscribed: set[str] = set()  # what this session has asked the venue for
+        self._topics_changed = asyncio.Event()
         self.state: ConnectionState = "connecting"
         self.ws: ClientConnection | None = None
         self.connected_at: float | None = None
@@ -139,17 +142,44 @@ class _Connection:
         self._send_lock = asyncio.Lock()
         self.task = spawn(self._run(), self.name)
 
-    async def add(self, topic: str) -> None:
+    def add(self, topic: str) -> None:
         self.topics.add(topic)
-        if self.ws is not None:  # else the next connect subscribes everything
-            self._request_id += 1
-            await self._send(self.feed.request("subscribe", [topic], self._request_id))
+        self._topics_changed.set()
 
-    async def remove(self, topic: str) -> None:
+    def remove(self, topic: str) -> None:
         self.topics.discard(topic)
-        if self.ws is not None:
-            self._request_id += 1
-            await self._send(self.feed.request("unsubscribe", [topic], self._request_id))
+        self._topics_changed.set()
+
+    async def _subscribe_changes(self) -> None:
+        """Ask the venue for what `topics` holds and no more, in as few requests as its
+        limits allow: a whitelist of a thousand series added one request each would take
+        minutes at the venue's request rate."""
+        step = self.feed.limits.topics_per_request
+        while True:
+            drop = sorted(self._subscribed - self.topics)
+            take = sorted(self.topics - self._subscribed)
+            if not drop and not take:
+                return
+            # Each pass works on a snapshot; what changes while it sends, the next one sees.
+            work: tuple[tuple[Action, list[str]], ...] = (
+                ("unsubscribe", drop),
+                ("subscribe", take),
+            )
+            for action, changed in work:
+                for i in range(0, len(changed), step):
+                    chunk = changed[i : i + step]
+                    self._request_id += 1
+                    await self._send(self.feed.request(action, chunk, self._request_id))
+                    if action == "subscribe":
+                        self._subscribed.update(chunk)
+                    else:
+                        self._subscribed.difference_update(chunk)
+
+    async def _follow_topics(self) -> None:
+        while True:
+            await self._topics_changed.wait()
+            self._topics_changed.clear()
+            await self._subscribe_changes()
 
     async def _send(self, text: str) -> None:
         """Send if connected, never faster than the venue's incoming-message limit."""
@@ -220,18 +250,18 @@ class _Connection:
         (announced by the venue, or ahead of its connection-age cut)."""
         self._last_frame = opened
         watchdog = spawn(self._watch(ws, opened), f"{self.name} watchdog")
+        follower: asyncio.Task[None] | None = None
         try:
-            topics = sorted(self.topics)
-            step = self.feed.limits.topics_per_request
-            for i in range(0, len(topics), step):
-                self._request_id += 1
-                await self._send(
-                    self.feed.request("subscribe", topics[i : i + step], self._request_id)
-                )
+            self._subscribed.clear()  # a new session has asked for nothing yet
+            self._topics_changed.clear()
+            await self._subscribe_changes()
             self.ingestor.connected(self)
+            follower = spawn(self._follow_topics(), f"{self.name} subscriptions")
             return await self._read(ws)
         finally:
             watchdog.cancel()
+            if follower is not None:
+                follower.cancel()
 
     async def _watch(self, ws: ClientConnection, opened: float) -> None:
         """Send the venue's heartbeat on time; end a connection that went silent, or that
@@ -345,7 +375,7 @@ class LiveIngestor:
         live.connection = connection
         self._series[key] = live
         self._by_topic[topic] = live
-        await connection.add(topic)
+        connection.add(topic)
         self.catch_up(live)
 
     async def remove(self, series: SeriesId) -> None:
@@ -357,7 +387,7 @@ class LiveIngestor:
             live.catching_up.cancel()
         connection = live.connection
         if connection is not None:
-            await connection.remove(live.topic)
+            connection.remove(live.topic)
             if not connection.topics:
                 connection.task.cancel()
                 self._connections.remove(connection)
