@@ -102,7 +102,7 @@ class FakeExchange:
     def pair_model(self, market: MarketKind, pair: str) -> SymbolModel:
         """The model behind a ccxt pair (`BTC/USDT`, `BTC/USDT:USDT`); this exchange names
         its symbols as Binance and Bybit do, base and quote joined."""
-        return self.models[market][pair.split(":", 1)[0].replace("/", "")]
+        return self.model(market, pair.split(":", 1)[0].replace("/", ""))
 
     def kline_at(self, market: MarketKind, symbol: str, interval: str, open_time: int) -> Kline:
         """The kline opening at `open_time`: closed, or forming if it is the current one."""
