@@ -14,6 +14,7 @@ from app.store import CandleStore
 from app.store.schema import SCHEMA_VERSION
 
 S = "binance:spot:BTC/USDT:1m"
+T = 1_700_000_040
 
 
 def bars(start: int, n: int, base: float = 100.0) -> list[Candle]:
@@ -191,3 +192,27 @@ async def test_several_series_in_one_transaction(tmp_path: Path) -> None:
         assert counter(metrics, "trade_canvas_db_commits_total") == 1
     finally:
         await store.close()
+
+
+async def test_insert_keeps_what_is_stored_and_returns_what_differs(store: CandleStore) -> None:
+    """The first value stored for a time stays: an equal one offered again is a no-op, a
+    differing one comes back as a conflict; only new candles are `written`."""
+    first = bars(T, 5)
+    result = await store.insert_many(S, first)
+    assert (result.inserted, list(result.written), result.conflicts) == (5, first, ())
+    changed = Candle(T + 120, 99999.0, 99999.0, 1.0, 2.0, 3.0)
+    offered = [first[1], changed, *bars(T + 300, 2)]
+    result = await store.insert_many(S, offered)
+    assert result.inserted == 2 and list(result.written) == bars(T + 300, 2)
+    assert [(c.candle_time, c.stored, c.offered) for c in result.conflicts] == [
+        (T + 120, tuple(first[2]), changed)
+    ]
+    assert await store.since(S, 0, 100) == first + bars(T + 300, 2)
+    assert (await store.stats(S)).count == 7  # type: ignore[union-attr]
+
+
+async def test_insert_keeps_the_first_of_a_time_offered_twice(store: CandleStore) -> None:
+    a, b = Candle(T, 1.0, 2.0, 0.5, 1.5, 1.0), Candle(T, 9.0, 9.0, 9.0, 9.0, 9.0)
+    result = await store.insert_many(S, [a, b])
+    assert result.inserted == 1 and list(result.written) == [a]
+    assert await store.since(S, 0, 10) == [a]

@@ -1,9 +1,15 @@
 """CandleWriter: the one write path for closed candles, live and history alike.
 
 Each call is one store transaction. Live commits are published on the bus after the commit
-and under the series' lock (nothing reaches a client as closed before it is durable).
-History batches are not published candle by candle: clients page history over HTTP, and
-the next live candle after an import reaches each follower with a `gap`.
+and under the series' lock (nothing reaches a client as closed before it is durable), and
+only the candles the commit stored. History batches are not published candle by candle:
+clients page history over HTTP, and the next live candle after an import reaches each
+follower with a `gap`.
+
+What the exchange says (stream, REST backfill) and what a datadir holds never rewrites a
+stored candle: the first value stored for a time stays, and a different one offered later
+comes back as a conflict. Only an operator's correction (`correct_closed`, the ingest API)
+overwrites.
 """
 
 from __future__ import annotations
@@ -25,29 +31,40 @@ class CandleWriter:
         self._bus = bus
         self._clock = clock
 
+    async def correct_closed(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
+        """Store `candles` over what is stored (an operator's correction), then publish
+        what changed."""
+        async with self._locks.hold([series_id]):
+            result = await self._store.upsert_many(series_id, candles)
+            if result.written:
+                self._bus.closed(series_id, sorted(result.written))
+        return result
+
     async def commit_closed(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
+        """`commit_closed_many` for one series."""
         if not candles:
-            return await self._store.upsert_many(series_id, candles)
+            return await self._store.insert_many(series_id, candles)
         return (await self.commit_closed_many({series_id: candles})).results[series_id]
 
     async def commit_closed_many(self, batches: Mapping[str, Sequence[CandleRow]]) -> BatchCommit:
-        """Closed candles of many series: one transaction, then a publish per series that
-        changed."""
+        """Closed candles of many series: one transaction, then a publish per series of the
+        candles it stored (a held one is not rewritten: see `UpsertResult.conflicts`)."""
         async with self._locks.hold(batches):
             started = self._clock.monotonic()
-            results = await self._store.upsert_batches(batches)
+            results = await self._store.insert_batches(batches)
             committed = self._clock.monotonic()
             for series_id, result in results.items():
-                if result.inserted or result.updated:
-                    self._bus.closed(series_id, sorted(batches[series_id]))
+                if result.written:
+                    self._bus.closed(series_id, sorted(result.written))
         return BatchCommit(results, committed - started, self._clock.monotonic() - committed)
 
     async def import_batch(
         self, series_id: str, candles: Sequence[CandleRow], progress: ImportProgress | None
     ) -> UpsertResult:
-        """A batch of history, with the import progress it completes, in one transaction."""
+        """A batch of history, with the import progress it completes, in one transaction;
+        candles the store holds stay as they are."""
         async with self._locks.hold([series_id]):
-            return await self._store.upsert_many(series_id, candles, progress=progress)
+            return await self._store.insert_many(series_id, candles, progress=progress)
 
     def publish_forming(
         self, series_id: str, candle: Candle, event_time_ms: int | None = None

@@ -4,6 +4,7 @@ from app.candle import CandleRow
 from app.store.candle_store import (
     CandlePage,
     CandleStore,
+    Conflict,
     ImportProgress,
     SeriesStats,
     UpsertResult,
@@ -13,6 +14,7 @@ __all__ = [
     "CandlePage",
     "CandleRow",
     "CandleStore",
+    "Conflict",
     "ImportProgress",
     "SeriesStats",
     "UpsertResult",

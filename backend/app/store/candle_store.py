@@ -4,6 +4,11 @@ All SQLite work runs off the event loop: writes on one dedicated writer thread (
 one writer at a time anyway, and one thread means no lock contention), reads on a small
 pool of reader threads with a connection each (WAL lets them read while the writer writes).
 A batch is one `executemany` in one transaction, so commits equal batches.
+
+Two ways to write: `insert_*` keeps what is stored (a candle already held is never
+rewritten; an offered one that differs is returned as a `Conflict`), which is how every
+source that follows the exchange writes; `upsert_*` overwrites, for an operator's
+correction through the ingest API.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _COLUMNS = "candle_time, open, high, low, close, volume"
+# SQLITE_CORRUPT and SQLITE_NOTADB (primary codes; extended ones carry them in the low byte).
+_CORRUPTION_CODES = frozenset({11, 26})
 _KEY_OF = "(SELECT series_key FROM series WHERE series_id = ?)"
 
 
@@ -49,11 +56,22 @@ class CandlePage:
 
 @dataclass(frozen=True, slots=True)
 class ImportProgress:
-    """How far a datadir import of one file has come (see `history_imports`)."""
+    """How far a datadir import of one file has come (see `history_imports`); `file_rows`
+    is the number of candles the file held, once the import is complete."""
 
     signature: str
     through: int | None
     complete: bool
+    file_rows: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A candle offered for a time the store already holds with other values."""
+
+    candle_time: int
+    stored: CandleRow
+    offered: CandleRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +80,9 @@ class UpsertResult:
     inserted: int
     updated: int
     head_time: int | None
+    # The candles this write stored or changed, ascending: what followers must be sent.
+    written: Sequence[CandleRow] = ()
+    conflicts: tuple[Conflict, ...] = ()
 
 
 class CandleStore:
@@ -77,6 +98,7 @@ class CandleStore:
         self._read_conns_lock = threading.Lock()
         self._series_keys: dict[str, int] = {}
         self._write_error: str | None = None
+        self._corruption: str | None = None
 
     @property
     def path(self) -> Path:
@@ -149,6 +171,7 @@ class CandleStore:
                     self._read_conns.append(conn)
             return fn(conn)
         except sqlite3.Error as e:
+            self._note_corruption(e, "a read")
             raise StoreError(f"candle store read failed: {e}") from e
 
     # -- writes -----------------------------------------------------------------------
@@ -163,27 +186,61 @@ class CandleStore:
         """Insert or update `candles` in one transaction. Re-writing identical candles
         changes nothing; a candle whose values changed is updated in place. `progress`, when
         given, is recorded in the same transaction (so it is true exactly when committed)."""
+        return await self._write_one(series_id, candles, progress, overwrite=True)
+
+    async def insert_many(
+        self,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        *,
+        progress: ImportProgress | None = None,
+    ) -> UpsertResult:
+        """Store the candles the store does not hold yet, in one transaction; a held one
+        stays as it is (`conflicts` lists those offered with other values)."""
+        return await self._write_one(series_id, candles, progress, overwrite=False)
+
+    async def _write_one(
+        self,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        progress: ImportProgress | None,
+        *,
+        overwrite: bool,
+    ) -> UpsertResult:
         if not candles and progress is None:
             return UpsertResult(series_id, 0, 0, await self.head_time(series_id))
         batches = {series_id: candles}
         progress_of = None if progress is None else (series_id, progress)
-        return (await self._on_writer(lambda: self._upsert_sync(batches, progress_of)))[series_id]
+        results = await self._on_writer(lambda: self._write_sync(batches, overwrite, progress_of))
+        return results[series_id]
 
     async def upsert_batches(
         self, batches: Mapping[str, Sequence[CandleRow]]
     ) -> dict[str, UpsertResult]:
         """`upsert_many` for several series at once, still in one transaction."""
+        return await self._write_batches(batches, overwrite=True)
+
+    async def insert_batches(
+        self, batches: Mapping[str, Sequence[CandleRow]]
+    ) -> dict[str, UpsertResult]:
+        """`insert_many` for several series at once, still in one transaction."""
+        return await self._write_batches(batches, overwrite=False)
+
+    async def _write_batches(
+        self, batches: Mapping[str, Sequence[CandleRow]], *, overwrite: bool
+    ) -> dict[str, UpsertResult]:
         batches = {k: v for k, v in batches.items() if v}
         if not batches:
             return {}
-        return await self._on_writer(lambda: self._upsert_sync(batches))
+        return await self._on_writer(lambda: self._write_sync(batches, overwrite))
 
     async def set_import_progress(self, series_id: str, progress: ImportProgress) -> None:
-        await self.upsert_many(series_id, [], progress=progress)
+        await self.insert_many(series_id, [], progress=progress)
 
-    def _upsert_sync(
+    def _write_sync(
         self,
         batches: Mapping[str, Sequence[CandleRow]],
+        overwrite: bool,
         progress: tuple[str, ImportProgress] | None = None,
     ) -> dict[str, UpsertResult]:
         conn = self._write_conn
@@ -194,11 +251,12 @@ class CandleStore:
         # Keys of series rows created in this transaction: cached only once it commits, since
         # a rolled-back row's key is free again and SQLite hands it to the next new series.
         new_keys: dict[str, int] = {}
+        write = self._upsert_series if overwrite else self._insert_series
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for series_id, candles in batches.items():
-                    results[series_id] = self._upsert_series(conn, series_id, candles, new_keys)
+                    results[series_id] = write(conn, series_id, candles, new_keys)
                 if progress is not None:
                     self._write_progress(conn, *progress, new_keys)
                 conn.execute("COMMIT")
@@ -207,7 +265,7 @@ class CandleStore:
                 raise
         except sqlite3.Error as e:
             self._write_failed(e)
-            raise StoreError(f"upsert into {', '.join(batches)} failed: {e}") from e
+            raise StoreError(f"write to {', '.join(batches)} failed: {e}") from e
         self._series_keys.update(new_keys)
         self._write_ok()
         self._metrics.db_commits.inc()
@@ -224,12 +282,14 @@ class CandleStore:
     ) -> None:
         conn.execute(
             "INSERT OR REPLACE INTO history_imports "
-            "(series_key, signature, imported_through, complete) VALUES (?, ?, ?, ?)",
+            "(series_key, signature, imported_through, complete, file_rows) "
+            "VALUES (?, ?, ?, ?, ?)",
             (
                 self._series_key(conn, series_id, new_keys),
                 progress.signature,
                 progress.through,
                 int(progress.complete),
+                progress.file_rows,
             ),
         )
 
@@ -274,14 +334,76 @@ class CandleStore:
             inserted = len({c[0] for c in candles})
         else:
             inserted = conn.execute(count_sql, (key, lo, hi)).fetchone()[0] - before
-        head = conn.execute(
+        head = self._extend_series(conn, key, inserted, lo, hi)
+        written = candles if changed else ()
+        return UpsertResult(series_id, inserted, changed - inserted, head, written)
+
+    def _insert_series(
+        self,
+        conn: sqlite3.Connection,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        new_keys: dict[str, int],
+    ) -> UpsertResult:
+        if not candles:
+            return UpsertResult(series_id, 0, 0, None)
+        lo = min(c[0] for c in candles)
+        hi = max(c[0] for c in candles)
+        key = self._series_key(conn, series_id, new_keys)
+        first, head = conn.execute(
+            "SELECT first_time, head_time FROM series WHERE series_key = ?", (key,)
+        ).fetchone()
+        conflicts: list[Conflict] = []
+        if first is None or hi < first or lo > head:
+            # Nothing stored in the batch's range (the usual case): every candle is new.
+            fresh = candles
+        else:
+            stored = {
+                row[0]: row
+                for row in conn.execute(
+                    f"SELECT {_COLUMNS} FROM candles "
+                    "WHERE series_key = ? AND candle_time BETWEEN ? AND ?",
+                    (key, lo, hi),
+                )
+            }
+            fresh = []
+            for candle in candles:
+                held = stored.get(candle[0])
+                if held is None:
+                    fresh.append(candle)
+                    stored[candle[0]] = candle  # a later duplicate in the batch meets it
+                elif held != candle:
+                    conflicts.append(Conflict(int(candle[0]), held, candle))
+        changes = conn.total_changes
+        # DO NOTHING: a batch may carry one time twice; the first stays, like a held candle.
+        conn.executemany(
+            f"INSERT INTO candles (series_key, {_COLUMNS}) "
+            f"VALUES ({key:d}, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (series_key, candle_time) DO NOTHING",
+            fresh,
+        )
+        inserted = conn.total_changes - changes
+        if inserted:
+            head = self._extend_series(
+                conn, key, inserted, min(c[0] for c in fresh), max(c[0] for c in fresh)
+            )
+        if inserted != len(fresh):  # duplicates within the batch: the first of each stayed
+            fresh = _first_of_each_time(fresh)
+        return UpsertResult(series_id, inserted, 0, head, fresh, tuple(conflicts))
+
+    @staticmethod
+    def _extend_series(
+        conn: sqlite3.Connection, key: int, inserted: int, lo: int, hi: int
+    ) -> int | None:
+        """Count `inserted` new rows between `lo` and `hi`; the series' head time after."""
+        head: int | None = conn.execute(
             "UPDATE series SET row_count = row_count + ?, "
             "first_time = min(coalesce(first_time, ?), ?), "
             "head_time = max(coalesce(head_time, ?), ?) "
             "WHERE series_key = ? RETURNING head_time",
             (inserted, lo, lo, hi, hi, key),
         ).fetchone()[0]
-        return UpsertResult(series_id, inserted, changed - inserted, head)
+        return head
 
     def _series_key(
         self, conn: sqlite3.Connection, series_id: str, new_keys: dict[str, int]
@@ -308,14 +430,27 @@ class CandleStore:
     def _write_failed(self, error: sqlite3.Error) -> None:
         self._write_error = str(error)
         self._metrics.db_write_failures.inc()
+        self._note_corruption(error, "a write")
 
     def _write_ok(self) -> None:
         self._write_error = None
+
+    def _note_corruption(self, error: sqlite3.Error, during: str) -> None:
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _CORRUPTION_CODES and self._corruption is None:
+            self._corruption = f"{error} (found by {during}; run `trade-canvas check-store`)"
+            log.error("candle store %s is corrupt: %s", self._path, self._corruption)
 
     @property
     def write_error(self) -> str | None:
         """Why the last write failed, until a write succeeds again (e.g. the disk is full)."""
         return self._write_error
+
+    @property
+    def corruption(self) -> str | None:
+        """What a read or write found corrupt in the file; it stays until the file is
+        repaired and the server restarted."""
+        return self._corruption
 
     # -- reads ------------------------------------------------------------------------
 
@@ -329,12 +464,16 @@ class CandleStore:
     ) -> CandlePage:
         """One page of candles, ascending, plus the series' head time, in one read.
 
-        With `since`: candles after it, oldest first. With `before`: the newest candles
-        before it. With neither: the newest candles.
+        With `since`: candles after it, oldest first (and before `before`, when given). With
+        `before` alone: the newest candles before it. With neither: the newest candles. Both
+        bounds are exclusive.
         """
-        if since is not None:
+        if since is not None and before is not None:
+            sql = "AND candle_time > ? AND candle_time < ? ORDER BY candle_time LIMIT ?"
+            params: tuple[object, ...] = (series_id, since, before, limit)
+        elif since is not None:
             sql = "AND candle_time > ? ORDER BY candle_time LIMIT ?"
-            params: tuple[object, ...] = (series_id, since, limit)
+            params = (series_id, since, limit)
         elif before is not None:
             sql = "AND candle_time < ? ORDER BY candle_time DESC LIMIT ?"
             params = (series_id, before, limit)
@@ -389,11 +528,11 @@ class CandleStore:
     async def import_progress(self, series_id: str) -> ImportProgress | None:
         def read(conn: sqlite3.Connection) -> ImportProgress | None:
             row = conn.execute(
-                "SELECT signature, imported_through, complete FROM history_imports "
+                "SELECT signature, imported_through, complete, file_rows FROM history_imports "
                 f"WHERE series_key = {_KEY_OF}",
                 (series_id,),
             ).fetchone()
-            return ImportProgress(row[0], row[1], bool(row[2])) if row else None
+            return ImportProgress(row[0], row[1], bool(row[2]), row[3]) if row else None
 
         return await self._on_reader(read)
 
@@ -418,3 +557,10 @@ class CandleStore:
             return [SeriesStats(*row) for row in rows]
 
         return await self._on_reader(read)
+
+
+def _first_of_each_time(candles: Sequence[CandleRow]) -> list[CandleRow]:
+    firsts: dict[int, CandleRow] = {}
+    for candle in candles:
+        firsts.setdefault(candle[0], candle)
+    return list(firsts.values())

@@ -44,6 +44,11 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         complete         INTEGER NOT NULL DEFAULT 0
     )""",
     ),
+    (
+        # The candles a completely imported file held: a restart that finds the file
+        # unchanged serves it without reading it again.
+        "ALTER TABLE history_imports ADD COLUMN file_rows INTEGER",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
