@@ -82,8 +82,8 @@ def fake_binance() -> Iterator[FakeRest]:
 
 @pytest.fixture
 def fake() -> Iterator[FakeBinance]:
-    """The local Binance, sped up so a 1m candle closes every real second."""
-    exchange = start_fake()
+    """The local Binance on a stepped clock (serve it with `live_support.serving`)."""
+    exchange = start_fake(stepped=True)
     try:
         yield exchange
     finally:

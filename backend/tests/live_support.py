@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from app.candle import CandleRow
+from app.config import Settings
 from app.fake_exchange.clock import SteppedClock
 from app.fake_exchange.exchange import FakeExchange
 from app.fake_exchange.server import FakeBinance, FakeBybit, FakeVenue
 from app.fake_exchange.ws import WsLimits
 from app.series import parse_series_id, timeframe_seconds
 from app.tasks import spawn
-from tests.support import LiveServer, poll
+from tests.support import LiveServer, live_server, poll
 
 SPEED = 60.0  # a 1m candle closes every real second
 FAST = WsLimits(tick_s=0.1, ping_interval_s=5, ping_timeout_s=10, max_incoming_per_s=10)
@@ -93,6 +94,18 @@ async def driven(clock: SteppedClock) -> AsyncIterator[ClockDriver]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def clock_of(fake: FakeVenue) -> SteppedClock:
+    assert isinstance(fake.exchange.clock, SteppedClock)
+    return fake.exchange.clock
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, fake: FakeVenue) -> AsyncIterator[LiveServer]:
+    """The server on the exchange's stepped clock, the clock driven meanwhile."""
+    async with driven(clock_of(fake)), live_server(settings, clock_of(fake)) as s:
+        yield s
 
 
 def exchange_history(fake: FakeVenue, series_id: str, start: int, end: int) -> list[CandleRow]:

@@ -6,28 +6,27 @@ exchange's history."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Iterator
 from functools import partial
 from typing import Any
 
 import pytest
 
-from app.config import Settings
-from app.fake_exchange.clock import SteppedClock
 from app.fake_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.live_support import (
     VENUES,
     assert_store_matches_exchange,
+    clock_of,
     driven,
     live_settings,
+    serving,
     start_fake,
     stored,
     wait_candles_close,
     wait_caught_up,
 )
-from tests.support import LiveServer, live_server, metric_value, poll, recv_json, send_json
+from tests.support import live_server, metric_value, poll, recv_json, send_json
 
 
 @pytest.fixture(params=VENUES)
@@ -38,18 +37,6 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
         yield exchange
     finally:
         exchange.stop()
-
-
-def clock_of(fake: FakeVenue) -> SteppedClock:
-    assert isinstance(fake.exchange.clock, SteppedClock)
-    return fake.exchange.clock
-
-
-@asynccontextmanager
-async def serving(settings: Settings, fake: FakeVenue) -> AsyncIterator[LiveServer]:
-    """The server on the exchange's clock, the clock driven meanwhile."""
-    async with driven(clock_of(fake)), live_server(settings, clock_of(fake)) as s:
-        yield s
 
 
 def fut_of(fake: FakeVenue, base: str = "BTC") -> str:

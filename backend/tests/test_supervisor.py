@@ -11,7 +11,7 @@ from app.fake_exchange.clock import SteppedClock
 from app.fake_exchange.server import FakeBinance
 from app.services import whitelist_of
 from tests.conftest import SettingsFactory
-from tests.live_support import driven, live_settings, start_fake, wait_caught_up
+from tests.live_support import driven, live_settings, serving, start_fake, wait_caught_up
 from tests.support import LiveServer, live_server, poll, recv_json, send_json
 
 A = "binance:futures:BTC/USDT:USDT:1m"
@@ -35,7 +35,7 @@ async def subscribe(ws: Any, series_id: str) -> dict[str, Any]:
 async def test_refcounts_follow_subscribers(
     make_settings: SettingsFactory, fake: FakeBinance
 ) -> None:
-    async with live_server(make_settings(**live_settings(fake))) as s:
+    async with serving(make_settings(**live_settings(fake)), fake) as s:
         async with s.ws() as one, s.ws() as two:
             assert (await subscribe(one, A))["type"] == "catchup"
             assert (await subscribe(two, A))["type"] == "catchup"
@@ -97,7 +97,7 @@ async def test_an_idle_job_is_evicted_for_a_new_one(
     make_settings: SettingsFactory, fake: FakeBinance
 ) -> None:
     settings = make_settings(**live_settings(fake, ondemand_max_jobs=1))
-    async with live_server(settings) as s, s.ws() as ws:
+    async with serving(settings, fake) as s, s.ws() as ws:
         await subscribe(ws, A)
         await send_json(ws, {"type": "unsubscribe", "series_id": A})
         await poll(lambda: _refcount(s, A, 0), "A idle")
@@ -112,7 +112,7 @@ async def test_capacity_refuses_without_catchup(
     make_settings: SettingsFactory, fake: FakeBinance
 ) -> None:
     settings = make_settings(**live_settings(fake, ondemand_max_jobs=1))
-    async with live_server(settings) as s, s.ws() as first, s.ws() as second:
+    async with serving(settings, fake) as s, s.ws() as first, s.ws() as second:
         await subscribe(first, A)
         refused = await subscribe(second, B)
         assert refused["type"] == "error" and refused["code"] == "capacity"
@@ -127,7 +127,7 @@ async def test_zero_capacity_still_serves_whitelisted_series(
     make_settings: SettingsFactory, fake: FakeBinance
 ) -> None:
     settings = make_settings(**live_settings(fake, ondemand_max_jobs=0, whitelist=[A]))
-    async with live_server(settings) as s, s.ws() as ws:
+    async with serving(settings, fake) as s, s.ws() as ws:
         assert (await subscribe(ws, A))["type"] == "catchup"
         assert (await subscribe(ws, B))["code"] == "capacity"
 
@@ -136,7 +136,7 @@ async def test_unknown_symbols_are_refused_at_once_and_start_no_job(
     make_settings: SettingsFactory, fake: FakeBinance
 ) -> None:
     nope = "binance:futures:NOPE/USDT:USDT:1m"
-    async with live_server(make_settings(**live_settings(fake))) as s, s.ws() as ws:
+    async with serving(make_settings(**live_settings(fake)), fake) as s, s.ws() as ws:
         await send_json(ws, {"type": "subscribe", "series_id": nope})
         error = await recv_json(ws, 10)
         assert error["type"] == "error" and error["code"] == "unknown_symbol"
@@ -169,7 +169,7 @@ async def test_whitelist_from_a_freqtrade_config(
         )
     )
     settings = make_settings(**live_settings(fake, freqtrade_config=config))
-    async with live_server(settings) as s:
+    async with serving(settings, fake) as s:
         await poll(lambda: _state(s, A, "live"), "A live")
         await poll(lambda: _state(s, B, "live"), "B live")
         current = await jobs(s)

@@ -169,6 +169,10 @@ export async function startServer({ exchangeEnv, datadir, extraEnv = {}, name = 
     TRADE_CANVAS_ENABLE_INGEST_API: "1",
     TRADE_CANVAS_ENABLE_DEBUG_API: "1",
     TRADE_CANVAS_ONDEMAND_IDLE_TTL_S: "5",
+    // The local exchanges run 60 times faster than this server's clock, so their candles
+    // lie ahead of it; a server rejects such candles as from the future unless allowed
+    // this much skew (a year).
+    TRADE_CANVAS_LIVE_CLOCK_SKEW_S: "31536000",
     ...extraEnv,
   };
   const url = `http://127.0.0.1:${port}`;

@@ -100,6 +100,7 @@ class FeedLimits:
     connects_per_5min: int  # connection attempts per IP
     max_connection_age_s: float | None  # the venue cuts connections older than this
     heartbeat_s: float | None  # how often the client must send `heartbeat()`
+    klines_per_frame: int = 1  # most klines the venue sends in one message
 
 
 class LiveFeed(Protocol):

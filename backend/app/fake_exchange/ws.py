@@ -181,6 +181,27 @@ class WsMarketServer:
         """Send `count` malformed frames to every connection on the next ticks."""
         self._garbage = count
 
+    async def inject(self, frames: Sequence[str]) -> int:
+        """Send `frames` verbatim to every connection, as if the venue had sent them: how a
+        test plays an exchange that says what it should not. Returns the frames sent."""
+        sent = 0
+        for client in list(self._clients):
+            with contextlib.suppress(ConnectionClosed):
+                for text in frames:
+                    await client.conn.send(text)
+                    sent += 1
+        return sent
+
+    def kline_frame(self, topic: str, kline: Kline, closed: bool) -> str:
+        """The frame the venue sends for `kline` on `topic`, whatever its values."""
+        found = self.dialect.kline_topic(topic)
+        if found is None:
+            raise ValueError(f"{topic!r} is not a kline topic")
+        symbol, interval = found
+        return self.dialect.kline_frame(
+            topic, symbol.upper(), interval, kline, closed, self.exchange.clock.now_ms(), True
+        )
+
     async def server_shutdown(self, grace_s: float = 0.2) -> None:
         """Announce a shutdown as the venue does (if it does), then disconnect everyone."""
         event = self.dialect.shutdown_frame(self.exchange.clock.now_ms())

@@ -7,7 +7,10 @@ venue's heartbeat, and watches for silence. Closed klines are buffered and commi
 batches (then published by the sink); forming klines are only published. Whatever happens
 to the connection, the store ends up with every closed candle: after each (re)connect, and
 whenever a series' stream skips a close, the missing candles are fetched over the venue's
-REST API from the store's head up to the exchange's present.
+REST API from the store's head up to the exchange's present. A series owes the window it
+started with (`backfill_max_candles` when the store had less) until REST has delivered it:
+a failed catch-up is retried with backoff, whatever closes the stream brings meanwhile.
+Every frame and REST page passes the `KlineGuard` first (untrusted input).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import logging
 import random
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,9 +29,10 @@ from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketExcepti
 
 from app.candle import Candle
 from app.clock import SYSTEM_CLOCK, Clock
-from app.errors import ExchangeError
+from app.errors import ExchangeError, UnknownSymbol, UpstreamRateLimited
 from app.exchanges.ports import (
     Action,
+    FeedEvent,
     FrameError,
     KlineEvent,
     KlineRest,
@@ -35,10 +40,11 @@ from app.exchanges.ports import (
     PlannedReconnect,
     RequestRefused,
 )
+from app.ingest.guard import KlineGuard
 from app.ingest.metrics import IngestMetrics
 from app.ingest.port import BatchCommit, CandleSink
 from app.series import SeriesId, align_time, timeframe_seconds
-from app.store import CandleStore
+from app.store import CandleStore, Conflict
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -55,8 +61,10 @@ class IngestOptions:
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     healthy_s: float = 30.0  # a connection this old resets the backoff
-    backfill_max_candles: int = 1000  # how far back to fetch for a series with no history
+    backfill_max_candles: int = 1000  # the window a live series holds at least
     backfills_at_once: int = 4  # REST weight is limited too
+    backfill_retry_max_s: float = 60.0  # a failed catch-up is retried, backing off to this
+    max_clock_skew_s: float = 10.0  # how far the exchange's candles may run ahead of our clock
 
 
 @dataclass(eq=False)
@@ -74,6 +82,8 @@ class LiveSeries:
     newest_seen: int | None = None  # open time of the newest kline on the stream
     catching_up: asyncio.Task[None] | None = None
     recheck: bool = False  # a hole was seen while a catch-up ran (it may predate it)
+    backoff_s: float = 0.0  # the last wait after a failed catch-up (0 after a success)
+    retry_at: float | None = None  # wall clock of the next try of a failed catch-up
     last_batch: dict[str, Any] | None = None
     last_error: str | None = None
 
@@ -99,6 +109,22 @@ class LiveSeries:
         if self.complete_through is None:
             return True
         return self.newest_seen - self.tf > self.complete_through or bool(self.closes_ahead)
+
+    def lost(self, times: set[int]) -> None:
+        """Closes counted as buffered were not stored after all (a failed commit)."""
+        if self.complete_through is not None and self.complete_through >= min(times):
+            self.complete_through = min(times) - self.tf
+        self.closes_ahead -= times
+
+    def owed(self, now: float) -> dict[str, int] | None:
+        """The closed candles (by `now`) still neither stored nor buffered, or None."""
+        timeframe = self.series.timeframe
+        latest = align_time(align_time(int(now), timeframe) - 1, timeframe)
+        if self.complete_through is None or self.complete_through >= latest:
+            return None
+        first = self.complete_through + self.tf
+        missing = (latest - first) // self.tf + 1 - sum(1 for t in self.closes_ahead if t <= latest)
+        return {"from": first, "through": latest, "candles": missing}
 
 
 class _AttemptLimiter:
@@ -303,7 +329,7 @@ class _Connection:
                 ingestor.metrics.bad_frames.labels(ingestor.exchange, ingestor.market).inc()
                 log.debug("%s: ignoring a bad frame: %s", self.name, e)
                 continue
-            for event in events:
+            for event in ingestor.admitted(events, self.name):
                 if isinstance(event, KlineEvent):
                     ingestor.on_kline(event)
                 elif isinstance(event, PlannedReconnect):
@@ -338,6 +364,9 @@ class LiveIngestor:
         self.options = options or IngestOptions()
         self.clock = clock
         self.attempts = _AttemptLimiter(feed.limits.connects_per_5min, clock)
+        self.guard = KlineGuard(
+            exchange, clock, self.options.max_clock_skew_s, metrics.frames_rejected
+        )
         self._series: dict[str, LiveSeries] = {}
         self._by_topic: dict[str, LiveSeries] = {}
         self._connections: list[_Connection] = []
@@ -354,16 +383,31 @@ class LiveIngestor:
 
     async def add(self, series: SeriesId) -> None:
         """Start streaming `series`. Raises `UnknownSymbol` for a symbol the exchange
-        does not list (checked against its market list, not retried)."""
+        does not list (checked against its market list, not retried). A list that cannot
+        be had now does not keep the series off the stream, which does not need it."""
         key = str(series)
         if key in self._series:
             return
-        await self.rest.check_symbol(series)
+        try:
+            await self.rest.check_symbol(series)
+        except UnknownSymbol:
+            raise
+        except ExchangeError as e:
+            log.info("streaming %s before its venue's market list can be had: %s", key, e)
         topic = self.feed.topic(series)
         live = LiveSeries(series, topic, timeframe_seconds(series.timeframe))
-        live.head_time = await self.store.head_time(key)
-        if live.head_time is not None:
-            live.complete(live.head_time)
+        stats = await self.store.stats(key)
+        live.head_time = stats.head_time if stats else None
+        # The window a live series holds at least: owed until REST delivers it, so a close
+        # stored first (while REST is refused) cannot hide it.
+        window_from = align_time(
+            int(self.clock.time()) - self.options.backfill_max_candles * live.tf,
+            series.timeframe,
+        )
+        if stats is None or stats.head_time is None or (stats.first_time or 0) > window_from:
+            live.complete_through = window_from - live.tf
+        else:
+            live.complete(stats.head_time)
         connection = next(
             (c for c in self._connections
              if len(c.topics) < self.feed.limits.topics_per_connection),
@@ -413,12 +457,22 @@ class LiveIngestor:
             if live.connection is connection:
                 self.catch_up(live)
 
+    def admitted(self, events: Sequence[FeedEvent], where: str) -> Sequence[FeedEvent]:
+        """A parsed frame's events, or none if the frame is not one the venue sends."""
+        klines = sum(1 for e in events if isinstance(e, KlineEvent))
+        if klines > 1 and not self.guard.frame_fits(klines, self.feed.limits.klines_per_frame,
+                                                      where):  # fmt: skip
+            return ()
+        return events
+
     def on_kline(self, update: KlineEvent) -> None:
         live = self._by_topic.get(update.topic)
         if live is None:
             return  # unsubscribed meanwhile
         key = str(live.series)
         t = update.candle.candle_time
+        if not self.guard.in_time(key, live.series.timeframe, t, update.closed):
+            return
         if live.newest_seen is None or t > live.newest_seen:
             live.newest_seen = t
         if update.closed:
@@ -465,7 +519,10 @@ class LiveIngestor:
         lives: dict[str, LiveSeries] = {}
         for live, candle in buffer:
             key = str(live.series)
-            batches.setdefault(key, {})[candle.candle_time] = candle
+            # A second close of one candle in a batch does not replace the first.
+            held = batches.setdefault(key, {}).setdefault(candle.candle_time, candle)
+            if held != candle:
+                self.guard.conflicts(key, [Conflict(candle.candle_time, held, candle)])
             lives[key] = live
         try:
             commit = await self.sink.commit_closed_many(
@@ -474,15 +531,15 @@ class LiveIngestor:
         except Exception:
             log.exception("committing %d closed candles failed; they will be backfilled",
                           len(buffer))  # fmt: skip
-            for live in lives.values():
-                # Only what is stored is complete now; the next frame finds the hole.
-                live.complete_through = live.head_time
-                live.closes_ahead.clear()
+            for key, live in lives.items():
+                # Not stored after all: the next frame finds the hole.
+                live.lost(set(batches[key]))
             return
         self.metrics.batch_db_seconds.observe(commit.db_s)
         for key, result in commit.results.items():
             live = lives[key]
             live.head_time = result.head_time
+            self.guard.conflicts(key, result.conflicts)
             rows = len(batches[key])
             self.metrics.rows_written.labels(key).inc(rows)
             live.last_batch = {
@@ -503,9 +560,7 @@ class LiveIngestor:
             # The running catch-up may have read the exchange's present before this hole.
             live.recheck = True
             return
-        # From where the series is complete as of now: a live close committed before the
-        # task runs would otherwise move the head past the very gap being filled.
-        task = spawn(self._catch_up(live, grace, live.complete_through), f"backfill {live.series}")
+        task = spawn(self._catch_up(live, grace), f"backfill {live.series}")
         live.catching_up = task
         live.recheck = False
 
@@ -518,34 +573,54 @@ class LiveIngestor:
 
         task.add_done_callback(done)
 
-    async def _catch_up(self, live: LiveSeries, grace: bool, after: int | None) -> None:
+    async def _catch_up(self, live: LiveSeries, grace: bool) -> None:
+        """Fetch what the series lacks from where it is complete up to the present; on
+        failure try again, backing off (and never before a ban's end), until it succeeds
+        or the series is removed."""
         key = str(live.series)
         if grace:
             await self.clock.sleep(self.options.close_grace_s)
             if not live.has_hole():
                 return  # the closes arrived late after all
-        async with self._catchup_slots:
-            head = after
-            if head is None:
-                # Nothing was stored when this was asked for: the history a live series
-                # starts with (not the store's head now, which a live close may have set).
-                span = self.options.backfill_max_candles * live.tf
-                head = align_time(int(self.clock.time()) - span, live.series.timeframe)
-            fetched = 0
+        while True:
             try:
-                async for page in self.rest.closed_pages(live.series, head):
-                    commit = await self.sink.commit_closed_many({key: page})
-                    live.head_time = commit.results[key].head_time
-                    live.complete(page[-1][0])
-                    fetched += len(page)
+                async with self._catchup_slots:
+                    await self._fetch_missing(live)
             except ExchangeError as e:
+                first = live.backoff_s == 0
+                live.backoff_s = min(self.options.backfill_retry_max_s,
+                                     live.backoff_s * 2 or 1.0)  # fmt: skip
+                delay = live.backoff_s
+                if isinstance(e, UpstreamRateLimited):
+                    delay = max(delay, e.retry_after_s)
+                live.retry_at = self.clock.time() + delay
                 live.last_error = f"backfill: {e}"
-                log.warning("backfill of %s failed: %s", key, e)
-                return
-            if fetched:
-                self.metrics.backfilled.labels(key).inc(fetched)
-                log.info("backfilled %d candles of %s up to %s", fetched, key, live.head_time)
-            live.last_error = None
+                log.log(logging.WARNING if first else logging.DEBUG,
+                        "backfill of %s failed (retrying in %.0fs): %s", key, delay, e)  # fmt: skip
+                await self.clock.sleep(delay)
+                continue
+            live.backoff_s, live.retry_at, live.last_error = 0.0, None, None
+            return
+
+    async def _fetch_missing(self, live: LiveSeries) -> None:
+        key = str(live.series)
+        # From where the series is complete now (never past a hole, unlike the store's
+        # head, which a live close may have moved beyond one).
+        after = live.complete_through
+        assert after is not None  # set when the series was added
+        fetched = 0
+        async for rows in self.rest.closed_pages(live.series, after):
+            page = self.guard.page(key, live.series.timeframe, rows)
+            if not page:
+                break
+            result = (await self.sink.commit_closed_many({key: page})).results[key]
+            live.head_time = result.head_time
+            self.guard.conflicts(key, result.conflicts)
+            live.complete(page[-1][0])
+            fetched += len(page)
+        if fetched:
+            self.metrics.backfilled.labels(key).inc(fetched)
+            log.info("backfilled %d candles of %s up to %s", fetched, key, live.head_time)
 
     # -- state ------------------------------------------------------------------------
 

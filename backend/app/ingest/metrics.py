@@ -61,6 +61,12 @@ class IngestMetrics:
             "trade_canvas_ingest_bad_frames", "Frames that were not valid messages of the venue.",
             ["exchange", "market"], registry=r,
         )  # fmt: skip
+        self.frames_rejected = Counter(
+            "trade_canvas_ingest_frames_rejected",
+            "Klines (or whole frames) from an exchange that were not stored or broadcast: "
+            "from the future, differing from a stored candle, or an oversized frame.",
+            ["venue", "reason"], registry=r,
+        )  # fmt: skip
         self.batch_db_seconds = Histogram(
             "trade_canvas_ingest_batch_db_seconds",
             "DB time of one closed-candle batch (all its series, one transaction).",

@@ -49,6 +49,7 @@ class BinanceFeed:
             connects_per_5min=250,
             max_connection_age_s=self.max_connection_age_s,
             heartbeat_s=None,
+            klines_per_frame=1,  # a kline event carries one kline
         )
 
     def topic(self, series: SeriesId) -> str:

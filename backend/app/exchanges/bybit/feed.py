@@ -15,6 +15,8 @@ from app.series import Market, SeriesId
 
 # Bybit: at most 500 connections per 5 minutes per IP; spot takes 10 args per request.
 # Bybit states no topic count per connection; 200 keeps one reconnect's subscribes short.
+# A kline push's `data` list holds the topic's kline (at a boundary, the close and the next
+# candle's first state); a few more are allowed, thousands are not Bybit's.
 _LIMITS = FeedLimits(
     topics_per_connection=200,
     topics_per_request=10,
@@ -22,6 +24,7 @@ _LIMITS = FeedLimits(
     connects_per_5min=400,
     max_connection_age_s=None,
     heartbeat_s=20.0,
+    klines_per_frame=4,
 )
 _PING = orjson.dumps({"op": "ping"}).decode()
 
