@@ -3,8 +3,11 @@ job), decided before anything is queued or listed.
 
 A series the store already holds, or that is whitelisted, costs nothing new. Any other must
 be listed by the exchange (unknown symbol: `UnknownSymbol`, 404) unless the datadir has a
-file for it, and is charged to the client's budget of work-starting requests (`TooBusy`,
-429), so one client cannot fill the download slots or the tables with made-up pairs."""
+file for it; while the exchange's market list cannot be had, it is refused
+(`MarketListUnavailable`, 503 with `Retry-After`): made-up pairs must not start downloads
+and live jobs just because the list is down. What is admitted is charged to the client's
+budget of work-starting requests (`TooBusy`, 429), so one client cannot fill the download
+slots or the tables."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from collections import OrderedDict
 from typing import Final
 
 from app.clock import Clock
-from app.errors import ClientError, UnknownSymbol
+from app.errors import ClientError, MarketListUnavailable, UnknownSymbol
+from app.exchanges.catalog import RETRY_S
 from app.exchanges.registry import VenueRegistry
 from app.history.datadir import Datadirs, series_files
 from app.ratelimit import TokenBucket
@@ -69,10 +73,18 @@ class Admission:
             await asyncio.to_thread(series_files, self._datadirs.of(series.exchange), series)
         )
         venue = self._venues.get(series.exchange)
-        if not has_file and venue is not None and await venue.catalog.is_listed(series) is False:
-            raise UnknownSymbol(
-                f"{series.symbol} is not listed on {series.exchange} {series.market}"
-            )
+        if not has_file and venue is not None:
+            listed = await venue.catalog.is_listed(series)
+            if listed is False:
+                raise UnknownSymbol(
+                    f"{series.symbol} is not listed on {series.exchange} {series.market}"
+                )
+            if listed is None:
+                raise MarketListUnavailable(
+                    f"the {series.exchange} {series.market} market list cannot be had now, "
+                    f"so {series.symbol} cannot be checked; try again later",
+                    retry_after_s=round(RETRY_S),
+                )
         self._charge(client)
 
     def _charge(self, client: str) -> None:

@@ -39,6 +39,18 @@ class CapacityExceeded(ClientError):
     status = 503
 
 
+class MarketListUnavailable(ClientError):
+    """A series that is nowhere here cannot be checked against its venue's market list
+    now; nothing is started for it (fail closed)."""
+
+    code = "market_list_unavailable"
+    status = 503
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class TooManySubscriptions(ClientError):
     code = "too_many_subscriptions"
 

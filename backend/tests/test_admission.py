@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import FakeRest, SettingsFactory
+from tests.freqtrade_support import store_with_freqtrade
 from tests.support import SERIES, T0, candle, live_server, metric_value, recv_json, send_json
 from tests.test_history_download import download_settings
 
@@ -85,3 +86,42 @@ async def test_each_client_has_a_budget_of_work_starting_requests(
             await send_json(ws, {"type": "subscribe", "series_id": "binance:spot:BNB/USDT:5m"})
             msg = await recv_json(ws)
             assert msg["type"] == "error" and msg["code"] == "rate_limited", msg
+
+
+async def test_made_up_ids_start_nothing_while_the_market_list_is_down(
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
+) -> None:
+    """Fail closed: with the venue's REST unreachable, a series that is neither stored,
+    whitelisted nor in the datadir gets 503 `market_list_unavailable` with Retry-After; no
+    download runs and nothing is listed. What is stored or in the datadir is still served."""
+    hour = 1_700_002_800
+    store_with_freqtrade(tmp_path, "ETH/USDT", "1h", [(hour, 1.0, 2.0, 0.5, 1.5, 3.0)], "feather")
+    fake_binance.exchange.fail_rest(10**9)
+    made_up = [f"binance:spot:MADE{i}/USDT:1h" for i in range(40)]
+    async with live_server(download_settings(make_settings, fake_binance, tmp_path)) as s:
+        assert (await s.ingest(SERIES, candle(T0))).status_code == 200
+        replies = await asyncio.gather(
+            *(s.http.get("/api/market/candles", params={"series_id": sid}) for sid in made_up)
+        )
+        for r in replies:
+            assert r.status_code == 503, r.text
+            assert r.json()["error_code"] == "market_list_unavailable"
+            assert int(r.headers["Retry-After"]) >= 1
+        async with s.ws() as ws:
+            await send_json(ws, {"type": "subscribe", "series_id": made_up[0]})
+            msg = await recv_json(ws)
+            assert msg["type"] == "error" and msg["code"] == "market_list_unavailable", msg
+        assert await metric_value(s, "trade_canvas_history_downloads_total") == 0
+        # Forty requests at once asked the venue for its list once, not forty times.
+        assert fake_binance.exchange.rest_requests <= 2
+        debug = (await s.http.get("/api/market/debug/ingest_state")).json()
+        assert debug["downloads"] == {} and debug["jobs"] == []
+        listed = {e["series_id"] for e in (await s.http.get("/api/market/series")).json()["series"]}
+        assert not listed & set(made_up)
+        # Stored, and in the datadir: served as ever.
+        r = await s.http.get("/api/market/candles", params={"series_id": SERIES})
+        assert r.status_code == 200 and len(r.json()["candles"]) == 1
+        r = await s.http.get(
+            "/api/market/candles", params={"series_id": "binance:spot:ETH/USDT:1h"}
+        )
+        assert r.status_code == 200 and [c["candle_time"] for c in r.json()["candles"]] == [hour]

@@ -45,6 +45,8 @@ class CachedCatalog:
         async with self._locks.setdefault(market, asyncio.Lock()):
             if self._symbols.get(market) is not cached:  # loaded while we waited
                 return self._symbols[market]
+            if self._clock.monotonic() - self._failed_at.get(market, -RETRY_S) < RETRY_S:
+                return cached  # failed while we waited: the venue is not asked again
             try:
                 loaded = await self._load(market, cached is not None)
             except ExchangeError as e:
