@@ -64,6 +64,12 @@ class OndemandSettings(_Group):
 
     max_jobs: int = Field(default=16, ge=0)
     idle_ttl_s: float = Field(default=60.0, ge=0)
+    # The share of `max_jobs` one client address may hold, so one client cannot take all.
+    max_share: float = Field(default=0.5, gt=0, le=1)
+
+    @property
+    def max_jobs_per_client(self) -> int:
+        return max(1, round(self.max_jobs * self.max_share))
 
 
 class WorkSettings(_Group):
@@ -88,6 +94,16 @@ class BinanceSettings(_Group):
     ws_max_connection_age_s: float = Field(default=23.5 * 3600, gt=0)
     ws_backoff_max_s: float = Field(default=30.0, gt=0)
     backfill_max_candles: int = Field(default=1_000, ge=1)
+
+
+class LiveSettings(_Group):
+    """Live ingest of every venue (its older timers are the `BINANCE_WS_*` settings)."""
+
+    # A candle the exchange sends that lies further ahead of this server's clock is
+    # rejected as coming from the future (exchanges' and servers' clocks drift a little).
+    clock_skew_s: float = Field(default=10.0, ge=0)
+    # A failed REST backfill is retried with backoff, up to this long between tries.
+    backfill_retry_max_s: float = Field(default=60.0, gt=0)
 
 
 class BybitSettings(_Group):
@@ -117,6 +133,8 @@ class WsSettings(_Group):
     # Client messages per second (and burst) before they are dropped with `rate_limited`.
     messages_per_s: float = Field(default=20.0, gt=0)
     message_burst: int = Field(default=100, ge=1)
+    # Open connections from one client address.
+    max_connections_per_address: int = Field(default=32, ge=1)
 
 
 class Settings(BaseSettings):
@@ -141,12 +159,18 @@ class Settings(BaseSettings):
     # The built chart (frontend/dist of this checkout when unset).
     frontend_dir: Path | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Browser origins besides the server's own whose WebSocket upgrades (and POSTs) are
+    # served; `*` any.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # `Host` names served; unset: the loopback names on a loopback bind, else any.
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = None
 
     db: DbSettings = DbSettings()
     freqtrade: FreqtradeSettings = FreqtradeSettings()
     history: HistorySettings = HistorySettings()
     ondemand: OndemandSettings = OndemandSettings()
     work: WorkSettings = WorkSettings()
+    live: LiveSettings = LiveSettings()
     binance: BinanceSettings = BinanceSettings()
     bybit: BybitSettings = BybitSettings()
     http: HttpSettings = HttpSettings()
@@ -172,7 +196,8 @@ class Settings(BaseSettings):
             data[name] = values
         return data
 
-    @field_validator("whitelist", "cors_origins", mode="before")
+    @field_validator("whitelist", "cors_origins", "allowed_origins", "allowed_hosts",
+                     mode="before")  # fmt: skip
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

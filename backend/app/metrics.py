@@ -63,6 +63,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.ws_clients_refused = Counter(
+            "trade_canvas_ws_clients_refused",
+            "WebSocket upgrades refused before the connection opened, by reason.",
+            ["reason"],
+            registry=r,
+        )
         self.ws_client_messages_rate_limited = Counter(
             "trade_canvas_ws_client_messages_rate_limited",
             "Client messages dropped for exceeding the per-connection message rate.",

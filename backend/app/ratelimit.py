@@ -1,6 +1,9 @@
-"""A token bucket: how many requests a client may make, with a burst."""
+"""How much one client may ask of the server: a token bucket for its requests, and a count
+of its open connections."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from app.clock import Clock
 
@@ -22,3 +25,23 @@ class TokenBucket:
             return False
         self._tokens -= 1.0
         return True
+
+
+class ConnectionsPerAddress:
+    """Open connections by client address, at most `limit` each."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    def enter(self, address: str) -> bool:
+        """Count one more connection from `address`, if it has room for one."""
+        if self._open[address] >= self.limit:
+            return False
+        self._open[address] += 1
+        return True
+
+    def leave(self, address: str) -> None:
+        self._open[address] -= 1
+        if self._open[address] <= 0:
+            del self._open[address]

@@ -31,6 +31,7 @@ from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
 from app.ingest.supervisor import FeedKey, IngestSupervisor
 from app.metrics import Metrics
+from app.ratelimit import ConnectionsPerAddress
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
 from app.tasks import spawn
@@ -58,6 +59,7 @@ class Services:
     admission: Admission
     # Loads the whitelisted series' market lists at start-up, so their ticks are listed.
     catalog_warmup: asyncio.Task[None] | None
+    ws_connections: ConnectionsPerAddress
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -162,6 +164,8 @@ def build_ingestors(
         close_grace_s=settings.binance.ws_close_grace_s,
         backoff_max_s=settings.binance.ws_backoff_max_s,
         backfill_max_candles=settings.binance.backfill_max_candles,
+        backfill_retry_max_s=settings.live.backfill_retry_max_s,
+        max_clock_skew_s=settings.live.clock_skew_s,
     )
     return {
         (venue.name, market): LiveIngestor(
@@ -195,6 +199,7 @@ async def start_services(
         supervisor = IngestSupervisor(
             whitelist=whitelist,
             max_jobs=settings.ondemand.max_jobs,
+            max_jobs_per_holder=settings.ondemand.max_jobs_per_client,
             idle_ttl_s=settings.ondemand.idle_ttl_s,
             history=history,
             ingestors=build_ingestors(settings, venues, store, writer, ingest_metrics, clock),
@@ -242,6 +247,7 @@ async def start_services(
         venues,
         admission,
         spawn(venues.warm(whitelist), "market list warm-up") if settings.live_ingest else None,
+        ConnectionsPerAddress(settings.ws.max_connections_per_address),
     )
 
 

@@ -38,7 +38,7 @@ async def raw_request(
 
 def partial_post(length: int, sent: bytes) -> bytes:
     return (
-        b"POST /api/market/ingest/candle_closed HTTP/1.1\r\nHost: x\r\n"
+        b"POST /api/market/ingest/candle_closed HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/json\r\nContent-Length: "
         + str(length).encode()
         + b"\r\n\r\n"
@@ -78,7 +78,9 @@ async def test_request_body_and_headers_have_read_deadlines(
         assert b'"error_code":"request_timeout"' in answer
         writer.close()
         # Headers trickled and never finished: the connection is closed.
-        reader, writer = await raw_request(server, b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: ")
+        reader, writer = await raw_request(
+            server, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: "
+        )
         assert await asyncio.wait_for(reader.read(), 10) == b""
         writer.close()
         # A connection that says nothing at all is closed too.

@@ -55,14 +55,14 @@ async def test_a_subscriber_back_as_the_idle_job_expires_keeps_the_stream(
         return fake.run("futures", lambda w: len(w._streams)) == 1
 
     try:
-        await supervisor.acquire(A)
+        await supervisor.acquire(A, "127.0.0.1")
         await drive(clock, streamed, "the stream", step=0.01)
-        await supervisor.release(A)
+        await supervisor.release(A, "127.0.0.1")
         await asyncio.sleep(0)  # the expiry starts waiting
         clock.advance(IDLE_S)
         for _ in range(yields):
             await asyncio.sleep(0)
-        await supervisor.acquire(A)
+        await supervisor.acquire(A, "127.0.0.1")
         await drive(clock, lambda: supervisor.live_series() == [str(A)], "A live", step=0.01)
         await drive(clock, streamed, "the stream to carry A again", step=0.01)
         [job] = supervisor.snapshot()["jobs"]

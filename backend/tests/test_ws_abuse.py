@@ -74,7 +74,10 @@ async def test_repeated_catchups_to_a_stalled_client_are_coalesced(
 async def test_a_client_over_its_byte_budget_is_closed_with_1008(
     make_settings: SettingsFactory,
 ) -> None:
-    settings = make_settings(ws_send_queue_max_bytes=1024 * 1024)
+    # Room for all 16 series: the client's share of on-demand slots is not what is tested.
+    settings = make_settings(
+        ws_send_queue_max_bytes=1024 * 1024, ondemand_max_jobs=16, ondemand_max_share=1
+    )
     async with live_server(settings) as s:
         # 16 catchups of about 0.5 MB: more than the kernel's socket buffers take in.
         series = [f"binance:spot:C{i}/USDT:1m" for i in range(16)]

@@ -14,6 +14,7 @@ from app import __version__
 from app.api import market, ops, ws
 from app.api.errors import install_error_handlers
 from app.api.frontend import default_frontend_dir, mount_frontend
+from app.api.guards import AllowedHosts, AllowedOrigins, default_allowed_hosts
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi import install_openapi
 from app.clock import SYSTEM_CLOCK, Clock
@@ -70,6 +71,12 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
+    app.add_middleware(
+        AllowedOrigins, allowed_origins=[*settings.allowed_origins, *settings.cors_origins]
+    )
+    app.add_middleware(
+        AllowedHosts, allowed_hosts=settings.allowed_hosts or default_allowed_hosts(settings.host)
+    )
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, body_timeout_s=settings.http.body_timeout_s
     )

@@ -17,6 +17,7 @@ from app.hub import CandleWriter, Subscriptions
 from app.hub.registry import SeriesRegistry
 from app.ingest.port import IngestPort
 from app.metrics import Metrics
+from app.ratelimit import ConnectionsPerAddress
 from app.services import Services
 from app.store import CandleStore
 
@@ -74,6 +75,10 @@ def get_venues(services: ServicesDep) -> VenueRegistry:
     return services.venues
 
 
+def get_ws_connections(services: ServicesDep) -> ConnectionsPerAddress:
+    return services.ws_connections
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CandleStore, Depends(get_store)]
 WriterDep = Annotated[CandleWriter, Depends(get_writer)]
@@ -85,6 +90,7 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SubscriptionsDep = Annotated[Subscriptions, Depends(get_subscriptions)]
 IngestDep = Annotated[IngestPort, Depends(get_supervisor)]
 VenuesDep = Annotated[VenueRegistry, Depends(get_venues)]
+WsConnectionsDep = Annotated[ConnectionsPerAddress, Depends(get_ws_connections)]
 
 
 def client_address(conn: HTTPConnection) -> str:

@@ -22,8 +22,10 @@ from app.api.deps import (
     MetricsDep,
     SettingsDep,
     SubscriptionsDep,
+    WsConnectionsDep,
     client_address,
 )
+from app.api.responses import error_response
 from app.clock import Clock
 from app.config import Settings
 from app.errors import ClientError, StoreError, TooManySubscriptions
@@ -60,12 +62,35 @@ async def market_ws(
     admission: AdmissionDep,
     subscriptions: SubscriptionsDep,
     clock: ClockDep,
+    connections: WsConnectionsDep,
+) -> None:
+    address = client_address(websocket)
+    if not connections.enter(address):
+        metrics.ws_clients_refused.labels("connections_per_address").inc()
+        message = f"at most {connections.limit} WebSocket connections per client address"
+        await _deny(websocket, 429, "too_many_connections", message)
+        return
+    try:
+        await _serve(websocket, address, settings, metrics, admission, subscriptions, clock)
+    finally:
+        connections.leave(address)
+
+
+async def _serve(
+    websocket: WebSocket,
+    address: str,
+    settings: Settings,
+    metrics: Metrics,
+    admission: Admission,
+    subscriptions: Subscriptions,
+    clock: Clock,
 ) -> None:
     await websocket.accept()
     client_id = f"ws-{next(_client_ids)}"
     session = ClientSession(
         client_id,
         websocket.send_text,
+        address=address,
         max_queue=settings.ws.send_queue_max,
         max_bytes=settings.ws.send_queue_max_bytes,
         metrics=metrics,
@@ -146,10 +171,11 @@ class _Handler:
         self._metrics = metrics
         self._admission = admission
         self._subscriptions = subscriptions
-        self._client = client_address(websocket)
+        self._client = session.address
         self._max_subscriptions = settings.ws.max_subscriptions
         self._pending: dict[str, asyncio.Task[None]] = {}
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._closing = False
 
     async def handle(self, raw: str | bytes) -> None:
         series_id: str | None = None
@@ -211,10 +237,17 @@ class _Handler:
             await self.too_slow(e)
 
     async def too_slow(self, e: SlowConsumer) -> None:
+        """Close the client for what it would not read; only once, however many of its
+        subscribes find it over budget at the same time."""
+        if self._closing:
+            return
+        self._closing = True
         log.warning("%s", e)
         self._session.abandon()
         self._metrics.ws_clients_closed.labels(e.kind).inc()
         await _close(self._websocket, CLOSE_POLICY, e.reason)
+        # Only now: the receive loop then ends the connection, cancelling this task's
+        # siblings, and this close frame must be on its way first.
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -272,6 +305,14 @@ def _decode(raw: str | bytes) -> dict[str, Any]:
     if not isinstance(msg, dict):
         raise BadMessage('message must be a JSON object with a "type"')
     return msg
+
+
+async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
+    """Refuse an upgrade with an HTTP answer (or a close, where the server cannot send one)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error_response(websocket, status, code, message))
+    else:
+        await websocket.close(CLOSE_POLICY, message)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

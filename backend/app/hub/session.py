@@ -58,11 +58,13 @@ class ClientSession:
         client_id: str,
         send_text: Callable[[str], Awaitable[None]],
         *,
+        address: str,
         max_queue: int,
         max_bytes: int,
         metrics: Metrics,
     ) -> None:
         self.client_id = client_id
+        self.address = address  # who is asking, for per-client limits
         self._send_text = send_text
         self._max_queue = max_queue
         self._max_bytes = max_bytes

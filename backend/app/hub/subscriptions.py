@@ -44,14 +44,14 @@ class Subscriptions:
                 raise TooManySubscriptions(
                     f"at most {self._max_per_client} subscriptions per connection"
                 )
-            await self._ingest.acquire(series)
+            await self._ingest.acquire(series, session.address)
         try:
             if self._history is not None:
                 await self._history.ensure(series, since=since)
             await self._fanout.follow(session, series, since)
         except BaseException:
             if newly and not session.is_subscribed(series_id):
-                await self._ingest.release(series)
+                await self._ingest.release(series, session.address)
             raise
         problem = self._ingest.job_error(series_id)
         if problem is not None:
@@ -61,7 +61,7 @@ class Subscriptions:
         if not session.is_subscribed(series_id):
             return False
         self._fanout.unfollow(session, series_id)
-        await self._ingest.release(parse_series_id(series_id))
+        await self._ingest.release(parse_series_id(series_id), session.address)
         return True
 
     async def disconnect(self, session: ClientSession) -> None:

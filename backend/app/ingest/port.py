@@ -34,10 +34,11 @@ class IngestPort(Protocol):
     @property
     def running(self) -> bool: ...
 
-    async def acquire(self, series: SeriesId) -> None:
-        """A client subscribed to `series`. Raises `CapacityExceeded` when no job can run."""
+    async def acquire(self, series: SeriesId, holder: str) -> None:
+        """A client (`holder`: its address) subscribed to `series`. Raises
+        `CapacityExceeded` when no job can run for it."""
 
-    async def release(self, series: SeriesId) -> None:
+    async def release(self, series: SeriesId, holder: str) -> None:
         """A client unsubscribed from (or disconnected while subscribed to) `series`."""
 
     def job_error(self, series_id: str) -> tuple[str, str] | None:

@@ -3,7 +3,9 @@
 Whitelisted series are bootstrapped and kept live for the life of the server. Any other
 series becomes an on-demand job when its first WebSocket subscriber arrives; it lives while
 it has subscribers and `idle_ttl_s` after the last one leaves. At `max_jobs` on-demand
-jobs, an idle one is evicted for a new one, else the subscriber is refused (`capacity`).
+jobs, an idle one is evicted for a new one, else the subscriber is refused (`capacity`); one
+client address may hold at most `max_jobs_per_holder` of them, so one client cannot take
+every slot.
 Every job runs as a named task that retries with backoff until its series is live, and
 stops for good only for a symbol the exchange does not list.
 """
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.clock import SYSTEM_CLOCK, Clock
@@ -38,6 +41,8 @@ class IngestJob:
     series: SeriesId
     kind: JobKind
     refcount: int = 0
+    # Subscriptions by client address (`refcount` is their sum for on-demand jobs).
+    holders: Counter[str] = field(default_factory=Counter)
     state: JobState = "starting"
     last_error: str | None = None
     error_code: str | None = None
@@ -55,6 +60,7 @@ class IngestSupervisor:
         whitelist: list[SeriesId],
         max_jobs: int,
         idle_ttl_s: float,
+        max_jobs_per_holder: int | None = None,
         history: HistorySource | None,
         ingestors: Mapping[FeedKey, LiveIngestor],
         metrics: Metrics,
@@ -64,6 +70,7 @@ class IngestSupervisor:
     ) -> None:
         self._whitelist = list(dict.fromkeys(whitelist))
         self._max_jobs = max_jobs
+        self._max_per_holder = max_jobs if max_jobs_per_holder is None else max_jobs_per_holder
         self._idle_ttl_s = idle_ttl_s
         self._history = history
         self._ingestors = dict(ingestors)
@@ -100,13 +107,16 @@ class IngestSupervisor:
 
     # -- subscribers ------------------------------------------------------------------
 
-    async def acquire(self, series: SeriesId) -> None:
+    async def acquire(self, series: SeriesId, holder: str) -> None:
+        """`holder` (a client address) subscribed to `series`. Raises `CapacityExceeded`
+        when no job can run for it."""
         key = str(series)
         # A job of this series that is being stopped (it expired a moment ago) leaves the
         # stream first; the subscriber then gets a new job, not one about to vanish.
         await self._stopped(key)
         job = self._jobs.get(key)
         while job is None:
+            self._check_share(holder)
             victim = self._idle_victim()
             if victim is None:
                 job = self._jobs[key] = IngestJob(series, "ondemand")
@@ -117,11 +127,20 @@ class IngestSupervisor:
                 # Another subscriber of the series may have started its job meanwhile.
                 job = self._jobs.get(key)
         job.refcount += 1
+        job.holders[holder] += 1
         # Not awaited: a subscribe cancelled here would keep the count it just took. An
         # expiry that still wakes sees the subscriber and leaves the job be.
         self._expiries.discard(job)
         job.idle_deadline = None
         self._update_gauge()
+
+    def _check_share(self, holder: str) -> None:
+        held = sum(1 for j in self._jobs.values() if j.kind == "ondemand" and holder in j.holders)
+        if held >= self._max_per_holder:
+            raise CapacityExceeded(
+                f"this client already holds {held} of the {self._max_jobs} on-demand live "
+                "series; unsubscribe from one first"
+            )
 
     def _idle_victim(self) -> IngestJob | None:
         """None while there is room for another on-demand job; else the one idle longest.
@@ -137,11 +156,14 @@ class IngestSupervisor:
             )
         return min(idle, key=lambda j: j.idle_deadline or 0.0)
 
-    async def release(self, series: SeriesId) -> None:
+    async def release(self, series: SeriesId, holder: str) -> None:
         job = self._jobs.get(str(series))
         if job is None or job.refcount == 0:
             return
         job.refcount -= 1
+        job.holders[holder] -= 1
+        if job.holders[holder] <= 0:
+            del job.holders[holder]
         if job.refcount == 0 and job.kind == "ondemand":
             job.idle_deadline = self._clock.time() + self._idle_ttl_s
             self._expiries.start(job, self._expire_when_idle(job))
@@ -236,6 +258,7 @@ class IngestSupervisor:
         return heads
 
     def snapshot(self) -> dict[str, Any]:
+        now = self._clock.time()
         jobs = []
         for key, job in sorted(self._jobs.items(), key=lambda kv: (kv[1].kind, kv[0])):
             ingestor = self._ingestors.get(_feed_key(job.series))
@@ -251,6 +274,10 @@ class IngestSupervisor:
                     "connection": live.connection.name if live and live.connection else None,
                     "last_batch": live.last_batch if live else None,
                     "last_error": job.last_error or (live.last_error if live else None),
+                    # Closed candles the series must still fetch over REST (a backfill
+                    # refused or failed is retried at `backfill_retry_at`).
+                    "owed": live.owed(now) if live else None,
+                    "backfill_retry_at": live.retry_at if live else None,
                     "idle_deadline": job.idle_deadline,
                     "started_at": job.started_at,
                 }
@@ -258,6 +285,7 @@ class IngestSupervisor:
         return {
             "jobs": jobs,
             "max_jobs": self._max_jobs,
+            "max_jobs_per_client": self._max_per_holder,
             "active": sum(1 for j in self._jobs.values() if j.kind == "ondemand"),
             "connections": {f"{e}:{m}": i.connections() for (e, m), i in self._ingestors.items()},
         }
