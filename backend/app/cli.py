@@ -120,6 +120,49 @@ def _datadir_ls(args: argparse.Namespace) -> int:
     return datadir_ls(Settings(), args.datadir, args.json, sys.stdout)
 
 
+def _check_store(args: argparse.Namespace) -> int:
+    from app.store.check import check_store
+
+    path = args.db or Settings().db.path
+    bar = _ProgressBar(sys.stderr)
+    problems = check_store(path, bar.show)
+    bar.done()
+    if problems:
+        print(f"{path}: {len(problems)} problem(s) found:")
+        for problem in problems:
+            print(f"  {problem}")
+        print("Restore the file from a backup, or move it aside and re-import the datadir.")
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+class _ProgressBar:
+    """A bar on a terminal; elsewhere (a log, a pipe) one line per stage."""
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+        self._tty = out.isatty()
+        self._stage = ""
+
+    def show(self, done: int, total: int, what: str) -> None:
+        if not self._tty:
+            stage = "reading every candle" if what != "SQLite integrity check" else what
+            if stage != self._stage:
+                self._stage = stage
+                print(f"check-store: {stage} ...", file=self._out, flush=True)
+            return
+        width = 30
+        filled = width * done // total if total else width
+        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done:>12,}/{total:<12,} {what:.40}"
+        self._out.write(f"{line:<100}")
+        self._out.flush()
+
+    def done(self) -> None:
+        if self._tty:
+            self._out.write("\n")
+
+
 def _fake_exchange(args: argparse.Namespace) -> int:
     import time
 
@@ -180,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--datadir", type=Path, help="datadir (default: from the settings)")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.set_defaults(func=_datadir_ls)
+
+    check = sub.add_parser(
+        "check-store", help="read every stored candle and run SQLite's integrity check"
+    )
+    check.add_argument("--db", type=Path, help="the SQLite file (default TRADE_CANVAS_DB_PATH)")
+    check.set_defaults(func=_check_store)
 
     for venue, first_port in (("binance", 9100), ("bybit", 9110)):
         fake = sub.add_parser(

@@ -3,6 +3,7 @@ tmpfs) and `kill -9` of `trade-canvas import` and of the server mid-import."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -227,9 +228,56 @@ def test_kill_9_server_mid_import_then_restart_resumes_to_the_file(tmp_path: Pat
             assert time.monotonic() < deadline, "the interrupted import was not resumed"
             time.sleep(0.1)
         assert stored(db, series) == candles
+        # It reports what the store holds of the file, not only the part it resumed.
+        while (history := _history_of(port, series)).get("status") != "imported":
+            assert time.monotonic() < deadline, history
+            time.sleep(0.1)
+        assert history["rows_imported"] == history["rows_in_file"] == len(candles), history
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def _history_of(port: int, series_id: str) -> dict[str, Any]:
+    listing = httpx.get(f"http://127.0.0.1:{port}/api/market/series", timeout=30).json()
+    entry = next(e for e in listing["series"] if e["series_id"] == series_id)
+    history: dict[str, Any] = entry.get("history") or {}
+    return history
+
+
+async def test_a_restart_does_not_read_a_completely_imported_file_again(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    """After a restart, a file whose recorded import is complete and whose signature (path,
+    size, mtime) is unchanged is not read: here its bytes are scrambled behind an unchanged
+    signature, and the first request is still served from the store, with no file error."""
+    datadir = tmp_path / "data"
+    candles = rows(20_000)
+    store_with_freqtrade(datadir, "BTC/USDT", "1m", candles, "feather")
+    series = "binance:spot:BTC/USDT:1m"
+    settings = make_settings(
+        market_history_source="freqtrade", freqtrade_datadir=datadir, history_download=False,
+        history_recheck_s=0,
+    )  # fmt: skip
+    params = {"series_id": series, "limit": 5000}
+    async with live_server(settings) as s:
+        r = await s.http.get("/api/market/candles", params={**params, "before": 2**40})
+        assert r.status_code == 200
+    file = datadir / "BTC_USDT-1m.feather"
+    st = file.stat()
+    file.write_bytes(os.urandom(st.st_size))
+    os.utime(file, ns=(st.st_atime_ns, st.st_mtime_ns))
+    async with live_server(settings) as s:
+        r = await s.http.get("/api/market/candles", params=params)
+        assert r.status_code == 200
+        assert [tuple(c.values()) for c in r.json()["candles"]] == candles[-5000:]
+        listing = (await s.http.get("/api/market/series")).json()["series"]
+        history = next(e for e in listing if e["series_id"] == series)["history"]
+        assert history["status"] == "imported", history
+        assert history["last_error"] is None
+        assert history["rows_in_file"] == history["rows_imported"] == len(candles)
+        text = (await s.http.get("/metrics")).text
+        assert "trade_canvas_history_bad_files_total{" not in text
 
 
 async def test_failed_write_leaves_no_cached_series_key(small_tmpfs: Path) -> None:
@@ -257,3 +305,60 @@ async def test_failed_write_leaves_no_cached_series_key(small_tmpfs: Path) -> No
         assert await store.since(a, 0, 100_000) == first
     finally:
         await store.close()
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def corrupt_newest_page_of(db: Path, middle_of: int) -> None:
+    """Overwrite a leaf page of the candles table near the newest candles of the
+    `middle_of`-th of three equal series (b-tree order is series, then time)."""
+    conn = sqlite3.connect(db)
+    try:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        leaves = [r[0] for r in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'candles' AND pagetype = 'leaf' ORDER BY path"
+        )]  # fmt: skip
+    finally:
+        conn.close()
+    page = leaves[len(leaves) * middle_of // 3 - 2]
+    with db.open("r+b") as f:
+        f.seek((page - 1) * page_size)
+        f.write(os.urandom(page_size))
+
+
+async def test_a_corrupt_page_turns_ready_degraded_and_check_store_finds_it(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    from app.metrics import Metrics
+    from app.store import CandleStore
+
+    db = tmp_path / "store.sqlite"
+    series = [f"binance:spot:{b}/USDT:1m" for b in ("BTC", "ETH", "SOL")]
+    store = CandleStore(db, Metrics())
+    await store.open()
+    for sid in series:
+        await store.upsert_many(sid, rows(30_000))
+    await store.close()
+    check = [sys.executable, "-m", "app", "check-store", "--db", str(db)]
+    healthy = await asyncio.to_thread(run, check)
+    assert healthy.returncode == 0 and f"{db}: ok" in healthy.stdout, healthy
+    corrupt_newest_page_of(db, 2)
+
+    async with live_server(make_settings(db_path=db)) as s:
+        assert (await s.http.get("/ready")).json() == {"status": "ready"}
+        ok = await s.http.get("/api/market/candles", params={"series_id": series[0]})
+        assert ok.status_code == 200 and len(ok.json()["candles"]) == 500
+        r = await s.http.get("/api/market/candles", params={"series_id": series[1], "limit": 5000})
+        assert r.status_code == 503 and r.json()["error_code"] == "store_unavailable", r.text
+        ready = await s.http.get("/ready")
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded", ready.text
+        assert "malformed" in ready.json()["problems"][0]
+        assert "check-store" in ready.json()["problems"][0]
+
+    found = await asyncio.to_thread(run, check)
+    assert found.returncode == 1, found
+    assert f"{series[1]}:" in found.stdout, found.stdout
+    assert f"{series[0]}:" not in found.stdout
+    assert "reading every candle" in found.stderr  # stages, not a bar: not a terminal

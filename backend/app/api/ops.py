@@ -30,10 +30,14 @@ async def ready(request: Request, store: StoreDep, ingest: IngestDep) -> Respons
         problems.append("ingest supervisor is not running")
     if problems:
         return error_response(request, 503, "not_ready", "; ".join(problems))
+    degraded = []
     if store.write_error is not None:
         # Reads are still served, so the server stays in rotation; writes are retried.
-        problem = f"candle store writes are failing: {store.write_error}"
-        return JSONBytesResponse({"status": "degraded", "problems": [problem]})
+        degraded.append(f"candle store writes are failing: {store.write_error}")
+    if store.corruption is not None:
+        degraded.append(f"candle store is corrupt: {store.corruption}")
+    if degraded:
+        return JSONBytesResponse({"status": "degraded", "problems": degraded})
     return JSONBytesResponse({"status": "ready"})
 
 

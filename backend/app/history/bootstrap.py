@@ -246,6 +246,9 @@ class HistoryBootstrapper:
         signature = _signatures(files)
         if signature == state.signature and state.status in ("imported", "failed"):
             return  # nothing changed since the last look
+        if state.signature is None and await self._imported_before(series, state, files[0]):
+            state.signature = signature
+            return  # imported completely before a restart, and unchanged since
         loaded = await self._load(series, state, files)
         too_short = loaded is not None and len(loaded) < opts.min_candles
         if too_short and not downloaded and await self._download(series, state):
@@ -254,6 +257,25 @@ class HistoryBootstrapper:
         state.signature = _signatures(files)
         if loaded is not None:
             await self._import(series, state, loaded)
+
+    async def _imported_before(
+        self, series: SeriesId, state: SeriesHistory, file: DatadirFile
+    ) -> bool:
+        """Whether the store records a complete import of `file` as it is now (same path,
+        size and mtime): then there is nothing to read."""
+        progress = await self._store.import_progress(str(series))
+        if (
+            progress is None
+            or not progress.complete
+            or progress.file_rows is None
+            or progress.file_rows < self._options.min_candles
+            or progress.signature != _progress_signature(str(file.path))
+        ):
+            return False
+        state.file, state.format = str(file.path), file.format
+        state.rows_in_file = state.rows_imported = progress.file_rows
+        state.status, state.last_error = "imported", None
+        return True
 
     async def _download(self, series: SeriesId, state: SeriesHistory) -> bool:
         if self._downloader is None:
@@ -323,7 +345,12 @@ class HistoryBootstrapper:
             newer = data.select(before=0)  # none
             older = data if through is None else data.select(after=through)
         total = len(newer) + len(older)
-        done = ImportProgress(signature, int(data.times[-1]) if len(data) else through, True)
+        # The file's candles the store holds already (an interrupted or earlier import):
+        # reported with the new ones, so the count says what the store holds of the file.
+        held = len(data) - total
+        done = ImportProgress(
+            signature, int(data.times[-1]) if len(data) else through, True, len(data)
+        )
         # Every batch records in its own transaction the progress it completes: the first
         # says an import is under way (so an interruption is seen), the ascending ones how
         # far it has come, the last that it is complete.
@@ -333,10 +360,14 @@ class HistoryBootstrapper:
         async def write(batch: list[CandleRow]) -> None:
             nonlocal imported
             final = imported + len(batch) == total
-            await self._writer.import_batch(key, batch, done if final else step)
+            result = await self._writer.import_batch(key, batch, done if final else step)
             imported += len(batch)
-            state.rows_imported = imported
-            self._metrics.rows_imported.inc(len(batch))
+            state.rows_imported = held + imported
+            self._metrics.rows_imported.inc(result.inserted)
+            if result.conflicts:
+                # The store keeps what it holds; the file's differing rows are not served.
+                self._metrics.rows_dropped.labels("conflict").inc(len(result.conflicts))
+                state.cleaned["conflict"] = state.cleaned.get("conflict", 0) + len(result.conflicts)
 
         # Subscribers are not sent these one by one: the next live candle after them
         # reaches each client with a `gap`, and the client re-reads over HTTP.
@@ -356,7 +387,7 @@ class HistoryBootstrapper:
                 await self._notify()
         if not total and progress != done:
             await self._store.set_import_progress(key, done)
-        state.rows_imported = imported
+        state.rows_imported = held + imported
         state.status = "imported"
         await self._notify()
         if imported:
