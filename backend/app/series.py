@@ -51,6 +51,23 @@ EXCHANGES: Final = frozenset(EXCHANGE_TIMEFRAMES)
 # Binance weeks open on Monday 00:00 UTC; the epoch fell on a Thursday, 3 days later.
 _WEEK_OFFSET: Final = 3 * _DAY
 _MAX_SYMBOL_LEN: Final = 64
+# Base, quote and settle assets: upper-case letters and digits, at most this long (real
+# ones have at most 11: `BROCCOLI714`). Three of them fit the symbol's 64 characters.
+_MAX_ASSET_LEN: Final = 20
+
+
+def _series_id_pattern() -> str:
+    asset = f"[A-Z0-9]{{1,{_MAX_ASSET_LEN}}}"
+    per_exchange = [
+        f"{exchange}:(?:spot:{asset}/{asset}|futures:{asset}/{asset}:{asset})"
+        f":(?:{'|'.join(timeframes)})"
+        for exchange, timeframes in EXCHANGE_TIMEFRAMES.items()
+    ]
+    return f"^(?:{'|'.join(per_exchange)})$"
+
+
+# Exactly the ids `parse_series_id` accepts, for the OpenAPI document.
+SERIES_ID_PATTERN: Final = _series_id_pattern()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +132,12 @@ def _check_symbol(raw: str, market: str, symbol: str) -> None:
 
 
 def _is_asset(name: str) -> bool:
-    return bool(name) and name.isalnum() and name == name.upper()
+    return (
+        0 < len(name) <= _MAX_ASSET_LEN
+        and name.isascii()
+        and name.isalnum()
+        and name == name.upper()
+    )
 
 
 def timeframe_seconds(timeframe: str) -> int:

@@ -92,8 +92,17 @@ async def test_before_pages_backwards(server: LiveServer) -> None:
     assert seen == [T0 + 60 * i for i in range(100)]
 
 
-async def test_since_and_before_together_is_rejected(server: LiveServer) -> None:
-    assert_error(await get(server, since=1, before=2), 400, "invalid_parameter")
+async def test_since_and_before_together_read_the_window_between(server: LiveServer) -> None:
+    """Both bounds exclusive; the oldest `limit` candles after `since`, before `before`."""
+    await seed(server, 10)
+    assert times(await get(server, since=T0 + 60, before=T0 + 300)) == [
+        T0 + 120,
+        T0 + 180,
+        T0 + 240,
+    ]
+    assert times(await get(server, since=T0 + 60, before=T0 + 540, limit=2)) == [T0 + 120, T0 + 180]
+    assert times(await get(server, since=T0 + 60, before=T0 + 120)) == []
+    assert times(await get(server, since=T0 + 300, before=T0)) == []
 
 
 @pytest.mark.parametrize("value", ["x", "1.5", "-5", "99999999999999999999"])

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.errors import InvalidSeriesId
 from app.series import (
+    SERIES_ID_PATTERN,
     TIMEFRAMES,
     SeriesId,
     align_time,
@@ -108,3 +112,29 @@ def test_months_are_calendar_months() -> None:
 def test_next_candle_time_of_fixed_timeframes() -> None:
     assert next_candle_time(ts(2024, 1, 1), "1m") == ts(2024, 1, 1, 0, 1)
     assert next_candle_time(ts(2024, 1, 1), "8h") == ts(2024, 1, 1, 8)
+
+
+def _accepted(raw: str) -> bool:
+    try:
+        parse_series_id(raw)
+    except InvalidSeriesId:
+        return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(SERIES_ID_PATTERN, fullmatch=True))
+def test_every_id_the_documented_pattern_allows_parses(raw: str) -> None:
+    assert _accepted(raw), raw
+
+
+_PIECES = ["binance", "bybit", "okx", "spot", "futures", "BTC", "btc", "USDT", "1000SHIB",
+           "A" * 20, "A" * 21, "Ä", "1m", "8h", "1M", "3d", ":", "/", "", " ", "-"]  # fmt: skip
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=9).map("".join))
+def test_the_pattern_and_the_parser_agree(raw: str) -> None:
+    """Ids built of the pieces real and broken ids are made of: the documented pattern
+    matches exactly those the server accepts."""
+    assert (re.fullmatch(SERIES_ID_PATTERN, raw) is not None) == _accepted(raw), raw

@@ -30,8 +30,8 @@ from app.api.schemas import (
     errors,
 )
 from app.candle import candle_from_json, candles_to_dicts
-from app.errors import ClientError, InvalidParameter
-from app.series import parse_series_id
+from app.errors import ClientError
+from app.series import SERIES_ID_PATTERN, parse_series_id
 
 router = APIRouter(prefix="/api/market")
 
@@ -46,20 +46,37 @@ async def get_candles(
     store: StoreDep,
     history: HistoryDep,
     admission: AdmissionDep,
-    series_id: Annotated[str, Query(max_length=128)],
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 500,
-    since: Annotated[int | None, Query(**_EPOCH_RANGE)] = None,
-    before: Annotated[int | None, Query(**_EPOCH_RANGE)] = None,
+    # The pattern is documented, not checked by FastAPI: `parse_series_id` (which accepts
+    # exactly it) answers a bad id with `invalid_series_id` and the reason.
+    series_id: Annotated[
+        str, Query(max_length=128, json_schema_extra={"pattern": SERIES_ID_PATTERN})
+    ],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="most candles returned")] = 500,
+    since: Annotated[
+        int | None,
+        Query(
+            **_EPOCH_RANGE,
+            description="exclusive: candles with `candle_time > since`, oldest first",
+        ),
+    ] = None,
+    before: Annotated[
+        int | None,
+        Query(
+            **_EPOCH_RANGE,
+            description="exclusive: candles with `candle_time < before`; alone, the newest "
+            "`limit` of them (scrolling back); with `since`, the oldest after `since`",
+        ),
+    ] = None,
 ) -> JSONBytesResponse:
+    """Closed candles of one series, ascending, without duplicates. With neither bound:
+    the newest `limit`."""
     parsed = parse_series_id(series_id)
     series = str(parsed)
-    if since is not None and before is not None:
-        raise InvalidParameter("give either since or before, not both")
     await admission.admit(parsed, client_address(request))
     if history is not None:
-        # Scrolling back (`before`) needs the whole file; the newest page or a `since`
-        # read is served as soon as those candles are committed.
-        await history.ensure(parsed, since=since, complete=before is not None)
+        # Scrolling back (`before` alone) needs the whole file; the newest page or a read
+        # after `since` is served as soon as those candles are committed.
+        await history.ensure(parsed, since=since, complete=before is not None and since is None)
     page = await store.page(series, limit, since=since, before=before)
     return JSONBytesResponse(
         {
@@ -142,7 +159,7 @@ async def ingest_candle_closed(
         raise ClientError('body must be {"series_id": ..., "candle": {...}}')
     series = parse_series_id(payload.get("series_id"))
     candle = candle_from_json(payload.get("candle"), series.timeframe, int(clock.time()))
-    result = await writer.commit_closed(str(series), [candle])
+    result = await writer.correct_closed(str(series), [candle])
     return JSONBytesResponse(
         {
             "series_id": str(series),

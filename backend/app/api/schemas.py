@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.series import SERIES_ID_PATTERN
+
 
 class ErrorBody(BaseModel):
     error_code: str
@@ -18,10 +20,19 @@ class ErrorBody(BaseModel):
 
 
 class CandleBody(BaseModel):
-    candle_time: int = Field(ge=0, description="open time, UTC epoch seconds, aligned")
+    """One closed OHLCV candle. Consistent, as the server enforces: `low` is the lowest and
+    `high` the highest of open, high, low and close (`low <= open, close <= high`)."""
+
+    candle_time: int = Field(
+        ge=0,
+        multiple_of=60,
+        description="open time, UTC epoch seconds, aligned to the series' timeframe (weeks "
+        "open on Monday, `1M` on the 1st); when written, at most the candle after the one "
+        "forming now",
+    )
     open: float = Field(ge=0)
-    high: float = Field(ge=0)
-    low: float = Field(ge=0)
+    high: float = Field(ge=0, description="the highest of open, high, low, close")
+    low: float = Field(ge=0, description="the lowest of open, high, low, close")
     close: float = Field(ge=0)
     volume: float = Field(ge=0)
 
@@ -80,7 +91,13 @@ class ExchangesResponse(BaseModel):
 
 
 class IngestRequest(BaseModel):
-    series_id: str = Field(examples=["binance:spot:BTC/USDT:1m"])
+    """A closed candle to store over what is stored (an operator's correction). Rules
+    between fields (the OHLC order, alignment to the timeframe) are stated in the candle's
+    description: JSON Schema cannot express them, and a candle breaking one is a 400."""
+
+    series_id: str = Field(
+        examples=["binance:spot:BTC/USDT:1m"], pattern=SERIES_ID_PATTERN, max_length=128
+    )
     candle: CandleBody
 
 
