@@ -460,10 +460,9 @@ class LiveIngestor:
     def admitted(self, events: Sequence[FeedEvent], where: str) -> Sequence[FeedEvent]:
         """A parsed frame's events, or none if the frame is not one the venue sends."""
         klines = sum(1 for e in events if isinstance(e, KlineEvent))
-        if klines > 1 and not self.guard.frame_fits(klines, self.feed.limits.klines_per_frame,
-                                                      where):  # fmt: skip
-            return ()
-        return events
+        if klines <= 1 or self.guard.frame_fits(klines, self.feed.limits.klines_per_frame, where):
+            return events
+        return ()
 
     def on_kline(self, update: KlineEvent) -> None:
         live = self._by_topic.get(update.topic)
@@ -586,6 +585,9 @@ class LiveIngestor:
             try:
                 async with self._catchup_slots:
                     await self._fetch_missing(live)
+            except UnknownSymbol as e:
+                live.last_error = f"backfill: {e}"  # no retry can bring candles of it
+                return
             except ExchangeError as e:
                 first = live.backoff_s == 0
                 live.backoff_s = min(self.options.backfill_retry_max_s,
