@@ -302,16 +302,7 @@ class CandleStore:
     ) -> UpsertResult:
         if not candles:
             return UpsertResult(series_id, 0, 0, None)
-        lo = min(c[0] for c in candles)
-        hi = max(c[0] for c in candles)
-        key = self._series_key(conn, series_id, new_keys)
-        first, head = conn.execute(
-            "SELECT first_time, head_time FROM series WHERE series_key = ?", (key,)
-        ).fetchone()
-        # Stored rows all lie within [first, head]. A batch wholly outside it (history
-        # before the first candle, live candles after the head: the usual cases) cannot
-        # meet one, so its distinct times are exactly the new rows; no counting needed.
-        disjoint = first is None or hi < first or lo > head
+        key, lo, hi, disjoint, head = self._locate(conn, series_id, candles, new_keys)
         count_sql = (
             "SELECT count(*) FROM candles WHERE series_key = ? AND candle_time BETWEEN ? AND ?"
         )
@@ -347,15 +338,9 @@ class CandleStore:
     ) -> UpsertResult:
         if not candles:
             return UpsertResult(series_id, 0, 0, None)
-        lo = min(c[0] for c in candles)
-        hi = max(c[0] for c in candles)
-        key = self._series_key(conn, series_id, new_keys)
-        first, head = conn.execute(
-            "SELECT first_time, head_time FROM series WHERE series_key = ?", (key,)
-        ).fetchone()
+        key, lo, hi, disjoint, head = self._locate(conn, series_id, candles, new_keys)
         conflicts: list[Conflict] = []
-        if first is None or hi < first or lo > head:
-            # Nothing stored in the batch's range (the usual case): every candle is new.
+        if disjoint:
             fresh = candles
         else:
             stored = {
@@ -390,6 +375,27 @@ class CandleStore:
         if inserted != len(fresh):  # duplicates within the batch: the first of each stayed
             fresh = _first_of_each_time(fresh)
         return UpsertResult(series_id, inserted, 0, head, fresh, tuple(conflicts))
+
+    def _locate(
+        self,
+        conn: sqlite3.Connection,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        new_keys: dict[str, int],
+    ) -> tuple[int, int, int, bool, int | None]:
+        """The series' key, the batch's first and last time, whether the batch is disjoint
+        from what is stored, and the stored head.
+
+        Stored rows all lie within [first, head]. A batch wholly outside it (history before
+        the first candle, live candles after the head: the usual cases) cannot meet one, so
+        its distinct times are exactly the new rows; no reading or counting is needed."""
+        lo = min(c[0] for c in candles)
+        hi = max(c[0] for c in candles)
+        key = self._series_key(conn, series_id, new_keys)
+        first, head = conn.execute(
+            "SELECT first_time, head_time FROM series WHERE series_key = ?", (key,)
+        ).fetchone()
+        return key, lo, hi, first is None or hi < first or lo > head, head
 
     @staticmethod
     def _extend_series(
