@@ -9,6 +9,8 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import pytest
+
 from app.candle import CandleRow
 from app.config import Settings
 from app.fake_exchange.clock import SteppedClock
@@ -94,6 +96,21 @@ async def driven(clock: SteppedClock) -> AsyncIterator[ClockDriver]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture(params=VENUES, name="fake")
+def each_venue(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
+    """The local exchange of each venue in turn, on a stepped clock (a test module takes it
+    by importing it)."""
+    exchange = start_fake(venue=request.param, stepped=True)
+    try:
+        yield exchange
+    finally:
+        exchange.stop()
+
+
+def fut_of(fake: FakeVenue, base: str = "BTC") -> str:
+    return f"{fake.name}:futures:{base}/USDT:USDT:1m"
 
 
 def clock_of(fake: FakeVenue) -> SteppedClock:

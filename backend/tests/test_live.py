@@ -6,7 +6,7 @@ exchange's history."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from functools import partial
 from typing import Any
 
@@ -19,6 +19,8 @@ from tests.live_support import (
     assert_store_matches_exchange,
     clock_of,
     driven,
+    each_venue,  # noqa: F401 (the `fake` fixture)
+    fut_of,
     live_settings,
     serving,
     start_fake,
@@ -27,20 +29,6 @@ from tests.live_support import (
     wait_caught_up,
 )
 from tests.support import live_server, metric_value, poll, recv_json, send_json
-
-
-@pytest.fixture(params=VENUES)
-def fake(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
-    """The local exchange of each venue in turn, on a stepped clock."""
-    exchange = start_fake(venue=request.param, stepped=True)
-    try:
-        yield exchange
-    finally:
-        exchange.stop()
-
-
-def fut_of(fake: FakeVenue, base: str = "BTC") -> str:
-    return f"{fake.name}:futures:{base}/USDT:USDT:1m"
 
 
 def spot_of(fake: FakeVenue) -> str:

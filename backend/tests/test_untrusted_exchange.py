@@ -5,23 +5,22 @@ would send them), the real server on the exchange's stepped clock, real WebSocke
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import orjson
-import pytest
 
 from app.fake_exchange.market import Kline
 from app.fake_exchange.server import FakeVenue
 from app.series import parse_series_id
 from tests.conftest import SettingsFactory
 from tests.live_support import (
-    VENUES,
     assert_store_matches_exchange,
     clock_of,
     driven,
+    each_venue,  # noqa: F401 (the `fake` fixture)
     exchange_history,
+    fut_of,
     live_settings,
     newest_closed,
     start_fake,
@@ -32,19 +31,6 @@ from tests.live_support import (
 from tests.support import LiveServer, live_server, poll, recv_json, send_json
 
 HOUR = 3_600
-
-
-@pytest.fixture(params=VENUES)
-def fake(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
-    exchange = start_fake(venue=request.param, stepped=True)
-    try:
-        yield exchange
-    finally:
-        exchange.stop()
-
-
-def fut_of(fake: FakeVenue, base: str = "BTC") -> str:
-    return f"{fake.name}:futures:{base}/USDT:USDT:1m"
 
 
 def topic_of(s: LiveServer, series_id: str) -> str:
