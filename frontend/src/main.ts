@@ -305,9 +305,15 @@ async function loadVenues(): Promise<void> {
     );
     ui.exchange.value = names.includes(chosen) ? chosen : names[0];
   }
-  if (controller.seriesId) {
-    showChoice(controller.seriesId);
-    chart.setPriceTick(priceTick(controller.seriesId));
+  const shown = controller.seriesId;
+  const parts = shown ? parseSeriesId(shown) : null;
+  if (shown && parts && !venues.offers(parts.exchange, parts.timeframe)) {
+    // Chosen before the venues were known (e.g. 8h kept on a switch to Bybit, which has
+    // none): the venue's 1m instead, as a choice made now would have been.
+    void open(formatSeriesId({ ...parts, timeframe: "1m" }), false);
+  } else if (shown) {
+    showChoice(shown);
+    chart.setPriceTick(priceTick(shown));
   }
 }
 
