@@ -84,7 +84,9 @@ async def live_server(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> AsyncI
             task.result()
         port = server.servers[0].sockets[0].getsockname()[1]
         base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        # Generous: a request may wait for an import or a download by design, and on a
+        # busy machine that takes a while; a hang still fails, just later.
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             yield LiveServer(app, base, f"ws://127.0.0.1:{port}/ws/market", http)
     finally:
         server.should_exit = True
