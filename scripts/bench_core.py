@@ -227,6 +227,8 @@ def main() -> None:
             "TRADE_CANVAS_MARKET_HISTORY_SOURCE": "off",
             "TRADE_CANVAS_ENABLE_INGEST_API": "1",
             "TRADE_CANVAS_LIVE_INGEST": "0",  # the hub alone: no exchange behind it
+            # Every simulated client comes from 127.0.0.1: one address, many clients.
+            "TRADE_CANVAS_WS_MAX_CONNECTIONS_PER_ADDRESS": "100000",
         }
         with server_process(env, port):
             http_rows = []

@@ -160,6 +160,17 @@ def bench_first_request(tmp: Path, rows: int) -> dict[str, Any]:
                 break
             time.sleep(0.2)
         converged_s = time.perf_counter() - started
+        peak_mb = peak_rss_mb(proc.pid)
+    # The same store and file after a restart: the import is complete and the file unchanged.
+    with (
+        server_process(env, port) as proc,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http,
+    ):
+        restart_baseline_mb = peak_rss_mb(proc.pid)
+        started = time.perf_counter()
+        r = http.get("/api/market/candles", params={"series_id": sid, "limit": 2000})
+        restart_s = time.perf_counter() - started
+        assert r.status_code == 200 and len(r.json()["candles"]) == 2000
         return {
             "rows": rows,
             "first_request_s": round(first_s, 3),
@@ -167,11 +178,55 @@ def bench_first_request(tmp: Path, rows: int) -> dict[str, Any]:
             "server_head_time_is_last": body["server_head_time"] == T0 + 60 * (rows - 1),
             "store_converged_s": round(converged_s, 2),
             "progress_samples": progress[:: max(1, len(progress) // 8)],
-            "server_peak_rss_mb": round(peak_rss_mb(proc.pid), 1),
+            "server_peak_rss_mb": round(peak_mb, 1),
             "server_rss_before_mb": round(baseline_mb, 1),
+            "after_restart_first_request_s": round(restart_s, 3),
+            "after_restart_rss_before_mb": round(restart_baseline_mb, 1),
+            "after_restart_peak_rss_mb": round(peak_rss_mb(proc.pid), 1),
             "target_first_request_s": 3.0,
             "target_peak_rss_mb": 400,
         }
+
+
+def bench_imports(tmp: Path, rows: int, naive_sample: int) -> dict[str, Any]:
+    datadir = tmp / "datadir"
+    path = write_datadir(datadir, "BIG/USDT", rows)
+    floor_s = bench_floor(path, tmp / "floor.sqlite")
+    scale = rows / naive_sample
+    naive_s = bench_naive(tmp / "naive.sqlite", naive_sample, tuned=False) * scale
+    tuned_s = bench_naive(tmp / "naive-wal.sqlite", naive_sample, tuned=True) * scale
+    import_s, imported = asyncio.run(bench_import(datadir, tmp / "import.sqlite"))
+    assert imported == rows, imported
+    i = {
+        "rows": rows,
+        "floor_s": round(floor_s, 3),
+        "import_s": round(import_s, 3),
+        "naive_extrapolated_s": round(naive_s, 1),
+        "naive_wal_extrapolated_s": round(tuned_s, 1),
+        "ratio_to_floor": round(floor_s / import_s, 3),
+        "times_faster_than_naive": round(naive_s / import_s, 1),
+        "times_faster_than_naive_wal": round(tuned_s / import_s, 1),
+        "target_ratio_to_floor": 0.7,
+        "target_times_naive": 100,
+    }
+    print(f"\nimport of a {rows:,}-row 1m feather file into an empty store")
+    print_table(
+        [
+            ["floor: pyarrow read + executemany, one transaction", i["floor_s"], ""],
+            ["HistoryBootstrapper (read, clean, batches of 5000)", i["import_s"],
+             i["ratio_to_floor"]],
+            [f"naive: commit per candle, sqlite3 defaults ({naive_sample:,} rows, "
+             "extrapolated)", i["naive_extrapolated_s"], ""],
+            ["naive: commit per candle, the store's WAL pragmas (extrapolated)",
+             i["naive_wal_extrapolated_s"], ""],
+        ],
+        ["what", "seconds", "ratio to floor"],
+    )  # fmt: skip
+    print(
+        f"{i['times_faster_than_naive']}x the naive way "
+        f"({i['times_faster_than_naive_wal']}x a naive writer on WAL)"
+    )
+    return i
 
 
 def main() -> None:
@@ -179,48 +234,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--first-rows", type=int, default=1_000_000)
     parser.add_argument("--naive-sample", type=int, default=20_000)
+    parser.add_argument(
+        "--only-first-request", action="store_true", help="skip the import measurements"
+    )
     args = parser.parse_args()
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        datadir = tmp / "datadir"
-        path = write_datadir(datadir, "BIG/USDT", args.rows)
-        floor_s = bench_floor(path, tmp / "floor.sqlite")
-        scale = args.rows / args.naive_sample
-        naive_s = bench_naive(tmp / "naive.sqlite", args.naive_sample, tuned=False) * scale
-        tuned_s = bench_naive(tmp / "naive-wal.sqlite", args.naive_sample, tuned=True) * scale
-        import_s, imported = asyncio.run(bench_import(datadir, tmp / "import.sqlite"))
-        assert imported == args.rows, imported
-        report["import"] = {
-            "rows": args.rows,
-            "floor_s": round(floor_s, 3),
-            "import_s": round(import_s, 3),
-            "naive_extrapolated_s": round(naive_s, 1),
-            "naive_wal_extrapolated_s": round(tuned_s, 1),
-            "ratio_to_floor": round(floor_s / import_s, 3),
-            "times_faster_than_naive": round(naive_s / import_s, 1),
-            "times_faster_than_naive_wal": round(tuned_s / import_s, 1),
-            "target_ratio_to_floor": 0.7,
-            "target_times_naive": 100,
-        }
-        i = report["import"]
-        print(f"\nimport of a {args.rows:,}-row 1m feather file into an empty store")
-        print_table(
-            [
-                ["floor: pyarrow read + executemany, one transaction", i["floor_s"], ""],
-                ["HistoryBootstrapper (read, clean, batches of 5000)", i["import_s"],
-                 i["ratio_to_floor"]],
-                [f"naive: commit per candle, sqlite3 defaults ({args.naive_sample:,} rows, "
-                 "extrapolated)", i["naive_extrapolated_s"], ""],
-                ["naive: commit per candle, the store's WAL pragmas (extrapolated)",
-                 i["naive_wal_extrapolated_s"], ""],
-            ],
-            ["what", "seconds", "ratio to floor"],
-        )  # fmt: skip
-        print(
-            f"{i['times_faster_than_naive']}x the naive way "
-            f"({i['times_faster_than_naive_wal']}x a naive writer on WAL)"
-        )
+        if not args.only_first_request:
+            report["import"] = bench_imports(tmp, args.rows, args.naive_sample)
         report["first_request"] = bench_first_request(tmp, args.first_rows)
         f = report["first_request"]
         print(f"\nfirst GET limit=2000 of a never-seen series, {f['rows']:,}-row file")
@@ -228,6 +250,12 @@ def main() -> None:
             [[f["first_request_s"], f["store_converged_s"], f["server_rss_before_mb"],
               f["server_peak_rss_mb"]]],
             ["first request s", "store converged s", "RSS before MB", "peak RSS MB"],
+        )  # fmt: skip
+        print("\nthe same GET after a restart (import complete, file unchanged)")
+        print_table(
+            [[f["after_restart_first_request_s"], f["after_restart_rss_before_mb"],
+              f["after_restart_peak_rss_mb"]]],
+            ["first request s", "RSS before MB", "peak RSS MB"],
         )  # fmt: skip
     path_out = write_report("history", report)
     print(f"\nwrote {path_out}")

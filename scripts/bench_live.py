@@ -160,6 +160,8 @@ def main() -> None:
             # One client subscribes to every series at once.
             "TRADE_CANVAS_WS_MESSAGE_BURST": str(args.series + 10),
             "TRADE_CANVAS_WS_SEND_QUEUE_MAX": "20000",
+            # Every simulated client comes from 127.0.0.1: one address, many clients.
+            "TRADE_CANVAS_WS_MAX_CONNECTIONS_PER_ADDRESS": "100000",
         }
         for suffix in ("", "-wal", "-shm"):
             Path(env["TRADE_CANVAS_DB_PATH"] + suffix).unlink(missing_ok=True)
