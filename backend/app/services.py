@@ -26,11 +26,14 @@ from app.history.download import DownloadManager, DownloadMetrics, DownloadOptio
 from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
 from app.hub import CandleWriter, Fanout, NoBus, SeriesLocks, Subscriptions
+from app.hub.bus import Buses
+from app.hub.forming import FormingCandles
 from app.hub.registry import SeriesRegistry
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
 from app.ingest.supervisor import FeedKey, IngestSupervisor
 from app.metrics import Metrics
+from app.query import CandleQuery
 from app.ratelimit import ConnectionsPerAddress
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
@@ -60,6 +63,8 @@ class Services:
     # Loads the whitelisted series' market lists at start-up, so their ticks are listed.
     catalog_warmup: asyncio.Task[None] | None
     ws_connections: ConnectionsPerAddress
+    # Every API's candle reads: the chart's and the exchange-compatible facades'.
+    query: CandleQuery
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -191,7 +196,8 @@ async def start_services(
     try:
         locks = SeriesLocks()
         fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
-        writer = CandleWriter(store, locks, fanout, clock)
+        forming = FormingCandles()
+        writer = CandleWriter(store, locks, Buses(fanout, forming), clock)
         history, datadirs, downloads = build_history(
             settings, store, writer, metrics, venues, clock
         )
@@ -231,6 +237,7 @@ async def start_services(
         per_client_burst=settings.work.requests_burst,
         clock=clock,
     )
+    query = CandleQuery(store, admission, history, forming)
     return Services(
         settings,
         clock,
@@ -248,6 +255,7 @@ async def start_services(
         admission,
         spawn(venues.warm(whitelist), "market list warm-up") if settings.live_ingest else None,
         ConnectionsPerAddress(settings.ws.max_connections_per_address),
+        query,
     )
 
 

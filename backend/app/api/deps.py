@@ -12,11 +12,11 @@ from app.admission import Admission
 from app.clock import Clock
 from app.config import Settings
 from app.exchanges.registry import VenueRegistry
-from app.history.source import HistorySource
 from app.hub import CandleWriter, Subscriptions
 from app.hub.registry import SeriesRegistry
 from app.ingest.port import IngestPort
 from app.metrics import Metrics
+from app.query import CandleQuery
 from app.ratelimit import ConnectionsPerAddress
 from app.services import Services
 from app.store import CandleStore
@@ -47,10 +47,6 @@ def get_series_registry(services: ServicesDep) -> SeriesRegistry:
     return services.series
 
 
-def get_history(services: ServicesDep) -> HistorySource | None:
-    return services.history
-
-
 def get_admission(services: ServicesDep) -> Admission:
     return services.admission
 
@@ -75,6 +71,10 @@ def get_venues(services: ServicesDep) -> VenueRegistry:
     return services.venues
 
 
+def get_query(services: ServicesDep) -> CandleQuery:
+    return services.query
+
+
 def get_ws_connections(services: ServicesDep) -> ConnectionsPerAddress:
     return services.ws_connections
 
@@ -83,13 +83,13 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CandleStore, Depends(get_store)]
 WriterDep = Annotated[CandleWriter, Depends(get_writer)]
 SeriesRegistryDep = Annotated[SeriesRegistry, Depends(get_series_registry)]
-HistoryDep = Annotated[HistorySource | None, Depends(get_history)]
 AdmissionDep = Annotated[Admission, Depends(get_admission)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SubscriptionsDep = Annotated[Subscriptions, Depends(get_subscriptions)]
 IngestDep = Annotated[IngestPort, Depends(get_supervisor)]
 VenuesDep = Annotated[VenueRegistry, Depends(get_venues)]
+QueryDep = Annotated[CandleQuery, Depends(get_query)]
 WsConnectionsDep = Annotated[ConnectionsPerAddress, Depends(get_ws_connections)]
 
 

@@ -10,12 +10,10 @@ from fastapi import APIRouter, Query, Request
 from starlette.exceptions import HTTPException
 
 from app.api.deps import (
-    AdmissionDep,
     ClockDep,
-    HistoryDep,
+    QueryDep,
     SeriesRegistryDep,
     SettingsDep,
-    StoreDep,
     VenuesDep,
     WriterDep,
     client_address,
@@ -43,9 +41,7 @@ _EPOCH_RANGE = {"ge": 0, "le": 2**40}
 @router.get("/candles", response_model=CandlesResponse, responses=errors(400, 404, 429, 503))
 async def get_candles(
     request: Request,
-    store: StoreDep,
-    history: HistoryDep,
-    admission: AdmissionDep,
+    query: QueryDep,
     # The pattern is documented, not checked by FastAPI: `parse_series_id` (which accepts
     # exactly it) answers a bad id with `invalid_series_id` and the reason.
     series_id: Annotated[
@@ -70,17 +66,11 @@ async def get_candles(
 ) -> JSONBytesResponse:
     """Closed candles of one series, ascending, without duplicates. With neither bound:
     the newest `limit`."""
-    parsed = parse_series_id(series_id)
-    series = str(parsed)
-    await admission.admit(parsed, client_address(request))
-    if history is not None:
-        # Scrolling back (`before` alone) needs the whole file; the newest page or a read
-        # after `since` is served as soon as those candles are committed.
-        await history.ensure(parsed, since=since, complete=before is not None and since is None)
-    page = await store.page(series, limit, since=since, before=before)
+    series = parse_series_id(series_id)
+    page = await query.window(series, client_address(request), limit, since=since, before=before)
     return JSONBytesResponse(
         {
-            "series_id": series,
+            "series_id": str(series),
             "server_head_time": page.head_time,
             "candles": candles_to_dicts(page.candles),
         }

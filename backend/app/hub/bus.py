@@ -36,3 +36,22 @@ class NoBus:
 
     def error(self, series_id: str, code: str, message: str) -> None:
         pass
+
+
+class Buses:
+    """One bus feeding several consumers in the process (the fan-out, the forming candles)."""
+
+    def __init__(self, *consumers: Bus) -> None:
+        self._consumers = consumers
+
+    def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+        for consumer in self._consumers:
+            consumer.closed(series_id, candles)
+
+    def forming(self, series_id: str, candle: Candle, event_time_ms: int | None) -> None:
+        for consumer in self._consumers:
+            consumer.forming(series_id, candle, event_time_ms)
+
+    def error(self, series_id: str, code: str, message: str) -> None:
+        for consumer in self._consumers:
+            consumer.error(series_id, code, message)

@@ -467,27 +467,27 @@ class CandleStore:
         *,
         since: int | None = None,
         before: int | None = None,
+        newest: bool | None = None,
     ) -> CandlePage:
         """One page of candles, ascending, plus the series' head time, in one read.
 
-        With `since`: candles after it, oldest first (and before `before`, when given). With
-        `before` alone: the newest candles before it. With neither: the newest candles. Both
-        bounds are exclusive.
+        The candles after `since` and before `before` (both exclusive, either optional):
+        the oldest `limit` of them when `since` is given, else the newest (`newest`
+        chooses when both bounds are given).
         """
-        if since is not None and before is not None:
-            sql = "AND candle_time > ? AND candle_time < ? ORDER BY candle_time LIMIT ?"
-            params: tuple[object, ...] = (series_id, since, before, limit)
-        elif since is not None:
-            sql = "AND candle_time > ? ORDER BY candle_time LIMIT ?"
-            params = (series_id, since, limit)
-        elif before is not None:
-            sql = "AND candle_time < ? ORDER BY candle_time DESC LIMIT ?"
-            params = (series_id, before, limit)
-        else:
-            sql = "ORDER BY candle_time DESC LIMIT ?"
-            params = (series_id, limit)
-        query = f"SELECT {_COLUMNS} FROM candles WHERE series_key = {_KEY_OF} {sql}"
-        descending = since is None
+        take_newest = since is None if newest is None else newest
+        bounds, params = "", list[object]([series_id])
+        if since is not None:
+            bounds += " AND candle_time > ?"
+            params.append(since)
+        if before is not None:
+            bounds += " AND candle_time < ?"
+            params.append(before)
+        order = "DESC" if take_newest else ""
+        query = (
+            f"SELECT {_COLUMNS} FROM candles WHERE series_key = {_KEY_OF}{bounds} "
+            f"ORDER BY candle_time {order} LIMIT {int(limit):d}"
+        )
 
         def read(conn: sqlite3.Connection) -> CandlePage:
             # One read transaction, so the head time matches the rows.
@@ -499,7 +499,7 @@ class CandleStore:
                 ).fetchone()
             finally:
                 conn.execute("COMMIT")
-            if descending:
+            if take_newest:
                 rows.reverse()
             return CandlePage(rows, head[0] if head else None)
 
