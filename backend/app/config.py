@@ -94,6 +94,9 @@ class BinanceSettings(_Group):
     ws_max_connection_age_s: float = Field(default=23.5 * 3600, gt=0)
     ws_backoff_max_s: float = Field(default=30.0, gt=0)
     backfill_max_candles: int = Field(default=1_000, ge=1)
+    # Request weight per minute this server spends at most on each Binance host (Binance
+    # allows 6,000 on spot and 2,400 on futures per IP); past it, it waits for the minute.
+    rest_weight_budget_per_min: float = Field(default=1_000.0, gt=0)
 
 
 class LiveSettings(_Group):
@@ -111,6 +114,15 @@ class BybitSettings(_Group):
     spot_ws_url: str = "wss://stream.bybit.com/v5/public/spot"
     linear_ws_url: str = "wss://stream.bybit.com/v5/public/linear"
     ws_topics_per_connection: int = Field(default=200, ge=1, le=1000)
+
+
+class FacadeSettings(_Group):
+    """The exchange-compatible APIs (`/binance`, `/bybit`)."""
+
+    # A forwarded answer (ticker, order book...) is reused this long for the same query.
+    cache_s: float = Field(default=1.0, ge=0)
+    # Market lists (`exchangeInfo`, `instruments-info`) are refreshed this often.
+    document_refresh_s: float = Field(default=3_600.0, gt=0)
 
 
 class HttpSettings(_Group):
@@ -173,6 +185,7 @@ class Settings(BaseSettings):
     live: LiveSettings = LiveSettings()
     binance: BinanceSettings = BinanceSettings()
     bybit: BybitSettings = BybitSettings()
+    facade: FacadeSettings = FacadeSettings()
     http: HttpSettings = HttpSettings()
     ws: WsSettings = WsSettings()
 

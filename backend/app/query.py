@@ -1,15 +1,50 @@
 """CandleQuery: how every API reads a series' candles, the chart's and each
 exchange-compatible facade's alike: admission (may this client have the series served and
 its work started), history on demand (a datadir import or a download), then one window
-read from the store."""
+read from the store.
+
+The facades (`klines`) read as a venue would answer: the window's closed candles, and the
+candle forming now as the live feed last sent it. A series asked for is kept live while
+it is asked for (a lease). What the store lacks of a window (a series not yet live, older
+history than is stored) is fetched from the venue once, stored and served; identical
+fetches in flight are one. At a candle boundary a live series' close is awaited a moment
+(it is committed within a second of the boundary) rather than served one candle late.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Final, TypeVar, cast
+
 from app.admission import Admission
+from app.candle import Candle, CandleRow
+from app.clock import Clock
+from app.errors import ExchangeError
+from app.exchanges.ports import KlineWindow
+from app.exchanges.registry import VenueRegistry
 from app.history.source import HistorySource
 from app.hub.forming import FormingCandle, FormingCandles
-from app.series import SeriesId
+from app.hub.writer import CandleWriter
+from app.ingest.guard import KlineGuard
+from app.ingest.port import IngestPort
+from app.series import SeriesId, align_time, timeframe_seconds
 from app.store import CandlePage, CandleStore
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Fetched forming candles (for series not live yet) are reused this long.
+FORMING_CACHE_S: Final = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueryOptions:
+    close_wait_s: float  # at a boundary, how long a live close is awaited
 
 
 class CandleQuery:
@@ -19,11 +54,28 @@ class CandleQuery:
         admission: Admission,
         history: HistorySource | None,
         forming: FormingCandles,
+        *,
+        writer: CandleWriter,
+        venues: VenueRegistry,
+        ingest: IngestPort,
+        guards: Mapping[str, KlineGuard],
+        clock: Clock,
+        options: QueryOptions,
     ) -> None:
         self._store = store
         self._admission = admission
         self._history = history
         self._forming = forming
+        self._writer = writer
+        self._venues = venues
+        self._ingest = ingest
+        self._guards = guards
+        self._clock = clock
+        self._options = options
+        self._inflight: dict[tuple[object, ...], asyncio.Future[object]] = {}
+        # The first candle a venue has of a series, once a fetch has found it.
+        self._floors: dict[str, int] = {}
+        self._fetched_forming: dict[str, tuple[float, Candle | None]] = {}
 
     async def window(
         self,
@@ -51,3 +103,157 @@ class CandleQuery:
     def forming(self, series: SeriesId) -> FormingCandle | None:
         """The series' newest forming candle, as its live feed last sent it."""
         return self._forming.get(str(series))
+
+    # -- the facades' reads -----------------------------------------------------------
+
+    async def klines(
+        self,
+        series: SeriesId,
+        client: str,
+        limit: int,
+        *,
+        start: int | None,
+        end: int | None,
+        newest: bool,
+    ) -> KlineWindow:
+        key, timeframe = str(series), series.timeframe
+        await self._admission.admit(series, client)
+        self._ingest.lease(series, client)
+        now = int(self._clock.time())
+        current = align_time(now, timeframe)
+        latest = align_time(current - 1, timeframe)  # the newest candle that has closed
+        last = latest if end is None else min(end, latest)
+        closed: list[CandleRow] = []
+        if start is None or start <= last:
+            if self._history is not None:
+                await self._history.ensure(series, since=None if start is None else start - 1)
+            if last == latest and self._ingest.is_live(key):
+                wait = self._options.close_wait_s - (now - current)
+                await self._forming.wait_closed(key, latest, wait)
+            closed = await self._closed(series, limit, start, last, newest)
+        forming = None
+        if (end is None or end >= current) and (start is None or start <= current):
+            forming = await self._forming_now(series, current, closed)
+        return KlineWindow(closed, forming)
+
+    async def _closed(
+        self, series: SeriesId, limit: int, start: int | None, last: int, newest: bool
+    ) -> list[CandleRow]:
+        key = str(series)
+        page = await self._read(key, limit, start, last, newest)
+        for after, until in self._missing(series, page.candles, limit, start, last, newest):
+            try:
+                await self._shared(
+                    ("fill", key, after, until), partial(self._fill, series, after, until)
+                )
+            except ExchangeError as e:
+                # What is stored is served; the venue is asked again by the next reader.
+                log.info("cannot fetch %s after %s from the venue: %s", key, after, e)
+                return page.candles
+            page = await self._read(key, limit, start, last, newest)
+        return page.candles
+
+    async def _read(
+        self, key: str, limit: int, start: int | None, last: int, newest: bool
+    ) -> CandlePage:
+        since = None if start is None else start - 1
+        return await self._store.page(key, limit, since=since, before=last + 1, newest=newest)
+
+    def _missing(
+        self,
+        series: SeriesId,
+        rows: list[CandleRow],
+        limit: int,
+        start: int | None,
+        last: int,
+        newest: bool,
+    ) -> list[tuple[int, int]]:
+        """The ranges `(after, until]` of the window the store lacks: past its newest
+        stored candle, and before its oldest (down to the venue's first candle), each at
+        most the window's `limit` candles."""
+        tf = timeframe_seconds(series.timeframe)
+        want_from = start if start is not None else last - (limit - 1) * tf
+        want_from = max(want_from, self._floors.get(str(series), want_from))
+        if newest:
+            want_from = max(want_from, last - (limit - 1) * tf)
+        if not rows:
+            until = last if newest else min(last, want_from + (limit - 1) * tf)
+            return [(want_from - 1, until)] if want_from <= until else []
+        ranges = []
+        if rows[-1][0] < last and (newest or len(rows) < limit):
+            room = limit if newest else limit - len(rows)
+            ranges.append((rows[-1][0], min(last, rows[-1][0] + room * tf)))
+        if rows[0][0] > want_from and (not newest or len(rows) < limit):
+            ranges.append((want_from - 1, min(rows[0][0] - 1, want_from + (limit - 1) * tf)))
+        return ranges
+
+    async def _fill(self, series: SeriesId, after: int, until: int) -> None:
+        """Fetch the venue's closed candles in `(after, until]` and store them."""
+        key = str(series)
+        guard = self._guards.get(series.exchange)
+        stats = await self._store.stats(key)
+        # Before what is stored: history, not streamed (clients page it over HTTP).
+        older = stats is not None and stats.first_time is not None and until < stats.first_time
+        first: int | None = None
+        async for rows in self._venues.closed_pages(series, after, until=until):
+            page = guard.page(key, series.timeframe, rows) if guard is not None else rows
+            if not page:
+                break
+            first = page[0][0] if first is None else first
+            if older:
+                await self._writer.import_batch(key, page, None)
+            else:
+                await self._writer.commit_closed_many({key: page})
+        if older and (first is None or first > after + timeframe_seconds(series.timeframe)):
+            # The venue has nothing between `after` and `first` (its listing starts there).
+            self._floors[key] = first if first is not None else until + 1
+
+    async def _forming_now(
+        self, series: SeriesId, current: int, closed: list[CandleRow]
+    ) -> Candle | None:
+        key = str(series)
+        held = self._forming.get(key)
+        if held is not None and held.candle.candle_time == current:
+            return held.candle
+        fetched = self._fetched_forming.get(key)
+        now = self._clock.monotonic()
+        if fetched is not None and now - fetched[0] < FORMING_CACHE_S:
+            candle = fetched[1]
+            if candle is not None and candle.candle_time == current:
+                return candle
+        try:
+            candle = await self._shared(
+                ("forming", key, current), lambda: self._venues.forming(series, current)
+            )
+        except ExchangeError as e:
+            log.info("no forming candle of %s from the venue: %s", key, e)
+            return _flat_after(closed, current)
+        self._fetched_forming[key] = (self._clock.monotonic(), candle)
+        return candle if candle is not None else _flat_after(closed, current)
+
+    async def _shared(self, key: tuple[object, ...], call: Callable[[], Awaitable[T]]) -> T:
+        """`call()` once for everyone asking the same `key` meanwhile."""
+        running = self._inflight.get(key)
+        if running is not None:
+            return cast(T, await asyncio.shield(running))
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await call()
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()  # retrieved, even when nobody else was waiting
+            raise
+        finally:
+            del self._inflight[key]
+        future.set_result(result)
+        return result
+
+
+def _flat_after(closed: list[CandleRow], current: int) -> Candle | None:
+    """When the venue cannot say: the candle that just opened, at the last close, with no
+    volume yet (what a quiet market shows in its first moments)."""
+    if not closed:
+        return None
+    price = closed[-1][4]
+    return Candle(current, price, price, price, price, 0.0)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
+
+from starlette.types import ASGIApp
 
 from app.admission import Admission
 from app.clock import SYSTEM_CLOCK, Clock
@@ -13,7 +17,9 @@ from app.config import Settings
 from app.errors import InvalidSeriesId
 from app.exchanges.binance.venue import binance_venue
 from app.exchanges.bybit.venue import bybit_venue
-from app.exchanges.registry import VenueRegistry
+from app.exchanges.ports import FacadeContext
+from app.exchanges.registry import Venue, VenueRegistry
+from app.exchanges.upstream import UpstreamMetrics
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import (
     Datadirs,
@@ -29,11 +35,12 @@ from app.hub import CandleWriter, Fanout, NoBus, SeriesLocks, Subscriptions
 from app.hub.bus import Buses
 from app.hub.forming import FormingCandles
 from app.hub.registry import SeriesRegistry
+from app.ingest.guard import KlineGuard
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
 from app.ingest.supervisor import FeedKey, IngestSupervisor
 from app.metrics import Metrics
-from app.query import CandleQuery
+from app.query import CandleQuery, QueryOptions
 from app.ratelimit import ConnectionsPerAddress
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
@@ -65,6 +72,8 @@ class Services:
     ws_connections: ConnectionsPerAddress
     # Every API's candle reads: the chart's and the exchange-compatible facades'.
     query: CandleQuery
+    # Each venue's exchange-compatible API, by venue name (`/binance/...`).
+    facades: Mapping[str, ASGIApp]
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -181,8 +190,17 @@ def build_ingestors(
     }
 
 
-def build_venues(settings: Settings, clock: Clock) -> VenueRegistry:
-    return VenueRegistry([binance_venue(settings, clock), bybit_venue(settings, clock)])
+VenueBuilder = Callable[[Settings, UpstreamMetrics, Clock], Venue]
+# The venues this server serves: the one place a venue is registered.
+VENUE_BUILDERS: Final[Mapping[str, VenueBuilder]] = {
+    "binance": binance_venue,
+    "bybit": bybit_venue,
+}
+
+
+def build_venues(settings: Settings, clock: Clock, metrics: Metrics) -> VenueRegistry:
+    upstream = UpstreamMetrics(metrics)
+    return VenueRegistry([build(settings, upstream, clock) for build in VENUE_BUILDERS.values()])
 
 
 async def start_services(
@@ -192,7 +210,7 @@ async def start_services(
     store = CandleStore(settings.db.path, metrics, read_threads=settings.db.read_threads)
     await store.open()
     # Lazy: no ccxt client exists until the first request that needs one.
-    venues = build_venues(settings, clock)
+    venues = build_venues(settings, clock, metrics)
     try:
         locks = SeriesLocks()
         fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
@@ -237,7 +255,21 @@ async def start_services(
         per_client_burst=settings.work.requests_burst,
         clock=clock,
     )
-    query = CandleQuery(store, admission, history, forming)
+    query = CandleQuery(
+        store, admission, history, forming, writer=writer, venues=venues, ingest=supervisor,
+        guards={
+            v.name: KlineGuard(v.name, clock, settings.live.clock_skew_s,
+                               ingest_metrics.frames_rejected)
+            for v in venues.values()
+        },
+        clock=clock, options=QueryOptions(close_wait_s=settings.binance.ws_close_grace_s),
+    )  # fmt: skip
+    context = FacadeContext(
+        query, clock, settings.facade.cache_s, settings.facade.document_refresh_s
+    )
+    facades = {
+        v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None
+    }
     return Services(
         settings,
         clock,
@@ -256,6 +288,7 @@ async def start_services(
         spawn(venues.warm(whitelist), "market list warm-up") if settings.live_ingest else None,
         ConnectionsPerAddress(settings.ws.max_connections_per_address),
         query,
+        facades,
     )
 
 

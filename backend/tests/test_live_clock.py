@@ -16,6 +16,7 @@ import pytest
 from app.exchanges.binance.venue import binance_venue
 from app.exchanges.bybit.venue import bybit_venue
 from app.exchanges.registry import Venue
+from app.exchanges.upstream import UpstreamMetrics
 from app.fake_exchange.server import FakeVenue
 from app.hub import CandleWriter, Fanout, SeriesLocks
 from app.ingest.live import IngestOptions, LiveIngestor
@@ -63,8 +64,10 @@ async def rig(
     make_settings: SettingsFactory, tmp_path: Path, fake: FakeVenue
 ) -> AsyncIterator[Rig]:
     clock = ManualClock(fake.exchange.clock.now)
-    venue: Venue = VENUE_OF[fake.name](make_settings(**live_settings(fake)), clock)
     metrics = Metrics()
+    venue: Venue = VENUE_OF[fake.name](
+        make_settings(**live_settings(fake)), UpstreamMetrics(metrics), clock
+    )
     store = CandleStore(tmp_path / "store.sqlite", metrics)
     await store.open()
     locks = SeriesLocks()

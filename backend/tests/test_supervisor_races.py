@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.exchanges.binance.venue import binance_venue
+from app.exchanges.upstream import UpstreamMetrics
 from app.hub import CandleWriter, Fanout, SeriesLocks
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
@@ -35,8 +36,8 @@ async def test_a_subscriber_back_as_the_idle_job_expires_keeps_the_stream(
     stopping, stopped)."""
     fake = start_fake()
     clock = ManualClock(fake.exchange.clock.now)
-    venue = binance_venue(make_settings(**live_settings(fake)), clock)
     metrics = Metrics()
+    venue = binance_venue(make_settings(**live_settings(fake)), UpstreamMetrics(metrics), clock)
     store = CandleStore(tmp_path / "store.sqlite", metrics)
     await store.open()
     locks = SeriesLocks()

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__
 from app.api import market, ops, ws
 from app.api.errors import install_error_handlers
+from app.api.facades import FacadeMount
 from app.api.frontend import default_frontend_dir, mount_frontend
 from app.api.guards import AllowedHosts, AllowedOrigins, default_allowed_hosts
 from app.api.middleware import RequestContextMiddleware
@@ -20,7 +21,7 @@ from app.api.openapi import install_openapi
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.metrics import Metrics
-from app.services import start_services, stop_services
+from app.services import VENUE_BUILDERS, start_services, stop_services
 
 FULL_GC_EVERY = 100
 
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     app.include_router(ops.router)
     app.include_router(ws.router)
     mount_frontend(app, settings.frontend_dir or default_frontend_dir())
+    for venue in VENUE_BUILDERS:  # `/binance/api/v3/klines` and the like
+        app.mount(f"/{venue}", FacadeMount(venue))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -3,10 +3,12 @@ paged within the venue's limits. Each adapter says only how to build its ccxt cl
 URLs, which market types); paging, the exchange's present, and the translation of ccxt's
 errors into this project's are here once.
 
-A rate-limit answer (HTTP 429/418, Bybit's 403 ban, `retCode` 10006) starts a cooldown:
-until it passes no request reaches the venue and each caller gets `UpstreamRateLimited`
-at once, so a ban is waited out instead of extended. ccxt is imported on first use: it costs
-~75 MB, which a server that never needs REST should not pay.
+Every request passes the venue's shared `UpstreamLimiter` (the facades use the same one):
+it sees each answer's status and weight headers through ccxt's `on_rest_response` hook, and
+during a ban (HTTP 429/418, Bybit's 403 or `retCode` 10006) or with the budget spent no
+request reaches the venue and each caller gets `UpstreamRateLimited` at once, so a ban is
+waited out instead of extended. ccxt is imported on first use: it costs ~75 MB, which a
+server that never needs REST should not pay.
 """
 
 from __future__ import annotations
@@ -15,52 +17,42 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from app.candle import CandleRow
-from app.clock import SYSTEM_CLOCK, Clock
+from app.candle import Candle, CandleRow
 from app.errors import ExchangeError, UnknownSymbol, UpstreamRateLimited
 from app.exchanges.ports import SymbolInfo
+from app.exchanges.upstream import UpstreamLimiter
 from app.series import Market, SeriesId, timeframe_seconds
 
 T = TypeVar("T")
 
 MakeClient = Callable[[Market], Any]
-COOLDOWN_INITIAL_S = 30.0
-COOLDOWN_MAX_S = 600.0  # Bybit's IP ban lasts 10 minutes
 
 
 class CcxtRestKlines:
     def __init__(
-        self, venue: str, make_client: MakeClient, *, page_limit: int,
-        clock: Clock = SYSTEM_CLOCK,
-    ) -> None:  # fmt: skip
+        self, venue: str, make_client: MakeClient, limiter: UpstreamLimiter, *, page_limit: int
+    ) -> None:
         self.venue = venue
         self._make_client = make_client
+        self._limiter = limiter
         self._page_limit = page_limit
-        self._clock = clock
         self._clients: dict[Market, Any] = {}
-        self._cooldown_until = 0.0
-        self._cooldown_s = COOLDOWN_INITIAL_S
 
     def _client(self, market: Market) -> Any:
         client = self._clients.get(market)
         if client is None:
             client = self._clients[market] = self._make_client(market)
+            client.on_rest_response = _observed_by(self._limiter, client.on_rest_response)
         return client
 
     async def _ask(self, what: str, call: Callable[..., Awaitable[T]], *args: Any, **kw: Any) -> T:
-        """One request to the venue, its errors translated."""
+        """One request to the venue, within its limiter, its errors translated."""
         errors = _ccxt_errors()
-        wait = self._cooldown_until - self._clock.monotonic()
-        if wait > 0:
-            raise UpstreamRateLimited(
-                f"{self.venue} rate-limited this server; not asking for {wait:.0f}s more", wait
-            )
+        self._limiter.check("rest")
         try:
-            result = await call(*args, **kw)
+            return await call(*args, **kw)
         except (errors.RateLimitExceeded, errors.DDoSProtection) as e:
-            self._cooldown_until = self._clock.monotonic() + self._cooldown_s
-            retry_after = self._cooldown_s
-            self._cooldown_s = min(COOLDOWN_MAX_S, self._cooldown_s * 2)
+            retry_after = max(1.0, self._limiter.wait_s())
             raise UpstreamRateLimited(
                 f"{self.venue} rate-limited {what}; backing off {retry_after:.0f}s: {e}",
                 retry_after,
@@ -69,8 +61,6 @@ class CcxtRestKlines:
             raise UnknownSymbol(f"{what}: {e}") from e
         except errors.BaseError as e:
             raise ExchangeError(f"{what} failed on {self.venue}: {e}") from e
-        self._cooldown_s = COOLDOWN_INITIAL_S
-        return result
 
     async def _load_markets(self, market: Market, reload: bool) -> dict[str, Any]:
         client = self._client(market)
@@ -132,6 +122,17 @@ class CcxtRestKlines:
                 return
             cursor = page[-1][0] + 1
 
+    async def forming(self, series: SeriesId, open_time: int) -> Candle | None:
+        client = self._client(series.market)
+        rows = await self._ask(
+            f"the forming kline of {series}", client.fetch_ohlcv, series.symbol,
+            series.timeframe, since=open_time * 1000, limit=1,
+        )  # fmt: skip
+        for ms, o, h, low, c, v in rows:
+            if int(ms) // 1000 == open_time:
+                return Candle(open_time, float(o), float(h), float(low), float(c), float(v))
+        return None
+
     async def close(self) -> None:
         for client in self._clients.values():
             with contextlib.suppress(Exception):
@@ -158,6 +159,19 @@ def ccxt_client(
             "enableRateLimit": True,
         }
     )
+
+
+def _observed_by(limiter: UpstreamLimiter, hook: Callable[..., Any]) -> Callable[..., Any]:
+    """ccxt's `on_rest_response`, telling the limiter each answer's status and headers
+    first (before ccxt raises for an error status)."""
+
+    def observed(status: int, reason: str, url: str, method: str, headers: Any, body: Any,
+                 *request: Any) -> Any:  # fmt: skip
+        raw = body.encode() if isinstance(body, str) else (body or b"")
+        limiter.observe(int(status), dict(headers or {}), raw[:4096])
+        return hook(status, reason, url, method, headers, body, *request)
+
+    return observed
 
 
 def _positive(value: Any) -> float | None:

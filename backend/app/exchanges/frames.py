@@ -42,6 +42,14 @@ def decimal_field(obj: dict[str, Any], key: str) -> float:
     return number
 
 
+def decimal_text(x: float) -> str:
+    """A price or volume as venues write them: a plain decimal string, never an exponent."""
+    text = repr(x)
+    if "e" in text or "E" in text:
+        text = f"{x:.10f}".rstrip("0").rstrip(".")
+    return text
+
+
 def kline_candle(obj: dict[str, Any], open_ms: int, timeframe: str, keys: str) -> Candle:
     """The candle opening at `open_ms`, prices and volume read from the five `keys`
     (open, high, low, close, volume), checked for alignment and plausibility."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from app.candle import Candle, CandleRow
+from app.clock import Clock
 from app.errors import TradeCanvasError
 from app.series import Market, SeriesId
 
@@ -36,6 +37,11 @@ class KlinePages(Protocol):
 
 class KlineRest(KlinePages, Protocol):
     """Closed candles and the market list over the venue's REST API, within its limits."""
+
+    async def forming(self, series: SeriesId, open_time: int) -> Candle | None:
+        """The candle opening at `open_time` as it stands now (still forming), or None
+        when the venue has none. Raises `UpstreamRateLimited` or `ExchangeError`."""
+        ...
 
     async def markets(self, market: Market, reload: bool = False) -> dict[str, SymbolInfo]:
         """Every symbol of `market` the venue lists. Raises `ExchangeError`."""
@@ -134,3 +140,42 @@ class LiveFeed(Protocol):
         """What one frame says (nothing, for pongs and replies that need no action).
         Raises `FrameError` for a frame the venue would not send."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class KlineWindow:
+    """Closed candles of a window, ascending, and the candle forming now when the window
+    reaches the present."""
+
+    closed: Sequence[CandleRow]
+    forming: Candle | None
+
+
+class KlineSource(Protocol):
+    """What an exchange-compatible facade reads klines from (the core implements it)."""
+
+    async def klines(
+        self,
+        series: SeriesId,
+        client: str,
+        limit: int,
+        *,
+        start: int | None,
+        end: int | None,
+        newest: bool,
+    ) -> KlineWindow:
+        """Closed candles opening between `start` and `end` (epoch seconds, inclusive,
+        either optional): the `limit` oldest or `newest` of them, and the forming candle
+        when the window reaches it. Raises `UnknownSymbol`, `ClientError` (admission),
+        `UpstreamRateLimited` or `ExchangeError`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FacadeContext:
+    """What the core hands a venue's exchange-compatible facade."""
+
+    klines: KlineSource
+    clock: Clock
+    cache_s: float  # forwarded answers are reused this long
+    document_refresh_s: float  # market lists and the like, this long

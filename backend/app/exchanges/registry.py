@@ -5,14 +5,19 @@ the core reaches a venue only through here."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from app.candle import CandleRow
+from starlette.types import ASGIApp
+
+from app.candle import Candle, CandleRow
 from app.errors import UnknownSymbol
 from app.exchanges.catalog import CachedCatalog
-from app.exchanges.ports import KlineRest, LiveFeed, MarketCatalog
+from app.exchanges.ports import FacadeContext, KlineRest, LiveFeed, MarketCatalog
+from app.exchanges.upstream import UpstreamLimiter
 from app.series import EXCHANGE_TIMEFRAMES, Market, SeriesId
+
+FacadeBuilder = Callable[[FacadeContext, MarketCatalog], ASGIApp]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,16 +31,23 @@ class Venue:
     # ccxt's `urls.api` when they are not the venue's own hosts (a local exchange), for
     # other ccxt users such as freqtrade's download-data; None for the real venue.
     custom_api_urls: Mapping[str, str] | None
+    # Every upstream REST request of the venue passes it (facade, backfill, market lists).
+    limiter: UpstreamLimiter
+    # The venue's exchange-compatible API (`/<name>/...`), built once the core exists.
+    facade: FacadeBuilder | None
+    closers: tuple[Callable[[], Awaitable[None]], ...] = ()
 
     @classmethod
     def of(
-        cls, name: str, rest: KlineRest, feeds: Mapping[Market, LiveFeed],
-        custom_api_urls: Mapping[str, str] | None,
+        cls, name: str, rest: KlineRest, feeds: Mapping[Market, LiveFeed], *,
+        custom_api_urls: Mapping[str, str] | None, limiter: UpstreamLimiter,
+        facade: FacadeBuilder | None = None,
+        closers: tuple[Callable[[], Awaitable[None]], ...] = (),
     ) -> Venue:  # fmt: skip
         """A venue serving `feeds`' markets at its timeframes, its catalog over `rest`."""
         return cls(
             name, tuple(feeds), EXCHANGE_TIMEFRAMES[name], CachedCatalog(name, rest.markets),
-            rest, feeds, custom_api_urls,
+            rest, feeds, custom_api_urls, limiter, facade, closers,
         )  # fmt: skip
 
 
@@ -68,6 +80,9 @@ class VenueRegistry(Mapping[str, Venue]):
     ) -> AsyncIterator[list[CandleRow]]:
         return self._rest(series).closed_pages(series, after, until=until)
 
+    async def forming(self, series: SeriesId, open_time: int) -> Candle | None:
+        return await self._rest(series).forming(series, open_time)
+
     async def warm(self, series: Iterable[SeriesId]) -> None:
         """Load the market lists of these series' venues and markets, so their ticks are
         known before anyone asks (a list that cannot be had is logged and retried later)."""
@@ -78,5 +93,6 @@ class VenueRegistry(Mapping[str, Venue]):
 
     async def close(self) -> None:
         for venue in self._venues.values():
-            with contextlib.suppress(Exception):
-                await venue.rest.close()
+            for close in (venue.rest.close, *venue.closers):
+                with contextlib.suppress(Exception):
+                    await close()

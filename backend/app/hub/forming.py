@@ -1,9 +1,13 @@
 """FormingCandles: the newest forming candle of every live series, kept where the bus
 delivers it, so "the current candle" can be answered (the exchange-compatible facades end
-their klines with it, as the venues do)."""
+their klines with it, as the venues do); and how far each series' closes have been
+committed, so a reader at a candle boundary can wait a moment for the close instead of
+serving a window that ends one candle early."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,11 +26,42 @@ class FormingCandles:
 
     def __init__(self) -> None:
         self._latest: dict[str, FormingCandle] = {}
+        self._closed_through: dict[str, int] = {}
+        self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
 
     def get(self, series_id: str) -> FormingCandle | None:
         return self._latest.get(series_id)
 
+    def closed_through(self, series_id: str) -> int | None:
+        """The newest close of the series committed since this process started."""
+        return self._closed_through.get(series_id)
+
+    async def wait_closed(self, series_id: str, through: int, timeout_s: float) -> bool:
+        """Wait at most `timeout_s` until the close of `through` is committed; whether it is."""
+        if self._closed_through.get(series_id, through - 1) >= through:
+            return True
+        if timeout_s <= 0:
+            return False
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (through, waiter)
+        self._waiters.setdefault(series_id, []).append(entry)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+        finally:
+            waiting = self._waiters.get(series_id, [])
+            with contextlib.suppress(ValueError):
+                waiting.remove(entry)
+            if not waiting:
+                self._waiters.pop(series_id, None)
+        return waiter.done()
+
     def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+        if candles and candles[-1][0] > self._closed_through.get(series_id, candles[-1][0] - 1):
+            self._closed_through[series_id] = through = candles[-1][0]
+            for target, waiter in self._waiters.get(series_id, ()):
+                if target <= through and not waiter.done():
+                    waiter.set_result(None)
         held = self._latest.get(series_id)
         # The next period's first update often arrives before the previous close is
         # committed: only a forming candle at or before the close is retired.

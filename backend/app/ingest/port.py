@@ -41,6 +41,11 @@ class IngestPort(Protocol):
     async def release(self, series: SeriesId, holder: str) -> None:
         """A client unsubscribed from (or disconnected while subscribed to) `series`."""
 
+    def lease(self, series: SeriesId, holder: str) -> None:
+        """`holder` asked for `series` just now: keep it live a while (never waits)."""
+
+    def is_live(self, series_id: str) -> bool: ...
+
     def job_error(self, series_id: str) -> tuple[str, str] | None:
         """(code, message) when live ingest of `series_id` has failed for good."""
 

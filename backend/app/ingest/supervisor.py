@@ -84,6 +84,9 @@ class IngestSupervisor:
         self._runs: KeyedTasks[IngestJob, None] = KeyedTasks("ingest-job")
         self._expiries: KeyedTasks[IngestJob, None] = KeyedTasks("idle-expiry")
         self._stops: KeyedTasks[IngestJob, None] = KeyedTasks("stop-job")
+        # (series id, holder) -> monotonic deadline of a facade client's lease.
+        self._leases: dict[tuple[str, str], float] = {}
+        self._lease_tasks: KeyedTasks[tuple[str, str], None] = KeyedTasks("lease")
         self._running = False
 
     @property
@@ -99,6 +102,7 @@ class IngestSupervisor:
 
     async def stop(self) -> None:
         self._running = False
+        await self._lease_tasks.cancel_all()
         await self._expiries.cancel_all()
         await self._runs.cancel_all()
         await self._stops.cancel_all()
@@ -133,6 +137,33 @@ class IngestSupervisor:
         self._expiries.discard(job)
         job.idle_deadline = None
         self._update_gauge()
+
+    def lease(self, series: SeriesId, holder: str) -> None:
+        """Keep `series` live while `holder` keeps asking for it (a facade client polling
+        klines): each call renews a lease of `idle_ttl_s`, held as a subscriber holds a
+        series. Never waits; a lease refused for capacity just lapses."""
+        if not self._running:
+            return
+        key = (str(series), holder)
+        new = key not in self._leases
+        self._leases[key] = self._clock.monotonic() + self._idle_ttl_s
+        if new:
+            self._lease_tasks.start(key, self._hold_lease(series, holder, key))
+
+    async def _hold_lease(self, series: SeriesId, holder: str, key: tuple[str, str]) -> None:
+        acquired = False
+        try:
+            try:
+                await self.acquire(series, holder)
+                acquired = True
+            except CapacityExceeded as e:
+                log.info("not streaming %s for %s: %s", series, holder, e)
+            while (wait := self._leases[key] - self._clock.monotonic()) > 0:
+                await self._clock.sleep(wait)
+        finally:
+            del self._leases[key]
+            if acquired:
+                await self.release(series, holder)
 
     def _check_share(self, holder: str) -> None:
         held = sum(1 for j in self._jobs.values() if j.kind == "ondemand" and holder in j.holders)
@@ -250,6 +281,10 @@ class IngestSupervisor:
 
     def live_series(self) -> list[str]:
         return [k for k, j in self._jobs.items() if j.state == "live"]
+
+    def is_live(self, series_id: str) -> bool:
+        job = self._jobs.get(series_id)
+        return job is not None and job.state == "live"
 
     def heads(self) -> dict[str, int | None]:
         heads: dict[str, int | None] = {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.clock import SYSTEM_CLOCK, Clock
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
+from app.exchanges.upstream import UpstreamLimiter
 from app.series import Market
 
 SPOT_URL = "https://api.binance.com"
@@ -22,11 +22,11 @@ def binance_api_urls(spot_url: str, futures_url: str) -> dict[str, str]:
 
 
 def binance_rest(
-    api_urls: dict[str, str], *, clock: Clock = SYSTEM_CLOCK, timeout_s: float = 10.0,
+    api_urls: dict[str, str], limiter: UpstreamLimiter, *, timeout_s: float = 10.0,
     page_limit: int = 1000,
 ) -> CcxtRestKlines:  # fmt: skip
     def make_client(market: Market) -> Any:
         return ccxt_client("binance", api_urls, market, futures_type="future",
                            timeout_s=timeout_s)  # fmt: skip
 
-    return CcxtRestKlines("binance", make_client, page_limit=page_limit, clock=clock)
+    return CcxtRestKlines("binance", make_client, limiter, page_limit=page_limit)

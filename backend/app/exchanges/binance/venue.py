@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
+from starlette.types import ASGIApp
+
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
+from app.exchanges.binance import wire
+from app.exchanges.binance.facade import BinanceFacade
 from app.exchanges.binance.feed import BinanceFeed
+from app.exchanges.binance.limits import BinanceRatePolicy
 from app.exchanges.binance.rest import FUTURES_URL, SPOT_URL, binance_api_urls, binance_rest
+from app.exchanges.facade_support import SymbolNames
+from app.exchanges.ports import FacadeContext, MarketCatalog
 from app.exchanges.registry import Venue
+from app.exchanges.upstream import UpstreamLimiter, UpstreamMetrics, UpstreamProxy
+from app.series import Market
 
 
-def binance_venue(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Venue:
-    urls = binance_api_urls(settings.binance.spot_rest_url, settings.binance.futures_rest_url)
-    per_connection = settings.binance.ws_streams_per_connection
-    max_age_s = settings.binance.ws_max_connection_age_s
-    spot_url, futures_url = settings.binance.spot_ws_url, settings.binance.futures_ws_url
-    return Venue.of("binance", binance_rest(urls, clock=clock), {
-        "spot": BinanceFeed("spot", spot_url, per_connection, max_age_s),
-        "futures": BinanceFeed("futures", futures_url, per_connection, max_age_s),
-    }, None if urls == binance_api_urls(SPOT_URL, FUTURES_URL) else urls)  # fmt: skip
+def binance_venue(
+    settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTEM_CLOCK
+) -> Venue:
+    b = settings.binance
+    urls = binance_api_urls(b.spot_rest_url, b.futures_rest_url)
+    limiter = UpstreamLimiter(
+        "binance", BinanceRatePolicy(b.rest_weight_budget_per_min), clock, metrics
+    )
+    proxy = UpstreamProxy(limiter, clock, cache_s=settings.facade.cache_s, timeout_s=10.0)
+    hosts: dict[Market, str] = {"spot": b.spot_rest_url, "futures": b.futures_rest_url}
+
+    def facade(context: FacadeContext, catalog: MarketCatalog) -> ASGIApp:
+        return BinanceFacade(context, proxy, SymbolNames(catalog, _pair_by_name), hosts)
+
+    return Venue.of(
+        "binance", binance_rest(urls, limiter), {
+            "spot": BinanceFeed("spot", b.spot_ws_url, b.ws_streams_per_connection,
+                                b.ws_max_connection_age_s),
+            "futures": BinanceFeed("futures", b.futures_ws_url, b.ws_streams_per_connection,
+                                   b.ws_max_connection_age_s),
+        },
+        custom_api_urls=None if urls == binance_api_urls(SPOT_URL, FUTURES_URL) else urls,
+        limiter=limiter, facade=facade, closers=(proxy.close,),
+    )  # fmt: skip
+
+
+def _pair_by_name(market: Market, symbol: str) -> str | None:
+    split = wire.split_symbol(symbol)
+    if split is None:
+        return None
+    base, quote = split
+    return f"{base}/{quote}" if market == "spot" else f"{base}/{quote}:{quote}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.clock import SYSTEM_CLOCK, Clock
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
+from app.exchanges.upstream import UpstreamLimiter
 from app.series import Market
 
 URL = "https://api.bybit.com"
@@ -20,10 +20,10 @@ def bybit_api_urls(url: str) -> dict[str, str]:
 
 
 def bybit_rest(
-    api_urls: dict[str, str], *, clock: Clock = SYSTEM_CLOCK, timeout_s: float = 10.0,
+    api_urls: dict[str, str], limiter: UpstreamLimiter, *, timeout_s: float = 10.0,
     page_limit: int = 1000,
 ) -> CcxtRestKlines:  # fmt: skip
     def make_client(market: Market) -> Any:
         return ccxt_client("bybit", api_urls, market, futures_type="swap", timeout_s=timeout_s)
 
-    return CcxtRestKlines("bybit", make_client, page_limit=page_limit, clock=clock)
+    return CcxtRestKlines("bybit", make_client, limiter, page_limit=page_limit)

@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+from starlette.types import ASGIApp
+
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
+from app.exchanges.bybit.facade import BybitFacade
 from app.exchanges.bybit.feed import BybitFeed
+from app.exchanges.bybit.limits import BybitRatePolicy
 from app.exchanges.bybit.rest import URL, bybit_api_urls, bybit_rest
+from app.exchanges.facade_support import SymbolNames
+from app.exchanges.ports import FacadeContext, MarketCatalog
 from app.exchanges.registry import Venue
+from app.exchanges.upstream import UpstreamLimiter, UpstreamMetrics, UpstreamProxy
+from app.series import Market
 
 
-def bybit_venue(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Venue:
+def bybit_venue(settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTEM_CLOCK) -> Venue:
     urls = bybit_api_urls(settings.bybit.rest_url)
     per_connection = settings.bybit.ws_topics_per_connection
-    return Venue.of("bybit", bybit_rest(urls, clock=clock), {
-        "spot": BybitFeed("spot", settings.bybit.spot_ws_url, per_connection),
-        "futures": BybitFeed("futures", settings.bybit.linear_ws_url, per_connection),
-    }, None if urls == bybit_api_urls(URL) else urls)  # fmt: skip
+    limiter = UpstreamLimiter("bybit", BybitRatePolicy(), clock, metrics)
+    proxy = UpstreamProxy(limiter, clock, cache_s=settings.facade.cache_s, timeout_s=10.0)
+    hosts: dict[Market, str] = {"spot": settings.bybit.rest_url, "futures": settings.bybit.rest_url}
+
+    def facade(context: FacadeContext, catalog: MarketCatalog) -> ASGIApp:
+        return BybitFacade(context, proxy, SymbolNames(catalog, _pair_by_name), hosts)
+
+    return Venue.of(
+        "bybit", bybit_rest(urls, limiter), {
+            "spot": BybitFeed("spot", settings.bybit.spot_ws_url, per_connection),
+            "futures": BybitFeed("futures", settings.bybit.linear_ws_url, per_connection),
+        },
+        custom_api_urls=None if urls == bybit_api_urls(URL) else urls, limiter=limiter,
+        facade=facade, closers=(proxy.close,),
+    )  # fmt: skip
+
+
+def _pair_by_name(market: Market, symbol: str) -> str | None:
+    for quote in ("USDT", "USDC", "BTC", "ETH", "EUR"):
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            base = symbol[: -len(quote)]
+            return f"{base}/{quote}" if market == "spot" else f"{base}/{quote}:{quote}"
+    return None

@@ -1,0 +1,144 @@
+"""`/binance`: Binance's spot (`/api/v3`) and USDT-M futures (`/fapi/v1`, `/fapi/v2`) public
+market-data REST, answered as Binance answers, so that freqtrade, `download-data` and any
+ccxt client point their base URLs here instead of at Binance.
+
+Klines come from this server's store (the forming candle as the last row, as Binance
+sends it); `exchangeInfo` is Binance's own document, kept and refreshed in the background;
+`time` and `ping` are answered here; tickers, books and the other public market data on the
+allowlist are forwarded, each query answered from one upstream call per `cache_s`.
+Anything else, and any signed request, is a 404 in Binance's error shape: no credentials
+are ever forwarded. While Binance bans this server, forwarded requests get Binance's 429
+with `Retry-After`; klines of live series keep being served.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.exchanges.binance import wire
+from app.exchanges.facade_support import (
+    SymbolNames,
+    VenueFacade,
+    client_of,
+    open_at_or_after,
+    with_forming,
+)
+from app.exchanges.ports import FacadeContext
+from app.exchanges.upstream import UpstreamProxy
+from app.series import Market, align_time
+
+JSON: Final = "application/json;charset=UTF-8"
+
+
+class BinanceFacade(VenueFacade):
+    forwarded: Mapping[str, Market] = {
+        "/api/v3/depth": "spot",
+        "/api/v3/ticker/24hr": "spot",
+        "/api/v3/ticker/price": "spot",
+        "/api/v3/ticker/bookTicker": "spot",
+        "/api/v3/avgPrice": "spot",
+        "/fapi/v1/depth": "futures",
+        "/fapi/v1/ticker/24hr": "futures",
+        "/fapi/v1/ticker/price": "futures",
+        "/fapi/v1/ticker/bookTicker": "futures",
+        "/fapi/v2/ticker/price": "futures",
+        "/fapi/v1/premiumIndex": "futures",
+        "/fapi/v1/fundingRate": "futures",
+        "/fapi/v1/fundingInfo": "futures",
+        "/fapi/v1/markPriceKlines": "futures",
+        "/fapi/v1/indexPriceKlines": "futures",
+        "/fapi/v1/premiumIndexKlines": "futures",
+        "/fapi/v1/continuousKlines": "futures",
+        "/fapi/v1/openInterest": "futures",
+    }
+    documents: Mapping[str, Market] = {
+        "/api/v3/exchangeInfo": "spot",
+        "/fapi/v1/exchangeInfo": "futures",
+    }
+
+    def __init__(
+        self, context: FacadeContext, proxy: UpstreamProxy, names: SymbolNames,
+        hosts: Mapping[Market, str],
+    ) -> None:  # fmt: skip
+        super().__init__(context, proxy, names, hosts)
+        self.routes.update({
+            "/api/v3/ping": self._ping,
+            "/fapi/v1/ping": self._ping,
+            "/api/v3/time": self._time,
+            "/fapi/v1/time": self._time,
+            "/api/v3/klines": self._spot_klines,
+            "/api/v3/uiKlines": self._spot_klines,
+            "/fapi/v1/klines": self._futures_klines,
+        })  # fmt: skip
+
+    async def _ping(self, request: Request) -> Response:
+        return Response(b"{}", media_type=JSON)
+
+    async def _time(self, request: Request) -> Response:
+        now_ms = int(self.context.clock.time() * 1000)
+        return Response(orjson.dumps({"serverTime": now_ms}), media_type=JSON)
+
+    async def _spot_klines(self, request: Request) -> Response:
+        return await self._klines(request, "spot")
+
+    async def _futures_klines(self, request: Request) -> Response:
+        return await self._klines(request, "futures")
+
+    async def _klines(self, request: Request, market: Market) -> Response:
+        params = request.query_params
+        symbol = params.get("symbol")
+        if not symbol:
+            raise wire.mandatory("symbol")
+        timeframe = wire.interval_of(params.get("interval"))
+        default_limit, most = wire.KLINE_LIMITS[market]
+        limit = min(max(wire.int_param(params, "limit") or default_limit, 1), most)
+        start_ms = wire.int_param(params, "startTime")
+        end_ms = wire.int_param(params, "endTime")
+        series = await self.series("binance", market, symbol, timeframe)
+        start = None if start_ms is None else open_at_or_after(start_ms, timeframe)
+        end = None if end_ms is None else align_time(end_ms // 1000, timeframe)
+        newest = start is None
+        window = await self.context.klines.klines(
+            series, client_of(request), limit, start=start, end=end, newest=newest
+        )
+        closed, forming = with_forming(window, limit, newest)
+        rows = [wire.kline_row(c, timeframe) for c in closed]
+        if forming is not None:  # the candle forming now is Binance's last row
+            rows.append(wire.kline_row(forming, timeframe))
+        return Response(orjson.dumps(rows), media_type=JSON)
+
+    # -- Binance's error shape --------------------------------------------------------
+
+    def is_signed(self, request: Request) -> bool:
+        return "signature" in request.query_params
+
+    def owns(self, e: Exception) -> bool:
+        return isinstance(e, wire.BinanceError)
+
+    def render(self, e: Exception) -> Response:
+        assert isinstance(e, wire.BinanceError)
+        headers = None
+        if e.retry_after_s is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(e.retry_after_s)))}
+        return Response(e.body(), status_code=e.status, media_type=JSON, headers=headers)
+
+    def rate_limited(self, wait_s: float) -> Exception:
+        return wire.too_many_requests(wait_s)
+
+    def unknown_symbol(self) -> Exception:
+        return wire.invalid_symbol()
+
+    def unavailable(self, detail: str) -> Exception:
+        return wire.unavailable(detail)
+
+    def bad_request(self, detail: str) -> Exception:
+        return wire.BinanceError(400, -1100, detail)
+
+    def unknown_path(self, path: str) -> Exception:
+        return wire.unknown_path(path)

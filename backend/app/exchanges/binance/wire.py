@@ -1,0 +1,108 @@
+"""Binance's REST wire format, as its spot (`/api/v3`) and USDT-M (`/fapi/v1`) hosts write
+it: kline rows, error bodies, and the names of its symbols. Pure functions, no I/O; the
+facade (`facade.py`) answers with them.
+
+A kline row is 12 fields: open time (ms), open, high, low, close, volume (decimal
+strings), close time (ms, the last millisecond of the candle), quote volume, trade count,
+taker buy volume, taker buy quote volume, and an ignored "0". This server keeps OHLCV; the
+quote volume, trade count and taker volumes of a row it serves are "0" and 0 (freqtrade
+and ccxt read OHLCV only).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import orjson
+
+from app.candle import CandleRow
+from app.exchanges.frames import decimal_text
+from app.series import TIMEFRAMES, next_candle_time
+
+KLINE_LIMITS: Final = {"spot": (500, 1000), "futures": (500, 1500)}  # (default, most)
+# Quote assets, longest first, for naming a symbol when the market list cannot be had.
+QUOTES: Final = ("FDUSD", "USDT", "USDC", "TUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
+
+
+class BinanceError(Exception):
+    """An answer in Binance's error shape: HTTP status, `{"code", "msg"}`."""
+
+    def __init__(self, status: int, code: int, msg: str, retry_after_s: float | None = None):
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+        self.retry_after_s = retry_after_s
+
+    def body(self) -> bytes:
+        return orjson.dumps({"code": self.code, "msg": self.msg})
+
+
+def mandatory(name: str) -> BinanceError:
+    return BinanceError(
+        400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
+
+
+def illegal(name: str) -> BinanceError:
+    legal = "^[0-9]{1,20}$"
+    return BinanceError(
+        400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '{legal}'."
+    )
+
+
+def invalid_interval() -> BinanceError:
+    return BinanceError(400, -1120, "Invalid interval.")
+
+
+def invalid_symbol() -> BinanceError:
+    return BinanceError(400, -1121, "Invalid symbol.")
+
+
+def unknown_path(path: str) -> BinanceError:
+    return BinanceError(404, -5000, f"Path {path}, Method GET is invalid")
+
+
+def too_many_requests(wait_s: float) -> BinanceError:
+    return BinanceError(
+        429, -1003,
+        f"Too many requests; the exchange limits this server for {math.ceil(wait_s)}s more. "
+        "Klines of live series are still served.",
+        wait_s,
+    )  # fmt: skip
+
+
+def unavailable(detail: str) -> BinanceError:
+    return BinanceError(503, -1008, f"Service unavailable: {detail}")
+
+
+def interval_of(raw: str | None) -> str:
+    if not raw:
+        raise mandatory("interval")
+    if raw not in TIMEFRAMES:
+        raise invalid_interval()
+    return raw
+
+
+def int_param(params: Any, name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 20:
+        raise illegal(name)
+    return int(raw)
+
+
+def split_symbol(symbol: str) -> tuple[str, str] | None:
+    """(base, quote) of a Binance symbol by its quote asset's name; for when the market
+    list, which says it exactly, cannot be had."""
+    for quote in QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol[: -len(quote)], quote
+    return None
+
+
+def kline_row(candle: CandleRow, timeframe: str) -> list[object]:
+    t, o, h, low, c, v = candle
+    close_ms = next_candle_time(t, timeframe) * 1000 - 1
+    d = decimal_text
+    return [t * 1000, d(o), d(h), d(low), d(c), d(v), close_ms, "0", 0, "0", "0", "0"]

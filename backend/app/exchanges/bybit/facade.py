@@ -1,0 +1,130 @@
+"""`/bybit`: Bybit's v5 public market-data REST (`/v5/market/...`), answered as Bybit
+answers, so that freqtrade, `download-data` and any ccxt client point `urls.api` here.
+
+Klines come from this server's store, newest first with the forming candle as the first
+row, as Bybit sends them; `instruments-info` is Bybit's own document, kept and refreshed in
+the background; `time` is answered here; tickers, order books, funding history and the
+other public market data on the allowlist are forwarded, each query answered from one
+upstream call per `cache_s`. Errors come in Bybit's `retCode` envelope; anything else, and
+any signed request, is a 404 in that shape. While Bybit bans this server, forwarded
+requests get 429 with `retCode` 10006 and `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.exchanges.bybit import wire
+from app.exchanges.bybit.feed import bybit_symbol
+from app.exchanges.facade_support import (
+    SymbolNames,
+    VenueFacade,
+    client_of,
+    open_at_or_after,
+    with_forming,
+)
+from app.exchanges.ports import FacadeContext
+from app.exchanges.upstream import UpstreamProxy
+from app.series import Market, align_time
+
+JSON: Final = "application/json"
+# Bybit's v5 host serves every category; the market only says which list a path is in.
+_HOST: Final[Market] = "spot"
+
+
+class BybitFacade(VenueFacade):
+    forwarded: Mapping[str, Market] = dict.fromkeys(
+        (
+            "/v5/market/tickers",
+            "/v5/market/orderbook",
+            "/v5/market/funding/history",
+            "/v5/market/mark-price-kline",
+            "/v5/market/index-price-kline",
+            "/v5/market/premium-index-price-kline",
+            "/v5/market/risk-limit",
+            "/v5/market/open-interest",
+            "/v5/market/recent-trade",
+        ),
+        _HOST,
+    )
+    documents: Mapping[str, Market] = {"/v5/market/instruments-info": _HOST}
+
+    def __init__(
+        self, context: FacadeContext, proxy: UpstreamProxy, names: SymbolNames,
+        hosts: Mapping[Market, str],
+    ) -> None:  # fmt: skip
+        super().__init__(context, proxy, names, hosts)
+        self.routes.update({"/v5/market/time": self._time, "/v5/market/kline": self._klines})
+
+    def _now_ms(self) -> int:
+        return int(self.context.clock.time() * 1000)
+
+    async def _time(self, request: Request) -> Response:
+        now_ms = self._now_ms()
+        result = {"timeSecond": str(now_ms // 1000), "timeNano": str(now_ms * 1_000_000)}
+        return Response(wire.envelope(result, now_ms), media_type=JSON)
+
+    async def _klines(self, request: Request) -> Response:
+        params = request.query_params
+        category = params.get("category")
+        market = wire.category_of(category)
+        symbol = params.get("symbol")
+        if not symbol:
+            raise wire.params_error("symbol is required")
+        timeframe = wire.timeframe_of(params.get("interval"))
+        default_limit, most = wire.KLINE_LIMITS
+        limit = min(max(wire.int_param(params, "limit") or default_limit, 1), most)
+        start_ms, end_ms = wire.int_param(params, "start"), wire.int_param(params, "end")
+        series = await self.series("bybit", market, symbol, timeframe)
+        start = None if start_ms is None else open_at_or_after(start_ms, timeframe)
+        end = None if end_ms is None else align_time(end_ms // 1000, timeframe)
+        # Bybit: the oldest `limit` from `start` when only it is given, else the newest.
+        newest = start is None or end is not None
+        window = await self.context.klines.klines(
+            series, client_of(request), limit, start=start, end=end, newest=newest
+        )
+        closed, forming = with_forming(window, limit, newest)
+        rows = [wire.kline_row(c) for c in closed]
+        if forming is not None:
+            rows.append(wire.kline_row(forming))
+        rows.reverse()  # newest first, the forming candle first
+        result = {"symbol": bybit_symbol(series), "category": category, "list": rows}
+        return Response(wire.envelope(result, self._now_ms()), media_type=JSON)
+
+    # -- Bybit's error shape ----------------------------------------------------------
+
+    def is_signed(self, request: Request) -> bool:
+        return any(h.startswith("x-bapi-sign") for h in request.headers) or (
+            "sign" in request.query_params
+        )
+
+    def owns(self, e: Exception) -> bool:
+        return isinstance(e, wire.BybitError)
+
+    def render(self, e: Exception) -> Response:
+        assert isinstance(e, wire.BybitError)
+        headers = None
+        if e.retry_after_s is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(e.retry_after_s)))}
+        body = wire.envelope({}, self._now_ms(), e.code, e.msg)
+        return Response(body, status_code=e.status, media_type=JSON, headers=headers)
+
+    def rate_limited(self, wait_s: float) -> Exception:
+        return wire.too_many_visits(wait_s)
+
+    def unknown_symbol(self) -> Exception:
+        return wire.params_error("Symbol Is Invalid")
+
+    def unavailable(self, detail: str) -> Exception:
+        return wire.unavailable(detail)
+
+    def bad_request(self, detail: str) -> Exception:
+        return wire.params_error(detail)
+
+    def unknown_path(self, path: str) -> Exception:
+        return wire.unknown_path(path)

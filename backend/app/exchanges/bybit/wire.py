@@ -1,0 +1,88 @@
+"""Bybit's v5 REST wire format: the `retCode` envelope (errors on HTTP 200, as Bybit
+answers them), kline rows, and its interval names. Pure functions, no I/O; the facade
+(`facade.py`) answers with them.
+
+A kline row is 7 strings: start (ms), open, high, low, close, volume, turnover. This server
+keeps OHLCV; the turnover of a row it serves is "0" (freqtrade and ccxt read OHLCV only).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import orjson
+
+from app.candle import CandleRow
+from app.exchanges.bybit.parser import TIMEFRAME_OF
+from app.exchanges.frames import decimal_text
+from app.series import Market
+
+KLINE_LIMITS: Final = (200, 1000)  # (default, most)
+CATEGORIES: Final[dict[str, Market]] = {"spot": "spot", "linear": "futures"}
+
+
+class BybitError(Exception):
+    """An error in Bybit's shape: `retCode` and `retMsg`, on HTTP 200 unless said."""
+
+    def __init__(self, code: int, msg: str, *, status: int = 200,
+                 retry_after_s: float | None = None) -> None:  # fmt: skip
+        super().__init__(msg)
+        self.code, self.msg, self.status = code, msg, status
+        self.retry_after_s = retry_after_s
+
+
+def envelope(result: Any, now_ms: int, code: int = 0, msg: str = "OK") -> bytes:
+    return orjson.dumps(
+        {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": now_ms}
+    )
+
+
+def params_error(detail: str) -> BybitError:
+    return BybitError(10001, f"params error: {detail}")
+
+
+def unknown_path(path: str) -> BybitError:
+    return BybitError(10001, f"params error: path {path} is not served", status=404)
+
+
+def too_many_visits(wait_s: float) -> BybitError:
+    return BybitError(
+        10006,
+        f"Too many visits! The exchange limits this server for {math.ceil(wait_s)}s more; "
+        "klines of live series are still served.",
+        status=429, retry_after_s=wait_s,
+    )  # fmt: skip
+
+
+def unavailable(detail: str) -> BybitError:
+    return BybitError(10016, f"Service unavailable: {detail}", status=503)
+
+
+def category_of(raw: str | None) -> Market:
+    market = CATEGORIES.get(raw or "")
+    if market is None:
+        raise params_error(f"category {raw!r} is not served (spot, linear)")
+    return market
+
+
+def timeframe_of(raw: str | None) -> str:
+    timeframe = TIMEFRAME_OF.get(raw or "")
+    if timeframe is None:
+        raise params_error("invalid interval")
+    return timeframe
+
+
+def int_param(params: Any, name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 20:
+        raise params_error(f"{name} must be an integer")
+    return int(raw)
+
+
+def kline_row(candle: CandleRow) -> list[str]:
+    t, o, h, low, c, v = candle
+    d = decimal_text
+    return [str(t * 1000), d(o), d(h), d(low), d(c), d(v), "0"]
