@@ -132,7 +132,9 @@ class CandleQuery:
                 await self._forming.wait_closed(key, latest, wait)
             closed = await self._closed(series, limit, start, last, newest)
         forming = None
-        if (end is None or end >= current) and (start is None or start <= current):
+        reaches_now = (end is None or end >= current) and (start is None or start <= current)
+        # A window read from `start` that the closed candles fill ends before the present.
+        if reaches_now and (newest or len(closed) < limit):
             forming = await self._forming_now(series, current, closed)
         return KlineWindow(closed, forming)
 

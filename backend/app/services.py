@@ -214,7 +214,7 @@ async def start_services(
     try:
         locks = SeriesLocks()
         fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
-        forming = FormingCandles()
+        forming = FormingCandles(clock)
         writer = CandleWriter(store, locks, Buses(fanout, forming), clock)
         history, datadirs, downloads = build_history(
             settings, store, writer, metrics, venues, clock

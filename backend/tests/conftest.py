@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.fake_exchange.bybit_rest import BYBIT_FAILURE, BYBIT_ROUTES
+from app.fake_exchange.bybit_rest import BYBIT_REST, BYBIT_ROUTES
 from app.fake_exchange.exchange import FakeExchange
 from app.fake_exchange.rest import RestServer
 from app.fake_exchange.server import FakeBinance
@@ -61,7 +61,7 @@ _VENUE_WS_URLS = ("binance_spot_ws_url", "binance_futures_ws_url", "bybit_spot_w
 def fake_bybit() -> Iterator[FakeRest]:
     """The local Bybit's REST face (v5 market endpoints) alone."""
     exchange = FakeExchange(history_days=3)
-    server = RestServer(exchange, routes=BYBIT_ROUTES, failure=BYBIT_FAILURE)
+    server = RestServer(exchange, routes=BYBIT_ROUTES, dialect=BYBIT_REST)
     server.start()
     try:
         yield FakeRest(exchange, f"http://127.0.0.1:{server.port}")

@@ -176,6 +176,17 @@ async def wait_caught_up(
     await poll(caught_up, f"{series_id} to catch up with the exchange", timeout)
 
 
+async def wait_backfilled(server: LiveServer, series_id: str, timeout: float = 20.0) -> None:
+    """Until the live series owes nothing: its backfill is done (no REST request of it in
+    flight)."""
+
+    async def owes_nothing() -> bool:
+        debug = (await server.http.get("/api/market/debug/ingest_state")).json()
+        return any(j["series_id"] == series_id and j["owed"] is None for j in debug["jobs"])
+
+    await poll(owes_nothing, f"{series_id} to owe nothing", timeout)
+
+
 async def assert_store_matches_exchange(
     server: LiveServer,
     fake: FakeVenue,

@@ -25,6 +25,7 @@ from tests.live_support import (
     newest_closed,
     start_fake,
     stored,
+    wait_backfilled,
     wait_candles_close,
     wait_caught_up,
 )
@@ -109,7 +110,7 @@ async def test_stream_frames_do_not_rewrite_stored_candles(
     async with driven(clock), live_server(settings, clock) as s, s.ws() as ws:
         await wait_caught_up(s, fake, sid)
         # The whole window is in: the old close below is stored, not a hole.
-        await poll(lambda: _owes_nothing(s, sid), "the backfill of the window")
+        await wait_backfilled(s, sid)
         await send_json(ws, {"type": "subscribe", "series_id": sid})
         assert (await recv_json(ws))["type"] == "catchup"
         head = (await stored(s, sid))[-1][0]
@@ -190,7 +191,7 @@ async def test_a_backfill_refused_by_a_ban_is_owed_until_filled(
         await poll(lambda: _stored_at_least(s, sid, window), "the window to be filled", 30)
         got = await assert_store_matches_exchange(s, fake, sid)
         assert got[0][0] <= started - (window - 2) * 60
-        await poll(lambda: _owes_nothing(s, sid), "nothing owed")
+        await wait_backfilled(s, sid)
 
 
 async def test_a_whitelisted_series_streams_while_the_market_list_cannot_be_had(
@@ -233,7 +234,3 @@ async def _stored_at_least(s: LiveServer, series_id: str, n: int) -> bool:
 
 async def _state_is(s: LiveServer, series_id: str, state: str) -> bool:
     return bool((await job_of(s, series_id))["state"] == state)
-
-
-async def _owes_nothing(s: LiveServer, series_id: str) -> bool:
-    return (await job_of(s, series_id))["owed"] is None

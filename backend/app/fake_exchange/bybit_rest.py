@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from app.fake_exchange.exchange import ApiError, FakeExchange, MarketKind
 from app.fake_exchange.market import INTERVAL_SECONDS, Kline, SymbolModel, align
-from app.fake_exchange.rest import Route
+from app.fake_exchange.rest import Dialect, Route
 
 # Bybit's interval names to the fake market's.
 INTERVALS: Final = {
@@ -21,6 +21,8 @@ INTERVALS: Final = {
 CATEGORIES: Final[dict[str, MarketKind]] = {"spot": "spot", "linear": "futures"}
 # Bybit bans an IP that asks too often: HTTP 403, for 10 minutes.
 BYBIT_FAILURE: Final = (403, "403 Forbidden: access too frequent")
+# Requests per endpoint and window Bybit reports on every answer (`X-Bapi-Limit*`).
+LIMIT_PER_WINDOW: Final = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,22 @@ def risk_limits(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
     return _ok(ex, {"category": "linear", "list": tiers, "nextPageCursor": ""})
 
 
+def orderbook(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
+    market = _category(params, ("spot", "linear"))
+    model = _model(ex, market, params)
+    limit = max(1, min(_int(params, "limit", 25) or 25, 200))
+    price = model.price(int(ex.clock.now()))
+    tick = 10.0**-model.decimals
+
+    def level(i: int, side: int) -> list[str]:
+        return [f"{price + side * (i + 1) * tick:.{model.decimals}f}", "1.000"]
+
+    return _ok(ex, {"s": model.symbol, "b": [level(i, -1) for i in range(limit)],
+                    "a": [level(i, 1) for i in range(limit)], "ts": ex.clock.now_ms(),
+                    "u": ex.clock.now_ms(), "seq": ex.clock.now_ms(),
+                    "cts": ex.clock.now_ms()})  # fmt: skip
+
+
 def _row(k: Kline) -> list[str]:
     """Bybit's kline row: start, open, high, low, close, volume, turnover, all strings."""
     return [str(k.open_time_ms), k.open, k.high, k.low, k.close, k.volume, k.quote_volume]
@@ -214,4 +232,23 @@ BYBIT_ROUTES: Final[dict[str, Route]] = {
     "/v5/market/funding/history": funding_history,
     "/v5/market/tickers": tickers,
     "/v5/market/risk-limit": risk_limits,
+    "/v5/market/orderbook": orderbook,
 }
+
+
+def _ban(left_s: float) -> tuple[int, Any, dict[str, str]]:
+    return (*BYBIT_FAILURE, {})  # Bybit says nothing of how long
+
+
+def _headers(ex: FakeExchange, path: str) -> dict[str, str]:
+    window_ms = 5_000
+    reset = (ex.clock.now_ms() // window_ms + 1) * window_ms
+    used = ex.spend_weight(1)
+    return {
+        "X-Bapi-Limit": str(LIMIT_PER_WINDOW),
+        "X-Bapi-Limit-Status": str(max(0, LIMIT_PER_WINDOW - used)),
+        "X-Bapi-Limit-Reset-Timestamp": str(reset),
+    }
+
+
+BYBIT_REST: Final = Dialect(BYBIT_FAILURE, _ban, _headers)

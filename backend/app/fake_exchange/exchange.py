@@ -73,6 +73,10 @@ class FakeExchange:
         self._lock = threading.Lock()
         self.rest_failures_left = 0
         self.rest_requests = 0
+        self.rest_requests_by_path: dict[str, int] = {}
+        self._banned_until = 0.0
+        self._weight_minute = -1
+        self.weight_used = 0
 
     # -- faults -----------------------------------------------------------------------
 
@@ -81,13 +85,33 @@ class FakeExchange:
         with self._lock:
             self.rest_failures_left = count
 
-    def take_rest_failure(self) -> bool:
+    def take_rest_failure(self, path: str = "") -> bool:
         with self._lock:
             self.rest_requests += 1
+            self.rest_requests_by_path[path] = self.rest_requests_by_path.get(path, 0) + 1
             if self.rest_failures_left > 0:
                 self.rest_failures_left -= 1
                 return True
             return False
+
+    def ban_rest(self, seconds: float) -> None:
+        """Answer every REST request with the venue's ban (Binance 418 with `Retry-After`,
+        Bybit 403) for `seconds` of the exchange's clock."""
+        with self._lock:
+            self._banned_until = self.clock.elapsed() + seconds
+
+    def ban_left(self) -> float:
+        """Seconds of a ban still to run (0: none)."""
+        return max(0.0, self._banned_until - self.clock.elapsed())
+
+    def spend_weight(self, weight: int) -> int:
+        """Binance's request weight of this minute, after spending `weight`."""
+        with self._lock:
+            minute = int(self.clock.now()) // 60
+            if minute != self._weight_minute:
+                self._weight_minute, self.weight_used = minute, 0
+            self.weight_used += weight
+            return self.weight_used
 
     # -- market data ------------------------------------------------------------------
 
@@ -139,6 +163,52 @@ class FakeExchange:
             first = max(first_listed, last - (limit - 1) * size)
             opens = range(first, last + 1, size)
         return [self.kline_at(market, model.symbol, interval, t).rest_row() for t in opens]
+
+    def depth(self, market: MarketKind, params: Mapping[str, str]) -> dict[str, Any]:
+        """An order book around the current price: `limit` levels each side."""
+        model = self.model(market, params.get("symbol"))
+        try:
+            limit = max(1, min(int(params.get("limit", 100)), 1000))
+        except ValueError:
+            raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
+        price = model.price(int(self.clock.now()))
+        tick = 10.0**-model.decimals
+        fmt = f"{{:.{model.decimals}f}}"
+        bids = [[fmt.format(price - (i + 1) * tick), "1.000"] for i in range(limit)]
+        asks = [[fmt.format(price + (i + 1) * tick), "1.000"] for i in range(limit)]
+        book: dict[str, Any] = {"lastUpdateId": self.clock.now_ms(), "bids": bids, "asks": asks}
+        if market == "futures":
+            book.update(E=self.clock.now_ms(), T=self.clock.now_ms())
+        return book
+
+    def tickers(self, market: MarketKind, params: Mapping[str, str], kind: str) -> Any:
+        """`ticker/24hr`, `ticker/price` or `ticker/bookTicker` of one symbol or all."""
+        symbol = params.get("symbol")
+        models = [self.model(market, symbol)] if symbol else list(self.models[market].values())
+        now = int(self.clock.now())
+        answers = [self._ticker(m, now, kind) for m in models]
+        return answers[0] if symbol else answers
+
+    def _ticker(self, m: SymbolModel, now: int, kind: str) -> dict[str, Any]:
+        day = m.kline("1d", align(now, "1d"), until=now)
+        if kind == "price":
+            return {"symbol": m.symbol, "price": day.close, "time": now * 1000}
+        tick = 10.0**-m.decimals
+        bid = f"{float(day.close) - tick:.{m.decimals}f}"
+        if kind == "bookTicker":
+            return {"symbol": m.symbol, "bidPrice": bid, "bidQty": "1.000",
+                    "askPrice": day.close, "askQty": "1.000", "time": now * 1000}  # fmt: skip
+        change = float(day.close) - float(day.open)
+        return {
+            "symbol": m.symbol, "priceChange": f"{change:.{m.decimals}f}",
+            "priceChangePercent": f"{100 * change / float(day.open):.3f}",
+            "weightedAvgPrice": day.close, "prevClosePrice": day.open, "lastPrice": day.close,
+            "lastQty": "0.001", "bidPrice": bid, "bidQty": "1.000", "askPrice": day.close,
+            "askQty": "1.000", "openPrice": day.open, "highPrice": day.high,
+            "lowPrice": day.low, "volume": day.volume, "quoteVolume": day.quote_volume,
+            "openTime": align(now, "1d") * 1000, "closeTime": now * 1000, "firstId": 1,
+            "lastId": day.trades, "count": day.trades,
+        }  # fmt: skip
 
     def mark_price_klines(self, params: Mapping[str, str]) -> list[list[object]]:
         rows = self.klines("futures", params)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
@@ -18,6 +19,15 @@ Route = Callable[[FakeExchange, Mapping[str, str]], Any]
 
 ROUTES: dict[str, Route] = {
     "/api/v3/ping": lambda ex, p: {},
+    "/api/v3/depth": lambda ex, p: ex.depth("spot", p),
+    "/api/v3/ticker/24hr": lambda ex, p: ex.tickers("spot", p, "24hr"),
+    "/api/v3/ticker/price": lambda ex, p: ex.tickers("spot", p, "price"),
+    "/api/v3/ticker/bookTicker": lambda ex, p: ex.tickers("spot", p, "bookTicker"),
+    "/fapi/v1/depth": lambda ex, p: ex.depth("futures", p),
+    "/fapi/v1/ticker/24hr": lambda ex, p: ex.tickers("futures", p, "24hr"),
+    "/fapi/v1/ticker/price": lambda ex, p: ex.tickers("futures", p, "price"),
+    "/fapi/v2/ticker/price": lambda ex, p: ex.tickers("futures", p, "price"),
+    "/fapi/v1/ticker/bookTicker": lambda ex, p: ex.tickers("futures", p, "bookTicker"),
     "/api/v3/time": lambda ex, p: {"serverTime": ex.clock.now_ms()},
     "/api/v3/exchangeInfo": lambda ex, p: ex.exchange_info("spot"),
     "/api/v3/klines": lambda ex, p: ex.klines("spot", p),
@@ -43,8 +53,31 @@ ROUTES: dict[str, Route] = {
 BINANCE_FAILURE: Final = (503, {"code": -1008, "msg": "Server is currently overloaded."})
 
 
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How a venue's REST answers besides its routes: its failure, its ban, and the rate
+    headers it puts on every answer."""
+
+    failure: tuple[int, Any]
+    ban: Callable[[float], tuple[int, Any, dict[str, str]]]
+    headers: Callable[[FakeExchange, str], dict[str, str]]
+
+
+def _binance_ban(left_s: float) -> tuple[int, Any, dict[str, str]]:
+    body = {"code": -1003, "msg": "Way too much request weight used; IP banned."}
+    return 418, body, {"Retry-After": str(max(1, round(left_s)))}
+
+
+def _binance_headers(ex: FakeExchange, path: str) -> dict[str, str]:
+    weight = 2 if path.endswith(("klines", "Klines", "exchangeInfo")) else 1
+    return {"X-MBX-USED-WEIGHT-1M": str(ex.spend_weight(weight))}
+
+
+BINANCE_REST: Final = Dialect(BINANCE_FAILURE, _binance_ban, _binance_headers)
+
+
 def _handler_for(
-    exchange: FakeExchange, routes: Mapping[str, Route], failure: tuple[int, Any]
+    exchange: FakeExchange, routes: Mapping[str, Route], dialect: Dialect
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -53,24 +86,30 @@ def _handler_for(
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             route = routes.get(url.path)
-            if exchange.take_rest_failure():
-                self._reply(*failure)
+            if exchange.take_rest_failure(url.path):
+                self._reply(*dialect.failure)
                 return
+            if (left := exchange.ban_left()) > 0:
+                self._reply(*dialect.ban(left))
+                return
+            headers = dialect.headers(exchange, url.path)
             if route is None:
-                self._reply(404, {"code": -1, "msg": f"unknown endpoint {url.path}"})
+                self._reply(404, {"code": -1, "msg": f"unknown endpoint {url.path}"}, headers)
                 return
             try:
-                self._reply(200, route(exchange, dict(parse_qsl(url.query))))
+                self._reply(200, route(exchange, dict(parse_qsl(url.query))), headers)
             except ApiError as e:
-                self._reply(e.status, e.body())
+                self._reply(e.status, e.body(), headers)
 
-        def _reply(self, status: int, body: Any) -> None:
+        def _reply(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
             text = isinstance(body, str)
             data = body.encode() if text else orjson.dumps(body)
             self.send_response(status)
             kind = "text/plain" if text else "application/json;charset=UTF-8"
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 
@@ -87,9 +126,9 @@ class RestServer:
         host: str = "127.0.0.1",
         port: int = 0,
         routes: Mapping[str, Route] = ROUTES,
-        failure: tuple[int, Any] = BINANCE_FAILURE,
+        dialect: Dialect = BINANCE_REST,
     ) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler_for(exchange, routes, failure))
+        self._server = ThreadingHTTPServer((host, port), _handler_for(exchange, routes, dialect))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -14,10 +14,10 @@ from concurrent.futures import Future
 from typing import Any, Self, TypeVar
 
 from app.fake_exchange.binance_ws import BinanceDialect
-from app.fake_exchange.bybit_rest import BYBIT_FAILURE, BYBIT_ROUTES
+from app.fake_exchange.bybit_rest import BYBIT_REST, BYBIT_ROUTES
 from app.fake_exchange.bybit_ws import BybitDialect
 from app.fake_exchange.exchange import FakeExchange, MarketKind
-from app.fake_exchange.rest import BINANCE_FAILURE, ROUTES, RestServer, Route
+from app.fake_exchange.rest import BINANCE_REST, ROUTES, Dialect, RestServer, Route
 from app.fake_exchange.ws import WsDialect, WsLimits, WsMarketServer
 
 T = TypeVar("T")
@@ -46,14 +46,14 @@ class FakeVenue:
         rest_port: int,
         ws_ports: Mapping[MarketKind, int],
         routes: Mapping[str, Route],
-        failure: tuple[int, Any],
+        rest_dialect: Dialect,
         dialects: Mapping[MarketKind, WsDialect],
         limits: Mapping[MarketKind, WsLimits],
     ) -> None:
         self.exchange = exchange or FakeExchange()
         self.host = host
         self._ports = dict(ws_ports)
-        self.rest = RestServer(self.exchange, host, rest_port, routes, failure)
+        self.rest = RestServer(self.exchange, host, rest_port, routes, rest_dialect)
         self.ws: dict[MarketKind, WsMarketServer] = {
             m: WsMarketServer(self.exchange, m, dialects[m], limits[m]) for m in dialects
         }
@@ -129,7 +129,7 @@ class FakeBinance(FakeVenue):
         super().__init__(
             exchange, host=host, rest_port=rest_port,
             ws_ports={"spot": spot_ws_port, "futures": futures_ws_port},
-            routes=ROUTES, failure=BINANCE_FAILURE,
+            routes=ROUTES, rest_dialect=BINANCE_REST,
             dialects={"spot": dialect, "futures": dialect},
             limits={"spot": spot_limits, "futures": futures_limits},
         )  # fmt: skip
@@ -170,7 +170,7 @@ class FakeBybit(FakeVenue):
         super().__init__(
             exchange, host=host, rest_port=rest_port,
             ws_ports={"spot": spot_ws_port, "futures": futures_ws_port},
-            routes=BYBIT_ROUTES, failure=BYBIT_FAILURE,
+            routes=BYBIT_ROUTES, rest_dialect=BYBIT_REST,
             dialects={m: BybitDialect(m, now_ms) for m in ("spot", "futures")},
             limits={"spot": limits, "futures": limits},
         )  # fmt: skip

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.candle import Candle, CandleRow
+from app.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,8 @@ class FormingCandles:
     """A `Bus` consumer: forming candles replace older ones of their series; a close of
     the candle (or a later one) retires it."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._latest: dict[str, FormingCandle] = {}
         self._closed_through: dict[str, int] = {}
         self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
@@ -45,10 +47,11 @@ class FormingCandles:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (through, waiter)
         self._waiters.setdefault(series_id, []).append(entry)
+        timer = asyncio.ensure_future(self._clock.sleep(timeout_s))
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+            await asyncio.wait((waiter, timer), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            timer.cancel()
             waiting = self._waiters.get(series_id, [])
             with contextlib.suppress(ValueError):
                 waiting.remove(entry)

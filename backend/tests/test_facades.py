@@ -1,0 +1,282 @@
+"""The Binance- and Bybit-compatible facades against the real ccxt (async and sync): what
+a client reads through `/binance` and `/bybit` is what it reads from the exchange itself
+(here the local one, over real sockets), errors included; forwarded market data is cached
+and coalesced; private paths go nowhere; a ban is waited out with the venue's own 429 while
+klines keep being served; a restart fetches nothing the store holds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import ccxt
+import ccxt.async_support as ccxt_async
+import pytest
+
+from app.fake_exchange.server import FakeVenue
+from app.series import parse_series_id
+from tests.conftest import SettingsFactory
+from tests.live_support import (
+    clock_of,
+    driven,
+    each_venue,  # noqa: F401 (the `fake` fixture)
+    exchange_history,
+    live_settings,
+    serving,
+    wait_backfilled,
+    wait_caught_up,
+)
+from tests.support import LiveServer, live_server, poll
+
+CCXT_TYPES = {"spot": "spot", "futures": "linear"}
+
+
+def api_urls(venue: str, base: str) -> dict[str, str]:
+    """ccxt's `urls.api` for a Binance or Bybit host at `base`: the README's snippet."""
+    if venue == "binance":
+        return {"public": f"{base}/api/v3", "fapiPublic": f"{base}/fapi/v1",
+                "fapiPublicV2": f"{base}/fapi/v2"}  # fmt: skip
+    return dict.fromkeys(("spot", "futures", "v2", "public", "private"), base)
+
+
+def ccxt_config(venue: str, base: str, market: str) -> dict[str, Any]:
+    return {
+        "urls": {"api": api_urls(venue, base)},
+        "options": {
+            "defaultType": "spot"
+            if market == "spot"
+            else ("future" if venue == "binance" else "swap"),
+            "fetchMarkets": {"types": [CCXT_TYPES[market]]},
+        },
+        "enableRateLimit": False,
+    }
+
+
+@asynccontextmanager
+async def clients(s: LiveServer, fake: FakeVenue, market: str) -> AsyncIterator[tuple[Any, Any]]:
+    """An async ccxt client through the facade, and one straight to the exchange."""
+    make = getattr(ccxt_async, fake.name)
+    ours = make(ccxt_config(fake.name, f"{s.base_url}/{fake.name}", market))
+    theirs = make(ccxt_config(fake.name, fake.rest_url, market))
+    try:
+        yield ours, theirs
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+def symbol_of(market: str, base: str = "BTC") -> str:
+    return f"{base}/USDT" if market == "spot" else f"{base}/USDT:USDT"
+
+
+def series_of(fake: FakeVenue, market: str, base: str = "BTC") -> str:
+    return f"{fake.name}:{market}:{symbol_of(market, base)}:1m"
+
+
+def as_ccxt(rows: list[tuple[int, float, float, float, float, float]]) -> list[list[float]]:
+    return [[t * 1000, o, h, low, c, v] for t, o, h, low, c, v in rows]
+
+
+def assert_the_exchanges(fake: FakeVenue, series_id: str, got: list[list[float]], *,
+                         forming: bool) -> None:  # fmt: skip
+    """`got` (ccxt rows) are the exchange's own closed candles, contiguous, and, when
+    `forming`, end with the candle that opened next (the one forming when it was read)."""
+    closed = got[:-1] if forming else got
+    first, last = int(closed[0][0]) // 1000, int(closed[-1][0]) // 1000
+    assert closed == as_ccxt(exchange_history(fake, series_id, first, last))
+    if forming:
+        opened = int(got[-1][0]) // 1000
+        assert opened == last + 60
+        series = parse_series_id(series_id)
+        model = fake.exchange.pair_model(series.market, series.symbol)
+        assert got[-1][1] == float(model.kline("1m", opened).open)
+
+
+@pytest.mark.parametrize("market", ["spot", "futures"])
+async def test_klines_through_ccxt_are_the_exchanges(
+    make_settings: SettingsFactory, fake: FakeVenue, market: str
+) -> None:
+    """A whitelisted (live) series and one asked for only here (leased, fetched once), by
+    the newest candles and by `since`, through async and sync ccxt alike."""
+    live, asked = series_of(fake, market), series_of(fake, market, "ETH")
+    # A lease outlives the test (an hour of the stepped clock: 18 real seconds).
+    settings = make_settings(**live_settings(fake, whitelist=[live], ondemand_idle_ttl_s=3600))
+    async with serving(settings, fake) as s:
+        await wait_caught_up(s, fake, live)
+        async with clients(s, fake, market) as (ours, _):
+            for series_id in (live, asked):
+                symbol = parse_series_id(series_id).symbol
+                for limit in (5, 500):
+                    rows = await ours.fetch_ohlcv(symbol, "1m", limit=limit)
+                    assert len(rows) == limit
+                    assert_the_exchanges(fake, series_id, rows, forming=True)
+                since = int(rows[0][0]) - 600 * 60_000
+                rows = await ours.fetch_ohlcv(symbol, "1m", since=since, limit=300)
+                assert len(rows) == 300 and rows[0][0] == since
+                assert_the_exchanges(fake, series_id, rows, forming=False)
+            sync = getattr(ccxt, fake.name)(
+                ccxt_config(fake.name, f"{s.base_url}/{fake.name}", market)
+            )
+            rows = await asyncio.to_thread(sync.fetch_ohlcv, symbol_of(market), "1m", None, 100)
+            assert len(rows) == 100
+            assert_the_exchanges(fake, live, rows, forming=True)
+        # The asked-for series is now live too, held by the facade's lease.
+        jobs = (await s.http.get("/api/market/debug/ingest_state")).json()["jobs"]
+        assert {j["series_id"]: j["kind"] for j in jobs}[asked] == "ondemand"
+
+
+async def test_errors_map_to_the_same_ccxt_exceptions(
+    make_settings: SettingsFactory, fake: FakeVenue
+) -> None:
+    settings = make_settings(**live_settings(fake))
+    async with serving(settings, fake) as s, clients(s, fake, "spot") as (ours, theirs):
+        if fake.name == "binance":
+            calls = [
+                ("public_get_klines", {"symbol": "NOPEUSDT", "interval": "1m"}),
+                ("public_get_klines", {"symbol": "BTCUSDT", "interval": "2m"}),
+                ("public_get_klines", {"symbol": "BTCUSDT"}),
+                ("public_get_klines", {"symbol": "BTCUSDT", "interval": "1m", "limit": "x"}),
+            ]
+        else:
+            calls = [
+                ("public_get_v5_market_kline",
+                 {"category": "spot", "symbol": "NOPEUSDT", "interval": "1"}),
+                ("public_get_v5_market_kline",
+                 {"category": "spot", "symbol": "BTCUSDT", "interval": "2"}),
+                ("public_get_v5_market_kline",
+                 {"category": "spot", "symbol": "BTCUSDT", "interval": "1", "limit": "x"}),
+            ]  # fmt: skip
+        for method, params in calls:
+            raised = []
+            for client in (ours, theirs):
+                with pytest.raises(ccxt.BaseError) as e:
+                    await getattr(client, method)(params)
+                raised.append(type(e.value))
+            assert raised[0] is raised[1], (method, params, raised)
+        with pytest.raises(ccxt.BadSymbol):
+            await ours.fetch_ohlcv("NOPE/USDT", "1m")  # ccxt's own check, from our market list
+
+
+async def test_forwarded_market_data_is_cached_and_coalesced(
+    make_settings: SettingsFactory, fake: FakeVenue
+) -> None:
+    """Ten clients asking for the same ticker at once cost the exchange one request; the
+    answer is the exchange's own."""
+    settings = make_settings(**live_settings(fake, facade_cache_s=60))
+    path = "/api/v3/ticker/24hr" if fake.name == "binance" else "/v5/market/tickers"
+    async with serving(settings, fake) as s, clients(s, fake, "spot") as (ours, theirs):
+        await ours.load_markets()
+        before = fake.exchange.rest_requests_by_path.get(path, 0)
+        tickers = await asyncio.gather(*(ours.fetch_ticker("BTC/USDT") for _ in range(10)))
+        assert fake.exchange.rest_requests_by_path[path] - before == 1
+        direct = await theirs.fetch_ticker("BTC/USDT")
+        assert {t["last"] for t in tickers} == {direct["last"]}
+        book = await ours.fetch_order_book("BTC/USDT", 5)
+        assert len(book["bids"]) == 5 and book["bids"][0][0] < book["asks"][0][0]
+
+
+async def test_private_and_unknown_paths_are_404_and_never_forwarded(
+    make_settings: SettingsFactory, fake: FakeVenue
+) -> None:
+    settings = make_settings(**live_settings(fake))
+    private = (
+        ["/api/v3/account", "/api/v3/order", "/fapi/v2/balance", "/sapi/v1/capital/config/getall"]
+        if fake.name == "binance"
+        else ["/v5/account/wallet-balance", "/v5/order/create", "/v5/position/list"]
+    )
+    signed = (
+        "/api/v3/ticker/price?symbol=BTCUSDT&timestamp=1&signature=abc"
+        if fake.name == "binance"
+        else "/v5/market/tickers?category=spot&sign=abc"
+    )
+    async with serving(settings, fake) as s:
+        before = fake.exchange.rest_requests
+        for path in [*private, signed]:
+            r = await s.http.get(f"/{fake.name}{path}", headers={"X-MBX-APIKEY": "k"})
+            assert r.status_code == 404, (path, r.text)
+            body = r.json()
+            assert ("code" in body) if fake.name == "binance" else body["retCode"] == 10001
+        r = await s.http.post(f"/{fake.name}/api/v3/order")
+        assert r.status_code == 404
+        assert fake.exchange.rest_requests == before
+
+
+async def test_a_ban_is_waited_out_with_the_venues_429_and_klines_keep_coming(
+    make_settings: SettingsFactory, fake: FakeVenue
+) -> None:
+    """The exchange bans this server (Binance 418 with Retry-After, Bybit 403): clients get
+    the venue's 429 with Retry-After and the exchange is asked nothing more until the ban
+    has passed; klines of a live series keep being served, current."""
+    live = series_of(fake, "spot")
+    settings = make_settings(**live_settings(fake, whitelist=[live], facade_cache_s=0))
+    clock = clock_of(fake)
+    async with driven(clock) as driver, live_server(settings, clock) as s:
+        await wait_caught_up(s, fake, live)
+        await wait_backfilled(s, live)
+        async with clients(s, fake, "spot") as (ours, _):
+            await ours.load_markets()
+            fake.exchange.ban_rest(900)
+            with driver.paused():
+                with pytest.raises((ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
+                    await ours.fetch_ticker("BTC/USDT")  # the ban is met upstream, once
+                asked = fake.exchange.rest_requests
+                tickers_path = (
+                    "/binance/api/v3/ticker/price?symbol=BTCUSDT"
+                    if fake.name == "binance"
+                    else "/bybit/v5/market/tickers?category=spot&symbol=BTCUSDT"
+                )
+                r = await s.http.get(tickers_path)
+                assert r.status_code == 429, r.text
+                assert int(r.headers["Retry-After"]) >= 1
+                for _ in range(5):
+                    with pytest.raises((ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
+                        await ours.fetch_ticker("BTC/USDT")
+                assert fake.exchange.rest_requests == asked  # nothing reached the exchange
+
+            async def current() -> bool:
+                rows = await ours.fetch_ohlcv("BTC/USDT", "1m", limit=3)
+                return rows[-1][0] // 1000 == int(fake.exchange.clock.now()) // 60 * 60
+
+            await poll(current, "klines to stay current during the ban")
+            assert fake.exchange.rest_requests == asked
+            limiter = (await s.http.get("/metrics")).text
+            assert f'trade_canvas_upstream_bans_total{{venue="{fake.name}"}}' in limiter
+            # After the ban, the exchange is asked again.
+            await poll(lambda: fake.exchange.ban_left() == 0, "the ban to pass", timeout=30)
+            await poll(lambda: _ticker_ok(ours), "a ticker after the ban", timeout=30)
+
+
+async def _ticker_ok(client: Any) -> bool:
+    try:
+        await client.fetch_ticker("BTC/USDT")
+    except (ccxt.DDoSProtection, ccxt.RateLimitExceeded):
+        return False
+    return True
+
+
+async def test_a_restart_fetches_nothing_the_store_holds(
+    make_settings: SettingsFactory, fake: FakeVenue
+) -> None:
+    """A window read once through the facade is stored; after a restart the same read
+    costs the exchange no kline request."""
+    asked = series_of(fake, "spot", "SOL")
+    settings = make_settings(**live_settings(fake, live_ingest=False))
+    kline_path = "/api/v3/klines" if fake.name == "binance" else "/v5/market/kline"
+    clock = clock_of(fake)
+    async with driven(clock) as driver:
+        with driver.paused():
+            since_ms = (int(clock.now()) // 60 * 60 - 3600) * 1000
+            async with (
+                live_server(settings, clock) as s,
+                clients(s, fake, "spot") as (ours, theirs),
+            ):
+                first = await ours.fetch_ohlcv("SOL/USDT", "1m", since=since_ms, limit=30)
+                assert first == await theirs.fetch_ohlcv("SOL/USDT", "1m", since=since_ms, limit=30)
+            klines_before = fake.exchange.rest_requests_by_path.get(kline_path, 0)
+            async with live_server(settings, clock) as s, clients(s, fake, "spot") as (ours, _):
+                again = await ours.fetch_ohlcv("SOL/USDT", "1m", since=since_ms, limit=30)
+            assert again == first
+            assert fake.exchange.rest_requests_by_path.get(kline_path, 0) == klines_before
+    assert asked
