@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Final, TypeVar, cast
+from typing import TypeVar, cast
 
 from app.admission import Admission
 from app.candle import Candle, CandleRow
@@ -37,9 +37,6 @@ from app.store import CandlePage, CandleStore
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# Fetched forming candles (for series not live yet) are reused this long.
-FORMING_CACHE_S: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +72,8 @@ class CandleQuery:
         self._inflight: dict[tuple[object, ...], asyncio.Future[object]] = {}
         # The first candle a venue has of a series, once a fetch has found it.
         self._floors: dict[str, int] = {}
-        self._fetched_forming: dict[str, tuple[float, Candle | None]] = {}
+        # The venue's forming candle of a series not live yet, by the candle it opened.
+        self._fetched_forming: dict[str, tuple[int, Candle | None]] = {}
 
     async def window(
         self,
@@ -143,15 +141,20 @@ class CandleQuery:
     ) -> list[CandleRow]:
         key = str(series)
         page = await self._read(key, limit, start, last, newest)
-        for after, until in self._missing(series, page.candles, limit, start, last, newest):
-            try:
-                await self._shared(
-                    ("fill", key, after, until), partial(self._fill, series, after, until)
-                )
-            except ExchangeError as e:
-                # What is stored is served; the venue is asked again by the next reader.
-                log.info("cannot fetch %s after %s from the venue: %s", key, after, e)
-                return page.candles
+        # A fetch may find where the venue's history starts (a reader asking from 0, as
+        # freqtrade does to find a pair's first candle): then the window is looked at again.
+        for _ in range(3):
+            missing = self._missing(series, page.candles, limit, start, last, newest)
+            if not missing:
+                break
+            for after, until in missing:
+                fill = partial(self._fill, series, after, until)
+                try:
+                    await self._shared(("fill", key, after, until), fill)
+                except ExchangeError as e:
+                    # What is stored is served; the venue is asked again by the next reader.
+                    log.info("cannot fetch %s after %s from the venue: %s", key, after, e)
+                    return page.candles
             page = await self._read(key, limit, start, last, newest)
         return page.candles
 
@@ -192,37 +195,42 @@ class CandleQuery:
     async def _fill(self, series: SeriesId, after: int, until: int) -> None:
         """Fetch the venue's closed candles in `(after, until]` and store them."""
         key = str(series)
+        tf = timeframe_seconds(series.timeframe)
         guard = self._guards.get(series.exchange)
         stats = await self._store.stats(key)
-        # Before what is stored: history, not streamed (clients page it over HTTP).
-        older = stats is not None and stats.first_time is not None and until < stats.first_time
+        nothing_before = stats is None or stats.first_time is None or until < stats.first_time
         first: int | None = None
-        async for rows in self._venues.closed_pages(series, after, until=until):
+        async for rows in self._venues.closed_pages(series, after):
             page = guard.page(key, series.timeframe, rows) if guard is not None else rows
             if not page:
                 break
             first = page[0][0] if first is None else first
-            if older:
-                await self._writer.import_batch(key, page, None)
-            else:
-                await self._writer.commit_closed_many({key: page})
-        if older and (first is None or first > after + timeframe_seconds(series.timeframe)):
-            # The venue has nothing between `after` and `first` (its listing starts there).
-            self._floors[key] = first if first is not None else until + 1
+            page = [c for c in page if c[0] <= until]
+            if page:
+                if nothing_before:  # history, not streamed: clients page it over HTTP
+                    await self._writer.import_batch(key, page, None)
+                else:
+                    await self._writer.commit_closed_many({key: page})
+            if len(page) < len(rows) or not page:
+                break
+        if nothing_before and (first is None or first > after + tf):
+            # The venue's history of the series starts at `first` (nothing before it).
+            self._floors[key] = first if first is not None else until + tf
+        log.info("fetched %s after %s from the venue for a reader", key, after)
 
     async def _forming_now(
         self, series: SeriesId, current: int, closed: list[CandleRow]
     ) -> Candle | None:
+        """The candle opening at `current`: the live feed's newest state, else the venue's
+        (asked once per series and candle: until the series' lease has made it live, a
+        reader gets that first state), else a flat candle at the last close."""
         key = str(series)
         held = self._forming.get(key)
         if held is not None and held.candle.candle_time == current:
             return held.candle
         fetched = self._fetched_forming.get(key)
-        now = self._clock.monotonic()
-        if fetched is not None and now - fetched[0] < FORMING_CACHE_S:
-            candle = fetched[1]
-            if candle is not None and candle.candle_time == current:
-                return candle
+        if fetched is not None and fetched[0] == current:
+            return fetched[1] or _flat_after(closed, current)
         try:
             candle = await self._shared(
                 ("forming", key, current), lambda: self._venues.forming(series, current)
@@ -230,8 +238,8 @@ class CandleQuery:
         except ExchangeError as e:
             log.info("no forming candle of %s from the venue: %s", key, e)
             return _flat_after(closed, current)
-        self._fetched_forming[key] = (self._clock.monotonic(), candle)
-        return candle if candle is not None else _flat_after(closed, current)
+        self._fetched_forming[key] = (current, candle)
+        return candle or _flat_after(closed, current)
 
     async def _shared(self, key: tuple[object, ...], call: Callable[[], Awaitable[T]]) -> T:
         """`call()` once for everyone asking the same `key` meanwhile."""

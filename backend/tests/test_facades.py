@@ -7,8 +7,11 @@ klines keep being served; a restart fetches nothing the store holds."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import ccxt
@@ -18,6 +21,7 @@ import pytest
 from app.fake_exchange.server import FakeVenue
 from app.series import parse_series_id
 from tests.conftest import SettingsFactory
+from tests.freqtrade_support import freqtrade_rows
 from tests.live_support import (
     clock_of,
     driven,
@@ -280,3 +284,66 @@ async def test_a_restart_fetches_nothing_the_store_holds(
             assert again == first
             assert fake.exchange.rest_requests_by_path.get(kline_path, 0) == klines_before
     assert asked
+
+
+def download_config(path: Path, venue: str, base: str, market: str) -> Path:
+    """A freqtrade config whose ccxt reads `venue` at `base` (the README's snippet)."""
+    ccxt_settings = ccxt_config(venue, base, market)
+    config = {
+        "exchange": {
+            "name": venue,
+            "key": "",
+            "secret": "",
+            "ccxt_config": {"urls": ccxt_settings["urls"], "options": ccxt_settings["options"]},
+            "ccxt_async_config": {},
+            "only_from_ccxt": True,  # this host has no bulk-download site
+            "pair_whitelist": [],
+        },
+        "stake_currency": "USDT",
+        "dry_run": True,
+        "trading_mode": market,
+        "margin_mode": "isolated" if market == "futures" else "",
+    }
+    path.write_text(json.dumps(config))
+    return path
+
+
+async def download(config: Path, datadir: Path, pair: str, market: str) -> None:
+    userdir = datadir.parent / "user_data"
+    userdir.mkdir(exist_ok=True)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "freqtrade", "download-data", "--config", str(config),
+        "--userdir", str(userdir),
+        "--datadir", str(datadir), "--pairs", pair, "--timeframes", "1m", "--days", "1",
+        "--trading-mode", market, "--data-format-ohlcv", "feather",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 300)
+    log = out.decode(errors="replace")
+    assert proc.returncode == 0 and " - ERROR - " not in log, log[-3000:]
+
+
+@pytest.mark.parametrize("market", ["spot", "futures"])
+async def test_download_data_through_the_facade(
+    make_settings: SettingsFactory, fake: FakeVenue, market: str, tmp_path: Path
+) -> None:
+    """The real `freqtrade download-data`, pointed at the facade, writes the exchange's
+    own candles; a second download of the same (another bot's) asks the exchange for no
+    kline at all."""
+    pair = symbol_of(market)
+    series_id = series_of(fake, market)
+    kline_path = {"binance": {"spot": "/api/v3/klines", "futures": "/fapi/v1/klines"},
+                  "bybit": {"spot": "/v5/market/kline", "futures": "/v5/market/kline"}}[fake.name][market]  # fmt: skip
+    settings = make_settings(**live_settings(fake, live_ingest=False))
+    async with live_server(settings, clock_of(fake)) as s:
+        config = download_config(
+            tmp_path / "config.json", fake.name, f"{s.base_url}/{fake.name}", market
+        )
+        await download(config, tmp_path / "first", pair, market)
+        asked = fake.exchange.rest_requests_by_path.get(kline_path, 0)
+        await download(config, tmp_path / "second", pair, market)
+        assert fake.exchange.rest_requests_by_path.get(kline_path, 0) == asked
+    for datadir in ("first", "second"):
+        rows = freqtrade_rows(tmp_path / datadir, pair, "1m", "feather", market)
+        assert len(rows) >= 1_000
+        assert rows == exchange_history(fake, series_id, rows[0][0], rows[-1][0])
