@@ -17,6 +17,7 @@ from app.config import Settings
 from app.errors import InvalidSeriesId
 from app.exchanges.binance.venue import binance_venue
 from app.exchanges.bybit.venue import bybit_venue
+from app.exchanges.facade_support import FacadeMetrics
 from app.exchanges.ports import FacadeContext
 from app.exchanges.registry import Venue, VenueRegistry
 from app.exchanges.upstream import UpstreamMetrics
@@ -74,6 +75,7 @@ class Services:
     query: CandleQuery
     # Each venue's exchange-compatible API, by venue name (`/binance/...`).
     facades: Mapping[str, ASGIApp]
+    facade_metrics: FacadeMetrics
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -264,9 +266,8 @@ async def start_services(
         },
         clock=clock, options=QueryOptions(close_wait_s=settings.binance.ws_close_grace_s),
     )  # fmt: skip
-    context = FacadeContext(
-        query, clock, settings.facade.cache_s, settings.facade.document_refresh_s
-    )
+    facade_metrics = FacadeMetrics(metrics)
+    context = FacadeContext(query, clock, facade_metrics, settings.facade.document_refresh_s)
     facades = {
         v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None
     }
@@ -289,6 +290,7 @@ async def start_services(
         ConnectionsPerAddress(settings.ws.max_connections_per_address),
         query,
         facades,
+        facade_metrics,
     )
 
 

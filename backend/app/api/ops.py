@@ -59,6 +59,10 @@ async def ingest_state(settings: SettingsDep, services: ServicesDep) -> JSONByte
     if not settings.enable_debug_api:
         raise HTTPException(404, "Not Found")
     state = services.supervisor.snapshot()
+    state["upstream"] = {
+        name: {**venue.limiter.snapshot(), "facade": services.facade_metrics.snapshot(name)}
+        for name, venue in services.venues.items()
+    }
     if services.history is not None:
         state["history"] = services.history.states()
     if services.downloads is not None:

@@ -121,6 +121,12 @@ class IngestJobEntry(BaseModel):
     last_error: str | None
     idle_deadline: float | None = Field(None, description="wall clock, epoch seconds")
     started_at: float
+    owed: dict[str, int] | None = Field(
+        None, description="closed candles not yet stored: from, through, candles"
+    )
+    backfill_retry_at: float | None = Field(
+        None, description="when a failed backfill is tried again (wall clock)"
+    )
 
 
 class ConnectionEntry(BaseModel):
@@ -145,6 +151,12 @@ class IngestStateResponse(BaseModel):
     active: int = Field(description="on-demand jobs")
     connections: dict[str, list[ConnectionEntry]] = Field(
         description='by "exchange:market"', examples=[{"binance:spot": []}]
+    )
+    max_jobs_per_client: int | None = None
+    upstream: dict[str, dict[str, Any]] | None = Field(
+        None,
+        description="per venue: its REST limiter (ban, budget, weight) and the facade's "
+        "requests by endpoint and source",
     )
     history: dict[str, dict[str, Any]] | None = None
     downloads: dict[str, dict[str, Any]] | None = None

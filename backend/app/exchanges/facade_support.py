@@ -5,8 +5,10 @@ its cached market list), and who is asking."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
+from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -23,6 +25,7 @@ from app.errors import (
 )
 from app.exchanges.ports import FacadeContext, KlineWindow, MarketCatalog, SymbolInfo
 from app.exchanges.upstream import UpstreamProxy
+from app.metrics import Metrics
 from app.series import Market, SeriesId, align_time, next_candle_time, parse_series_id
 
 
@@ -56,11 +59,48 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
+class FacadeMetrics:
+    """Per venue and endpoint: requests by where the answer came from (`store`, `local`,
+    `upstream`, `cached`, `refused` during a ban, `error`), and their latency."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        r = metrics.registry
+        self.requests = Counter(
+            "trade_canvas_facade_requests",
+            "Requests to the exchange-compatible facades, by where the answer came from.",
+            ["venue", "endpoint", "source"], registry=r,
+        )  # fmt: skip
+        self.seconds = Histogram(
+            "trade_canvas_facade_request_seconds",
+            "Latency of the facades' answers.",
+            ["venue", "endpoint"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r,
+        )
+        self._counts: dict[tuple[str, str, str], int] = {}
+
+    def observe(self, venue: str, endpoint: str, source: str, seconds: float) -> None:
+        self.requests.labels(venue, endpoint, source).inc()
+        self.seconds.labels(venue, endpoint).observe(seconds)
+        key = (venue, endpoint, source)
+        self._counts[key] = self._counts.get(key, 0) + 1
+
+    def snapshot(self, venue: str) -> dict[str, dict[str, int]]:
+        """Requests per endpoint and source, for `ingest_state`."""
+        out: dict[str, dict[str, int]] = {}
+        for (v, endpoint, source), n in sorted(self._counts.items()):
+            if v == venue:
+                out.setdefault(endpoint, {})[source] = n
+        return out
+
+
 class VenueFacade:
     """The part every venue's facade shares: dispatch by path (its own routes, market-list
-    documents, forwarded public market data, else 404), signed requests refused, and this
-    server's errors answered in the venue's error shape (a subclass says how)."""
+    documents, forwarded public market data, else 404), signed requests refused, this
+    server's errors answered in the venue's error shape (a subclass says how), and the
+    facade's metrics."""
 
+    venue: str = ""
     # Public market data forwarded as it is, by path, with the market whose host has it.
     forwarded: Mapping[str, Market] = {}
     # Market lists and the like: forwarded, kept and refreshed in the background.
@@ -74,25 +114,37 @@ class VenueFacade:
         self.proxy = proxy
         self.names = names
         self.hosts = {m: url.rstrip("/") for m, url in hosts.items()}
-        self.routes: dict[str, Callable[[Request], Awaitable[Response]]] = {}
+        # Path -> (handler, what its answers come from, the endpoint's metric label).
+        self.routes: dict[str, tuple[Callable[[Request], Awaitable[Response]], str, str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # the venues' kline streams come with their own issue
         request = Request(scope, receive)
+        started = time.perf_counter()
+        endpoint = self._endpoint(request.url.path)
         try:
-            response = await self._answer(request)
-        except Exception as e:
+            response, source = await self._answer(request)
+        except Exception as e:  # translated into the venue's shape, or re-raised
             response = self.render(self._translate(e))
+            source = "refused" if isinstance(e, UpstreamRateLimited) else "error"
         await response(scope, receive, send)
+        self.context.metrics.observe(self.venue, endpoint, source, time.perf_counter() - started)
 
-    async def _answer(self, request: Request) -> Response:
+    def _endpoint(self, path: str) -> str:
+        route = self.routes.get(path)
+        if route is not None:
+            return route[2]
+        return path if path in self.forwarded or path in self.documents else "other"
+
+    async def _answer(self, request: Request) -> tuple[Response, str]:
         path = request.url.path
         if request.method not in ("GET", "HEAD") or self.is_signed(request):
             raise self.unknown_path(path)  # private: never forwarded
         route = self.routes.get(path)
         if route is not None:
-            return await route(request)
+            handler, source, _ = route
+            return await handler(request), source
         for table, refresh_s in (
             (self.documents, self.context.document_refresh_s),
             (self.forwarded, None),
@@ -102,7 +154,8 @@ class VenueFacade:
                 url = self.hosts[market] + path
                 params = request.query_params.multi_items()
                 answer = await self.proxy.get(url, params, document_s=refresh_s)
-                return Response(answer.body, answer.status, media_type=answer.content_type)
+                response = Response(answer.body, answer.status, media_type=answer.content_type)
+                return response, "cached" if answer.cached else "upstream"
         raise self.unknown_path(path)
 
     def _translate(self, e: Exception) -> Exception:

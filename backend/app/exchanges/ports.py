@@ -171,11 +171,15 @@ class KlineSource(Protocol):
         ...
 
 
+class FacadeObserver(Protocol):
+    def observe(self, venue: str, endpoint: str, source: str, seconds: float) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class FacadeContext:
     """What the core hands a venue's exchange-compatible facade."""
 
     klines: KlineSource
     clock: Clock
-    cache_s: float  # forwarded answers are reused this long
-    document_refresh_s: float  # market lists and the like, this long
+    metrics: FacadeObserver
+    document_refresh_s: float  # market lists and the like are refreshed this often

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
 import httpx
@@ -154,6 +154,7 @@ class Answer:
     status: int
     body: bytes
     content_type: str
+    cached: bool = False  # answered from the cache, not by the venue just now
 
 
 _Key = tuple[str, tuple[tuple[str, str], ...]]  # (url, sorted params)
@@ -170,7 +171,6 @@ class ProxyStats:
     upstream: int = 0
     cached: int = 0
     coalesced: int = 0
-    by_path: dict[str, int] = field(default_factory=dict)
 
 
 class UpstreamProxy:
@@ -246,7 +246,7 @@ class UpstreamProxy:
             now = self._clock.monotonic()
             if len(self._cache) >= MAX_CACHED:
                 self._prune(now)
-            self._cache[key] = _Cached(answer, now)
+            self._cache[key] = _Cached(replace(answer, cached=True), now)
         return answer
 
     async def _fetch(self, url: str, params: tuple[tuple[str, str], ...]) -> Answer:

@@ -37,6 +37,7 @@ JSON: Final = "application/json;charset=UTF-8"
 
 
 class BinanceFacade(VenueFacade):
+    venue = "binance"
     forwarded: Mapping[str, Market] = {
         "/api/v3/depth": "spot",
         "/api/v3/ticker/24hr": "spot",
@@ -68,13 +69,13 @@ class BinanceFacade(VenueFacade):
     ) -> None:  # fmt: skip
         super().__init__(context, proxy, names, hosts)
         self.routes.update({
-            "/api/v3/ping": self._ping,
-            "/fapi/v1/ping": self._ping,
-            "/api/v3/time": self._time,
-            "/fapi/v1/time": self._time,
-            "/api/v3/klines": self._spot_klines,
-            "/api/v3/uiKlines": self._spot_klines,
-            "/fapi/v1/klines": self._futures_klines,
+            "/api/v3/ping": (self._ping, "local", "ping"),
+            "/fapi/v1/ping": (self._ping, "local", "ping"),
+            "/api/v3/time": (self._time, "local", "time"),
+            "/fapi/v1/time": (self._time, "local", "time"),
+            "/api/v3/klines": (self._spot_klines, "store", "/api/v3/klines"),
+            "/api/v3/uiKlines": (self._spot_klines, "store", "/api/v3/klines"),
+            "/fapi/v1/klines": (self._futures_klines, "store", "/fapi/v1/klines"),
         })  # fmt: skip
 
     async def _ping(self, request: Request) -> Response:

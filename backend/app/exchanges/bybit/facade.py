@@ -38,6 +38,7 @@ _HOST: Final[Market] = "spot"
 
 
 class BybitFacade(VenueFacade):
+    venue = "bybit"
     forwarded: Mapping[str, Market] = dict.fromkeys(
         (
             "/v5/market/tickers",
@@ -59,7 +60,10 @@ class BybitFacade(VenueFacade):
         hosts: Mapping[Market, str],
     ) -> None:  # fmt: skip
         super().__init__(context, proxy, names, hosts)
-        self.routes.update({"/v5/market/time": self._time, "/v5/market/kline": self._klines})
+        self.routes.update({
+            "/v5/market/time": (self._time, "local", "time"),
+            "/v5/market/kline": (self._klines, "store", "/v5/market/kline"),
+        })  # fmt: skip
 
     def _now_ms(self) -> int:
         return int(self.context.clock.time() * 1000)
