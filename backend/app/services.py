@@ -36,6 +36,7 @@ from app.hub import CandleWriter, Fanout, NoBus, SeriesLocks, Subscriptions
 from app.hub.bus import Buses
 from app.hub.forming import FormingCandles
 from app.hub.registry import SeriesRegistry
+from app.hub.taps import Taps
 from app.ingest.guard import KlineGuard
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
@@ -45,6 +46,7 @@ from app.query import CandleQuery, QueryOptions
 from app.ratelimit import ConnectionsPerAddress
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
+from app.streams import KlineStreams
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -217,7 +219,8 @@ async def start_services(
         locks = SeriesLocks()
         fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
         forming = FormingCandles(clock)
-        writer = CandleWriter(store, locks, Buses(fanout, forming), clock)
+        taps = Taps()
+        writer = CandleWriter(store, locks, Buses(fanout, forming, taps), clock)
         history, datadirs, downloads = build_history(
             settings, store, writer, metrics, venues, clock
         )
@@ -267,7 +270,11 @@ async def start_services(
         clock=clock, options=QueryOptions(close_wait_s=settings.binance.ws_close_grace_s),
     )  # fmt: skip
     facade_metrics = FacadeMetrics(metrics)
-    context = FacadeContext(query, clock, facade_metrics, settings.facade.document_refresh_s)
+    ws_connections = ConnectionsPerAddress(settings.ws.max_connections_per_address)
+    streams = KlineStreams(taps, supervisor, admission, clock)
+    context = FacadeContext(
+        query, streams, ws_connections, clock, facade_metrics, settings.facade.document_refresh_s
+    )
     facades = {
         v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None
     }
@@ -287,7 +294,7 @@ async def start_services(
         venues,
         admission,
         spawn(venues.warm(whitelist), "market list warm-up") if settings.live_ingest else None,
-        ConnectionsPerAddress(settings.ws.max_connections_per_address),
+        ws_connections,
         query,
         facades,
         facade_metrics,

@@ -31,10 +31,16 @@ WARM_S = 60
 KLINE_PATHS = ("/api/v3/klines", "/fapi/v1/klines", "/v5/market/kline")
 
 
-def bot_config(name: str, server_url: str, tmp: Path) -> Path:
-    """The repository's config `name`, pointed at the server under test."""
+def bot_config(name: str, server_url: str, tmp: Path, *, ws: bool = True) -> Path:
+    """The repository's config `name`, pointed at the server under test; `ws` False: the
+    bot polls klines over REST instead of following the facade's kline stream."""
     text = (USER_DATA / f"config.{name}.json").read_text()
-    config: dict[str, Any] = json.loads(text.replace("http://127.0.0.1:8000", server_url))
+    config: dict[str, Any] = json.loads(
+        text.replace("http://127.0.0.1:8000", server_url).replace(
+            "ws://127.0.0.1:8000", server_url.replace("http://", "ws://")
+        )
+    )
+    config["exchange"]["enable_ws"] = ws
     path = tmp / f"config.{name}.{len(list(tmp.glob('config.*')))}.json"
     path.write_text(json.dumps(config))
     return path
@@ -90,34 +96,38 @@ async def test_dry_run_bots_trade_every_candle_through_the_facades(
     settings = make_settings(
         live_ingest=True, **binance.settings(), **bybit.settings(), ondemand_idle_ttl_s=120
     )
-    bots = [("binance-spot", "a"), ("binance-spot", "b"), ("bybit-futures", "c")]
+    # Two on Binance's facade (one following its kline stream, one polling its REST), one
+    # on Bybit's stream.
+    bots = [("binance-spot", "a", True), ("binance-spot", "b", False), ("bybit-futures", "c", True)]
     procs: list[asyncio.subprocess.Process] = []
     try:
         async with live_server(settings) as s:
-            for name, tag in bots:
-                config = bot_config(name, s.base_url, tmp_path)
-                procs.append(await start_bot(config, tmp_path / tag))
-            await poll(
-                lambda: all(_running(tmp_path / tag) for _, tag in bots),
-                "every bot to reach RUNNING", timeout=120, every=0.5,
-            )  # fmt: skip
-            started = time.time()
-            # Once each bot has its history and its series are live, its polls cost the
-            # exchanges nothing: counted from the first minute on.
-            await poll(
-                lambda: time.time() - started > WARM_S, "the bots to warm up", WARM_S + 10, 1.0
-            )
-            asked_warm = kline_requests(binance, bybit)
-            served_warm = await _facade_kline_requests(s.http)
-            await poll(lambda: time.time() - started > RUN_S, "the bots to run", RUN_S + 10, 1.0)
-            asked = kline_requests(binance, bybit) - asked_warm
-            served = await _facade_kline_requests(s.http) - served_warm
+            try:
+                for name, tag, ws in bots:
+                    config = bot_config(name, s.base_url, tmp_path, ws=ws)
+                    procs.append(await start_bot(config, tmp_path / tag))
+                await poll(
+                    lambda: all(_running(tmp_path / tag) for _, tag, _ in bots),
+                    "every bot to reach RUNNING", timeout=120, every=0.5,
+                )  # fmt: skip
+                started = time.time()
+                # Once each bot has its history and its series are live, its polls cost
+                # the exchanges nothing: counted from the first minute on.
+                await poll(lambda: time.time() - started > WARM_S, "warming up", WARM_S + 10, 1.0)
+                asked_warm = kline_requests(binance, bybit)
+                served_warm = await _facade_kline_requests(s.http)
+                await poll(lambda: time.time() - started > RUN_S, "the run", RUN_S + 10, 1.0)
+                asked = kline_requests(binance, bybit) - asked_warm
+                served = await _facade_kline_requests(s.http) - served_warm
+                streamed = await _metric_sum(s.http, "trade_canvas_facade_stream_frames_total{")
+            finally:
+                # Before the server goes: a bot losing its server would rightly log errors.
+                await asyncio.gather(*(stop_bot(p) for p in procs))
     finally:
-        await asyncio.gather(*(stop_bot(p) for p in procs))
         binance.stop()
         bybit.stop()
     minutes_run = RUN_S // 60
-    for _, tag in bots:
+    for _, tag, _ in bots:
         log = (tmp_path / tag / "bot.log").read_text()
         assert " - ERROR - " not in log, _errors(log)
         assert "Outdated history" not in log, _errors(log)
@@ -126,10 +136,12 @@ async def test_dry_run_bots_trade_every_candle_through_the_facades(
         for pair, minutes in opened.items():
             # A trade in (nearly) every minute: each candle was seen when it opened.
             assert len(minutes) >= minutes_run, (tag, pair, sorted(minutes))
-    # Four series polled by three bots at every candle: after warming up, the exchanges
-    # were asked for a handful of klines at most, not one per bot, pair and candle.
+    # Four series read by three bots at every candle: after warming up, the exchanges were
+    # asked for a handful of klines at most, not one per bot, pair and candle; the polling
+    # bot was served from the store.
     warm_minutes = (RUN_S - WARM_S) // 60
-    assert served >= 3 * 2 * warm_minutes, served
+    assert served >= 2 * warm_minutes, served
+    assert streamed >= 3 * 2 * warm_minutes, streamed  # the stream bots' closes at least
     assert asked <= 4, (asked, served)
 
 
@@ -145,9 +157,13 @@ def _errors(log: str) -> str:
 
 
 async def _facade_kline_requests(http: Any) -> float:
+    return await _metric_sum(http, "trade_canvas_facade_requests_total{", "kline")
+
+
+async def _metric_sum(http: Any, prefix: str, contains: str = "") -> float:
     text = (await http.get("/metrics")).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith("trade_canvas_facade_requests_total{") and "kline" in line
+        if line.startswith(prefix) and contains in line
     )

@@ -4,14 +4,18 @@ its cached market list), and who is asking."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Final
 
 from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.candle import Candle, CandleRow
 from app.errors import (
@@ -27,6 +31,7 @@ from app.exchanges.ports import FacadeContext, KlineWindow, MarketCatalog, Symbo
 from app.exchanges.upstream import UpstreamProxy
 from app.metrics import Metrics
 from app.series import Market, SeriesId, align_time, next_candle_time, parse_series_id
+from app.tasks import spawn
 
 
 class SymbolNames:
@@ -54,7 +59,7 @@ class SymbolNames:
         return held[1].get(exchange_symbol.upper())
 
 
-def client_of(request: Request) -> str:
+def client_of(request: Request | WebSocket) -> str:
     """Who is asking, for per-client budgets (as the core's API counts clients)."""
     return request.client.host if request.client is not None else "unknown"
 
@@ -77,7 +82,18 @@ class FacadeMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=r,
         )
+        self.stream_frames = Counter(
+            "trade_canvas_facade_stream_frames",
+            "Kline frames the facades' streams sent, forming or closed.",
+            ["venue", "kind"], registry=r,
+        )  # fmt: skip
         self._counts: dict[tuple[str, str, str], int] = {}
+
+    def stream_frame(self, venue: str, closed: bool) -> None:
+        kind = "closed" if closed else "forming"
+        self.stream_frames.labels(venue, kind).inc()
+        key = (venue, "stream", kind)
+        self._counts[key] = self._counts.get(key, 0) + 1
 
     def observe(self, venue: str, endpoint: str, source: str, seconds: float) -> None:
         self.requests.labels(venue, endpoint, source).inc()
@@ -118,8 +134,11 @@ class VenueFacade:
         self.routes: dict[str, tuple[Callable[[Request], Awaitable[Response]], str, str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.stream(WebSocket(scope, receive, send))
+            return
         if scope["type"] != "http":
-            return  # the venues' kline streams come with their own issue
+            return
         request = Request(scope, receive)
         started = time.perf_counter()
         endpoint = self._endpoint(request.url.path)
@@ -176,6 +195,16 @@ class VenueFacade:
 
     # -- what a venue says ------------------------------------------------------------
 
+    async def stream(self, websocket: WebSocket) -> None:
+        """A kline stream at the venue's stream path, else refused."""
+        await websocket.close(1008, "no stream at this path")
+
+    async def open_stream(self, session: StreamSession, topics: Sequence[str]) -> None:
+        """Follow the topics named in the connection's path."""
+
+    async def on_stream_message(self, session: StreamSession, text: str) -> None:
+        raise NotImplementedError
+
     def is_signed(self, request: Request) -> bool:
         raise NotImplementedError
 
@@ -230,3 +259,84 @@ def open_at_or_after(ms: int, timeframe: str) -> int:
     t = math.ceil(ms / 1000)
     aligned = align_time(t, timeframe)
     return aligned if aligned == t else next_candle_time(aligned, timeframe)
+
+
+class StreamSession:
+    """One client of a facade's kline stream: the topics it follows, and a bounded queue
+    of frames its sender writes, so a slow client delays nobody (over the bound it is
+    closed). The venue's dialect (`VenueFacade.on_stream_message`) says what a message
+    asks for and what a frame looks like."""
+
+    MAX_QUEUED: Final = 10_000
+
+    def __init__(self, facade: VenueFacade, websocket: WebSocket, market: Market,
+                 combined: bool) -> None:  # fmt: skip
+        self.facade = facade
+        self.websocket = websocket
+        self.market = market
+        self.combined = combined
+        self.client = client_of(websocket)
+        self.topics: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._queue: asyncio.Queue[str] = asyncio.Queue(self.MAX_QUEUED)
+        self._overflowed = False
+
+    def send(self, text: str) -> None:
+        try:
+            self._queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self._overflowed = True
+
+    async def follow(
+        self, topic: str, series: SeriesId, frame: Callable[[Candle, bool], str]
+    ) -> None:
+        """Stream `series` to this client as `topic` (raises the core's client errors)."""
+        if topic in self.topics:
+            return
+        venue, metrics = self.facade.venue, self.facade.context.metrics
+
+        def deliver(candle: Candle, closed: bool) -> None:
+            self.send(frame(candle, closed))
+            metrics.stream_frame(venue, closed)
+
+        self.topics[topic] = await self.facade.context.streams.follow(series, self.client, deliver)
+
+    async def drop(self, topic: str) -> None:
+        stop = self.topics.pop(topic, None)
+        if stop is not None:
+            await stop()
+
+    async def run(self, first_topics: Sequence[str]) -> None:
+        connections = self.facade.context.connections
+        if not connections.enter(self.client):
+            await self.websocket.close(1008, "too many connections from this address")
+            return
+        try:
+            await self.websocket.accept()
+            sender = spawn(self._send_loop(), f"{self.facade.venue} stream sender")
+            try:
+                await self.facade.open_stream(self, first_topics)
+                while not self._overflowed:
+                    message = await self.websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    text = message.get("text") or (message.get("bytes") or b"").decode(
+                        errors="replace"
+                    )
+                    if len(text) > 65_536:
+                        await self.websocket.close(1009, "message too big")
+                        return
+                    await self.facade.on_stream_message(self, text)
+                await self.websocket.close(1008, "client too slow")
+            finally:
+                sender.cancel()
+                for topic in list(self.topics):
+                    await self.drop(topic)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass
+        finally:
+            connections.leave(self.client)
+
+    async def _send_loop(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            while True:
+                await self.websocket.send_text(await self._queue.get())

@@ -3,7 +3,7 @@ types against them and never imports an adapter."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -171,8 +171,32 @@ class KlineSource(Protocol):
         ...
 
 
+class KlineFollower(Protocol):
+    """What a facade's kline stream follows a series through (the core implements it)."""
+
+    async def follow(
+        self, series: SeriesId, client: str, deliver: Callable[[Candle, bool], None]
+    ) -> Callable[[], Awaitable[None]]:
+        """Hand `deliver(candle, closed)` the series' candles from now on (closed ones once
+        committed); returns what stops it. Raises `ClientError`s: unknown symbol,
+        capacity, the client's budget."""
+        ...
+
+
+class ConnectionCount(Protocol):
+    """Open connections per client address, capped."""
+
+    limit: int
+
+    def enter(self, address: str) -> bool: ...
+
+    def leave(self, address: str) -> None: ...
+
+
 class FacadeObserver(Protocol):
     def observe(self, venue: str, endpoint: str, source: str, seconds: float) -> None: ...
+
+    def stream_frame(self, venue: str, closed: bool) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +204,8 @@ class FacadeContext:
     """What the core hands a venue's exchange-compatible facade."""
 
     klines: KlineSource
+    streams: KlineFollower
+    connections: ConnectionCount
     clock: Clock
     metrics: FacadeObserver
     document_refresh_s: float  # market lists and the like are refreshed this often

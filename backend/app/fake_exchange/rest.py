@@ -85,6 +85,9 @@ def _handler_for(
 
         def do_GET(self) -> None:
             url = urlsplit(self.path)
+            if url.path == "/_fake/requests":  # not the venue's: what benchmarks count
+                self._reply(200, dict(exchange.rest_requests_by_path))
+                return
             route = routes.get(url.path)
             if exchange.take_rest_failure(url.path):
                 self._reply(*dialect.failure)

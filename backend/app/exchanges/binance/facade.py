@@ -14,15 +14,19 @@ with `Retry-After`; klines of live series keep being served.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
+from app.candle import Candle
+from app.errors import ClientError
 from app.exchanges.binance import wire
 from app.exchanges.facade_support import (
+    StreamSession,
     SymbolNames,
     VenueFacade,
     client_of,
@@ -114,6 +118,77 @@ class BinanceFacade(VenueFacade):
             rows.append(wire.kline_row(forming, timeframe))
         return Response(orjson.dumps(rows), media_type=JSON)
 
+    # -- Binance's kline streams (`/ws`, `/stream`; under `/market` the USDT-M ones) ----
+
+    async def stream(self, websocket: WebSocket) -> None:
+        path = websocket.url.path
+        market: Market = "futures" if path.startswith("/market/") else "spot"
+        rest = path.removeprefix("/market")
+        if rest == "/stream":
+            names = "/".join(websocket.query_params.getlist("streams"))
+            await StreamSession(self, websocket, market, combined=True).run(names.split("/"))
+        elif rest == "/ws" or rest.startswith("/ws/"):
+            names = rest.removeprefix("/ws").strip("/")
+            await StreamSession(self, websocket, market, combined=False).run(names.split("/"))
+        else:
+            await websocket.close(1008, f"no stream at {path}")
+
+    async def open_stream(self, session: StreamSession, topics: Sequence[str]) -> None:
+        for topic in topics:
+            if wire.parse_stream(topic) is not None:
+                await self._follow(session, topic)
+
+    async def on_stream_message(self, session: StreamSession, text: str) -> None:
+        try:
+            request = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            session.send(_reply(None, error=(3, "Invalid JSON: expected a request object")))
+            return
+        if not isinstance(request, dict):
+            session.send(_reply(None, error=(2, "Invalid request")))
+            return
+        method, params, rid = request.get("method"), request.get("params"), request.get("id")
+        if method == "LIST_SUBSCRIPTIONS":
+            session.send(_reply(rid, result=sorted(session.topics)))
+            return
+        if (
+            method not in ("SUBSCRIBE", "UNSUBSCRIBE")
+            or not isinstance(params, list)
+            or not all(isinstance(p, str) for p in params)
+        ):
+            session.send(_reply(rid, error=(2, "Invalid request: method and params")))
+            return
+        problem = None
+        for topic in params:
+            if method == "UNSUBSCRIBE":
+                await session.drop(topic)
+            elif wire.parse_stream(topic) is None:
+                problem = f"{topic}: only kline streams are served here"
+            else:
+                problem = await self._follow(session, topic) or problem
+        session.send(_reply(rid, error=(2, problem)) if problem else _reply(rid, result=None))
+
+    async def _follow(self, session: StreamSession, topic: str) -> str | None:
+        """Follow a kline stream; why not, when it cannot be."""
+        parsed = wire.parse_stream(topic)
+        assert parsed is not None
+        symbol, timeframe = parsed
+        try:
+            series = await self.series("binance", session.market, symbol, timeframe)
+            clock = self.context.clock
+
+            def frame(candle: Candle, closed: bool) -> str:
+                event = wire.kline_event(
+                    symbol, timeframe, candle, closed, int(clock.time() * 1000)
+                )
+                payload = {"stream": topic, "data": event} if session.combined else event
+                return orjson.dumps(payload).decode()
+
+            await session.follow(topic, series, frame)
+        except (wire.BinanceError, ClientError) as e:
+            return f"{topic}: {e}"
+        return None
+
     # -- Binance's error shape --------------------------------------------------------
 
     def is_signed(self, request: Request) -> bool:
@@ -143,3 +218,9 @@ class BinanceFacade(VenueFacade):
 
     def unknown_path(self, path: str) -> Exception:
         return wire.unknown_path(path)
+
+
+def _reply(rid: object, *, result: object = None, error: tuple[int, str] | None = None) -> str:
+    if error is not None:
+        return orjson.dumps({"error": {"code": error[0], "msg": error[1]}, "id": rid}).decode()
+    return orjson.dumps({"result": result, "id": rid}).decode()

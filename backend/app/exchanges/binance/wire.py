@@ -106,3 +106,35 @@ def kline_row(candle: CandleRow, timeframe: str) -> list[object]:
     close_ms = next_candle_time(t, timeframe) * 1000 - 1
     d = decimal_text
     return [t * 1000, d(o), d(h), d(low), d(c), d(v), close_ms, "0", 0, "0", "0", "0"]
+
+
+def stream_topic(symbol: str, timeframe: str) -> str:
+    return f"{symbol.lower()}@kline_{timeframe}"
+
+
+def parse_stream(topic: str) -> tuple[str, str] | None:
+    """(symbol, interval) of a kline stream name (`btcusdt@kline_1m`), else None."""
+    symbol, _, kind = topic.partition("@")
+    interval = kind.removeprefix("kline_")
+    if not symbol or not kind.startswith("kline_") or interval not in TIMEFRAMES:
+        return None
+    return symbol.upper(), interval
+
+
+def kline_event(
+    symbol: str, timeframe: str, candle: CandleRow, closed: bool, event_ms: int
+) -> dict[str, object]:
+    """A kline stream event as Binance sends it (OHLCV of this server; trade ids, counts
+    and quote volumes 0)."""
+    t, o, h, low, c, v = candle
+    d = decimal_text
+    return {
+        "e": "kline",
+        "E": event_ms,
+        "s": symbol,
+        "k": {
+            "t": t * 1000, "T": next_candle_time(t, timeframe) * 1000 - 1, "s": symbol,
+            "i": timeframe, "f": 0, "L": 0, "o": d(o), "c": d(c), "h": d(h), "l": d(low),
+            "v": d(v), "n": 0, "x": closed, "q": "0", "V": "0", "Q": "0", "B": "0",
+        },
+    }  # fmt: skip

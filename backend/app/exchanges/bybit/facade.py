@@ -16,12 +16,17 @@ import math
 from collections.abc import Mapping
 from typing import Final
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
+from app.candle import Candle
+from app.errors import ClientError
 from app.exchanges.bybit import wire
 from app.exchanges.bybit.feed import bybit_symbol
 from app.exchanges.facade_support import (
+    StreamSession,
     SymbolNames,
     VenueFacade,
     client_of,
@@ -30,9 +35,10 @@ from app.exchanges.facade_support import (
 )
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
-from app.series import Market, align_time
+from app.series import Market, align_time, next_candle_time
 
 JSON: Final = "application/json"
+STREAM_PATHS: Final[dict[str, Market]] = {"/v5/public/spot": "spot", "/v5/public/linear": "futures"}
 # Bybit's v5 host serves every category; the market only says which list a path is in.
 _HOST: Final[Market] = "spot"
 
@@ -99,6 +105,69 @@ class BybitFacade(VenueFacade):
         rows.reverse()  # newest first, the forming candle first
         result = {"symbol": bybit_symbol(series), "category": category, "list": rows}
         return Response(wire.envelope(result, self._now_ms()), media_type=JSON)
+
+    # -- Bybit's public kline streams (`/v5/public/spot`, `/v5/public/linear`) -----------
+
+    async def stream(self, websocket: WebSocket) -> None:
+        market = STREAM_PATHS.get(websocket.url.path)
+        if market is None:
+            await websocket.close(1008, f"no stream at {websocket.url.path}")
+            return
+        await StreamSession(self, websocket, market, combined=True).run(())
+
+    async def on_stream_message(self, session: StreamSession, text: str) -> None:
+        conn_id = str(id(session))
+        try:
+            request = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            request = None
+        if not isinstance(request, dict):
+            session.send(wire.op_reply("", None, False, "error:request not json", conn_id).decode())
+            return
+        op, args, req_id = request.get("op"), request.get("args"), request.get("req_id")
+        if op == "ping":
+            session.send(wire.op_reply("ping", req_id, True, "pong", conn_id).decode())
+            return
+        if (
+            op not in ("subscribe", "unsubscribe")
+            or not isinstance(args, list)
+            or not all(isinstance(a, str) for a in args)
+        ):
+            session.send(
+                wire.op_reply(str(op), req_id, False, "error:bad request", conn_id).decode()
+            )
+            return
+        problem = None
+        for topic in args:
+            if op == "unsubscribe":
+                await session.drop(topic)
+            else:
+                problem = await self._follow(session, topic) or problem
+        reply = wire.op_reply(op, req_id, problem is None, problem or "", conn_id)
+        session.send(reply.decode())
+
+    async def _follow(self, session: StreamSession, topic: str) -> str | None:
+        kind, _, rest = topic.partition(".")
+        interval, _, symbol = rest.partition(".")
+        if kind != "kline" or not symbol:
+            return f"error:handler not found,topic:{topic}"
+        try:
+            timeframe = wire.timeframe_of(interval)
+            series = await self.series("bybit", session.market, symbol, timeframe)
+        except wire.BybitError:
+            return f"error:handler not found,topic:{topic}"
+        clock = self.context.clock
+
+        def frame(candle: Candle, closed: bool) -> str:
+            end_ms = next_candle_time(candle.candle_time, timeframe) * 1000 - 1
+            now_ms = int(clock.time() * 1000)
+            return wire.kline_push(topic, interval, candle, closed, now_ms, end_ms).decode()
+
+        try:
+            await session.follow(topic, series, frame)
+        except ClientError as e:
+            return f"error:{e}"
+        return None
 
     # -- Bybit's error shape ----------------------------------------------------------
 

@@ -86,3 +86,23 @@ def kline_row(candle: CandleRow) -> list[str]:
     t, o, h, low, c, v = candle
     d = decimal_text
     return [str(t * 1000), d(o), d(h), d(low), d(c), d(v), "0"]
+
+
+def kline_push(topic: str, interval: str, candle: CandleRow, closed: bool, now_ms: int,
+               end_ms: int) -> bytes:  # fmt: skip
+    """A `kline.{interval}.{symbol}` push as Bybit sends it (turnover "0")."""
+    t, o, h, low, c, v = candle
+    d = decimal_text
+    data = {
+        "start": t * 1000, "end": end_ms, "interval": interval, "open": d(o), "close": d(c),
+        "high": d(h), "low": d(low), "volume": d(v), "turnover": "0", "confirm": closed,
+        "timestamp": now_ms,
+    }  # fmt: skip
+    return orjson.dumps({"topic": topic, "data": [data], "ts": now_ms, "type": "snapshot"})
+
+
+def op_reply(op: str, req_id: object, success: bool, msg: str, conn_id: str) -> bytes:
+    reply: dict[str, object] = {"success": success, "ret_msg": msg, "conn_id": conn_id, "op": op}
+    if req_id is not None:
+        reply["req_id"] = req_id
+    return orjson.dumps(reply)

@@ -1,0 +1,203 @@
+"""The facades' kline streams: Binance's `/binance/ws` and `/binance/stream` (USDT-M under
+`/binance/market/`) and Bybit's `/bybit/v5/public/{spot,linear}`, fed by this server's own
+live feed. The real ccxt.pro follows them as it follows the exchange; raw clients get each
+venue's own replies to subscriptions, bad requests and pings; a closed candle is sent only
+once the store holds it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import ccxt.pro as ccxt_pro
+import orjson
+import pytest
+import websockets
+
+from app.fake_exchange.server import FakeVenue
+from tests.conftest import SettingsFactory
+from tests.live_support import (
+    each_venue,  # noqa: F401 (the `fake` fixture)
+    exchange_history,
+    head_of,
+    live_settings,
+    serving,
+    start_fake,
+    wait_caught_up,
+)
+from tests.support import LiveServer, poll
+from tests.test_facades import ccxt_config, series_of, symbol_of
+
+
+def ws_urls(venue: str, ws_base: str) -> dict[str, Any]:
+    """ccxt's `urls.api.ws` for this server's streams: the README's snippet."""
+    if venue == "binance":
+        # ccxt turns a USDT-M `…/ws` into `…/market/ws` for klines, as Binance's own.
+        return {"spot": f"{ws_base}/binance/ws", "linear": f"{ws_base}/binance/ws"}
+    return {"public": {"spot": f"{ws_base}/bybit/v5/public/spot",
+                       "linear": f"{ws_base}/bybit/v5/public/linear"}}  # fmt: skip
+
+
+@asynccontextmanager
+async def pro_client(s: LiveServer, venue: str, market: str) -> AsyncIterator[Any]:
+    config = ccxt_config(venue, f"{s.base_url}/{venue}", market)
+    config["urls"]["api"]["ws"] = ws_urls(venue, s.base_url.replace("http://", "ws://"))
+    client = getattr(ccxt_pro, venue)(config)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("market", ["spot", "futures"])
+async def test_ccxt_pro_watches_klines_through_the_facade(
+    make_settings: SettingsFactory, fake: FakeVenue, market: str
+) -> None:
+    """ccxt.pro's watch_ohlcv, pointed at the facade, sees candle after candle open and
+    close; every candle it saw close is the exchange's own."""
+    live = series_of(fake, market)
+    settings = make_settings(**live_settings(fake, whitelist=[live]))
+    async with serving(settings, fake) as s:
+        await wait_caught_up(s, fake, live)
+        async with pro_client(s, fake.name, market) as client:
+            seen: dict[int, list[float]] = {}
+
+            def closed_ones() -> list[int]:
+                # The first may have been joined half-way; the newest two may not have
+                # closed yet (a close is committed a little after its boundary).
+                return sorted(seen)[1:-2]
+
+            async def candles_closed() -> bool:
+                for row in await client.watch_ohlcv(symbol_of(market), "1m"):
+                    seen[int(row[0]) // 1000] = row
+                closed = closed_ones()
+                if len(closed) < 3:
+                    return False
+                expected = exchange_history(fake, live, closed[0], closed[-1])
+                return [seen[t] for t in closed] == [[t * 1000, *r] for t, *r in expected]
+
+            await poll(candles_closed, "ccxt.pro to see candles close as the exchange's")
+    times = sorted(seen)
+    assert times == list(range(times[0], times[-1] + 60, 60))  # none skipped
+
+
+async def recv_json(ws: Any) -> Any:
+    return orjson.loads(await ws.recv())
+
+
+async def test_binance_stream_replies_and_sends_closes_only_once_stored(
+    make_settings: SettingsFactory,
+) -> None:
+    fake = start_fake(venue="binance", stepped=True)
+    try:
+        live = series_of(fake, "spot")
+        settings = make_settings(**live_settings(fake, whitelist=[live]))
+        async with serving(settings, fake) as s:
+            await wait_caught_up(s, fake, live)
+            ws_base = s.base_url.replace("http://", "ws://")
+            async with websockets.connect(
+                f"{ws_base}/binance/stream?streams=btcusdt@kline_1m"
+            ) as ws:
+                closes = 0
+                while closes < 2:
+                    message = await recv_json(ws)
+                    assert message["stream"] == "btcusdt@kline_1m"
+                    k = message["data"]["k"]
+                    assert (message["data"]["e"], k["s"], k["i"]) == ("kline", "BTCUSDT", "1m")
+                    if k["x"]:
+                        closes += 1
+                        # Sent only once committed: the store already holds it.
+                        head = await head_of(s, live)
+                        assert head is not None and head >= k["t"] // 1000
+                        t = k["t"] // 1000
+                        [(_, o, h, low, c, v)] = exchange_history(fake, live, t, t)
+                        assert [float(k[f]) for f in "ohlcv"] == [o, h, low, c, v]
+
+                async def reply(request: Any) -> dict[str, Any]:
+                    await ws.send(request if isinstance(request, str) else orjson.dumps(request))
+                    while True:  # frames keep coming meanwhile
+                        message = await recv_json(ws)
+                        if "stream" not in message:
+                            return dict(message)
+
+                assert (await reply("not json"))["error"]["code"] == 3
+                r = await reply({"method": "SUBSCRIBE", "params": ["nosuchusdt@kline_1m"],
+                                 "id": 7})  # fmt: skip
+                assert r["id"] == 7 and r["error"]["code"] == 2
+                r = await reply({"method": "SUBSCRIBE", "params": ["ethusdt@kline_1m"], "id": 8})
+                assert r == {"result": None, "id": 8}
+                r = await reply({"method": "LIST_SUBSCRIPTIONS", "id": 9})
+                assert r == {"result": ["btcusdt@kline_1m", "ethusdt@kline_1m"], "id": 9}
+                r = await reply({"method": "UNSUBSCRIBE", "params": ["btcusdt@kline_1m"],
+                                 "id": 10})  # fmt: skip
+                assert r == {"result": None, "id": 10}
+
+                async def only_eth() -> bool:
+                    return (await recv_json(ws))["stream"] == "ethusdt@kline_1m"
+
+                await poll(only_eth, "ETH frames")
+            # The subscription made the series live (a lease, as for a chart client).
+            jobs = (await s.http.get("/api/market/debug/ingest_state")).json()["jobs"]
+            assert "binance:spot:ETH/USDT:1m" in {j["series_id"] for j in jobs}
+    finally:
+        fake.stop()
+
+
+async def test_bybit_stream_replies_and_sends_closes_only_once_stored(
+    make_settings: SettingsFactory,
+) -> None:
+    fake = start_fake(venue="bybit", stepped=True)
+    try:
+        live = series_of(fake, "futures")
+        settings = make_settings(**live_settings(fake, whitelist=[live]))
+        async with serving(settings, fake) as s:
+            await wait_caught_up(s, fake, live)
+            ws_base = s.base_url.replace("http://", "ws://")
+            async with websockets.connect(f"{ws_base}/bybit/v5/public/linear") as ws:
+                await ws.send(orjson.dumps({"op": "ping", "req_id": "p"}))
+                pong = await recv_json(ws)
+                assert (pong["op"], pong["success"], pong["req_id"]) == ("ping", True, "p")
+                await ws.send(orjson.dumps({"op": "subscribe", "args": ["kline.1.BTCUSDT"],
+                                            "req_id": "s"}))  # fmt: skip
+                r = await recv_json(ws)
+                assert (r["op"], r["success"], r["req_id"]) == ("subscribe", True, "s")
+                closes = 0
+                while closes < 2:
+                    push = await recv_json(ws)
+                    assert (push["topic"], push["type"]) == ("kline.1.BTCUSDT", "snapshot")
+                    [k] = push["data"]
+                    if k["confirm"]:
+                        closes += 1
+                        t = k["start"] // 1000
+                        head = await head_of(s, live)
+                        assert head is not None and head >= t
+                        [(_, o, h, low, c, v)] = exchange_history(fake, live, t, t)
+                        got = [float(k[f]) for f in ("open", "high", "low", "close", "volume")]
+                        assert got == [o, h, low, c, v]
+                for bad in ("kline.1.NOSUCHUSDT", "orderbook.50.BTCUSDT", "kline.7.BTCUSDT"):
+                    await ws.send(orjson.dumps({"op": "subscribe", "args": [bad]}))
+                    while "topic" in (r := await recv_json(ws)):
+                        pass
+                    assert (r["op"], r["success"]) == ("subscribe", False), r
+                await ws.send(b"\xff not json")
+                while "topic" in (r := await recv_json(ws)):
+                    pass
+                assert r["success"] is False
+    finally:
+        fake.stop()
+
+
+async def test_a_stream_path_that_is_not_a_venues_is_refused(
+    make_settings: SettingsFactory,
+) -> None:
+    fake = start_fake(venue="binance", stepped=True)
+    try:
+        async with serving(make_settings(**live_settings(fake)), fake) as s:
+            ws_base = s.base_url.replace("http://", "ws://")
+            for path in ("/binance/nowhere", "/bybit/v5/private", "/bybit/v5/public/option"):
+                with pytest.raises(websockets.exceptions.WebSocketException):
+                    async with websockets.connect(f"{ws_base}{path}") as ws:
+                        await ws.recv()
+    finally:
+        fake.stop()
