@@ -32,6 +32,18 @@ def free_port() -> int:
         return port
 
 
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -85,11 +97,15 @@ class KeepAliveClient:
         for line in head.split(b"\r\n"):
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":", 1)[1])
-        return status, await self._reader.readexactly(length)
+        body = await self._reader.readexactly(length)
+        if head.startswith(b"HTTP/1.0") or b"\r\nconnection: close" in head.lower():
+            await self.close()  # the server closes: the next request connects anew
+        return status, body
 
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            self._reader = self._writer = None
 
 
 class LeanWsClient(asyncio.Protocol):

@@ -31,6 +31,22 @@ CANDLE_FIELDS = Candle._fields
 CandleRow = tuple[int, float, float, float, float, float]
 
 
+class KlineExtras(NamedTuple):
+    """What a Binance kline says besides OHLCV: its quote volume, trade count and taker
+    buy volumes. Kept beside a closed candle where the live feed or REST gives them
+    (freqtrade's datadir files and Bybit do not), and served again by the Binance facade."""
+
+    candle_time: int
+    quote_volume: float
+    trades: int
+    taker_base_volume: float
+    taker_quote_volume: float
+
+
+# Extras by candle time, as a write offers them.
+ExtrasByTime = Mapping[int, KlineExtras]
+
+
 def candle_to_dict(c: CandleRow) -> dict[str, Any]:
     return {
         "candle_time": c[0],

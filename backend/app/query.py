@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar, cast
 
 from app.admission import Admission
-from app.candle import Candle, CandleRow
+from app.candle import Candle, CandleRow, KlineExtras
 from app.clock import Clock
 from app.errors import ExchangeError
 from app.exchanges.ports import KlineWindow
@@ -31,6 +31,7 @@ from app.hub.forming import FormingCandle, FormingCandles
 from app.hub.writer import CandleWriter
 from app.ingest.guard import KlineGuard
 from app.ingest.port import IngestPort
+from app.lru import CostBoundedLru
 from app.series import SeriesId, align_time, timeframe_seconds
 from app.store import CandlePage, CandleStore
 
@@ -45,6 +46,9 @@ class QueryOptions:
 
 
 class CandleQuery:
+    # Response bodies kept by the version of the page they render (see `rendered`).
+    RENDERED_BYTES = 32 * 1024 * 1024
+
     def __init__(
         self,
         store: CandleStore,
@@ -74,6 +78,7 @@ class CandleQuery:
         self._floors: dict[str, int] = {}
         # The venue's forming candle of a series not live yet, by the candle it opened.
         self._fetched_forming: dict[str, tuple[int, Candle | None]] = {}
+        self._rendered: CostBoundedLru[Hashable, bytes] = CostBoundedLru(self.RENDERED_BYTES)
 
     async def window(
         self,
@@ -97,6 +102,17 @@ class CandleQuery:
                 series, since=since, complete=take_newest and before is not None
             )
         return await self._store.page(str(series), limit, since=since, before=before, newest=newest)
+
+    def rendered(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
+        """`render()`, or its earlier result for `key`: a page's `version` (which changes
+        when its series is written) plus what else the rendering depends on. Many clients
+        polling the same window (bots, one chart open in many browsers) cost one render
+        per change."""
+        body = self._rendered.get(key)
+        if body is None:
+            body = render()
+            self._rendered.put(key, body, len(body))
+        return body
 
     def forming(self, series: SeriesId) -> FormingCandle | None:
         """The series' newest forming candle, as its live feed last sent it."""
@@ -122,23 +138,26 @@ class CandleQuery:
         latest = align_time(current - 1, timeframe)  # the newest candle that has closed
         last = latest if end is None else min(end, latest)
         closed: list[CandleRow] = []
+        extras: Mapping[int, KlineExtras] = {}
+        version: Hashable = ("empty", key, limit, start, last, newest)
         if start is None or start <= last:
             if self._history is not None:
                 await self._history.ensure(series, since=None if start is None else start - 1)
             if last == latest and self._ingest.is_live(key):
                 wait = self._options.close_wait_s - (now - current)
                 await self._forming.wait_closed(key, latest, wait)
-            closed = await self._closed(series, limit, start, last, newest)
+            page = await self._closed(series, limit, start, last, newest)
+            closed, version, extras = page.candles, page.version, page.extras
         forming = None
         reaches_now = (end is None or end >= current) and (start is None or start <= current)
         # A window read from `start` that the closed candles fill ends before the present.
         if reaches_now and (newest or len(closed) < limit):
             forming = await self._forming_now(series, current, closed)
-        return KlineWindow(closed, forming)
+        return KlineWindow(closed, forming, version, extras)
 
     async def _closed(
         self, series: SeriesId, limit: int, start: int | None, last: int, newest: bool
-    ) -> list[CandleRow]:
+    ) -> CandlePage:
         key = str(series)
         page = await self._read(key, limit, start, last, newest)
         # A fetch may find where the venue's history starts (a reader asking from 0, as
@@ -154,15 +173,17 @@ class CandleQuery:
                 except ExchangeError as e:
                     # What is stored is served; the venue is asked again by the next reader.
                     log.info("cannot fetch %s after %s from the venue: %s", key, after, e)
-                    return page.candles
+                    return page
             page = await self._read(key, limit, start, last, newest)
-        return page.candles
+        return page
 
     async def _read(
         self, key: str, limit: int, start: int | None, last: int, newest: bool
     ) -> CandlePage:
         since = None if start is None else start - 1
-        return await self._store.page(key, limit, since=since, before=last + 1, newest=newest)
+        return await self._store.page(
+            key, limit, since=since, before=last + 1, newest=newest, extras=True
+        )
 
     def _missing(
         self,
@@ -200,7 +221,8 @@ class CandleQuery:
         stats = await self._store.stats(key)
         nothing_before = stats is None or stats.first_time is None or until < stats.first_time
         first: int | None = None
-        async for rows in self._venues.closed_pages(series, after):
+        async for fetched in self._venues.closed_pages(series, after):
+            rows, extras = fetched.candles, fetched.extras
             page = guard.page(key, series.timeframe, rows) if guard is not None else rows
             if not page:
                 break
@@ -208,9 +230,9 @@ class CandleQuery:
             page = [c for c in page if c[0] <= until]
             if page:
                 if nothing_before:  # history, not streamed: clients page it over HTTP
-                    await self._writer.import_batch(key, page, None)
+                    await self._writer.import_batch(key, page, None, extras)
                 else:
-                    await self._writer.commit_closed_many({key: page})
+                    await self._writer.commit_closed_many({key: page}, {key: extras})
             if len(page) < len(rows) or not page:
                 break
         if nothing_before and (first is None or first > after + tf):

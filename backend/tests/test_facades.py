@@ -16,6 +16,7 @@ from typing import Any
 
 import ccxt
 import ccxt.async_support as ccxt_async
+import httpx
 import pytest
 
 from app.fake_exchange.server import FakeVenue
@@ -29,7 +30,9 @@ from tests.live_support import (
     exchange_history,
     live_settings,
     serving,
+    start_fake,
     wait_backfilled,
+    wait_candles_close,
     wait_caught_up,
 )
 from tests.support import LiveServer, live_server, poll
@@ -129,6 +132,41 @@ async def test_klines_through_ccxt_are_the_exchanges(
         # The asked-for series is now live too, held by the facade's lease.
         jobs = (await s.http.get("/api/market/debug/ingest_state")).json()["jobs"]
         assert {j["series_id"]: j["kind"] for j in jobs}[asked] == "ondemand"
+
+
+@pytest.mark.parametrize("market", ["spot", "futures"])
+async def test_binance_rows_are_the_exchanges_whole(
+    make_settings: SettingsFactory, market: str
+) -> None:
+    """Every field of a closed Binance row (quote volume, trade count, taker volumes
+    included) is the exchange's, for candles the backfill fetched and for those the live
+    stream closed."""
+    fake = start_fake(venue="binance", stepped=True)
+    try:
+        live = series_of(fake, market)
+        settings = make_settings(**live_settings(fake, whitelist=[live]))
+        async with serving(settings, fake) as s:
+            await wait_caught_up(s, fake, live)
+            await wait_backfilled(s, live)
+            await wait_candles_close(fake, 3)  # and some closed by the stream
+            await wait_caught_up(s, fake, live)
+            path = "/api/v3/klines" if market == "spot" else "/fapi/v1/klines"
+            params = {"symbol": "BTCUSDT", "interval": "1m", "limit": 1000}
+            ours = (await s.http.get(f"/binance{path}", params=params)).json()
+            async with httpx.AsyncClient(base_url=fake.rest_url) as exchange:
+                params["startTime"] = ours[0][0]
+                theirs = (await exchange.get(path, params=params)).json()
+    finally:
+        fake.stop()
+    assert len(ours) == 1000
+    by_time = {row[0]: row for row in theirs}
+
+    def numbers(row: list[Any]) -> list[float]:
+        return [float(x) for x in row]
+
+    for row in ours[:-1]:
+        assert numbers(row) == numbers(by_time[row[0]]), row
+    assert ours[-1][0] == ours[-2][0] + 60_000  # then the forming one (it moves on)
 
 
 async def test_errors_map_to_the_same_ccxt_exceptions(

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from app.candle import Candle
+from app.candle import Candle, KlineExtras
 from app.exchanges.binance.feed import BinanceFeed
 from app.exchanges.binance.parser import (
     FrameError,
@@ -16,6 +16,7 @@ from app.exchanges.binance.parser import (
     Reply,
     ServerShutdown,
     parse_frame,
+    rest_klines,
 )
 from app.series import parse_series_id
 from tests.freqtrade_support import FIXTURES
@@ -49,6 +50,10 @@ def test_every_recorded_frame_parses(path: Path) -> None:
                 float(k["v"]),
             )
             assert parsed.closed is k["x"]
+            # Quote volume, trades and taker volumes are kept: the Binance facade serves them.
+            assert parsed.extras == KlineExtras(
+                k["t"] // 1000, float(k["q"]), k["n"], float(k["V"]), float(k["Q"])
+            )
         else:
             assert isinstance(parsed, OtherEvent)
             others.add(parsed.kind)
@@ -128,3 +133,20 @@ def test_topics_are_the_recorded_stream_names(recording: str, series_id: str) ->
     streams = {orjson.loads(f).get("stream") for f in frames(FIXTURES / "binance-ws" / recording)}
     assert topic in streams
     assert topic == f"{series.base.lower()}{series.quote.lower()}@kline_1m"
+
+
+def test_rest_klines_keep_the_extras_and_refuse_rows_that_are_not_binances() -> None:
+    # A row as Binance documents it (GET /api/v3/klines).
+    row = [1499040000000, "0.01634790", "0.80000000", "0.01575800", "0.01577100",
+           "148976.11427815", 1499644799999, "2434.19055334", 308, "1756.87402397",
+           "28.46694368", "0"]  # fmt: skip
+    rows, extras = rest_klines([row])
+    assert rows == [[1499040000000, 0.0163479, 0.8, 0.015758, 0.015771, 148976.11427815]]
+    assert extras == {1499040000: KlineExtras(1499040000, 2434.19055334, 308, 1756.87402397,
+                                              28.46694368)}  # fmt: skip
+    # Without (or with nonsense) extras the candle stays; its extras are not kept.
+    assert rest_klines([row[:6]])[1] == {}
+    assert rest_klines([[*row[:8], -1, *row[9:]]])[1] == {}
+    for bad in ({"code": -1121}, [row[:5]], [["x", *row[1:]]], [[row[0], "abc", *row[2:]]]):
+        with pytest.raises(FrameError):
+            rest_klines(bad)

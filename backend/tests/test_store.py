@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.candle import Candle
+from app.candle import Candle, KlineExtras
 from app.errors import StoreError
 from app.metrics import Metrics
 from app.store import CandleStore
@@ -216,3 +216,60 @@ async def test_insert_keeps_the_first_of_a_time_offered_twice(store: CandleStore
     result = await store.insert_many(S, [a, b])
     assert result.inserted == 1 and list(result.written) == [a]
     assert await store.since(S, 0, 10) == [a]
+
+
+async def test_a_repeated_page_is_the_same_until_its_series_is_written(
+    store: CandleStore,
+) -> None:
+    """Repeated pages come from memory (the hot path of bots and charts), and every kind
+    of write to the series (a close, history filled in behind the head, a correction)
+    is seen by the next read; another series' writes are not."""
+    candles = bars(600, 10)
+    await store.insert_many(S, candles[:3] + candles[5:])
+    first = await store.page(S, 100)
+    again = await store.page(S, 100)
+    assert again is first and again.version == first.version
+    await store.insert_many("binance:spot:ETH/USDT:1m", bars(600, 3))
+    assert await store.page(S, 100) is first
+
+    await store.insert_many(S, candles[3:5])  # behind the head: the head does not move
+    filled = await store.page(S, 100)
+    assert filled.version != first.version and filled.candles == candles
+    corrected = Candle(*candles[4][:4], 999.0, candles[4][5])
+    await store.upsert_many(S, [corrected])
+    page = await store.page(S, 100)
+    assert page.candles[4] == corrected and page.version != filled.version
+    assert first.candles == candles[:3] + candles[5:]  # a served page is never changed
+
+
+async def test_extras_are_kept_with_their_candles_first_wins(store: CandleStore) -> None:
+    candles = bars(600, 4)
+    said = {c[0]: KlineExtras(c[0], 1000.0 + i, 10 + i, 1.5, 150.0) for i, c in enumerate(candles)}
+    await store.insert_many(S, candles[:2])  # from a datadir: no extras
+    other = Candle(*candles[1][:4], 777.0, candles[1][5])  # a conflict: kept out, extras too
+    await store.insert_batches({S: [candles[0], other, *candles[2:]]}, {S: said})
+    page = await store.page(S, 10, extras=True)
+    assert page.candles == candles
+    assert dict(page.extras) == {t: said[t] for t in (600, 720, 780)}
+    # Offered again: the held extras stay; the datadir candle, now confirmed, gets its own.
+    again = {t: KlineExtras(t, 1.0, 1, 1.0, 1.0) for t in said}
+    await store.insert_batches({S: candles}, {S: again})
+    held = dict((await store.page(S, 10, extras=True)).extras)
+    assert held == {600: said[600], 660: again[660], 720: said[720], 780: said[780]}
+    assert (await store.page(S, 10)).extras == {}  # only read when asked for
+
+
+async def test_a_page_is_read_again_after_another_process_wrote_the_file(
+    store: CandleStore, tmp_path: Path
+) -> None:
+    """The `import` command may write the file while the server serves it."""
+    await store.insert_many(S, bars(600, 3))
+    first = await store.page(S, 100)
+    assert await store.page(S, 100) is first
+    other = CandleStore(tmp_path / "candles.sqlite", Metrics())  # as another process would
+    await other.open()
+    try:
+        await other.insert_many(S, bars(780, 2))
+    finally:
+        await other.close()
+    assert (await store.page(S, 100)).candles == bars(600, 3) + bars(780, 2)

@@ -8,6 +8,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from app.api.deps import (
     ClockDep,
@@ -63,18 +64,22 @@ async def get_candles(
             "`limit` of them (scrolling back); with `since`, the oldest after `since`",
         ),
     ] = None,
-) -> JSONBytesResponse:
+) -> Response:
     """Closed candles of one series, ascending, without duplicates. With neither bound:
     the newest `limit`."""
     series = parse_series_id(series_id)
     page = await query.window(series, client_address(request), limit, since=since, before=before)
-    return JSONBytesResponse(
-        {
-            "series_id": str(series),
-            "server_head_time": page.head_time,
-            "candles": candles_to_dicts(page.candles),
-        }
+    body = query.rendered(
+        ("candles", page.version),
+        lambda: orjson.dumps(
+            {
+                "series_id": str(series),
+                "server_head_time": page.head_time,
+                "candles": candles_to_dicts(page.candles),
+            }
+        ),
     )
+    return Response(body, media_type="application/json")
 
 
 @router.get("/series", response_model=SeriesListResponse, responses=errors(503))

@@ -17,9 +17,9 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle, CandleRow, ExtrasByTime
 from app.errors import ExchangeError, UnknownSymbol, UpstreamRateLimited
-from app.exchanges.ports import SymbolInfo
+from app.exchanges.ports import KlinePage, SymbolInfo
 from app.exchanges.upstream import UpstreamLimiter
 from app.series import Market, SeriesId, timeframe_seconds
 
@@ -91,7 +91,7 @@ class CcxtRestKlines:
 
     async def closed_pages(
         self, series: SeriesId, after: int, *, until: int | None = None
-    ) -> AsyncIterator[list[CandleRow]]:
+    ) -> AsyncIterator[KlinePage]:
         """Pages of closed candles with `candle_time > after` (and `<= until`), ascending,
         up to the newest candle that has closed by the exchange's own clock."""
         await self.check_symbol(series)
@@ -100,13 +100,8 @@ class CcxtRestKlines:
         now = int(await self._ask("reading the exchange time", client.fetch_time)) // 1000
         cursor = after + 1
         while True:
-            rows = await self._ask(
-                f"klines of {series}",
-                client.fetch_ohlcv,
-                series.symbol,
-                series.timeframe,
-                since=cursor * 1000,
-                limit=self._page_limit,
+            rows, extras = await self._ask(
+                f"klines of {series}", self.klines, client, series, cursor * 1000
             )
             page: list[CandleRow] = []
             for ms, o, h, low, c, v in sorted(rows):
@@ -115,12 +110,22 @@ class CcxtRestKlines:
                     continue
                 page.append((t, float(o), float(h), float(low), float(c), float(v)))
             if page:
-                yield page
+                yield KlinePage(page, extras)
             if len(rows) < self._page_limit or not page or page[-1][0] + 2 * tf > now:
                 return
             if until is not None and page[-1][0] >= until:
                 return
             cursor = page[-1][0] + 1
+
+    async def klines(
+        self, client: Any, series: SeriesId, since_ms: int
+    ) -> tuple[list[list[Any]], ExtrasByTime]:
+        """One page of the venue's klines from `since_ms`: OHLCV rows as ccxt gives them,
+        and what else the venue says of them (an adapter that reads more overrides this)."""
+        rows = await client.fetch_ohlcv(
+            series.symbol, series.timeframe, since=since_ms, limit=self._page_limit
+        )
+        return rows, {}
 
     async def forming(self, series: SeriesId, open_time: int) -> Candle | None:
         client = self._client(series.market)

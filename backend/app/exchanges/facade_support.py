@@ -254,6 +254,17 @@ def with_forming(
     return closed, window.forming if len(closed) < limit else None
 
 
+def with_row(rows: bytes, row: bytes | None, *, first: bool) -> bytes:
+    """The JSON array `rows` with the JSON value `row` added as its first or last item:
+    the closed rows are rendered once per change (`KlineSource.rendered`), the forming
+    one at each request."""
+    if row is None:
+        return rows
+    if rows == b"[]":
+        return b"[" + row + b"]"
+    return b"[" + row + b"," + rows[1:] if first else rows[:-1] + b"," + row + b"]"
+
+
 def open_at_or_after(ms: int, timeframe: str) -> int:
     """The first candle opening at or after `ms` (the venues' start times are inclusive)."""
     t = math.ceil(ms / 1000)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from app.candle import Candle, candle_problem
+from app.candle import Candle, KlineExtras, candle_problem
 from app.exchanges.ports import FrameError
 from app.series import is_aligned
 
@@ -45,9 +47,35 @@ def decimal_field(obj: dict[str, Any], key: str) -> float:
 def decimal_text(x: float) -> str:
     """A price or volume as venues write them: a plain decimal string, never an exponent."""
     text = repr(x)
-    if "e" in text or "E" in text:
-        text = f"{x:.10f}".rstrip("0").rstrip(".")
+    if "e" in text:  # the same shortest digits, written out
+        text = format(Decimal(text), "f")
     return text
+
+
+def decimal_texts(values: Sequence[float]) -> list[bytes]:
+    """`decimal_text` of many numbers at once, as bytes: orjson writes the same shortest
+    round-trip digits as `repr`, in C; only a number it writes with an exponent is redone."""
+    if not values:
+        return []
+    blob = orjson.dumps(values)
+    texts = blob[1:-1].split(b",")
+    if b"e" in blob:
+        texts = [
+            t if b"e" not in t else decimal_text(v).encode()
+            for t, v in zip(texts, values, strict=True)
+        ]
+    return texts
+
+
+def kline_extras(obj: dict[str, Any], open_time: int) -> KlineExtras | None:
+    """A Binance kline's quote volume (`q`), trade count (`n`) and taker buy volumes (`V`,
+    `Q`), when all are there and sane; else None (they are kept where given, never needed)."""
+    try:
+        extras = KlineExtras(open_time, decimal_field(obj, "q"), int_field(obj, "n"),
+                             decimal_field(obj, "V"), decimal_field(obj, "Q"))  # fmt: skip
+    except FrameError:
+        return None
+    return extras if extras.trades >= 0 and min(extras[1:]) >= 0 else None
 
 
 def kline_candle(obj: dict[str, Any], open_ms: int, timeframe: str, keys: str) -> Candle:

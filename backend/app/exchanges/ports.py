@@ -3,11 +3,11 @@ types against them and never imports an adapter."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle, CandleRow, ExtrasByTime, KlineExtras
 from app.clock import Clock
 from app.errors import TradeCanvasError
 from app.series import Market, SeriesId
@@ -26,10 +26,19 @@ class SymbolInfo:
     amount_step: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class KlinePage:
+    """Closed candles of one REST answer, ascending, and what the venue said besides OHLCV
+    (Binance: `KlineExtras`; others none)."""
+
+    candles: list[CandleRow]
+    extras: ExtrasByTime = field(default_factory=dict)
+
+
 class KlinePages(Protocol):
     def closed_pages(
         self, series: SeriesId, after: int, *, until: int | None = None
-    ) -> AsyncIterator[list[CandleRow]]:
+    ) -> AsyncIterator[KlinePage]:
         """Pages of closed candles with `candle_time > after` (and `<= until`), ascending.
         Raises `UnknownSymbol`, `UpstreamRateLimited` or `ExchangeError`."""
         ...
@@ -79,6 +88,7 @@ class KlineEvent:
     candle: Candle
     closed: bool
     event_time_ms: int | None
+    extras: KlineExtras | None = None  # what the venue said besides OHLCV (Binance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +159,10 @@ class KlineWindow:
 
     closed: Sequence[CandleRow]
     forming: Candle | None
+    # Names the closed part exactly (see `CandlePage.version`), for `KlineSource.rendered`.
+    version: Hashable = None
+    # The closed candles' `KlineExtras` by time, where the store keeps them.
+    extras: Mapping[int, KlineExtras] = field(default_factory=dict)
 
 
 class KlineSource(Protocol):
@@ -168,6 +182,11 @@ class KlineSource(Protocol):
         either optional): the `limit` oldest or `newest` of them, and the forming candle
         when the window reaches it. Raises `UnknownSymbol`, `ClientError` (admission),
         `UpstreamRateLimited` or `ExchangeError`."""
+        ...
+
+    def rendered(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
+        """`render()`, or what it returned before for `key` (a window's `version` and
+        whatever else the rendering depends on)."""
         ...
 
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle
 from app.errors import UnknownSymbol
 from app.exchanges.catalog import CachedCatalog
-from app.exchanges.ports import FacadeContext, KlineRest, LiveFeed, MarketCatalog
+from app.exchanges.ports import FacadeContext, KlinePage, KlineRest, LiveFeed, MarketCatalog
 from app.exchanges.upstream import UpstreamLimiter
 from app.series import EXCHANGE_TIMEFRAMES, Market, SeriesId
 
@@ -77,7 +77,7 @@ class VenueRegistry(Mapping[str, Venue]):
 
     def closed_pages(
         self, series: SeriesId, after: int, *, until: int | None = None
-    ) -> AsyncIterator[list[CandleRow]]:
+    ) -> AsyncIterator[KlinePage]:
         return self._rest(series).closed_pages(series, after, until=until)
 
     async def forming(self, series: SeriesId, open_time: int) -> Candle | None:

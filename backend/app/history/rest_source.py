@@ -76,8 +76,8 @@ class RestHistorySource:
             if head is None:
                 head = align_time(int(self._clock.time() - self._days * 86_400), series.timeframe)
             async for page in self._rest.closed_pages(series, head):
-                await self._writer.import_batch(key, page, None)
-                state.rows_imported += len(page)
+                await self._writer.import_batch(key, page.candles, None, page.extras)
+                state.rows_imported += len(page.candles)
             state.status, state.last_error = "imported", None
         except ExchangeError as e:
             log.warning("REST history of %s failed: %s", key, e)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from app.candle import CandleRow
+from app.candle import CandleRow, ExtrasByTime
 from app.series import SeriesId
 from app.store import ImportProgress, UpsertResult
 
@@ -24,6 +24,10 @@ class HistorySource(Protocol):
 
 class HistoryWriter(Protocol):
     async def import_batch(
-        self, series_id: str, candles: Sequence[CandleRow], progress: ImportProgress | None
+        self,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        progress: ImportProgress | None,
+        extras: ExtrasByTime | None = None,
     ) -> UpsertResult:
         """Commit a batch of history (and the import progress it completes) at once."""

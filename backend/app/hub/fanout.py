@@ -67,7 +67,7 @@ class Fanout:
                 page = await self._store.page(series_id, self._catchup_max + 1, since=since)
                 head, candles = page.head_time, page.candles
             truncated = len(candles) > self._catchup_max
-            del candles[self._catchup_max :]
+            candles = candles[: self._catchup_max]  # a copy: the store's page is shared
             # The stream continues after the store's head: the catchup (plus, when
             # truncated, the client's HTTP read) covers everything up to it.
             session.add_subscription(series_id, series.timeframe, head)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle, CandleRow, ExtrasByTime
 from app.clock import Clock
 from app.hub.bus import Bus
 from app.hub.locks import SeriesLocks
@@ -46,12 +46,17 @@ class CandleWriter:
             return await self._store.insert_many(series_id, candles)
         return (await self.commit_closed_many({series_id: candles})).results[series_id]
 
-    async def commit_closed_many(self, batches: Mapping[str, Sequence[CandleRow]]) -> BatchCommit:
-        """Closed candles of many series: one transaction, then a publish per series of the
-        candles it stored (a held one is not rewritten: see `UpsertResult.conflicts`)."""
+    async def commit_closed_many(
+        self,
+        batches: Mapping[str, Sequence[CandleRow]],
+        extras: Mapping[str, ExtrasByTime] | None = None,
+    ) -> BatchCommit:
+        """Closed candles of many series (and their `extras`, where the venue gave them):
+        one transaction, then a publish per series of the candles it stored (a held one is
+        not rewritten: see `UpsertResult.conflicts`)."""
         async with self._locks.hold(batches):
             started = self._clock.monotonic()
-            results = await self._store.insert_batches(batches)
+            results = await self._store.insert_batches(batches, extras)
             committed = self._clock.monotonic()
             for series_id, result in results.items():
                 if result.written:
@@ -59,12 +64,18 @@ class CandleWriter:
         return BatchCommit(results, committed - started, self._clock.monotonic() - committed)
 
     async def import_batch(
-        self, series_id: str, candles: Sequence[CandleRow], progress: ImportProgress | None
+        self,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        progress: ImportProgress | None,
+        extras: ExtrasByTime | None = None,
     ) -> UpsertResult:
         """A batch of history, with the import progress it completes, in one transaction;
         candles the store holds stay as they are."""
         async with self._locks.hold([series_id]):
-            return await self._store.insert_many(series_id, candles, progress=progress)
+            return await self._store.insert_many(
+                series_id, candles, progress=progress, extras=extras
+            )
 
     def publish_forming(
         self, series_id: str, candle: Candle, event_time_ms: int | None = None

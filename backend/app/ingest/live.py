@@ -27,7 +27,7 @@ from typing import Any, Literal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketException
 
-from app.candle import Candle
+from app.candle import Candle, KlineExtras
 from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import ExchangeError, UnknownSymbol, UpstreamRateLimited
 from app.exchanges.ports import (
@@ -370,7 +370,7 @@ class LiveIngestor:
         self._series: dict[str, LiveSeries] = {}
         self._by_topic: dict[str, LiveSeries] = {}
         self._connections: list[_Connection] = []
-        self._buffer: list[tuple[LiveSeries, Candle]] = []
+        self._buffer: list[tuple[LiveSeries, Candle, KlineExtras | None]] = []
         self._buffered = asyncio.Event()
         self._full = asyncio.Event()
         self._flusher = spawn(self._flush_loop(), f"{feed.name}-flush")
@@ -477,7 +477,7 @@ class LiveIngestor:
         if update.closed:
             self.metrics.closed_received.labels(key).inc()
             live.closed_seen(t)
-            self._buffer.append((live, update.candle))
+            self._buffer.append((live, update.candle, update.extras))
             self._buffered.set()
             if len(self._buffer) >= self.options.batch_max:
                 self._full.set()
@@ -515,17 +515,20 @@ class LiveIngestor:
         if not buffer:
             return
         batches: dict[str, dict[int, Candle]] = {}
+        extras: dict[str, dict[int, KlineExtras]] = {}
         lives: dict[str, LiveSeries] = {}
-        for live, candle in buffer:
+        for live, candle, said in buffer:
             key = str(live.series)
             # A second close of one candle in a batch does not replace the first.
             held = batches.setdefault(key, {}).setdefault(candle.candle_time, candle)
             if held != candle:
                 self.guard.conflicts(key, [Conflict(candle.candle_time, held, candle)])
+            elif said is not None:
+                extras.setdefault(key, {}).setdefault(candle.candle_time, said)
             lives[key] = live
         try:
             commit = await self.sink.commit_closed_many(
-                {k: sorted(v.values()) for k, v in batches.items()}
+                {k: sorted(v.values()) for k, v in batches.items()}, extras
             )
         except Exception:
             log.exception("committing %d closed candles failed; they will be backfilled",
@@ -611,11 +614,12 @@ class LiveIngestor:
         after = live.complete_through
         assert after is not None  # set when the series was added
         fetched = 0
-        async for rows in self.rest.closed_pages(live.series, after):
-            page = self.guard.page(key, live.series.timeframe, rows)
+        async for fetched_page in self.rest.closed_pages(live.series, after):
+            page = self.guard.page(key, live.series.timeframe, fetched_page.candles)
             if not page:
                 break
-            result = (await self.sink.commit_closed_many({key: page})).results[key]
+            commit = await self.sink.commit_closed_many({key: page}, {key: fetched_page.extras})
+            result = commit.results[key]
             live.head_time = result.head_time
             self.guard.conflicts(key, result.conflicts)
             live.complete(page[-1][0])

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle, CandleRow, ExtrasByTime
 from app.series import SeriesId
 from app.store import UpsertResult
 
@@ -22,7 +22,9 @@ class BatchCommit:
 
 class CandleSink(Protocol):
     async def commit_closed_many(
-        self, batches: Mapping[str, Sequence[CandleRow]]
+        self,
+        batches: Mapping[str, Sequence[CandleRow]],
+        extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> BatchCommit: ...
 
     def publish_forming(

@@ -16,17 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from app.candle import CandleRow
+from app.candle import CandleRow, ExtrasByTime, KlineExtras
 from app.errors import StoreError
+from app.lru import CostBoundedLru
 from app.metrics import Metrics
 from app.store.schema import connect, migrate
 
@@ -50,8 +52,16 @@ class SeriesStats:
 
 @dataclass(frozen=True, slots=True)
 class CandlePage:
+    """Candles of one read and the series' head then. `version` names exactly this
+    answer: the same request while the series has not been written since, so whoever
+    renders a page may keep its rendering by it. Treat `candles` as read-only: a page may
+    be handed to several readers."""
+
     candles: list[CandleRow]
     head_time: int | None
+    version: Hashable = None
+    # The candles' `KlineExtras` by time, where kept (read only when asked for).
+    extras: Mapping[int, KlineExtras] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +96,9 @@ class UpsertResult:
 
 
 class CandleStore:
+    # Candles of recent pages kept in memory (about 200 bytes each).
+    PAGE_CACHE_ROWS = 100_000
+
     def __init__(self, path: Path, metrics: Metrics, *, read_threads: int = 1) -> None:
         self._path = path
         self._metrics = metrics
@@ -99,6 +112,17 @@ class CandleStore:
         self._series_keys: dict[str, int] = {}
         self._write_error: str | None = None
         self._corruption: str | None = None
+        # Writes committed per series by this process, so a repeated page is served from
+        # memory until its series is written. Another process writing the file (the
+        # `import` command) shows as a write-ahead log this process did not leave: then
+        # every kept page is dropped (`_external`).
+        self._generations: dict[str, int] = {}
+        self._wal = Path(f"{path}-wal")
+        self._wal_left: tuple[int, int] | None = None
+        self._external = 0
+        self._pages: CostBoundedLru[tuple[object, ...], CandlePage] = CostBoundedLru(
+            self.PAGE_CACHE_ROWS
+        )
 
     @property
     def path(self) -> Path:
@@ -194,10 +218,14 @@ class CandleStore:
         candles: Sequence[CandleRow],
         *,
         progress: ImportProgress | None = None,
+        extras: ExtrasByTime | None = None,
     ) -> UpsertResult:
         """Store the candles the store does not hold yet, in one transaction; a held one
-        stays as it is (`conflicts` lists those offered with other values)."""
-        return await self._write_one(series_id, candles, progress, overwrite=False)
+        stays as it is (`conflicts` lists those offered with other values). `extras` of a
+        candle are kept with it when it is stored or equals the one held."""
+        extras_of = None if extras is None else {series_id: extras}
+        return await self._write_one(series_id, candles, progress, overwrite=False,
+                                     extras=extras_of)  # fmt: skip
 
     async def _write_one(
         self,
@@ -206,12 +234,15 @@ class CandleStore:
         progress: ImportProgress | None,
         *,
         overwrite: bool,
+        extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> UpsertResult:
         if not candles and progress is None:
             return UpsertResult(series_id, 0, 0, await self.head_time(series_id))
         batches = {series_id: candles}
         progress_of = None if progress is None else (series_id, progress)
-        results = await self._on_writer(lambda: self._write_sync(batches, overwrite, progress_of))
+        results = await self._on_writer(
+            lambda: self._write_sync(batches, overwrite, progress_of, extras)
+        )
         return results[series_id]
 
     async def upsert_batches(
@@ -221,18 +252,24 @@ class CandleStore:
         return await self._write_batches(batches, overwrite=True)
 
     async def insert_batches(
-        self, batches: Mapping[str, Sequence[CandleRow]]
+        self,
+        batches: Mapping[str, Sequence[CandleRow]],
+        extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> dict[str, UpsertResult]:
         """`insert_many` for several series at once, still in one transaction."""
-        return await self._write_batches(batches, overwrite=False)
+        return await self._write_batches(batches, overwrite=False, extras=extras)
 
     async def _write_batches(
-        self, batches: Mapping[str, Sequence[CandleRow]], *, overwrite: bool
+        self,
+        batches: Mapping[str, Sequence[CandleRow]],
+        *,
+        overwrite: bool,
+        extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> dict[str, UpsertResult]:
         batches = {k: v for k, v in batches.items() if v}
         if not batches:
             return {}
-        return await self._on_writer(lambda: self._write_sync(batches, overwrite))
+        return await self._on_writer(lambda: self._write_sync(batches, overwrite, None, extras))
 
     async def set_import_progress(self, series_id: str, progress: ImportProgress) -> None:
         await self.insert_many(series_id, [], progress=progress)
@@ -242,6 +279,7 @@ class CandleStore:
         batches: Mapping[str, Sequence[CandleRow]],
         overwrite: bool,
         progress: tuple[str, ImportProgress] | None = None,
+        extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> dict[str, UpsertResult]:
         conn = self._write_conn
         if conn is None:
@@ -257,6 +295,10 @@ class CandleStore:
             try:
                 for series_id, candles in batches.items():
                     results[series_id] = write(conn, series_id, candles, new_keys)
+                    offered = None if extras is None else extras.get(series_id)
+                    if offered and not overwrite:
+                        self._insert_extras(conn, series_id, candles, results[series_id],
+                                            offered, new_keys)  # fmt: skip
                 if progress is not None:
                     self._write_progress(conn, *progress, new_keys)
                 conn.execute("COMMIT")
@@ -267,6 +309,9 @@ class CandleStore:
             self._write_failed(e)
             raise StoreError(f"write to {', '.join(batches)} failed: {e}") from e
         self._series_keys.update(new_keys)
+        for series_id in batches:
+            self._generations[series_id] = self._generations.get(series_id, 0) + 1
+        self._wal_left = self._wal_state()
         self._write_ok()
         self._metrics.db_commits.inc()
         self._metrics.db_rows_written.inc(sum(len(c) for c in batches.values()))
@@ -376,6 +421,43 @@ class CandleStore:
             fresh = _first_of_each_time(fresh)
         return UpsertResult(series_id, inserted, 0, head, fresh, tuple(conflicts))
 
+    def _insert_extras(
+        self,
+        conn: sqlite3.Connection,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        result: UpsertResult,
+        offered: ExtrasByTime,
+        new_keys: dict[str, int],
+    ) -> None:
+        """The extras of the offered candles that are now held as offered (not of a
+        conflict: the held candle came from elsewhere); the first kept, as for candles."""
+        rejected = {c.candle_time for c in result.conflicts}
+        rows = [offered[c[0]] for c in candles if c[0] in offered and c[0] not in rejected]
+        if rows:
+            key = self._series_key(conn, series_id, new_keys)
+            conn.executemany(
+                "INSERT INTO kline_extras (series_key, candle_time, quote_volume, trades, "
+                f"taker_base_volume, taker_quote_volume) VALUES ({key:d}, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (series_key, candle_time) DO NOTHING",
+                rows,
+            )
+
+    def _wal_state(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self._wal)
+        except OSError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_size)
+
+    def _written_elsewhere(self) -> int:
+        """A count that moves whenever another process has written the file."""
+        state = self._wal_state()
+        if state != self._wal_left:
+            self._wal_left = state
+            self._external += 1
+        return self._external
+
     def _locate(
         self,
         conn: sqlite3.Connection,
@@ -468,14 +550,23 @@ class CandleStore:
         since: int | None = None,
         before: int | None = None,
         newest: bool | None = None,
+        extras: bool = False,
     ) -> CandlePage:
-        """One page of candles, ascending, plus the series' head time, in one read.
+        """One page of candles, ascending, plus the series' head time (and, `extras`, the
+        candles' `KlineExtras`), in one read.
 
         The candles after `since` and before `before` (both exclusive, either optional):
         the oldest `limit` of them when `since` is given, else the newest (`newest`
         chooses when both bounds are given).
         """
         take_newest = since is None if newest is None else newest
+        request = (series_id, limit, since, before, take_newest, extras)
+        # Taken before the read: a write that lands meanwhile leaves the page stale-named,
+        # so the next request reads again.
+        version = (*request, self._generations.get(series_id, 0), self._written_elsewhere())
+        cached = self._pages.get(request)
+        if cached is not None and cached.version == version:
+            return cached
         bounds, params = "", list[object]([series_id])
         if since is not None:
             bounds += " AND candle_time > ?"
@@ -497,13 +588,25 @@ class CandleStore:
                 head = conn.execute(
                     "SELECT head_time FROM series WHERE series_id = ?", (series_id,)
                 ).fetchone()
+                kept: dict[int, KlineExtras] = {}
+                if extras and rows:
+                    # Plain row tuples, the fields in `KlineExtras` order: no object per row.
+                    found: list[KlineExtras] = conn.execute(
+                        "SELECT candle_time, quote_volume, trades, taker_base_volume, "
+                        f"taker_quote_volume FROM kline_extras WHERE series_key = {_KEY_OF} "
+                        "AND candle_time BETWEEN ? AND ?",
+                        (series_id, min(rows[0][0], rows[-1][0]), max(rows[0][0], rows[-1][0])),
+                    ).fetchall()
+                    kept = dict(zip([row[0] for row in found], found, strict=True))
             finally:
                 conn.execute("COMMIT")
             if take_newest:
                 rows.reverse()
-            return CandlePage(rows, head[0] if head else None)
+            return CandlePage(rows, head[0] if head else None, version, kept)
 
-        return await self._on_reader(read)
+        page = await self._on_reader(read)
+        self._pages.put(request, page, len(page.candles) + 1)
+        return page
 
     async def newest(self, series_id: str, limit: int) -> list[CandleRow]:
         return (await self.page(series_id, limit)).candles

@@ -49,6 +49,20 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # unchanged serves it without reading it again.
         "ALTER TABLE history_imports ADD COLUMN file_rows INTEGER",
     ),
+    (
+        # Binance's quote volume, trade count and taker volumes, where a venue gave them:
+        # beside `candles`, so its rows (and every store written before) stay as they are.
+        """
+    CREATE TABLE kline_extras (
+        series_key         INTEGER NOT NULL,
+        candle_time        INTEGER NOT NULL,
+        quote_volume       REAL NOT NULL,
+        trades             INTEGER NOT NULL,
+        taker_base_volume  REAL NOT NULL,
+        taker_quote_volume REAL NOT NULL,
+        PRIMARY KEY (series_key, candle_time)
+    ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

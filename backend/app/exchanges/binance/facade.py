@@ -32,6 +32,7 @@ from app.exchanges.facade_support import (
     client_of,
     open_at_or_after,
     with_forming,
+    with_row,
 )
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
@@ -113,10 +114,13 @@ class BinanceFacade(VenueFacade):
             series, client_of(request), limit, start=start, end=end, newest=newest
         )
         closed, forming = with_forming(window, limit, newest)
-        rows = [wire.kline_row(c, timeframe) for c in closed]
-        if forming is not None:  # the candle forming now is Binance's last row
-            rows.append(wire.kline_row(forming, timeframe))
-        return Response(orjson.dumps(rows), media_type=JSON)
+        rows = self.context.klines.rendered(
+            ("binance", window.version, len(closed)),
+            lambda: wire.kline_rows_json(closed, timeframe, window.extras),
+        )
+        # The candle forming now is Binance's last row.
+        row = None if forming is None else orjson.dumps(wire.kline_row(forming, timeframe))
+        return Response(with_row(rows, row, first=False), media_type=JSON)
 
     # -- Binance's kline streams (`/ws`, `/stream`; under `/market` the USDT-M ones) ----
 

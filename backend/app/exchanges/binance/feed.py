@@ -66,7 +66,8 @@ class BinanceFeed:
     def parse(self, raw: str | bytes) -> Sequence[FeedEvent]:
         frame = parse_frame(raw)
         if isinstance(frame, KlineUpdate):
-            return (KlineEvent(frame.stream, frame.candle, frame.closed, frame.event_time_ms),)
+            return (KlineEvent(frame.stream, frame.candle, frame.closed, frame.event_time_ms,
+                               frame.extras),)  # fmt: skip
         if isinstance(frame, ServerShutdown):
             return (PlannedReconnect("server shutdown announced"),)
         if isinstance(frame, Reply) and frame.error is not None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.candle import Candle
-from app.exchanges.frames import int_field, json_object, kline_candle
+from app.candle import Candle, KlineExtras
+from app.exchanges.frames import int_field, json_object, kline_candle, kline_extras
 from app.exchanges.ports import FrameError
 from app.series import TIMEFRAMES
 
-__all__ = ["FrameError", "KlineUpdate", "OtherEvent", "Reply", "ServerShutdown", "parse_frame"]
+__all__ = [
+    "FrameError", "KlineUpdate", "OtherEvent", "Reply", "ServerShutdown", "parse_frame",
+    "rest_klines",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,7 @@ class KlineUpdate:
     closed: bool
     candle: Candle
     event_time_ms: int
+    extras: KlineExtras | None = None
 
     @property
     def stream(self) -> str:
@@ -101,4 +105,29 @@ def _kline(msg: dict[str, Any]) -> KlineUpdate:
     if not isinstance(closed, bool):
         raise FrameError("kline without a boolean x")
     candle = kline_candle(k, int_field(k, "t"), interval, "o h l c v")
-    return KlineUpdate(symbol, interval, closed, candle, int_field(msg, "E"))
+    extras = kline_extras(k, candle.candle_time)
+    return KlineUpdate(symbol, interval, closed, candle, int_field(msg, "E"), extras)
+
+
+def rest_klines(raw: Any) -> tuple[list[list[Any]], dict[int, KlineExtras]]:
+    """A `GET /api/v3/klines` (or `/fapi/v1/klines`) answer: its rows as ccxt's OHLCV rows
+    (open time in ms, then open, high, low, close, volume), and each row's extras (quote
+    volume, trades, taker buy base and quote volumes) where sane. A row without its OHLCV
+    raises `FrameError`; the candles are checked where every page is."""
+    if not isinstance(raw, list):
+        raise FrameError("klines answer is not a list")
+    rows: list[list[Any]] = []
+    extras: dict[int, KlineExtras] = {}
+    for row in raw:
+        if not isinstance(row, list) or len(row) < 6 or not isinstance(row[0], int):
+            raise FrameError(f"kline row is not Binance's: {str(row)[:100]}")
+        try:
+            rows.append([row[0], *(float(x) for x in row[1:6])])
+        except (TypeError, ValueError) as e:
+            raise FrameError(f"kline row has a non-number: {str(row)[:100]}") from e
+        if len(row) >= 11:
+            fields = dict(zip(("q", "n", "V", "Q"), (row[7], row[8], row[9], row[10]), strict=True))
+            said = kline_extras(fields, row[0] // 1000)
+            if said is not None:
+                extras[said.candle_time] = said
+    return rows, extras

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.candle import ExtrasByTime
+from app.errors import ExchangeError
+from app.exchanges.binance.feed import binance_symbol
+from app.exchanges.binance.parser import rest_klines
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
+from app.exchanges.ports import FrameError
 from app.exchanges.upstream import UpstreamLimiter
-from app.series import Market
+from app.series import Market, SeriesId
 
 SPOT_URL = "https://api.binance.com"
 FUTURES_URL = "https://fapi.binance.com"
@@ -21,6 +26,22 @@ def binance_api_urls(spot_url: str, futures_url: str) -> dict[str, str]:
     }
 
 
+class BinanceRestKlines(CcxtRestKlines):
+    """Binance's klines read raw (ccxt's OHLCV rows drop the quote volume, trade count and
+    taker volumes, which the store keeps)."""
+
+    async def klines(
+        self, client: Any, series: SeriesId, since_ms: int
+    ) -> tuple[list[list[Any]], ExtrasByTime]:
+        fetch = client.fapiPublicGetKlines if series.market == "futures" else client.publicGetKlines
+        request = {"symbol": binance_symbol(series), "interval": series.timeframe,
+                   "startTime": since_ms, "limit": self._page_limit}  # fmt: skip
+        try:
+            return rest_klines(await fetch(request))
+        except FrameError as e:
+            raise ExchangeError(f"klines of {series} from Binance: {e}") from e
+
+
 def binance_rest(
     api_urls: dict[str, str], limiter: UpstreamLimiter, *, timeout_s: float = 10.0,
     page_limit: int = 1000,
@@ -29,4 +50,4 @@ def binance_rest(
         return ccxt_client("binance", api_urls, market, futures_type="future",
                            timeout_s=timeout_s)  # fmt: skip
 
-    return CcxtRestKlines("binance", make_client, limiter, page_limit=page_limit)
+    return BinanceRestKlines("binance", make_client, limiter, page_limit=page_limit)

@@ -12,12 +12,13 @@ and ccxt read OHLCV only).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import orjson
 
-from app.candle import CandleRow
-from app.exchanges.frames import decimal_text
+from app.candle import CandleRow, KlineExtras
+from app.exchanges.frames import decimal_text, decimal_texts
 from app.series import TIMEFRAMES, next_candle_time
 
 KLINE_LIMITS: Final = {"spot": (500, 1000), "futures": (500, 1500)}  # (default, most)
@@ -101,11 +102,49 @@ def split_symbol(symbol: str) -> tuple[str, str] | None:
     return None
 
 
-def kline_row(candle: CandleRow, timeframe: str) -> list[object]:
+def kline_row(candle: CandleRow, timeframe: str, extras: KlineExtras | None = None) -> list[object]:
+    """A kline row as Binance answers it; without `extras` (a candle from a datadir, or
+    forming) its quote volume, trade count and taker volumes are 0."""
     t, o, h, low, c, v = candle
     close_ms = next_candle_time(t, timeframe) * 1000 - 1
     d = decimal_text
-    return [t * 1000, d(o), d(h), d(low), d(c), d(v), close_ms, "0", 0, "0", "0", "0"]
+    if extras is None:
+        return [t * 1000, d(o), d(h), d(low), d(c), d(v), close_ms, "0", 0, "0", "0", "0"]
+    _, quote, trades, taker_base, taker_quote = extras
+    return [t * 1000, d(o), d(h), d(low), d(c), d(v), close_ms, d(quote), trades,
+            d(taker_base), d(taker_quote), "0"]  # fmt: skip
+
+
+def kline_rows_json(
+    candles: Sequence[CandleRow], timeframe: str, extras: Mapping[int, KlineExtras]
+) -> bytes:
+    """`orjson.dumps([kline_row(c, timeframe, extras.get(c[0])) for c in candles])`, the
+    same JSON values in a third of the time: the hot path's render of 1,000 rows."""
+    numbers: list[float] = []
+    for c in candles:
+        numbers += c[1:]
+        said = extras.get(c[0])
+        if said is not None:
+            numbers += (said[1], said[3], said[4])
+    texts = decimal_texts(numbers)
+    parts = []
+    i = 0
+    for c in candles:
+        t = c[0]
+        close_ms = next_candle_time(t, timeframe) * 1000 - 1
+        o, h, low, close, volume = texts[i : i + 5]
+        i += 5
+        said = extras.get(t)
+        if said is None:
+            parts.append(b'[%d,"%b","%b","%b","%b","%b",%d,"0",0,"0","0","0"]'
+                         % (t * 1000, o, h, low, close, volume, close_ms))  # fmt: skip
+        else:
+            quote, taker_base, taker_quote = texts[i : i + 3]
+            i += 3
+            parts.append(b'[%d,"%b","%b","%b","%b","%b",%d,"%b",%d,"%b","%b","0"]'
+                         % (t * 1000, o, h, low, close, volume, close_ms, quote, said[2],
+                            taker_base, taker_quote))  # fmt: skip
+    return b"[" + b",".join(parts) + b"]"
 
 
 def stream_topic(symbol: str, timeframe: str) -> str:

@@ -32,6 +32,7 @@ from app.exchanges.facade_support import (
     client_of,
     open_at_or_after,
     with_forming,
+    with_row,
 )
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
@@ -99,12 +100,14 @@ class BybitFacade(VenueFacade):
             series, client_of(request), limit, start=start, end=end, newest=newest
         )
         closed, forming = with_forming(window, limit, newest)
-        rows = [wire.kline_row(c) for c in closed]
-        if forming is not None:
-            rows.append(wire.kline_row(forming))
-        rows.reverse()  # newest first, the forming candle first
-        result = {"symbol": bybit_symbol(series), "category": category, "list": rows}
-        return Response(wire.envelope(result, self._now_ms()), media_type=JSON)
+        rows = self.context.klines.rendered(  # newest first, the forming candle first
+            ("bybit", window.version, len(closed)),
+            lambda: orjson.dumps([wire.kline_row(c) for c in reversed(closed)]),
+        )
+        row = None if forming is None else orjson.dumps(wire.kline_row(forming))
+        result = {"symbol": bybit_symbol(series), "category": category}
+        body = wire.envelope_with_list(result, with_row(rows, row, first=True), self._now_ms())
+        return Response(body, media_type=JSON)
 
     # -- Bybit's public kline streams (`/v5/public/spot`, `/v5/public/linear`) -----------
 

@@ -38,6 +38,12 @@ def envelope(result: Any, now_ms: int, code: int = 0, msg: str = "OK") -> bytes:
     )
 
 
+def envelope_with_list(result: dict[str, Any], rows: bytes, now_ms: int) -> bytes:
+    """`envelope` of `result` plus its `list`, given already as JSON (`rows`)."""
+    head, tail = envelope({**result, "list": []}, now_ms).split(b'"list":[]', 1)
+    return head + b'"list":' + rows + tail
+
+
 def params_error(detail: str) -> BybitError:
     return BybitError(10001, f"params error: {detail}")
 
