@@ -77,6 +77,33 @@ def server_process(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[
         proc.wait(15)
 
 
+@contextmanager
+def fake_binance(history_days: int, futures_symbols: int) -> Iterator[dict[str, str]]:
+    """The local Binance as its own process, with `futures_symbols` extra USDT-M pairs
+    (`SYM0000/USDT:USDT`, ...); yields the server settings that point at it."""
+    rest_port, spot_port, fut_port = free_port(), free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--log-level", "warning", "fake-binance",
+         "--rest-port", str(rest_port), "--spot-ws-port", str(spot_port),
+         "--futures-ws-port", str(fut_port), "--history-days", str(history_days),
+         "--extra-futures-symbols", str(futures_symbols)],
+        cwd=ROOT, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for port in (rest_port, spot_port, fut_port):
+            wait_port(port)
+        rest = f"http://127.0.0.1:{rest_port}"
+        yield {
+            "TRADE_CANVAS_BINANCE_SPOT_WS_URL": f"ws://127.0.0.1:{spot_port}",
+            "TRADE_CANVAS_BINANCE_FUTURES_WS_URL": f"ws://127.0.0.1:{fut_port}/market",
+            "TRADE_CANVAS_BINANCE_SPOT_REST_URL": rest,
+            "TRADE_CANVAS_BINANCE_FUTURES_REST_URL": rest,
+        }
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
 class KeepAliveClient:
     """A minimal HTTP/1.1 keep-alive GET client, so the client's own cost stays small."""
 

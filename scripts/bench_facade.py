@@ -23,8 +23,6 @@ import argparse
 import asyncio
 import random
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -34,13 +32,12 @@ from typing import Any
 import httpx
 import orjson
 from bench_common import (
-    ROOT,
     KeepAliveClient,
+    fake_binance,
     free_port,
     percentile,
     print_table,
     server_process,
-    wait_port,
     write_report,
 )
 
@@ -198,29 +195,18 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--floor-requests", type=int, default=300)
     args = parser.parse_args()
-    rest_port, spot_port, fut_port, port = (free_port() for _ in range(4))
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "app", "--log-level", "warning", "fake-binance",
-         "--rest-port", str(rest_port), "--spot-ws-port", str(spot_port),
-         "--futures-ws-port", str(fut_port), "--history-days", "2",
-         "--extra-futures-symbols", str(args.pairs)],
-        cwd=ROOT, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    port = free_port()
     report: dict[str, Any] = {k: getattr(args, k) for k in ("bots", "pairs", "every", "limit")}
-    try:
-        for p in (rest_port, spot_port, fut_port):
-            wait_port(p)
-        rest = f"http://127.0.0.1:{rest_port}"
+    with fake_binance(history_days=2, futures_symbols=args.pairs) as exchange:
+        rest = exchange["TRADE_CANVAS_BINANCE_SPOT_REST_URL"]
+        rest_port = int(rest.rsplit(":", 1)[1])
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "facade.sqlite"
             env = {
                 "TRADE_CANVAS_DB_PATH": str(db),
                 "TRADE_CANVAS_MARKET_HISTORY_SOURCE": "off",
                 "TRADE_CANVAS_WHITELIST": ",".join(series_id(i) for i in range(args.pairs)),
-                "TRADE_CANVAS_BINANCE_SPOT_WS_URL": f"ws://127.0.0.1:{spot_port}",
-                "TRADE_CANVAS_BINANCE_FUTURES_WS_URL": f"ws://127.0.0.1:{fut_port}/market",
-                "TRADE_CANVAS_BINANCE_SPOT_REST_URL": rest,
-                "TRADE_CANVAS_BINANCE_FUTURES_REST_URL": rest,
+                **exchange,
                 "TRADE_CANVAS_BINANCE_BACKFILL_MAX_CANDLES": "2500",
             }
             with (
@@ -255,17 +241,14 @@ def main() -> None:
                         asked / candles / args.pairs, 3
                     )
                     runs[via] = run
-        report["bots"] = runs
-        print(f"\n{args.bots} bots x {args.pairs} pairs, klines limit {args.limit} "
-              f"every {args.every} s")  # fmt: skip
-        print_table(
-            [[via, r["requests"], r["errors"], r["req_per_s"], r["p50_ms"], r["p99_ms"],
-              r["upstream_kline_requests_per_min"]] for via, r in runs.items()],
-            ["via", "requests", "errors", "req/s", "p50 ms", "p99 ms", "exchange klines/min"],
-        )  # fmt: skip
-    finally:
-        fake.terminate()
-        fake.wait(15)
+    report["bots"] = runs
+    print(f"\n{args.bots} bots x {args.pairs} pairs, klines limit {args.limit} "
+          f"every {args.every} s")  # fmt: skip
+    print_table(
+        [[via, r["requests"], r["errors"], r["req_per_s"], r["p50_ms"], r["p99_ms"],
+          r["upstream_kline_requests_per_min"]] for via, r in runs.items()],
+        ["via", "requests", "errors", "req/s", "p50 ms", "p99 ms", "exchange klines/min"],
+    )  # fmt: skip
     path = write_report("facade", report)
     print(f"\nwrote {path}")
 

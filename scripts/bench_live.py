@@ -19,8 +19,6 @@ import asyncio
 import multiprocessing as mp
 import os
 import random
-import subprocess
-import sys
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -30,11 +28,11 @@ import httpx
 from bench_common import (
     ROOT,
     LeanWsClient,
+    fake_binance,
     free_port,
     percentile,
     print_table,
     server_process,
-    wait_port,
     write_report,
 )
 from websockets.uri import parse_uri
@@ -119,29 +117,16 @@ def main() -> None:
         "--watch", type=int, default=0, help="series the lag client watches (default: all)"
     )
     args = parser.parse_args()
-    rest_port, spot_port, fut_port, port = (free_port() for _ in range(4))
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "app", "--log-level", "warning", "fake-binance",
-         "--rest-port", str(rest_port), "--spot-ws-port", str(spot_port),
-         "--futures-ws-port", str(fut_port), "--history-days", "1",
-         "--extra-futures-symbols", str(args.series)],
-        cwd=ROOT, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    port = free_port()
     series = [f"binance:futures:SYM{i:04d}/USDT:USDT:1m" for i in range(args.series)]
     report: dict[str, Any] = {"series": args.series, "seconds": args.seconds}
-    try:
-        for p in (rest_port, spot_port, fut_port):
-            wait_port(p)
-        rest = f"http://127.0.0.1:{rest_port}"
+    with fake_binance(history_days=1, futures_symbols=args.series) as exchange:
         env = {
+            **exchange,
             "TRADE_CANVAS_DB_PATH": str(ROOT / "output" / "bench" / "live.sqlite"),
             "TRADE_CANVAS_MARKET_HISTORY_SOURCE": "off",
             "TRADE_CANVAS_WHITELIST": ",".join(series),
             "TRADE_CANVAS_ENABLE_DEBUG_API": "1",
-            "TRADE_CANVAS_BINANCE_SPOT_WS_URL": f"ws://127.0.0.1:{spot_port}",
-            "TRADE_CANVAS_BINANCE_FUTURES_WS_URL": f"ws://127.0.0.1:{fut_port}/market",
-            "TRADE_CANVAS_BINANCE_SPOT_REST_URL": rest,
-            "TRADE_CANVAS_BINANCE_FUTURES_REST_URL": rest,
             "TRADE_CANVAS_BINANCE_BACKFILL_MAX_CANDLES": "3",
             "TRADE_CANVAS_BINANCE_WS_BATCH_MAX": "5000",
             "TRADE_CANVAS_WS_MAX_SUBSCRIPTIONS": str(args.series),
@@ -232,9 +217,6 @@ def main() -> None:
             }
             parent.send("stop")
             worker.join(30)
-    finally:
-        fake.terminate()
-        fake.wait(15)
     s, m = report["stream"], report["memory"]
     print(f"\n{args.series} futures kline streams, {args.seconds:g} s")
     print_table(
