@@ -273,8 +273,9 @@ async def start_services(
     ws_connections = ConnectionsPerAddress(settings.ws.max_connections_per_address)
     streams = KlineStreams(taps, supervisor, admission, clock)
     context = FacadeContext(
-        query, streams, ws_connections, clock, facade_metrics, settings.facade.document_refresh_s
-    )
+        query, streams, ws_connections, clock, facade_metrics,
+        settings.facade.document_refresh_s, settings.ws.send_queue_max,
+    )  # fmt: skip
     facades = {
         v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None
     }

@@ -145,10 +145,17 @@ def test_serve_demo_works_offline(tmp_path: Path) -> None:
             "bybit:futures:ETH/USDT:USDT:1m",
         }
         data = tmp_path / "data"
-        assert (data / "binance" / "BTC_USDT-1m.feather").exists()
-        assert (data / "binance" / "futures" / "BTC_USDT_USDT-1m-futures.feather").exists()
-        assert (data / "bybit" / "BTC_USDT-1m.feather").exists()
-        assert (data / "bybit" / "futures" / "ETH_USDT_USDT-1m-futures.feather").exists()
+        files = [
+            data / "binance" / "BTC_USDT-1m.feather",
+            data / "binance" / "futures" / "BTC_USDT_USDT-1m-futures.feather",
+            data / "bybit" / "BTC_USDT-1m.feather",
+            data / "bybit" / "futures" / "ETH_USDT_USDT-1m-futures.feather",
+        ]
+        # A series goes live (and fills from REST) while its download may still be running.
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and not all(f.exists() for f in files):
+            time.sleep(0.5)
+        assert [f for f in files if not f.exists()] == []
     finally:
         proc.terminate()
         proc.wait(30)

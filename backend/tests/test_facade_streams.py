@@ -26,7 +26,7 @@ from tests.live_support import (
     start_fake,
     wait_caught_up,
 )
-from tests.support import LiveServer, poll
+from tests.support import LiveServer, StalledClient, poll
 from tests.test_facades import ccxt_config, series_of, symbol_of
 
 
@@ -199,5 +199,40 @@ async def test_a_stream_path_that_is_not_a_venues_is_refused(
                 with pytest.raises(websockets.exceptions.WebSocketException):
                     async with websockets.connect(f"{ws_base}{path}") as ws:
                         await ws.recv()
+    finally:
+        fake.stop()
+
+
+async def test_a_stream_client_that_stops_reading_is_closed(
+    make_settings: SettingsFactory,
+) -> None:
+    """Its frames are not dropped one by one (it would miss closes without knowing): past
+    its queue (`WS_SEND_QUEUE_MAX`) it is closed with 1008, and the others go on."""
+    fake = start_fake(venue="binance", stepped=True)
+    try:
+        symbols = ("BTC", "ETH", "BNB", "SOL", "XRP", "ADA")
+        whitelist = [series_of(fake, "spot", base) for base in symbols]
+        settings = make_settings(**live_settings(fake, whitelist=whitelist),
+                                 ws_send_queue_max=8)  # fmt: skip
+        async with serving(settings, fake) as s:
+            await wait_caught_up(s, fake, whitelist[0])
+            ws_base = s.base_url.replace("http://", "ws://")
+            streams = "/".join(f"{b.lower()}usdt@kline_1m" for b in symbols)
+            stalled = await StalledClient.connect(f"{ws_base}/binance/stream?streams={streams}")
+            async with websockets.connect(f"{ws_base}/binance/ws/btcusdt@kline_1m") as reader:
+
+                async def closed_as_too_slow() -> bool:
+                    await reader.recv()  # a reading client keeps being served meanwhile
+                    text = (await s.http.get("/metrics")).text
+                    return (
+                        'trade_canvas_facade_stream_clients_closed_total{reason="too_slow",'
+                        'venue="binance"} 1.0' in text
+                    )
+
+                await poll(closed_as_too_slow, "the stalled client to be closed", timeout=60)
+                code, reason = await stalled.read_until_closed(30)
+                assert (code, reason) == (1008, "client too slow")
+                await stalled.close()
+                assert orjson.loads(await reader.recv())["e"] == "kline"
     finally:
         fake.stop()

@@ -87,7 +87,15 @@ class FacadeMetrics:
             "Kline frames the facades' streams sent, forming or closed.",
             ["venue", "kind"], registry=r,
         )  # fmt: skip
+        self.stream_closes = Counter(
+            "trade_canvas_facade_stream_clients_closed",
+            "Facade stream clients this server closed, by why.",
+            ["venue", "reason"], registry=r,
+        )  # fmt: skip
         self._counts: dict[tuple[str, str, str], int] = {}
+
+    def stream_closed(self, venue: str, reason: str) -> None:
+        self.stream_closes.labels(venue, reason).inc()
 
     def stream_frame(self, venue: str, closed: bool) -> None:
         kind = "closed" if closed else "forming"
@@ -274,11 +282,12 @@ def open_at_or_after(ms: int, timeframe: str) -> int:
 
 class StreamSession:
     """One client of a facade's kline stream: the topics it follows, and a bounded queue
-    of frames its sender writes, so a slow client delays nobody (over the bound it is
-    closed). The venue's dialect (`VenueFacade.on_stream_message`) says what a message
-    asks for and what a frame looks like."""
+    of frames its sender writes, so a slow client delays nobody: over the bound it is
+    closed (a stream that silently skipped frames would lose closes). The venue's dialect
+    (`VenueFacade.on_stream_message`) says what a message asks for and what a frame
+    looks like."""
 
-    MAX_QUEUED: Final = 10_000
+    MAX_MESSAGE_CHARS: Final = 65_536
 
     def __init__(self, facade: VenueFacade, websocket: WebSocket, market: Market,
                  combined: bool) -> None:  # fmt: skip
@@ -288,14 +297,14 @@ class StreamSession:
         self.combined = combined
         self.client = client_of(websocket)
         self.topics: dict[str, Callable[[], Awaitable[None]]] = {}
-        self._queue: asyncio.Queue[str] = asyncio.Queue(self.MAX_QUEUED)
-        self._overflowed = False
+        self._queue: asyncio.Queue[str] = asyncio.Queue(facade.context.stream_queue_max)
+        self._overflowed = asyncio.Event()
 
     def send(self, text: str) -> None:
         try:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:
-            self._overflowed = True
+            self._overflowed.set()
 
     async def follow(
         self, topic: str, series: SeriesId, frame: Callable[[Candle, bool], str]
@@ -319,33 +328,47 @@ class StreamSession:
     async def run(self, first_topics: Sequence[str]) -> None:
         connections = self.facade.context.connections
         if not connections.enter(self.client):
-            await self.websocket.close(1008, "too many connections from this address")
+            await self._close(1008, "too many connections from this address", "connections")
             return
+        name = f"{self.facade.venue} stream of {self.client}"
         try:
             await self.websocket.accept()
-            sender = spawn(self._send_loop(), f"{self.facade.venue} stream sender")
+            tasks = [
+                spawn(self._send_loop(), f"{name}: sender"),
+                spawn(self._receive_loop(), f"{name}: receiver"),
+                spawn(self._overflowed.wait(), f"{name}: overflow"),
+            ]
             try:
                 await self.facade.open_stream(self, first_topics)
-                while not self._overflowed:
-                    message = await self.websocket.receive()
-                    if message["type"] == "websocket.disconnect":
-                        return
-                    text = message.get("text") or (message.get("bytes") or b"").decode(
-                        errors="replace"
-                    )
-                    if len(text) > 65_536:
-                        await self.websocket.close(1009, "message too big")
-                        return
-                    await self.facade.on_stream_message(self, text)
-                await self.websocket.close(1008, "client too slow")
+                await asyncio.wait(tasks[1:], return_when=asyncio.FIRST_COMPLETED)
+                if self._overflowed.is_set():
+                    await self._close(1008, "client too slow", "too_slow")
             finally:
-                sender.cancel()
+                for task in tasks:
+                    task.cancel()
                 for topic in list(self.topics):
                     await self.drop(topic)
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         finally:
             connections.leave(self.client)
+
+    async def _receive_loop(self) -> None:
+        """The client's messages, until it leaves (or sends one too big)."""
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text") or (message.get("bytes") or b"").decode(errors="replace")
+                if len(text) > self.MAX_MESSAGE_CHARS:
+                    await self._close(1009, "message too big", "message_too_big")
+                    return
+                await self.facade.on_stream_message(self, text)
+
+    async def _close(self, code: int, reason: str, metric_reason: str) -> None:
+        self.facade.context.metrics.stream_closed(self.facade.venue, metric_reason)
+        await self.websocket.close(code, reason)
 
     async def _send_loop(self) -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):

@@ -217,6 +217,8 @@ class FacadeObserver(Protocol):
 
     def stream_frame(self, venue: str, closed: bool) -> None: ...
 
+    def stream_closed(self, venue: str, reason: str) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class FacadeContext:
@@ -228,3 +230,4 @@ class FacadeContext:
     clock: Clock
     metrics: FacadeObserver
     document_refresh_s: float  # market lists and the like are refreshed this often
+    stream_queue_max: int  # frames queued for one stream client before it is closed

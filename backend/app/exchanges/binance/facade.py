@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from app.candle import Candle
-from app.errors import ClientError
+from app.errors import TradeCanvasError
 from app.exchanges.binance import wire
 from app.exchanges.facade_support import (
     StreamSession,
@@ -189,7 +189,9 @@ class BinanceFacade(VenueFacade):
                 return orjson.dumps(payload).decode()
 
             await session.follow(topic, series, frame)
-        except (wire.BinanceError, ClientError) as e:
+        except (wire.BinanceError, TradeCanvasError) as e:
+            # A subscription refused (unknown symbol, capacity, the market list or the
+            # store unavailable): said to the client, the connection goes on.
             return f"{topic}: {e}"
         return None
 

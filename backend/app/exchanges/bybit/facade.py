@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from app.candle import Candle
-from app.errors import ClientError
+from app.errors import TradeCanvasError
 from app.exchanges.bybit import wire
 from app.exchanges.bybit.feed import bybit_symbol
 from app.exchanges.facade_support import (
@@ -159,6 +159,8 @@ class BybitFacade(VenueFacade):
             series = await self.series("bybit", session.market, symbol, timeframe)
         except wire.BybitError:
             return f"error:handler not found,topic:{topic}"
+        except TradeCanvasError as e:  # the market list cannot be had now
+            return f"error:{e}"
         clock = self.context.clock
 
         def frame(candle: Candle, closed: bool) -> str:
@@ -168,7 +170,7 @@ class BybitFacade(VenueFacade):
 
         try:
             await session.follow(topic, series, frame)
-        except ClientError as e:
+        except TradeCanvasError as e:  # capacity, the client's share, the store
             return f"error:{e}"
         return None
 
