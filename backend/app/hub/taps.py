@@ -31,9 +31,13 @@ class Taps:
         return stop
 
     def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
-        for deliver in self._listeners.get(series_id, ()):
-            for candle in candles:
-                deliver(Candle(*candle), True)
+        listeners = self._listeners.get(series_id)
+        if not listeners:
+            return
+        closes = [Candle(*c) for c in candles]  # once, whatever the number of listeners
+        for deliver in listeners:
+            for candle in closes:
+                deliver(candle, True)
 
     def forming(self, series_id: str, candle: Candle, event_time_ms: int | None) -> None:
         for deliver in self._listeners.get(series_id, ()):

@@ -139,8 +139,7 @@ class BinanceFacade(VenueFacade):
 
     async def open_stream(self, session: StreamSession, topics: Sequence[str]) -> None:
         for topic in topics:
-            if wire.parse_stream(topic) is not None:
-                await self._follow(session, topic)
+            await self._follow(session, topic)  # a stream that cannot be is left out
 
     async def on_stream_message(self, session: StreamSession, text: str) -> None:
         try:
@@ -166,8 +165,6 @@ class BinanceFacade(VenueFacade):
         for topic in params:
             if method == "UNSUBSCRIBE":
                 await session.drop(topic)
-            elif wire.parse_stream(topic) is None:
-                problem = f"{topic}: only kline streams are served here"
             else:
                 problem = await self._follow(session, topic) or problem
         session.send(_reply(rid, error=(2, problem)) if problem else _reply(rid, result=None))
@@ -175,7 +172,8 @@ class BinanceFacade(VenueFacade):
     async def _follow(self, session: StreamSession, topic: str) -> str | None:
         """Follow a kline stream; why not, when it cannot be."""
         parsed = wire.parse_stream(topic)
-        assert parsed is not None
+        if parsed is None:
+            return f"{topic}: only kline streams are served here"
         symbol, timeframe = parsed
         try:
             series = await self.series("binance", session.market, symbol, timeframe)
