@@ -241,8 +241,9 @@ async def start_services(
             fanout, supervisor, history, max_per_client=settings.ws.max_subscriptions
         )
         series = SeriesRegistry(
-            store, venues, supervisor, history, datadirs, [str(s) for s in whitelist]
-        )
+            store, venues, supervisor, history, datadirs, [str(s) for s in whitelist],
+            live_ingest=settings.live_ingest,
+        )  # fmt: skip
         await supervisor.start()
         if isinstance(history, HistoryBootstrapper):
             await history.resume_interrupted()

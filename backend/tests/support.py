@@ -79,7 +79,8 @@ async def live_server(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> AsyncI
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name="test-uvicorn")
     try:
-        await poll(lambda: server.started or task.done(), "uvicorn to start")
+        # Generous: a busy machine (a browser test beside it) can take seconds to start it.
+        await poll(lambda: server.started or task.done(), "uvicorn to start", timeout=60)
         if task.done():
             task.result()
         port = server.servers[0].sockets[0].getsockname()[1]

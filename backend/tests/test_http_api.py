@@ -252,6 +252,7 @@ async def test_series_listing(make_settings: SettingsFactory) -> None:
         r = await s.http.get("/api/market/series")
         assert r.status_code == 200
         no_catalog = {"price_tick": None, "amount_step": None}  # the venue is not asked here
+        off = {"state": "live_off", "reason": "live ingest is off (TRADE_CANVAS_LIVE_INGEST=0)"}
         assert r.json()["series"] == [
             {
                 "series_id": wl,
@@ -264,6 +265,7 @@ async def test_series_listing(make_settings: SettingsFactory) -> None:
                 "count": 0,
                 "live": False,
                 **no_catalog,
+                "status": {**off, "head_time": None},
             },
             {
                 "series_id": SERIES,
@@ -276,6 +278,7 @@ async def test_series_listing(make_settings: SettingsFactory) -> None:
                 "count": 3,
                 "live": False,
                 **no_catalog,
+                "status": {**off, "head_time": T0 + 120},
             },
         ]
 

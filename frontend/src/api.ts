@@ -1,4 +1,4 @@
-import type { Candle, CandlesPage, ExchangeInfo, SeriesInfo } from "./types";
+import type { Candle, CandlesPage, ExchangeInfo, SeriesInfo, SeriesStatus } from "./types";
 
 /** A request the server refused, with the contract's error body; or no answer at all. */
 export class ApiError extends Error {
@@ -44,6 +44,11 @@ export class MarketApi {
       if (page.candles.length < MAX_LIMIT) return;
       after = page.candles[page.candles.length - 1].candle_time;
     }
+  }
+
+  async status(seriesId: string, signal?: AbortSignal): Promise<SeriesStatus> {
+    const params = new URLSearchParams({ series_id: seriesId });
+    return this.getJson<SeriesStatus>(`/api/market/status?${params}`, signal);
   }
 
   async series(signal?: AbortSignal): Promise<SeriesInfo[]> {

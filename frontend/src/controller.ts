@@ -2,7 +2,8 @@ import { ApiError, MAX_LIMIT, type MarketApi } from "./api";
 import { CandleBook, type BookChange } from "./candleBook";
 import type { MarketSocket } from "./marketSocket";
 import { applyServerMessage } from "./streamReducer";
-import type { ServerMessage } from "./types";
+import { emptyMessage } from "./feedStatus";
+import type { SeriesStatus, ServerMessage } from "./types";
 
 /**
  * The data side of one open series: the first page over HTTP, the stream after it, gap
@@ -25,6 +26,7 @@ export interface Surface {
   problem(problem: Problem | null): void;
   loading(what: "first" | "older" | null): void;
   touched(): void;
+  status(status: SeriesStatus | null): void;
 }
 
 export class MarketController {
@@ -33,6 +35,8 @@ export class MarketController {
   /** No older candle is stored (the last `before=` page came back empty). */
   reachedStart = false;
   problem: Problem | null = null;
+  /** The server's word on the series' feed (`refreshStatus`), null until it answers. */
+  status: SeriesStatus | null = null;
   private openFailed = false;
   private generation = 0;
   olderInFlight = false;
@@ -58,7 +62,10 @@ export class MarketController {
     this.olderInFlight = false;
     this.fillFrom = null;
     this.openFailed = false;
+    this.status = null;
+    this.surface.status(null);
     this.showProblem(null);
+    void this.refreshStatus();
     this.surface.render({ kind: "reset", prepended: 0 }, this.book);
     this.surface.loading("first");
     let candles;
@@ -74,13 +81,7 @@ export class MarketController {
     if (generation !== this.generation) return;
     this.surface.loading(null);
     this.surface.render(this.book.mergeClosed(candles), this.book);
-    if (!candles.length) {
-      this.showProblem({
-        code: "empty",
-        message: `No candles are stored for ${seriesId} yet; waiting for live data.`,
-        blocking: false,
-      });
-    }
+    if (!candles.length) this.showEmpty();
     const book = this.book;
     this.socket.subscribe({ seriesId, since: () => book.lastClosedTime });
   }
@@ -95,6 +96,27 @@ export class MarketController {
     if (outcome.touched) this.surface.touched();
     if (outcome.fetchSince !== undefined) void this.fill(outcome.fetchSince);
     if (outcome.problem) this.showProblem(problemFromStream(outcome.problem, this));
+  }
+
+  /** Ask the server where the series' feed stands (on open, then every few seconds). */
+  async refreshStatus(): Promise<void> {
+    const seriesId = this.seriesId;
+    if (seriesId === null) return;
+    let status: SeriesStatus;
+    try {
+      status = await this.api.status(seriesId, this.abort.signal);
+    } catch {
+      return; // the next refresh asks again; the socket badge says whether we answer
+    }
+    if (seriesId !== this.seriesId) return;
+    this.status = status;
+    this.surface.status(status);
+    if (this.problem?.code === "empty") this.showEmpty();
+  }
+
+  private showEmpty(): void {
+    if (this.seriesId === null) return;
+    this.showProblem({ code: "empty", message: emptyMessage(this.seriesId, this.status), blocking: false });
   }
 
   /** Called near the left edge: one older page at a time, until the store has no more. */

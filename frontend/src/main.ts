@@ -3,7 +3,8 @@ import { MarketApi } from "./api";
 import type { BookChange, CandleBook } from "./candleBook";
 import { ChartView, THEMES } from "./chartView";
 import { MarketController, type Problem } from "./controller";
-import { formatAge, legendText } from "./format";
+import { feedLabel } from "./feedStatus";
+import { legendText } from "./format";
 import { MarketSocket, type ConnectionState } from "./marketSocket";
 import {
   rememberSeries,
@@ -20,6 +21,7 @@ import {
   normalizeSymbol,
   parseSeriesId,
   TIMEFRAMES,
+  timeframeSeconds,
   type Market,
   type Timeframe,
 } from "./series";
@@ -27,6 +29,7 @@ import type { SeriesInfo, ServerMessage } from "./types";
 import { Venues } from "./venues";
 
 const DEFAULT_SERIES = "binance:spot:BTC/USDT:1m";
+const STATUS_EVERY_MS = 5000;
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -42,7 +45,7 @@ const ui = {
   symbols: element<HTMLDataListElement>("symbols"),
   timeframes: element<HTMLDivElement>("timeframes"),
   connection: element<HTMLSpanElement>("connection"),
-  age: element<HTMLSpanElement>("age"),
+  feed: element<HTMLSpanElement>("feed"),
   theme: element<HTMLButtonElement>("theme"),
   legend: element<HTMLDivElement>("legend"),
   chart: element<HTMLDivElement>("chart"),
@@ -65,7 +68,6 @@ function priceTick(seriesId: string): number | null {
   const parts = parseSeriesId(seriesId);
   return listed ?? (parts ? venues.tick(parts) : null);
 }
-let lastTouched: number | null = null;
 let hoverTime: number | null = null;
 
 const api = new MarketApi();
@@ -94,10 +96,8 @@ const controller = new MarketController(api, socket, {
     ui.loading.hidden = what === null;
     ui.loading.textContent = what === "older" ? "loading older candles…" : "loading…";
   },
-  touched: () => {
-    lastTouched = Date.now();
-    showAge();
-  },
+  touched: () => showFeed(),
+  status: () => showFeed(),
 });
 
 function render(change: BookChange, book: CandleBook): void {
@@ -138,14 +138,32 @@ function showProblem(problem: Problem | null): void {
   ui.problem.dataset.blocking = String(problem?.blocking ?? false);
 }
 
+/** The browser's own socket to this server: "connected" says nothing of the exchange. */
 function showConnection(state: ConnectionState): void {
   ui.connection.dataset.state = state;
-  ui.connection.textContent = state;
-  if (state === "live") controller.retryIfFailed();
+  ui.connection.textContent = state === "live" ? "connected" : state;
+  if (state === "live") {
+    controller.retryIfFailed();
+    void controller.refreshStatus();
+  }
 }
 
-function showAge(): void {
-  ui.age.textContent = lastTouched === null ? "" : `updated ${formatAge(Date.now() - lastTouched)}`;
+/** The series' feed as the server tells it, with the age of the newest close. */
+function showFeed(): void {
+  const status = controller.status;
+  if (status === null) {
+    ui.feed.textContent = "";
+    ui.feed.dataset.state = "";
+    ui.feed.title = "";
+    return;
+  }
+  const tf = controller.seriesId ? parseSeriesId(controller.seriesId)?.timeframe : undefined;
+  const last = controller.book.lastClosedTime;
+  const newestClose = last === null || !tf ? null : last + timeframeSeconds(tf);
+  const label = feedLabel(status, newestClose, Date.now());
+  ui.feed.textContent = label.text;
+  ui.feed.dataset.state = status.state;
+  ui.feed.title = label.detail;
 }
 
 ui.problemClose.addEventListener("click", () => {
@@ -272,8 +290,6 @@ async function open(seriesId: string, push: boolean): Promise<void> {
   showChoice(seriesId);
   chart.setPriceTick(priceTick(seriesId));
   hoverTime = null;
-  lastTouched = null;
-  showAge();
   metrics.opened();
   await controller.open(seriesId);
 }
@@ -336,7 +352,8 @@ async function firstSeries(): Promise<string> {
 }
 
 applyTheme();
-setInterval(showAge, 1000);
+setInterval(showFeed, 1000);
+setInterval(() => void controller.refreshStatus(), STATUS_EVERY_MS);
 socket.start();
 exposeTestHook({ controller, socket, chart, metrics, open: (id) => open(id, true) });
 void firstSeries().then((id) => open(id, false));

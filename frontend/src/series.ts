@@ -19,6 +19,13 @@ export function isTimeframe(value: string): value is Timeframe {
   return (TIMEFRAMES as readonly string[]).includes(value);
 }
 
+const UNIT_SECONDS: Record<string, number> = { m: 60, h: 3600, d: 86400, w: 604800, M: 2592000 };
+
+/** A timeframe's length in seconds (a month counts 30 days: for display only). */
+export function timeframeSeconds(tf: Timeframe): number {
+  return Number(tf.slice(0, -1)) * UNIT_SECONDS[tf.slice(-1)];
+}
+
 function isMarket(value: string): value is Market {
   return (MARKETS as readonly string[]).includes(value);
 }

@@ -15,6 +15,22 @@ export interface CandlesPage {
   readonly candles: Candle[];
 }
 
+/** `GET /api/market/status`: what is true of a series' feed now. */
+export interface SeriesStatus {
+  readonly series_id: string;
+  readonly state:
+    | "streaming"
+    | "starting"
+    | "retrying"
+    | "unavailable"
+    | "download_failed"
+    | "history_failed"
+    | "live_off"
+    | "history_only";
+  readonly reason: string | null;
+  readonly head_time: number | null;
+}
+
 export interface SeriesInfo {
   readonly series_id: string;
   readonly first_time: number | null;
@@ -22,6 +38,8 @@ export interface SeriesInfo {
   readonly count: number;
   readonly live: boolean;
   readonly price_tick?: number | null;
+  readonly status?: Omit<SeriesStatus, "series_id"> | null;
+  readonly datadir_files?: { path: string; format: string; problem: string | null }[] | null;
 }
 
 export type ServerMessage =

@@ -26,6 +26,7 @@ from app.api.schemas import (
     IngestRequest,
     IngestResponse,
     SeriesListResponse,
+    SeriesStatusResponse,
     errors,
 )
 from app.candle import candle_from_json, candles_to_dicts
@@ -87,6 +88,18 @@ async def list_series(registry: SeriesRegistryDep) -> JSONBytesResponse:
     """Stored, whitelisted, live and datadir series; each with its history state when the
     server has looked at it."""
     return JSONBytesResponse({"series": await registry.listing()})
+
+
+@router.get("/status", response_model=SeriesStatusResponse, responses=errors(400))
+async def series_status(
+    registry: SeriesRegistryDep,
+    series_id: Annotated[
+        str, Query(max_length=128, json_schema_extra={"pattern": SERIES_ID_PATTERN})
+    ],
+) -> JSONBytesResponse:
+    """Where one series stands now: streaming from the venue, retrying (and why), its
+    download failed (why), history only, live ingest off... Starts no work."""
+    return JSONBytesResponse(await registry.status(parse_series_id(series_id)))
 
 
 @router.get("/exchanges", response_model=ExchangesResponse, responses=errors(503))

@@ -12,6 +12,7 @@ from app.api.deps import IngestDep, MetricsDep, ServicesDep, SettingsDep, StoreD
 from app.api.responses import JSONBytesResponse, error_response
 from app.api.schemas import IngestStateResponse, StatusResponse, errors
 from app.history.datadir import list_datadirs
+from app.series import parse_series_id
 
 router = APIRouter()
 
@@ -36,6 +37,12 @@ async def ready(request: Request, store: StoreDep, ingest: IngestDep) -> Respons
         degraded.append(f"candle store writes are failing: {store.write_error}")
     if store.corruption is not None:
         degraded.append(f"candle store is corrupt: {store.corruption}")
+    failing = ingest.failing_whitelist()
+    if failing:
+        # Reads are served; what the whitelist promises live is not.
+        shown = "; ".join(f"{k}: {why}" for k, why in sorted(failing.items())[:5])
+        more = f" and {len(failing) - 5} more" if len(failing) > 5 else ""
+        degraded.append(f"{len(failing)} whitelisted feed(s) failing: {shown}{more}")
     if degraded:
         return JSONBytesResponse({"status": "degraded", "problems": degraded})
     return JSONBytesResponse({"status": "ready"})
@@ -59,6 +66,8 @@ async def ingest_state(settings: SettingsDep, services: ServicesDep) -> JSONByte
     if not settings.enable_debug_api:
         raise HTTPException(404, "Not Found")
     state = services.supervisor.snapshot()
+    for job in state["jobs"]:
+        job["status"] = await services.series.status(parse_series_id(job["series_id"]))
     state["upstream"] = {
         name: {**venue.limiter.snapshot(), "facade": services.facade_metrics.snapshot(name)}
         for name, venue in services.venues.items()

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.hub.status import State
 from app.series import SERIES_ID_PATTERN
 
 
@@ -43,6 +44,23 @@ class CandlesResponse(BaseModel):
     candles: list[CandleBody]
 
 
+class SeriesStatus(BaseModel):
+    state: State = Field(
+        examples=["streaming"],
+        description="streaming: live from the venue; starting: history or stream being "
+        "set up; retrying: the venue cannot be reached (reason says why); unavailable: the "
+        "venue does not list it; download_failed / history_failed: no usable history file "
+        "(reason says why); live_off: live ingest is switched off; history_only: not "
+        "followed live now",
+    )
+    reason: str | None = Field(None, description="why, in words")
+    head_time: int | None = Field(None, description="the newest stored closed candle")
+
+
+class SeriesStatusResponse(SeriesStatus):
+    series_id: str
+
+
 class SeriesEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -59,6 +77,7 @@ class SeriesEntry(BaseModel):
     amount_step: float | None = None
     history: dict[str, Any] | None = None
     datadir_files: list[dict[str, Any]] | None = None
+    status: SeriesStatus | None = None
 
 
 class SeriesListResponse(BaseModel):
@@ -127,6 +146,7 @@ class IngestJobEntry(BaseModel):
     backfill_retry_at: float | None = Field(
         None, description="when a failed backfill is tried again (wall clock)"
     )
+    status: SeriesStatus | None = None
 
 
 class ConnectionEntry(BaseModel):

@@ -136,6 +136,10 @@ class HistoryBootstrapper:
     def states(self) -> dict[str, dict[str, Any]]:
         return {k: v.as_dict() for k, v in sorted(self._series.items())}
 
+    def state_of(self, series_id: str) -> dict[str, Any] | None:
+        state = self._series.get(series_id)
+        return state.as_dict() if state is not None else None
+
     async def ensure(
         self, series: SeriesId, *, since: int | None = None, complete: bool = False
     ) -> None:
@@ -242,6 +246,10 @@ class HistoryBootstrapper:
             state.status, state.covered_from = "missing", None
             if downloaded:
                 state.last_error = "freqtrade download-data wrote no file (unknown pair?)"
+            elif self._downloader is not None and (error := self._downloader.last_error(series)):
+                state.last_error = f"freqtrade download-data failed: {error}"
+            else:
+                state.last_error = None
             return
         signature = _signatures(files)
         if signature == state.signature and state.status in ("imported", "failed"):

@@ -233,6 +233,11 @@ class DownloadManager:
         path.write_text(json.dumps(config, indent=2))
         return path
 
+    def last_error(self, series: SeriesId) -> str | None:
+        """Why the last download of `series` failed (None: it did not, or never ran)."""
+        state = self._series.get(str(series))
+        return state.last_error if state is not None else None
+
     def state(self) -> dict[str, Any]:
         return {
             series_id: {

@@ -86,9 +86,18 @@ class RestHistorySource:
             state.running = False
 
     def states(self) -> dict[str, dict[str, Any]]:
+        return {k: self._as_dict(s) for k, s in sorted(self._series.items())}
+
+    def state_of(self, series_id: str) -> dict[str, Any] | None:
+        state = self._series.get(series_id)
+        return self._as_dict(state) if state is not None else None
+
+    @staticmethod
+    def _as_dict(state: _RestState) -> dict[str, Any]:
         return {
-            k: {"status": s.status, "rows_imported": s.rows_imported, "last_error": s.last_error}
-            for k, s in sorted(self._series.items())
+            "status": state.status,
+            "rows_imported": state.rows_imported,
+            "last_error": state.last_error,
         }
 
     async def stop(self) -> None:

@@ -19,6 +19,9 @@ class HistorySource(Protocol):
 
     def states(self) -> dict[str, dict[str, Any]]: ...
 
+    def state_of(self, series_id: str) -> dict[str, Any] | None:
+        """One series' entry of `states()`."""
+
     async def stop(self) -> None: ...
 
 

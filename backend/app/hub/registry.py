@@ -14,8 +14,9 @@ from typing import Any
 from app.exchanges.registry import VenueRegistry
 from app.history.datadir import Datadirs, list_datadirs
 from app.history.source import HistorySource
+from app.hub.status import series_status
 from app.ingest.port import IngestPort
-from app.series import parse_series_id
+from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
 
 
@@ -28,6 +29,7 @@ class SeriesRegistry:
         history: HistorySource | None,
         datadirs: Datadirs | None,
         whitelist: Iterable[str],
+        live_ingest: bool,
     ) -> None:
         self._store = store
         self._venues = venues
@@ -35,6 +37,7 @@ class SeriesRegistry:
         self._history = history
         self._datadirs = datadirs
         self._whitelist = list(whitelist)
+        self._live_ingest = live_ingest
 
     async def listing(self) -> list[dict[str, Any]]:
         live = set(self._ingest.live_series())
@@ -58,7 +61,31 @@ class SeriesRegistry:
             item["live"] = series_id in live
             if series_id in history:
                 item["history"] = history[series_id]
+            item["status"] = self._status(series_id, item["head_time"], history.get(series_id))
         return [known[k] for k in sorted(known)]
+
+    async def status(self, series: SeriesId) -> dict[str, Any]:
+        """The status of one series (whether or not the server knows it yet)."""
+        key = str(series)
+        stats = await self._store.stats(key)
+        history = self._history.state_of(key) if self._history is not None else None
+        return {
+            "series_id": key,
+            **self._status(key, stats.head_time if stats else None, history),
+        }
+
+    def _status(
+        self, series_id: str, head_time: int | None, history: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        return series_status(
+            feed=self._ingest.feed_status(series_id),
+            history=history,
+            head_time=head_time,
+            live_ingest=self._live_ingest,
+            datadir=str(self._datadirs.of(parse_series_id(series_id).exchange))
+            if self._datadirs is not None
+            else None,
+        )
 
     def _entry(
         self, series_id: str, first_time: int | None, head_time: int | None, count: int

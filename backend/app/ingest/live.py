@@ -40,6 +40,7 @@ from app.exchanges.ports import (
     PlannedReconnect,
     RequestRefused,
 )
+from app.ingest.failures import FailureLog
 from app.ingest.guard import KlineGuard
 from app.ingest.metrics import IngestMetrics
 from app.ingest.port import BatchCommit, CandleSink
@@ -243,6 +244,7 @@ class _Connection:
                     self.ws, self.state = ws, "open"
                     self.connected_at = self.clock.time()
                     self.last_error = None
+                    self.ingestor.failures.recovered(self.name)
                     planned = await self._session(ws, opened)
             except asyncio.CancelledError:
                 self.state = "stopped"
@@ -250,12 +252,10 @@ class _Connection:
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, WebSocketException) as e:
                 if self._ending == "stale":
                     self.last_error = f"no frame for {options.stale_s:g}s"
-                    log.warning("%s: stale, reconnecting", self.name)
                 elif self._ending == "age":
                     planned = True
                 else:
                     self.last_error = f"{type(e).__name__}: {e}"
-                    log.warning("%s: %s", self.name, self.last_error)
             finally:
                 self.ws = None
             self.reconnects += 1
@@ -268,6 +268,7 @@ class _Connection:
                 delay = min(options.backoff_max_s, options.backoff_initial_s * 2**attempt)
                 delay *= random.uniform(0.5, 1.5)
                 attempt += 1
+                self.ingestor.failures.failed(self.name, self.last_error or "closed", delay)
             self.state = "backoff"
             await self.clock.sleep(delay)
 
@@ -375,6 +376,7 @@ class LiveIngestor:
         self._full = asyncio.Event()
         self._flusher = spawn(self._flush_loop(), f"{feed.name}-flush")
         self._catchup_slots = asyncio.Semaphore(self.options.backfills_at_once)
+        self.failures = FailureLog(log, f"{feed.name} connections", clock)
 
     # -- series -----------------------------------------------------------------------
 

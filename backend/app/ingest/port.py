@@ -20,6 +20,27 @@ class BatchCommit:
     publish_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """Where the live feed of one series stands."""
+
+    # The ingest job's state: starting, bootstrapping, subscribing, live, retrying,
+    # failed (for good: the exchange does not list it), history-only (live ingest off).
+    state: str
+    kind: str  # whitelist or ondemand
+    connected: bool  # its connection to the venue is open now
+    error: str | None  # why it is not live, or why its connection is down
+    backfill_error: str | None = None  # a REST catch-up that fails (and is retried)
+
+    @property
+    def failing(self) -> bool:
+        """Retrying, or live on a connection that is down after an error (a planned
+        reconnect, or one still opening for the first time, is not a failure)."""
+        return self.state in ("retrying", "failed") or (
+            self.state == "live" and not self.connected and self.error is not None
+        )
+
+
 class CandleSink(Protocol):
     async def commit_closed_many(
         self,
@@ -52,5 +73,10 @@ class IngestPort(Protocol):
         """(code, message) when live ingest of `series_id` has failed for good."""
 
     def live_series(self) -> list[str]: ...
+
+    def feed_status(self, series_id: str) -> FeedStatus | None:
+        """None when no ingest job runs for `series_id`."""
+
+    def failing_whitelist(self) -> dict[str, str]: ...
 
     def snapshot(self) -> dict[str, Any]: ...

@@ -22,7 +22,9 @@ from typing import Any, Literal
 from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import CapacityExceeded, UnknownSymbol
 from app.history.source import HistorySource
+from app.ingest.failures import FailureLog
 from app.ingest.live import LiveIngestor
+from app.ingest.port import FeedStatus
 from app.metrics import Metrics
 from app.series import Market, SeriesId
 from app.tasks import KeyedTasks
@@ -88,6 +90,7 @@ class IngestSupervisor:
         self._leases: dict[tuple[str, str], float] = {}
         self._lease_tasks: KeyedTasks[tuple[str, str], None] = KeyedTasks("lease")
         self._running = False
+        self._failures = FailureLog(log, "series", clock)
 
     @property
     def running(self) -> bool:
@@ -227,6 +230,7 @@ class IngestSupervisor:
         ingestor = self._ingestors.get(_feed_key(job.series))
         if ingestor is not None:
             await ingestor.remove(job.series)
+        self._failures.forget(key)
         log.info("stopped live ingest of %s", key)
         self._update_gauge()
 
@@ -255,6 +259,7 @@ class IngestSupervisor:
                 job.state = "subscribing"
                 await ingestor.add(job.series)
                 job.state, job.last_error = "live", None
+                self._failures.recovered(str(job.series))
                 return
             except UnknownSymbol as e:
                 job.state, job.last_error, job.error_code = "failed", str(e), "unknown_symbol"
@@ -266,8 +271,7 @@ class IngestSupervisor:
                 raise
             except Exception as e:
                 job.state, job.last_error = "retrying", f"{type(e).__name__}: {e}"
-                log.warning("live ingest of %s failed (%s); retrying in %.0fs",
-                            job.series, job.last_error, delay)  # fmt: skip
+                self._failures.failed(str(job.series), job.last_error, delay)
                 await self._clock.sleep(delay)
                 delay = min(self._retry_max_s, delay * 2)
 
@@ -285,6 +289,36 @@ class IngestSupervisor:
     def is_live(self, series_id: str) -> bool:
         job = self._jobs.get(series_id)
         return job is not None and job.state == "live"
+
+    def feed_status(self, series_id: str) -> FeedStatus | None:
+        job = self._jobs.get(series_id)
+        if job is None:
+            return None
+        ingestor = self._ingestors.get(_feed_key(job.series))
+        live = ingestor.series_state(series_id) if ingestor is not None else None
+        connection = live.connection if live is not None else None
+        connected = connection is not None and connection.state == "open"
+        error = job.last_error
+        if error is None and connection is not None and not connected:
+            error = connection.last_error
+        return FeedStatus(
+            state=job.state,
+            kind=job.kind,
+            connected=connected,
+            error=error,
+            backfill_error=live.last_error if live is not None else None,
+        )
+
+    def failing_whitelist(self) -> dict[str, str]:
+        """Whitelisted series whose feed is failing now, with why."""
+        failing = {}
+        for key, job in self._jobs.items():
+            if job.kind != "whitelist":
+                continue
+            status = self.feed_status(key)
+            if status is not None and status.failing:
+                failing[key] = status.error or "connecting to the exchange"
+        return failing
 
     def heads(self) -> dict[str, int | None]:
         heads: dict[str, int | None] = {}
