@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from app.errors import ConfigError, TradeCanvasError
+from app.series import SeriesId
+
+log = logging.getLogger("trade_canvas")
 
 DEMO_WHITELIST = (
     "binance:spot:BTC/USDT:1m",
@@ -23,19 +27,35 @@ DEMO_WHITELIST = (
 )
 
 
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    """The settings, with what the command line gives over the environment."""
+    given = {
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "freqtrade_datadir": args.datadir,
+        "freqtrade_config": args.config,
+        "db_path": args.db,
+    }
+    return Settings(**{k: v for k, v in given.items() if v is not None}, **extra)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from app.api.app import create_app
     from app.api.http_protocol import http_protocol
 
-    overrides: dict[str, Any] = {
-        k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None
-    }
     fakes: list[Any] = []
+    extra: dict[str, Any] = {}
     if args.demo:
         fakes = _start_demo_exchanges()
-        overrides.update(_demo_settings({k: v for f in fakes for k, v in f.settings().items()}))
-    settings = Settings(**overrides)
-    preflight(settings)
+        extra = _demo_settings({k: v for f in fakes for k, v in f.settings().items()})
+    try:
+        settings = _settings(args, **extra)
+        whitelist = preflight(settings)
+        _announce(settings, whitelist, check_datadir=not args.demo)
+    except BaseException:
+        for fake in fakes:
+            fake.stop()
+        raise
     try:
         uvicorn.run(
             create_app(settings),
@@ -51,10 +71,10 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def preflight(settings: Settings) -> None:
+def preflight(settings: Settings) -> list[SeriesId]:
     """Fail before serving, with one clear line, on what would otherwise fail inside the
     server's startup with a traceback: the whitelist and freqtrade config, the store file,
-    the listening address."""
+    the listening address. Returns the whitelist."""
     import asyncio
     import socket
 
@@ -62,7 +82,7 @@ def preflight(settings: Settings) -> None:
     from app.services import whitelist_of
     from app.store import CandleStore
 
-    whitelist_of(settings)
+    whitelist = whitelist_of(settings)
     if settings.freqtrade.config is not None:
         from app.history.datadir import load_freqtrade_config
 
@@ -80,6 +100,21 @@ def preflight(settings: Settings) -> None:
         await store.close()
 
     asyncio.run(open_store())
+    return whitelist
+
+
+def _announce(settings: Settings, whitelist: list[SeriesId], check_datadir: bool) -> None:
+    """The banner, and what looks wrong about the datadir."""
+    from app.diagnostics import banner, datadir_problem
+    from app.history.datadir import resolve_datadir
+
+    datadirs = None
+    if settings.market_history_source == "freqtrade":
+        datadirs = resolve_datadir(settings.freqtrade.datadir, settings.freqtrade.config)
+    for line in banner(settings, whitelist, datadirs):
+        log.info("%s", line)
+    if check_datadir and datadirs is not None and (problem := datadir_problem(datadirs)):
+        log.warning("%s", problem)
 
 
 def _start_demo_exchanges() -> list[Any]:
@@ -111,19 +146,19 @@ def _import(args: argparse.Namespace) -> int:
     from app.history.cli import run_import
     from app.services import import_writer
 
-    return run_import(Settings(), args.datadir, args.series, args.all, import_writer)
+    return run_import(_settings(args), args.series, args.all, import_writer)
 
 
 def _datadir_ls(args: argparse.Namespace) -> int:
     from app.history.cli import datadir_ls
 
-    return datadir_ls(Settings(), args.datadir, args.json, sys.stdout)
+    return datadir_ls(_settings(args), args.json, sys.stdout)
 
 
 def _check_store(args: argparse.Namespace) -> int:
     from app.store.check import check_store
 
-    path = args.db or Settings().db.path
+    path = _settings(args).db.path
     bar = _ProgressBar(sys.stderr)
     problems = check_store(path, bar.show)
     bar.done()
@@ -199,9 +234,25 @@ def _fake_exchange(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trade-canvas", description=__doc__)
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _log_level(parser, argparse.SUPPRESS)
+    # What every command that reads the store or the datadir takes (as freqtrade's do).
+    common = argparse.ArgumentParser(add_help=False)
+    _log_level(common, argparse.SUPPRESS)
+    common.add_argument(
+        "-c", "--config", type=Path, metavar="PATH",
+        help="a freqtrade config: its datadir, pair whitelist, timeframe and data format "
+        "(TRADE_CANVAS_FREQTRADE_CONFIG)",
+    )  # fmt: skip
+    common.add_argument(
+        "--datadir", type=Path, metavar="PATH",
+        help="the freqtrade datadir, e.g. user_data/data/binance (TRADE_CANVAS_FREQTRADE_DATADIR)",
+    )  # fmt: skip
+    common.add_argument(
+        "--db", type=Path, metavar="PATH", help="the SQLite store (TRADE_CANVAS_DB_PATH)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the market-data server")
+    serve = sub.add_parser("serve", parents=[common], help="run the market-data server")
     serve.add_argument("--host", help="bind address (default TRADE_CANVAS_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default TRADE_CANVAS_PORT or 8000)")
     serve.add_argument(
@@ -211,29 +262,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
-    imp = sub.add_parser("import", help="import freqtrade datadir history into the store")
-    imp.add_argument("--datadir", type=Path, help="datadir (default: from the settings)")
+    imp = sub.add_parser(
+        "import", parents=[common], help="import freqtrade datadir history into the store"
+    )
     imp.add_argument("--series", nargs="+", default=[], metavar="ID", help="series ids")
     imp.add_argument("--all", action="store_true", help="every series in the datadir")
     imp.set_defaults(func=_import)
 
     datadir = sub.add_parser("datadir", help="inspect the freqtrade datadir")
     datadir_sub = datadir.add_subparsers(dest="datadir_command", required=True)
-    ls = datadir_sub.add_parser("ls", help="list the OHLCV files and what is served of them")
-    ls.add_argument("--datadir", type=Path, help="datadir (default: from the settings)")
+    ls = datadir_sub.add_parser(
+        "ls", parents=[common],
+        help="list the OHLCV files: from, to, candles, and what the store holds of each",
+    )  # fmt: skip
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.set_defaults(func=_datadir_ls)
 
     check = sub.add_parser(
-        "check-store", help="read every stored candle and run SQLite's integrity check"
-    )
-    check.add_argument("--db", type=Path, help="the SQLite file (default TRADE_CANVAS_DB_PATH)")
+        "check-store", parents=[common],
+        help="read every stored candle and run SQLite's integrity check",
+    )  # fmt: skip
     check.set_defaults(func=_check_store)
 
     for venue, first_port in (("binance", 9100), ("bybit", 9110)):
         fake = sub.add_parser(
             f"fake-{venue}", help=f"run a local {venue.capitalize()} (REST + WebSocket)"
         )
+        _log_level(fake, argparse.SUPPRESS)
         fake.add_argument("--host", default="127.0.0.1")
         fake.add_argument("--rest-port", type=int, default=first_port)
         fake.add_argument("--spot-ws-port", type=int, default=first_port + 1)
@@ -251,11 +306,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_level(parser: argparse.ArgumentParser, default: Any) -> None:
+    # Accepted before and after the command (`trade-canvas serve --log-level debug`); a
+    # default only where it cannot hide a value given in the other place.
+    parser.add_argument(
+        "--log-level", default=default, choices=["debug", "info", "warning"],
+        help="default info",
+    )  # fmt: skip
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trade-canvas")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.log_level = getattr(args, "log_level", "info")
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from app.diagnostics import unknown_variables
+
+    for warning in unknown_variables(os.environ):
+        log.warning("%s", warning)
     try:
         code: int = args.func(args)
     except TradeCanvasError as e:

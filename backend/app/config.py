@@ -219,6 +219,10 @@ class Settings(BaseSettings):
     @classmethod
     def _series_ids(cls, value: list[str]) -> list[str]:
         for series_id in value:
+            if len(series_id.split()) > 1:
+                raise ValueError(
+                    f"separate ids with commas, not spaces: {','.join(series_id.split())}"
+                )
             try:
                 parse_series_id(series_id)
             except InvalidSeriesId as e:

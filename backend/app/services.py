@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 from app.admission import Admission
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
-from app.errors import InvalidSeriesId
+from app.errors import ConfigError, InvalidSeriesId
 from app.exchanges.binance.venue import binance_venue
 from app.exchanges.bybit.venue import bybit_venue
 from app.exchanges.facade_support import FacadeMetrics
@@ -154,6 +154,11 @@ def whitelist_of(settings: Settings) -> list[SeriesId]:
     config = load_freqtrade_config(settings.freqtrade.config)
     pairs = (config.get("exchange") or {}).get("pair_whitelist") or []
     timeframe = config.get("timeframe")
+    if pairs and not timeframe:
+        raise ConfigError(
+            f'freqtrade config {settings.freqtrade.config} has no "timeframe": its pair '
+            'whitelist needs one (add e.g. "timeframe": "5m", or set TRADE_CANVAS_WHITELIST)'
+        )
     market = "futures" if config.get("trading_mode") == "futures" else "spot"
     exchange = configured_exchange(config)
     series = []

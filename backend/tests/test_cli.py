@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import shutil
 import socket
 import sqlite3
@@ -35,8 +37,39 @@ def test_datadir_ls_lists_files_and_problems(tmp_path: Path) -> None:
     by_name = {Path(e["path"]).name: e for e in entries}
     assert by_name["ETH_BTC-5m.feather"]["series_id"] == "binance:spot:ETH/BTC:5m"
     assert "not a Binance kline interval" in by_name["UNITTEST_BTC-8m.feather"]["problem"]
+    assert by_name["ETH_BTC-5m.feather"]["candles"] == 5760
+    assert by_name["ETH_BTC-5m.feather"]["stored"] is None
     text = run(tmp_path, "datadir", "ls", "--datadir", str(DATADIR))
     assert "binance:futures:XRP/USDT:USDT:1h" in text.stdout and "26 OHLCV files" in text.stdout
+
+
+def test_datadir_ls_shows_from_to_candles_and_what_is_stored(tmp_path: Path) -> None:
+    imported = run(tmp_path, "import", "--datadir", str(DATADIR),
+                   "--series", "binance:spot:ETH/BTC:5m")  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    done = run(tmp_path, "datadir", "ls", "--datadir", str(DATADIR))
+    assert done.returncode == 0, done.stderr
+    header = next(line for line in done.stdout.splitlines() if line.startswith("series"))
+    assert header.split() == ["series", "format", "from", "to", "candles", "stored", "status"]
+    row = next(line for line in done.stdout.splitlines() if "binance:spot:ETH/BTC:5m" in line)
+    assert row.split() == ["binance:spot:ETH/BTC:5m", "feather", "2018-01-10", "04:55",
+                           "2018-01-30", "04:50", "5,760", "5,760", "ok"]  # fmt: skip
+    ada = next(line for line in done.stdout.splitlines() if "binance:spot:ADA/BTC:5m" in line)
+    assert ada.split()[-2:] == ["-", "ok"]  # not imported
+
+
+def test_datadir_ls_of_a_missing_or_wrong_directory_says_where_to_look(tmp_path: Path) -> None:
+    missing = run(tmp_path, "datadir", "ls", "--datadir", str(tmp_path / "nope" / "binance"))
+    assert missing.returncode == 2
+    [line] = missing.stderr.strip().splitlines()
+    assert "does not exist" in line and "user_data/data/binance" in line, line
+
+    data = tmp_path / "user_data" / "data"
+    (data / "binance").mkdir(parents=True)
+    shutil.copy(DATADIR / "ETH_BTC-5m.feather", data / "binance")
+    parent = run(tmp_path, "datadir", "ls", "--datadir", str(data))
+    assert parent.returncode == 0
+    assert f"but {data / 'binance'} does" in parent.stdout, parent.stdout
 
 
 def test_import_series_with_progress_and_summary(tmp_path: Path) -> None:
@@ -45,7 +78,8 @@ def test_import_series_with_progress_and_summary(tmp_path: Path) -> None:
         "--series", "binance:spot:UNITTEST/BTC:1m", "binance:futures:XRP/USDT:USDT:5m",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "rows/s" in done.stdout and "ETA" in done.stdout
+    # Not a terminal: the summary without progress bars.
+    assert "rows/s" not in done.stdout and "\r" not in done.stdout
     assert "13681" in done.stdout and "imported" in done.stdout
     assert stored(tmp_path) == {
         "binance:spot:UNITTEST/BTC:1m": 13681,
@@ -86,7 +120,8 @@ def test_import_reads_each_venues_own_datadir(tmp_path: Path) -> None:
     }
     missing = run(tmp_path, "import", "--datadir", str(data / "binance"), "--series",
                   "binance:spot:ETH/BTC:5m")  # fmt: skip
-    assert missing.returncode == 1 and "missing" in missing.stdout
+    assert missing.returncode == 2
+    assert f"looked for {data / 'binance' / 'ETH_BTC-5m.feather'}" in missing.stderr
 
     listing = run(tmp_path, "datadir", "ls", "--datadir", str(bybit), "--json")
     problems = {Path(e["path"]).name: e["problem"] for e in json.loads(listing.stdout)}
@@ -94,10 +129,36 @@ def test_import_reads_each_venues_own_datadir(tmp_path: Path) -> None:
     assert "not a Bybit kline interval" in problems["UNITTEST_BTC-8m.feather"]
 
 
-def test_import_reports_a_missing_series_and_fails(tmp_path: Path) -> None:
-    done = run(tmp_path, "import", "--datadir", str(DATADIR), "--series", "binance:spot:NO/PE:1m")
-    assert done.returncode == 1
-    assert "missing" in done.stdout
+def test_import_on_a_terminal_draws_progress_bars(tmp_path: Path) -> None:
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "TRADE_CANVAS_DB_PATH": str(tmp_path / "store.sqlite")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "app", "import", "--datadir", str(DATADIR),
+         "--series", "binance:spot:UNITTEST/BTC:1m"],
+        env=env, stdout=secondary, stderr=subprocess.DEVNULL,
+    ) as proc:  # fmt: skip
+        os.close(secondary)
+        output = b""
+        with contextlib.suppress(OSError):  # EIO once the process has closed its end
+            while chunk := os.read(primary, 4096):
+                output += chunk
+        assert proc.wait(120) == 0
+    os.close(primary)
+    text = output.decode()
+    assert "\r" in text and "rows/s" in text and "ETA" in text, text
+
+
+def test_import_of_a_file_that_is_not_there_names_it_and_the_timeframes_that_are(
+    tmp_path: Path,
+) -> None:
+    done = run(tmp_path, "import", "--datadir", str(DATADIR),
+               "--series", "binance:spot:ETH/BTC:1m", "binance:spot:NO/PE:5m")  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert f"looked for {DATADIR / 'ETH_BTC-1m.feather'}" in line, line
+    assert "ETH/BTC has 5m there" in line
+    assert "no timeframe of NO/PE is there" in line
+    assert not (tmp_path / "store.sqlite").exists()  # nothing half done
 
 
 def test_import_needs_series_or_all(tmp_path: Path) -> None:
@@ -231,3 +292,74 @@ def test_db_path_with_hash_and_question_mark_opens_exactly_that_file(tmp_path: P
     }
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM candles").fetchone()[0] > 0
+
+
+def test_serve_names_what_it_uses_and_warns_about_what_looks_wrong(tmp_path: Path) -> None:
+    """A banner at start; a misspelt variable and the datadir's parent given for it are
+    warned about with the right name; `--log-level` after the command works."""
+    data = tmp_path / "user_data" / "data"
+    (data / "binance").mkdir(parents=True)
+    shutil.copy(DATADIR / "ETH_BTC-5m.feather", data / "binance")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "exchange": {"name": "binance", "pair_whitelist": ["ETH/BTC"]}, "timeframe": "5m",
+    }))  # fmt: skip
+    db = tmp_path / "mine.sqlite"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TRADE_CANVAS_FREQTRADE_DATDIR": str(data / "binance"),
+           "TRADE_CANVAS_LIVE_INGEST": "0", "TRADE_CANVAS_HISTORY_DOWNLOAD": "0"}  # fmt: skip
+    env.pop("TRADE_CANVAS_DB_PATH", None)
+    args = ["serve", "--datadir", str(data), "-c", str(config), "--db", str(db),
+            "--port", str(port), "--log-level", "info"]  # fmt: skip
+    with subprocess.Popen(
+        [sys.executable, "-m", "app", *args], env=env, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        assert proc.stderr is not None
+        lines: list[str] = []
+        try:
+            for line in proc.stderr:  # ends when the process does: a hang fails on timeout
+                lines.append(line.rstrip())
+                if "Application startup complete" in line:
+                    break
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    log = "\n".join(lines)
+    assert "Application startup complete" in log, log
+    assert (
+        "TRADE_CANVAS_FREQTRADE_DATDIR is not a trade-canvas setting and is ignored; "
+        "did you mean TRADE_CANVAS_FREQTRADE_DATADIR?"
+    ) in log
+    assert f"trade-canvas serving on http://127.0.0.1:{port}/" in log
+    assert f"store: SQLite {db}" in log
+    assert f"freqtrade config: {config}" in log
+    assert "whitelist: 1 series: binance:spot:ETH/BTC:5m" in log
+    assert "live ingest: off" in log
+    assert f"datadirs: binance {data} (0 files)" in log
+    assert f"but {data / 'binance'} does: freqtrade's datadir is the exchange's folder" in log
+    assert db.exists()
+
+
+def test_a_config_without_timeframe_and_a_spaced_whitelist_are_named(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"exchange": {"name": "binance", "pair_whitelist": ["ETH/BTC"]}}))
+    done = serve_with(tmp_path, {}, "-c", str(config))
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert f'freqtrade config {config} has no "timeframe"' in line, line
+
+    spaced = serve_with(
+        tmp_path, {"TRADE_CANVAS_WHITELIST": "binance:spot:BTC/USDT:1m binance:spot:ETH/USDT:1m"}
+    )
+    assert spaced.returncode == 2
+    [line] = spaced.stderr.strip().splitlines()
+    assert "separate ids with commas, not spaces" in line, line
+
+
+def test_version() -> None:
+    done = subprocess.run([sys.executable, "-m", "app", "--version"], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("trade-canvas 0."), done

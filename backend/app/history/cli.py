@@ -9,68 +9,137 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import orjson
 
 from app.config import Settings
+from app.diagnostics import datadir_problem
 from app.errors import TradeCanvasError
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
-from app.history.datadir import Datadirs, configured_format, list_datadirs, resolve_datadir
+from app.history.datadir import (
+    DatadirEntry,
+    Datadirs,
+    configured_format,
+    list_datadir,
+    list_datadirs,
+    pair_to_filename,
+    resolve_datadir,
+    series_files,
+)
+from app.history.reader import HistoryFileError, read_ohlcv
 from app.history.source import HistoryWriter
 from app.metrics import Metrics
-from app.series import SeriesId, parse_series_id
+from app.series import SeriesId, parse_series_id, timeframe_seconds
 from app.store import CandleStore
 from app.tasks import spawn
 
 
-def datadir_of(settings: Settings, override: Path | None) -> Datadirs:
-    return resolve_datadir(override or settings.freqtrade.datadir, settings.freqtrade.config)
+def datadir_of(settings: Settings) -> Datadirs:
+    return resolve_datadir(settings.freqtrade.datadir, settings.freqtrade.config)
 
 
-def datadir_ls(settings: Settings, datadir: Path | None, as_json: bool, out: TextIO) -> int:
-    datadirs = datadir_of(settings, datadir)
+def _existing_datadir(settings: Settings) -> Datadirs:
+    datadirs = datadir_of(settings)
+    if not datadirs.root.is_dir():
+        problem = datadir_problem(datadirs)
+        raise TradeCanvasError(problem or f"the datadir {datadirs.root} does not exist")
+    return datadirs
+
+
+def datadir_ls(settings: Settings, as_json: bool, out: TextIO) -> int:
+    """Every OHLCV file with the candles in it (from, to, how many), as `freqtrade
+    list-data --show-timerange` shows them, and what the store holds of each series."""
+    datadirs = _existing_datadir(settings)
     entries = list_datadirs(datadirs)
+    spans = [_span(e) for e in entries]
+    stored = asyncio.run(_stored(settings.db.path)) if settings.db.path.is_file() else {}
     if as_json:
-        out.write(orjson.dumps([e.as_dict() for e in entries]).decode() + "\n")
+        rows = [
+            {
+                **e.as_dict(),
+                **span,
+                "problem": e.problem or span["problem"],
+                "stored": stored.get(e.series_id or ""),
+            }
+            for e, span in zip(entries, spans, strict=True)
+        ]
+        out.write(orjson.dumps(rows).decode() + "\n")
         return 0
     folders = ", ".join(f"{name}: {path}" for name, path in datadirs.all().items())
     print(f"{datadirs.root}: {len(entries)} OHLCV files ({folders})", file=out)
-    rows = [
-        (e.series_id or f"({e.pair} {e.timeframe} {e.candle_type})", e.format,
-         _size(e.size_bytes), e.problem or "ok")
-        for e in entries
-    ]  # fmt: skip
-    _table(rows, ("series", "format", "size", "status"), out)
+    if not entries and (problem := datadir_problem(datadirs)):
+        print(f"hint: {problem}", file=out)
+    table: list[tuple[str, ...]] = []
+    for e, span in zip(entries, spans, strict=True):
+        held = stored.get(e.series_id or "")
+        table.append(
+            (e.series_id or f"({e.pair} {e.timeframe} {e.candle_type})", e.format,
+             _when(span["from"]), _when(span["to"]), _count(span["candles"]),
+             _count(held["count"]) if held else "-", e.problem or span["problem"] or "ok")
+        )  # fmt: skip
+    _table(table, ("series", "format", "from", "to", "candles", "stored", "status"), out)
     return 0
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}"
-        n //= 1024
-    return f"{n} GB"
+def _span(entry: DatadirEntry) -> dict[str, Any]:
+    """From, to and candles of one file (read as the server reads it)."""
+    if entry.series_id is None or entry.problem:
+        return {"from": None, "to": None, "candles": None, "problem": None}
+    try:
+        data = read_ohlcv(entry.path, entry.format, entry.timeframe)
+    except HistoryFileError as e:
+        return {"from": None, "to": None, "candles": None, "problem": str(e)}
+    times = data.times
+    return {
+        "from": int(times[0]) if len(times) else None,
+        "to": int(times[-1]) if len(times) else None,
+        "candles": len(times),
+        "problem": None,
+    }
+
+
+async def _stored(db: Path) -> dict[str, dict[str, Any]]:
+    store = CandleStore(db, Metrics())
+    await store.open()
+    try:
+        return {
+            s.series_id: {"count": s.count, "from": s.first_time, "to": s.head_time}
+            for s in await store.list_series()
+        }
+    finally:
+        await store.close()
+
+
+def _when(t: int | None) -> str:
+    if t is None:
+        return "-"
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
 
 
 def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...], out: TextIO) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for i, row in enumerate([header, *rows]):
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)), file=out)
+        line = "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+        print(line.rstrip(), file=out)
         if i == 0:
             print("  ".join("-" * w for w in widths), file=out)
 
 
 def run_import(
     settings: Settings,
-    datadir: Path | None,
     series_ids: list[str],
     import_all: bool,
     writer_of: Callable[[CandleStore], HistoryWriter],
     out: TextIO = sys.stdout,
 ) -> int:
-    path = datadir_of(settings, datadir)
+    path = _existing_datadir(settings)
     if import_all:
         entries = [e for e in list_datadirs(path) if e.series_id]
         targets = [
@@ -80,7 +149,33 @@ def run_import(
         targets = [parse_series_id(s) for s in series_ids]
     else:
         raise TradeCanvasError("name --series ID ... or --all")
+    fmt = settings.history.data_format or configured_format(settings.freqtrade.config)
+    missing = [
+        _missing_file(path, s) for s in targets if not series_files(path.of(s.exchange), s, fmt)
+    ]
+    if missing:
+        raise TradeCanvasError("; ".join(missing))
     return asyncio.run(_import(settings, path, targets, writer_of, out))
+
+
+def _missing_file(datadirs: Datadirs, series: SeriesId) -> str:
+    """What was looked for, and which timeframes of the pair the datadir has."""
+    folder = datadirs.of(series.exchange)
+    suffix = "-futures" if series.market == "futures" else ""
+    where = folder / "futures" if series.market == "futures" else folder
+    looked = where / f"{pair_to_filename(series.symbol)}-{series.timeframe}{suffix}.feather"
+    market = "spot" if series.market == "spot" else "futures"
+    timeframes = sorted(
+        {e.timeframe for e in list_datadir(folder, series.exchange)
+         if e.pair == series.symbol and e.candle_type == market},
+        key=timeframe_seconds,
+    )  # fmt: skip
+    has = (
+        f"{series.symbol} has {', '.join(timeframes)} there"
+        if timeframes
+        else f"no timeframe of {series.symbol} is there"
+    )
+    return f"no datadir file for {series}: looked for {looked} (or .parquet/.json.gz/.json); {has}"
 
 
 async def _import(
@@ -111,11 +206,15 @@ async def _import(
             before = await store.stats(key)
             job = spawn(bootstrapper.ensure(series, complete=True), f"import {key}")
             started = time.monotonic()
+            # A bar redrawn in place is for a terminal; a log or a pipe gets the summary.
+            bar = out.isatty()
             while not job.done():
-                _progress(bootstrapper, key, started, out)
+                if bar:
+                    _progress(bootstrapper, key, started, out)
                 await asyncio.wait([job], timeout=0.2)
             await job
-            _progress(bootstrapper, key, started, out, final=True)
+            if bar:
+                _progress(bootstrapper, key, started, out, final=True)
             state = bootstrapper.state(key)
             after = await store.stats(key)
             added = (after.count if after else 0) - (before.count if before else 0)
