@@ -48,6 +48,8 @@ class HistorySettings(_Group):
 
     batch_size: int = Field(default=5_000, ge=100, le=100_000)
     recheck_s: float = Field(default=5.0, ge=0)
+    # How often the datadir files of series open in a chart are looked at for appends.
+    follow_s: float = Field(default=2.0, gt=0)
     wait_s: float = Field(default=20.0, ge=0)
     min_candles: int = Field(default=0, ge=0)
     data_format: Literal["feather", "parquet", "jsongz", "json"] | None = None

@@ -30,6 +30,7 @@ from app.history.datadir import (
     resolve_datadir,
 )
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
+from app.history.follow import DatadirFollower
 from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
 from app.hub import CandleWriter, Fanout, NoBus, SeriesLocks, Subscriptions
@@ -78,6 +79,8 @@ class Services:
     # Each venue's exchange-compatible API, by venue name (`/binance/...`).
     facades: Mapping[str, ASGIApp]
     facade_metrics: FacadeMetrics
+    # Imports what `download-data` appends to the files of series open in a chart.
+    datadir_follower: DatadirFollower | None
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -250,8 +253,11 @@ async def start_services(
             live_ingest=settings.live_ingest,
         )  # fmt: skip
         await supervisor.start()
+        follower = None
         if isinstance(history, HistoryBootstrapper):
             await history.resume_interrupted()
+            follower = DatadirFollower(history, fanout.followed, clock, settings.history.follow_s)
+            follower.start()
     except BaseException:
         await venues.close()
         await store.close()
@@ -305,6 +311,7 @@ async def start_services(
         query,
         facades,
         facade_metrics,
+        follower,
     )
 
 
@@ -313,6 +320,8 @@ async def stop_services(services: Services) -> None:
         if services.catalog_warmup is not None:
             services.catalog_warmup.cancel()
             await asyncio.gather(services.catalog_warmup, return_exceptions=True)
+        if services.datadir_follower is not None:
+            await services.datadir_follower.stop()
         await services.supervisor.stop()
         if services.history is not None:
             await services.history.stop()

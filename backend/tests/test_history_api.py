@@ -197,6 +197,38 @@ async def test_ws_subscribe_bootstraps_before_catchup(
         assert msg["server_head_time"] == data[-1][0]
 
 
+@pytest.mark.parametrize("appended", [5, 3000], ids=["few", "many"])
+async def test_an_open_chart_follows_candles_download_data_appends_to_the_file(
+    make_settings: SettingsFactory, tmp_path: Path, appended: int
+) -> None:
+    """Nobody asks the server again: the file grows, and the follower gets the closes (or,
+    for more than a chart should receive one by one, the newest with a `gap` to re-read)."""
+    data = rows(300 + appended)
+    store_with_freqtrade(tmp_path, "BTC/USDT", "1m", data[:300], "feather")
+    sid = "binance:spot:BTC/USDT:1m"
+    settings = history_settings(make_settings, tmp_path, history_follow_s=0.05)
+    async with live_server(settings) as s, s.ws() as ws:
+        await send_json(ws, {"type": "subscribe", "series_id": sid, "since": data[289][0]})
+        catchup = await recv_json(ws)
+        assert catchup["type"] == "catchup" and catchup["server_head_time"] == data[299][0]
+        store_with_freqtrade(tmp_path, "BTC/USDT", "1m", data, "feather")  # as download-data
+        if appended == 5:
+            got = [await recv_json(ws) for _ in range(appended)]
+            assert [m["type"] for m in got] == ["candle_closed"] * appended
+            assert [
+                tuple(m["candle"][k] for k in ("candle_time", "open", "high", "low", "close",
+                                               "volume"))
+                for m in got
+            ] == data[300:]  # fmt: skip
+        else:
+            gap, closed = await recv_json(ws), await recv_json(ws)
+            assert gap == {"type": "gap", "series_id": sid, "expected_next_time": data[300][0],
+                           "actual_time": data[-1][0]}  # fmt: skip
+            assert closed["type"] == "candle_closed"
+            assert closed["candle"]["candle_time"] == data[-1][0]
+        assert await all_candles(s, sid) == data
+
+
 async def test_a_corrupt_file_is_skipped_for_the_next_format_and_reported_once(
     make_settings: SettingsFactory, tmp_path: Path
 ) -> None:

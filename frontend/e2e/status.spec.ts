@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { chartUrl, expect, FILE_1M, LIVE, test, waitForBars } from "./fixtures";
-import { makeDatadir, REPO, startServer } from "./stack.mjs";
+import { chartUrl, expect, FILE_1M, hook, LIVE, test, waitForBars } from "./fixtures";
+import { makeDatadir, REPO, startServer, storedCandles, writeFreqtradeFile } from "./stack.mjs";
 
 const SHOTS = join(REPO, "output", "playwright");
 
@@ -60,4 +60,17 @@ test("with live ingest off the header and the empty chart say so", async ({ page
   } finally {
     await server.stop();
   }
+});
+
+test("an open chart follows candles download-data appends to its file", async ({ page, stack }) => {
+  const series = "binance:spot:GROW/USDT:1m"; // not listed by the exchange: history only
+  writeFreqtradeFile(stack.datadir, "GROW/USDT", 500);
+  await page.goto(chartUrl(stack, series));
+  await waitForBars(page, series, 500);
+  const before = await hook(page, "closedBars");
+  expect(before).toHaveLength(500);
+
+  writeFreqtradeFile(stack.datadir, "GROW/USDT", 530); // the same 500, then 30 more
+  await expect.poll(async () => (await hook(page, "closedBars")).length).toBe(530);
+  expect(await hook(page, "closedBars")).toEqual(await storedCandles(stack.server.url, series));
 });

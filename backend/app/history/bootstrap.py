@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -172,6 +173,22 @@ class HistoryBootstrapper:
         except TimeoutError:
             log.info("serving %s before its history is complete (%s)", key, state.status)
 
+    async def recheck_files(self, series_ids: Iterable[str]) -> None:
+        """Re-import the series among `series_ids` whose datadir file changed since it was
+        imported (`download-data` appended to it): never a download, never a first import."""
+        changed = []
+        for key in series_ids:
+            state = self._series.get(key)
+            if state is None or state.file is None or key in self._jobs:
+                continue
+            signature = state.signature
+            now = await asyncio.to_thread(_signature, Path(state.file))
+            if now is not None and signature is not None and now not in signature:
+                changed.append((key, state))
+        for key, state in changed:
+            if key not in self._jobs:
+                self._start(parse_series_id(key), state)
+
     def _start(self, series: SeriesId, state: SeriesHistory) -> None:
         key = str(series)
         state.checked_at = self._clock.monotonic()
@@ -261,8 +278,10 @@ class HistoryBootstrapper:
         too_short = loaded is not None and len(loaded) < opts.min_candles
         if too_short and not downloaded and await self._download(series, state):
             files = series_files(datadir, series, opts.preferred_format)
+            signature = _signatures(files)
             loaded = await self._load(series, state, files) or loaded
-        state.signature = _signatures(files)
+        # As it was before the read: a file rewritten while it was read is read again.
+        state.signature = signature
         if loaded is not None:
             await self._import(series, state, loaded)
 

@@ -25,6 +25,10 @@ class Fanout:
         self._catchup_max = catchup_max
         self._followers: dict[str, set[ClientSession]] = {}
 
+    def followed(self) -> list[str]:
+        """The series at least one client follows."""
+        return [k for k, sessions in self._followers.items() if sessions]
+
     def follower_count(self, series_id: str) -> int:
         return len(self._followers.get(series_id, ()))
 

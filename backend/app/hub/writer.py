@@ -2,9 +2,8 @@
 
 Each call is one store transaction. Live commits are published on the bus after the commit
 and under the series' lock (nothing reaches a client as closed before it is durable), and
-only the candles the commit stored. History batches are not published candle by candle:
-clients page history over HTTP, and the next live candle after an import reaches each
-follower with a `gap`.
+only the candles the commit stored. History batches are published only where they extend
+the stored head (a datadir file that grew): older history is paged over HTTP.
 
 What the exchange says (stream, REST backfill) and what a datadir holds never rewrites a
 stored candle: the first value stored for a time stays, and a different one offered later
@@ -22,6 +21,8 @@ from app.hub.bus import Bus
 from app.hub.locks import SeriesLocks
 from app.ingest.port import BatchCommit
 from app.store import CandleStore, ImportProgress, UpsertResult
+
+APPEND_PUBLISH_MAX = 1_000
 
 
 class CandleWriter:
@@ -71,11 +72,21 @@ class CandleWriter:
         extras: ExtrasByTime | None = None,
     ) -> UpsertResult:
         """A batch of history, with the import progress it completes, in one transaction;
-        candles the store holds stay as they are."""
+        candles the store holds stay as they are. Candles it appends after the stored head
+        (a datadir file that `download-data` extended) are published, so open charts
+        follow the file; at most `APPEND_PUBLISH_MAX` of them, else only the newest (each
+        follower then gets a `gap` and re-reads)."""
         async with self._locks.hold([series_id]):
-            return await self._store.insert_many(
+            head = await self._store.head_time(series_id)
+            result = await self._store.insert_many(
                 series_id, candles, progress=progress, extras=extras
             )
+            appended = sorted(c for c in result.written if head is None or c[0] > head)
+            if len(appended) > APPEND_PUBLISH_MAX:
+                appended = appended[-1:]
+            if appended:
+                self._bus.closed(series_id, appended)
+            return result
 
     def publish_forming(
         self, series_id: str, candle: Candle, event_time_ms: int | None = None
