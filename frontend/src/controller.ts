@@ -65,7 +65,6 @@ export class MarketController {
     this.status = null;
     this.surface.status(null);
     this.showProblem(null);
-    void this.refreshStatus();
     this.surface.render({ kind: "reset", prepended: 0 }, this.book);
     this.surface.loading("first");
     let candles;
@@ -79,6 +78,8 @@ export class MarketController {
       return;
     }
     if (generation !== this.generation) return;
+    // Asked after the first page: a request may have imported the series meanwhile.
+    void this.refreshStatus();
     this.surface.loading(null);
     this.surface.render(this.book.mergeClosed(candles), this.book);
     if (!candles.length) this.showEmpty();

@@ -26,6 +26,7 @@ import {
   type Timeframe,
 } from "./series";
 import type { SeriesInfo, ServerMessage } from "./types";
+import { resolveSymbol, UserData, type Held } from "./userData";
 import { Venues } from "./venues";
 
 const DEFAULT_SERIES = "binance:spot:BTC/USDT:1m";
@@ -60,6 +61,7 @@ const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
 let theme: ThemeChoice = themeChoice();
 let knownSeries: SeriesInfo[] = [];
 let venues = Venues.unknown;
+let userData = UserData.none;
 
 /** The venue's price tick for a series: from the series listing, else from the venue's
  * market list (which the server fetches for `/api/market/exchanges` if need be). */
@@ -225,13 +227,21 @@ function choose(change: {
 }): void {
   const now = current();
   const exchange = change.exchange ?? now.exchange;
-  const market = change.market ?? now.market;
-  const symbol = normalizeSymbol(change.symbol ?? ui.symbol.value, market);
+  let market = change.market ?? now.market;
+  let symbol: string;
+  if (change.market !== undefined) {
+    symbol = normalizeSymbol(change.symbol ?? ui.symbol.value, market); // the market was chosen
+  } else {
+    const resolved = resolveSymbol(change.symbol ?? ui.symbol.value, exchange, market, venues, userData);
+    if (!resolved) return;
+    ({ market, symbol } = resolved);
+  }
   if (!symbol) return;
   let timeframe = change.timeframe ?? now.timeframe;
   if (!venues.offers(exchange, timeframe)) timeframe = "1m"; // e.g. 8h on a venue without it
   const id = formatSeriesId({ exchange, market, symbol, timeframe });
   if (id !== controller.seriesId) void open(id, true);
+  else showChoice(id); // what was typed, shown as the series it names
 }
 
 ui.picker.addEventListener("submit", (event) => {
@@ -258,28 +268,35 @@ function showChoice(seriesId: string): void {
   } else {
     ui.symbol.value = seriesId;
   }
+  const held = parts ? userData.timeframes(parts.exchange, parts.market, parts.symbol) : new Map();
   for (const button of ui.timeframes.querySelectorAll("button")) {
     button.setAttribute("aria-pressed", String(button.dataset.timeframe === parts?.timeframe));
     const tf = button.dataset.timeframe;
     button.hidden = Boolean(parts && tf && isTimeframe(tf) && !venues.offers(parts.exchange, tf));
+    const mine = tf && isTimeframe(tf) ? held.get(tf) : undefined;
+    button.dataset.held = mine ? (mine.inDatadir ? "datadir" : "stored") : "";
+    button.title = mine ? heldText(mine) : "";
   }
   document.title = parts ? `${parts.symbol} ${parts.timeframe} · trade-canvas` : "trade-canvas";
   fillSymbols();
 }
 
+function heldText(held: Held): string {
+  const stored = held.stored ? `${held.stored.toLocaleString("en-US")} candles stored` : "";
+  return [held.inDatadir ? "in your datadir" : "", stored].filter(Boolean).join(", ");
+}
+
+/** The symbol suggestions: the pairs the user holds first, marked, then the venue's. */
 function fillSymbols(): void {
+  const exchange = ui.exchange.value;
   const market = ui.market.value;
-  const symbols = new Set<string>(venues.symbols(ui.exchange.value, market));
-  for (const s of knownSeries) {
-    const parts = parseSeriesId(s.series_id);
-    if (parts && parts.market === market && parts.exchange === ui.exchange.value) {
-      symbols.add(parts.symbol);
-    }
-  }
+  const mine = userData.symbols(exchange, market);
+  const listed = venues.symbols(exchange, market).filter((s) => !mine.has(s));
   ui.symbols.replaceChildren(
-    ...[...symbols].sort().map((symbol) => {
+    ...[...[...mine].sort(), ...listed.sort()].map((symbol) => {
       const option = document.createElement("option");
       option.value = symbol;
+      if (mine.has(symbol)) option.label = "your data";
       return option;
     }),
   );
@@ -338,7 +355,9 @@ async function firstSeries(): Promise<string> {
   const listing = api.series().then(
     (series) => {
       knownSeries = series;
+      userData = UserData.from(series);
       fillSymbols();
+      if (controller.seriesId) showChoice(controller.seriesId);
       // The listing may arrive after the chosen series opened: its tick applies now.
       if (controller.seriesId) chart.setPriceTick(priceTick(controller.seriesId));
       return series;
@@ -347,8 +366,7 @@ async function firstSeries(): Promise<string> {
   );
   if (chosen) return chosen;
   const series = await listing;
-  const preferred = series.find((s) => s.live) ?? series.find((s) => s.count > 0);
-  return preferred?.series_id ?? DEFAULT_SERIES;
+  return userData.preferred() ?? series.find((s) => s.live)?.series_id ?? DEFAULT_SERIES;
 }
 
 applyTheme();

@@ -43,6 +43,17 @@ export class Venues {
     return this.ticks.get(key(parts.exchange, parts.market, parts.symbol)) ?? null;
   }
 
+  lists(exchange: string, market: string, symbol: string): boolean {
+    return this.symbols(exchange, market).includes(symbol);
+  }
+
+  /** The pair a venue's own symbol (`ETHBTC`) names in a market, if it lists one. */
+  symbolOf(exchange: string, market: string, exchangeSymbol: string): string | null {
+    const venue = this.list.find((v) => v.exchange === exchange);
+    const listed = venue?.markets.find((m) => m.market === market)?.symbols;
+    return listed?.find((s) => s.exchange_symbol.toUpperCase() === exchangeSymbol)?.symbol ?? null;
+  }
+
   symbols(exchange: string, market: string): string[] {
     const venue = this.list.find((v) => v.exchange === exchange);
     return venue?.markets.find((m) => m.market === market)?.symbols.map((s) => s.symbol) ?? [];

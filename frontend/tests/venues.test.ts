@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseSeriesId } from "../src/series";
 import type { ExchangeInfo } from "../src/types";
+import { resolveSymbol, UserData } from "../src/userData";
 import { Venues } from "../src/venues";
 
 const LISTING: ExchangeInfo[] = [
@@ -40,5 +41,83 @@ describe("Venues", () => {
     expect(venues.names()).toEqual(["bybit"]);
     expect(venues.symbols("bybit", "spot")).toEqual(["BTC/USDT"]);
     expect(venues.symbols("bybit", "futures")).toEqual([]);
+  });
+});
+
+describe("resolveSymbol", () => {
+  const binance = Venues.from([
+    {
+      exchange: "binance",
+      markets: [
+        {
+          market: "spot",
+          timeframes: ["1m"],
+          symbols: [
+            { symbol: "ETH/BTC", exchange_symbol: "ETHBTC", price_tick: 0.00001, amount_step: 0.0001 },
+            { symbol: "BTC/USDT", exchange_symbol: "BTCUSDT", price_tick: 0.01, amount_step: 0.00001 },
+          ],
+        },
+        {
+          market: "futures",
+          timeframes: ["1m"],
+          symbols: [{ symbol: "BTC/USDT:USDT", exchange_symbol: "BTCUSDT", price_tick: 0.1, amount_step: 0.001 }],
+        },
+      ],
+    },
+  ]);
+  const none = UserData.none;
+
+  it("switches to the market that lists a pair the other does not", () => {
+    expect(resolveSymbol("ETH/BTC", "binance", "futures", binance, none)).toEqual({ market: "spot", symbol: "ETH/BTC" });
+    expect(resolveSymbol("BTC/USDT:USDT", "binance", "spot", binance, none)).toEqual({
+      market: "futures",
+      symbol: "BTC/USDT:USDT",
+    });
+  });
+
+  it("takes the venue's own symbol and lower case, in the chosen market first", () => {
+    expect(resolveSymbol("ethbtc", "binance", "futures", binance, none)).toEqual({ market: "spot", symbol: "ETH/BTC" });
+    expect(resolveSymbol("btcusdt", "binance", "futures", binance, none)).toEqual({
+      market: "futures",
+      symbol: "BTC/USDT:USDT",
+    });
+    expect(resolveSymbol(" btc/usdt ", "binance", "spot", binance, none)).toEqual({ market: "spot", symbol: "BTC/USDT" });
+  });
+
+  it("knows the user's own pairs the venue does not list, and keeps the market otherwise", () => {
+    const mine = UserData.from([
+      { series_id: "binance:spot:UNITTEST/BTC:5m", first_time: 1, head_time: 2, count: 2, live: false },
+    ]);
+    expect(resolveSymbol("unittest/btc", "binance", "futures", binance, mine)).toEqual({
+      market: "spot",
+      symbol: "UNITTEST/BTC",
+    });
+    expect(resolveSymbol("NEW/USDT", "binance", "futures", binance, none)).toEqual({
+      market: "futures",
+      symbol: "NEW/USDT:USDT",
+    });
+  });
+});
+
+describe("UserData.preferred", () => {
+  const entry = (series_id: string, count: number, file = false) => ({
+    series_id,
+    first_time: null,
+    head_time: null,
+    count,
+    live: false,
+    datadir_files: file ? [{ path: "x", format: "feather", problem: null }] : [],
+  });
+
+  it("opens a spot series the user holds before a futures one or an alphabetically first one", () => {
+    const data = UserData.from([
+      entry("binance:futures:AAA/USDT:USDT:1m", 9000, true),
+      entry("binance:spot:AAA/USDT:1m", 50),
+      entry("binance:spot:XRP/ETH:5m", 0, true),
+      entry("binance:spot:XRP/ETH:1m", 0, true),
+      entry("binance:spot:ZZZ/USDT:1m", 0),
+    ]);
+    expect(data.preferred()).toBe("binance:spot:XRP/ETH:1m");
+    expect(UserData.none.preferred()).toBeNull();
   });
 });
