@@ -66,6 +66,8 @@ export interface Hook {
   dropConnection(): void;
   chartPixels(): { up: number; down: number; total: number };
   pricePrecision(): number;
+  historyStartMark(): number | null;
+  priceRange(): { from: number; to: number } | null;
   priceScaleWidth(): number;
 }
 

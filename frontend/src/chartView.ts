@@ -2,7 +2,9 @@ import {
   CandlestickSeries,
   ColorType,
   createChart,
+  createSeriesMarkers,
   HistogramSeries,
+  type ISeriesMarkersPluginApi,
   type CandlestickData,
   type HistogramData,
   type IChartApi,
@@ -12,7 +14,7 @@ import {
 } from "lightweight-charts";
 import type { BookChange, CandleBook } from "./candleBook";
 import { ChartWindow, type Slice } from "./chartWindow";
-import { formatUtc, pricePrecision, tickPrecision } from "./format";
+import { formatTime, pricePrecision, tickPrecision, type TimeZoneChoice } from "./format";
 import type { Candle } from "./types";
 
 /** The lightweight-charts side of the page: candles, a volume pane, themes, the left edge. */
@@ -51,6 +53,9 @@ export const THEMES: Record<"light" | "dark", ChartTheme> = {
   },
 };
 
+/** Empty bars right of the newest, so it is not drawn against the price scale. */
+const RIGHT_OFFSET = 6;
+
 export class ChartView {
   private readonly chart: IChartApi;
   private readonly candles: ISeriesApi<"Candlestick">;
@@ -61,20 +66,23 @@ export class ChartView {
   private window = new ChartWindow();
   private book: CandleBook | null = null;
   private slidePending = false;
+  private zone: TimeZoneChoice = "utc";
+  private readonly markers: ISeriesMarkersPluginApi<Time>;
+  /** The oldest candle stored, once the chart has scrolled back to it. */
+  private historyStart: number | null = null;
 
   constructor(
     container: HTMLElement,
     theme: ChartTheme,
     private readonly onNearLeftEdge: () => void,
     onCrosshair: (time: number | null) => void,
+    private readonly onViewChange: () => void = () => undefined,
   ) {
     this.theme = theme;
     this.chart = createChart(container, {
       autoSize: true,
       layout: { attributionLogo: true, fontSize: 12 },
-      timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 6 },
-      // Times are UTC epoch seconds and are shown as UTC, whatever the browser's zone.
-      localization: { timeFormatter: (time: Time) => formatUtc(time as number) },
+      timeScale: { timeVisible: true, secondsVisible: false, rightOffset: RIGHT_OFFSET },
       crosshair: { mode: 0 },
     });
     this.candles = this.chart.addSeries(CandlestickSeries, { borderVisible: false });
@@ -83,11 +91,14 @@ export class ChartView {
       { priceFormat: { type: "volume" }, priceLineVisible: false, lastValueVisible: false },
       1,
     );
+    this.markers = createSeriesMarkers(this.candles, []);
+    this.setTimeZone("utc");
     this.chart.panes()[0].setStretchFactor(3);
     this.chart.panes()[1].setStretchFactor(1);
     this.applyTheme(theme);
     this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
       if (range !== null) this.scrolled(range);
+      this.onViewChange();
     });
     this.chart.subscribeCrosshairMove((param) => {
       onCrosshair(param.time === undefined ? null : (param.time as number));
@@ -97,8 +108,13 @@ export class ChartView {
   /** Show what changed in `book`; a different book than before is a new series. */
   render(change: BookChange, book: CandleBook): void {
     if (book !== this.book) {
+      // Another series: its own price range and zoom, not the last one's.
       this.book = book;
       this.window = new ChartWindow();
+      this.historyStart = null;
+      this.markers.setMarkers([]);
+      this.chart.priceScale("right").applyOptions({ autoScale: true });
+      this.chart.timeScale().resetTimeScale();
     }
     if (change.kind === "reset") {
       const timeScale = this.chart.timeScale();
@@ -115,6 +131,65 @@ export class ChartView {
         this.volume.update(this.volumeBar(change.candle), change.historical);
       }
     }
+  }
+
+  /** Times on the axis, the crosshair and the legend: UTC (the default) or the browser's. */
+  setTimeZone(zone: TimeZoneChoice): void {
+    this.zone = zone;
+    this.chart.applyOptions({
+      localization: { timeFormatter: (time: Time) => formatTime(time as number, zone) },
+      timeScale: {
+        tickMarkFormatter: (time: Time, kind: number) => tickMark(time as number, kind, zone),
+      },
+    });
+  }
+
+  get timeZone(): TimeZoneChoice {
+    return this.zone;
+  }
+
+  /** Mark the oldest stored candle: scrolling further back shows nothing more. */
+  markHistoryStart(time: number | null): void {
+    if (time === this.historyStart) return;
+    this.historyStart = time;
+    this.markers.setMarkers(
+      time === null
+        ? []
+        : [{ time: time as UTCTimestamp, position: "belowBar", shape: "arrowUp",
+             color: this.theme.text, text: "start of history" }],  // prettier-ignore
+    );
+  }
+
+  get historyStartMark(): number | null {
+    return this.historyStart;
+  }
+
+  /** The price range the main pane shows (scales reset per series). */
+  visiblePriceRange(): { from: number; to: number } | null {
+    const range = this.candles.priceScale().getVisibleRange();
+    return range ? { from: range.from, to: range.to } : null;
+  }
+
+  /** Whether the newest bar is on screen (else "go to latest" is offered). */
+  atLatest(): boolean {
+    const book = this.book;
+    if (book === null || book.size === 0) return true;
+    if (this.window.hi < book.size) return false;
+    const view = this.chart.timeScale().getVisibleLogicalRange();
+    return view === null || view.to >= this.window.hi - this.window.lo - 1;
+  }
+
+  /** Back to the newest bar, at the zoom the user has. */
+  goToLatest(): void {
+    const book = this.book;
+    if (book === null) return;
+    if (this.window.hi < book.size) {
+      const lo = Math.max(0, book.size - this.window.size);
+      this.show(book, this.window.apply({ lo, hi: book.size, shift: null }, book.size), null);
+    }
+    // At once, not animated: a page of older candles landing mid-animation would keep
+    // the view wherever the animation had got to.
+    this.chart.timeScale().scrollToPosition(RIGHT_OFFSET, false);
   }
 
   /** Bars the chart itself holds: a slice of the book around the view. */
@@ -266,4 +341,15 @@ export class ChartView {
       color: c.close >= c.open ? this.theme.volumeUp : this.theme.volumeDown,
     };
   }
+}
+
+/** The time axis' labels in the chosen zone (lightweight-charts draws UTC otherwise). */
+function tickMark(time: number, kind: number, zone: TimeZoneChoice): string {
+  const text = formatTime(time, zone); // "2024-01-02 03:04 UTC"
+  const [date, clock] = text.split(" ");
+  // TickMarkType: 0 year, 1 month, 2 day of month, 3 time, 4 time with seconds.
+  if (kind === 0) return date.slice(0, 4);
+  if (kind === 1) return date.slice(0, 7);
+  if (kind === 2) return date.slice(5);
+  return clock;
 }

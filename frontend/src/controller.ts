@@ -27,6 +27,8 @@ export interface Surface {
   loading(what: "first" | "older" | null): void;
   touched(): void;
   status(status: SeriesStatus | null): void;
+  /** No candle older than `firstTime` is stored. */
+  reachedStart(firstTime: number): void;
 }
 
 export class MarketController {
@@ -137,8 +139,10 @@ export class MarketController {
       if (generation !== this.generation) return;
       // An empty page is the only proof of the start: a short one may come from an import
       // still running (it fills newest first).
-      if (!page.candles.length) this.reachedStart = true;
-      else this.surface.render(this.book.mergeClosed(page.candles), this.book);
+      if (!page.candles.length) {
+        this.reachedStart = true;
+        this.surface.reachedStart(first);
+      } else this.surface.render(this.book.mergeClosed(page.candles), this.book);
     } catch (e) {
       if (generation === this.generation && !isAbort(e)) this.showProblem(problemFromHttp(e));
     } finally {

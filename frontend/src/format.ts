@@ -18,18 +18,18 @@ export function tickPrecision(tick: number): number {
   return Math.min(decimals(tick), 10);
 }
 
+/**
+ * The fewest decimals that show `value` exactly, up to float noise: 0.10440995000000001
+ * (a price that went through arithmetic or a float32 file) needs 8, not 17.
+ */
 function decimals(value: number): number {
   if (!Number.isFinite(value) || Number.isInteger(value)) return 0;
-  // Shortest round-trip text, so 0.1 + 0.2 style noise does not ask for 17 digits.
-  const text = String(value);
-  const exp = text.match(/e-(\d+)$/);
-  if (exp) {
-    const mantissa = text.slice(0, text.indexOf("e"));
-    const dot = mantissa.indexOf(".");
-    return Number(exp[1]) + (dot < 0 ? 0 : mantissa.length - dot - 1);
+  const tolerance = Math.abs(value) * 1e-12; // float64 noise, far below any real digit
+  for (let d = 0; d < 12; d++) {
+    const scale = 10 ** d;
+    if (Math.abs(Math.round(value * scale) / scale - value) <= tolerance) return d;
   }
-  const dot = text.indexOf(".");
-  return dot < 0 ? 0 : Math.min(text.length - dot - 1, 12);
+  return 12;
 }
 
 export function formatVolume(volume: number): string {
@@ -47,6 +47,20 @@ export function formatUtc(epochSeconds: number): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, seconds === "00" ? 16 : 19)} UTC`;
 }
 
+export type TimeZoneChoice = "utc" | "local";
+
+/** `formatUtc`, or the same in the browser's zone with its offset (`... 04:04 UTC+1`). */
+export function formatTime(epochSeconds: number, zone: TimeZoneChoice): string {
+  if (zone === "utc") return formatUtc(epochSeconds);
+  const offsetMin = -new Date(epochSeconds * 1000).getTimezoneOffset();
+  const shifted = formatUtc(epochSeconds + offsetMin * 60).slice(0, -4);
+  if (offsetMin === 0) return `${shifted} UTC`;
+  const sign = offsetMin > 0 ? "+" : "-";
+  const abs = Math.abs(offsetMin);
+  const minutes = abs % 60 ? `:${String(abs % 60).padStart(2, "0")}` : "";
+  return `${shifted} UTC${sign}${Math.floor(abs / 60)}${minutes}`;
+}
+
 /** How long ago, for the "last update" label: `just now`, `12 s ago`, `3 min ago`... */
 export function formatAge(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -57,12 +71,12 @@ export function formatAge(ms: number): string {
   return `${Math.floor(min / 60)} h ago`;
 }
 
-export function legendText(c: Candle, precision: number): string {
+export function legendText(c: Candle, precision: number, zone: TimeZoneChoice = "utc"): string {
   const p = (x: number) => x.toFixed(precision);
   const change = c.open === 0 ? 0 : ((c.close - c.open) / c.open) * 100;
   const sign = change > 0 ? "+" : "";
   return (
-    `${formatUtc(c.candle_time)}  O ${p(c.open)}  H ${p(c.high)}  L ${p(c.low)}  ` +
+    `${formatTime(c.candle_time, zone)}  O ${p(c.open)}  H ${p(c.high)}  L ${p(c.low)}  ` +
     `C ${p(c.close)}  ${sign}${change.toFixed(2)}%  V ${formatVolume(c.volume)}`
   );
 }

@@ -4,14 +4,16 @@ import type { BookChange, CandleBook } from "./candleBook";
 import { ChartView, THEMES } from "./chartView";
 import { MarketController, type Problem } from "./controller";
 import { feedLabel } from "./feedStatus";
-import { legendText } from "./format";
+import { legendText, type TimeZoneChoice } from "./format";
 import { MarketSocket, type ConnectionState } from "./marketSocket";
 import {
   rememberSeries,
   rememberTheme,
+  rememberTimeZone,
   rememberedSeries,
   seriesFromUrl,
   themeChoice,
+  timeZoneChoice,
   type ThemeChoice,
 } from "./preferences";
 import { exposeTestHook, PageMetrics } from "./testHook";
@@ -54,6 +56,8 @@ const ui = {
   problemText: element<HTMLSpanElement>("problem-text"),
   problemClose: element<HTMLButtonElement>("problem-close"),
   loading: element<HTMLDivElement>("loading"),
+  latest: element<HTMLButtonElement>("latest"),
+  zone: element<HTMLButtonElement>("zone"),
 };
 
 const metrics = new PageMetrics();
@@ -90,6 +94,7 @@ const chart = new ChartView(
     hoverTime = time;
     showLegend();
   },
+  () => requestAnimationFrame(showLatest),
 );
 const controller = new MarketController(api, socket, {
   render,
@@ -100,6 +105,7 @@ const controller = new MarketController(api, socket, {
   },
   touched: () => showFeed(),
   status: () => showFeed(),
+  reachedStart: (firstTime) => chart.markHistoryStart(firstTime),
 });
 
 function render(change: BookChange, book: CandleBook): void {
@@ -128,8 +134,34 @@ function showLegend(): void {
   const name = document.createElement("span");
   name.className = "title";
   name.textContent = title;
-  ui.legend.append(name, candle ? legendText(candle, chart.precision) : "");
+  ui.legend.append(name, candle ? legendText(candle, chart.precision, chart.timeZone) : "");
 }
+
+/** "Go to latest" while the newest candle is off screen; placed left of the price scale. */
+function showLatest(): void {
+  const away = !chart.atLatest();
+  if (ui.latest.hidden === away) ui.latest.hidden = !away;
+  if (away) ui.latest.style.right = `${chart.priceScaleWidth() + 8}px`;
+}
+
+ui.latest.addEventListener("click", () => {
+  chart.goToLatest();
+  requestAnimationFrame(showLatest);
+});
+
+function applyTimeZone(zone: TimeZoneChoice): void {
+  chart.setTimeZone(zone);
+  ui.zone.textContent = zone === "utc" ? "UTC" : "Local";
+  ui.zone.title = zone === "utc" ? "Times in UTC; click for your local time" : "Times in your local zone; click for UTC";
+  ui.zone.setAttribute("aria-label", `Time zone: ${zone === "utc" ? "UTC" : "local"}`);
+  showLegend();
+}
+
+ui.zone.addEventListener("click", () => {
+  const zone: TimeZoneChoice = chart.timeZone === "utc" ? "local" : "utc";
+  rememberTimeZone(zone);
+  applyTimeZone(zone);
+});
 
 function showProblem(problem: Problem | null): void {
   ui.problem.hidden = problem === null;
@@ -370,6 +402,7 @@ async function firstSeries(): Promise<string> {
 }
 
 applyTheme();
+applyTimeZone(timeZoneChoice());
 setInterval(showFeed, 1000);
 setInterval(() => void controller.refreshStatus(), STATUS_EVERY_MS);
 socket.start();

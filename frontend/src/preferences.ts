@@ -1,7 +1,10 @@
+import type { TimeZoneChoice } from "./format";
+
 /** What the page remembers between visits, and where the series choice lives in the URL. */
 
 const SERIES_KEY = "trade-canvas.series_id";
 const THEME_KEY = "trade-canvas.theme";
+const ZONE_KEY = "trade-canvas.time-zone";
 
 export type ThemeChoice = "system" | "light" | "dark";
 
@@ -40,4 +43,13 @@ export function themeChoice(): ThemeChoice {
 
 export function rememberTheme(choice: ThemeChoice): void {
   storage()?.setItem(THEME_KEY, choice);
+}
+
+/** UTC unless the user chose their local time. */
+export function timeZoneChoice(): TimeZoneChoice {
+  return storage()?.getItem(ZONE_KEY) === "local" ? "local" : "utc";
+}
+
+export function rememberTimeZone(choice: TimeZoneChoice): void {
+  storage()?.setItem(ZONE_KEY, choice);
 }

@@ -83,6 +83,8 @@ export function exposeTestHook(parts: HookParts): void {
     open: parts.open,
     metrics,
     pricePrecision: () => chart.precision,
+    historyStartMark: () => chart.historyStartMark,
+    priceRange: () => chart.visiblePriceRange(),
     priceScaleWidth: () => chart.priceScaleWidth(),
     /** Pixels of the drawn chart in the up and down candle colours (what a user sees). */
     chartPixels: (): { up: number; down: number; total: number } => {

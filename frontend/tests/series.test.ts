@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { reconnectDelayMs } from "../src/backoff";
-import { formatAge, formatUtc, legendText, pricePrecision, tickPrecision } from "../src/format";
+import { formatAge, formatTime, formatUtc, legendText, pricePrecision, tickPrecision } from "../src/format";
 import { formatSeriesId, normalizeSymbol, parseSeriesId } from "../src/series";
 
 describe("series ids", () => {
@@ -41,6 +41,22 @@ describe("format", () => {
     expect(pricePrecision([c(0.00001234)])).toBe(8);
     expect(pricePrecision([c(1.2e-7)])).toBe(8);
     expect(pricePrecision([c(100)])).toBe(0);
+  });
+
+  it("counts the data's digits, not float noise", () => {
+    const c = (close: number) => ({ candle_time: 0, open: close, high: close, low: close, close, volume: 1 });
+    expect(pricePrecision([c(0.10440995000000001)])).toBe(8); // not 0.1044099500
+    expect(pricePrecision([c(0.1 + 0.2)])).toBe(1);
+    expect(pricePrecision([c(12345.678912)])).toBe(6);
+    expect(legendText({ ...c(0.10440995000000001) }, pricePrecision([c(0.10440995000000001)]))).toContain(
+      "C 0.10440995 ",
+    );
+  });
+
+  it("shows local times with their offset when asked", () => {
+    const text = formatTime(1700000040, "local");
+    expect(text).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC([+-]\d+(:\d\d)?)?$/);
+    expect(formatTime(1700000040, "utc")).toBe("2023-11-14 22:14 UTC");
   });
 
   it("shows times in UTC and ages in words", () => {
