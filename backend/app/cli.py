@@ -105,8 +105,8 @@ def preflight(settings: Settings) -> list[SeriesId]:
 
 def _announce(settings: Settings, whitelist: list[SeriesId], check_datadir: bool) -> None:
     """The banner, and what looks wrong about the datadir."""
-    from app.diagnostics import banner, datadir_problem
-    from app.history.datadir import resolve_datadir
+    from app.diagnostics import banner
+    from app.history.datadir import datadir_problem, resolve_datadir
 
     datadirs = None
     if settings.market_history_source == "freqtrade":

@@ -1,18 +1,17 @@
 """What a user gets wrong before the server even starts, said in words: a misspelt
-`TRADE_CANVAS_*` variable (silently ignored otherwise), a datadir that is not where the
-OHLCV files are, and the banner that names what the server is about to use."""
+`TRADE_CANVAS_*` variable (silently ignored otherwise); and the banner that names what the
+server is about to use. (A datadir in the wrong place: `history.datadir.datadir_problem`.)"""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from pydantic import BaseModel
 
 from app.config import Settings
-from app.history.datadir import Datadirs, list_datadir
-from app.series import EXCHANGE_TIMEFRAMES, SeriesId
+from app.history.datadir import Datadirs, ohlcv_file_count
+from app.series import SeriesId
 
 PREFIX = "TRADE_CANVAS_"
 
@@ -40,40 +39,6 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
         hint = f"; did you mean {close[0]}?" if close else ""
         warnings.append(f"{name} is not a trade-canvas setting and is ignored{hint}")
     return warnings
-
-
-def ohlcv_file_count(folder: Path, exchange: str) -> int:
-    return len(list_datadir(folder, exchange))
-
-
-def datadir_problem(datadirs: Datadirs) -> str | None:
-    """Why the datadir cannot be what the user meant, with a hint; None when it holds
-    OHLCV files (of any venue)."""
-    root = datadirs.root
-    if any(ohlcv_file_count(path, name) for name, path in datadirs.all().items()):
-        return None
-    # The parent `user_data/data` given for `user_data/data/binance`.
-    inside = [
-        root / name
-        for name in EXCHANGE_TIMEFRAMES
-        if (root / name).is_dir() and ohlcv_file_count(root / name, name)
-    ]
-    if inside:
-        return (
-            f"the datadir {root} holds no OHLCV files, but {inside[0]} does: freqtrade's datadir "
-            f"is the exchange's folder (--datadir {inside[0]})"
-        )
-    if not root.exists():
-        return (
-            f"the datadir {root} does not exist: give the folder `freqtrade download-data` "
-            "writes to, e.g. user_data/data/binance (--datadir or TRADE_CANVAS_FREQTRADE_DATADIR)"
-        )
-    if not root.is_dir():
-        return f"the datadir {root} is not a directory"
-    return (
-        f"the datadir {root} holds no OHLCV files (freqtrade names them like "
-        "BTC_USDT-5m.feather, futures under futures/)"
-    )
 
 
 def banner(

@@ -16,13 +16,13 @@ from typing import Any, TextIO
 import orjson
 
 from app.config import Settings
-from app.diagnostics import datadir_problem
 from app.errors import TradeCanvasError
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import (
     DatadirEntry,
     Datadirs,
     configured_format,
+    datadir_problem,
     list_datadir,
     list_datadirs,
     pair_to_filename,
@@ -37,12 +37,8 @@ from app.store import CandleStore
 from app.tasks import spawn
 
 
-def datadir_of(settings: Settings) -> Datadirs:
-    return resolve_datadir(settings.freqtrade.datadir, settings.freqtrade.config)
-
-
 def _existing_datadir(settings: Settings) -> Datadirs:
-    datadirs = datadir_of(settings)
+    datadirs = resolve_datadir(settings.freqtrade.datadir, settings.freqtrade.config)
     if not datadirs.root.is_dir():
         problem = datadir_problem(datadirs)
         raise TradeCanvasError(problem or f"the datadir {datadirs.root} does not exist")

@@ -231,6 +231,40 @@ def resolve_datadir(explicit: Path | None, config_path: Path | None) -> Datadirs
     return Datadirs(root, owner if owner in EXCHANGE_TIMEFRAMES else "binance")
 
 
+def ohlcv_file_count(folder: Path, exchange: str) -> int:
+    return len(list_datadir(folder, exchange))
+
+
+def datadir_problem(datadirs: Datadirs) -> str | None:
+    """Why the datadir cannot be what the user meant, with a hint; None when it holds
+    OHLCV files (of any venue)."""
+    root = datadirs.root
+    if any(ohlcv_file_count(path, name) for name, path in datadirs.all().items()):
+        return None
+    # The parent `user_data/data` given for `user_data/data/binance`.
+    inside = [
+        root / name
+        for name in EXCHANGE_TIMEFRAMES
+        if (root / name).is_dir() and ohlcv_file_count(root / name, name)
+    ]
+    if inside:
+        return (
+            f"the datadir {root} holds no OHLCV files, but {inside[0]} does: freqtrade's datadir "
+            f"is the exchange's folder (--datadir {inside[0]})"
+        )
+    if not root.exists():
+        return (
+            f"the datadir {root} does not exist: give the folder `freqtrade download-data` "
+            "writes to, e.g. user_data/data/binance (--datadir or TRADE_CANVAS_FREQTRADE_DATADIR)"
+        )
+    if not root.is_dir():
+        return f"the datadir {root} is not a directory"
+    return (
+        f"the datadir {root} holds no OHLCV files (freqtrade names them like "
+        "BTC_USDT-5m.feather, futures under futures/)"
+    )
+
+
 def configured_format(config_path: Path | None) -> DataFormat | None:
     if config_path is None:
         return None
