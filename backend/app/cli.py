@@ -149,6 +149,12 @@ def _import(args: argparse.Namespace) -> int:
     return run_import(_settings(args), args.series, args.all, import_writer)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from app.history.cli import run_export
+
+    return run_export(_settings(args), args.series, args.all, args.format)
+
+
 def _datadir_ls(args: argparse.Namespace) -> int:
     from app.history.cli import datadir_ls
 
@@ -268,6 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--series", nargs="+", default=[], metavar="ID", help="series ids")
     imp.add_argument("--all", action="store_true", help="every series in the datadir")
     imp.set_defaults(func=_import)
+
+    export = sub.add_parser(
+        "export", parents=[common],
+        help="write stored candles as freqtrade datadir files (merged with what they hold)",
+    )  # fmt: skip
+    export.add_argument("--series", nargs="+", default=[], metavar="ID", help="series ids")
+    export.add_argument("--all", action="store_true", help="every stored series")
+    export.add_argument(
+        "--format", choices=["feather", "parquet", "jsongz", "json"],
+        help="default: the config's dataformat_ohlcv, else feather",
+    )  # fmt: skip
+    export.set_defaults(func=_export)
 
     datadir = sub.add_parser("datadir", help="inspect the freqtrade datadir")
     datadir_sub = datadir.add_subparsers(dest="datadir_command", required=True)

@@ -61,6 +61,13 @@ class HistorySettings(_Group):
     download_config: Path | None = None
 
 
+class DatadirSettings(_Group):
+    """The datadir kept current with the store's closed candles (`DATADIR_WRITE=1`)."""
+
+    write: bool = False
+    write_every_s: float = Field(default=60.0, gt=0)
+
+
 class OndemandSettings(_Group):
     """Live series started by a subscriber rather than the whitelist."""
 
@@ -182,6 +189,7 @@ class Settings(BaseSettings):
     db: DbSettings = DbSettings()
     freqtrade: FreqtradeSettings = FreqtradeSettings()
     history: HistorySettings = HistorySettings()
+    datadir: DatadirSettings = DatadirSettings()
     ondemand: OndemandSettings = OndemandSettings()
     work: WorkSettings = WorkSettings()
     live: LiveSettings = LiveSettings()

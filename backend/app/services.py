@@ -33,8 +33,9 @@ from app.history.download import DownloadManager, DownloadMetrics, DownloadOptio
 from app.history.follow import DatadirFollower
 from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
+from app.history.writethrough import DatadirWriteThrough
 from app.hub import CandleWriter, Fanout, NoBus, SeriesLocks, Subscriptions
-from app.hub.bus import Buses
+from app.hub.bus import Bus, Buses
 from app.hub.forming import FormingCandles
 from app.hub.registry import SeriesRegistry
 from app.hub.taps import Taps
@@ -81,6 +82,8 @@ class Services:
     facade_metrics: FacadeMetrics
     # Imports what `download-data` appends to the files of series open in a chart.
     datadir_follower: DatadirFollower | None
+    # Writes closed candles into the datadir files (`DATADIR_WRITE=1`).
+    write_through: DatadirWriteThrough | None
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -147,6 +150,21 @@ def build_history(
         clock,
     )
     return bootstrapper, datadirs, downloads
+
+
+def build_write_through(
+    settings: Settings, store: CandleStore, metrics: Metrics, clock: Clock
+) -> DatadirWriteThrough | None:
+    if not settings.datadir.write:
+        return None
+    return DatadirWriteThrough(
+        store,
+        resolve_datadir(settings.freqtrade.datadir, settings.freqtrade.config),
+        settings.history.data_format or configured_format(settings.freqtrade.config) or "feather",
+        metrics,
+        clock,
+        settings.datadir.write_every_s,
+    )
 
 
 def whitelist_of(settings: Settings) -> list[SeriesId]:
@@ -228,7 +246,11 @@ async def start_services(
         fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
         forming = FormingCandles(clock)
         taps = Taps()
-        writer = CandleWriter(store, locks, Buses(fanout, forming, taps), clock)
+        write_through = build_write_through(settings, store, metrics, clock)
+        consumers: list[Bus] = [fanout, forming, taps]
+        if write_through is not None:
+            consumers.append(write_through)
+        writer = CandleWriter(store, locks, Buses(*consumers), clock)
         history, datadirs, downloads = build_history(
             settings, store, writer, metrics, venues, clock
         )
@@ -258,6 +280,8 @@ async def start_services(
             await history.resume_interrupted()
             follower = DatadirFollower(history, fanout.followed, clock, settings.history.follow_s)
             follower.start()
+        if write_through is not None:
+            write_through.start()
     except BaseException:
         await venues.close()
         await store.close()
@@ -312,6 +336,7 @@ async def start_services(
         facades,
         facade_metrics,
         follower,
+        write_through,
     )
 
 
@@ -323,6 +348,8 @@ async def stop_services(services: Services) -> None:
         if services.datadir_follower is not None:
             await services.datadir_follower.stop()
         await services.supervisor.stop()
+        if services.write_through is not None:
+            await services.write_through.stop()  # after the feeds: their last closes too
         if services.history is not None:
             await services.history.stop()
         if services.downloads is not None:

@@ -15,12 +15,14 @@ from typing import Any, TextIO
 
 import orjson
 
+from app.candle import CandleRow
 from app.config import Settings
 from app.errors import TradeCanvasError
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import (
     DatadirEntry,
     Datadirs,
+    DataFormat,
     configured_format,
     datadir_problem,
     list_datadir,
@@ -29,6 +31,7 @@ from app.history.datadir import (
     resolve_datadir,
     series_files,
 )
+from app.history.export import ExportError, write_candles
 from app.history.reader import HistoryFileError, read_ohlcv
 from app.history.source import HistoryWriter
 from app.metrics import Metrics
@@ -249,3 +252,74 @@ def _progress(
     )
     out.write(line + ("\n" if final else ""))
     out.flush()
+
+
+EXPORT_PAGE = 100_000
+
+
+def run_export(
+    settings: Settings,
+    series_ids: list[str],
+    export_all: bool,
+    fmt: DataFormat | None,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Write stored series as datadir files (merged with what the files hold)."""
+    datadirs = resolve_datadir(settings.freqtrade.datadir, settings.freqtrade.config)
+    data_format: DataFormat = (
+        fmt
+        or settings.history.data_format
+        or configured_format(settings.freqtrade.config)
+        or "feather"
+    )
+    if not export_all and not series_ids:
+        raise TradeCanvasError("name --series ID ... or --all")
+    if not settings.db.path.is_file():
+        raise TradeCanvasError(f"no store at {settings.db.path} (--db or TRADE_CANVAS_DB_PATH)")
+    targets = [parse_series_id(s) for s in series_ids]
+    return asyncio.run(_export(settings.db.path, datadirs, targets, export_all, data_format, out))
+
+
+async def _export(
+    db: Path,
+    datadirs: Datadirs,
+    targets: list[SeriesId],
+    export_all: bool,
+    fmt: DataFormat,
+    out: TextIO,
+) -> int:
+    store = CandleStore(db, Metrics())
+    await store.open()
+    summary: list[tuple[str, ...]] = []
+    failed = 0
+    try:
+        stored = {s.series_id: s.count for s in await store.list_series()}
+        if export_all:
+            targets = [parse_series_id(k) for k, n in sorted(stored.items()) if n]
+        for series in targets:
+            key = str(series)
+            rows: list[CandleRow] = []
+            since = -1
+            while page := (await store.page(key, EXPORT_PAGE, since=since)).candles:
+                rows += page
+                since = page[-1][0]
+            if not rows:
+                failed += 1
+                summary.append((key, "0", "-", "-", "nothing stored"))
+                continue
+            folder = datadirs.of(series.exchange)
+            try:
+                written = await asyncio.to_thread(write_candles, folder, series, rows, fmt)
+            except ExportError as e:
+                failed += 1
+                summary.append((key, f"{len(rows):,}", "-", "-", str(e)))
+                continue
+            if written is None:
+                summary.append((key, f"{len(rows):,}", "-", "-", "file already current"))
+            else:
+                summary.append((key, f"{len(rows):,}", f"{written.candles_before:,}",
+                                f"{written.candles_after:,}", str(written.path)))  # fmt: skip
+    finally:
+        await store.close()
+    _table(summary, ("series", "stored", "file before", "file after", "written"), out)
+    return 1 if failed else 0

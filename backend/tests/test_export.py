@@ -1,0 +1,163 @@
+"""The datadir follows the store: `trade-canvas export` and the write-through, checked with
+freqtrade's own loader and a real `freqtrade backtesting` run on what they wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.fake_exchange.server import FakeVenue
+from tests.conftest import SettingsFactory
+from tests.freqtrade_support import DATADIR, freqtrade_rows, store_with_freqtrade
+from tests.live_support import live_settings, start_fake, stored
+from tests.support import live_server, poll
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TRADE_CANVAS_DB_PATH": str(tmp_path / "store.sqlite")}
+    return subprocess.run(
+        [sys.executable, "-m", "app", "--log-level", "warning", *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["feather", "jsongz"])
+def test_export_writes_what_freqtrade_loads_back(tmp_path: Path, fmt: str) -> None:
+    series = ["binance:spot:ETH/BTC:5m", "binance:futures:XRP/USDT:USDT:5m"]
+    imported = cli(tmp_path, "import", "--datadir", str(DATADIR), "--series", *series)
+    assert imported.returncode == 0, imported.stderr
+    out = tmp_path / "data" / "binance"
+    done = cli(tmp_path, "export", "--datadir", str(out), "--format", fmt, "--series", *series)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ext = "json.gz" if fmt == "jsongz" else fmt
+    assert (out / f"ETH_BTC-5m.{ext}").is_file()
+    assert (out / "futures" / f"XRP_USDT_USDT-5m-futures.{ext}").is_file()
+    assert freqtrade_rows(out, "ETH/BTC", "5m", fmt) == freqtrade_rows(
+        DATADIR, "ETH/BTC", "5m", "feather"
+    )
+    assert freqtrade_rows(out, "XRP/USDT:USDT", "5m", fmt, "futures") == freqtrade_rows(
+        DATADIR, "XRP/USDT:USDT", "5m", "feather", "futures"
+    )
+    assert not list(out.glob(".trade-canvas-write-*"))  # no scratch left behind
+
+    again = cli(tmp_path, "export", "--datadir", str(out), "--format", fmt, "--series", series[0])
+    assert again.returncode == 0 and "file already current" in again.stdout, again.stdout
+
+
+def test_export_merges_with_what_the_file_holds(tmp_path: Path) -> None:
+    """Candles only the file has stay; where both have a candle, the store's is written."""
+    imported = cli(tmp_path, "import", "--datadir", str(DATADIR),
+                   "--series", "binance:spot:ETH/BTC:5m")  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    store_rows = freqtrade_rows(DATADIR, "ETH/BTC", "5m", "feather")
+    first = store_rows[0][0]
+    older = [(first - 300 * (i + 1), 1.0, 2.0, 0.5, 1.5, 7.0) for i in range(10)][::-1]
+    clash = [(store_rows[5][0], 9.0, 9.0, 9.0, 9.0, 9.0)]  # the file's own value for a time
+    out = tmp_path / "data" / "binance"
+    out.mkdir(parents=True)
+    store_with_freqtrade(out, "ETH/BTC", "5m", older + clash, "feather")
+
+    done = cli(tmp_path, "export", "--datadir", str(out), "--series", "binance:spot:ETH/BTC:5m")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert freqtrade_rows(out, "ETH/BTC", "5m", "feather") == older + store_rows
+
+
+def test_export_never_replaces_a_file_it_cannot_read(tmp_path: Path) -> None:
+    imported = cli(tmp_path, "import", "--datadir", str(DATADIR),
+                   "--series", "binance:spot:ETH/BTC:5m")  # fmt: skip
+    assert imported.returncode == 0
+    out = tmp_path / "data" / "binance"
+    out.mkdir(parents=True)
+    (out / "ETH_BTC-5m.feather").write_bytes(b"half a file")
+    done = cli(tmp_path, "export", "--datadir", str(out), "--series", "binance:spot:ETH/BTC:5m")
+    assert done.returncode == 1
+    assert "cannot merge into" in done.stdout
+    assert (out / "ETH_BTC-5m.feather").read_bytes() == b"half a file"
+
+
+async def test_live_closes_are_written_through_and_a_backtest_runs_on_them(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    fake: FakeVenue = start_fake()
+    try:
+        await _write_through_then_backtest(make_settings, tmp_path, fake)
+    finally:
+        fake.stop()
+
+
+async def _write_through_then_backtest(
+    make_settings: SettingsFactory, tmp_path: Path, fake: FakeVenue
+) -> None:
+    series = "binance:spot:BTC/USDT:1m"
+    data = tmp_path / "data" / "binance"
+    settings = make_settings(**live_settings(
+        fake, whitelist=[series], freqtrade_datadir=data, market_history_source="freqtrade",
+        history_download=False, datadir_write=True, datadir_write_every_s=0.2,
+        binance_backfill_max_candles=300,
+        live_clock_skew_s=365 * 86400,  # the local exchange runs 60 times faster than us
+    ))  # fmt: skip
+    async with live_server(settings) as server:
+
+        async def file_is_store() -> bool:
+            held = await stored(server, series)
+            if len(held) < 300 or not (data / "BTC_USDT-1m.feather").is_file():
+                return False
+            return freqtrade_rows(data, "BTC/USDT", "1m", "feather") == held
+
+        await poll(file_is_store, "the file to hold what the store holds", timeout=60)
+
+        # freqtrade changes the file meanwhile (a download prepends older candles): kept.
+        held = freqtrade_rows(data, "BTC/USDT", "1m", "feather")
+        older = [(held[0][0] - 60 * (i + 1), 1.0, 2.0, 0.5, 1.5, 3.0) for i in range(5)][::-1]
+        store_with_freqtrade(data, "BTC/USDT", "1m", older + held, "feather")
+        newest = held[-1][0]
+
+        async def merged() -> bool:
+            rows = freqtrade_rows(data, "BTC/USDT", "1m", "feather")
+            return rows[:5] == older and rows[-1][0] > newest + 120
+
+        await poll(merged, "later closes merged into the changed file", timeout=60)
+        final = await stored(server, series)
+    rows = freqtrade_rows(data, "BTC/USDT", "1m", "feather")
+    # On shutdown what was buffered is written: every stored candle is in the file.
+    assert rows[5 : len(final) + 5] == final, "the file holds exactly the store's candles"
+    await _backtest(tmp_path, data, fake, rows[5][0], rows[-1][0])
+
+
+async def _backtest(tmp_path: Path, data: Path, fake: FakeVenue, start: int, end: int) -> None:
+    """A real `freqtrade backtesting` on the written file, with no `download-data`."""
+    config: dict[str, Any] = json.loads(
+        (REPO / "user_data" / "config.binance-spot.json").read_text()
+    )
+    api = f"{fake.rest_url}/api/v3"
+    for key in ("ccxt_config", "ccxt_async_config"):
+        config["exchange"][key]["urls"]["api"] = {"public": api}
+    config["exchange"]["pair_whitelist"] = ["BTC/USDT"]
+    config["exchange"]["enable_ws"] = False
+    path = tmp_path / "backtest.json"
+    path.write_text(json.dumps(config))
+    timerange = f"{start + 60 * 40}-{end}"
+    (tmp_path / "user_data").mkdir(exist_ok=True)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "freqtrade", "backtesting", "--config", str(path),
+        "--userdir", str(tmp_path / "user_data"), "--datadir", str(data), "--strategy-path",
+        str(REPO / "user_data" / "strategies"), "--timerange", timerange, "--export", "none",
+        "--cache", "none",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 600)
+    report = out.decode(errors="replace")
+    assert proc.returncode == 0, report[-4000:]
+    assert "No data found" not in report and "download-data" not in report, report[-4000:]
+    total = re.search(r"│\s*TOTAL\s*│\s*(\d+)\s*│", report)
+    assert total is not None and int(total.group(1)) > 50, report[-4000:]
