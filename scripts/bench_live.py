@@ -19,6 +19,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import random
+import shutil
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -116,6 +117,10 @@ def main() -> None:
     parser.add_argument(
         "--watch", type=int, default=0, help="series the lag client watches (default: all)"
     )
+    parser.add_argument(
+        "--datadir-write", action="store_true",
+        help="with TRADE_CANVAS_DATADIR_WRITE=1 (every 10 s), to compare with a run without",
+    )  # fmt: skip
     args = parser.parse_args()
     port = free_port()
     series = [f"binance:futures:SYM{i:04d}/USDT:USDT:1m" for i in range(args.series)]
@@ -136,6 +141,15 @@ def main() -> None:
             # Every simulated client comes from 127.0.0.1: one address, many clients.
             "TRADE_CANVAS_WS_MAX_CONNECTIONS_PER_ADDRESS": "100000",
         }
+        if args.datadir_write:
+            datadir = ROOT / "output" / "bench" / "live-datadir" / "binance"
+            shutil.rmtree(datadir.parent, ignore_errors=True)
+            env.update({
+                "TRADE_CANVAS_DATADIR_WRITE": "1",
+                "TRADE_CANVAS_DATADIR_WRITE_EVERY_S": "10",
+                "TRADE_CANVAS_FREQTRADE_DATADIR": str(datadir),
+            })  # fmt: skip
+            report["datadir_write"] = True
         for suffix in ("", "-wal", "-shm"):
             Path(env["TRADE_CANVAS_DB_PATH"] + suffix).unlink(missing_ok=True)
         with (
@@ -217,6 +231,9 @@ def main() -> None:
             }
             parent.send("stop")
             worker.join(30)
+            if args.datadir_write:
+                files = list((ROOT / "output" / "bench" / "live-datadir").rglob("*.feather"))
+                report["datadir_files_written"] = len(files)
     s, m = report["stream"], report["memory"]
     print(f"\n{args.series} futures kline streams, {args.seconds:g} s")
     print_table(
@@ -233,7 +250,9 @@ def main() -> None:
     print(f"ingest batches in the window: {report['closes']['ingest_batches_in_window']}")
     print(f"\nmemory: {m['server_rss_mb']} MB RSS ({m['server_peak_rss_mb']} MB peak) with "
           f"{args.series} live series and {args.clients} WebSocket clients")  # fmt: skip
-    path = write_report("live", report)
+    if args.datadir_write:
+        print(f"datadir write-through on: {report.get('datadir_files_written')} files written")
+    path = write_report("live-datadir-write" if args.datadir_write else "live", report)
     print(f"\nwrote {path}")
 
 

@@ -64,19 +64,24 @@ class DatadirFile:
     format: DataFormat
 
 
+def series_path(
+    datadir: Path, series: SeriesId, fmt: DataFormat, timeframe_name: str | None = None
+) -> Path:
+    """Where freqtrade keeps `series` in `fmt` (`1M` as `1Mo`, futures under `futures/`)."""
+    tf = timeframe_name or timeframe_to_file(series.timeframe)
+    if series.market == "futures":
+        return (
+            datadir
+            / "futures"
+            / f"{pair_to_filename(series.symbol)}-{tf}-futures.{EXTENSIONS[fmt]}"
+        )
+    return datadir / f"{pair_to_filename(series.symbol)}-{tf}.{EXTENSIONS[fmt]}"
+
+
 def series_files(
     datadir: Path, series: SeriesId, preferred: DataFormat | None = None
 ) -> list[DatadirFile]:
     """The existing files of `series`, in the order they should be tried."""
-    folder, suffix = (
-        (datadir / "futures", "-futures")
-        if series.market == "futures"
-        else (
-            datadir,
-            "",
-        )
-    )
-    stem = pair_to_filename(series.symbol)
     order = [preferred] if preferred else []
     order += [f for f in FORMAT_ORDER if f != preferred]
     found: list[DatadirFile] = []
@@ -84,7 +89,7 @@ def series_files(
     names = dict.fromkeys((timeframe_to_file(series.timeframe), series.timeframe))
     for fmt in order:
         for tf in names:
-            path = folder / f"{stem}-{tf}{suffix}.{EXTENSIONS[fmt]}"
+            path = series_path(datadir, series, fmt, tf)
             if path.is_file():
                 found.append(DatadirFile(path, fmt))
                 break

@@ -2,7 +2,8 @@
 
 A `Bus` consumer: every committed closed candle is buffered by series (the bus call only
 appends to a list, so the live path pays nothing for it), and every `every_s` the buffered
-candles are merged into their series' datadir files off the event loop, one file at a time.
+candles are merged into their series' datadir files on a thread, one file at a time, spread
+over half the interval.
 A series without a file gets everything the store holds, so a backtest sees its whole
 history. Each write merges with the file as it is then (a file `download-data` changed
 meanwhile keeps what it gained) and replaces it with a rename (`history.export`).
@@ -88,13 +89,18 @@ class DatadirWriteThrough:
         while True:
             await self._clock.sleep(self._every_s)
             try:
-                await self.flush()
+                await self.flush(spread_s=self._every_s / 2)
             except Exception:  # one bad moment must not end the write-through
                 log.exception("datadir write-through failed")
 
-    async def flush(self) -> None:
+    async def flush(self, spread_s: float = 0.0) -> None:
+        """Write what is buffered; `spread_s`: spread the files over that long, so a
+        thousand series do not take the GIL from the live path in one burst."""
         pending, self._buffer = self._buffer, {}
-        for series_id, rows in pending.items():
+        gap = spread_s / len(pending) if pending else 0.0
+        for i, (series_id, rows) in enumerate(pending.items()):
+            if i and gap:
+                await self._clock.sleep(gap)
             series = parse_series_id(series_id)
             folder = self._datadirs.of(series.exchange)
             try:
