@@ -138,16 +138,15 @@ def run_import(
     writer_of: Callable[[CandleStore], HistoryWriter],
     out: TextIO = sys.stdout,
 ) -> int:
+    if not import_all and not series_ids:
+        raise TradeCanvasError("name --series ID ... or --all")
+    targets = [parse_series_id(s) for s in series_ids]  # a bad id is said before all else
     path = _existing_datadir(settings)
     if import_all:
         entries = [e for e in list_datadirs(path) if e.series_id]
         targets = [
             parse_series_id(s) for s in dict.fromkeys(e.series_id for e in entries if e.series_id)
         ]
-    elif series_ids:
-        targets = [parse_series_id(s) for s in series_ids]
-    else:
-        raise TradeCanvasError("name --series ID ... or --all")
     fmt = settings.history.data_format or configured_format(settings.freqtrade.config)
     missing = [
         _missing_file(path, s) for s in targets if not series_files(path.of(s.exchange), s, fmt)
