@@ -18,7 +18,7 @@ from app.errors import ConfigError, InvalidSeriesId
 from app.exchanges.binance.venue import binance_venue
 from app.exchanges.bybit.venue import bybit_venue
 from app.exchanges.facade_support import FacadeMetrics
-from app.exchanges.ports import FacadeContext
+from app.exchanges.ports import FacadeContext, StreamLimits
 from app.exchanges.registry import Venue, VenueRegistry
 from app.exchanges.upstream import UpstreamMetrics
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
@@ -310,7 +310,9 @@ async def start_services(
     streams = KlineStreams(taps, supervisor, admission, clock)
     context = FacadeContext(
         query, streams, ws_connections, clock, facade_metrics,
-        settings.facade.document_refresh_s, settings.ws.send_queue_max,
+        settings.facade.document_refresh_s,
+        StreamLimits(settings.ws.send_queue_max, settings.ws.max_message_bytes,
+                     settings.ws.messages_per_s, settings.ws.message_burst),
     )  # fmt: skip
     facades = {
         v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None

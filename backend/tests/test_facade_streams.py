@@ -236,3 +236,46 @@ async def test_a_stream_client_that_stops_reading_is_closed(
                 assert orjson.loads(await reader.recv())["e"] == "kline"
     finally:
         fake.stop()
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+async def test_a_stream_client_that_floods_or_sends_too_much_is_closed(
+    make_settings: SettingsFactory, venue: str
+) -> None:
+    """The same limits as `/ws/market` (`WS_MAX_MESSAGE_BYTES`, `WS_MESSAGES_PER_S` and its
+    burst); past them the connection is closed, as the venues close such connections."""
+    fake = start_fake(venue=venue, stepped=True)
+    try:
+        settings = make_settings(**live_settings(fake), ws_max_message_bytes=1024,
+                                 ws_messages_per_s=1, ws_message_burst=5)  # fmt: skip
+        path = "/binance/ws" if venue == "binance" else "/bybit/v5/public/spot"
+        ping = (
+            '{"method": "LIST_SUBSCRIPTIONS", "id": 1}'
+            if venue == "binance"
+            else ('{"op": "ping"}')
+        )
+        async with serving(settings, fake) as s:
+            url = s.base_url.replace("http://", "ws://") + path
+            async with websockets.connect(url) as ws:
+                await ws.send("x" * 2000)
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as big:
+                    while True:
+                        await ws.recv()
+                assert big.value.rcvd is not None and big.value.rcvd.code == 1009
+            async with websockets.connect(url) as ws:
+                for _ in range(5):  # the burst is answered
+                    await ws.send(ping)
+                    await ws.recv()
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as flood:
+                    for _ in range(50):
+                        await ws.send(ping)
+                    while True:
+                        await ws.recv()
+                assert flood.value.rcvd is not None
+                assert (flood.value.rcvd.code, flood.value.rcvd.reason) == (
+                    1008, "too many messages",
+                )  # fmt: skip
+            text = (await s.http.get("/metrics")).text
+            assert f'reason="flood",venue="{venue}"}} 1.0' in text
+    finally:
+        fake.stop()

@@ -9,7 +9,6 @@ import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Final
 
 from prometheus_client import Counter, Histogram
 from starlette.requests import Request
@@ -30,6 +29,7 @@ from app.errors import (
 from app.exchanges.ports import FacadeContext, KlineWindow, MarketCatalog, SymbolInfo
 from app.exchanges.upstream import UpstreamProxy
 from app.metrics import Metrics
+from app.ratelimit import TokenBucket
 from app.series import Market, SeriesId, align_time, next_candle_time, parse_series_id
 from app.tasks import spawn
 
@@ -287,8 +287,6 @@ class StreamSession:
     (`VenueFacade.on_stream_message`) says what a message asks for and what a frame
     looks like."""
 
-    MAX_MESSAGE_CHARS: Final = 65_536
-
     def __init__(self, facade: VenueFacade, websocket: WebSocket, market: Market,
                  combined: bool) -> None:  # fmt: skip
         self.facade = facade
@@ -297,7 +295,11 @@ class StreamSession:
         self.combined = combined
         self.client = client_of(websocket)
         self.topics: dict[str, Callable[[], Awaitable[None]]] = {}
-        self._queue: asyncio.Queue[str] = asyncio.Queue(facade.context.stream_queue_max)
+        self.limits = facade.context.stream_limits
+        self._queue: asyncio.Queue[str] = asyncio.Queue(self.limits.queue_max)
+        self._messages = TokenBucket(
+            self.limits.messages_per_s, self.limits.message_burst, facade.context.clock
+        )
         self._overflowed = asyncio.Event()
 
     def send(self, text: str) -> None:
@@ -354,16 +356,21 @@ class StreamSession:
             connections.leave(self.client)
 
     async def _receive_loop(self) -> None:
-        """The client's messages, until it leaves (or sends one too big)."""
+        """The client's messages, until it leaves, sends one too big, or sends too fast
+        (closed, as the venues close such connections)."""
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             while True:
                 message = await self.websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     return
-                text = message.get("text") or (message.get("bytes") or b"").decode(errors="replace")
-                if len(text) > self.MAX_MESSAGE_CHARS:
+                raw: str | bytes = message.get("text") or message.get("bytes") or b""
+                if len(raw) > self.limits.max_message_bytes:
                     await self._close(1009, "message too big", "message_too_big")
                     return
+                if not self._messages.take():
+                    await self._close(1008, "too many messages", "flood")
+                    return
+                text = raw if isinstance(raw, str) else raw.decode(errors="replace")
                 await self.facade.on_stream_message(self, text)
 
     async def _close(self, code: int, reason: str, metric_reason: str) -> None:

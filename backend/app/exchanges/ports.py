@@ -221,6 +221,18 @@ class FacadeObserver(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class StreamLimits:
+    """What one client of a facade's kline stream may do before it is closed (the venues
+    close such connections too): fall behind by `queue_max` frames, send a message over
+    `max_message_bytes`, or send faster than `messages_per_s` beyond a `message_burst`."""
+
+    queue_max: int
+    max_message_bytes: int
+    messages_per_s: float
+    message_burst: int
+
+
+@dataclass(frozen=True, slots=True)
 class FacadeContext:
     """What the core hands a venue's exchange-compatible facade."""
 
@@ -230,4 +242,4 @@ class FacadeContext:
     clock: Clock
     metrics: FacadeObserver
     document_refresh_s: float  # market lists and the like are refreshed this often
-    stream_queue_max: int  # frames queued for one stream client before it is closed
+    stream_limits: StreamLimits
