@@ -77,10 +77,10 @@ class CandleWriter:
         follow the file; at most `APPEND_PUBLISH_MAX` of them, else only the newest (each
         follower then gets a `gap` and re-reads)."""
         async with self._locks.hold([series_id]):
-            head = await self._store.head_time(series_id)
             result = await self._store.insert_many(
                 series_id, candles, progress=progress, extras=extras
             )
+            head = result.head_before
             appended = sorted(c for c in result.written if head is None or c[0] > head)
             if len(appended) > APPEND_PUBLISH_MAX:
                 appended = appended[-1:]

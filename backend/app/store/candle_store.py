@@ -93,6 +93,8 @@ class UpsertResult:
     # The candles this write stored or changed, ascending: what followers must be sent.
     written: Sequence[CandleRow] = ()
     conflicts: tuple[Conflict, ...] = ()
+    # The head before this write (read in its transaction): what it appended lies after.
+    head_before: int | None = None
 
 
 class CandleStore:
@@ -347,7 +349,7 @@ class CandleStore:
     ) -> UpsertResult:
         if not candles:
             return UpsertResult(series_id, 0, 0, None)
-        key, lo, hi, disjoint, head = self._locate(conn, series_id, candles, new_keys)
+        key, lo, hi, disjoint, head_before = self._locate(conn, series_id, candles, new_keys)
         count_sql = (
             "SELECT count(*) FROM candles WHERE series_key = ? AND candle_time BETWEEN ? AND ?"
         )
@@ -372,7 +374,8 @@ class CandleStore:
             inserted = conn.execute(count_sql, (key, lo, hi)).fetchone()[0] - before
         head = self._extend_series(conn, key, inserted, lo, hi)
         written = candles if changed else ()
-        return UpsertResult(series_id, inserted, changed - inserted, head, written)
+        return UpsertResult(series_id, inserted, changed - inserted, head, written,
+                            head_before=head_before)  # fmt: skip
 
     def _insert_series(
         self,
@@ -383,7 +386,8 @@ class CandleStore:
     ) -> UpsertResult:
         if not candles:
             return UpsertResult(series_id, 0, 0, None)
-        key, lo, hi, disjoint, head = self._locate(conn, series_id, candles, new_keys)
+        key, lo, hi, disjoint, head_before = self._locate(conn, series_id, candles, new_keys)
+        head = head_before
         conflicts: list[Conflict] = []
         if disjoint:
             fresh = candles
@@ -419,7 +423,7 @@ class CandleStore:
             )
         if inserted != len(fresh):  # duplicates within the batch: the first of each stayed
             fresh = _first_of_each_time(fresh)
-        return UpsertResult(series_id, inserted, 0, head, fresh, tuple(conflicts))
+        return UpsertResult(series_id, inserted, 0, head, fresh, tuple(conflicts), head_before)
 
     def _insert_extras(
         self,
