@@ -15,7 +15,6 @@ from typing import Any, TextIO
 
 import orjson
 
-from app.candle import CandleRow
 from app.config import Settings
 from app.errors import TradeCanvasError
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
@@ -27,11 +26,11 @@ from app.history.datadir import (
     datadir_problem,
     list_datadir,
     list_datadirs,
-    pair_to_filename,
     resolve_datadir,
     series_files,
+    series_path,
 )
-from app.history.export import ExportError, write_candles
+from app.history.export import ExportError, stored_rows, write_candles
 from app.history.reader import HistoryFileError, read_ohlcv
 from app.history.source import HistoryWriter
 from app.metrics import Metrics
@@ -159,9 +158,7 @@ def run_import(
 def _missing_file(datadirs: Datadirs, series: SeriesId) -> str:
     """What was looked for, and which timeframes of the pair the datadir has."""
     folder = datadirs.of(series.exchange)
-    suffix = "-futures" if series.market == "futures" else ""
-    where = folder / "futures" if series.market == "futures" else folder
-    looked = where / f"{pair_to_filename(series.symbol)}-{series.timeframe}{suffix}.feather"
+    looked = series_path(folder, series, "feather")
     market = "spot" if series.market == "spot" else "futures"
     timeframes = sorted(
         {e.timeframe for e in list_datadir(folder, series.exchange)
@@ -253,9 +250,6 @@ def _progress(
     out.flush()
 
 
-EXPORT_PAGE = 100_000
-
-
 def run_export(
     settings: Settings,
     series_ids: list[str],
@@ -297,11 +291,7 @@ async def _export(
             targets = [parse_series_id(k) for k, n in sorted(stored.items()) if n]
         for series in targets:
             key = str(series)
-            rows: list[CandleRow] = []
-            since = -1
-            while page := (await store.page(key, EXPORT_PAGE, since=since)).candles:
-                rows += page
-                since = page[-1][0]
+            rows = await stored_rows(store, key)
             if not rows:
                 failed += 1
                 summary.append((key, "0", "-", "-", "nothing stored"))

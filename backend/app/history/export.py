@@ -27,6 +27,7 @@ from app.errors import TradeCanvasError
 from app.history.datadir import DataFormat, series_files, series_path
 from app.history.reader import HistoryFileError, read_ohlcv
 from app.series import SeriesId
+from app.store import CandleStore
 
 NAMES = ("open", "high", "low", "close", "volume")
 Columns = tuple[np.ndarray, tuple[np.ndarray, ...]]  # times (s), the five value columns
@@ -41,6 +42,16 @@ class Written:
     path: Path
     candles_before: int  # in the file before
     candles_after: int
+
+
+async def stored_rows(store: CandleStore, series_id: str, page: int = 100_000) -> list[CandleRow]:
+    """Every candle the store holds of a series, ascending (what a new file is given)."""
+    rows: list[CandleRow] = []
+    since = -1
+    while candles := (await store.page(series_id, page, since=since)).candles:
+        rows += candles
+        since = candles[-1][0]
+    return rows
 
 
 def write_candles(

@@ -20,7 +20,7 @@ from prometheus_client import Counter
 from app.candle import Candle, CandleRow
 from app.clock import Clock
 from app.history.datadir import Datadirs, DataFormat, series_files
-from app.history.export import ExportError, write_candles
+from app.history.export import ExportError, stored_rows, write_candles
 from app.metrics import Metrics
 from app.series import parse_series_id
 from app.store import CandleStore
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 # Candles kept for a series whose file cannot be written now (beyond, the oldest go: the
 # store still holds them, and `trade-canvas export` writes them).
 MAX_BUFFERED = 100_000
-PAGE = 100_000
 
 
 class DatadirWriteThrough:
@@ -105,7 +104,7 @@ class DatadirWriteThrough:
             folder = self._datadirs.of(series.exchange)
             try:
                 if not await asyncio.to_thread(series_files, folder, series, self._format):
-                    rows = await self._everything(series_id) + rows
+                    rows = await stored_rows(self._store, series_id) + rows
                 written = await asyncio.to_thread(write_candles, folder, series, rows, self._format)
             except ExportError as e:
                 self._writes.labels("failed").inc()
@@ -119,11 +118,3 @@ class DatadirWriteThrough:
                 self._failing.discard(series_id)
                 log.info("datadir write-through of %s works again", series_id)
             self._writes.labels("written" if written else "unchanged").inc()
-
-    async def _everything(self, series_id: str) -> list[CandleRow]:
-        rows: list[CandleRow] = []
-        since = -1
-        while page := (await self._store.page(series_id, PAGE, since=since)).candles:
-            rows += page
-            since = page[-1][0]
-        return rows
