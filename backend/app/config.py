@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.bots.config import BotConfig, parse_bots
 from app.errors import InvalidSeriesId
 from app.series import parse_series_id
 
@@ -134,6 +135,15 @@ class FacadeSettings(_Group):
     document_refresh_s: float = Field(default=3_600.0, gt=0)
 
 
+class BotSettings(_Group):
+    """How the bots of `TRADE_CANVAS_BOTS` are read."""
+
+    # Each bot is asked at most this often, however many charts show it.
+    poll_s: float = Field(default=5.0, gt=0)
+    # A poll (or one dataframe read) that takes longer marks the bot down until the next.
+    timeout_s: float = Field(default=5.0, gt=0)
+
+
 class HttpSettings(_Group):
     """Slow or silent HTTP clients: headers and body must arrive within these."""
 
@@ -185,6 +195,8 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # `Host` names served; unset: the loopback names on a loopback bind, else any.
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None
+    # The user's freqtrade bots, shown on the chart (see `app.bots.config.parse_bots`).
+    bots: Annotated[list[BotConfig], NoDecode] = Field(default_factory=list)
 
     db: DbSettings = DbSettings()
     freqtrade: FreqtradeSettings = FreqtradeSettings()
@@ -196,6 +208,7 @@ class Settings(BaseSettings):
     binance: BinanceSettings = BinanceSettings()
     bybit: BybitSettings = BybitSettings()
     facade: FacadeSettings = FacadeSettings()
+    bot: BotSettings = BotSettings()
     http: HttpSettings = HttpSettings()
     ws: WsSettings = WsSettings()
 
@@ -237,6 +250,19 @@ class Settings(BaseSettings):
                 parse_series_id(series_id)
             except InvalidSeriesId as e:
                 raise ValueError(str(e)) from None
+        return value
+
+    @field_validator("bots", mode="before")
+    @classmethod
+    def _bots(cls, value: object) -> object:
+        return parse_bots(value)
+
+    @field_validator("bots")
+    @classmethod
+    def _unique_bot_names(cls, value: list[BotConfig]) -> list[BotConfig]:
+        names = [bot.name for bot in value]
+        if duplicated := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"bot names must differ: {', '.join(duplicated)} given twice")
         return value
 
     @field_validator("ingest_token", mode="before")

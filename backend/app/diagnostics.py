@@ -64,4 +64,7 @@ def banner(
     more = f" and {len(whitelist) - 5} more" if len(whitelist) > 5 else ""
     lines.append(f"  whitelist: {len(whitelist)} series{': ' if whitelist else ''}{shown}{more}")
     lines.append(f"  live ingest: {'on' if settings.live_ingest else 'off'}")
+    if settings.bots:
+        bots = ", ".join(f"{bot.name} ({bot.url})" for bot in settings.bots)
+        lines.append(f"  bots on the chart: {bots}")
     return lines

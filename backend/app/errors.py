@@ -73,3 +73,10 @@ class UnknownSymbol(ExchangeError, ClientError):
 
     code = "unknown_symbol"
     status = 404
+
+
+class UnknownBot(ClientError):
+    """No bot of that name is configured (`TRADE_CANVAS_BOTS`)."""
+
+    code = "unknown_bot"
+    status = 404

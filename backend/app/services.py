@@ -12,6 +12,7 @@ from typing import Final
 from starlette.types import ASGIApp
 
 from app.admission import Admission
+from app.bots.monitor import BotBoard
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.errors import ConfigError, InvalidSeriesId
@@ -84,6 +85,8 @@ class Services:
     datadir_follower: DatadirFollower | None
     # Writes closed candles into the datadir files (`DATADIR_WRITE=1`).
     write_through: DatadirWriteThrough | None
+    # The user's freqtrade bots (`TRADE_CANVAS_BOTS`), read for the chart.
+    bots: BotBoard
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -339,7 +342,9 @@ async def start_services(
         facade_metrics,
         follower,
         write_through,
-    )
+        BotBoard.build(settings.bots, metrics, clock, poll_s=settings.bot.poll_s,
+                       timeout_s=settings.bot.timeout_s),
+    )  # fmt: skip
 
 
 async def stop_services(services: Services) -> None:
@@ -357,5 +362,6 @@ async def stop_services(services: Services) -> None:
         if services.downloads is not None:
             await services.downloads.stop()
     finally:
+        await services.bots.close()
         await services.venues.close()
         await services.store.close()

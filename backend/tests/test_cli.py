@@ -309,7 +309,8 @@ def test_serve_names_what_it_uses_and_warns_about_what_looks_wrong(tmp_path: Pat
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "TRADE_CANVAS_FREQTRADE_DATDIR": str(data / "binance"),
-           "TRADE_CANVAS_LIVE_INGEST": "0", "TRADE_CANVAS_HISTORY_DOWNLOAD": "0"}  # fmt: skip
+           "TRADE_CANVAS_LIVE_INGEST": "0", "TRADE_CANVAS_HISTORY_DOWNLOAD": "0",
+           "TRADE_CANVAS_BOTS": "alpha=http://freqtrader:hunter2@127.0.0.1:9"}  # fmt: skip
     env.pop("TRADE_CANVAS_DB_PATH", None)
     args = ["serve", "--datadir", str(data), "-c", str(config), "--db", str(db),
             "--port", str(port), "--log-level", "info"]  # fmt: skip
@@ -338,6 +339,8 @@ def test_serve_names_what_it_uses_and_warns_about_what_looks_wrong(tmp_path: Pat
     assert f"freqtrade config: {config}" in log
     assert "whitelist: 1 series: binance:spot:ETH/BTC:5m" in log
     assert "live ingest: off" in log
+    assert "bots on the chart: alpha (http://127.0.0.1:9)" in log
+    assert "hunter2" not in log
     assert f"datadirs: binance {data} (0 files)" in log
     assert f"but {data / 'binance'} does: freqtrade's datadir is the exchange's folder" in log
     assert db.exists()

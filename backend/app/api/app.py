@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import market, ops, ws
+from app.api import bots, market, ops, ws
 from app.api.errors import install_error_handlers
 from app.api.facades import FacadeMount
 from app.api.frontend import default_frontend_dir, mount_frontend
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     install_openapi(app)
     app.include_router(market.router)
     app.include_router(ops.router)
+    app.include_router(bots.router)
     app.include_router(ws.router)
     mount_frontend(app, settings.frontend_dir or default_frontend_dir())
     for venue in VENUE_BUILDERS:  # `/binance/api/v3/klines` and the like

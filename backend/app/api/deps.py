@@ -9,6 +9,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from app.admission import Admission
+from app.bots.monitor import BotBoard
 from app.clock import Clock
 from app.config import Settings
 from app.exchanges.registry import VenueRegistry
@@ -79,6 +80,10 @@ def get_ws_connections(services: ServicesDep) -> ConnectionsPerAddress:
     return services.ws_connections
 
 
+def get_bots(services: ServicesDep) -> BotBoard:
+    return services.bots
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CandleStore, Depends(get_store)]
 WriterDep = Annotated[CandleWriter, Depends(get_writer)]
@@ -90,6 +95,7 @@ SubscriptionsDep = Annotated[Subscriptions, Depends(get_subscriptions)]
 IngestDep = Annotated[IngestPort, Depends(get_supervisor)]
 VenuesDep = Annotated[VenueRegistry, Depends(get_venues)]
 QueryDep = Annotated[CandleQuery, Depends(get_query)]
+BotsDep = Annotated[BotBoard, Depends(get_bots)]
 WsConnectionsDep = Annotated[ConnectionsPerAddress, Depends(get_ws_connections)]
 
 

@@ -1,0 +1,1 @@
+"""The user's freqtrade bots, read through their REST APIs for the chart."""
