@@ -69,6 +69,14 @@ export interface Hook {
   historyStartMark(): number | null;
   priceRange(): { from: number; to: number } | null;
   priceScaleWidth(): number;
+  drawnBots(): {
+    markers: { time: number; text: string; position: string }[];
+    priceLines: { price: number; title: string }[];
+    indicators: { key: string; pane: number; color: string; points: [number, number][] }[];
+  };
+  botOverlays(): { name: string; state: string; trades: { trade_id: number; entry_candle: number }[] }[];
+  xOfTime(time: number): number | null;
+  colorPixels(hex: string): number;
 }
 
 type HookMethod = { [K in keyof Hook]: Hook[K] extends (...a: never[]) => unknown ? K : never }[keyof Hook];

@@ -38,3 +38,14 @@ export interface StoredCandle {
   volume: number;
 }
 export function storedCandles(url: string, seriesId: string): Promise<StoredCandle[]>;
+export interface FreqtradeBot {
+  url: string;
+  exited(): boolean;
+  stop(): Promise<void>;
+}
+export function startFreqtradeBot(options: {
+  serverUrl: string;
+  apiPort: number;
+  password: string;
+  name?: string;
+}): Promise<FreqtradeBot>;

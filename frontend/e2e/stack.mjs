@@ -3,7 +3,15 @@
 // scripts/bench_chart.mjs. Plain JavaScript so that both can import it.
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createWriteStream, mkdirSync, mkdtempSync, copyFileSync, readdirSync } from "node:fs";
+import {
+  copyFileSync,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -230,4 +238,53 @@ export async function storedCandles(url, seriesId) {
     if (candles.length < 5000) return out;
     since = candles[candles.length - 1].candle_time;
   }
+}
+
+/**
+ * A real `freqtrade trade --dry-run` bot: the repository's Binance spot config and its tiny
+ * strategy (user_data/strategies/FacadeProbe.py), reading klines through `serverUrl`'s
+ * facade, with its REST API on `apiPort` (user `freqtrader`, password `password`).
+ */
+export async function startFreqtradeBot({ serverUrl, apiPort, password, name = "freqtrade-bot" }) {
+  const workdir = mkdtempSync(join(tmpdir(), "tc-bot-"));
+  const text = readFileSync(join(REPO, "user_data", "config.binance-spot.json"), "utf8")
+    .replaceAll("http://127.0.0.1:8000", serverUrl)
+    .replaceAll("ws://127.0.0.1:8000", serverUrl.replace("http://", "ws://"));
+  const config = JSON.parse(text);
+  config.api_server = {
+    enabled: true,
+    listen_ip_address: "127.0.0.1",
+    listen_port: apiPort,
+    verbosity: "error",
+    enable_openapi: false,
+    jwt_secret_key: "an-e2e-jwt-secret-of-32-characters",
+    ws_token: "an-e2e-ws-token",
+    CORS_origins: [],
+    username: "freqtrader",
+    password,
+  };
+  const configPath = join(workdir, "config.json");
+  writeFileSync(configPath, JSON.stringify(config));
+  mkdirSync(join(workdir, "user_data"));
+  const child = spawn(
+    join(REPO, ".venv", "bin", "freqtrade"),
+    ["trade", "--config", configPath, "--userdir", join(workdir, "user_data"),
+      "--strategy-path", join(REPO, "user_data", "strategies"),
+      "--db-url", `sqlite:///${join(workdir, "trades.sqlite")}`],
+    { cwd: workdir, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const log = logTo(name);
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  return {
+    url: `http://127.0.0.1:${apiPort}`,
+    exited: () => child.exitCode !== null,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGINT"); // freqtrade's own clean shutdown
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await once(child, "exit");
+      clearTimeout(timer);
+    },
+  };
 }

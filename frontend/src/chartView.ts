@@ -5,6 +5,7 @@ import {
   createSeriesMarkers,
   HistogramSeries,
   type ISeriesMarkersPluginApi,
+  type SeriesMarker,
   type CandlestickData,
   type HistogramData,
   type IChartApi,
@@ -12,6 +13,8 @@ import {
   type Time,
   type UTCTimestamp,
 } from "lightweight-charts";
+import { BotLayer, type DrawnBots } from "./botLayer";
+import type { BotOverlay } from "./bots";
 import type { BookChange, CandleBook } from "./candleBook";
 import { ChartWindow, type Slice } from "./chartWindow";
 import { formatTime, pricePrecision, tickPrecision, type TimeZoneChoice } from "./format";
@@ -68,6 +71,8 @@ export class ChartView {
   private slidePending = false;
   private zone: TimeZoneChoice = "utc";
   private readonly markers: ISeriesMarkersPluginApi<Time>;
+  private readonly bots: BotLayer;
+  private botMarkers: SeriesMarker<Time>[] = [];
   /** The oldest candle stored, once the chart has scrolled back to it. */
   private historyStart: number | null = null;
 
@@ -92,6 +97,7 @@ export class ChartView {
       1,
     );
     this.markers = createSeriesMarkers(this.candles, []);
+    this.bots = new BotLayer(this.chart, this.candles);
     this.setTimeZone("utc");
     this.chart.panes()[0].setStretchFactor(3);
     this.chart.panes()[1].setStretchFactor(1);
@@ -112,7 +118,7 @@ export class ChartView {
       this.book = book;
       this.window = new ChartWindow();
       this.historyStart = null;
-      this.markers.setMarkers([]);
+      this.bots.set([]); // the last series' trades are not this one's
       this.chart.priceScale("right").applyOptions({ autoScale: true });
       this.chart.timeScale().resetTimeScale();
     }
@@ -152,11 +158,48 @@ export class ChartView {
   markHistoryStart(time: number | null): void {
     if (time === this.historyStart) return;
     this.historyStart = time;
-    this.markers.setMarkers(
-      time === null
+    this.showMarkers();
+  }
+
+  /** The bots' trades and indicators for the series on screen (empty: none shown). */
+  setBots(overlays: readonly BotOverlay[]): void {
+    this.bots.set(overlays);
+    this.drawBots();
+  }
+
+  /** The bots' trades entered or left at the candle `time`, as text for the hover. */
+  botTradesAt(time: number): string[] {
+    return this.bots.tradesAt(time);
+  }
+
+  /** The x of the candle at `time` within the chart, or null when off screen. */
+  xOfTime(time: number): number | null {
+    return this.chart.timeScale().timeToCoordinate(time as UTCTimestamp);
+  }
+
+  drawnBots(): DrawnBots {
+    return this.bots.drawn();
+  }
+
+  private drawBots(): void {
+    const book = this.book;
+    const { lo, hi } = this.window;
+    const held = (time: number): boolean => {
+      const i = book === null ? -1 : book.indexOf(time);
+      return i >= lo && i < hi;
+    };
+    this.botMarkers = this.bots.render(held, this.theme);
+    this.showMarkers();
+  }
+
+  private showMarkers(): void {
+    const start: SeriesMarker<Time>[] =
+      this.historyStart === null
         ? []
-        : [{ time: time as UTCTimestamp, position: "belowBar", shape: "arrowUp",
-             color: this.theme.text, text: "start of history" }],  // prettier-ignore
+        : [{ time: this.historyStart as UTCTimestamp, position: "belowBar", shape: "arrowUp",
+             color: this.theme.text, text: "start of history" }];  // prettier-ignore
+    this.markers.setMarkers(
+      [...start, ...this.botMarkers].sort((a, b) => (a.time as number) - (b.time as number)),
     );
   }
 
@@ -231,6 +274,7 @@ export class ChartView {
     }
     this.candles.setData(candleData);
     this.volume.setData(volumeData);
+    this.drawBots(); // over the bars now held
     if (view !== null && shift !== null) {
       timeScale.setVisibleLogicalRange({ from: view.from + shift, to: view.to + shift });
     }

@@ -1,5 +1,6 @@
 import "./style.css";
 import { MarketApi } from "./api";
+import { BotPanel } from "./botPanel";
 import type { BookChange, CandleBook } from "./candleBook";
 import { ChartView, THEMES } from "./chartView";
 import { MarketController, type Problem } from "./controller";
@@ -58,6 +59,9 @@ const ui = {
   loading: element<HTMLDivElement>("loading"),
   latest: element<HTMLButtonElement>("latest"),
   zone: element<HTMLButtonElement>("zone"),
+  bots: element<HTMLButtonElement>("bots"),
+  botsPanel: element<HTMLDivElement>("bots-panel"),
+  tradeTip: element<HTMLDivElement>("trade-tip"),
 };
 
 const metrics = new PageMetrics();
@@ -93,6 +97,7 @@ const chart = new ChartView(
   (time) => {
     hoverTime = time;
     showLegend();
+    showTrades();
   },
   () => requestAnimationFrame(showLatest),
 );
@@ -107,6 +112,26 @@ const controller = new MarketController(api, socket, {
   status: () => showFeed(),
   reachedStart: (firstTime) => chart.markHistoryStart(firstTime),
 });
+
+const botPanel = new BotPanel({
+  button: ui.bots,
+  panel: ui.botsPanel,
+  seriesId: () => controller.seriesId,
+  show: (overlays) => chart.setBots(overlays),
+});
+
+/** The bots' trades at the candle under the cursor: side, prices, exit reason, profit. */
+function showTrades(): void {
+  const lines = hoverTime === null ? [] : chart.botTradesAt(hoverTime);
+  ui.tradeTip.hidden = lines.length === 0;
+  ui.tradeTip.replaceChildren(
+    ...lines.map((line) => {
+      const div = document.createElement("div");
+      div.textContent = line;
+      return div;
+    }),
+  );
+}
 
 function render(change: BookChange, book: CandleBook): void {
   chart.render(change, book);
@@ -340,7 +365,9 @@ async function open(seriesId: string, push: boolean): Promise<void> {
   chart.setPriceTick(priceTick(seriesId));
   hoverTime = null;
   metrics.opened();
-  await controller.open(seriesId);
+  const opening = controller.open(seriesId);
+  botPanel.seriesChanged();
+  await opening;
 }
 
 window.addEventListener("popstate", () => {
@@ -406,6 +433,7 @@ applyTimeZone(timeZoneChoice());
 setInterval(showFeed, 1000);
 setInterval(() => void controller.refreshStatus(), STATUS_EVERY_MS);
 socket.start();
-exposeTestHook({ controller, socket, chart, metrics, open: (id) => open(id, true) });
+botPanel.start();
+exposeTestHook({ controller, socket, chart, metrics, botPanel, open: (id) => open(id, true) });
 void firstSeries().then((id) => open(id, false));
 void loadVenues();

@@ -1,3 +1,4 @@
+import type { BotPanel } from "./botPanel";
 import type { ChartView } from "./chartView";
 import type { MarketController } from "./controller";
 import type { MarketSocket } from "./marketSocket";
@@ -54,6 +55,7 @@ interface HookParts {
   readonly socket: MarketSocket;
   readonly chart: ChartView;
   readonly metrics: PageMetrics;
+  readonly botPanel: BotPanel;
   readonly open: (seriesId: string) => Promise<void>;
 }
 
@@ -86,6 +88,22 @@ export function exposeTestHook(parts: HookParts): void {
     historyStartMark: () => chart.historyStartMark,
     priceRange: () => chart.visiblePriceRange(),
     priceScaleWidth: () => chart.priceScaleWidth(),
+    /** The bots' markers, price lines and indicator points drawn now. */
+    drawnBots: () => chart.drawnBots(),
+    botOverlays: () => parts.botPanel.current(),
+    /** Where on the page the candle at `time` is drawn (its x), if on screen. */
+    xOfTime: (time: number) => chart.xOfTime(time),
+    /** Pixels of the drawn chart within a few levels of the colour `hex`. */
+    colorPixels: (hex: string): number => {
+      const canvas = chart.screenshot();
+      const context = canvas.getContext("2d");
+      if (!context) return 0;
+      const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+      const colour = rgb(hex);
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (near(data, i, colour)) n++;
+      return n;
+    },
     /** Pixels of the drawn chart in the up and down candle colours (what a user sees). */
     chartPixels: (): { up: number; down: number; total: number } => {
       const canvas = chart.screenshot();
