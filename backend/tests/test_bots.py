@@ -294,14 +294,24 @@ async def _check_bots_on_the_chart(http: Any, tmp: Path) -> None:
     assert set(shown) <= set(recorded)
     assert len(shown) >= 2
     # The strategy's plot_config indicator: the mean of the 10 stored closes up to each candle.
-    (sma,) = overlay["indicators"]
+    # And its subplot's momentum: the close less the close 5 candles before.
+    sma, momentum = overlay["indicators"]
     assert (sma["column"], sma["pane"], sma["color"]) == ("sma_10", "main", "#1f77b4")
+    momentum_spec = (momentum["column"], momentum["pane"], momentum["color"])
+    assert momentum_spec == ("momentum_5", "Momentum", "#ff7f0e")
     closes = {c["candle_time"]: c["close"] for c in candles.json()["candles"]}
     compared = 0
     for t, value in sma["points"]:
         window = [closes.get(t - 60 * i) for i in range(10)]
         if None not in window:
             assert abs(value - sum(window) / 10) <= 1e-9 * value, (t, value)  # type: ignore[arg-type]
+            compared += 1
+    assert compared >= 100, compared
+    compared = 0
+    for t, value in momentum["points"]:
+        now, before = closes.get(t), closes.get(t - 300)
+        if now is not None and before is not None:
+            assert abs(value - (now - before)) <= 1e-9 * now, (t, value)
             compared += 1
     assert compared >= 100, compared
 

@@ -47,5 +47,6 @@ export function startFreqtradeBot(options: {
   serverUrl: string;
   apiPort: number;
   password: string;
+  overrides?: Record<string, unknown>;
   name?: string;
 }): Promise<FreqtradeBot>;

@@ -243,14 +243,15 @@ export async function storedCandles(url, seriesId) {
 /**
  * A real `freqtrade trade --dry-run` bot: the repository's Binance spot config and its tiny
  * strategy (user_data/strategies/FacadeProbe.py), reading klines through `serverUrl`'s
- * facade, with its REST API on `apiPort` (user `freqtrader`, password `password`).
+ * facade, with its REST API on `apiPort` (user `freqtrader`, password `password`);
+ * `overrides` replace top-level keys of the config.
  */
-export async function startFreqtradeBot({ serverUrl, apiPort, password, name = "freqtrade-bot" }) {
+export async function startFreqtradeBot({ serverUrl, apiPort, password, overrides = {}, name = "freqtrade-bot" }) {
   const workdir = mkdtempSync(join(tmpdir(), "tc-bot-"));
   const text = readFileSync(join(REPO, "user_data", "config.binance-spot.json"), "utf8")
     .replaceAll("http://127.0.0.1:8000", serverUrl)
     .replaceAll("ws://127.0.0.1:8000", serverUrl.replace("http://", "ws://"));
-  const config = JSON.parse(text);
+  const config = { ...JSON.parse(text), ...overrides };
   config.api_server = {
     enabled: true,
     listen_ip_address: "127.0.0.1",

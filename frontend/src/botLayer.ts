@@ -117,7 +117,8 @@ export class BotLayer {
     for (const overlay of this.overlays) {
       for (const trade of overlay.trades) {
         if (!trade.is_open) continue;
-        const title = `${overlay.name} #${trade.trade_id} ${trade.side} ${profitText(trade, null)}`.trim();
+        const profit = profitText(trade, overlay.stake_currency);
+        const title = `${overlay.name} #${trade.trade_id} ${trade.side} ${profit}`.trim();
         this.lines.push(
           this.candles.createPriceLine({
             price: trade.open_rate,

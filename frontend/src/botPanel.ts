@@ -1,12 +1,5 @@
-import {
-  botSummary,
-  fetchBots,
-  fetchOverlay,
-  hiddenBots,
-  rememberHiddenBots,
-  type BotInfo,
-  type BotOverlay,
-} from "./bots";
+import { botSummary, fetchBots, fetchOverlay, type BotInfo, type BotOverlay } from "./bots";
+import { hiddenBots, rememberHiddenBots } from "./preferences";
 
 /** The bot picker (a toggle per bot, with what each runs or why it cannot be read) and
  * the polling that keeps the shown bots' overlays current for the series on screen. Its

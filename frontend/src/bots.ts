@@ -1,5 +1,5 @@
-/** The user's freqtrade bots as the server reads them (`/api/bots`), which of them the
- * chart shows (remembered), and their trades and indicators for the series on screen. */
+/** The user's freqtrade bots as the server reads them (`/api/bots`): their states, and
+ * their trades and indicators for the series on screen. */
 
 export type BotState = "ok" | "down" | "unauthorized" | "error";
 
@@ -48,30 +48,6 @@ export interface BotOverlay extends BotInfo {
   readonly stake_currency: string | null;
   readonly trades: readonly BotTrade[];
   readonly indicators: readonly BotIndicator[];
-}
-
-const HIDDEN_KEY = "trade-canvas.bots-hidden";
-
-function storage(): Storage | null {
-  try {
-    return window.localStorage;
-  } catch {
-    return null;
-  }
-}
-
-/** Bots are shown unless the user switched them off. */
-export function hiddenBots(): Set<string> {
-  try {
-    const raw = JSON.parse(storage()?.getItem(HIDDEN_KEY) ?? "[]") as unknown;
-    return new Set(Array.isArray(raw) ? raw.filter((n): n is string => typeof n === "string") : []);
-  } catch {
-    return new Set();
-  }
-}
-
-export function rememberHiddenBots(hidden: ReadonlySet<string>): void {
-  storage()?.setItem(HIDDEN_KEY, JSON.stringify([...hidden].sort()));
 }
 
 export async function fetchBots(signal?: AbortSignal): Promise<BotInfo[]> {

@@ -5,6 +5,7 @@ import type { TimeZoneChoice } from "./format";
 const SERIES_KEY = "trade-canvas.series_id";
 const THEME_KEY = "trade-canvas.theme";
 const ZONE_KEY = "trade-canvas.time-zone";
+const HIDDEN_BOTS_KEY = "trade-canvas.bots-hidden";
 
 export type ThemeChoice = "system" | "light" | "dark";
 
@@ -52,4 +53,18 @@ export function timeZoneChoice(): TimeZoneChoice {
 
 export function rememberTimeZone(choice: TimeZoneChoice): void {
   storage()?.setItem(ZONE_KEY, choice);
+}
+
+/** The bots the user switched off (bots are shown unless). */
+export function hiddenBots(): Set<string> {
+  try {
+    const raw = JSON.parse(storage()?.getItem(HIDDEN_BOTS_KEY) ?? "[]") as unknown;
+    return new Set(Array.isArray(raw) ? raw.filter((n): n is string => typeof n === "string") : []);
+  } catch {
+    return new Set(); // not ours, or torn: show every bot
+  }
+}
+
+export function rememberHiddenBots(hidden: ReadonlySet<string>): void {
+  storage()?.setItem(HIDDEN_BOTS_KEY, JSON.stringify([...hidden].sort()));
 }

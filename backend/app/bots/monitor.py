@@ -121,10 +121,8 @@ class BotMonitor:
             try:
                 async with asyncio.timeout(self._timeout_s):
                     info = parse_info(await self._call("show_config", self._client.show_config()))
-                    open_rows, _ = await asyncio.gather(
-                        self._call("status", self._client.open_trades()),
-                        self._read_closed_trades(),
-                    )
+                    open_rows = await self._call("status", self._client.open_trades())
+                    await self._read_closed_trades()
                     plot = await self._plot_config(info.strategy)
             except TimeoutError as e:
                 raise BotDown(f"no answer within {self._timeout_s:g} s") from e
