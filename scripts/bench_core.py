@@ -32,9 +32,9 @@ from websockets.uri import parse_uri
 
 from app.candle import Candle
 from app.metrics import Metrics
-from app.store import CandleStore
-from app.store.schema import connect as sqlite_connect
-from app.store.schema import migrate
+from app.store.sqlite import SqliteCandleStore
+from app.store.sqlite.schema import connect as sqlite_connect
+from app.store.sqlite.schema import migrate
 
 SERIES = "binance:spot:BTC/USDT:1m"
 T0 = 1_500_000_000 - 1_500_000_000 % 60
@@ -66,7 +66,7 @@ def bench_floor(path: Path, candles: list[Candle]) -> float:
 
 async def bench_upsert(path: Path, candles: list[Candle], batch: int) -> tuple[float, int]:
     metrics = Metrics()
-    store = CandleStore(path, metrics)
+    store = SqliteCandleStore(path, metrics)
     await store.open()
     started = time.perf_counter()
     for i in range(0, len(candles), batch):

@@ -29,9 +29,9 @@ from app.history.datadir import Datadirs
 from app.metrics import Metrics
 from app.series import parse_series_id
 from app.services import import_writer
-from app.store import CandleStore
-from app.store.schema import connect as sqlite_connect
-from app.store.schema import migrate
+from app.store.sqlite import SqliteCandleStore
+from app.store.sqlite.schema import connect as sqlite_connect
+from app.store.sqlite.schema import migrate
 
 T0 = 1_500_000_000 - 1_500_000_000 % 60
 
@@ -104,7 +104,7 @@ def bench_naive(db: Path, sample: int, *, tuned: bool) -> float:
 
 async def bench_import(datadir: Path, db: Path) -> tuple[float, int]:
     metrics = Metrics()
-    store = CandleStore(db, metrics)
+    store = SqliteCandleStore(db, metrics)
     await store.open()
     bootstrapper = HistoryBootstrapper(
         store,

@@ -80,7 +80,7 @@ def preflight(settings: Settings) -> list[SeriesId]:
 
     from app.metrics import Metrics
     from app.services import whitelist_of
-    from app.store import CandleStore
+    from app.store import build_store
 
     whitelist = whitelist_of(settings)
     if settings.freqtrade.config is not None:
@@ -95,7 +95,7 @@ def preflight(settings: Settings) -> list[SeriesId]:
         raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {e}") from e
 
     async def open_store() -> None:
-        store = CandleStore(settings.db.path, Metrics())
+        store = build_store(settings.db.path, Metrics())
         await store.open()
         await store.close()
 
@@ -162,7 +162,7 @@ def _datadir_ls(args: argparse.Namespace) -> int:
 
 
 def _check_store(args: argparse.Namespace) -> int:
-    from app.store.check import check_store
+    from app.store.factory import check_store
 
     path = _settings(args).db.path
     bar = _ProgressBar(sys.stderr)

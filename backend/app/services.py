@@ -48,7 +48,7 @@ from app.metrics import Metrics
 from app.query import CandleQuery, QueryOptions
 from app.ratelimit import ConnectionsPerAddress
 from app.series import SeriesId, parse_series_id
-from app.store import CandleStore
+from app.store import CandleStore, build_store
 from app.streams import KlineStreams
 from app.tasks import spawn
 
@@ -240,7 +240,7 @@ async def start_services(
     settings: Settings, metrics: Metrics, clock: Clock = SYSTEM_CLOCK
 ) -> Services:
     whitelist = whitelist_of(settings)
-    store = CandleStore(settings.db.path, metrics, read_threads=settings.db.read_threads)
+    store = build_store(settings.db.path, metrics, read_threads=settings.db.read_threads)
     await store.open()
     # Lazy: no ccxt client exists until the first request that needs one.
     venues = build_venues(settings, clock, metrics)

@@ -285,9 +285,9 @@ async def test_failed_write_leaves_no_cached_series_key(small_tmpfs: Path) -> No
     series, so a cached copy would file the first series' candles under the second."""
     from app.errors import StoreError
     from app.metrics import Metrics
-    from app.store import CandleStore
+    from app.store.sqlite import SqliteCandleStore
 
-    store = CandleStore(small_tmpfs / "store.sqlite", Metrics())
+    store = SqliteCandleStore(small_tmpfs / "store.sqlite", Metrics())
     await store.open()
     try:
         a, b = "binance:spot:BTC/USDT:1m", "binance:spot:ETH/USDT:1m"
@@ -332,11 +332,11 @@ async def test_a_corrupt_page_turns_ready_degraded_and_check_store_finds_it(
     make_settings: SettingsFactory, tmp_path: Path
 ) -> None:
     from app.metrics import Metrics
-    from app.store import CandleStore
+    from app.store.sqlite import SqliteCandleStore
 
     db = tmp_path / "store.sqlite"
     series = [f"binance:spot:{b}/USDT:1m" for b in ("BTC", "ETH", "SOL")]
-    store = CandleStore(db, Metrics())
+    store = SqliteCandleStore(db, Metrics())
     await store.open()
     for sid in series:
         await store.upsert_many(sid, rows(30_000))

@@ -24,6 +24,7 @@ from app.ingest.metrics import IngestMetrics
 from app.metrics import Metrics
 from app.series import parse_series_id
 from app.store import CandleStore
+from app.store.sqlite import SqliteCandleStore
 from tests.conftest import SettingsFactory
 from tests.live_support import (
     FAST,
@@ -68,7 +69,7 @@ async def rig(
     venue: Venue = VENUE_OF[fake.name](
         make_settings(**live_settings(fake)), UpstreamMetrics(metrics), clock
     )
-    store = CandleStore(tmp_path / "store.sqlite", metrics)
+    store = SqliteCandleStore(tmp_path / "store.sqlite", metrics)
     await store.open()
     locks = SeriesLocks()
     writer = CandleWriter(store, locks, Fanout(store, locks, catchup_max=5000), clock)

@@ -11,7 +11,8 @@ from app.candle import Candle, KlineExtras
 from app.errors import StoreError
 from app.metrics import Metrics
 from app.store import CandleStore
-from app.store.schema import SCHEMA_VERSION
+from app.store.sqlite import SqliteCandleStore
+from app.store.sqlite.schema import SCHEMA_VERSION
 
 S = "binance:spot:BTC/USDT:1m"
 T = 1_700_000_040
@@ -32,7 +33,7 @@ def counter(metrics: Metrics, name: str) -> float:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[CandleStore]:
-    s = CandleStore(tmp_path / "candles.sqlite", Metrics())
+    s = SqliteCandleStore(tmp_path / "candles.sqlite", Metrics())
     await s.open()
     yield s
     await s.close()
@@ -71,7 +72,7 @@ async def test_changed_candle_is_updated_in_place(store: CandleStore) -> None:
 
 async def test_commits_equal_batches_not_candles(tmp_path: Path) -> None:
     metrics = Metrics()
-    store = CandleStore(tmp_path / "c.sqlite", metrics)
+    store = SqliteCandleStore(tmp_path / "c.sqlite", metrics)
     await store.open()
     try:
         for batch in range(7):
@@ -131,7 +132,7 @@ async def test_concurrent_writers_and_readers(store: CandleStore) -> None:
 
 async def test_file_is_wal_with_schema_version_and_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
-    store = CandleStore(path, Metrics())
+    store = SqliteCandleStore(path, Metrics())
     await store.open()
     await store.upsert_many(S, bars(0, 3))
     await store.close()
@@ -140,7 +141,7 @@ async def test_file_is_wal_with_schema_version_and_survives_reopen(tmp_path: Pat
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         sql = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'candles'").fetchone()[0]
         assert "WITHOUT ROWID" in sql and "PRIMARY KEY (series_key, candle_time)" in sql
-    reopened = CandleStore(path, Metrics())
+    reopened = SqliteCandleStore(path, Metrics())
     await reopened.open()
     try:
         assert len(await reopened.newest(S, 10)) == 3
@@ -155,7 +156,7 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     with sqlite3.connect(path) as raw:
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    store = CandleStore(path, Metrics())
+    store = SqliteCandleStore(path, Metrics())
     with pytest.raises(StoreError, match="newer than this server"):
         await store.open()
 
@@ -164,11 +165,11 @@ async def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open candle store"):
-        await CandleStore(path, Metrics()).open()
+        await SqliteCandleStore(path, Metrics()).open()
 
 
 async def test_closed_store_refuses_work(tmp_path: Path) -> None:
-    store = CandleStore(tmp_path / "c.sqlite", Metrics())
+    store = SqliteCandleStore(tmp_path / "c.sqlite", Metrics())
     await store.open()
     await store.close()
     with pytest.raises(StoreError, match="closed"):
@@ -179,7 +180,7 @@ async def test_closed_store_refuses_work(tmp_path: Path) -> None:
 
 async def test_several_series_in_one_transaction(tmp_path: Path) -> None:
     metrics = Metrics()
-    store = CandleStore(tmp_path / "c.sqlite", metrics)
+    store = SqliteCandleStore(tmp_path / "c.sqlite", metrics)
     await store.open()
     try:
         batches = {f"binance:futures:S{i}/USDT:USDT:1m": bars(600, 3) for i in range(50)}
@@ -266,7 +267,7 @@ async def test_a_page_is_read_again_after_another_process_wrote_the_file(
     await store.insert_many(S, bars(600, 3))
     first = await store.page(S, 100)
     assert await store.page(S, 100) is first
-    other = CandleStore(tmp_path / "candles.sqlite", Metrics())  # as another process would
+    other = SqliteCandleStore(tmp_path / "candles.sqlite", Metrics())  # as another process would
     await other.open()
     try:
         await other.insert_many(S, bars(780, 2))

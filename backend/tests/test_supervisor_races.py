@@ -18,7 +18,7 @@ from app.ingest.metrics import IngestMetrics
 from app.ingest.supervisor import IngestSupervisor
 from app.metrics import Metrics
 from app.series import parse_series_id
-from app.store import CandleStore
+from app.store.sqlite import SqliteCandleStore
 from tests.conftest import SettingsFactory
 from tests.live_support import live_settings, start_fake
 from tests.manual_clock import ManualClock, drive
@@ -38,7 +38,7 @@ async def test_a_subscriber_back_as_the_idle_job_expires_keeps_the_stream(
     clock = ManualClock(fake.exchange.clock.now)
     metrics = Metrics()
     venue = binance_venue(make_settings(**live_settings(fake)), UpstreamMetrics(metrics), clock)
-    store = CandleStore(tmp_path / "store.sqlite", metrics)
+    store = SqliteCandleStore(tmp_path / "store.sqlite", metrics)
     await store.open()
     locks = SeriesLocks()
     writer = CandleWriter(store, locks, Fanout(store, locks, catchup_max=5000), clock)

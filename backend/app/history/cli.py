@@ -35,7 +35,7 @@ from app.history.reader import HistoryFileError, read_ohlcv
 from app.history.source import HistoryWriter
 from app.metrics import Metrics
 from app.series import SeriesId, parse_series_id, timeframe_seconds
-from app.store import CandleStore
+from app.store import CandleStore, build_store
 from app.tasks import spawn
 
 
@@ -100,7 +100,7 @@ def _span(entry: DatadirEntry) -> dict[str, Any]:
 
 
 async def _stored(db: Path) -> dict[str, dict[str, Any]]:
-    store = CandleStore(db, Metrics())
+    store = build_store(db, Metrics())
     await store.open()
     try:
         return {
@@ -181,7 +181,7 @@ async def _import(
     out: TextIO,
 ) -> int:
     metrics = Metrics()
-    store = CandleStore(settings.db.path, metrics)
+    store = build_store(settings.db.path, metrics)
     await store.open()
     options = BootstrapOptions(
         datadirs=datadir,
@@ -281,7 +281,7 @@ async def _export(
     fmt: DataFormat,
     out: TextIO,
 ) -> int:
-    store = CandleStore(db, Metrics())
+    store = build_store(db, Metrics())
     await store.open()
     summary: list[tuple[str, ...]] = []
     failed = 0

@@ -1,7 +1,8 @@
-"""The embedded SQLite candle store."""
+"""The candle store: the port the core uses (`ports`), and its engines (`sqlite/`)."""
 
 from app.candle import CandleRow
-from app.store.candle_store import (
+from app.store.factory import build_store
+from app.store.ports import (
     CandlePage,
     CandleStore,
     Conflict,
@@ -18,4 +19,5 @@ __all__ = [
     "ImportProgress",
     "SeriesStats",
     "UpsertResult",
+    "build_store",
 ]

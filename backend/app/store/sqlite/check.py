@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final
 
 from app.errors import StoreError
-from app.store.schema import connect
+from app.store.sqlite.schema import connect
 
 # Candles read per query while scanning a series: progress moves, memory stays flat.
 CHUNK: Final = 100_000

@@ -1,14 +1,9 @@
-"""CandleStore: closed candles in one SQLite file.
+"""SqliteCandleStore: closed candles in one SQLite file.
 
 All SQLite work runs off the event loop: writes on one dedicated writer thread (SQLite has
 one writer at a time anyway, and one thread means no lock contention), reads on a small
 pool of reader threads with a connection each (WAL lets them read while the writer writes).
 A batch is one `executemany` in one transaction, so commits equal batches.
-
-Two ways to write: `insert_*` keeps what is stored (a candle already held is never
-rewritten; an offered one that differs is returned as a `Conflict`), which is how every
-source that follows the exchange writes; `upsert_*` overwrites, for an operator's
-correction through the ingest API.
 """
 
 from __future__ import annotations
@@ -20,9 +15,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,7 +24,8 @@ from app.candle import CandleRow, ExtrasByTime, KlineExtras
 from app.errors import StoreError
 from app.lru import CostBoundedLru
 from app.metrics import Metrics
-from app.store.schema import connect, migrate
+from app.store.ports import CandlePage, Conflict, ImportProgress, SeriesStats, UpsertResult
+from app.store.sqlite.schema import connect, migrate
 
 log = logging.getLogger(__name__)
 
@@ -42,62 +37,9 @@ _CORRUPTION_CODES = frozenset({11, 26})
 _KEY_OF = "(SELECT series_key FROM series WHERE series_id = ?)"
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesStats:
-    series_id: str
-    first_time: int | None
-    head_time: int | None
-    count: int
+class SqliteCandleStore:
+    """The `CandleStore` in one SQLite file."""
 
-
-@dataclass(frozen=True, slots=True)
-class CandlePage:
-    """Candles of one read and the series' head then. `version` names exactly this
-    answer: the same request while the series has not been written since, so whoever
-    renders a page may keep its rendering by it. Treat `candles` as read-only: a page may
-    be handed to several readers."""
-
-    candles: list[CandleRow]
-    head_time: int | None
-    version: Hashable = None
-    # The candles' `KlineExtras` by time, where kept (read only when asked for).
-    extras: Mapping[int, KlineExtras] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ImportProgress:
-    """How far a datadir import of one file has come (see `history_imports`); `file_rows`
-    is the number of candles the file held, once the import is complete."""
-
-    signature: str
-    through: int | None
-    complete: bool
-    file_rows: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """A candle offered for a time the store already holds with other values."""
-
-    candle_time: int
-    stored: CandleRow
-    offered: CandleRow
-
-
-@dataclass(frozen=True, slots=True)
-class UpsertResult:
-    series_id: str
-    inserted: int
-    updated: int
-    head_time: int | None
-    # The candles this write stored or changed, ascending: what followers must be sent.
-    written: Sequence[CandleRow] = ()
-    conflicts: tuple[Conflict, ...] = ()
-    # The head before this write (read in its transaction): what it appended lies after.
-    head_before: int | None = None
-
-
-class CandleStore:
     # Candles of recent pages kept in memory (about 200 bytes each).
     PAGE_CACHE_ROWS = 100_000
 

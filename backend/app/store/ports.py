@@ -1,0 +1,149 @@
+"""What the core asks of a candle store, and the values it answers with: the one seam
+between the server and whichever engine keeps its candles (`store/sqlite/` today).
+
+Two ways to write: `insert_*` keeps what is stored (a candle already held is never
+rewritten; an offered one that differs is returned as a `Conflict`), which is how every
+source that follows the exchange writes; `upsert_*` overwrites, for an operator's
+correction through the ingest API. A batch is one transaction, so commits equal batches."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.candle import CandleRow, ExtrasByTime, KlineExtras
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesStats:
+    series_id: str
+    first_time: int | None
+    head_time: int | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CandlePage:
+    """Candles of one read and the series' head then. `version` names exactly this
+    answer: the same request while the series has not been written since, so whoever
+    renders a page may keep its rendering by it. Treat `candles` as read-only: a page may
+    be handed to several readers."""
+
+    candles: list[CandleRow]
+    head_time: int | None
+    version: Hashable = None
+    # The candles' `KlineExtras` by time, where kept (read only when asked for).
+    extras: Mapping[int, KlineExtras] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """How far a datadir import of one file has come (see `history_imports`); `file_rows`
+    is the number of candles the file held, once the import is complete."""
+
+    signature: str
+    through: int | None
+    complete: bool
+    file_rows: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A candle offered for a time the store already holds with other values."""
+
+    candle_time: int
+    stored: CandleRow
+    offered: CandleRow
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    series_id: str
+    inserted: int
+    updated: int
+    head_time: int | None
+    # The candles this write stored or changed, ascending: what followers must be sent.
+    written: Sequence[CandleRow] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    # The head before this write (read in its transaction): what it appended lies after.
+    head_before: int | None = None
+
+
+class CandleStore(Protocol):
+    @property
+    def is_open(self) -> bool: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the last write failed, until a write succeeds (a full disk...)."""
+
+    @property
+    def corruption(self) -> str | None:
+        """Why the store is unreadable, once an engine said so."""
+
+    async def upsert_many(
+        self,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        *,
+        progress: ImportProgress | None = None,
+    ) -> UpsertResult:
+        """Insert or update `candles` in one transaction; `progress` is recorded in it."""
+
+    async def insert_many(
+        self,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        *,
+        progress: ImportProgress | None = None,
+        extras: ExtrasByTime | None = None,
+    ) -> UpsertResult:
+        """Store the candles not held yet, in one transaction; a held one stays."""
+
+    async def upsert_batches(
+        self, batches: Mapping[str, Sequence[CandleRow]]
+    ) -> dict[str, UpsertResult]: ...
+
+    async def insert_batches(
+        self,
+        batches: Mapping[str, Sequence[CandleRow]],
+        extras: Mapping[str, ExtrasByTime] | None = None,
+    ) -> dict[str, UpsertResult]: ...
+
+    async def set_import_progress(self, series_id: str, progress: ImportProgress) -> None: ...
+
+    async def page(
+        self,
+        series_id: str,
+        limit: int,
+        *,
+        since: int | None = None,
+        before: int | None = None,
+        newest: bool | None = None,
+        extras: bool = False,
+    ) -> CandlePage:
+        """One page of candles, ascending, and the series' head time, in one read: after
+        `since` and before `before` (both exclusive), the oldest `limit` when `since` is
+        given, else the newest (`newest` chooses when both are)."""
+
+    async def newest(self, series_id: str, limit: int) -> list[CandleRow]: ...
+
+    async def since(self, series_id: str, since: int, limit: int) -> list[CandleRow]: ...
+
+    async def before(self, series_id: str, before: int, limit: int) -> list[CandleRow]: ...
+
+    async def stats(self, series_id: str) -> SeriesStats | None: ...
+
+    async def head_time(self, series_id: str) -> int | None: ...
+
+    async def import_progress(self, series_id: str) -> ImportProgress | None: ...
+
+    async def interrupted_imports(self) -> list[str]:
+        """Series whose datadir import was cut short (to resume at start)."""
+
+    async def list_series(self) -> list[SeriesStats]: ...
