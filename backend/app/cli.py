@@ -95,7 +95,7 @@ def preflight(settings: Settings) -> list[SeriesId]:
         raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {e}") from e
 
     async def open_store() -> None:
-        store = build_store(settings.db.path, Metrics())
+        store = build_store(settings.store.url, settings.db.path, Metrics())
         await store.open()
         await store.close()
 
@@ -162,9 +162,12 @@ def _datadir_ls(args: argparse.Namespace) -> int:
 
 
 def _check_store(args: argparse.Namespace) -> int:
-    from app.store.factory import check_store
+    from app.store.factory import check_store, store_file
 
-    path = _settings(args).db.path
+    settings = _settings(args)
+    path = store_file(settings.store.url, settings.db.path)
+    if path is None:
+        raise ConfigError("check reads a SQLite file; PostgreSQL checks its own pages")
     bar = _ProgressBar(sys.stderr)
     problems = check_store(path, bar.show)
     bar.done()

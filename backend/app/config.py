@@ -39,6 +39,27 @@ class DbSettings(_Group):
     read_threads: int = Field(default=1, ge=1, le=16)
 
 
+class StoreSettings(_Group):
+    """Where the candles are kept: unset or `sqlite:///path` the embedded SQLite file
+    (`DB_PATH`), `postgresql://user:password@host/db` a PostgreSQL database."""
+
+    url: str | None = None
+    # Connections to PostgreSQL per process.
+    pool_size: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("url")
+    @classmethod
+    def _known_engine(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError(
+                "a store URL starts with sqlite:/// or postgresql:// "
+                f"(got {value.split('://')[0]}://...)"
+            )
+        return value
+
+
 class FreqtradeSettings(_Group):
     datadir: Path | None = None
     config: Path | None = None
@@ -199,6 +220,7 @@ class Settings(BaseSettings):
     bots: Annotated[list[BotConfig], NoDecode] = Field(default_factory=list)
 
     db: DbSettings = DbSettings()
+    store: StoreSettings = StoreSettings()
     freqtrade: FreqtradeSettings = FreqtradeSettings()
     history: HistorySettings = HistorySettings()
     datadir: DatadirSettings = DatadirSettings()

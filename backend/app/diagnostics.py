@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from app.config import Settings
 from app.history.datadir import Datadirs, ohlcv_file_count
 from app.series import SeriesId
+from app.store import describe_store
 
 PREFIX = "TRADE_CANVAS_"
 
@@ -46,7 +47,7 @@ def banner(
 ) -> list[str]:
     """What the server uses, one line each, for the log at start."""
     lines = [f"trade-canvas serving on http://{settings.host}:{settings.port}/"]
-    lines.append(f"  store: SQLite {settings.db.path.resolve()}")
+    lines.append(f"  store: {describe_store(settings.store.url, settings.db.path)}")
     if settings.market_history_source == "off":
         lines.append("  history: off (only what the store holds and live data)")
     elif settings.market_history_source == "ccxt":

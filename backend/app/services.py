@@ -240,7 +240,10 @@ async def start_services(
     settings: Settings, metrics: Metrics, clock: Clock = SYSTEM_CLOCK
 ) -> Services:
     whitelist = whitelist_of(settings)
-    store = build_store(settings.db.path, metrics, read_threads=settings.db.read_threads)
+    store = build_store(
+        settings.store.url, settings.db.path, metrics,
+        read_threads=settings.db.read_threads, pool_size=settings.store.pool_size,
+    )  # fmt: skip
     await store.open()
     # Lazy: no ccxt client exists until the first request that needs one.
     venues = build_venues(settings, clock, metrics)

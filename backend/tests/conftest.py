@@ -13,6 +13,7 @@ from app.fake_exchange.exchange import FakeExchange
 from app.fake_exchange.rest import RestServer
 from app.fake_exchange.server import FakeBinance
 from tests.live_support import start_fake
+from tests.postgres_cluster import create_database, drop_database, postgres_cluster
 from tests.support import LiveServer, live_server
 
 SettingsFactory = Callable[..., Settings]
@@ -27,10 +28,25 @@ class FakeRest:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> SettingsFactory:
+def store_engine() -> str:
+    """The store the tests' servers use; a module that runs on both overrides this with
+    `params=STORE_ENGINES`."""
+    return "sqlite"
+
+
+STORE_ENGINES = ["sqlite", "postgres"]
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, store_engine: str, request: pytest.FixtureRequest
+) -> SettingsFactory:
+    store_url = request.getfixturevalue("postgres_dsn") if store_engine == "postgres" else None
+
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "db_path": tmp_path / "store.sqlite",
+            "store_url": store_url,
             "enable_ingest_api": True,
             "enable_debug_api": True,
             "market_history_source": "off",
@@ -88,3 +104,22 @@ def fake() -> Iterator[FakeBinance]:
         yield exchange
     finally:
         exchange.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One throwaway PostgreSQL cluster for the whole run (started on first use)."""
+    with postgres_cluster() as dsn:
+        yield dsn
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database of its own for one test."""
+    name = f"test_{next(_databases)}"
+    create_database(postgres_server, name)
+    yield postgres_server.replace("/postgres?", f"/{name}?")
+    drop_database(postgres_server, name)

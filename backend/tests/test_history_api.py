@@ -12,9 +12,16 @@ import pytest
 from app.candle import CandleRow
 from app.history.datadir import list_datadir
 from app.series import parse_series_id
-from tests.conftest import SettingsFactory
+from tests.conftest import STORE_ENGINES, SettingsFactory
 from tests.freqtrade_support import DATADIR, PARQUET_DATADIR, freqtrade_rows, store_with_freqtrade
 from tests.support import LiveServer, live_server, metric_value, recv_json, send_json
+
+
+@pytest.fixture(params=STORE_ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return str(request.param)
+
 
 T0 = 1_700_000_040
 

@@ -9,8 +9,14 @@ import httpx
 import pytest
 
 from app.candle import Candle
-from tests.conftest import SettingsFactory
+from tests.conftest import STORE_ENGINES, SettingsFactory
 from tests.support import SERIES, T0, LiveServer, candle, live_server, metric_value
+
+
+@pytest.fixture(params=STORE_ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return str(request.param)
 
 
 async def seed(server: LiveServer, n: int, start: int = T0, series_id: str = SERIES) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.fake_exchange.server import FakeVenue
-from tests.conftest import SettingsFactory
+from tests.conftest import STORE_ENGINES, SettingsFactory
 from tests.live_support import (
     VENUES,
     assert_store_matches_exchange,
@@ -29,6 +29,12 @@ from tests.live_support import (
     wait_caught_up,
 )
 from tests.support import live_server, metric_value, poll, recv_json, send_json
+
+
+@pytest.fixture(params=STORE_ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return str(request.param)
 
 
 def spot_of(fake: FakeVenue) -> str:

@@ -11,6 +11,7 @@ from app.candle import Candle, KlineExtras
 from app.errors import StoreError
 from app.metrics import Metrics
 from app.store import CandleStore
+from app.store.postgres import PostgresCandleStore
 from app.store.sqlite import SqliteCandleStore
 from app.store.sqlite.schema import SCHEMA_VERSION
 
@@ -31,8 +32,22 @@ def counter(metrics: Metrics, name: str) -> float:
     return value
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CandleStore]:
+    """Each engine behind the port: the same contract holds for both."""
+    s: CandleStore
+    if request.param == "postgres":
+        s = PostgresCandleStore(request.getfixturevalue("postgres_dsn"), Metrics())
+    else:
+        s = SqliteCandleStore(tmp_path / "candles.sqlite", Metrics())
+    await s.open()
+    yield s
+    await s.close()
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[CandleStore]:
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteCandleStore]:
+    """For what only the SQLite engine does (its in-memory pages, its file)."""
     s = SqliteCandleStore(tmp_path / "candles.sqlite", Metrics())
     await s.open()
     yield s
@@ -220,8 +235,9 @@ async def test_insert_keeps_the_first_of_a_time_offered_twice(store: CandleStore
 
 
 async def test_a_repeated_page_is_the_same_until_its_series_is_written(
-    store: CandleStore,
+    sqlite_store: SqliteCandleStore,
 ) -> None:
+    store = sqlite_store
     """Repeated pages come from memory (the hot path of bots and charts), and every kind
     of write to the series (a close, history filled in behind the head, a correction)
     is seen by the next read; another series' writes are not."""
@@ -261,8 +277,9 @@ async def test_extras_are_kept_with_their_candles_first_wins(store: CandleStore)
 
 
 async def test_a_page_is_read_again_after_another_process_wrote_the_file(
-    store: CandleStore, tmp_path: Path
+    sqlite_store: SqliteCandleStore, tmp_path: Path
 ) -> None:
+    store = sqlite_store
     """The `import` command may write the file while the server serves it."""
     await store.insert_many(S, bars(600, 3))
     first = await store.page(S, 100)

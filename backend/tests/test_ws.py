@@ -12,7 +12,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from app.candle import Candle
-from tests.conftest import SettingsFactory
+from tests.conftest import STORE_ENGINES, SettingsFactory
 from tests.support import (
     SERIES,
     T0,
@@ -25,6 +25,12 @@ from tests.support import (
     recv_json,
     send_json,
 )
+
+
+@pytest.fixture(params=STORE_ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return str(request.param)
 
 
 def bars(start: int, n: int) -> list[Candle]:

@@ -10,7 +10,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
@@ -35,7 +34,7 @@ from app.history.reader import HistoryFileError, read_ohlcv
 from app.history.source import HistoryWriter
 from app.metrics import Metrics
 from app.series import SeriesId, parse_series_id, timeframe_seconds
-from app.store import CandleStore, build_store
+from app.store import CandleStore, build_store, store_file
 from app.tasks import spawn
 
 
@@ -53,7 +52,8 @@ def datadir_ls(settings: Settings, as_json: bool, out: TextIO) -> int:
     datadirs = _existing_datadir(settings)
     entries = list_datadirs(datadirs)
     spans = [_span(e) for e in entries]
-    stored = asyncio.run(_stored(settings.db.path)) if settings.db.path.is_file() else {}
+    file = store_file(settings.store.url, settings.db.path)
+    stored = asyncio.run(_stored(settings)) if file is None or file.is_file() else {}
     if as_json:
         rows = [
             {
@@ -99,8 +99,8 @@ def _span(entry: DatadirEntry) -> dict[str, Any]:
     }
 
 
-async def _stored(db: Path) -> dict[str, dict[str, Any]]:
-    store = build_store(db, Metrics())
+async def _stored(settings: Settings) -> dict[str, dict[str, Any]]:
+    store = build_store(settings.store.url, settings.db.path, Metrics())
     await store.open()
     try:
         return {
@@ -181,7 +181,7 @@ async def _import(
     out: TextIO,
 ) -> int:
     metrics = Metrics()
-    store = build_store(settings.db.path, metrics)
+    store = build_store(settings.store.url, settings.db.path, metrics)
     await store.open()
     options = BootstrapOptions(
         datadirs=datadir,
@@ -267,21 +267,22 @@ def run_export(
     )
     if not export_all and not series_ids:
         raise TradeCanvasError("name --series ID ... or --all")
-    if not settings.db.path.is_file():
-        raise TradeCanvasError(f"no store at {settings.db.path} (--db or TRADE_CANVAS_DB_PATH)")
+    file = store_file(settings.store.url, settings.db.path)
+    if file is not None and not file.is_file():
+        raise TradeCanvasError(f"no store at {file} (--db or TRADE_CANVAS_DB_PATH)")
     targets = [parse_series_id(s) for s in series_ids]
-    return asyncio.run(_export(settings.db.path, datadirs, targets, export_all, data_format, out))
+    return asyncio.run(_export(settings, datadirs, targets, export_all, data_format, out))
 
 
 async def _export(
-    db: Path,
+    settings: Settings,
     datadirs: Datadirs,
     targets: list[SeriesId],
     export_all: bool,
     fmt: DataFormat,
     out: TextIO,
 ) -> int:
-    store = build_store(db, Metrics())
+    store = build_store(settings.store.url, settings.db.path, Metrics())
     await store.open()
     summary: list[tuple[str, ...]] = []
     failed = 0

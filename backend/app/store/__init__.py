@@ -1,7 +1,7 @@
 """The candle store: the port the core uses (`ports`), and its engines (`sqlite/`)."""
 
 from app.candle import CandleRow
-from app.store.factory import build_store
+from app.store.factory import build_store, describe_store, store_file
 from app.store.ports import (
     CandlePage,
     CandleStore,
@@ -20,4 +20,6 @@ __all__ = [
     "SeriesStats",
     "UpsertResult",
     "build_store",
+    "describe_store",
+    "store_file",
 ]

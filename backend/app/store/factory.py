@@ -4,14 +4,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.errors import ConfigError
 from app.metrics import Metrics
 from app.store.ports import CandleStore
+from app.store.postgres import PostgresCandleStore
+from app.store.postgres.store import safe_dsn
 from app.store.sqlite import SqliteCandleStore
 from app.store.sqlite.check import check_store
 
-__all__ = ["build_store", "check_store"]
+__all__ = ["build_store", "check_store", "describe_store", "store_file"]
 
 
-def build_store(path: Path, metrics: Metrics, *, read_threads: int = 1) -> CandleStore:
-    """The store at `path` (`DB_PATH`), not yet opened."""
-    return SqliteCandleStore(path, metrics, read_threads=read_threads)
+def build_store(
+    url: str | None, path: Path, metrics: Metrics, *, read_threads: int = 1, pool_size: int = 4
+) -> CandleStore:
+    """The store `STORE_URL` names (unset: the SQLite file at `DB_PATH`), not yet opened."""
+    file = store_file(url, path)
+    if file is not None:
+        return SqliteCandleStore(file, metrics, read_threads=read_threads)
+    if url is not None and url.startswith(("postgresql://", "postgres://")):
+        return PostgresCandleStore(url, metrics, pool_size=pool_size)
+    raise ConfigError(f"no store engine for {url} (sqlite:/// or postgresql://)")
+
+
+def store_file(url: str | None, path: Path) -> Path | None:
+    """The SQLite file the store is, or None for a database server."""
+    if url is None:
+        return path
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def describe_store(url: str | None, path: Path) -> str:
+    """The store for people: its engine and where (never a password)."""
+    file = store_file(url, path)
+    return f"SQLite {file.resolve()}" if file is not None else f"PostgreSQL {safe_dsn(url or '')}"

@@ -1,0 +1,417 @@
+"""PostgresCandleStore: closed candles in PostgreSQL, through an asyncpg pool.
+
+Every batch is one transaction and one statement per series: the candles go in as arrays
+(`unnest`), so a batch of thousands costs one round trip, not one per row. The series row
+is locked by the write that touches it (`INSERT ... ON CONFLICT DO UPDATE`), so writers
+from several processes serialise per series; `generation` moves with each write and names
+a page's answer for caches in any process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from app.candle import CandleRow, ExtrasByTime, KlineExtras
+from app.errors import StoreError
+from app.metrics import Metrics
+from app.store.ports import CandlePage, Conflict, ImportProgress, SeriesStats, UpsertResult
+from app.store.postgres.schema import migrate
+
+_COLUMNS = "candle_time, open, high, low, close, volume"
+_UNNEST = (
+    "SELECT $1::bigint, t, o, h, l, c, v FROM unnest($2::bigint[], $3::float8[], "
+    "$4::float8[], $5::float8[], $6::float8[], $7::float8[]) AS x(t, o, h, l, c, v)"
+)
+# Connection problems and everything PostgreSQL refuses: the store is unavailable, the
+# caller sees a `StoreError`.
+_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+class PostgresCandleStore:
+    """The `CandleStore` in a PostgreSQL database (`postgresql://...`)."""
+
+    def __init__(self, dsn: str, metrics: Metrics, *, pool_size: int = 4) -> None:
+        self._dsn = dsn
+        self._metrics = metrics
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._write_error: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    @property
+    def write_error(self) -> str | None:
+        return self._write_error
+
+    @property
+    def corruption(self) -> str | None:
+        return None  # PostgreSQL guards its own pages; a failing read is a read error
+
+    async def open(self) -> None:
+        try:
+            pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=self._pool_size, command_timeout=60
+            )
+        except (*_DB_ERRORS, ValueError) as e:
+            raise StoreError(f"cannot open candle store {safe_dsn(self._dsn)}: {e}") from e
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+        except _DB_ERRORS as e:
+            await pool.close()
+            raise StoreError(f"cannot migrate candle store {safe_dsn(self._dsn)}: {e}") from e
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def _open_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("candle store is closed")
+        return self._pool
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def upsert_many(
+        self,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        *,
+        progress: ImportProgress | None = None,
+    ) -> UpsertResult:
+        if not candles and progress is None:
+            return UpsertResult(series_id, 0, 0, await self.head_time(series_id))
+        results = await self._write({series_id: candles}, True, (series_id, progress), None)
+        return results[series_id]
+
+    async def insert_many(
+        self,
+        series_id: str,
+        candles: Sequence[CandleRow],
+        *,
+        progress: ImportProgress | None = None,
+        extras: ExtrasByTime | None = None,
+    ) -> UpsertResult:
+        if not candles and progress is None:
+            return UpsertResult(series_id, 0, 0, await self.head_time(series_id))
+        extras_of = None if extras is None else {series_id: extras}
+        results = await self._write({series_id: candles}, False, (series_id, progress), extras_of)
+        return results[series_id]
+
+    async def upsert_batches(
+        self, batches: Mapping[str, Sequence[CandleRow]]
+    ) -> dict[str, UpsertResult]:
+        batches = {k: v for k, v in batches.items() if v}
+        return await self._write(batches, True, None, None) if batches else {}
+
+    async def insert_batches(
+        self,
+        batches: Mapping[str, Sequence[CandleRow]],
+        extras: Mapping[str, ExtrasByTime] | None = None,
+    ) -> dict[str, UpsertResult]:
+        batches = {k: v for k, v in batches.items() if v}
+        return await self._write(batches, False, None, extras) if batches else {}
+
+    async def set_import_progress(self, series_id: str, progress: ImportProgress) -> None:
+        await self.insert_many(series_id, [], progress=progress)
+
+    async def _write(
+        self,
+        batches: Mapping[str, Sequence[CandleRow]],
+        overwrite: bool,
+        progress: tuple[str, ImportProgress | None] | None,
+        extras: Mapping[str, ExtrasByTime] | None,
+    ) -> dict[str, UpsertResult]:
+        pool = self._open_pool()
+        started = time.perf_counter()
+        results: dict[str, UpsertResult] = {}
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                for series_id, candles in batches.items():
+                    key, first, head = await self._lock_series(conn, series_id)
+                    if not candles:
+                        results[series_id] = UpsertResult(series_id, 0, 0, head, head_before=head)
+                        continue
+                    write = self._upsert if overwrite else self._insert
+                    result = await write(conn, series_id, key, candles, first, head)
+                    offered = None if extras is None else extras.get(series_id)
+                    if offered and not overwrite:
+                        await self._insert_extras(conn, key, candles, result, offered)
+                    results[series_id] = result
+                if progress is not None and progress[1] is not None:
+                    key, _, _ = await self._lock_series(conn, progress[0])
+                    await self._write_progress(conn, key, progress[1])
+        except _DB_ERRORS as e:
+            self._write_error = str(e)
+            self._metrics.db_write_failures.inc()
+            raise StoreError(f"write to {', '.join(batches)} failed: {e}") from e
+        self._write_error = None
+        self._metrics.db_commits.inc()
+        self._metrics.db_rows_written.inc(sum(len(c) for c in batches.values()))
+        self._metrics.db_write_seconds.observe(time.perf_counter() - started)
+        return results
+
+    @staticmethod
+    async def _lock_series(
+        conn: asyncpg.Connection, series_id: str
+    ) -> tuple[int, int | None, int | None]:
+        """The series' key, first and head time; its row stays locked until commit."""
+        row = await conn.fetchrow(
+            "INSERT INTO series (series_id) VALUES ($1) ON CONFLICT (series_id) "
+            "DO UPDATE SET generation = series.generation + 1 "
+            "RETURNING series_key, first_time, head_time",
+            series_id,
+        )
+        assert row is not None
+        return int(row[0]), row[1], row[2]
+
+    async def _insert(
+        self,
+        conn: asyncpg.Connection,
+        series_id: str,
+        key: int,
+        candles: Sequence[CandleRow],
+        first: int | None,
+        head: int | None,
+    ) -> UpsertResult:
+        lo, hi = min(c[0] for c in candles), max(c[0] for c in candles)
+        conflicts: list[Conflict] = []
+        fresh: list[CandleRow] = []
+        stored: dict[int, CandleRow] = {}
+        if not (first is None or hi < first or lo > (head or 0)):
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM candles WHERE series_key = $1 "
+                "AND candle_time BETWEEN $2 AND $3",
+                key, lo, hi,
+            )  # fmt: skip
+            stored = {r[0]: _row(r) for r in rows}
+        for candle in candles:
+            held = stored.get(candle[0])
+            if held is None:
+                fresh.append(candle)
+                stored[candle[0]] = candle  # a later duplicate in the batch meets it
+            elif tuple(held) != tuple(candle):
+                conflicts.append(Conflict(int(candle[0]), held, candle))
+        inserted = 0
+        if fresh:
+            inserted = await conn.fetchval(
+                f"WITH ins AS (INSERT INTO candles (series_key, {_COLUMNS}) {_UNNEST} "
+                "ON CONFLICT (series_key, candle_time) DO NOTHING RETURNING 1) "
+                "SELECT count(*) FROM ins",
+                key, *_columns(fresh),
+            )  # fmt: skip
+        new_head = head
+        if inserted:
+            new_head = await self._extend(conn, key, inserted, fresh)
+        return UpsertResult(series_id, inserted, 0, new_head, fresh, tuple(conflicts), head)
+
+    async def _upsert(
+        self,
+        conn: asyncpg.Connection,
+        series_id: str,
+        key: int,
+        candles: Sequence[CandleRow],
+        first: int | None,
+        head: int | None,
+    ) -> UpsertResult:
+        # One statement cannot touch a row twice: the last of a time wins, as it would
+        # written one after another.
+        last = list({c[0]: c for c in candles}.values())
+        rows = await conn.fetch(
+            f"INSERT INTO candles (series_key, {_COLUMNS}) {_UNNEST} "
+            "ON CONFLICT (series_key, candle_time) DO UPDATE SET "
+            "open = excluded.open, high = excluded.high, low = excluded.low, "
+            "close = excluded.close, volume = excluded.volume "
+            "WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume) "
+            "IS DISTINCT FROM "
+            "(excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume) "
+            "RETURNING (xmax = 0) AS inserted",
+            key, *_columns(last),
+        )  # fmt: skip
+        inserted = sum(1 for r in rows if r[0])
+        new_head = await self._extend(conn, key, inserted, last) if inserted else head
+        written = candles if rows else ()
+        return UpsertResult(series_id, inserted, len(rows) - inserted, new_head, written,
+                            head_before=head)  # fmt: skip
+
+    @staticmethod
+    async def _extend(
+        conn: asyncpg.Connection, key: int, inserted: int, candles: Sequence[CandleRow]
+    ) -> int | None:
+        """Count `inserted` new rows among `candles`; the series' head time after."""
+        lo, hi = min(c[0] for c in candles), max(c[0] for c in candles)
+        head: int | None = await conn.fetchval(
+            "UPDATE series SET row_count = row_count + $1, "
+            "first_time = least(coalesce(first_time, $2), $2), "
+            "head_time = greatest(coalesce(head_time, $3), $3) "
+            "WHERE series_key = $4 RETURNING head_time",
+            inserted, lo, hi, key,
+        )  # fmt: skip
+        return head
+
+    @staticmethod
+    async def _insert_extras(
+        conn: asyncpg.Connection,
+        key: int,
+        candles: Sequence[CandleRow],
+        result: UpsertResult,
+        offered: ExtrasByTime,
+    ) -> None:
+        rejected = {c.candle_time for c in result.conflicts}
+        rows = [offered[c[0]] for c in candles if c[0] in offered and c[0] not in rejected]
+        if not rows:
+            return
+        await conn.execute(
+            "INSERT INTO kline_extras (series_key, candle_time, quote_volume, trades, "
+            "taker_base_volume, taker_quote_volume) "
+            "SELECT $1::bigint, t, q, n, tb, tq FROM unnest($2::bigint[], $3::float8[], "
+            "$4::bigint[], $5::float8[], $6::float8[]) AS x(t, q, n, tb, tq) "
+            "ON CONFLICT (series_key, candle_time) DO NOTHING",
+            key, *(list(column) for column in zip(*rows, strict=True)),
+        )  # fmt: skip
+
+    @staticmethod
+    async def _write_progress(conn: asyncpg.Connection, key: int, progress: ImportProgress) -> None:
+        await conn.execute(
+            "INSERT INTO history_imports "
+            "(series_key, signature, imported_through, complete, file_rows) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (series_key) DO UPDATE SET "
+            "signature = excluded.signature, imported_through = excluded.imported_through, "
+            "complete = excluded.complete, file_rows = excluded.file_rows",
+            key, progress.signature, progress.through, progress.complete, progress.file_rows,
+        )  # fmt: skip
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def page(
+        self,
+        series_id: str,
+        limit: int,
+        *,
+        since: int | None = None,
+        before: int | None = None,
+        newest: bool | None = None,
+        extras: bool = False,
+    ) -> CandlePage:
+        take_newest = since is None if newest is None else newest
+        bounds = ""
+        params: list[Any] = [series_id]
+        if since is not None:
+            params.append(since)
+            bounds += f" AND candle_time > ${len(params)}"
+        if before is not None:
+            params.append(before)
+            bounds += f" AND candle_time < ${len(params)}"
+        order = "DESC" if take_newest else ""
+        query = (
+            f"SELECT {_COLUMNS} FROM candles WHERE series_key = "
+            f"(SELECT series_key FROM series WHERE series_id = $1){bounds} "
+            f"ORDER BY candle_time {order} LIMIT {int(limit):d}"
+        )
+        try:
+            # One snapshot, so the head time matches the rows.
+            async with (
+                self._open_pool().acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                head = await conn.fetchrow(
+                    "SELECT head_time, generation FROM series WHERE series_id = $1", series_id
+                )
+                rows = [_row(r) for r in await conn.fetch(query, *params)]
+                kept: dict[int, KlineExtras] = {}
+                if extras and rows:
+                    lo, hi = min(rows[0][0], rows[-1][0]), max(rows[0][0], rows[-1][0])
+                    found = await conn.fetch(
+                        "SELECT candle_time, quote_volume, trades, taker_base_volume, "
+                        "taker_quote_volume FROM kline_extras WHERE series_key = "
+                        "(SELECT series_key FROM series WHERE series_id = $1) "
+                        "AND candle_time BETWEEN $2 AND $3",
+                        series_id, lo, hi,
+                    )  # fmt: skip
+                    kept = {r[0]: KlineExtras(*r) for r in found}
+        except _DB_ERRORS as e:
+            raise StoreError(f"candle store read failed: {e}") from e
+        if take_newest:
+            rows.reverse()
+        generation = head[1] if head else None
+        version = (series_id, limit, since, before, take_newest, extras, generation)
+        return CandlePage(rows, head[0] if head else None, version, kept)
+
+    async def newest(self, series_id: str, limit: int) -> list[CandleRow]:
+        return (await self.page(series_id, limit)).candles
+
+    async def since(self, series_id: str, since: int, limit: int) -> list[CandleRow]:
+        return (await self.page(series_id, limit, since=since)).candles
+
+    async def before(self, series_id: str, before: int, limit: int) -> list[CandleRow]:
+        return (await self.page(series_id, limit, before=before)).candles
+
+    async def stats(self, series_id: str) -> SeriesStats | None:
+        row = await self._fetchrow(
+            "SELECT series_id, first_time, head_time, row_count FROM series WHERE series_id = $1",
+            series_id,
+        )
+        return SeriesStats(*row) if row else None
+
+    async def head_time(self, series_id: str) -> int | None:
+        stats = await self.stats(series_id)
+        return stats.head_time if stats else None
+
+    async def import_progress(self, series_id: str) -> ImportProgress | None:
+        row = await self._fetchrow(
+            "SELECT h.signature, h.imported_through, h.complete, h.file_rows "
+            "FROM history_imports h JOIN series s USING (series_key) WHERE s.series_id = $1",
+            series_id,
+        )
+        return ImportProgress(row[0], row[1], bool(row[2]), row[3]) if row else None
+
+    async def interrupted_imports(self) -> list[str]:
+        rows = await self._fetch(
+            "SELECT s.series_id FROM history_imports h JOIN series s USING (series_key) "
+            "WHERE NOT h.complete ORDER BY s.series_id"
+        )
+        return [r[0] for r in rows]
+
+    async def list_series(self) -> list[SeriesStats]:
+        rows = await self._fetch(
+            "SELECT series_id, first_time, head_time, row_count FROM series "
+            "WHERE row_count > 0 ORDER BY series_id"
+        )
+        return [SeriesStats(*r) for r in rows]
+
+    async def _fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        try:
+            return await self._open_pool().fetchrow(query, *args)
+        except _DB_ERRORS as e:
+            raise StoreError(f"candle store read failed: {e}") from e
+
+    async def _fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        try:
+            return list(await self._open_pool().fetch(query, *args))
+        except _DB_ERRORS as e:
+            raise StoreError(f"candle store read failed: {e}") from e
+
+
+def _row(record: asyncpg.Record) -> CandleRow:
+    return (record[0], record[1], record[2], record[3], record[4], record[5])
+
+
+def _columns(candles: Sequence[CandleRow]) -> list[list[Any]]:
+    """The candles as six column arrays, for `unnest`."""
+    return [list(column) for column in zip(*candles, strict=True)]
+
+
+def safe_dsn(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    head, sep, tail = dsn.rpartition("@")
+    if not sep:
+        return dsn
+    scheme, _, credentials = head.partition("://")
+    return f"{scheme}://{credentials.split(':')[0]}@{tail}"
