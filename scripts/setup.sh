@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything trade-canvas needs: ./.venv (Python), node_modules and the built chart
-# (frontend/dist); with --browser also Debian's Chromium for the end-to-end tests.
+# (frontend/dist); with --browser also what the tests need from Debian (Chromium for the
+# end-to-end tests, PostgreSQL's server binaries for the store tests).
 # Safe to re-run: it skips what is already up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,10 +35,17 @@ if [ ! -f "$build_stamp" ] || [ "$(cat "$build_stamp")" != "$want" ]; then
     echo "$want" > "$build_stamp"
 fi
 
-if [ "${1:-}" = "--browser" ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
-    # Playwright's own browser download needs the internet; Debian's Chromium does not.
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO=sudo
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+if [ "${1:-}" = "--browser" ]; then
+    # What the tests run besides Python and Node, from Debian: Chromium (Playwright's own
+    # browser download needs the internet) and PostgreSQL's server binaries (the tests
+    # start throwaway clusters with them; no server is left running).
+    packages=()
+    [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || packages+=(chromium)
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
+    if [ ${#packages[@]} -gt 0 ]; then
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO=sudo
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${packages[@]}" >/dev/null
+    fi
 fi

@@ -372,7 +372,10 @@ def _settings_problems(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         name = "_".join(str(p) for p in item["loc"]).upper()
-        problems.append(f"TRADE_CANVAS_{name} ({item.get('input')!r}): {item['msg']}")
+        # Settings that may carry a password or token are named, never echoed.
+        secret = name.startswith(("BOTS", "STORE_URL", "INGEST_TOKEN"))
+        given = "" if secret else f" ({item.get('input')!r})"
+        problems.append(f"TRADE_CANVAS_{name}{given}: {item['msg']}")
     return "; ".join(problems)
 
 
