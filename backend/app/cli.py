@@ -184,17 +184,21 @@ def _check_store(args: argparse.Namespace) -> int:
 class _ProgressBar:
     """A bar on a terminal; elsewhere (a log, a pipe) one line per stage."""
 
-    def __init__(self, out: Any) -> None:
+    def __init__(self, out: Any, command: str = "check-store") -> None:
         self._out = out
         self._tty = out.isatty()
         self._stage = ""
+        self._command = command
 
     def show(self, done: int, total: int, what: str) -> None:
         if not self._tty:
-            stage = "reading every candle" if what != "SQLite integrity check" else what
+            if self._command == "check-store":
+                stage = "reading every candle" if what != "SQLite integrity check" else what
+            else:
+                stage = what
             if stage != self._stage:
                 self._stage = stage
-                print(f"check-store: {stage} ...", file=self._out, flush=True)
+                print(f"{self._command}: {stage} ...", file=self._out, flush=True)
             return
         width = 30
         filled = width * done // total if total else width
@@ -205,6 +209,45 @@ class _ProgressBar:
     def done(self) -> None:
         if self._tty:
             self._out.write("\n")
+
+
+def _migrate_store(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from app.metrics import Metrics
+    from app.store import build_store, describe_store
+    from app.store.migrate import copy_store
+
+    for url in (args.source, args.target):
+        if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ConfigError(
+                f"{url.split('@')[-1]}: a store URL is sqlite:///... or postgresql://..."
+            )
+    source = build_store(args.source, Path(), Metrics())
+    target = build_store(args.target, Path(), Metrics())
+    bar = _ProgressBar(sys.stderr, "migrate-store")
+
+    async def run() -> int:
+        await source.open()
+        try:
+            await target.open()
+            try:
+                report = await copy_store(source, target, bar.show)
+            finally:
+                await target.close()
+        finally:
+            await source.close()
+        bar.done()
+        wrong = [r for r in report if not r.ok]
+        route = f"{describe_store(args.source, Path())} -> {describe_store(args.target, Path())}"
+        copied = sum(r.copied for r in report)
+        print(f"{route}: {len(report)} series, {copied:,} candles copied")
+        for r in wrong:
+            print(f"  {r.series_id}: target holds {r.count:,} candles up to {r.head_time}, "
+                  f"source {r.expected:,} up to {r.expected_head}")  # fmt: skip
+        return 1 if wrong else 0
+
+    return asyncio.run(run())
 
 
 def _fake_exchange(args: argparse.Namespace) -> int:
@@ -304,6 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="read every stored candle and run SQLite's integrity check",
     )  # fmt: skip
     check.set_defaults(func=_check_store)
+
+    migrate = sub.add_parser(
+        "migrate-store", help="copy every stored series to another store (resumable)"
+    )
+    migrate.add_argument("--from", dest="source", required=True, metavar="URL",
+                         help="sqlite:///path or postgresql://...")  # fmt: skip
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL")
+    migrate.set_defaults(func=_migrate_store)
 
     for venue, first_port in (("binance", 9100), ("bybit", 9110)):
         fake = sub.add_parser(

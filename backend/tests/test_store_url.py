@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app.candle import KlineExtras
 from app.metrics import Metrics
-from app.store import build_store, describe_store
+from app.store import ImportProgress, build_store, describe_store
 from app.store.postgres import PostgresCandleStore
 from app.store.sqlite import SqliteCandleStore
 
@@ -71,3 +72,49 @@ async def test_the_server_stores_in_postgresql(postgres_dsn: str, tmp_path: Path
     finally:
         await writer.close()
         await reader.close()
+
+
+def migrate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "migrate-store", *args],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+async def test_migrate_store_copies_resumes_and_verifies(postgres_dsn: str, tmp_path: Path) -> None:
+    """SQLite to PostgreSQL: every series with its extras and import marker; a copy cut
+    short resumes after what the target holds; a target holding what the source lacks is
+    reported (exit 1)."""
+    a, b, c = (f"binance:spot:{p}:1m" for p in ("BTC/USDT", "ETH/USDT", "SOL/USDT"))
+    long = [(60 * i, 1.0 + i, 2.0 + i, 0.5 + i, 1.5 + i, 3.0) for i in range(50_000)]
+    extras = {t: KlineExtras(t, 10.0, 7, 1.0, 2.0) for t, *_ in long[-10:]}
+    source = SqliteCandleStore(tmp_path / "source.sqlite", Metrics())
+    await source.open()
+    await source.insert_many(a, long, extras=extras)
+    await source.insert_many(
+        b, long[:300], progress=ImportProgress("file-sig", 299 * 60, True, 300)
+    )
+    await source.insert_many(c, long[:10])
+    await source.close()
+    target = PostgresCandleStore(postgres_dsn, Metrics())
+    await target.open()
+    try:
+        await target.insert_many(a, long[:20_000])  # as a copy cut short would have left it
+        done = migrate("--from", f"sqlite:///{tmp_path / 'source.sqlite'}", "--to", postgres_dsn)
+        assert done.returncode == 0, done.stderr + done.stdout
+        assert "3 series, 30,310 candles copied" in done.stdout
+        assert "postgres@" in done.stdout and "SQLite" in done.stdout
+        assert await target.newest(a, 50_000) == long
+        assert dict((await target.page(a, 10, extras=True)).extras) == extras
+        assert await target.newest(b, 1000) == long[:300]
+        assert await target.import_progress(b) == ImportProgress("file-sig", 299 * 60, True, 300)
+
+        again = migrate("--from", f"sqlite:///{tmp_path / 'source.sqlite'}", "--to", postgres_dsn)
+        assert again.returncode == 0 and "3 series, 0 candles copied" in again.stdout
+
+        await target.insert_many(c, [(60 * 50_000, 1.0, 1.0, 1.0, 1.0, 1.0)])  # not the source's
+        wrong = migrate("--from", f"sqlite:///{tmp_path / 'source.sqlite'}", "--to", postgres_dsn)
+        assert wrong.returncode == 1
+        assert f"{c}: target holds 11 candles up to 3000000, source 10 up to 540" in wrong.stdout
+    finally:
+        await target.close()
