@@ -21,6 +21,7 @@ from app.store.ports import CandlePage, Conflict, ImportProgress, SeriesStats, U
 from app.store.postgres.schema import migrate
 
 _COLUMNS = "candle_time, open, high, low, close, volume"
+_COPY_COLUMNS = ("series_key", "candle_time", "open", "high", "low", "close", "volume")
 _UNNEST = (
     "SELECT $1::bigint, t, o, h, l, c, v FROM unnest($2::bigint[], $3::float8[], "
     "$4::float8[], $5::float8[], $6::float8[], $7::float8[]) AS x(t, o, h, l, c, v)"
@@ -182,16 +183,23 @@ class PostgresCandleStore:
         head: int | None,
     ) -> UpsertResult:
         lo, hi = min(c[0] for c in candles), max(c[0] for c in candles)
+        if first is None or hi < first or lo > (head or 0):
+            # Wholly outside what is stored (history before the first candle, closes after
+            # the head: the usual cases): nothing to meet, so COPY, the fastest way in.
+            fresh = _first_of_each_time(candles)
+            await conn.copy_records_to_table(
+                "candles", records=[(key, *c) for c in fresh], columns=_COPY_COLUMNS
+            )
+            new_head = await self._extend(conn, key, len(fresh), fresh)
+            return UpsertResult(series_id, len(fresh), 0, new_head, fresh, (), head)
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM candles WHERE series_key = $1 "
+            "AND candle_time BETWEEN $2 AND $3",
+            key, lo, hi,
+        )  # fmt: skip
+        stored = {r[0]: _row(r) for r in rows}
         conflicts: list[Conflict] = []
-        fresh: list[CandleRow] = []
-        stored: dict[int, CandleRow] = {}
-        if not (first is None or hi < first or lo > (head or 0)):
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM candles WHERE series_key = $1 "
-                "AND candle_time BETWEEN $2 AND $3",
-                key, lo, hi,
-            )  # fmt: skip
-            stored = {r[0]: _row(r) for r in rows}
+        fresh = []
         for candle in candles:
             held = stored.get(candle[0])
             if held is None:
@@ -397,6 +405,16 @@ class PostgresCandleStore:
             return list(await self._open_pool().fetch(query, *args))
         except _DB_ERRORS as e:
             raise StoreError(f"candle store read failed: {e}") from e
+
+
+def _first_of_each_time(candles: Sequence[CandleRow]) -> list[CandleRow]:
+    seen: set[int] = set()
+    out = []
+    for candle in candles:
+        if candle[0] not in seen:
+            seen.add(candle[0])
+            out.append(candle)
+    return out
 
 
 def _row(record: asyncpg.Record) -> CandleRow:
