@@ -27,45 +27,19 @@ from typing import Any
 
 import httpx
 from bench_common import ROOT, free_port, percentile, print_table, server_process, write_report
+from bench_core import SERIES, T0, make_candles
+from bench_core import bench_floor as sqlite_floor
 
 from app.candle import Candle
 from app.metrics import Metrics
 from app.store import CandleStore
 from app.store.postgres import PostgresCandleStore
 from app.store.sqlite import SqliteCandleStore
-from app.store.sqlite.schema import connect as sqlite_connect
-from app.store.sqlite.schema import migrate
 
 sys.path.insert(0, str(ROOT / "backend"))
 from tests.postgres_cluster import create_database, postgres_cluster
 
-SERIES = "binance:spot:BTC/USDT:1m"
-T0 = 1_500_000_000 - 1_500_000_000 % 60
 BATCH = 5_000
-
-
-def make_candles(n: int) -> list[Candle]:
-    return [
-        Candle(T0 + 60 * i, 100.0 + i % 97, 101.5 + i % 97, 99.0 + i % 97, 100.5 + i % 97, 3.25)
-        for i in range(n)
-    ]
-
-
-def sqlite_floor(path: Path, candles: list[Candle]) -> float:
-    conn = sqlite_connect(str(path))
-    migrate(conn)
-    conn.execute("INSERT INTO series (series_key, series_id) VALUES (1, ?)", (SERIES,))
-    started = time.perf_counter()
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO candles (series_key, candle_time, open, high, low, close, volume) "
-        "VALUES (1, ?, ?, ?, ?, ?, ?)",
-        candles,
-    )
-    conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    conn.close()
-    return elapsed
 
 
 async def port_import(store: CandleStore, candles: list[Candle]) -> float:
