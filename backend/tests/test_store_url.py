@@ -118,3 +118,32 @@ async def test_migrate_store_copies_resumes_and_verifies(postgres_dsn: str, tmp_
         assert f"{c}: target holds 11 candles up to 3000000, source 10 up to 540" in wrong.stdout
     finally:
         await target.close()
+
+
+async def test_a_fresh_import_is_read_by_index_not_sorted(postgres_dsn: str) -> None:
+    """Without statistics PostgreSQL took a just-imported table for an empty one and sorted
+    the whole series to return a page; the store analyzes after large writes."""
+    import asyncpg
+
+    store = PostgresCandleStore(postgres_dsn, Metrics())
+    await store.open()
+    try:
+        candles = [(60 * i, 1.0, 2.0, 0.5, 1.5, 3.0) for i in range(30_000)]
+        for i in range(0, len(candles), 5_000):
+            await store.insert_many("binance:spot:BTC/USDT:1m", candles[i : i + 5_000])
+    finally:
+        await store.close()
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                "EXPLAIN SELECT candle_time, open, high, low, close, volume FROM candles "
+                "WHERE series_key = 1 "
+                "AND candle_time < $1 ORDER BY candle_time DESC LIMIT 500",
+                60 * 20_000,
+            )
+        )
+    finally:
+        await conn.close()
+    assert "Index Scan Backward" in plan and "Sort" not in plan, plan
