@@ -210,6 +210,38 @@ async def test_several_series_in_one_transaction(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_a_batch_of_many_series_each_as_written_alone(store: CandleStore) -> None:
+    """Live batches span series: some only after their head, some new, some meeting what
+    is stored (a conflict among them), with extras; each series' result is what writing it
+    alone would give."""
+    after, new, meeting = (f"binance:futures:{b}/USDT:USDT:1m" for b in ("A", "B", "C"))
+    await store.insert_batches({after: bars(600, 3), meeting: bars(600, 3)})
+    changed = Candle(*bars(720, 1)[0][:4], 555.0, 5.0)
+    said = {780: KlineExtras(780, 1.0, 2, 3.0, 4.0), 840: KlineExtras(840, 5.0, 6, 7.0, 8.0)}
+    results = await store.insert_batches(
+        {after: bars(780, 2), new: bars(60, 2), meeting: [changed, *bars(780, 2)]},
+        {after: said, meeting: said},
+    )
+    assert (results[after].inserted, results[after].head_time, results[after].head_before) == (
+        2, 840, 720,
+    )  # fmt: skip
+    assert list(results[after].written) == bars(780, 2)
+    assert (results[new].inserted, results[new].head_time, results[new].head_before) == (
+        2,
+        120,
+        None,
+    )
+    assert results[meeting].inserted == 2 and results[meeting].head_time == 840
+    assert [c.offered for c in results[meeting].conflicts] == [changed]
+    expected = bars(600, 3) + bars(780, 2)
+    assert await store.newest(after, 10) == expected == await store.newest(meeting, 10)
+    assert [(s.series_id, s.first_time, s.head_time, s.count) for s in await store.list_series()] == [
+        (after, 600, 840, 5), (new, 60, 120, 2), (meeting, 600, 840, 5),
+    ]  # fmt: skip
+    for series in (after, meeting):
+        assert dict((await store.page(series, 10, extras=True)).extras) == said
+
+
 async def test_insert_keeps_what_is_stored_and_returns_what_differs(store: CandleStore) -> None:
     """The first value stored for a time stays: an equal one offered again is a no-op, a
     differing one comes back as a conflict; only new candles are `written`."""

@@ -143,20 +143,26 @@ class PostgresCandleStore:
         results: dict[str, UpsertResult] = {}
         try:
             async with pool.acquire() as conn, conn.transaction():
-                for series_id, candles in batches.items():
-                    key, first, head = await self._lock_series(conn, series_id)
+                named = [*batches, *([progress[0]] if progress is not None else [])]
+                located = await self._lock_series(conn, named)
+                rest = dict(batches)
+                if not overwrite:
+                    # Batches wholly after the head or before the first candle (live
+                    # closes, older history) meet nothing stored: all in one COPY.
+                    outside = {s: c for s, c in batches.items() if c and _outside(c, located[s])}
+                    results.update(await self._copy_in(conn, outside, located))
+                    rest = {s: c for s, c in batches.items() if s not in outside}
+                for series_id, candles in rest.items():
+                    key, first, head = located[series_id]
                     if not candles:
                         results[series_id] = UpsertResult(series_id, 0, 0, head, head_before=head)
                         continue
                     write = self._upsert if overwrite else self._insert
-                    result = await write(conn, series_id, key, candles, first, head)
-                    offered = None if extras is None else extras.get(series_id)
-                    if offered and not overwrite:
-                        await self._insert_extras(conn, key, candles, result, offered)
-                    results[series_id] = result
+                    results[series_id] = await write(conn, series_id, key, candles, first, head)
+                if extras and not overwrite:
+                    await self._insert_extras(conn, batches, results, extras, located)
                 if progress is not None and progress[1] is not None:
-                    key, _, _ = await self._lock_series(conn, progress[0])
-                    await self._write_progress(conn, key, progress[1])
+                    await self._write_progress(conn, located[progress[0]][0], progress[1])
         except _DB_ERRORS as e:
             self._write_error = str(e)
             self._metrics.db_write_failures.inc()
@@ -184,17 +190,49 @@ class PostgresCandleStore:
 
     @staticmethod
     async def _lock_series(
-        conn: asyncpg.Connection, series_id: str
-    ) -> tuple[int, int | None, int | None]:
-        """The series' key, first and head time; its row stays locked until commit."""
-        row = await conn.fetchrow(
-            "INSERT INTO series (series_id) VALUES ($1) ON CONFLICT (series_id) "
-            "DO UPDATE SET generation = series.generation + 1 "
-            "RETURNING series_key, first_time, head_time",
-            series_id,
+        conn: asyncpg.Connection, series_ids: Sequence[str]
+    ) -> dict[str, tuple[int, int | None, int | None]]:
+        """Each series' key, first and head time; their rows stay locked until commit,
+        taken in one order by every process so that writers never deadlock."""
+        rows = await conn.fetch(
+            "INSERT INTO series (series_id) SELECT unnest($1::text[]) ORDER BY 1 "
+            "ON CONFLICT (series_id) DO UPDATE SET generation = series.generation + 1 "
+            "RETURNING series_id, series_key, first_time, head_time",
+            sorted(set(series_ids)),
         )
-        assert row is not None
-        return int(row[0]), row[1], row[2]
+        return {r[0]: (int(r[1]), r[2], r[3]) for r in rows}
+
+    async def _copy_in(
+        self,
+        conn: asyncpg.Connection,
+        batches: Mapping[str, Sequence[CandleRow]],
+        located: Mapping[str, tuple[int, int | None, int | None]],
+    ) -> dict[str, UpsertResult]:
+        if not batches:
+            return {}
+        fresh = {s: _first_of_each_time(c) for s, c in batches.items()}
+        await conn.copy_records_to_table(
+            "candles",
+            records=[(located[s][0], *c) for s, rows in fresh.items() for c in rows],
+            columns=_COPY_COLUMNS,
+        )
+        keys = [located[s][0] for s in fresh]
+        spans = [(min(c[0] for c in r), max(c[0] for c in r)) for r in fresh.values()]
+        updated = await conn.fetch(
+            "UPDATE series SET row_count = row_count + v.n, "
+            "first_time = least(coalesce(first_time, v.lo), v.lo), "
+            "head_time = greatest(coalesce(head_time, v.hi), v.hi) "
+            "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) "
+            "AS v(key, n, lo, hi) WHERE series_key = v.key "
+            "RETURNING series_key, head_time",
+            keys, [len(r) for r in fresh.values()], [lo for lo, _ in spans],
+            [hi for _, hi in spans],
+        )  # fmt: skip
+        heads = {r[0]: r[1] for r in updated}
+        return {
+            s: UpsertResult(s, len(rows), 0, heads[located[s][0]], rows, (), located[s][2])
+            for s, rows in fresh.items()
+        }
 
     async def _insert(
         self,
@@ -206,15 +244,6 @@ class PostgresCandleStore:
         head: int | None,
     ) -> UpsertResult:
         lo, hi = min(c[0] for c in candles), max(c[0] for c in candles)
-        if first is None or hi < first or lo > (head or 0):
-            # Wholly outside what is stored (history before the first candle, closes after
-            # the head: the usual cases): nothing to meet, so COPY, the fastest way in.
-            fresh = _first_of_each_time(candles)
-            await conn.copy_records_to_table(
-                "candles", records=[(key, *c) for c in fresh], columns=_COPY_COLUMNS
-            )
-            new_head = await self._extend(conn, key, len(fresh), fresh)
-            return UpsertResult(series_id, len(fresh), 0, new_head, fresh, (), head)
         rows = await conn.fetch(
             f"SELECT {_COLUMNS} FROM candles WHERE series_key = $1 "
             "AND candle_time BETWEEN $2 AND $3",
@@ -290,22 +319,32 @@ class PostgresCandleStore:
     @staticmethod
     async def _insert_extras(
         conn: asyncpg.Connection,
-        key: int,
-        candles: Sequence[CandleRow],
-        result: UpsertResult,
-        offered: ExtrasByTime,
+        batches: Mapping[str, Sequence[CandleRow]],
+        results: Mapping[str, UpsertResult],
+        extras: Mapping[str, ExtrasByTime],
+        located: Mapping[str, tuple[int, int | None, int | None]],
     ) -> None:
-        rejected = {c.candle_time for c in result.conflicts}
-        rows = [offered[c[0]] for c in candles if c[0] in offered and c[0] not in rejected]
+        """The extras of the offered candles now held as offered (not of a conflict: the
+        held candle came from elsewhere), every series in one statement."""
+        keys: list[int] = []
+        rows: list[KlineExtras] = []
+        for series_id, offered in extras.items():
+            if series_id not in results or not offered:
+                continue
+            rejected = {c.candle_time for c in results[series_id].conflicts}
+            for candle in batches[series_id]:
+                if candle[0] in offered and candle[0] not in rejected:
+                    keys.append(located[series_id][0])
+                    rows.append(offered[candle[0]])
         if not rows:
             return
         await conn.execute(
             "INSERT INTO kline_extras (series_key, candle_time, quote_volume, trades, "
             "taker_base_volume, taker_quote_volume) "
-            "SELECT $1::bigint, t, q, n, tb, tq FROM unnest($2::bigint[], $3::float8[], "
-            "$4::bigint[], $5::float8[], $6::float8[]) AS x(t, q, n, tb, tq) "
+            "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::bigint[], "
+            "$5::float8[], $6::float8[]) "
             "ON CONFLICT (series_key, candle_time) DO NOTHING",
-            key, *(list(column) for column in zip(*rows, strict=True)),
+            keys, *(list(column) for column in zip(*rows, strict=True)),
         )  # fmt: skip
 
     @staticmethod
@@ -428,6 +467,17 @@ class PostgresCandleStore:
             return list(await self._open_pool().fetch(query, *args))
         except _DB_ERRORS as e:
             raise StoreError(f"candle store read failed: {e}") from e
+
+
+def _outside(candles: Sequence[CandleRow], located: tuple[int, int | None, int | None]) -> bool:
+    """Whether a batch lies wholly outside the stored [first, head] of its series."""
+    _, first, head = located
+    return (
+        first is None
+        or head is None
+        or max(c[0] for c in candles) < first
+        or min(c[0] for c in candles) > head
+    )
 
 
 def _first_of_each_time(candles: Sequence[CandleRow]) -> list[CandleRow]:
