@@ -26,38 +26,60 @@ def server_bin() -> Path:
     return Path(initdb).parent
 
 
-@contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """Yields the DSN of a superuser connection to the new cluster's `postgres` database."""
-    bindir = server_bin()
-    root = Path(tempfile.mkdtemp(prefix="tc-pg-"))
-    data, sockets = root / "data", root / "run"
-    sockets.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        for path in (root, sockets):
-            os.chown(path, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-         "-E", "UTF8", "--no-sync"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    options = f"-k {sockets} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
-    subprocess.run(
-        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-t", "120",
-         "-l", str(root / "server.log"), "start"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    try:
-        yield f"postgresql://postgres@/postgres?host={sockets}"
-    finally:
+class PostgresCluster:
+    """One cluster in `root`: started and stopped as a test needs (a database restart)."""
+
+    def __init__(self, root: Path) -> None:
+        self.bindir = server_bin()
+        self.root = root
+        self.data, self.sockets = root / "data", root / "run"
+        self.sockets.mkdir()
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            for path in (root, self.sockets):
+                os.chown(path, user.pw_uid, user.pw_gid)
+            self._as_user = ["runuser", "-u", "postgres", "--"]
         subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            [*self._as_user, str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust",
+             "-U", "postgres", "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        self.dsn = f"postgresql://postgres@/postgres?host={self.sockets}"
+
+    def start(self) -> None:
+        options = f"-k {self.sockets} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
+        subprocess.run(
+            [*self._as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
+             "-w", "-t", "120", "-l", str(self.root / "server.log"), "start"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """At once, as a crash or a killed container would."""
+        subprocess.run(
+            [*self._as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m",
+             "immediate", "-w", "stop"],
             capture_output=True,
         )  # fmt: skip
-        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def running_cluster() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster(Path(tempfile.mkdtemp(prefix="tc-pg-")))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[str]:
+    """Yields the DSN of a superuser connection to a new cluster's `postgres` database."""
+    with running_cluster() as cluster:
+        yield cluster.dsn
 
 
 def create_database(dsn: str, name: str) -> None:

@@ -13,6 +13,9 @@ from app.metrics import Metrics
 from app.store import ImportProgress, build_store, describe_store
 from app.store.postgres import PostgresCandleStore
 from app.store.sqlite import SqliteCandleStore
+from tests.conftest import SettingsFactory
+from tests.postgres_cluster import running_cluster
+from tests.support import LiveServer, live_server, poll
 
 
 def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -147,3 +150,45 @@ async def test_a_fresh_import_is_read_by_index_not_sorted(postgres_dsn: str) -> 
     finally:
         await conn.close()
     assert "Index Scan Backward" in plan and "Sort" not in plan, plan
+
+
+async def test_postgresql_restarted_under_the_server(make_settings: SettingsFactory) -> None:
+    """Lost while serving: reads are 503 `store_unavailable` and `/ready` degraded with the
+    reason; back: the pool reconnects by itself, reads and writes resume, nothing lost."""
+    series = "binance:spot:BTC/USDT:1m"
+    with running_cluster() as cluster:
+        async with live_server(make_settings(store_url=cluster.dsn)) as s:
+            for t in (600, 660):
+                await ingest(s, series, t)
+            assert [c["candle_time"] for c in await candles(s, series)] == [600, 660]
+            cluster.stop()
+            lost = await s.http.get("/api/market/candles", params={"series_id": series})
+            assert lost.status_code == 503 and lost.json()["error_code"] == "store_unavailable"
+            ready = (await s.http.get("/ready")).json()
+            assert ready["status"] == "degraded", ready
+            assert "the database cannot be reached" in ready["problems"][0]
+            cluster.start()
+
+            async def back() -> bool:
+                r = await s.http.get("/api/market/candles", params={"series_id": series})
+                return r.status_code == 200
+
+            await poll(back, "reads to come back", timeout=30, every=0.2)
+            assert (await s.http.get("/ready")).json() == {"status": "ready"}
+            await ingest(s, series, 720)
+            assert [c["candle_time"] for c in await candles(s, series)] == [600, 660, 720]
+
+
+async def ingest(s: LiveServer, series: str, t: int) -> None:
+    candle = {"candle_time": t, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0}
+    r = await s.http.post(
+        "/api/market/ingest/candle_closed", json={"series_id": series, "candle": candle}
+    )
+    assert r.status_code == 200, r.text
+
+
+async def candles(s: LiveServer, series: str) -> list[dict[str, float]]:
+    r = await s.http.get("/api/market/candles", params={"series_id": series})
+    assert r.status_code == 200, r.text
+    result: list[dict[str, float]] = r.json()["candles"]
+    return result

@@ -34,6 +34,10 @@ _UNNEST = (
 # Connection problems and everything PostgreSQL refuses: the store is unavailable, the
 # caller sees a `StoreError`.
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_CONNECTION_ERRORS = (
+    OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+)  # fmt: skip
 
 
 class PostgresCandleStore:
@@ -45,6 +49,9 @@ class PostgresCandleStore:
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._write_error: str | None = None
+        # Why the database cannot be reached, from the last read or write that failed so;
+        # cleared by the next that succeeds (the pool reconnects by itself).
+        self._unreachable: str | None = None
         # Rows this process inserted, and how many of them the last ANALYZE had seen.
         self._inserted = 0
         self._analyzed = 0
@@ -55,6 +62,8 @@ class PostgresCandleStore:
 
     @property
     def write_error(self) -> str | None:
+        if self._unreachable is not None:
+            return f"the database cannot be reached: {self._unreachable}"
         return self._write_error
 
     @property
@@ -165,9 +174,10 @@ class PostgresCandleStore:
                     await self._write_progress(conn, located[progress[0]][0], progress[1])
         except _DB_ERRORS as e:
             self._write_error = str(e)
+            self._note_reach(e)
             self._metrics.db_write_failures.inc()
             raise StoreError(f"write to {', '.join(batches)} failed: {e}") from e
-        self._write_error = None
+        self._write_error = self._unreachable = None
         self._inserted += sum(r.inserted for r in results.values())
         if self._inserted - self._analyzed >= max(ANALYZE_AFTER_ROWS, self._analyzed):
             await self._analyze(pool)
@@ -407,7 +417,9 @@ class PostgresCandleStore:
                     )  # fmt: skip
                     kept = {r[0]: KlineExtras(*r) for r in found}
         except _DB_ERRORS as e:
+            self._note_reach(e)
             raise StoreError(f"candle store read failed: {e}") from e
+        self._unreachable = None
         if take_newest:
             rows.reverse()
         generation = head[1] if head else None
@@ -458,15 +470,26 @@ class PostgresCandleStore:
 
     async def _fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         try:
-            return await self._open_pool().fetchrow(query, *args)
+            row = await self._open_pool().fetchrow(query, *args)
         except _DB_ERRORS as e:
+            self._note_reach(e)
             raise StoreError(f"candle store read failed: {e}") from e
+        self._unreachable = None
+        return row
 
     async def _fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         try:
-            return list(await self._open_pool().fetch(query, *args))
+            rows = list(await self._open_pool().fetch(query, *args))
         except _DB_ERRORS as e:
+            self._note_reach(e)
             raise StoreError(f"candle store read failed: {e}") from e
+        self._unreachable = None
+        return rows
+
+    def _note_reach(self, error: BaseException) -> None:
+        """A lost connection or a database that is gone, as opposed to a refused query."""
+        if isinstance(error, _CONNECTION_ERRORS):
+            self._unreachable = str(error) or type(error).__name__
 
 
 def _outside(candles: Sequence[CandleRow], located: tuple[int, int | None, int | None]) -> bool:
