@@ -87,7 +87,11 @@ async def live_server(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> AsyncI
         base = f"http://127.0.0.1:{port}"
         # Generous: a request may wait for an import or a download by design, and on a
         # busy machine that takes a while; a hang still fails, just later.
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        # Idle connections are dropped well before uvicorn's keep-alive timeout (5 s): at
+        # httpx's default (also 5 s) a request could go out on a connection the server was
+        # closing that instant, and fail with a ReadError on a busy machine.
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
             yield LiveServer(app, base, f"ws://127.0.0.1:{port}/ws/market", http)
     finally:
         server.should_exit = True
