@@ -15,5 +15,6 @@ export default defineConfig({
       "/ws": { target: "ws://127.0.0.1:8000", ws: true },
     },
   },
-  test: { include: ["tests/**/*.test.ts"], environment: "node" },
+  // A generous timeout: CI shares a busy 2-core machine; a hang still fails.
+  test: { include: ["tests/**/*.test.ts"], environment: "node", testTimeout: 60_000 },
 });
