@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from app.errors import InvalidCandle
@@ -45,6 +45,14 @@ class KlineExtras(NamedTuple):
 
 # Extras by candle time, as a write offers them.
 ExtrasByTime = Mapping[int, KlineExtras]
+
+
+def first_of_each_time(candles: Sequence[CandleRow]) -> list[CandleRow]:
+    """The candles without later repeats of a time (the first offered of a time stays)."""
+    firsts: dict[int, CandleRow] = {}
+    for candle in candles:
+        firsts.setdefault(candle[0], candle)
+    return list(firsts.values())
 
 
 def candle_to_dict(c: CandleRow) -> dict[str, Any]:

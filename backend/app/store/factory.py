@@ -24,7 +24,7 @@ def build_store(
         return SqliteCandleStore(file, metrics, read_threads=read_threads)
     if url is not None and url.startswith(("postgresql://", "postgres://")):
         return PostgresCandleStore(url, metrics, pool_size=pool_size)
-    raise ConfigError(f"no store engine for {url} (sqlite:/// or postgresql://)")
+    raise ConfigError(f"no store engine for {safe_dsn(url or '')} (sqlite:/// or postgresql://)")
 
 
 def store_file(url: str | None, path: Path) -> Path | None:

@@ -61,7 +61,6 @@ async def copy_store(
         marker = await source.import_progress(stats.series_id)
         if marker is not None:
             await target.set_import_progress(stats.series_id, marker)
-        now = await target.stats(stats.series_id)
         report.append(
             CopiedSeries(
                 stats.series_id,

@@ -115,7 +115,8 @@ class CandleStore(Protocol):
         extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> dict[str, UpsertResult]: ...
 
-    async def set_import_progress(self, series_id: str, progress: ImportProgress) -> None: ...
+    async def set_import_progress(self, series_id: str, progress: ImportProgress) -> None:
+        await self.insert_many(series_id, [], progress=progress)
 
     async def page(
         self,
@@ -131,15 +132,24 @@ class CandleStore(Protocol):
         `since` and before `before` (both exclusive), the oldest `limit` when `since` is
         given, else the newest (`newest` chooses when both are)."""
 
-    async def newest(self, series_id: str, limit: int) -> list[CandleRow]: ...
+    # Derived from the members above; an engine subclassing this Protocol inherits them.
 
-    async def since(self, series_id: str, since: int, limit: int) -> list[CandleRow]: ...
+    async def newest(self, series_id: str, limit: int) -> list[CandleRow]:
+        return (await self.page(series_id, limit)).candles
 
-    async def before(self, series_id: str, before: int, limit: int) -> list[CandleRow]: ...
+    async def since(self, series_id: str, since: int, limit: int) -> list[CandleRow]:
+        """Candles with `candle_time > since`, oldest first, at most `limit`."""
+        return (await self.page(series_id, limit, since=since)).candles
+
+    async def before(self, series_id: str, before: int, limit: int) -> list[CandleRow]:
+        """The newest `limit` candles with `candle_time < before`, oldest first."""
+        return (await self.page(series_id, limit, before=before)).candles
 
     async def stats(self, series_id: str) -> SeriesStats | None: ...
 
-    async def head_time(self, series_id: str) -> int | None: ...
+    async def head_time(self, series_id: str) -> int | None:
+        stats = await self.stats(series_id)
+        return stats.head_time if stats else None
 
     async def import_progress(self, series_id: str) -> ImportProgress | None: ...
 

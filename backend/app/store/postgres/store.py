@@ -1,10 +1,11 @@
 """PostgresCandleStore: closed candles in PostgreSQL, through an asyncpg pool.
 
-Every batch is one transaction and one statement per series: the candles go in as arrays
-(`unnest`), so a batch of thousands costs one round trip, not one per row. The series row
-is locked by the write that touches it (`INSERT ... ON CONFLICT DO UPDATE`), so writers
-from several processes serialise per series; `generation` moves with each write and names
-a page's answer for caches in any process."""
+A batch is one transaction of a few statements whatever it spans, never one per row: the
+series rows are locked in one statement (in one order in every process, so writers take
+turns per series and never deadlock); the candles of every series wholly outside its
+stored range go in with one `COPY`, the rest as arrays (`unnest`) through `INSERT ... ON
+CONFLICT`. `generation` on the series row moves with each write and names a page's answer
+for caches in any process."""
 
 from __future__ import annotations
 
@@ -15,10 +16,17 @@ from typing import Any
 
 import asyncpg
 
-from app.candle import CandleRow, ExtrasByTime, KlineExtras
+from app.candle import CandleRow, ExtrasByTime, KlineExtras, first_of_each_time
 from app.errors import StoreError
 from app.metrics import Metrics
-from app.store.ports import CandlePage, Conflict, ImportProgress, SeriesStats, UpsertResult
+from app.store.ports import (
+    CandlePage,
+    CandleStore,
+    Conflict,
+    ImportProgress,
+    SeriesStats,
+    UpsertResult,
+)
 from app.store.postgres.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -40,7 +48,7 @@ _CONNECTION_ERRORS = (
 )  # fmt: skip
 
 
-class PostgresCandleStore:
+class PostgresCandleStore(CandleStore):
     """The `CandleStore` in a PostgreSQL database (`postgresql://...`)."""
 
     def __init__(self, dsn: str, metrics: Metrics, *, pool_size: int = 4) -> None:
@@ -137,9 +145,6 @@ class PostgresCandleStore:
         batches = {k: v for k, v in batches.items() if v}
         return await self._write(batches, False, None, extras) if batches else {}
 
-    async def set_import_progress(self, series_id: str, progress: ImportProgress) -> None:
-        await self.insert_many(series_id, [], progress=progress)
-
     async def _write(
         self,
         batches: Mapping[str, Sequence[CandleRow]],
@@ -162,12 +167,12 @@ class PostgresCandleStore:
                     results.update(await self._copy_in(conn, outside, located))
                     rest = {s: c for s, c in batches.items() if s not in outside}
                 for series_id, candles in rest.items():
-                    key, first, head = located[series_id]
+                    key, _, head = located[series_id]
                     if not candles:
                         results[series_id] = UpsertResult(series_id, 0, 0, head, head_before=head)
                         continue
                     write = self._upsert if overwrite else self._insert
-                    results[series_id] = await write(conn, series_id, key, candles, first, head)
+                    results[series_id] = await write(conn, series_id, key, candles, head)
                 if extras and not overwrite:
                     await self._insert_extras(conn, batches, results, extras, located)
                 if progress is not None and progress[1] is not None:
@@ -220,25 +225,15 @@ class PostgresCandleStore:
     ) -> dict[str, UpsertResult]:
         if not batches:
             return {}
-        fresh = {s: _first_of_each_time(c) for s, c in batches.items()}
+        fresh = {s: first_of_each_time(c) for s, c in batches.items()}
         await conn.copy_records_to_table(
             "candles",
             records=[(located[s][0], *c) for s, rows in fresh.items() for c in rows],
             columns=_COPY_COLUMNS,
         )
-        keys = [located[s][0] for s in fresh]
-        spans = [(min(c[0] for c in r), max(c[0] for c in r)) for r in fresh.values()]
-        updated = await conn.fetch(
-            "UPDATE series SET row_count = row_count + v.n, "
-            "first_time = least(coalesce(first_time, v.lo), v.lo), "
-            "head_time = greatest(coalesce(head_time, v.hi), v.hi) "
-            "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) "
-            "AS v(key, n, lo, hi) WHERE series_key = v.key "
-            "RETURNING series_key, head_time",
-            keys, [len(r) for r in fresh.values()], [lo for lo, _ in spans],
-            [hi for _, hi in spans],
-        )  # fmt: skip
-        heads = {r[0]: r[1] for r in updated}
+        heads = await self._extend(
+            conn, {located[s][0]: (len(rows), rows) for s, rows in fresh.items()}
+        )
         return {
             s: UpsertResult(s, len(rows), 0, heads[located[s][0]], rows, (), located[s][2])
             for s, rows in fresh.items()
@@ -250,7 +245,6 @@ class PostgresCandleStore:
         series_id: str,
         key: int,
         candles: Sequence[CandleRow],
-        first: int | None,
         head: int | None,
     ) -> UpsertResult:
         lo, hi = min(c[0] for c in candles), max(c[0] for c in candles)
@@ -279,7 +273,7 @@ class PostgresCandleStore:
             )  # fmt: skip
         new_head = head
         if inserted:
-            new_head = await self._extend(conn, key, inserted, fresh)
+            new_head = (await self._extend(conn, {key: (inserted, fresh)}))[key]
         return UpsertResult(series_id, inserted, 0, new_head, fresh, tuple(conflicts), head)
 
     async def _upsert(
@@ -288,7 +282,6 @@ class PostgresCandleStore:
         series_id: str,
         key: int,
         candles: Sequence[CandleRow],
-        first: int | None,
         head: int | None,
     ) -> UpsertResult:
         # One statement cannot touch a row twice: the last of a time wins, as it would
@@ -306,25 +299,28 @@ class PostgresCandleStore:
             key, *_columns(last),
         )  # fmt: skip
         inserted = sum(1 for r in rows if r[0])
-        new_head = await self._extend(conn, key, inserted, last) if inserted else head
+        new_head = (await self._extend(conn, {key: (inserted, last)}))[key] if inserted else head
         written = candles if rows else ()
         return UpsertResult(series_id, inserted, len(rows) - inserted, new_head, written,
                             head_before=head)  # fmt: skip
 
     @staticmethod
     async def _extend(
-        conn: asyncpg.Connection, key: int, inserted: int, candles: Sequence[CandleRow]
-    ) -> int | None:
-        """Count `inserted` new rows among `candles`; the series' head time after."""
-        lo, hi = min(c[0] for c in candles), max(c[0] for c in candles)
-        head: int | None = await conn.fetchval(
-            "UPDATE series SET row_count = row_count + $1, "
-            "first_time = least(coalesce(first_time, $2), $2), "
-            "head_time = greatest(coalesce(head_time, $3), $3) "
-            "WHERE series_key = $4 RETURNING head_time",
-            inserted, lo, hi, key,
+        conn: asyncpg.Connection, added: Mapping[int, tuple[int, Sequence[CandleRow]]]
+    ) -> dict[int, int | None]:
+        """Per series key, count `n` new rows among its candles; the heads after."""
+        spans = [(min(c[0] for c in rows), max(c[0] for c in rows)) for _, rows in added.values()]
+        updated = await conn.fetch(
+            "UPDATE series SET row_count = row_count + v.n, "
+            "first_time = least(coalesce(first_time, v.lo), v.lo), "
+            "head_time = greatest(coalesce(head_time, v.hi), v.hi) "
+            "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) "
+            "AS v(key, n, lo, hi) WHERE series_key = v.key "
+            "RETURNING series_key, head_time",
+            list(added), [n for n, _ in added.values()], [lo for lo, _ in spans],
+            [hi for _, hi in spans],
         )  # fmt: skip
-        return head
+        return {r[0]: r[1] for r in updated}
 
     @staticmethod
     async def _insert_extras(
@@ -382,38 +378,39 @@ class PostgresCandleStore:
     ) -> CandlePage:
         take_newest = since is None if newest is None else newest
         bounds = ""
-        params: list[Any] = [series_id]
+        params: list[Any] = []
         if since is not None:
             params.append(since)
-            bounds += f" AND candle_time > ${len(params)}"
+            bounds += f" AND candle_time > ${len(params) + 1}"
         if before is not None:
             params.append(before)
-            bounds += f" AND candle_time < ${len(params)}"
+            bounds += f" AND candle_time < ${len(params) + 1}"
         order = "DESC" if take_newest else ""
         query = (
-            f"SELECT {_COLUMNS} FROM candles WHERE series_key = "
-            f"(SELECT series_key FROM series WHERE series_id = $1){bounds} "
+            f"SELECT {_COLUMNS} FROM candles WHERE series_key = $1{bounds} "
             f"ORDER BY candle_time {order} LIMIT {int(limit):d}"
         )
+        rows: list[CandleRow] = []
+        kept: dict[int, KlineExtras] = {}
         try:
             # One snapshot, so the head time matches the rows.
             async with (
                 self._open_pool().acquire() as conn,
                 conn.transaction(isolation="repeatable_read", readonly=True),
             ):
-                head = await conn.fetchrow(
-                    "SELECT head_time, generation FROM series WHERE series_id = $1", series_id
+                series = await conn.fetchrow(
+                    "SELECT series_key, head_time, generation FROM series WHERE series_id = $1",
+                    series_id,
                 )
-                rows = [_row(r) for r in await conn.fetch(query, *params)]
-                kept: dict[int, KlineExtras] = {}
+                if series is not None:
+                    rows = [_row(r) for r in await conn.fetch(query, series[0], *params)]
                 if extras and rows:
                     lo, hi = min(rows[0][0], rows[-1][0]), max(rows[0][0], rows[-1][0])
                     found = await conn.fetch(
                         "SELECT candle_time, quote_volume, trades, taker_base_volume, "
-                        "taker_quote_volume FROM kline_extras WHERE series_key = "
-                        "(SELECT series_key FROM series WHERE series_id = $1) "
+                        "taker_quote_volume FROM kline_extras WHERE series_key = $1 "
                         "AND candle_time BETWEEN $2 AND $3",
-                        series_id, lo, hi,
+                        series[0], lo, hi,
                     )  # fmt: skip
                     kept = {r[0]: KlineExtras(*r) for r in found}
         except _DB_ERRORS as e:
@@ -422,18 +419,9 @@ class PostgresCandleStore:
         self._unreachable = None
         if take_newest:
             rows.reverse()
-        generation = head[1] if head else None
+        head, generation = (series[1], series[2]) if series is not None else (None, None)
         version = (series_id, limit, since, before, take_newest, extras, generation)
-        return CandlePage(rows, head[0] if head else None, version, kept)
-
-    async def newest(self, series_id: str, limit: int) -> list[CandleRow]:
-        return (await self.page(series_id, limit)).candles
-
-    async def since(self, series_id: str, since: int, limit: int) -> list[CandleRow]:
-        return (await self.page(series_id, limit, since=since)).candles
-
-    async def before(self, series_id: str, before: int, limit: int) -> list[CandleRow]:
-        return (await self.page(series_id, limit, before=before)).candles
+        return CandlePage(rows, head, version, kept)
 
     async def stats(self, series_id: str) -> SeriesStats | None:
         row = await self._fetchrow(
@@ -441,10 +429,6 @@ class PostgresCandleStore:
             series_id,
         )
         return SeriesStats(*row) if row else None
-
-    async def head_time(self, series_id: str) -> int | None:
-        stats = await self.stats(series_id)
-        return stats.head_time if stats else None
 
     async def import_progress(self, series_id: str) -> ImportProgress | None:
         row = await self._fetchrow(
@@ -469,13 +453,8 @@ class PostgresCandleStore:
         return [SeriesStats(*r) for r in rows]
 
     async def _fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        try:
-            row = await self._open_pool().fetchrow(query, *args)
-        except _DB_ERRORS as e:
-            self._note_reach(e)
-            raise StoreError(f"candle store read failed: {e}") from e
-        self._unreachable = None
-        return row
+        rows = await self._fetch(query, *args)
+        return rows[0] if rows else None
 
     async def _fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         try:
@@ -501,16 +480,6 @@ def _outside(candles: Sequence[CandleRow], located: tuple[int, int | None, int |
         or max(c[0] for c in candles) < first
         or min(c[0] for c in candles) > head
     )
-
-
-def _first_of_each_time(candles: Sequence[CandleRow]) -> list[CandleRow]:
-    seen: set[int] = set()
-    out = []
-    for candle in candles:
-        if candle[0] not in seen:
-            seen.add(candle[0])
-            out.append(candle)
-    return out
 
 
 def _row(record: asyncpg.Record) -> CandleRow:

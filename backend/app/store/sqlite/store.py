@@ -20,11 +20,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from app.candle import CandleRow, ExtrasByTime, KlineExtras
+from app.candle import CandleRow, ExtrasByTime, KlineExtras, first_of_each_time
 from app.errors import StoreError
 from app.lru import CostBoundedLru
 from app.metrics import Metrics
-from app.store.ports import CandlePage, Conflict, ImportProgress, SeriesStats, UpsertResult
+from app.store.ports import (
+    CandlePage,
+    CandleStore,
+    Conflict,
+    ImportProgress,
+    SeriesStats,
+    UpsertResult,
+)
 from app.store.sqlite.schema import connect, migrate
 
 log = logging.getLogger(__name__)
@@ -37,7 +44,7 @@ _CORRUPTION_CODES = frozenset({11, 26})
 _KEY_OF = "(SELECT series_key FROM series WHERE series_id = ?)"
 
 
-class SqliteCandleStore:
+class SqliteCandleStore(CandleStore):
     """The `CandleStore` in one SQLite file."""
 
     # Candles of recent pages kept in memory (about 200 bytes each).
@@ -215,9 +222,6 @@ class SqliteCandleStore:
             return {}
         return await self._on_writer(lambda: self._write_sync(batches, overwrite, None, extras))
 
-    async def set_import_progress(self, series_id: str, progress: ImportProgress) -> None:
-        await self.insert_many(series_id, [], progress=progress)
-
     def _write_sync(
         self,
         batches: Mapping[str, Sequence[CandleRow]],
@@ -364,7 +368,7 @@ class SqliteCandleStore:
                 conn, key, inserted, min(c[0] for c in fresh), max(c[0] for c in fresh)
             )
         if inserted != len(fresh):  # duplicates within the batch: the first of each stayed
-            fresh = _first_of_each_time(fresh)
+            fresh = first_of_each_time(fresh)
         return UpsertResult(series_id, inserted, 0, head, fresh, tuple(conflicts), head_before)
 
     def _insert_extras(
@@ -554,17 +558,6 @@ class SqliteCandleStore:
         self._pages.put(request, page, len(page.candles) + 1)
         return page
 
-    async def newest(self, series_id: str, limit: int) -> list[CandleRow]:
-        return (await self.page(series_id, limit)).candles
-
-    async def since(self, series_id: str, since: int, limit: int) -> list[CandleRow]:
-        """Candles with `candle_time > since`, oldest first, at most `limit`."""
-        return (await self.page(series_id, limit, since=since)).candles
-
-    async def before(self, series_id: str, before: int, limit: int) -> list[CandleRow]:
-        """The newest `limit` candles with `candle_time < before`, oldest first."""
-        return (await self.page(series_id, limit, before=before)).candles
-
     async def stats(self, series_id: str) -> SeriesStats | None:
         def read(conn: sqlite3.Connection) -> SeriesStats | None:
             row = conn.execute(
@@ -575,10 +568,6 @@ class SqliteCandleStore:
             return SeriesStats(*row) if row else None
 
         return await self._on_reader(read)
-
-    async def head_time(self, series_id: str) -> int | None:
-        stats = await self.stats(series_id)
-        return stats.head_time if stats else None
 
     async def import_progress(self, series_id: str) -> ImportProgress | None:
         def read(conn: sqlite3.Connection) -> ImportProgress | None:
@@ -612,10 +601,3 @@ class SqliteCandleStore:
             return [SeriesStats(*row) for row in rows]
 
         return await self._on_reader(read)
-
-
-def _first_of_each_time(candles: Sequence[CandleRow]) -> list[CandleRow]:
-    firsts: dict[int, CandleRow] = {}
-    for candle in candles:
-        firsts.setdefault(candle[0], candle)
-    return list(firsts.values())
