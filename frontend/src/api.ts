@@ -1,3 +1,4 @@
+import type { BotInfo, BotOverlay } from "./bots";
 import type { Candle, CandlesPage, ExchangeInfo, SeriesInfo, SeriesStatus } from "./types";
 
 /** A request the server refused, with the contract's error body; or no answer at all. */
@@ -59,6 +60,18 @@ export class MarketApi {
   async exchanges(signal?: AbortSignal): Promise<ExchangeInfo[]> {
     const body = await this.getJson<{ exchanges: ExchangeInfo[] }>("/api/market/exchanges", signal);
     return body.exchanges;
+  }
+
+  /** The user's freqtrade bots and their states (`TRADE_CANVAS_BOTS`). */
+  async bots(signal?: AbortSignal): Promise<BotInfo[]> {
+    const body = await this.getJson<{ bots: BotInfo[] }>("/api/bots", signal);
+    return body.bots;
+  }
+
+  /** What bot `bot` puts on the chart of `seriesId`: its trades and indicators. */
+  async botOverlay(bot: string, seriesId: string, signal?: AbortSignal): Promise<BotOverlay> {
+    const params = new URLSearchParams({ series_id: seriesId });
+    return this.getJson<BotOverlay>(`/api/bots/${encodeURIComponent(bot)}/overlay?${params}`, signal);
   }
 
   private async getJson<T>(path: string, signal?: AbortSignal): Promise<T> {

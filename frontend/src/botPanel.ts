@@ -1,4 +1,5 @@
-import { botSummary, fetchBots, fetchOverlay, type BotInfo, type BotOverlay } from "./bots";
+import type { MarketApi } from "./api";
+import { botSummary, type BotInfo, type BotOverlay } from "./bots";
 import { hiddenBots, rememberHiddenBots } from "./preferences";
 
 /** The bot picker (a toggle per bot, with what each runs or why it cannot be read) and
@@ -9,6 +10,7 @@ const OVERLAY_EVERY_MS = 5000;
 const BOTS_EVERY_MS = 15000;
 
 export interface BotPanelParts {
+  readonly api: MarketApi;
   readonly button: HTMLButtonElement;
   readonly panel: HTMLElement;
   readonly seriesId: () => string | null;
@@ -56,7 +58,7 @@ export class BotPanel {
 
   private async loadBots(): Promise<void> {
     try {
-      this.bots = await fetchBots();
+      this.bots = await this.parts.api.bots();
     } catch {
       return; // the last list stays
     }
@@ -82,7 +84,7 @@ export class BotPanel {
       asked.map(async (bot) => {
         this.inFlight.add(bot.name);
         try {
-          const overlay = await fetchOverlay(bot.name, seriesId, signal);
+          const overlay = await this.parts.api.botOverlay(bot.name, seriesId, signal);
           if (this.parts.seriesId() !== seriesId || signal?.aborted) return;
           this.overlays.set(bot.name, overlay);
           this.draw();

@@ -50,26 +50,6 @@ export interface BotOverlay extends BotInfo {
   readonly indicators: readonly BotIndicator[];
 }
 
-export async function fetchBots(signal?: AbortSignal): Promise<BotInfo[]> {
-  const response = await fetch("/api/bots", { signal, headers: { Accept: "application/json" } });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return ((await response.json()) as { bots: BotInfo[] }).bots;
-}
-
-export async function fetchOverlay(
-  bot: string,
-  seriesId: string,
-  signal?: AbortSignal,
-): Promise<BotOverlay> {
-  const params = new URLSearchParams({ series_id: seriesId });
-  const response = await fetch(`/api/bots/${encodeURIComponent(bot)}/overlay?${params}`, {
-    signal,
-    headers: { Accept: "application/json" },
-  });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return (await response.json()) as BotOverlay;
-}
-
 /** One line on the bot: what it runs, or why it cannot be read. */
 export function botSummary(bot: BotInfo): string {
   if (bot.state !== "ok") {

@@ -114,6 +114,7 @@ const controller = new MarketController(api, socket, {
 });
 
 const botPanel = new BotPanel({
+  api,
   button: ui.bots,
   panel: ui.botsPanel,
   seriesId: () => controller.seriesId,

@@ -5,9 +5,10 @@ last answer, and concurrent askers wait for the one poll in flight. A poll is bo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
@@ -97,13 +98,10 @@ class BotMonitor:
         async with lock:
             cached = self._frames.get(key)
             if cached is None or not self._fresh(cached[0]):
-                try:
-                    async with asyncio.timeout(self._timeout_s):
-                        raw = await self._call(
-                            "pair_candles", self._client.pair_candles(pair, timeframe)
-                        )
-                except TimeoutError as e:
-                    raise BotDown(f"no answer within {self._timeout_s:g} s") from e
+                async with self._bounded():
+                    raw = await self._call(
+                        "pair_candles", self._client.pair_candles(pair, timeframe)
+                    )
                 cached = (self._clock.monotonic(), indicator_points(raw, list(columns)))
                 self._frames[key] = cached
                 self._frames.move_to_end(key)
@@ -112,20 +110,26 @@ class BotMonitor:
                     self._frame_locks.pop(old, None)
             return cached[1]
 
+    @contextlib.asynccontextmanager
+    async def _bounded(self) -> AsyncIterator[None]:
+        """A poll or a dataframe read that outlasts `BOT_TIMEOUT_S` is the bot being down."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                yield
+        except TimeoutError as e:
+            raise BotDown(f"no answer within {self._timeout_s:g} s") from e
+
     def _fresh(self, at: float) -> bool:
         return self._clock.monotonic() - at < self._poll_s
 
     async def _poll(self) -> BotSnapshot:
         now = self._clock.time()
         try:
-            try:
-                async with asyncio.timeout(self._timeout_s):
-                    info = parse_info(await self._call("show_config", self._client.show_config()))
-                    open_rows = await self._call("status", self._client.open_trades())
-                    await self._read_closed_trades()
-                    plot = await self._plot_config(info.strategy)
-            except TimeoutError as e:
-                raise BotDown(f"no answer within {self._timeout_s:g} s") from e
+            async with self._bounded():
+                info = parse_info(await self._call("show_config", self._client.show_config()))
+                open_rows = await self._call("status", self._client.open_trades())
+                await self._read_closed_trades()
+                plot = await self._plot_config(info.strategy)
         except BotError as e:
             self._note_problem(f"{e.problem}: {e.reason}")
             last = self._snapshot or BotSnapshot(self.name, self._url, e.problem, e.reason, now)
