@@ -35,13 +35,17 @@ if [ ! -f "$build_stamp" ] || [ "$(cat "$build_stamp")" != "$want" ]; then
     echo "$want" > "$build_stamp"
 fi
 
-if [ "${1:-}" = "--browser" ]; then
-    # What the tests run besides Python and Node, from Debian: Chromium (Playwright's own
-    # browser download needs the internet) and PostgreSQL's server binaries (the tests
-    # start throwaway clusters with them; no server is left running).
+if [ "${1:-}" = "--browser" ] || [ "${1:-}" = "--servers" ]; then
+    # What the tests and the cluster script run besides Python and Node, from Debian:
+    # Chromium (Playwright's own browser download needs the internet; tests only),
+    # PostgreSQL's server binaries and redis-server (throwaway instances are started
+    # with them; no server is left running).
     packages=()
-    [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || packages+=(chromium)
+    if [ "${1:-}" = "--browser" ]; then
+        [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || packages+=(chromium)
+    fi
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
+    command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || packages+=(redis-server)
     if [ ${#packages[@]} -gt 0 ]; then
         SUDO=""
         [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -31,6 +31,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     """The settings, with what the command line gives over the environment."""
     given = {
         "host": getattr(args, "host", None),
+        "role": getattr(args, "role", None),
         "port": getattr(args, "port", None),
         "freqtrade_datadir": args.datadir,
         "freqtrade_config": args.config,
@@ -98,6 +99,10 @@ def preflight(settings: Settings) -> list[SeriesId]:
         store = build_store(settings.store.url, settings.db.path, Metrics())
         await store.open()
         await store.close()
+        if settings.bus.url is not None:
+            from app.bus.redis import connect_redis
+
+            await (await connect_redis(settings.bus.url)).aclose()
 
     asyncio.run(open_store())
     return whitelist
@@ -306,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="offline demo: a local Binance, history from freqtrade download-data, live pairs",
+    )
+    serve.add_argument(
+        "--role",
+        choices=["all", "ingest", "api"],
+        help="in a cluster (TRADE_CANVAS_BUS_URL): ingest competes to lead the feeds, api "
+        "serves from the shared store and bus, all does both (default TRADE_CANVAS_ROLE or all)",
     )
     serve.set_defaults(func=_serve)
 

@@ -60,6 +60,32 @@ class StoreSettings(_Group):
         return value
 
 
+class BusSettings(_Group):
+    """How committed and forming candles reach the other processes of a cluster: unset,
+    in this process only; `redis://host:port/db` through Redis."""
+
+    url: str | None = None
+    # Closed-candle messages Redis keeps (about): a replica that reconnects within them
+    # resumes where it stopped.
+    stream_max: int = Field(default=100_000, ge=1_000)
+
+    @field_validator("url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"a bus URL starts with redis:// or unix:// (got {value.split('://')[0]}://...)"
+            )
+        return value
+
+
+class LeaderSettings(_Group):
+    # A standby ingest process leads within this long of the leader's death.
+    ttl_s: float = Field(default=10.0, gt=0, le=300)
+
+
 class FreqtradeSettings(_Group):
     datadir: Path | None = None
     config: Path | None = None
@@ -218,9 +244,14 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None
     # The user's freqtrade bots, shown on the chart (see `app.bots.config.parse_bots`).
     bots: Annotated[list[BotConfig], NoDecode] = Field(default_factory=list)
+    # What this process does in a cluster (`serve --role`): `all` serves and may ingest,
+    # `ingest` competes to be the one process writing, `api` serves from store and bus.
+    role: Literal["all", "ingest", "api"] = "all"
 
     db: DbSettings = DbSettings()
     store: StoreSettings = StoreSettings()
+    bus: BusSettings = BusSettings()
+    leader: LeaderSettings = LeaderSettings()
     freqtrade: FreqtradeSettings = FreqtradeSettings()
     history: HistorySettings = HistorySettings()
     datadir: DatadirSettings = DatadirSettings()
@@ -286,6 +317,26 @@ class Settings(BaseSettings):
         if duplicated := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"bot names must differ: {', '.join(duplicated)} given twice")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_parts(self) -> Settings:
+        """A cluster shares its store and its bus: the processes must name the same ones."""
+        if self.role != "all" and self.bus.url is None:
+            raise ValueError(
+                f"role {self.role} runs beside other processes: set TRADE_CANVAS_BUS_URL "
+                "(redis://...)"
+            )
+        store_url = self.store.url or ""
+        if self.bus.url is not None and not store_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "processes sharing a bus share their store: set TRADE_CANVAS_STORE_URL "
+                "(postgresql://...)"
+            )
+        return self
+
+    @property
+    def clustered(self) -> bool:
+        return self.bus.url is not None
 
     @field_validator("ingest_token", mode="before")
     @classmethod

@@ -48,6 +48,10 @@ def banner(
     """What the server uses, one line each, for the log at start."""
     lines = [f"trade-canvas serving on http://{settings.host}:{settings.port}/"]
     lines.append(f"  store: {describe_store(settings.store.url, settings.db.path)}")
+    if settings.bus.url is not None:
+        from app.bus.redis.connection import safe_url
+
+        lines.append(f"  cluster: role {settings.role}, bus {safe_url(settings.bus.url)}")
     if settings.market_history_source == "off":
         lines.append("  history: off (only what the store holds and live data)")
     elif settings.market_history_source == "ccxt":

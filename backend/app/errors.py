@@ -34,6 +34,14 @@ class StoreError(TradeCanvasError):
     """The candle store could not be opened, migrated, read or written."""
 
 
+class Fenced(StoreError):
+    """This process led ingest once, but another leads now: its writes are refused."""
+
+
+class BusError(TradeCanvasError):
+    """The bus between a cluster's processes (Redis) cannot be reached or used."""
+
+
 class CapacityExceeded(ClientError):
     code = "capacity"
     status = 503

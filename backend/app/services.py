@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -13,7 +13,9 @@ from starlette.types import ASGIApp
 
 from app.admission import Admission
 from app.bots.monitor import BotBoard
+from app.bus.redis import DemandBoard
 from app.clock import SYSTEM_CLOCK, Clock
+from app.cluster.node import ClusterNode
 from app.config import Settings
 from app.errors import ConfigError, InvalidSeriesId
 from app.exchanges.binance.venue import binance_venue
@@ -43,6 +45,7 @@ from app.hub.taps import Taps
 from app.ingest.guard import KlineGuard
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
+from app.ingest.port import IngestPort
 from app.ingest.supervisor import FeedKey, IngestSupervisor
 from app.metrics import Metrics
 from app.query import CandleQuery, QueryOptions
@@ -61,7 +64,12 @@ class Services:
     clock: Clock
     metrics: Metrics
     store: CandleStore
-    supervisor: IngestSupervisor
+    # What the API asks of ingest: this process's supervisor, or in a cluster the
+    # cluster's demand and its leader's state.
+    ingest: IngestPort
+    # The supervisor this process runs (None in a cluster: the leader builds its own).
+    supervisor: IngestSupervisor | None
+    cluster: ClusterNode | None
     writer: CandleWriter
     fanout: Fanout
     subscriptions: Subscriptions
@@ -247,48 +255,78 @@ async def start_services(
     await store.open()
     # Lazy: no ccxt client exists until the first request that needs one.
     venues = build_venues(settings, clock, metrics)
+    cluster: ClusterNode | None = None
     try:
         locks = SeriesLocks()
         fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
         forming = FormingCandles(clock)
         taps = Taps()
-        write_through = build_write_through(settings, store, metrics, clock)
-        consumers: list[Bus] = [fanout, forming, taps]
-        if write_through is not None:
-            consumers.append(write_through)
-        writer = CandleWriter(store, locks, Buses(*consumers), clock)
-        history, datadirs, downloads = build_history(
-            settings, store, writer, metrics, venues, clock
-        )
+        local = Buses(fanout, forming, taps)
+        write_through = None
+        if settings.role != "api":
+            write_through = build_write_through(settings, store, metrics, clock)
+        # In a cluster this process's commits go out on the bus and its clients are fed
+        # from the bus alone, as every other process's are.
+        if settings.clustered:
+            cluster = await ClusterNode.connect(settings, metrics, clock)
+        published: Bus = local if cluster is None else cluster.publisher
+        writer = CandleWriter(
+            store, locks,
+            published if write_through is None else Buses(published, write_through), clock,
+        )  # fmt: skip
+        history: HistorySource | None = None
+        datadirs = downloads = None
+        if settings.role != "api":
+            history, datadirs, downloads = build_history(
+                settings, store, writer, metrics, venues, clock
+            )
         ingest_metrics = IngestMetrics(metrics, clock)
-        supervisor = IngestSupervisor(
-            whitelist=whitelist,
-            max_jobs=settings.ondemand.max_jobs,
-            max_jobs_per_holder=settings.ondemand.max_jobs_per_client,
-            idle_ttl_s=settings.ondemand.idle_ttl_s,
-            history=history,
-            ingestors=build_ingestors(settings, venues, store, writer, ingest_metrics, clock),
-            metrics=metrics,
-            notify=fanout.error,
-            clock=clock,
-        )
-        ingest_metrics.watch_heads(supervisor.heads)
+
+        def supervisor_of(notify: Callable[[str, str, str], None]) -> IngestSupervisor:
+            return IngestSupervisor(
+                whitelist=whitelist,
+                max_jobs=settings.ondemand.max_jobs,
+                max_jobs_per_holder=settings.ondemand.max_jobs_per_client,
+                idle_ttl_s=settings.ondemand.idle_ttl_s,
+                history=history,
+                ingestors=build_ingestors(settings, venues, store, writer, ingest_metrics, clock),
+                metrics=metrics,
+                notify=notify,
+                clock=clock,
+            )
+
+        supervisor: IngestSupervisor | None = None
+        follower = None
+        ingest: IngestPort
+        if cluster is None:
+            supervisor = ingest = supervisor_of(fanout.error)
+            ingest_metrics.watch_heads(supervisor.heads)
+        else:
+            ingest = await _join_cluster(
+                cluster, settings, store, locks, local, supervisor_of, history, ingest_metrics,
+                clock,
+            )  # fmt: skip
+            history = None  # imports run in the leader's jobs, not on a subscribe
         subscriptions = Subscriptions(
-            fanout, supervisor, history, max_per_client=settings.ws.max_subscriptions
+            fanout, ingest, history, max_per_client=settings.ws.max_subscriptions
         )
         series = SeriesRegistry(
-            store, venues, supervisor, history, datadirs, [str(s) for s in whitelist],
+            store, venues, ingest, history, datadirs, [str(s) for s in whitelist],
             live_ingest=settings.live_ingest,
         )  # fmt: skip
-        await supervisor.start()
-        follower = None
-        if isinstance(history, HistoryBootstrapper):
-            await history.resume_interrupted()
-            follower = DatadirFollower(history, fanout.followed, clock, settings.history.follow_s)
-            follower.start()
+        if supervisor is not None:
+            await supervisor.start()
+            if isinstance(history, HistoryBootstrapper):
+                await history.resume_interrupted()
+                follower = DatadirFollower(
+                    history, fanout.followed, clock, settings.history.follow_s
+                )
+                follower.start()
         if write_through is not None:
             write_through.start()
     except BaseException:
+        if cluster is not None:
+            await cluster.stop()
         await venues.close()
         await store.close()
         raise
@@ -303,7 +341,7 @@ async def start_services(
         clock=clock,
     )
     query = CandleQuery(
-        store, admission, history, forming, writer=writer, venues=venues, ingest=supervisor,
+        store, admission, history, forming, writer=writer, venues=venues, ingest=ingest,
         guards={
             v.name: KlineGuard(v.name, clock, settings.live.clock_skew_s,
                                ingest_metrics.frames_rejected)
@@ -313,7 +351,7 @@ async def start_services(
     )  # fmt: skip
     facade_metrics = FacadeMetrics(metrics)
     ws_connections = ConnectionsPerAddress(settings.ws.max_connections_per_address)
-    streams = KlineStreams(taps, supervisor, admission, clock)
+    streams = KlineStreams(taps, ingest, admission, clock)
     context = FacadeContext(
         query, streams, ws_connections, clock, facade_metrics,
         settings.facade.document_refresh_s,
@@ -328,7 +366,9 @@ async def start_services(
         clock,
         metrics,
         store,
+        ingest,
         supervisor,
+        cluster,
         writer,
         fanout,
         subscriptions,
@@ -350,6 +390,46 @@ async def start_services(
     )  # fmt: skip
 
 
+async def _join_cluster(
+    cluster: ClusterNode,
+    settings: Settings,
+    store: CandleStore,
+    locks: SeriesLocks,
+    local: Bus,
+    supervisor_of: Callable[[Callable[[str, str, str], None]], IngestSupervisor],
+    history: HistorySource | None,
+    ingest_metrics: IngestMetrics,
+    clock: Clock,
+) -> IngestPort:
+    """Join the cluster; while this process leads, a supervisor of its own runs the feeds
+    the cluster asks for. Returns the cluster's `IngestPort`."""
+    leading: list[IngestSupervisor] = []
+    ingest_metrics.watch_heads(lambda: leading[0].heads() if leading else {})
+
+    async def lead(epoch: int) -> Callable[[], Awaitable[None]]:
+        supervisor = supervisor_of(cluster.publisher.error)
+        board = DemandBoard(
+            cluster.client, supervisor, cluster.publisher, clock, node=cluster.name,
+            epoch=epoch, state_ttl_s=settings.leader.ttl_s,
+        )  # fmt: skip
+        await supervisor.start()
+        if isinstance(history, HistoryBootstrapper):
+            await history.resume_interrupted()
+        board.start()
+        leading[:] = [supervisor]
+
+        async def stop() -> None:
+            leading.clear()
+            await board.stop()
+            await supervisor.stop()
+
+        return stop
+
+    await cluster.join(settings, store, locks, local, lead, clock)
+    assert cluster.ingest is not None
+    return cluster.ingest
+
+
 async def stop_services(services: Services) -> None:
     try:
         if services.catalog_warmup is not None:
@@ -357,7 +437,10 @@ async def stop_services(services: Services) -> None:
             await asyncio.gather(services.catalog_warmup, return_exceptions=True)
         if services.datadir_follower is not None:
             await services.datadir_follower.stop()
-        await services.supervisor.stop()
+        if services.cluster is not None:
+            await services.cluster.stop()
+        if services.supervisor is not None:
+            await services.supervisor.stop()
         if services.write_through is not None:
             await services.write_through.stop()  # after the feeds: their last closes too
         if services.history is not None:

@@ -14,6 +14,7 @@ from app.fake_exchange.rest import RestServer
 from app.fake_exchange.server import FakeBinance
 from tests.live_support import start_fake
 from tests.postgres_cluster import create_database, drop_database, postgres_cluster
+from tests.redis_server import RedisServer, redis_server
 from tests.support import LiveServer, live_server
 
 SettingsFactory = Callable[..., Settings]
@@ -123,3 +124,10 @@ def postgres_dsn(postgres_server: str) -> Iterator[str]:
     create_database(postgres_server, name)
     yield postgres_server.replace("/postgres?", f"/{name}?")
     drop_database(postgres_server, name)
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    """A throwaway redis-server of its own for one test (a unix socket only)."""
+    with redis_server() as server:
+        yield server

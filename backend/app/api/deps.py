@@ -65,7 +65,7 @@ def get_subscriptions(services: ServicesDep) -> Subscriptions:
 
 
 def get_supervisor(services: ServicesDep) -> IngestPort:
-    return services.supervisor
+    return services.ingest
 
 
 def get_venues(services: ServicesDep) -> VenueRegistry:

@@ -23,7 +23,9 @@ async def health() -> JSONBytesResponse:
 
 
 @router.get("/ready", response_model=StatusResponse, responses=errors(503))
-async def ready(request: Request, store: StoreDep, ingest: IngestDep) -> Response:
+async def ready(
+    request: Request, store: StoreDep, ingest: IngestDep, services: ServicesDep
+) -> Response:
     problems = []
     if not store.is_open:
         problems.append("candle store is not open")
@@ -32,6 +34,8 @@ async def ready(request: Request, store: StoreDep, ingest: IngestDep) -> Respons
     if problems:
         return error_response(request, 503, "not_ready", "; ".join(problems))
     degraded = []
+    if services.cluster is not None:
+        degraded.extend(services.cluster.problems())
     if store.write_error is not None:
         # Reads are still served, so the server stays in rotation; writes are retried.
         degraded.append(f"candle store writes are failing: {store.write_error}")
@@ -65,7 +69,9 @@ async def metrics(registry: MetricsDep) -> Response:
 async def ingest_state(settings: SettingsDep, services: ServicesDep) -> JSONBytesResponse:
     if not settings.enable_debug_api:
         raise HTTPException(404, "Not Found")
-    state = services.supervisor.snapshot()
+    state = services.ingest.snapshot()
+    if services.cluster is not None:
+        state["cluster"] = services.cluster.describe()
     for job in state["jobs"]:
         job["status"] = await services.series.status(parse_series_id(job["series_id"]))
     state["upstream"] = {

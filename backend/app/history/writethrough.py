@@ -60,7 +60,7 @@ class DatadirWriteThrough:
 
     # -- the bus ----------------------------------------------------------------------
 
-    def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+    def closed(self, series_id: str, candles: Sequence[CandleRow], head_before: int | None) -> None:
         buffered = self._buffer.setdefault(series_id, [])
         buffered.extend(candles)
         if len(buffered) > MAX_BUFFERED:
@@ -112,7 +112,7 @@ class DatadirWriteThrough:
                     self._failing.add(series_id)
                     log.warning("datadir write-through of %s failed (kept, retried): %s",
                                 series_id, e)  # fmt: skip
-                self.closed(series_id, rows)  # after what arrived meanwhile: merged anyway
+                self.closed(series_id, rows, None)  # after what arrived meanwhile: merged anyway
                 continue
             if series_id in self._failing:
                 self._failing.discard(series_id)

@@ -15,8 +15,10 @@ from app.candle import Candle, CandleRow
 
 
 class Bus(Protocol):
-    def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
-        """Committed closed candles of one series, in ascending time."""
+    def closed(self, series_id: str, candles: Sequence[CandleRow], head_before: int | None) -> None:
+        """Committed closed candles of one series, in ascending time; `head_before` is the
+        series' newest candle time before their commit (None: it was empty). A candle after
+        it was appended, so a follower whose catchup reaches past it already has it."""
 
     def forming(self, series_id: str, candle: Candle, event_time_ms: int | None) -> None:
         """The newest state of a candle still forming; never stored."""
@@ -28,7 +30,7 @@ class Bus(Protocol):
 class NoBus:
     """For a process with no clients (the `import` command)."""
 
-    def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+    def closed(self, series_id: str, candles: Sequence[CandleRow], head_before: int | None) -> None:
         pass
 
     def forming(self, series_id: str, candle: Candle, event_time_ms: int | None) -> None:
@@ -44,9 +46,9 @@ class Buses:
     def __init__(self, *consumers: Bus) -> None:
         self._consumers = consumers
 
-    def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+    def closed(self, series_id: str, candles: Sequence[CandleRow], head_before: int | None) -> None:
         for consumer in self._consumers:
-            consumer.closed(series_id, candles)
+            consumer.closed(series_id, candles, head_before)
 
     def forming(self, series_id: str, candle: Candle, event_time_ms: int | None) -> None:
         for consumer in self._consumers:

@@ -34,14 +34,14 @@ class Fanout:
 
     # -- the bus ----------------------------------------------------------------------
 
-    def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+    def closed(self, series_id: str, candles: Sequence[CandleRow], head_before: int | None) -> None:
         sessions = self._followers.get(series_id)
         if not sessions:
             return
         for candle in candles:
             text = messages.candle_closed(series_id, candle)
             for session in sessions:
-                session.offer_closed(series_id, candle[0], text)
+                session.offer_closed(series_id, candle[0], text, head_before)
         for session in sessions:
             session.flush_gaps()
 

@@ -59,7 +59,7 @@ class FormingCandles:
                 self._waiters.pop(series_id, None)
         return waiter.done()
 
-    def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+    def closed(self, series_id: str, candles: Sequence[CandleRow], head_before: int | None) -> None:
         if candles and candles[-1][0] > self._closed_through.get(series_id, candles[-1][0] - 1):
             self._closed_through[series_id] = through = candles[-1][0]
             for target, waiter in self._waiters.get(series_id, ()):

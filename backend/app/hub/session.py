@@ -152,16 +152,22 @@ class ClientSession:
         self._queued_forming[series_id] = item
         self._push(item)
 
-    def offer_closed(self, series_id: str, candle_time: int, text: str) -> None:
-        """Queue a committed closed candle. Call `flush_gaps` after a batch of offers."""
+    def offer_closed(
+        self, series_id: str, candle_time: int, text: str, head_before: int | None
+    ) -> None:
+        """Queue a committed closed candle (`head_before`: see `Bus.closed`). Call
+        `flush_gaps` after a batch of offers."""
         sub = self._subs.get(series_id)
         if sub is None:
             return
         last = sub.last_closed
         if last is not None and candle_time <= last:
             # Per series the stream is strictly ascending. A candle committed behind what
-            # this client already has is not streamed; the client is told to re-read.
-            if candle_time < last:
+            # this client already has is not streamed; the client is told to re-read,
+            # unless that commit appended it: then the catchup, read after the commit,
+            # held it (a bus across processes delivers such a commit late).
+            appended = head_before is None or candle_time > head_before
+            if candle_time < last and not appended:
                 self._note_gap(sub, candle_time, last)
             return
         expected = None if last is None else next_candle_time(last, sub.timeframe)

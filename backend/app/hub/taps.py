@@ -30,7 +30,7 @@ class Taps:
 
         return stop
 
-    def closed(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+    def closed(self, series_id: str, candles: Sequence[CandleRow], head_before: int | None) -> None:
         listeners = self._listeners.get(series_id)
         if not listeners:
             return

@@ -38,7 +38,7 @@ class CandleWriter:
         async with self._locks.hold([series_id]):
             result = await self._store.upsert_many(series_id, candles)
             if result.written:
-                self._bus.closed(series_id, sorted(result.written))
+                self._bus.closed(series_id, sorted(result.written), result.head_before)
         return result
 
     async def commit_closed(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
@@ -61,7 +61,7 @@ class CandleWriter:
             committed = self._clock.monotonic()
             for series_id, result in results.items():
                 if result.written:
-                    self._bus.closed(series_id, sorted(result.written))
+                    self._bus.closed(series_id, sorted(result.written), result.head_before)
         return BatchCommit(results, committed - started, self._clock.monotonic() - committed)
 
     async def import_batch(
@@ -85,7 +85,7 @@ class CandleWriter:
             if len(appended) > APPEND_PUBLISH_MAX:
                 appended = appended[-1:]
             if appended:
-                self._bus.closed(series_id, appended)
+                self._bus.closed(series_id, appended, head)
             return result
 
     def publish_forming(

@@ -1,12 +1,13 @@
 """The candle store: the port the core uses (`ports`), and its engines (`sqlite/`)."""
 
 from app.candle import CandleRow
-from app.store.factory import build_store, describe_store, store_file
+from app.store.factory import build_leader_lock, build_store, describe_store, store_file
 from app.store.ports import (
     CandlePage,
     CandleStore,
     Conflict,
     ImportProgress,
+    LeaderLock,
     SeriesStats,
     UpsertResult,
 )
@@ -17,8 +18,10 @@ __all__ = [
     "CandleStore",
     "Conflict",
     "ImportProgress",
+    "LeaderLock",
     "SeriesStats",
     "UpsertResult",
+    "build_leader_lock",
     "build_store",
     "describe_store",
     "store_file",

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from app.errors import ConfigError
 from app.metrics import Metrics
-from app.store.ports import CandleStore
+from app.store.ports import CandleStore, LeaderLock
 from app.store.postgres import PostgresCandleStore
+from app.store.postgres.leader import PostgresLeaderLock
 from app.store.postgres.store import safe_dsn
 from app.store.sqlite import SqliteCandleStore
 from app.store.sqlite.check import check_store
 
-__all__ = ["build_store", "check_store", "describe_store", "store_file"]
+__all__ = ["build_leader_lock", "build_store", "check_store", "describe_store", "store_file"]
 
 
 def build_store(
@@ -25,6 +26,13 @@ def build_store(
     if url is not None and url.startswith(("postgresql://", "postgres://")):
         return PostgresCandleStore(url, metrics, pool_size=pool_size)
     raise ConfigError(f"no store engine for {safe_dsn(url or '')} (sqlite:/// or postgresql://)")
+
+
+def build_leader_lock(store: CandleStore, node: str) -> LeaderLock:
+    """The leader election of processes sharing `store` (a database server only)."""
+    if isinstance(store, PostgresCandleStore):
+        return PostgresLeaderLock(store, node)
+    raise ConfigError("processes share a PostgreSQL store only (TRADE_CANVAS_STORE_URL)")
 
 
 def store_file(url: str | None, path: Path) -> Path | None:

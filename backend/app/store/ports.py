@@ -157,3 +157,16 @@ class CandleStore(Protocol):
         """Series whose datadir import was cut short (to resume at start)."""
 
     async def list_series(self) -> list[SeriesStats]: ...
+
+
+class LeaderLock(Protocol):
+    """Who of the processes sharing this store leads ingest (the one writer)."""
+
+    async def try_lead(self) -> int | None:
+        """The fencing epoch if this process now leads (the store checks it in every
+        write from now on), else None."""
+
+    async def holds(self) -> bool:
+        """Whether this process still leads."""
+
+    async def close(self) -> None: ...

@@ -52,6 +52,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         PRIMARY KEY (series_key, candle_time)
     )""",
     ),
+    (
+        # The ingest leader's fencing token: a new leader moves `epoch`, and every write of
+        # a leader checks its own is still the one here (FOR SHARE: the move waits for
+        # writes in flight, then none of the old leader's commits).
+        """
+    CREATE TABLE tc_leader (
+        id    integer PRIMARY KEY CHECK (id = 1),
+        epoch bigint NOT NULL,
+        node  text,
+        since timestamptz
+    )""",
+        "INSERT INTO tc_leader VALUES (1, 0, NULL, NULL)",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 # Servers starting at once migrate one at a time.

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from app.candle import CandleRow, ExtrasByTime, KlineExtras, first_of_each_time
-from app.errors import StoreError
+from app.errors import Fenced, StoreError
 from app.metrics import Metrics
 from app.store.ports import (
     CandlePage,
@@ -56,6 +56,8 @@ class PostgresCandleStore(CandleStore):
         self._metrics = metrics
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        # The leader's fencing token while this process leads ingest: every write checks it.
+        self._fence: int | None = None
         self._write_error: str | None = None
         # Why the database cannot be reached, from the last read or write that failed so;
         # cleared by the next that succeeds (the pool reconnects by itself).
@@ -97,6 +99,14 @@ class PostgresCandleStore(CandleStore):
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+    @property
+    def dsn(self) -> str:
+        return self._dsn
+
+    def fence(self, epoch: int | None) -> None:
+        """Write only while the leader's epoch in the database is `epoch` (None: always)."""
+        self._fence = epoch
 
     def _open_pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -157,6 +167,8 @@ class PostgresCandleStore(CandleStore):
         results: dict[str, UpsertResult] = {}
         try:
             async with pool.acquire() as conn, conn.transaction():
+                if self._fence is not None:
+                    await self._check_fence(conn, self._fence)
                 named = [*batches, *([progress[0]] if progress is not None else [])]
                 located = await self._lock_series(conn, named)
                 rest = dict(batches)
@@ -190,6 +202,12 @@ class PostgresCandleStore(CandleStore):
         self._metrics.db_rows_written.inc(sum(len(c) for c in batches.values()))
         self._metrics.db_write_seconds.observe(time.perf_counter() - started)
         return results
+
+    @staticmethod
+    async def _check_fence(conn: asyncpg.Connection, epoch: int) -> None:
+        current = await conn.fetchval("SELECT epoch FROM tc_leader WHERE id = 1 FOR SHARE")
+        if current != epoch:
+            raise Fenced(f"leader epoch {epoch} was superseded by {current}: not writing")
 
     async def _analyze(self, pool: asyncpg.Pool) -> None:
         """Fresh statistics after a large import: without them the planner takes a new

@@ -1,0 +1,172 @@
+"""The Redis bus between processes, with real servers in this process sharing a real
+PostgreSQL and a real `redis-server` (as separate processes would: they share nothing
+else), and real WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from app.bus.redis import codec
+from app.bus.redis.keys import DEFAULT_KEYS
+from app.candle import Candle
+from tests.conftest import SettingsFactory
+from tests.redis_server import RedisServer
+from tests.support import SERIES, T0, LiveServer, candle, live_server, poll, recv_json, send_json
+
+
+@pytest.fixture
+def store_engine() -> str:
+    return "postgres"  # processes sharing a bus share a PostgreSQL store
+
+
+@contextlib.asynccontextmanager
+async def replicas(
+    make_settings: SettingsFactory, redis: RedisServer, n: int = 2, role: str = "api"
+) -> AsyncIterator[list[LiveServer]]:
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(
+                live_server(make_settings(bus_url=redis.url, role=role, leader_ttl_s=1.0))
+            )
+            for _ in range(n)
+        ]
+
+
+async def subscribe(ws: Any, **extra: Any) -> dict[str, Any]:
+    await send_json(ws, {"type": "subscribe", "series_id": SERIES, **extra})
+    msg = await recv_json(ws)
+    assert msg["type"] == "catchup", msg
+    return msg
+
+
+async def test_a_close_reaches_the_clients_of_every_replica_once_committed(
+    make_settings: SettingsFactory, redis: RedisServer
+) -> None:
+    async with replicas(make_settings, redis) as (a, b), a.ws() as on_a, b.ws() as on_b:
+        await subscribe(on_a)
+        await subscribe(on_b)
+        assert (await a.ingest(SERIES, candle(T0))).status_code == 200
+        for ws, other in ((on_a, b), (on_b, a)):
+            assert await recv_json(ws) == {
+                "type": "candle_closed", "series_id": SERIES, "candle": candle(T0)
+            }  # fmt: skip
+            # Committed before it was sent: the other process reads it from the store.
+            got = await other.http.get("/api/market/candles", params={"series_id": SERIES})
+            assert got.json()["candles"] == [candle(T0)]
+
+
+async def test_catchups_join_the_stream_of_another_process_exactly(
+    make_settings: SettingsFactory, redis: RedisServer
+) -> None:
+    """Clients subscribe on one replica while another commits closes as fast as it can:
+    each client's catchup followed by its stream is every candle once, in order, and no
+    `gap` (the bus delivers late what the catchup already read)."""
+    n, per_commit = 300, 3
+    written = 0
+    async with replicas(make_settings, redis) as (writer, reader):
+
+        async def write() -> None:
+            # Several closes per commit, as a live batch or a backfill page commits them.
+            nonlocal written
+            for i in range(0, n, per_commit):
+                rows = [
+                    tuple(Candle(T0 + 60 * j, 1, 2, 0.5, 1.5, 3)) for j in range(i, i + per_commit)
+                ]
+                await writer.services.writer.commit_closed(SERIES, rows)  # type: ignore[arg-type]
+                written += per_commit
+
+        async def follow() -> list[int]:
+            async with reader.ws() as ws:
+                caught = await subscribe(ws, since=T0 - 60)
+                times = [c["candle_time"] for c in caught["candles"]]
+                while not times or times[-1] < T0 + 60 * (n - 1):
+                    msg = await recv_json(ws)
+                    assert msg["type"] == "candle_closed", msg  # never a gap
+                    times.append(msg["candle"]["candle_time"])
+                return times
+
+        async def late_follower(after: int) -> list[int]:
+            await poll(lambda: written >= after, f"{after} candles written", timeout=60)
+            return await follow()
+
+        writing = asyncio.create_task(write())
+        followers = [asyncio.create_task(late_follower(k * 12)) for k in range(20)]
+        await writing
+        for times in await asyncio.gather(*followers):
+            assert times == [T0 + 60 * i for i in range(n)]
+
+
+async def test_garbage_on_the_bus_is_skipped_and_the_stream_goes_on(
+    make_settings: SettingsFactory, redis: RedisServer
+) -> None:
+    client = aioredis.Redis.from_url(redis.url)
+    try:
+        async with replicas(make_settings, redis, n=1) as (server,), server.ws() as ws:
+            await subscribe(ws)
+            for fields in ({"k": "c", "s": SERIES}, {"k": "c", "s": SERIES, "h": "", "c": "[[1]]"},
+                           {"k": "x", "s": SERIES}, {"junk": "yes"}):  # fmt: skip
+                await client.xadd(DEFAULT_KEYS.closed, fields)  # type: ignore[arg-type]
+            await client.publish(DEFAULT_KEYS.forming, b"{not json")
+            await client.publish(DEFAULT_KEYS.forming, orjson.dumps({"s": SERIES, "c": [1]}))
+            assert (await server.ingest(SERIES, candle(T0))).status_code == 200
+            msg = await recv_json(ws)
+            assert msg["type"] == "candle_closed" and msg["candle"] == candle(T0), msg
+            assert (await server.http.get("/ready")).json()["status"] in ("ready", "degraded")
+    finally:
+        await client.aclose()
+
+
+async def test_a_redis_restart_loses_no_committed_close(
+    make_settings: SettingsFactory, redis: RedisServer
+) -> None:
+    async with replicas(make_settings, redis) as (a, b), b.ws() as ws:
+        await subscribe(ws)
+        assert (await a.ingest(SERIES, candle(T0))).status_code == 200
+        assert (await recv_json(ws))["candle"] == candle(T0)
+
+        redis.kill()
+
+        async def says(server: LiveServer, text: str) -> bool:
+            body = (await server.http.get("/ready")).json()
+            return any(text in p for p in body.get("problems", []))
+
+        await poll(lambda: says(b, "the bus cannot be read"), "/ready to say so", timeout=30)
+        # Commits go on (the store is up); reads are served meanwhile.
+        assert (await a.ingest(SERIES, candle(T0 + 60))).status_code == 200
+        got = await b.http.get("/api/market/candles", params={"series_id": SERIES})
+        assert [c["candle_time"] for c in got.json()["candles"]] == [T0, T0 + 60]
+
+        redis.start()
+        # The close committed while Redis was down goes out once it is back, in order.
+        msg = await asyncio.wait_for(recv_json(ws), 30)
+        assert msg == {"type": "candle_closed", "series_id": SERIES, "candle": candle(T0 + 60)}
+        assert (await a.ingest(SERIES, candle(T0 + 120))).status_code == 200
+        assert (await asyncio.wait_for(recv_json(ws), 30))["candle"] == candle(T0 + 120)
+        await poll(lambda: _no_bus_problem(b), "/ready to recover", timeout=30)
+
+
+async def _no_bus_problem(server: LiveServer) -> bool:
+    body = (await server.http.get("/ready")).json()
+    return not any("bus" in p for p in body.get("problems", []))
+
+
+def test_bus_messages_round_trip_and_garbage_is_one_error() -> None:
+    fields = codec.encode_closed(SERIES, [tuple(Candle(T0, 1, 2, 0.5, 1.5, 3))], None)
+    message = codec.decode_stream({k.encode(): v for k, v in fields.items()})
+    assert message == codec.ClosedMessage(SERIES, ((T0, 1.0, 2.0, 0.5, 1.5, 3.0),), None)
+    for garbage in ({}, {b"k": b"c"}, {b"k": b"c", b"s": b"x", b"h": b"12a", b"c": b"[]"},
+                    {b"k": b"c", b"s": b"x", b"h": b"", b"c": b"[[1,2]]"},
+                    {b"k": b"c", b"s": b"\xff", b"h": b"", b"c": b"[]"}, {b"k": b"?", b"s": b"x"}):  # fmt: skip
+        with pytest.raises(codec.BusMessageError):
+            codec.decode_stream(garbage)
+    assert codec.parse_wanted_member(codec.wanted_member(SERIES, "node/1.2.3.4")) == (
+        SERIES, "node/1.2.3.4"
+    )  # fmt: skip
+    assert codec.parse_wanted_member(b"no separator") is None
