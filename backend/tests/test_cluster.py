@@ -24,6 +24,7 @@ from websockets.asyncio.client import connect
 
 from app.fake_exchange.server import FakeVenue
 from tests.live_support import exchange_history, live_settings, start_fake
+from tests.postgres_cluster import running_cluster
 from tests.redis_server import RedisServer
 from tests.support import poll
 
@@ -225,6 +226,16 @@ async def test_replicas_follow_the_leader_and_a_standby_takes_over(
                     holes = [b for a, b in itertools.pairwise(times) if b - a != 60]
                     assert len(holes) <= len(f.gaps), (holes, f.gaps)
 
+                # A replica dies: the other's clients lose nothing.
+                survivor = followers[1]
+                before, gaps = len(survivor.closes), len(survivor.gaps)
+                replicas[0].kill()
+                await poll(lambda: len(survivor.closes) >= before + 10,
+                           "closes on the surviving replica", timeout=60, every=0.1)  # fmt: skip
+                times = [c["candle_time"] for c in survivor.closes[before - 1 :]]
+                assert times == list(range(times[0], times[-1] + 60, 60))
+                assert len(survivor.gaps) == gaps
+
             # The store equals the exchange's history: no hole, no duplicate, no value
             # of its own, across the failover.
             rows = await stored(http, replicas[1])
@@ -233,3 +244,51 @@ async def test_replicas_follow_the_leader_and_a_standby_takes_over(
             truth = exchange_history(fake, SERIES, times[0], times[-1])
             assert [tuple(r) for r in rows] == [tuple(map(float, t)) for t in truth]
             assert took < TTL_S + 10, took
+
+
+async def test_postgresql_restarted_under_a_cluster_loses_nothing(
+    fake: FakeVenue, redis: RedisServer, tmp_path: Path
+) -> None:
+    """The database goes away for a while under a leader and a replica with a client: the
+    leader steps down (its lock went with the database) and leads again once it is back,
+    backfilling what the exchange closed meanwhile; the client's stream stays in order and
+    the store ends equal to the exchange."""
+    with running_cluster() as database:
+        env = cluster_env(fake, database.dsn, redis.url, tmp_path)
+        async with httpx.AsyncClient(timeout=30) as http:
+            with cluster(env, tmp_path, ["ingest", "api"]) as nodes:
+                for node in nodes:
+                    await up(http, node)
+                leader, replica = nodes
+
+                async def leads() -> bool:
+                    return (await leader_of(http, replica)) is not None
+
+                await poll(leads, "a leader", timeout=60, every=0.2)
+                async with following(f"ws://127.0.0.1:{replica.port}/ws/market") as f:
+                    await poll(lambda: len(f.closes) >= 5, "closes", timeout=60, every=0.1)
+                    database.stop()
+
+                    async def degraded() -> bool:
+                        reply = await http.get(f"{replica.base}/ready")
+                        return reply.json().get("status") == "degraded"
+
+                    await poll(degraded, "/ready to say degraded", timeout=30, every=0.1)
+                    seen = len(f.closes)
+                    # The outage lasts while the exchange closes ten more candles.
+                    await poll(lambda: fake.exchange.clock.now() > f.closes[-1]["candle_time"] + 600,
+                               "ten candles closed at the exchange", timeout=30, every=0.1)  # fmt: skip
+                    database.start()
+                    await poll(lambda: len(f.closes) >= seen + 20, "closes after the outage",
+                               timeout=90, every=0.1)  # fmt: skip
+                    assert ascending(f.closes), [c["candle_time"] for c in f.closes]
+                    times = [c["candle_time"] for c in f.closes]
+                    holes = [b for a, b in itertools.pairwise(times) if b - a != 60]
+                    assert len(holes) <= len(f.gaps), (holes, f.gaps)
+                    assert leader.process.poll() is None  # it stepped down, not out
+
+                rows = await stored(http, replica)
+                times = [int(r[0]) for r in rows]
+                assert times == list(range(times[0], times[-1] + 60, 60))
+                truth = exchange_history(fake, SERIES, times[0], times[-1])
+                assert [tuple(r) for r in rows] == [tuple(map(float, t)) for t in truth]
