@@ -132,14 +132,19 @@ async def _fanout_worker(ws_url: str, n: int, series_id: str, pipe: Connection) 
         r.transport.close()
 
 
-def bench_fanout(port: int, clients: int, rounds: int, after: int) -> dict[str, Any]:
-    ws_url = f"ws://127.0.0.1:{port}/ws/market"
+def bench_fanout(
+    port: int, clients: int, rounds: int, after: int, ws_ports: list[int] | None = None
+) -> dict[str, Any]:
+    """Closes POSTed to the server on `port`, received by `clients` split over the servers
+    on `ws_ports` (default: the same one)."""
+    ws_urls = [f"ws://127.0.0.1:{p}/ws/market" for p in (ws_ports or [port])]
     workers = 2
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
     for i in range(workers):
         parent, child = ctx.Pipe()
         n = clients // workers + (1 if i < clients % workers else 0)
+        ws_url = ws_urls[i % len(ws_urls)]
         proc = ctx.Process(target=fanout_worker, args=(ws_url, n, SERIES, child), daemon=True)
         proc.start()
         pipes.append(parent)

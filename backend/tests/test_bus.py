@@ -170,3 +170,41 @@ def test_bus_messages_round_trip_and_garbage_is_one_error() -> None:
         SERIES, "node/1.2.3.4"
     )  # fmt: skip
     assert codec.parse_wanted_member(b"no separator") is None
+
+
+async def test_series_are_held_cluster_wide_and_capacity_is_told_over_the_bus(
+    make_settings: SettingsFactory, redis: RedisServer
+) -> None:
+    """A subscribe on a replica starts the series' job on the leader (another process);
+    one past the leader's capacity gets the leader's refusal as an error; a series nobody
+    holds any more is let go."""
+    other = "binance:spot:ETH/USDT:1m"
+    leader_settings = make_settings(
+        bus_url=redis.url, role="ingest", leader_ttl_s=1.0, ondemand_max_jobs=1,
+        ondemand_max_share=1.0, ondemand_idle_ttl_s=0,
+    )  # fmt: skip
+    async with (
+        live_server(leader_settings) as leader,
+        replicas(make_settings, redis, n=1) as (replica,),
+    ):
+
+        async def jobs() -> dict[str, int]:
+            state = (await replica.http.get("/api/market/debug/ingest_state")).json()
+            return {j["series_id"]: j["refcount"] for j in state["jobs"]}
+
+        async with replica.ws() as first, replica.ws() as second:
+            await subscribe(first)
+            await poll(lambda: _eq(jobs(), {SERIES: 1}), "the leader to hold it", timeout=30)
+            state = (await replica.http.get("/api/market/debug/ingest_state")).json()
+            assert state["cluster"]["leader"] == leader.services.cluster.name  # type: ignore[union-attr]
+            await send_json(second, {"type": "subscribe", "series_id": other})
+            assert (await recv_json(second))["type"] == "catchup"
+            refusal = await asyncio.wait_for(recv_json(second), 30)
+            assert refusal["type"] == "error" and refusal["code"] == "capacity", refusal
+            assert refusal["series_id"] == other
+        # Both clients gone: the leader lets the series go.
+        await poll(lambda: _eq(jobs(), {}), "the leader to let go", timeout=30)
+
+
+async def _eq(value: Any, expected: Any) -> bool:
+    return bool(await value == expected)
