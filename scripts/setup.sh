@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything trade-canvas needs: ./.venv (Python), node_modules and the built chart
 # (frontend/dist); with --browser also what the tests need from Debian (Chromium for the
-# end-to-end tests, PostgreSQL's server binaries for the store tests).
+# end-to-end tests, PostgreSQL's server binaries and redis-server for the store and
+# cluster tests); with --servers those two alone (scripts/run-cluster.sh).
 # Safe to re-run: it skips what is already up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -422,6 +422,8 @@ async def _join_cluster(
             leading.clear()
             await board.stop()
             await supervisor.stop()
+            if history is not None:
+                await history.stop()  # its imports write: only a leader's may run
 
         return stop
 

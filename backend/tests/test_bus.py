@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import redis.asyncio as aioredis
@@ -16,7 +17,7 @@ import redis.asyncio as aioredis
 from app.bus.redis import codec
 from app.bus.redis.keys import DEFAULT_KEYS
 from app.candle import Candle
-from tests.conftest import SettingsFactory
+from tests.conftest import FakeRest, SettingsFactory
 from tests.redis_server import RedisServer
 from tests.support import SERIES, T0, LiveServer, candle, live_server, poll, recv_json, send_json
 
@@ -208,3 +209,41 @@ async def test_series_are_held_cluster_wide_and_capacity_is_told_over_the_bus(
 
 async def _eq(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
+
+
+async def test_a_replica_gets_what_the_store_lacks_through_the_leader(
+    make_settings: SettingsFactory, redis: RedisServer, fake_binance: FakeRest
+) -> None:
+    """A facade read on a replica of candles nobody stored: the leader (the one process
+    calling the exchange; the replica's venue URLs lead nowhere) fetches and commits them,
+    and the replica serves the exchange's own rows."""
+    leader_settings = make_settings(
+        bus_url=redis.url, role="ingest", leader_ttl_s=1.0,
+        binance_spot_rest_url=fake_binance.url,
+    )  # fmt: skip
+    params = {"symbol": "BTCUSDT", "interval": "1m", "limit": 100}
+    async with (
+        live_server(leader_settings) as leader,
+        replicas(make_settings, redis, n=1) as (replica,),
+    ):
+        await poll(lambda: _leads(replica), "a leader", timeout=30)
+        ours = (await replica.http.get("/binance/api/v3/klines", params=params)).json()
+        assert len(ours) >= 100, ours
+        async with httpx.AsyncClient(base_url=fake_binance.url) as exchange:
+            theirs = (
+                await exchange.get("/api/v3/klines", params={**params, "startTime": ours[0][0]})
+            ).json()
+        by_time = {row[0]: row for row in theirs}
+        closed = [row for row in ours if row[0] in by_time][:99]
+        assert len(closed) == 99
+        assert all([float(x) for x in r] == [float(x) for x in by_time[r[0]]] for r in closed)
+        # Stored by the leader: the replica's next read asks nobody.
+        stored = await leader.http.get(
+            "/api/market/candles", params={"series_id": SERIES, "limit": 200}
+        )
+        assert len(stored.json()["candles"]) >= 99
+
+
+async def _leads(server: LiveServer) -> bool:
+    state = (await server.http.get("/api/market/debug/ingest_state")).json()
+    return state["cluster"]["leader"] is not None

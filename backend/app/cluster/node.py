@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from app.bus.redis import ClusterIngest, RedisBus, RedisBusConsumer, connect_redis
 from app.bus.redis.metrics import BusMetrics
 from app.clock import Clock
 from app.cluster.election import Lead, LeaderElection
 from app.config import Settings
+from app.errors import BusError
 from app.hub.bus import Bus
 from app.hub.locks import SeriesLocks
 from app.metrics import Metrics
@@ -64,13 +66,16 @@ class ClusterNode:
         """Feed `local` (this process's fan-out and caches) from the bus, hold series
         through the cluster, and compete for the lead unless this is an `api` process."""
         self.consumer = RedisBusConsumer(self.client, local, locks, self.metrics, clock)
-        await self.consumer.start()
         ttl_s = settings.leader.ttl_s
         self.ingest = ClusterIngest(
             self.client, clock, node=self.name, lease_s=ttl_s * _LEASE_TTLS,
             idle_ttl_s=settings.ondemand.idle_ttl_s,
         )  # fmt: skip
-        await self.ingest.start()
+        try:
+            await self.consumer.start()
+            await self.ingest.start()
+        except (RedisError, OSError) as e:
+            raise BusError(f"the bus went away while joining the cluster: {e}") from e
         if self.role != "api":
             lock = build_leader_lock(store, self.name)
             self.election = LeaderElection(lock, lead, clock, node=self.name, ttl_s=ttl_s)

@@ -30,6 +30,15 @@ class Keys:
         return f"{self.prefix}:demand"
 
     @property
+    def fills(self) -> str:
+        """List: requests to the leader to fetch what a window read lacks."""
+        return f"{self.prefix}:fills"
+
+    def fill_reply(self, request_id: str) -> str:
+        """List: the leader's answer to one fill request (expires unread)."""
+        return f"{self.prefix}:fill:{request_id}"
+
+    @property
     def state(self) -> str:
         """String: the leader's ingest state (JSON), expiring unless renewed."""
         return f"{self.prefix}:ingest_state"
