@@ -37,6 +37,10 @@ from app.store import CandlePage, CandleStore
 
 log = logging.getLogger(__name__)
 
+# Fetches and stores a series' closed candles in (after, until]; returns the venue's first
+# candle time when that fetch found it.
+Fill = Callable[[SeriesId, int, int], Awaitable[int | None]]
+
 T = TypeVar("T")
 
 
@@ -62,7 +66,10 @@ class CandleQuery:
         guards: Mapping[str, KlineGuard],
         clock: Clock,
         options: QueryOptions,
+        fill: Fill | None = None,
     ) -> None:
+        """`fill`: what fetches and stores what a window lacks (in a cluster, a request to
+        the leader); default `fill` here."""
         self._store = store
         self._admission = admission
         self._history = history
@@ -73,6 +80,7 @@ class CandleQuery:
         self._guards = guards
         self._clock = clock
         self._options = options
+        self._fill_via: Fill = fill or self.fill
         self._inflight: dict[tuple[object, ...], asyncio.Future[object]] = {}
         # The first candle a venue has of a series, once a fetch has found it.
         self._floors: dict[str, int] = {}
@@ -167,13 +175,15 @@ class CandleQuery:
             if not missing:
                 break
             for after, until in missing:
-                fill = partial(self._fill, series, after, until)
+                fill = partial(self._fill_via, series, after, until)
                 try:
-                    await self._shared(("fill", key, after, until), fill)
+                    floor = await self._shared(("fill", key, after, until), fill)
                 except ExchangeError as e:
                     # What is stored is served; the venue is asked again by the next reader.
                     log.info("cannot fetch %s after %s from the venue: %s", key, after, e)
                     return page
+                if floor is not None:
+                    self._floors[key] = floor
             page = await self._read(key, limit, start, last, newest)
         return page
 
@@ -213,8 +223,9 @@ class CandleQuery:
             ranges.append((want_from - 1, min(rows[0][0] - 1, want_from + (limit - 1) * tf)))
         return ranges
 
-    async def _fill(self, series: SeriesId, after: int, until: int) -> None:
-        """Fetch the venue's closed candles in `(after, until]` and store them."""
+    async def fill(self, series: SeriesId, after: int, until: int) -> int | None:
+        """Fetch the venue's closed candles in `(after, until]` and store them; returns
+        the venue's first candle time when this found where its history starts."""
         key = str(series)
         tf = timeframe_seconds(series.timeframe)
         guard = self._guards.get(series.exchange)
@@ -235,10 +246,11 @@ class CandleQuery:
                     await self._writer.commit_closed_many({key: page}, {key: extras})
             if len(page) < len(rows) or not page:
                 break
+        log.info("fetched %s after %s from the venue for a reader", key, after)
         if nothing_before and (first is None or first > after + tf):
             # The venue's history of the series starts at `first` (nothing before it).
-            self._floors[key] = first if first is not None else until + tf
-        log.info("fetched %s after %s from the venue for a reader", key, after)
+            return first if first is not None else until + tf
+        return None
 
     async def _forming_now(
         self, series: SeriesId, current: int, closed: list[CandleRow]

@@ -14,7 +14,9 @@ from starlette.types import ASGIApp
 from app.admission import Admission
 from app.bots.monitor import BotBoard
 from app.bus.redis import DemandBoard
+from app.bus.redis.fills import FillServer, RemoteFill
 from app.clock import SYSTEM_CLOCK, Clock
+from app.cluster.election import Lead
 from app.cluster.node import ClusterNode
 from app.config import Settings
 from app.errors import ConfigError, InvalidSeriesId
@@ -56,6 +58,9 @@ from app.streams import KlineStreams
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)
+
+# How long a process waits for the leader to fetch what a read lacks.
+FILL_TIMEOUT_S: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,14 +303,15 @@ async def start_services(
         supervisor: IngestSupervisor | None = None
         follower = None
         ingest: IngestPort
+        leader_history = None  # in a cluster: the imports the leader runs
         if cluster is None:
             supervisor = ingest = supervisor_of(fanout.error)
             ingest_metrics.watch_heads(supervisor.heads)
         else:
-            ingest = await _join_cluster(
-                cluster, settings, store, locks, local, supervisor_of, history, ingest_metrics,
-                clock,
-            )  # fmt: skip
+            await cluster.join(settings, store, locks, local, clock)
+            assert cluster.ingest is not None
+            ingest = cluster.ingest
+            leader_history = history
             history = None  # imports run in the leader's jobs, not on a subscribe
         subscriptions = Subscriptions(
             fanout, ingest, history, max_per_client=settings.ws.max_subscriptions
@@ -342,6 +348,7 @@ async def start_services(
     )
     query = CandleQuery(
         store, admission, history, forming, writer=writer, venues=venues, ingest=ingest,
+        fill=None if cluster is None else RemoteFill(cluster.client, timeout_s=FILL_TIMEOUT_S),
         guards={
             v.name: KlineGuard(v.name, clock, settings.live.clock_skew_s,
                                ingest_metrics.frames_rejected)
@@ -361,6 +368,11 @@ async def start_services(
     facades = {
         v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None
     }
+    if cluster is not None:
+        lead = _leader_parts(
+            cluster, settings, supervisor_of, leader_history, query, ingest_metrics, clock
+        )
+        cluster.compete(settings, store, lead, clock)
     return Services(
         settings,
         clock,
@@ -390,19 +402,17 @@ async def start_services(
     )  # fmt: skip
 
 
-async def _join_cluster(
+def _leader_parts(
     cluster: ClusterNode,
     settings: Settings,
-    store: CandleStore,
-    locks: SeriesLocks,
-    local: Bus,
     supervisor_of: Callable[[Callable[[str, str, str], None]], IngestSupervisor],
     history: HistorySource | None,
+    query: CandleQuery,
     ingest_metrics: IngestMetrics,
     clock: Clock,
-) -> IngestPort:
-    """Join the cluster; while this process leads, a supervisor of its own runs the feeds
-    the cluster asks for. Returns the cluster's `IngestPort`."""
+) -> Lead:
+    """What runs while this process leads: a supervisor of its own holding what the
+    cluster asks for, its history imports, and the fetches other processes ask of it."""
     leading: list[IngestSupervisor] = []
     ingest_metrics.watch_heads(lambda: leading[0].heads() if leading else {})
 
@@ -412,14 +422,17 @@ async def _join_cluster(
             cluster.client, supervisor, cluster.publisher, clock, node=cluster.name,
             epoch=epoch, state_ttl_s=settings.leader.ttl_s,
         )  # fmt: skip
+        fills = FillServer(cluster.client, query.fill, clock)
         await supervisor.start()
         if isinstance(history, HistoryBootstrapper):
             await history.resume_interrupted()
         board.start()
+        fills.start()
         leading[:] = [supervisor]
 
         async def stop() -> None:
             leading.clear()
+            await fills.stop()
             await board.stop()
             await supervisor.stop()
             if history is not None:
@@ -427,9 +440,7 @@ async def _join_cluster(
 
         return stop
 
-    await cluster.join(settings, store, locks, local, lead, clock)
-    assert cluster.ingest is not None
-    return cluster.ingest
+    return lead
 
 
 async def stop_services(services: Services) -> None:

@@ -60,11 +60,10 @@ class ClusterNode:
         store: CandleStore,
         locks: SeriesLocks,
         local: Bus,
-        lead: Lead,
         clock: Clock,
     ) -> None:
-        """Feed `local` (this process's fan-out and caches) from the bus, hold series
-        through the cluster, and compete for the lead unless this is an `api` process."""
+        """Feed `local` (this process's fan-out and caches) from the bus and hold series
+        through the cluster."""
         self.consumer = RedisBusConsumer(self.client, local, locks, self.metrics, clock)
         ttl_s = settings.leader.ttl_s
         self.ingest = ClusterIngest(
@@ -76,9 +75,15 @@ class ClusterNode:
             await self.ingest.start()
         except (RedisError, OSError) as e:
             raise BusError(f"the bus went away while joining the cluster: {e}") from e
+
+    def compete(self, settings: Settings, store: CandleStore, lead: Lead, clock: Clock) -> None:
+        """Compete for the lead (`lead` starts the leader's parts), unless this process
+        only serves (`api`)."""
         if self.role != "api":
             lock = build_leader_lock(store, self.name)
-            self.election = LeaderElection(lock, lead, clock, node=self.name, ttl_s=ttl_s)
+            self.election = LeaderElection(
+                lock, lead, clock, node=self.name, ttl_s=settings.leader.ttl_s
+            )
             self.election.start()
 
     def problems(self) -> list[str]:

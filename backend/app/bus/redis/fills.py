@@ -55,9 +55,7 @@ class RemoteFill:
         except (RedisError, OSError) as e:
             raise ExchangeError(f"cannot ask the ingest leader to fetch {series}: {e}") from e
         if reply is None:
-            raise ExchangeError(
-                f"no ingest leader fetched {series} within {self._timeout_s:g} s"
-            )
+            raise ExchangeError(f"no ingest leader fetched {series} within {self._timeout_s:g} s")
         answer = orjson.loads(reply[1])
         if answer.get("error"):
             raise ExchangeError(str(answer["error"]))
