@@ -143,7 +143,8 @@ class BinanceSettings(_Group):
     spot_rest_url: str = "https://api.binance.com"
     futures_rest_url: str = "https://fapi.binance.com"
     ws_streams_per_connection: int = Field(default=1024, ge=1, le=1024)
-    # Live ingest of every venue: named after the first one, and kept so.
+    # The older names of live ingest's timers (`LIVE_*`), for every venue: still read,
+    # when the `LIVE_*` one is not set.
     ws_batch_max: int = Field(default=500, ge=1)
     ws_flush_s: float = Field(default=0.25, gt=0)
     ws_stale_s: float = Field(default=30.0, gt=0)
@@ -157,7 +158,15 @@ class BinanceSettings(_Group):
 
 
 class LiveSettings(_Group):
-    """Live ingest of every venue (its older timers are the `BINANCE_WS_*` settings)."""
+    """Live ingest of every venue. The timers were first named `BINANCE_WS_*`; those names
+    still work where the `LIVE_*` one is not set."""
+
+    batch_max: int = Field(default=500, ge=1)
+    flush_s: float = Field(default=0.25, gt=0)
+    stale_s: float = Field(default=30.0, gt=0)
+    close_grace_s: float = Field(default=3.0, ge=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    backfill_max_candles: int = Field(default=1_000, ge=1)
 
     # A candle the exchange sends that lies further ahead of this server's clock is
     # rejected as coming from the future (exchanges' and servers' clocks drift a little).
@@ -213,6 +222,17 @@ class WsSettings(_Group):
     message_burst: int = Field(default=100, ge=1)
     # Open connections from one client address.
     max_connections_per_address: int = Field(default=32, ge=1)
+
+
+# Live ingest's settings and the `BINANCE_*` names they had first.
+_LIVE_ALIASES = {
+    "batch_max": "ws_batch_max",
+    "flush_s": "ws_flush_s",
+    "stale_s": "ws_stale_s",
+    "close_grace_s": "ws_close_grace_s",
+    "backoff_max_s": "ws_backoff_max_s",
+    "backfill_max_candles": "backfill_max_candles",
+}
 
 
 class Settings(BaseSettings):
@@ -317,6 +337,18 @@ class Settings(BaseSettings):
         if duplicated := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"bot names must differ: {', '.join(duplicated)} given twice")
         return value
+
+    @model_validator(mode="after")
+    def _live_aliases(self) -> Settings:
+        """`BINANCE_WS_FLUSH_S` and its kin set live ingest's timers unless `LIVE_*` does."""
+        given = {
+            live: getattr(self.binance, old)
+            for live, old in _LIVE_ALIASES.items()
+            if old in self.binance.model_fields_set and live not in self.live.model_fields_set
+        }
+        if given:
+            self.live = LiveSettings(**{**self.live.model_dump(exclude_unset=True), **given})
+        return self
 
     @model_validator(mode="after")
     def _cluster_parts(self) -> Settings:

@@ -218,12 +218,12 @@ def build_ingestors(
     if not settings.live_ingest:
         return {}
     options = IngestOptions(
-        batch_max=settings.binance.ws_batch_max,
-        flush_s=settings.binance.ws_flush_s,
-        stale_s=settings.binance.ws_stale_s,
-        close_grace_s=settings.binance.ws_close_grace_s,
-        backoff_max_s=settings.binance.ws_backoff_max_s,
-        backfill_max_candles=settings.binance.backfill_max_candles,
+        batch_max=settings.live.batch_max,
+        flush_s=settings.live.flush_s,
+        stale_s=settings.live.stale_s,
+        close_grace_s=settings.live.close_grace_s,
+        backoff_max_s=settings.live.backoff_max_s,
+        backfill_max_candles=settings.live.backfill_max_candles,
         backfill_retry_max_s=settings.live.backfill_retry_max_s,
         max_clock_skew_s=settings.live.clock_skew_s,
     )
@@ -354,7 +354,7 @@ async def start_services(
                                ingest_metrics.frames_rejected)
             for v in venues.values()
         },
-        clock=clock, options=QueryOptions(close_wait_s=settings.binance.ws_close_grace_s),
+        clock=clock, options=QueryOptions(close_wait_s=settings.live.close_grace_s),
     )  # fmt: skip
     facade_metrics = FacadeMetrics(metrics)
     ws_connections = ConnectionsPerAddress(settings.ws.max_connections_per_address)

@@ -64,3 +64,17 @@ def test_a_bad_value_is_reported_under_its_variable_name(monkeypatch: pytest.Mon
     with pytest.raises(ValidationError) as raised:
         Settings()
     assert [e["loc"] for e in raised.value.errors()] == [("history", "wait_s")]
+
+
+def test_live_timers_keep_their_first_binance_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`LIVE_*` names live ingest's timers; the `BINANCE_WS_*` names they had first still
+    set them where the new one is not set."""
+    assert Settings(_env_file=None).live.flush_s == 0.25
+    monkeypatch.setenv("TRADE_CANVAS_BINANCE_WS_STALE_S", "7")
+    monkeypatch.setenv("TRADE_CANVAS_BINANCE_BACKFILL_MAX_CANDLES", "300")
+    settings = Settings(_env_file=None)
+    assert (settings.live.stale_s, settings.live.backfill_max_candles) == (7.0, 300)
+    monkeypatch.setenv("TRADE_CANVAS_LIVE_STALE_S", "9")
+    assert Settings(_env_file=None).live.stale_s == 9.0
+    assert Settings(_env_file=None, binance_ws_flush_s=0.5).live.flush_s == 0.5
+    assert Settings(_env_file=None, binance_ws_flush_s=0.5, live_flush_s=0.1).live.flush_s == 0.1
