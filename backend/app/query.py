@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 # Fetches and stores a series' closed candles in (after, until]; returns the venue's first
 # candle time when that fetch found it.
 Fill = Callable[[SeriesId, int, int], Awaitable[int | None]]
+# The venue's candle of a series opening at a time, if it has one.
+FetchForming = Callable[[SeriesId, int], Awaitable[Candle | None]]
 
 T = TypeVar("T")
 
@@ -67,9 +69,11 @@ class CandleQuery:
         clock: Clock,
         options: QueryOptions,
         fill: Fill | None = None,
+        fetch_forming: FetchForming | None = None,
     ) -> None:
-        """`fill`: what fetches and stores what a window lacks (in a cluster, a request to
-        the leader); default `fill` here."""
+        """`fill` fetches and stores what a window lacks, `fetch_forming` asks a venue for the
+        candle forming now (in a cluster, both are asked of the leader); default: this
+        query's own `fill` and the venues."""
         self._store = store
         self._admission = admission
         self._history = history
@@ -81,6 +85,7 @@ class CandleQuery:
         self._clock = clock
         self._options = options
         self._fill_via: Fill = fill or self.fill
+        self._forming_via: FetchForming = fetch_forming or venues.forming
         self._inflight: dict[tuple[object, ...], asyncio.Future[object]] = {}
         # The first candle a venue has of a series, once a fetch has found it.
         self._floors: dict[str, int] = {}
@@ -267,7 +272,7 @@ class CandleQuery:
             return fetched[1] or _flat_after(closed, current)
         try:
             candle = await self._shared(
-                ("forming", key, current), lambda: self._venues.forming(series, current)
+                ("forming", key, current), lambda: self._forming_via(series, current)
             )
         except ExchangeError as e:
             log.info("no forming candle of %s from the venue: %s", key, e)

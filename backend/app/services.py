@@ -14,9 +14,10 @@ from starlette.types import ASGIApp
 from app.admission import Admission
 from app.bots.monitor import BotBoard
 from app.bus.redis import DemandBoard
-from app.bus.redis.fills import FillServer, RemoteFill
+from app.bus.redis.asks import LeaderAnswers, LeaderAsk
 from app.clock import SYSTEM_CLOCK, Clock
 from app.cluster.election import Lead
+from app.cluster.leader_work import LeaderWork
 from app.cluster.node import ClusterNode
 from app.config import Settings
 from app.errors import ConfigError, InvalidSeriesId
@@ -44,6 +45,7 @@ from app.hub.bus import Bus, Buses
 from app.hub.forming import FormingCandles
 from app.hub.registry import SeriesRegistry
 from app.hub.taps import Taps
+from app.hub.writer import Corrections
 from app.ingest.guard import KlineGuard
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
@@ -59,8 +61,8 @@ from app.tasks import spawn
 
 log = logging.getLogger(__name__)
 
-# How long a process waits for the leader to fetch what a read lacks.
-FILL_TIMEOUT_S: Final = 30.0
+# How long a process waits for the leader to do what it asked (a fetch, a correction).
+LEADER_WORK_TIMEOUT_S: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,8 @@ class Services:
     supervisor: IngestSupervisor | None
     cluster: ClusterNode | None
     writer: CandleWriter
+    # Where an operator's corrections go: the writer, or in a cluster the leader's.
+    corrections: Corrections
     fanout: Fanout
     subscriptions: Subscriptions
     series: SeriesRegistry
@@ -346,9 +350,17 @@ async def start_services(
         per_client_burst=settings.work.requests_burst,
         clock=clock,
     )
+    work = None
+    if cluster is not None:
+        node = cluster
+        work = LeaderWork(
+            LeaderAsk(cluster.client), lambda: node.leading, writer, venues,
+            timeout_s=LEADER_WORK_TIMEOUT_S,
+        )  # fmt: skip
     query = CandleQuery(
         store, admission, history, forming, writer=writer, venues=venues, ingest=ingest,
-        fill=None if cluster is None else RemoteFill(cluster.client, timeout_s=FILL_TIMEOUT_S),
+        fill=None if work is None else work.fill,
+        fetch_forming=None if work is None else work.forming,
         guards={
             v.name: KlineGuard(v.name, clock, settings.live.clock_skew_s,
                                ingest_metrics.frames_rejected)
@@ -368,9 +380,10 @@ async def start_services(
     facades = {
         v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None
     }
-    if cluster is not None:
+    if cluster is not None and work is not None:
+        work.query = query
         lead = _leader_parts(
-            cluster, settings, supervisor_of, leader_history, query, ingest_metrics, clock
+            cluster, settings, supervisor_of, leader_history, work, ingest_metrics, clock
         )
         cluster.compete(settings, store, lead, clock)
     return Services(
@@ -382,6 +395,7 @@ async def start_services(
         supervisor,
         cluster,
         writer,
+        writer if work is None else work,
         fanout,
         subscriptions,
         series,
@@ -407,12 +421,12 @@ def _leader_parts(
     settings: Settings,
     supervisor_of: Callable[[Callable[[str, str, str], None]], IngestSupervisor],
     history: HistorySource | None,
-    query: CandleQuery,
+    work: LeaderWork,
     ingest_metrics: IngestMetrics,
     clock: Clock,
 ) -> Lead:
     """What runs while this process leads: a supervisor of its own holding what the
-    cluster asks for, its history imports, and the fetches other processes ask of it."""
+    cluster asks for, its history imports, and the work other processes ask of it (`LeaderWork`)."""
     leading: list[IngestSupervisor] = []
     ingest_metrics.watch_heads(lambda: leading[0].heads() if leading else {})
 
@@ -422,17 +436,17 @@ def _leader_parts(
             cluster.client, supervisor, cluster.publisher, clock, node=cluster.name,
             epoch=epoch, state_ttl_s=settings.leader.ttl_s,
         )  # fmt: skip
-        fills = FillServer(cluster.client, query.fill, clock)
+        answers = LeaderAnswers(cluster.client, work.handlers(), clock)
         await supervisor.start()
         if isinstance(history, HistoryBootstrapper):
             await history.resume_interrupted()
         board.start()
-        fills.start()
+        answers.start()
         leading[:] = [supervisor]
 
         async def stop() -> None:
             leading.clear()
-            await fills.stop()
+            await answers.stop()
             await board.stop()
             await supervisor.stop()
             if history is not None:

@@ -29,8 +29,9 @@ def store_engine() -> str:
 
 @contextlib.asynccontextmanager
 async def replicas(
-    make_settings: SettingsFactory, redis: RedisServer, n: int = 2, role: str = "api"
+    make_settings: SettingsFactory, redis: RedisServer, n: int = 2, role: str = "all"
 ) -> AsyncIterator[list[LiveServer]]:
+    """`n` servers on one bus and store; with `all`, the first one started leads."""
     async with contextlib.AsyncExitStack() as stack:
         yield [
             await stack.enter_async_context(
@@ -61,6 +62,14 @@ async def test_a_close_reaches_the_clients_of_every_replica_once_committed(
             # Committed before it was sent: the other process reads it from the store.
             got = await other.http.get("/api/market/candles", params={"series_id": SERIES})
             assert got.json()["candles"] == [candle(T0)]
+        # A correction sent to a process that does not lead is written by the leader.
+        assert not b.services.cluster.leading  # type: ignore[union-attr]
+        fixed = {**candle(T0 + 60), "close": 99.0}
+        reply = await b.ingest(SERIES, fixed)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["inserted"] == 1
+        for ws in (on_a, on_b):
+            assert (await recv_json(ws))["candle"] == fixed
 
 
 async def test_catchups_join_the_stream_of_another_process_exactly(
@@ -186,7 +195,7 @@ async def test_series_are_held_cluster_wide_and_capacity_is_told_over_the_bus(
     )  # fmt: skip
     async with (
         live_server(leader_settings) as leader,
-        replicas(make_settings, redis, n=1) as (replica,),
+        replicas(make_settings, redis, n=1, role="api") as (replica,),
     ):
 
         async def jobs() -> dict[str, int]:
@@ -224,7 +233,7 @@ async def test_a_replica_gets_what_the_store_lacks_through_the_leader(
     params = {"symbol": "BTCUSDT", "interval": "1m", "limit": 100}
     async with (
         live_server(leader_settings) as leader,
-        replicas(make_settings, redis, n=1) as (replica,),
+        replicas(make_settings, redis, n=1, role="api") as (replica,),
     ):
         await poll(lambda: _leads(replica), "a leader", timeout=30)
         ours = (await replica.http.get("/binance/api/v3/klines", params=params)).json()

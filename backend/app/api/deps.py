@@ -13,8 +13,9 @@ from app.bots.monitor import BotBoard
 from app.clock import Clock
 from app.config import Settings
 from app.exchanges.registry import VenueRegistry
-from app.hub import CandleWriter, Subscriptions
+from app.hub import Subscriptions
 from app.hub.registry import SeriesRegistry
+from app.hub.writer import Corrections
 from app.ingest.port import IngestPort
 from app.metrics import Metrics
 from app.query import CandleQuery
@@ -40,8 +41,8 @@ def get_store(services: ServicesDep) -> CandleStore:
     return services.store
 
 
-def get_writer(services: ServicesDep) -> CandleWriter:
-    return services.writer
+def get_corrections(services: ServicesDep) -> Corrections:
+    return services.corrections
 
 
 def get_series_registry(services: ServicesDep) -> SeriesRegistry:
@@ -86,7 +87,7 @@ def get_bots(services: ServicesDep) -> BotBoard:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CandleStore, Depends(get_store)]
-WriterDep = Annotated[CandleWriter, Depends(get_writer)]
+CorrectionsDep = Annotated[Corrections, Depends(get_corrections)]
 SeriesRegistryDep = Annotated[SeriesRegistry, Depends(get_series_registry)]
 AdmissionDep = Annotated[Admission, Depends(get_admission)]
 ClockDep = Annotated[Clock, Depends(get_clock)]

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.api.responses import error_response
-from app.errors import ClientError, StoreError
+from app.errors import BusError, ClientError, StoreError
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -50,8 +50,13 @@ async def _store_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 503, "store_unavailable", str(exc))
 
 
+async def _bus_error(request: Request, exc: Exception) -> Response:
+    return error_response(request, 503, "bus_unavailable", str(exc))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientError, _client_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(BusError, _bus_error)

@@ -86,6 +86,10 @@ class ClusterNode:
             )
             self.election.start()
 
+    @property
+    def leading(self) -> bool:
+        return self.election is not None and self.election.leading
+
     def problems(self) -> list[str]:
         """Why this process serves less than it should now (for `/ready`)."""
         problems = []
@@ -102,7 +106,7 @@ class ClusterNode:
             "node": self.name,
             "role": self.role,
             "leader": None if self.ingest is None else self.ingest.leader,
-            "leading": self.election is not None and self.election.leading,
+            "leading": self.leading,
         }
 
     async def stop(self) -> None:

@@ -30,13 +30,13 @@ class Keys:
         return f"{self.prefix}:demand"
 
     @property
-    def fills(self) -> str:
-        """List: requests to the leader to fetch what a window read lacks."""
-        return f"{self.prefix}:fills"
+    def asks(self) -> str:
+        """List: requests for work only the leader does (`asks`)."""
+        return f"{self.prefix}:asks"
 
-    def fill_reply(self, request_id: str) -> str:
-        """List: the leader's answer to one fill request (expires unread)."""
-        return f"{self.prefix}:fill:{request_id}"
+    def ask_reply(self, request_id: str) -> str:
+        """List: the leader's answer to one request (expires unread)."""
+        return f"{self.prefix}:ask:{request_id}"
 
     @property
     def state(self) -> str:
