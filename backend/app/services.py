@@ -14,9 +14,11 @@ from starlette.types import ASGIApp
 from app.admission import Admission
 from app.bots.monitor import BotBoard
 from app.bus.redis import DemandBoard
-from app.bus.redis.asks import LeaderAnswers, LeaderAsk
+from app.bus.redis.asks import Handler, LeaderAnswers, LeaderAsk
 from app.clock import SYSTEM_CLOCK, Clock
 from app.cluster.election import Lead
+from app.cluster.leader_history import LeaderHistory
+from app.cluster.leader_markets import LeaderMarkets
 from app.cluster.leader_work import LeaderWork
 from app.cluster.node import ClusterNode
 from app.config import Settings
@@ -265,6 +267,7 @@ async def start_services(
     # Lazy: no ccxt client exists until the first request that needs one.
     venues = build_venues(settings, clock, metrics)
     cluster: ClusterNode | None = None
+    asked_markets: LeaderMarkets | None = None
     try:
         locks = SeriesLocks()
         fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
@@ -277,7 +280,11 @@ async def start_services(
         # In a cluster this process's commits go out on the bus and its clients are fed
         # from the bus alone, as every other process's are.
         if settings.clustered:
-            cluster = await ClusterNode.connect(settings, metrics, clock)
+            node = cluster = await ClusterNode.connect(settings, metrics, clock)
+            asked_markets = LeaderMarkets(
+                LeaderAsk(cluster.client), lambda: node.leading, timeout_s=LEADER_WORK_TIMEOUT_S
+            )
+            venues = asked_markets.over(venues, clock)
         published: Bus = local if cluster is None else cluster.publisher
         writer = CandleWriter(
             store, locks,
@@ -291,7 +298,9 @@ async def start_services(
             )
         ingest_metrics = IngestMetrics(metrics, clock)
 
-        def supervisor_of(notify: Callable[[str, str, str], None]) -> IngestSupervisor:
+        def supervisor_of(
+            notify: Callable[[str, str, str], None], history: HistorySource | None
+        ) -> IngestSupervisor:
             return IngestSupervisor(
                 whitelist=whitelist,
                 max_jobs=settings.ondemand.max_jobs,
@@ -309,14 +318,19 @@ async def start_services(
         ingest: IngestPort
         leader_history = None  # in a cluster: the imports the leader runs
         if cluster is None:
-            supervisor = ingest = supervisor_of(fanout.error)
+            supervisor = ingest = supervisor_of(fanout.error, history)
             ingest_metrics.watch_heads(supervisor.heads)
         else:
             await cluster.join(settings, store, locks, local, clock)
             assert cluster.ingest is not None
             ingest = cluster.ingest
             leader_history = history
-            history = None  # imports run in the leader's jobs, not on a subscribe
+            if settings.market_history_source != "off":
+                # Imports write, so a read anywhere has the leader run them.
+                history = LeaderHistory(
+                    LeaderAsk(cluster.client), lambda: node.leading, leader_history,
+                    timeout_s=max(LEADER_WORK_TIMEOUT_S, settings.history.wait_s + 10),
+                )  # fmt: skip
         subscriptions = Subscriptions(
             fanout, ingest, history, max_per_client=settings.ws.max_subscriptions
         )
@@ -352,7 +366,6 @@ async def start_services(
     )
     work = None
     if cluster is not None:
-        node = cluster
         work = LeaderWork(
             LeaderAsk(cluster.client), lambda: node.leading, writer, venues,
             timeout_s=LEADER_WORK_TIMEOUT_S,
@@ -380,10 +393,13 @@ async def start_services(
     facades = {
         v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None
     }
-    if cluster is not None and work is not None:
+    if cluster is not None and work is not None and asked_markets is not None:
         work.query = query
+        handlers = {**work.handlers(), **asked_markets.handlers()}
+        if isinstance(history, LeaderHistory):
+            handlers.update(history.handlers())
         lead = _leader_parts(
-            cluster, settings, supervisor_of, leader_history, work, ingest_metrics, clock
+            cluster, settings, supervisor_of, leader_history, handlers, ingest_metrics, clock
         )
         cluster.compete(settings, store, lead, clock)
     return Services(
@@ -419,9 +435,11 @@ async def start_services(
 def _leader_parts(
     cluster: ClusterNode,
     settings: Settings,
-    supervisor_of: Callable[[Callable[[str, str, str], None]], IngestSupervisor],
+    supervisor_of: Callable[
+        [Callable[[str, str, str], None], HistorySource | None], IngestSupervisor
+    ],
     history: HistorySource | None,
-    work: LeaderWork,
+    handlers: Mapping[str, Handler],
     ingest_metrics: IngestMetrics,
     clock: Clock,
 ) -> Lead:
@@ -431,15 +449,21 @@ def _leader_parts(
     ingest_metrics.watch_heads(lambda: leading[0].heads() if leading else {})
 
     async def lead(epoch: int) -> Callable[[], Awaitable[None]]:
-        supervisor = supervisor_of(cluster.publisher.error)
+        supervisor = supervisor_of(cluster.publisher.error, history)
         board = DemandBoard(
             cluster.client, supervisor, cluster.publisher, clock, node=cluster.name,
             epoch=epoch, state_ttl_s=settings.leader.ttl_s,
         )  # fmt: skip
-        answers = LeaderAnswers(cluster.client, work.handlers(), clock)
+        answers = LeaderAnswers(cluster.client, handlers, clock)
         await supervisor.start()
+        follower = None
         if isinstance(history, HistoryBootstrapper):
             await history.resume_interrupted()
+            # The series open in a chart anywhere in the cluster are the ones it holds.
+            follower = DatadirFollower(
+                history, supervisor.held_series, clock, settings.history.follow_s
+            )
+            follower.start()
         board.start()
         answers.start()
         leading[:] = [supervisor]
@@ -447,6 +471,8 @@ def _leader_parts(
         async def stop() -> None:
             leading.clear()
             await answers.stop()
+            if follower is not None:
+                await follower.stop()
             await board.stop()
             await supervisor.stop()
             if history is not None:

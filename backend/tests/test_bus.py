@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from app.bus.redis import codec
 from app.bus.redis.keys import DEFAULT_KEYS
 from app.candle import Candle
 from tests.conftest import FakeRest, SettingsFactory
+from tests.freqtrade_support import store_with_freqtrade
 from tests.redis_server import RedisServer
 from tests.support import SERIES, T0, LiveServer, candle, live_server, poll, recv_json, send_json
 
@@ -29,13 +31,17 @@ def store_engine() -> str:
 
 @contextlib.asynccontextmanager
 async def replicas(
-    make_settings: SettingsFactory, redis: RedisServer, n: int = 2, role: str = "all"
+    make_settings: SettingsFactory,
+    redis: RedisServer,
+    n: int = 2,
+    role: str = "all",
+    **extra: Any,
 ) -> AsyncIterator[list[LiveServer]]:
     """`n` servers on one bus and store; with `all`, the first one started leads."""
     async with contextlib.AsyncExitStack() as stack:
         yield [
             await stack.enter_async_context(
-                live_server(make_settings(bus_url=redis.url, role=role, leader_ttl_s=1.0))
+                live_server(make_settings(bus_url=redis.url, role=role, leader_ttl_s=1.0, **extra))
             )
             for _ in range(n)
         ]
@@ -256,3 +262,38 @@ async def test_a_replica_gets_what_the_store_lacks_through_the_leader(
 async def _leads(server: LiveServer) -> bool:
     state = (await server.http.get("/api/market/debug/ingest_state")).json()
     return state["cluster"]["leader"] is not None
+
+
+async def test_a_replica_reads_the_leaders_datadir_and_follows_what_download_data_appends(
+    make_settings: SettingsFactory, redis: RedisServer, tmp_path: Path, fake_binance: FakeRest
+) -> None:
+    """A replica has no datadir of its own and its venue URLs lead nowhere: the leader
+    checks the pair against the market list it loaded, imports the freqtrade file for the
+    replica's first read, and what `download-data` then appends reaches its client."""
+    data = [(T0 + 60 * i, 1.0 + i, 2.0 + i, 0.5 + i, 1.5 + i, 3.0) for i in range(105)]
+    store_with_freqtrade(tmp_path, "BTC/USDT", "1m", data[:100], "feather")
+    leader_settings = make_settings(
+        bus_url=redis.url, role="ingest", leader_ttl_s=1.0, market_history_source="freqtrade",
+        freqtrade_datadir=tmp_path, history_download=False, history_recheck_s=0,
+        history_follow_s=0.05, binance_spot_rest_url=fake_binance.url,
+    )  # fmt: skip
+    async with (
+        live_server(leader_settings),
+        # The cluster's configuration: history from freqtrade files (the leader's).
+        replicas(make_settings, redis, n=1, role="api", market_history_source="freqtrade") as (
+            replica,
+        ),
+        replica.ws() as ws,
+    ):
+        await poll(lambda: _leads(replica), "a leader", timeout=30)
+        got = await replica.http.get(
+            "/api/market/candles", params={"series_id": SERIES, "limit": 500}
+        )
+        assert [c["candle_time"] for c in got.json()["candles"]] == [r[0] for r in data[:100]]
+        catchup = await subscribe(ws, since=data[89][0])
+        assert catchup["server_head_time"] == data[99][0]
+        store_with_freqtrade(tmp_path, "BTC/USDT", "1m", data, "feather")  # as download-data
+        got_closes = [await asyncio.wait_for(recv_json(ws), 30) for _ in range(5)]
+        assert [(m["type"], m["candle"]["candle_time"]) for m in got_closes] == [
+            ("candle_closed", row[0]) for row in data[100:]
+        ]

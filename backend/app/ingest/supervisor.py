@@ -283,6 +283,10 @@ class IngestSupervisor:
             return None
         return job.error_code, f"no live data: {job.last_error}"
 
+    def held_series(self) -> list[str]:
+        """Every series with a job: whitelisted, or held by someone."""
+        return list(self._jobs)
+
     def live_series(self) -> list[str]:
         return [k for k, j in self._jobs.items() if j.state == "live"]
 

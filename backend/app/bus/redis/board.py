@@ -55,6 +55,7 @@ class DemandBoard:
         self._held: set[LeaseKey] = set()
         self._refused: set[LeaseKey] = set()
         self._since = clock.time()
+        self._every_s = min(_RECONCILE_EVERY_S, state_ttl_s / 3)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -75,8 +76,9 @@ class DemandBoard:
                 while True:
                     await self.reconcile()
                     await self.publish_state()
-                    # A change wakes us at once; otherwise leases are swept each second.
-                    await pubsub.get_message(timeout=_RECONCILE_EVERY_S)
+                    # A change wakes us at once; otherwise leases are swept each second,
+                    # and the state renewed well inside its ttl.
+                    await pubsub.get_message(timeout=self._every_s)
                     while await pubsub.get_message(timeout=0) is not None:
                         pass
             except (RedisError, OSError) as e:
@@ -84,7 +86,7 @@ class DemandBoard:
                 await self._clock.sleep(1.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     async def reconcile(self) -> None:
         now_ms = self._clock.time() * 1000

@@ -148,7 +148,7 @@ class RedisBusConsumer:
                 await self._down("forming", e, backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX_S)
             finally:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     def _forming(self, message: dict[str, Any]) -> None:
         try:
