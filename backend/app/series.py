@@ -41,12 +41,40 @@ TIMEFRAME_SECONDS: Final[dict[str, int]] = {
 MONTH: Final = "1M"
 TIMEFRAMES: Final = (*TIMEFRAME_SECONDS, MONTH)
 
-# The venues and the kline intervals each offers, in freqtrade's names.
-EXCHANGE_TIMEFRAMES: Final[dict[str, tuple[str, ...]]] = {
-    "binance": TIMEFRAMES,
-    "bybit": ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w"),
-}
-EXCHANGES: Final = frozenset(EXCHANGE_TIMEFRAMES)
+# The venues and the kline intervals each offers, in freqtrade's names. Each venue's
+# package states its own (`exchanges/<venue>/spec.py`); `exchanges/venues.py` registers
+# them when the `app` package is imported, before anything parses a series id.
+_VENUES: dict[str, VenueFacts] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFacts:
+    """What a series id needs to know of a venue."""
+
+    name: str
+    timeframes: tuple[str, ...]
+
+
+def register_venue(facts: VenueFacts) -> None:
+    unknown = set(facts.timeframes) - set(TIMEFRAMES)
+    if unknown or not facts.name.isalnum() or facts.name != facts.name.lower():
+        raise ValueError(f"venue {facts.name!r}: bad name or timeframes {sorted(unknown)}")
+    _VENUES[facts.name] = facts
+
+
+def venue_names() -> tuple[str, ...]:
+    return tuple(_VENUES)
+
+
+def venue_timeframes(exchange: str) -> tuple[str, ...]:
+    """The timeframes `exchange` offers; raises `InvalidSeriesId` for an unknown venue."""
+    facts = _VENUES.get(exchange)
+    if facts is None:
+        raise InvalidSeriesId(
+            f"unsupported exchange {exchange!r}; expected one of {' '.join(_VENUES)}"
+        )
+    return facts.timeframes
+
 
 # Binance weeks open on Monday 00:00 UTC; the epoch fell on a Thursday, 3 days later.
 _WEEK_OFFSET: Final = 3 * _DAY
@@ -56,18 +84,15 @@ _MAX_SYMBOL_LEN: Final = 64
 _MAX_ASSET_LEN: Final = 20
 
 
-def _series_id_pattern() -> str:
+def series_id_pattern() -> str:
+    """Exactly the ids `parse_series_id` accepts, for the OpenAPI document."""
     asset = f"[A-Z0-9]{{1,{_MAX_ASSET_LEN}}}"
     per_exchange = [
-        f"{exchange}:(?:spot:{asset}/{asset}|futures:{asset}/{asset}:{asset})"
-        f":(?:{'|'.join(timeframes)})"
-        for exchange, timeframes in EXCHANGE_TIMEFRAMES.items()
+        f"{name}:(?:spot:{asset}/{asset}|futures:{asset}/{asset}:{asset})"
+        f":(?:{'|'.join(facts.timeframes)})"
+        for name, facts in _VENUES.items()
     ]
     return f"^(?:{'|'.join(per_exchange)})$"
-
-
-# Exactly the ids `parse_series_id` accepts, for the OpenAPI document.
-SERIES_ID_PATTERN: Final = _series_id_pattern()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +127,7 @@ def parse_series_id(raw: object) -> SeriesId:
     symbol, sep, timeframe = rest.rpartition(":")
     if not sep:
         raise InvalidSeriesId(f"series_id {raw!r} is not exchange:market:symbol:timeframe")
-    timeframes = EXCHANGE_TIMEFRAMES.get(exchange)
-    if timeframes is None:
-        raise InvalidSeriesId(
-            f"unsupported exchange {exchange!r}; expected one of {' '.join(EXCHANGE_TIMEFRAMES)}"
-        )
+    timeframes = venue_timeframes(exchange)
     if market not in MARKETS:
         raise InvalidSeriesId(f"unsupported market {market!r}; expected spot or futures")
     if timeframe not in timeframes:

@@ -15,7 +15,7 @@ from app.bots.client import BotError
 from app.bots.model import BotSnapshot, BotState
 from app.bots.overlay import ChartTrade, chart_trades, indicator_lines, mismatch, timeframe_note
 from app.errors import UnknownBot
-from app.series import SERIES_ID_PATTERN, parse_series_id
+from app.series import parse_series_id, series_id_pattern
 
 router = APIRouter(prefix="/api/bots")
 
@@ -88,7 +88,7 @@ async def bot_overlay(
     bots: BotsDep,
     name: Annotated[str, Path(max_length=64)],
     series_id: Annotated[
-        str, Query(max_length=128, json_schema_extra={"pattern": SERIES_ID_PATTERN})
+        str, Query(max_length=128, json_schema_extra={"pattern": series_id_pattern()})
     ],
 ) -> OverlayResponse:
     """What bot `name` puts on the chart of `series_id`: its trades of that pair (entries,

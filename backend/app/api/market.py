@@ -31,7 +31,7 @@ from app.api.schemas import (
 )
 from app.candle import candle_from_json, candles_to_dicts
 from app.errors import ClientError
-from app.series import SERIES_ID_PATTERN, parse_series_id
+from app.series import parse_series_id, series_id_pattern
 
 router = APIRouter(prefix="/api/market")
 
@@ -47,7 +47,7 @@ async def get_candles(
     # The pattern is documented, not checked by FastAPI: `parse_series_id` (which accepts
     # exactly it) answers a bad id with `invalid_series_id` and the reason.
     series_id: Annotated[
-        str, Query(max_length=128, json_schema_extra={"pattern": SERIES_ID_PATTERN})
+        str, Query(max_length=128, json_schema_extra={"pattern": series_id_pattern()})
     ],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="most candles returned")] = 500,
     since: Annotated[
@@ -94,7 +94,7 @@ async def list_series(registry: SeriesRegistryDep) -> JSONBytesResponse:
 async def series_status(
     registry: SeriesRegistryDep,
     series_id: Annotated[
-        str, Query(max_length=128, json_schema_extra={"pattern": SERIES_ID_PATTERN})
+        str, Query(max_length=128, json_schema_extra={"pattern": series_id_pattern()})
     ],
 ) -> JSONBytesResponse:
     """Where one series stands now: streaming from the venue, retrying (and why), its

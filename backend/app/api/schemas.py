@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.hub.status import State
-from app.series import SERIES_ID_PATTERN
+from app.series import series_id_pattern
 
 
 class ErrorBody(BaseModel):
@@ -115,7 +115,7 @@ class IngestRequest(BaseModel):
     description: JSON Schema cannot express them, and a candle breaking one is a 400."""
 
     series_id: str = Field(
-        examples=["binance:spot:BTC/USDT:1m"], pattern=SERIES_ID_PATTERN, max_length=128
+        examples=["binance:spot:BTC/USDT:1m"], pattern=series_id_pattern(), max_length=128
     )
     candle: CandleBody
 

@@ -15,7 +15,7 @@ from app.errors import UnknownSymbol
 from app.exchanges.catalog import CachedCatalog
 from app.exchanges.ports import FacadeContext, KlinePage, KlineRest, LiveFeed, MarketCatalog
 from app.exchanges.upstream import UpstreamLimiter
-from app.series import EXCHANGE_TIMEFRAMES, Market, SeriesId
+from app.series import Market, SeriesId, venue_timeframes
 
 FacadeBuilder = Callable[[FacadeContext, MarketCatalog], ASGIApp]
 
@@ -46,7 +46,7 @@ class Venue:
     ) -> Venue:  # fmt: skip
         """A venue serving `feeds`' markets at its timeframes, its catalog over `rest`."""
         return cls(
-            name, tuple(feeds), EXCHANGE_TIMEFRAMES[name], CachedCatalog(name, rest.markets),
+            name, tuple(feeds), venue_timeframes(name), CachedCatalog(name, rest.markets),
             rest, feeds, custom_api_urls, limiter, facade, closers,
         )  # fmt: skip
 

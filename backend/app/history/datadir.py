@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 import rapidjson
 
 from app.errors import TradeCanvasError
-from app.series import EXCHANGE_TIMEFRAMES, SeriesId, parse_series_id
+from app.series import SeriesId, parse_series_id, venue_names, venue_timeframes
 
 DataFormat = Literal["feather", "parquet", "jsongz", "json"]
 
@@ -170,7 +170,7 @@ def _series_of(
 ) -> tuple[str | None, str | None]:
     if candle_type not in ("spot", "futures"):
         return None, f"candle type {candle_type!r} is not served (only spot and futures)"
-    if timeframe not in EXCHANGE_TIMEFRAMES[exchange]:
+    if timeframe not in venue_timeframes(exchange):
         return None, f"timeframe {timeframe!r} is not a {exchange.capitalize()} kline interval"
     market = "spot" if candle_type == "spot" else "futures"
     try:
@@ -214,7 +214,7 @@ class Datadirs:
         return self.root if exchange == self.owner else self.root.parent / exchange
 
     def all(self) -> dict[str, Path]:
-        return {name: self.of(name) for name in EXCHANGE_TIMEFRAMES}
+        return {name: self.of(name) for name in venue_names()}
 
 
 def resolve_datadir(explicit: Path | None, config_path: Path | None) -> Datadirs:
@@ -232,8 +232,8 @@ def resolve_datadir(explicit: Path | None, config_path: Path | None) -> Datadirs
         root = Path(config.get("user_data_dir") or "user_data") / "data" / configured
     else:
         root = DEFAULT_DATADIR
-    owner = root.name if root.name in EXCHANGE_TIMEFRAMES else configured
-    return Datadirs(root, owner if owner in EXCHANGE_TIMEFRAMES else "binance")
+    owner = root.name if root.name in venue_names() else configured
+    return Datadirs(root, owner if owner in venue_names() else "binance")
 
 
 def ohlcv_file_count(folder: Path, exchange: str) -> int:
@@ -249,7 +249,7 @@ def datadir_problem(datadirs: Datadirs) -> str | None:
     # The parent `user_data/data` given for `user_data/data/binance`.
     inside = [
         root / name
-        for name in EXCHANGE_TIMEFRAMES
+        for name in venue_names()
         if (root / name).is_dir() and ohlcv_file_count(root / name, name)
     ]
     if inside:
