@@ -123,8 +123,8 @@ def _announce(settings: Settings, whitelist: list[SeriesId], check_datadir: bool
 
 
 def _start_demo_exchanges() -> list[Any]:
-    from app.fake_exchange.exchange import FakeExchange
-    from app.fake_exchange.server import FakeBinance, FakeBybit
+    from local_exchange.exchange import FakeExchange
+    from local_exchange.server import FakeBinance, FakeBybit
 
     fakes = [FakeBinance(FakeExchange(history_days=30)).start(),
              FakeBybit(FakeExchange(history_days=30, seed=2)).start()]  # fmt: skip
@@ -253,9 +253,9 @@ def _migrate_store(args: argparse.Namespace) -> int:
 def _fake_exchange(args: argparse.Namespace) -> int:
     import time
 
-    from app.fake_exchange.exchange import FakeExchange
-    from app.fake_exchange.market import DEFAULT_FUTURES
-    from app.fake_exchange.server import FakeBinance, FakeBybit
+    from local_exchange.exchange import FakeExchange
+    from local_exchange.market import DEFAULT_FUTURES
+    from local_exchange.server import FakeBinance, FakeBybit
 
     futures = list(DEFAULT_FUTURES)
     futures += [f"SYM{i:04d}USDT" for i in range(max(0, args.extra_futures_symbols))]

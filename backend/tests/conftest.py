@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.fake_exchange.bybit_rest import BYBIT_REST, BYBIT_ROUTES
-from app.fake_exchange.exchange import FakeExchange
-from app.fake_exchange.rest import RestServer
-from app.fake_exchange.server import FakeBinance
+from local_exchange.bybit_rest import BYBIT_REST, BYBIT_ROUTES
+from local_exchange.exchange import FakeExchange
+from local_exchange.rest import RestServer
+from local_exchange.server import FakeBinance
 from tests.live_support import start_fake
 from tests.postgres_cluster import create_database, drop_database, postgres_cluster
 from tests.redis_server import RedisServer, redis_server

@@ -13,12 +13,12 @@ import pytest
 
 from app.candle import CandleRow
 from app.config import Settings
-from app.fake_exchange.clock import SteppedClock
-from app.fake_exchange.exchange import FakeExchange
-from app.fake_exchange.server import FakeBinance, FakeBybit, FakeVenue
-from app.fake_exchange.ws import WsLimits
 from app.series import parse_series_id, timeframe_seconds
 from app.tasks import spawn
+from local_exchange.clock import SteppedClock
+from local_exchange.exchange import FakeExchange
+from local_exchange.server import FakeBinance, FakeBybit, FakeVenue
+from local_exchange.ws import WsLimits
 from tests.support import LiveServer, live_server, poll
 
 SPEED = 60.0  # a 1m candle closes every real second

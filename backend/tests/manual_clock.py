@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from app.fake_exchange.clock import SteppedClock
+from local_exchange.clock import SteppedClock
 from tests.support import poll
 
 

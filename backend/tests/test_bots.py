@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from app.fake_exchange.exchange import FakeExchange
-from app.fake_exchange.server import FakeBinance, FakeBybit
+from local_exchange.exchange import FakeExchange
+from local_exchange.server import FakeBinance, FakeBybit
 from tests.conftest import SettingsFactory
 from tests.support import live_server, poll
 

@@ -22,7 +22,7 @@ import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from app.fake_exchange.server import FakeVenue
+from local_exchange.server import FakeVenue
 from tests.live_support import exchange_history, live_settings, start_fake
 from tests.postgres_cluster import running_cluster
 from tests.redis_server import RedisServer

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.fake_exchange.server import FakeVenue
+from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.freqtrade_support import DATADIR, freqtrade_rows, store_with_freqtrade
 from tests.live_support import live_settings, start_fake, stored

@@ -15,7 +15,7 @@ import orjson
 import pytest
 import websockets
 
-from app.fake_exchange.server import FakeVenue
+from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.live_support import (
     each_venue,  # noqa: F401 (the `fake` fixture)

@@ -19,8 +19,8 @@ import ccxt.async_support as ccxt_async
 import httpx
 import pytest
 
-from app.fake_exchange.server import FakeVenue
 from app.series import parse_series_id
+from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.freqtrade_support import freqtrade_rows
 from tests.live_support import (

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.fake_exchange.server import FakeVenue
+from local_exchange.server import FakeVenue
 from tests.conftest import STORE_ENGINES, SettingsFactory
 from tests.live_support import (
     VENUES,

@@ -17,7 +17,6 @@ from app.exchanges.binance.venue import binance_venue
 from app.exchanges.bybit.venue import bybit_venue
 from app.exchanges.registry import Venue
 from app.exchanges.upstream import UpstreamMetrics
-from app.fake_exchange.server import FakeVenue
 from app.hub import CandleWriter, Fanout, SeriesLocks
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
@@ -25,6 +24,7 @@ from app.metrics import Metrics
 from app.series import parse_series_id
 from app.store import CandleStore
 from app.store.sqlite import SqliteCandleStore
+from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.live_support import (
     FAST,

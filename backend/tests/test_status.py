@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.fake_exchange.server import FakeVenue
+from local_exchange.server import FakeVenue
 from tests.conftest import FakeRest, SettingsFactory
 from tests.freqtrade_support import DATADIR
 from tests.live_support import VENUES, live_settings, start_fake

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.fake_exchange.clock import SteppedClock
-from app.fake_exchange.server import FakeBinance
 from app.services import whitelist_of
+from local_exchange.clock import SteppedClock
+from local_exchange.server import FakeBinance
 from tests.conftest import SettingsFactory
 from tests.live_support import driven, live_settings, serving, start_fake, wait_caught_up
 from tests.support import LiveServer, live_server, poll, recv_json, send_json

@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from app.fake_exchange.market import Kline
-from app.fake_exchange.server import FakeVenue
 from app.series import parse_series_id
+from local_exchange.market import Kline
+from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.live_support import (
     assert_store_matches_exchange,

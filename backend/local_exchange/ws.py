@@ -21,9 +21,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from app.fake_exchange.exchange import FakeExchange, MarketKind
-from app.fake_exchange.market import INTERVAL_SECONDS, Kline, align
 from app.tasks import spawn
+from local_exchange.exchange import FakeExchange, MarketKind
+from local_exchange.market import INTERVAL_SECONDS, Kline, align
 
 log = logging.getLogger(__name__)
 

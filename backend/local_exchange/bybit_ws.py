@@ -10,10 +10,10 @@ from typing import Any
 
 import orjson
 
-from app.fake_exchange.bybit_rest import INTERVALS
-from app.fake_exchange.exchange import MarketKind
-from app.fake_exchange.market import Kline
-from app.fake_exchange.ws import Command
+from local_exchange.bybit_rest import INTERVALS
+from local_exchange.exchange import MarketKind
+from local_exchange.market import Kline
+from local_exchange.ws import Command
 
 BYBIT_INTERVAL = {v: k for k, v in INTERVALS.items()}
 

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from app.fake_exchange.exchange import ApiError, FakeExchange, MarketKind
-from app.fake_exchange.market import INTERVAL_SECONDS, Kline, SymbolModel, align
-from app.fake_exchange.rest import Dialect, Route
+from local_exchange.exchange import ApiError, FakeExchange, MarketKind
+from local_exchange.market import INTERVAL_SECONDS, Kline, SymbolModel, align
+from local_exchange.rest import Dialect, Route
 
 # Bybit's interval names to the fake market's.
 INTERVALS: Final = {

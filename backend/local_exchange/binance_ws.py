@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from app.fake_exchange.market import Kline
-from app.fake_exchange.ws import Command
+from local_exchange.market import Kline
+from local_exchange.ws import Command
 
 
 class BinanceDialect:

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.fake_exchange.clock import ExchangeClock, FakeClock
-from app.fake_exchange.market import (
+from local_exchange.clock import ExchangeClock, FakeClock
+from local_exchange.market import (
     DEFAULT_FUTURES,
     DEFAULT_SPOT,
     INTERVAL_SECONDS,

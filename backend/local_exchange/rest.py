@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from app.fake_exchange.exchange import ApiError, FakeExchange
+from local_exchange.exchange import ApiError, FakeExchange
 
 Route = Callable[[FakeExchange, Mapping[str, str]], Any]
 

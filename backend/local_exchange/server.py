@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, Self, TypeVar
 
-from app.fake_exchange.binance_ws import BinanceDialect
-from app.fake_exchange.bybit_rest import BYBIT_REST, BYBIT_ROUTES
-from app.fake_exchange.bybit_ws import BybitDialect
-from app.fake_exchange.exchange import FakeExchange, MarketKind
-from app.fake_exchange.rest import BINANCE_REST, ROUTES, Dialect, RestServer, Route
-from app.fake_exchange.ws import WsDialect, WsLimits, WsMarketServer
+from local_exchange.binance_ws import BinanceDialect
+from local_exchange.bybit_rest import BYBIT_REST, BYBIT_ROUTES
+from local_exchange.bybit_ws import BybitDialect
+from local_exchange.exchange import FakeExchange, MarketKind
+from local_exchange.rest import BINANCE_REST, ROUTES, Dialect, RestServer, Route
+from local_exchange.ws import WsDialect, WsLimits, WsMarketServer
 
 T = TypeVar("T")
 
