@@ -152,6 +152,27 @@ async def test_a_fresh_import_is_read_by_index_not_sorted(postgres_dsn: str) -> 
     assert "Index Scan Backward" in plan and "Sort" not in plan, plan
 
 
+async def test_without_timescaledb_candles_stay_a_plain_table(postgres_dsn: str) -> None:
+    """The hypertable is taken only where the extension is installed and preloaded; Debian's
+    PostgreSQL has neither, and the store opens, writes and reads the same."""
+    import asyncpg
+
+    store = PostgresCandleStore(postgres_dsn, Metrics())
+    await store.open()
+    try:
+        assert store.hypertable is False
+        await store.insert_many("binance:spot:ETH/USDT:1m", [(60, 1.0, 2.0, 0.5, 1.5, 3.0)])
+        assert await store.newest("binance:spot:ETH/USDT:1m", 10) == [(60, 1.0, 2.0, 0.5, 1.5, 3.0)]
+    finally:
+        await store.close()
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        extensions = {r[0] for r in await conn.fetch("SELECT extname FROM pg_extension")}
+    finally:
+        await conn.close()
+    assert "timescaledb" not in extensions
+
+
 async def test_postgresql_restarted_under_the_server(make_settings: SettingsFactory) -> None:
     """Lost while serving: reads are 503 `store_unavailable` and `/ready` degraded with the
     reason; back: the pool reconnects by itself, reads and writes resume, nothing lost."""

@@ -28,6 +28,7 @@ from app.store.ports import (
     UpsertResult,
 )
 from app.store.postgres.schema import migrate
+from app.store.postgres.timescale import use_timescale
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,16 @@ class PostgresCandleStore(CandleStore):
         # Rows this process inserted, and how many of them the last ANALYZE had seen.
         self._inserted = 0
         self._analyzed = 0
+        self._hypertable = False
 
     @property
     def is_open(self) -> bool:
         return self._pool is not None
+
+    @property
+    def hypertable(self) -> bool:
+        """Whether candles live in a TimescaleDB hypertable (else a plain table)."""
+        return self._hypertable
 
     @property
     def write_error(self) -> str | None:
@@ -90,6 +97,7 @@ class PostgresCandleStore(CandleStore):
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
+                self._hypertable = await use_timescale(conn)
         except _DB_ERRORS as e:
             await pool.close()
             raise StoreError(f"cannot migrate candle store {safe_dsn(self._dsn)}: {e}") from e
