@@ -18,14 +18,6 @@ from app.series import SeriesId
 
 log = logging.getLogger("trade_canvas")
 
-DEMO_WHITELIST = (
-    "binance:spot:BTC/USDT:1m",
-    "binance:spot:ETH/USDT:1m",
-    "binance:futures:BTC/USDT:USDT:1m",
-    "bybit:spot:BTC/USDT:1m",
-    "bybit:futures:ETH/USDT:USDT:1m",
-)
-
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     """The settings, with what the command line gives over the environment."""
@@ -123,11 +115,9 @@ def _announce(settings: Settings, whitelist: list[SeriesId], check_datadir: bool
 
 
 def _start_demo_exchanges() -> list[Any]:
-    from local_exchange.exchange import FakeExchange
-    from local_exchange.server import FakeBinance, FakeBybit
+    from local_exchange.venues import start_demo_exchanges
 
-    fakes = [FakeBinance(FakeExchange(history_days=30)).start(),
-             FakeBybit(FakeExchange(history_days=30, seed=2)).start()]  # fmt: skip
+    fakes = start_demo_exchanges()
     for fake in fakes:
         print(f"demo: a local {fake.name} is running at {fake.rest_url} (no internet needed)")
     return fakes
@@ -136,9 +126,11 @@ def _start_demo_exchanges() -> list[Any]:
 def _demo_settings(exchange_settings: dict[str, str]) -> dict[str, Any]:
     """Every venue's URLs at its local exchange; a few pairs of each whitelisted, whose
     history the real `freqtrade download-data` fetches from it into the datadir first."""
+    from local_exchange.venues import demo_whitelist
+
     settings: dict[str, Any] = dict(exchange_settings)
     settings.update(
-        whitelist=list(DEMO_WHITELIST),
+        whitelist=demo_whitelist(),
         market_history_source="freqtrade",
         history_download=True,
         history_download_days=3,
@@ -255,21 +247,24 @@ def _fake_exchange(args: argparse.Namespace) -> int:
 
     from local_exchange.exchange import FakeExchange
     from local_exchange.market import DEFAULT_FUTURES
-    from local_exchange.server import FakeBinance, FakeBybit
+    from local_exchange.venues import LOCAL_VENUES
 
     futures = list(DEFAULT_FUTURES)
     futures += [f"SYM{i:04d}USDT" for i in range(max(0, args.extra_futures_symbols))]
     exchange = FakeExchange(
         speed=args.speed, history_days=args.history_days, futures_symbols=futures
     )
-    venue: type[FakeBinance | FakeBybit] = FakeBybit if args.venue == "bybit" else FakeBinance
-    fake = venue(
-        exchange,
-        host=args.host,
-        rest_port=args.rest_port,
-        spot_ws_port=args.spot_ws_port,
-        futures_ws_port=args.futures_ws_port,
-    ).start()
+    fake = (
+        LOCAL_VENUES[args.venue]
+        .server(
+            exchange,
+            host=args.host,
+            rest_port=args.rest_port,
+            spot_ws_port=args.spot_ws_port,
+            futures_ws_port=args.futures_ws_port,
+        )
+        .start()
+    )
     print(f"fake {fake.name} running; point trade-canvas at it with:")
     for name, value in fake.settings_env().items():
         print(f"export {name}={value}")
@@ -362,7 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--to", dest="target", required=True, metavar="URL")
     migrate.set_defaults(func=_migrate_store)
 
-    for venue, first_port in (("binance", 9100), ("bybit", 9110)):
+    from local_exchange.venues import LOCAL_VENUES
+
+    for venue, local in LOCAL_VENUES.items():
+        first_port = local.first_port
         fake = sub.add_parser(
             f"fake-{venue}", help=f"run a local {venue.capitalize()} (REST + WebSocket)"
         )

@@ -8,10 +8,21 @@ names are those documented in the README. Keyword arguments take the same flat n
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.bots.config import BotConfig, parse_bots
@@ -27,19 +38,19 @@ def _split_csv(value: object) -> object:
     return value
 
 
-class _Group(BaseModel):
+class SettingsGroup(BaseModel):
     # No infinite or NaN durations, rates or intervals: `inf` flush intervals never flush.
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True)
 
 
-class DbSettings(_Group):
+class DbSettings(SettingsGroup):
     path: Path = Path("user_data/trade_canvas.sqlite")
     # Reads are CPU-bound (rows become Python objects under the GIL); more threads only
     # contend for it, so one is the fastest under load on this kind of machine.
     read_threads: int = Field(default=1, ge=1, le=16)
 
 
-class StoreSettings(_Group):
+class StoreSettings(SettingsGroup):
     """Where the candles are kept: unset or `sqlite:///path` the embedded SQLite file
     (`DB_PATH`), `postgresql://user:password@host/db` a PostgreSQL database."""
 
@@ -60,7 +71,7 @@ class StoreSettings(_Group):
         return value
 
 
-class BusSettings(_Group):
+class BusSettings(SettingsGroup):
     """How committed and forming candles reach the other processes of a cluster: unset,
     in this process only; `redis://host:port/db` through Redis."""
 
@@ -81,17 +92,17 @@ class BusSettings(_Group):
         return value
 
 
-class LeaderSettings(_Group):
+class LeaderSettings(SettingsGroup):
     # A standby ingest process leads within this long of the leader's death.
     ttl_s: float = Field(default=10.0, gt=0, le=300)
 
 
-class FreqtradeSettings(_Group):
+class FreqtradeSettings(SettingsGroup):
     datadir: Path | None = None
     config: Path | None = None
 
 
-class HistorySettings(_Group):
+class HistorySettings(SettingsGroup):
     """History bootstrap from the freqtrade datadir, and `download-data` for the rest."""
 
     batch_size: int = Field(default=5_000, ge=100, le=100_000)
@@ -109,14 +120,14 @@ class HistorySettings(_Group):
     download_config: Path | None = None
 
 
-class DatadirSettings(_Group):
+class DatadirSettings(SettingsGroup):
     """The datadir kept current with the store's closed candles (`DATADIR_WRITE=1`)."""
 
     write: bool = False
     write_every_s: float = Field(default=60.0, gt=0)
 
 
-class OndemandSettings(_Group):
+class OndemandSettings(SettingsGroup):
     """Live series started by a subscriber rather than the whitelist."""
 
     max_jobs: int = Field(default=16, ge=0)
@@ -129,7 +140,7 @@ class OndemandSettings(_Group):
         return max(1, round(self.max_jobs * self.max_share))
 
 
-class WorkSettings(_Group):
+class WorkSettings(SettingsGroup):
     """Requests that start work (an import, a download, a live job) for a series not yet
     stored, per client address: a rate per minute and a burst."""
 
@@ -137,29 +148,9 @@ class WorkSettings(_Group):
     requests_burst: int = Field(default=30, ge=1)
 
 
-class BinanceSettings(_Group):
-    spot_ws_url: str = "wss://stream.binance.com:9443"
-    futures_ws_url: str = "wss://fstream.binance.com/market"
-    spot_rest_url: str = "https://api.binance.com"
-    futures_rest_url: str = "https://fapi.binance.com"
-    ws_streams_per_connection: int = Field(default=1024, ge=1, le=1024)
-    # The older names of live ingest's timers (`LIVE_*`), for every venue: still read,
-    # when the `LIVE_*` one is not set.
-    ws_batch_max: int = Field(default=500, ge=1)
-    ws_flush_s: float = Field(default=0.25, gt=0)
-    ws_stale_s: float = Field(default=30.0, gt=0)
-    ws_close_grace_s: float = Field(default=3.0, ge=0)
-    ws_max_connection_age_s: float = Field(default=23.5 * 3600, gt=0)
-    ws_backoff_max_s: float = Field(default=30.0, gt=0)
-    backfill_max_candles: int = Field(default=1_000, ge=1)
-    # Request weight per minute this server spends at most on each Binance host (Binance
-    # allows 6,000 on spot and 2,400 on futures per IP); past it, it waits for the minute.
-    rest_weight_budget_per_min: float = Field(default=1_000.0, gt=0)
-
-
-class LiveSettings(_Group):
-    """Live ingest of every venue. The timers were first named `BINANCE_WS_*`; those names
-    still work where the `LIVE_*` one is not set."""
+class LiveSettings(SettingsGroup):
+    """Live ingest of every venue. The timers were first named after one venue; those names
+    still work where the `LIVE_*` one is not set (`VenueSettings.live_aliases`)."""
 
     batch_max: int = Field(default=500, ge=1)
     flush_s: float = Field(default=0.25, gt=0)
@@ -175,15 +166,8 @@ class LiveSettings(_Group):
     backfill_retry_max_s: float = Field(default=60.0, gt=0)
 
 
-class BybitSettings(_Group):
-    rest_url: str = "https://api.bybit.com"
-    spot_ws_url: str = "wss://stream.bybit.com/v5/public/spot"
-    linear_ws_url: str = "wss://stream.bybit.com/v5/public/linear"
-    ws_topics_per_connection: int = Field(default=200, ge=1, le=1000)
-
-
-class FacadeSettings(_Group):
-    """The exchange-compatible APIs (`/binance`, `/bybit`)."""
+class FacadeSettings(SettingsGroup):
+    """The exchange-compatible APIs (`/<venue>/...`)."""
 
     # A forwarded answer (ticker, order book...) is reused this long for the same query.
     cache_s: float = Field(default=1.0, ge=0)
@@ -191,7 +175,7 @@ class FacadeSettings(_Group):
     document_refresh_s: float = Field(default=3_600.0, gt=0)
 
 
-class BotSettings(_Group):
+class BotSettings(SettingsGroup):
     """How the bots of `TRADE_CANVAS_BOTS` are read."""
 
     # Each bot is asked at most this often, however many charts show it.
@@ -200,14 +184,14 @@ class BotSettings(_Group):
     timeout_s: float = Field(default=5.0, gt=0)
 
 
-class HttpSettings(_Group):
+class HttpSettings(SettingsGroup):
     """Slow or silent HTTP clients: headers and body must arrive within these."""
 
     header_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(default=10.0, gt=0)
 
 
-class WsSettings(_Group):
+class WsSettings(SettingsGroup):
     """WebSocket limits that protect the server from abusive or slow clients."""
 
     max_subscriptions: int = Field(default=64, ge=1)
@@ -224,15 +208,57 @@ class WsSettings(_Group):
     max_connections_per_address: int = Field(default=32, ge=1)
 
 
-# Live ingest's settings and the `BINANCE_*` names they had first.
-_LIVE_ALIASES = {
-    "batch_max": "ws_batch_max",
-    "flush_s": "ws_flush_s",
-    "stale_s": "ws_stale_s",
-    "close_grace_s": "ws_close_grace_s",
-    "backoff_max_s": "ws_backoff_max_s",
-    "backfill_max_candles": "backfill_max_candles",
-}
+class VenueSettings(SettingsGroup):
+    """A venue's own settings (`TRADE_CANVAS_<VENUE>_*`, `settings.venue(Group)`): declared in
+    the venue's package and registered with `register_venue_settings`, so the core names no
+    venue."""
+
+    venue: ClassVar[str]
+    # The venue's own older names of live ingest's settings: `LIVE_*` field -> field here,
+    # read when the `LIVE_*` one is not set (the contract keeps names working).
+    live_aliases: ClassVar[Mapping[str, str]] = {}
+
+
+_VENUE_SETTINGS: dict[str, type[VenueSettings]] = {}
+G = TypeVar("G", bound=VenueSettings)
+
+
+def register_venue_settings(group: type[VenueSettings]) -> None:
+    _VENUE_SETTINGS[group.venue] = group
+
+
+def _venue_values(values: dict[str, Any], venue: str) -> dict[str, Any]:
+    """What the environment and then the keyword arguments (`binance_spot_rest_url=...` or
+    `binance={...}`) say of one venue's group; the keywords are taken out of `values`."""
+    prefix = f"{_PREFIX}{venue.upper()}_"
+    found = {
+        k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.upper().startswith(prefix)
+    }
+    given = values.pop(venue, None)
+    found.update(
+        given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else given or {}
+    )
+    for key in [k for k in values if k.startswith(venue + "_")]:
+        found[key.removeprefix(venue + "_")] = values.pop(key)
+    return found
+
+
+def _venue_group(group: type[VenueSettings], values: dict[str, Any]) -> VenueSettings:
+    try:
+        return group.model_validate(values)
+    except ValidationError as e:
+        # Named as the variables are: TRADE_CANVAS_BINANCE_SPOT_REST_URL.
+        errors = [
+            cast(
+                InitErrorDetails,
+                {
+                    **{k: v for k, v in err.items() if k in ("type", "input", "ctx")},
+                    "loc": (group.venue, *err["loc"]),
+                },
+            )
+            for err in e.errors()
+        ]
+        raise ValidationError.from_exception_data("Settings", errors) from None
 
 
 class Settings(BaseSettings):
@@ -278,12 +304,33 @@ class Settings(BaseSettings):
     ondemand: OndemandSettings = OndemandSettings()
     work: WorkSettings = WorkSettings()
     live: LiveSettings = LiveSettings()
-    binance: BinanceSettings = BinanceSettings()
-    bybit: BybitSettings = BybitSettings()
     facade: FacadeSettings = FacadeSettings()
     bot: BotSettings = BotSettings()
     http: HttpSettings = HttpSettings()
     ws: WsSettings = WsSettings()
+
+    _venues: dict[str, VenueSettings] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        venues = {name: _venue_values(values, name) for name in _VENUE_SETTINGS}
+        super().__init__(**values)
+        self._venues = {n: _venue_group(_VENUE_SETTINGS[n], v) for n, v in venues.items()}
+        self._live_aliases()
+
+    @classmethod
+    def groups(cls) -> dict[str, type[SettingsGroup]]:
+        """Every group by the word after `TRADE_CANVAS_`: the core's, then each venue's."""
+        core = {
+            name: group
+            for name, field in cls.model_fields.items()
+            if isinstance(group := field.annotation, type) and issubclass(group, SettingsGroup)
+        }
+        return {**core, **_VENUE_SETTINGS}
+
+    def venue(self, group: type[G]) -> G:
+        """The settings of the venue whose package declares `group`."""
+        found = self._venues.get(group.venue)
+        return found if isinstance(found, group) else group()
 
     @model_validator(mode="before")
     @classmethod
@@ -295,10 +342,10 @@ class Settings(BaseSettings):
         data = dict(data)
         for name, field in cls.model_fields.items():
             group = field.annotation
-            if not (isinstance(group, type) and issubclass(group, _Group)):
+            if not (isinstance(group, type) and issubclass(group, SettingsGroup)):
                 continue
             given = data.get(name)
-            values = given.model_dump() if isinstance(given, _Group) else dict(given or {})
+            values = given.model_dump() if isinstance(given, SettingsGroup) else dict(given or {})
             for key in [k for k in data if k.startswith(name + "_")]:
                 if (setting := key.removeprefix(name + "_")) in group.model_fields:
                     values[setting] = data.pop(key)
@@ -338,17 +385,17 @@ class Settings(BaseSettings):
             raise ValueError(f"bot names must differ: {', '.join(duplicated)} given twice")
         return value
 
-    @model_validator(mode="after")
-    def _live_aliases(self) -> Settings:
-        """`BINANCE_WS_FLUSH_S` and its kin set live ingest's timers unless `LIVE_*` does."""
+    def _live_aliases(self) -> None:
+        """A venue's older names (`BINANCE_WS_FLUSH_S`) set live ingest's settings unless
+        `LIVE_*` does."""
         given = {
-            live: getattr(self.binance, old)
-            for live, old in _LIVE_ALIASES.items()
-            if old in self.binance.model_fields_set and live not in self.live.model_fields_set
+            live: getattr(group, own)
+            for group in self._venues.values()
+            for live, own in group.live_aliases.items()
+            if own in group.model_fields_set and live not in self.live.model_fields_set
         }
         if given:
             self.live = LiveSettings(**{**self.live.model_dump(exclude_unset=True), **given})
-        return self
 
     @model_validator(mode="after")
     def _cluster_parts(self) -> Settings:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel
-
 from app.config import Settings
 from app.history.datadir import Datadirs, ohlcv_file_count
 from app.series import SeriesId
@@ -19,13 +17,10 @@ PREFIX = "TRADE_CANVAS_"
 
 def known_variables() -> list[str]:
     """Every `TRADE_CANVAS_*` name the settings read."""
-    names = []
-    for name, field in Settings.model_fields.items():
-        group = field.annotation
-        if isinstance(group, type) and issubclass(group, BaseModel):
-            names += [f"{PREFIX}{name}_{sub}".upper() for sub in group.model_fields]
-        else:
-            names.append(f"{PREFIX}{name}".upper())
+    groups = Settings.groups()
+    names = [f"{PREFIX}{name}".upper() for name in Settings.model_fields if name not in groups]
+    for name, group in groups.items():
+        names += [f"{PREFIX}{name}_{sub}".upper() for sub in group.model_fields]
     return sorted(names)
 
 

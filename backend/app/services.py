@@ -23,12 +23,11 @@ from app.cluster.leader_work import LeaderWork
 from app.cluster.node import ClusterNode
 from app.config import Settings
 from app.errors import ConfigError, InvalidSeriesId
-from app.exchanges.binance.venue import binance_venue
-from app.exchanges.bybit.venue import bybit_venue
 from app.exchanges.facade_support import FacadeMetrics
 from app.exchanges.ports import FacadeContext, StreamLimits
-from app.exchanges.registry import Venue, VenueRegistry
+from app.exchanges.registry import VenueRegistry
 from app.exchanges.upstream import UpstreamMetrics
+from app.exchanges.venues import VENUES
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import (
     Datadirs,
@@ -152,6 +151,7 @@ def build_history(
                     for v in venues.values()
                     if v.custom_api_urls is not None
                 },
+                ccxt_futures_types={v.name: v.ccxt_futures_type for v in venues.values()},
             ),
             DownloadMetrics(metrics),
             clock,
@@ -242,17 +242,9 @@ def build_ingestors(
     }
 
 
-VenueBuilder = Callable[[Settings, UpstreamMetrics, Clock], Venue]
-# The venues this server serves: the one place a venue is registered.
-VENUE_BUILDERS: Final[Mapping[str, VenueBuilder]] = {
-    "binance": binance_venue,
-    "bybit": bybit_venue,
-}
-
-
 def build_venues(settings: Settings, clock: Clock, metrics: Metrics) -> VenueRegistry:
     upstream = UpstreamMetrics(metrics)
-    return VenueRegistry([build(settings, upstream, clock) for build in VENUE_BUILDERS.values()])
+    return VenueRegistry([venue.build(settings, upstream, clock) for venue in VENUES])
 
 
 async def start_services(

@@ -124,7 +124,10 @@ class FakeBinance(FakeVenue):
         futures_ws_port: int = 0,
         spot_limits: WsLimits = SPOT_LIMITS,
         futures_limits: WsLimits = FUTURES_LIMITS,
+        limits: WsLimits | None = None,  # both markets'
     ) -> None:
+        if limits is not None:
+            spot_limits = futures_limits = limits
         dialect = BinanceDialect()
         super().__init__(
             exchange, host=host, rest_port=rest_port,
@@ -189,3 +192,4 @@ class FakeBybit(FakeVenue):
             "TRADE_CANVAS_BYBIT_SPOT_WS_URL": self.spot_ws_url,
             "TRADE_CANVAS_BYBIT_LINEAR_WS_URL": self.futures_ws_url,
         }
+

@@ -6,9 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from app.config import Settings
+from app.exchanges.binance.settings import BinanceSettings
+from app.exchanges.bybit.settings import BybitSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -30,9 +32,8 @@ def setting_of(variable: str) -> tuple[str, ...] | None:
     if name in Settings.model_fields:
         return (name,)
     group, _, rest = name.partition("_")
-    annotation = Settings.model_fields[group].annotation if group in Settings.model_fields else None
-    grouped = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-    return (group, rest) if grouped and rest in annotation.model_fields else None
+    annotation = Settings.groups().get(group)
+    return (group, rest) if annotation is not None and rest in annotation.model_fields else None
 
 
 def test_every_documented_variable_is_a_setting() -> None:
@@ -47,7 +48,7 @@ def test_a_variable_reaches_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADE_CANVAS_WORK_REQUESTS_BURST", "3")
     settings = Settings()
     assert settings.ws.max_subscriptions == 7
-    assert settings.binance.ws_stale_s == 9.5
+    assert settings.venue(BinanceSettings).ws_stale_s == 9.5
     assert settings.work.requests_burst == 3
     assert settings.ws.catchup_max == 5_000  # the rest of the group keeps its defaults
 
@@ -64,6 +65,24 @@ def test_a_bad_value_is_reported_under_its_variable_name(monkeypatch: pytest.Mon
     with pytest.raises(ValidationError) as raised:
         Settings()
     assert [e["loc"] for e in raised.value.errors()] == [("history", "wait_s")]
+
+
+def test_a_venues_settings_come_from_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each venue's package declares its group; its variables keep their names, keywords
+    win over them, and a bad one is named as its variable."""
+    monkeypatch.setenv("TRADE_CANVAS_BYBIT_REST_URL", "http://env.example")
+    monkeypatch.setenv("trade_canvas_bybit_ws_topics_per_connection", "3")
+    settings = Settings(_env_file=None, binance_spot_rest_url="http://kw.example")
+    assert settings.venue(BybitSettings).rest_url == "http://env.example"
+    assert settings.venue(BybitSettings).ws_topics_per_connection == 3
+    assert settings.venue(BinanceSettings).spot_rest_url == "http://kw.example"
+    assert Settings(_env_file=None, bybit_rest_url="http://kw").venue(BybitSettings).rest_url == (
+        "http://kw"
+    )
+    monkeypatch.setenv("TRADE_CANVAS_BINANCE_WS_STREAMS_PER_CONNECTION", "0")
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None)
+    assert [e["loc"] for e in raised.value.errors()] == [("binance", "ws_streams_per_connection")]
 
 
 def test_live_timers_keep_their_first_binance_names(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ import websockets
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.live_support import (
-    each_venue,  # noqa: F401 (the `fake` fixture)
+    each_facade_venue,  # noqa: F401 (the `fake` fixture)
     exchange_history,
     head_of,
     live_settings,

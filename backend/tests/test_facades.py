@@ -26,7 +26,7 @@ from tests.freqtrade_support import freqtrade_rows
 from tests.live_support import (
     clock_of,
     driven,
-    each_venue,  # noqa: F401 (the `fake` fixture)
+    each_facade_venue,  # noqa: F401 (the `fake` fixture)
     exchange_history,
     live_settings,
     serving,

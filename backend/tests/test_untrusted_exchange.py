@@ -171,7 +171,7 @@ async def test_a_backfill_refused_by_a_ban_is_owed_until_filled(
     whole window, equal to the exchange."""
     sid = fut_of(fake, "ETH")
     window = 300
-    settings = make_settings(**live_settings(fake, binance_backfill_max_candles=window))
+    settings = make_settings(**live_settings(fake, live_backfill_max_candles=window))
     clock = clock_of(fake)
     async with driven(clock), live_server(settings, clock) as s, s.ws() as ws:
         # The market list was loaded before the ban: the series is known to exist.

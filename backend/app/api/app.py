@@ -21,7 +21,8 @@ from app.api.openapi import install_openapi
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.metrics import Metrics
-from app.services import VENUE_BUILDERS, start_services, stop_services
+from app.series import venue_names
+from app.services import start_services, stop_services
 
 FULL_GC_EVERY = 100
 
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     app.include_router(bots.router)
     app.include_router(ws.router)
     mount_frontend(app, settings.frontend_dir or default_frontend_dir())
-    for venue in VENUE_BUILDERS:  # `/binance/api/v3/klines` and the like
+    for venue in venue_names():  # `/binance/api/v3/klines` and the like
         app.mount(f"/{venue}", FacadeMount(venue))
     if settings.cors_origins:
         app.add_middleware(

@@ -36,6 +36,8 @@ class Venue:
     # The venue's exchange-compatible API (`/<name>/...`), built once the core exists.
     facade: FacadeBuilder | None
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()
+    # ccxt's market type of the venue's `futures` (freqtrade's download-data loads it).
+    ccxt_futures_type: str = "linear"
 
     @classmethod
     def of(
@@ -43,11 +45,12 @@ class Venue:
         custom_api_urls: Mapping[str, str] | None, limiter: UpstreamLimiter,
         facade: FacadeBuilder | None = None,
         closers: tuple[Callable[[], Awaitable[None]], ...] = (),
+        ccxt_futures_type: str = "linear",
     ) -> Venue:  # fmt: skip
         """A venue serving `feeds`' markets at its timeframes, its catalog over `rest`."""
         return cls(
             name, tuple(feeds), venue_timeframes(name), CachedCatalog(name, rest.markets),
-            rest, feeds, custom_api_urls, limiter, facade, closers,
+            rest, feeds, custom_api_urls, limiter, facade, closers, ccxt_futures_type,
         )  # fmt: skip
 
 

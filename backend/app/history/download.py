@@ -18,7 +18,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -54,6 +54,8 @@ class DownloadOptions:
     # when given, with no bulk-download site; else at the venue itself.
     config: Path | None
     custom_api_urls: Mapping[str, Mapping[str, str]]
+    # ccxt's market type of each venue's `futures` (`linear`, OKX's `swap`).
+    ccxt_futures_types: Mapping[str, str] = field(default_factory=dict)
     freqtrade_command: tuple[str, ...] = (sys.executable, "-m", "freqtrade")
 
 
@@ -204,11 +206,14 @@ class DownloadManager:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    def _ccxt_market_type(self, series: SeriesId) -> str:
+        if series.market == "spot":
+            return "spot"
+        return self._options.ccxt_futures_types.get(series.exchange, "linear")
+
     def _write_config(self, workdir: Path, series: SeriesId) -> Path:
         ccxt: dict[str, Any] = {
-            "options": {
-                "fetchMarkets": {"types": ["spot" if series.market == "spot" else "linear"]}
-            }
+            "options": {"fetchMarkets": {"types": [self._ccxt_market_type(series)]}}
         }
         urls = self._options.custom_api_urls.get(series.exchange)
         if urls is not None:

@@ -11,6 +11,7 @@ from app.exchanges.binance.facade import BinanceFacade
 from app.exchanges.binance.feed import BinanceFeed
 from app.exchanges.binance.limits import BinanceRatePolicy
 from app.exchanges.binance.rest import FUTURES_URL, SPOT_URL, binance_api_urls, binance_rest
+from app.exchanges.binance.settings import BinanceSettings
 from app.exchanges.facade_support import SymbolNames
 from app.exchanges.ports import FacadeContext, MarketCatalog
 from app.exchanges.registry import Venue
@@ -21,7 +22,7 @@ from app.series import Market
 def binance_venue(
     settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTEM_CLOCK
 ) -> Venue:
-    b = settings.binance
+    b = settings.venue(BinanceSettings)
     urls = binance_api_urls(b.spot_rest_url, b.futures_rest_url)
     limiter = UpstreamLimiter(
         "binance", BinanceRatePolicy(b.rest_weight_budget_per_min), clock, metrics

@@ -10,6 +10,7 @@ from app.exchanges.bybit.facade import BybitFacade
 from app.exchanges.bybit.feed import BybitFeed
 from app.exchanges.bybit.limits import BybitRatePolicy
 from app.exchanges.bybit.rest import URL, bybit_api_urls, bybit_rest
+from app.exchanges.bybit.settings import BybitSettings
 from app.exchanges.facade_support import SymbolNames
 from app.exchanges.ports import FacadeContext, MarketCatalog
 from app.exchanges.registry import Venue
@@ -18,19 +19,20 @@ from app.series import Market
 
 
 def bybit_venue(settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTEM_CLOCK) -> Venue:
-    urls = bybit_api_urls(settings.bybit.rest_url)
-    per_connection = settings.bybit.ws_topics_per_connection
+    b = settings.venue(BybitSettings)
+    urls = bybit_api_urls(b.rest_url)
+    per_connection = b.ws_topics_per_connection
     limiter = UpstreamLimiter("bybit", BybitRatePolicy(), clock, metrics)
     proxy = UpstreamProxy(limiter, clock, cache_s=settings.facade.cache_s, timeout_s=10.0)
-    hosts: dict[Market, str] = {"spot": settings.bybit.rest_url, "futures": settings.bybit.rest_url}
+    hosts: dict[Market, str] = {"spot": b.rest_url, "futures": b.rest_url}
 
     def facade(context: FacadeContext, catalog: MarketCatalog) -> ASGIApp:
         return BybitFacade(context, proxy, SymbolNames(catalog, _pair_by_name), hosts)
 
     return Venue.of(
         "bybit", bybit_rest(urls, limiter), {
-            "spot": BybitFeed("spot", settings.bybit.spot_ws_url, per_connection),
-            "futures": BybitFeed("futures", settings.bybit.linear_ws_url, per_connection),
+            "spot": BybitFeed("spot", b.spot_ws_url, per_connection),
+            "futures": BybitFeed("futures", b.linear_ws_url, per_connection),
         },
         custom_api_urls=None if urls == bybit_api_urls(URL) else urls, limiter=limiter,
         facade=facade, closers=(proxy.close,),
