@@ -17,6 +17,8 @@ from local_exchange.binance_ws import BinanceDialect
 from local_exchange.bybit_rest import BYBIT_REST, BYBIT_ROUTES
 from local_exchange.bybit_ws import BybitDialect
 from local_exchange.exchange import FakeExchange, MarketKind
+from local_exchange.okx_rest import OKX_REST, OKX_ROUTES
+from local_exchange.okx_ws import OkxDialect
 from local_exchange.rest import BINANCE_REST, ROUTES, Dialect, RestServer, Route
 from local_exchange.ws import WsDialect, WsLimits, WsMarketServer
 
@@ -193,3 +195,38 @@ class FakeBybit(FakeVenue):
             "TRADE_CANVAS_BYBIT_LINEAR_WS_URL": self.futures_ws_url,
         }
 
+
+# OKX sends no pings: the client says `ping` at least every 30 s, or is cut.
+OKX_LIMITS = WsLimits(
+    tick_s=0.5, ping_interval_s=None, ping_timeout_s=None, max_incoming_per_s=20,
+    client_idle_s=30.0,
+)  # fmt: skip
+
+
+class FakeOkx(FakeVenue):
+    name = "okx"
+
+    def __init__(
+        self,
+        exchange: FakeExchange | None = None,
+        *,
+        host: str = "127.0.0.1",
+        rest_port: int = 0,
+        spot_ws_port: int = 0,
+        futures_ws_port: int = 0,  # the swaps'
+        limits: WsLimits = OKX_LIMITS,
+    ) -> None:
+        super().__init__(
+            exchange, host=host, rest_port=rest_port,
+            ws_ports={"spot": spot_ws_port, "futures": futures_ws_port},
+            routes=OKX_ROUTES, rest_dialect=OKX_REST,
+            dialects={m: OkxDialect(m) for m in ("spot", "futures")},
+            limits={"spot": limits, "futures": limits},
+        )  # fmt: skip
+
+    def settings_env(self) -> dict[str, str]:
+        return {
+            "TRADE_CANVAS_OKX_REST_URL": self.rest_url,
+            "TRADE_CANVAS_OKX_SPOT_WS_URL": self.ws_url("spot") + "/ws/v5/business",
+            "TRADE_CANVAS_OKX_SWAP_WS_URL": self.ws_url("futures") + "/ws/v5/business",
+        }

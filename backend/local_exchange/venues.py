@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from local_exchange.exchange import FakeExchange
-from local_exchange.server import FakeBinance, FakeBybit, FakeVenue
+from local_exchange.server import FakeBinance, FakeBybit, FakeOkx, FakeVenue
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,9 @@ LOCAL_VENUES: Final[dict[str, LocalVenue]] = {
     ),
     "bybit": LocalVenue(
         FakeBybit, 9110, ("bybit:spot:BTC/USDT:1m", "bybit:futures:ETH/USDT:USDT:1m"), seed=2
+    ),
+    "okx": LocalVenue(
+        FakeOkx, 9120, ("okx:spot:BTC/USDT:1m", "okx:futures:BTC/USDT:USDT:1m"), seed=3
     ),
 }  # fmt: skip
 

@@ -61,7 +61,8 @@ class _StreamState:
 class Command:
     """What a client's message asks for: a reply, topics to add, topics to drop."""
 
-    reply: dict[str, Any] | None = None
+    # A JSON object, a text frame (OKX's `pong`), or several (OKX acknowledges each arg).
+    reply: dict[str, Any] | str | list[dict[str, Any]] | None = None
     subscribe: Sequence[str] = ()
     unsubscribe: Sequence[str] = ()
 
@@ -252,7 +253,8 @@ class WsMarketServer:
                     client.streams.difference_update(command.unsubscribe)
                     self._forget_unused_streams()
                 if command.reply is not None and not self._stalled():
-                    await conn.send(orjson.dumps(command.reply).decode())
+                    for frame in _frames(command.reply):
+                        await conn.send(frame)
         except ConnectionClosed:
             pass
         finally:
@@ -372,3 +374,9 @@ class WsMarketServer:
                 if stream in client.streams:
                     with contextlib.suppress(ConnectionClosed):
                         await client.conn.send(self._frame(client, stream, k, True))
+
+
+def _frames(reply: dict[str, Any] | str | list[dict[str, Any]]) -> list[str]:
+    if isinstance(reply, str):
+        return [reply]
+    return [orjson.dumps(r).decode() for r in (reply if isinstance(reply, list) else [reply])]

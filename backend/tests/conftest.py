@@ -10,6 +10,7 @@ import pytest
 from app.config import Settings
 from local_exchange.bybit_rest import BYBIT_REST, BYBIT_ROUTES
 from local_exchange.exchange import FakeExchange
+from local_exchange.okx_rest import OKX_REST, OKX_ROUTES
 from local_exchange.rest import RestServer
 from local_exchange.server import FakeBinance
 from tests.live_support import start_fake
@@ -79,6 +80,18 @@ def fake_bybit() -> Iterator[FakeRest]:
     """The local Bybit's REST face (v5 market endpoints) alone."""
     exchange = FakeExchange(history_days=3)
     server = RestServer(exchange, routes=BYBIT_ROUTES, dialect=BYBIT_REST)
+    server.start()
+    try:
+        yield FakeRest(exchange, f"http://127.0.0.1:{server.port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fake_okx() -> Iterator[FakeRest]:
+    """The local OKX's REST face (v5 public and market endpoints) alone."""
+    exchange = FakeExchange(history_days=3)
+    server = RestServer(exchange, routes=OKX_ROUTES, dialect=OKX_REST)
     server.start()
     try:
         yield FakeRest(exchange, f"http://127.0.0.1:{server.port}")

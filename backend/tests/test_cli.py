@@ -169,8 +169,8 @@ def test_import_needs_series_or_all(tmp_path: Path) -> None:
 
 
 def test_serve_demo_works_offline(tmp_path: Path) -> None:
-    """`serve --demo`: a local Binance and a local Bybit, each venue's datadir filled by
-    the real freqtrade download-data, the whitelisted pairs of both live."""
+    """`serve --demo`: a local Binance, Bybit and OKX, each venue's datadir filled by the
+    real freqtrade download-data, the whitelisted pairs of all live."""
     import socket
     import time
 
@@ -191,7 +191,7 @@ def test_serve_demo_works_offline(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 150
         live: set[str] = set()
-        while time.monotonic() < deadline and len(live) < 5:
+        while time.monotonic() < deadline and len(live) < 7:
             try:
                 listing = httpx.get(f"http://127.0.0.1:{port}/api/market/series").json()
                 live = {e["series_id"] for e in listing["series"] if e["live"] and e["count"]}
@@ -204,6 +204,8 @@ def test_serve_demo_works_offline(tmp_path: Path) -> None:
             "binance:futures:BTC/USDT:USDT:1m",
             "bybit:spot:BTC/USDT:1m",
             "bybit:futures:ETH/USDT:USDT:1m",
+            "okx:spot:BTC/USDT:1m",
+            "okx:futures:BTC/USDT:USDT:1m",
         }
         data = tmp_path / "data"
         files = [
@@ -211,6 +213,8 @@ def test_serve_demo_works_offline(tmp_path: Path) -> None:
             data / "binance" / "futures" / "BTC_USDT_USDT-1m-futures.feather",
             data / "bybit" / "BTC_USDT-1m.feather",
             data / "bybit" / "futures" / "ETH_USDT_USDT-1m-futures.feather",
+            data / "okx" / "BTC_USDT-1m.feather",
+            data / "okx" / "futures" / "BTC_USDT_USDT-1m-futures.feather",
         ]
         # A series goes live (and fills from REST) while its download may still be running.
         deadline = time.monotonic() + 150

@@ -16,17 +16,21 @@ def rest_settings(make_settings: SettingsFactory, fake: FakeRest) -> Any:
 
 
 async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
-    make_settings: SettingsFactory, fake_binance: FakeRest, fake_bybit: FakeRest
+    make_settings: SettingsFactory,
+    fake_binance: FakeRest,
+    fake_bybit: FakeRest,
+    fake_okx: FakeRest,
 ) -> None:
     settings = make_settings(
         binance_spot_rest_url=fake_binance.url,
         binance_futures_rest_url=fake_binance.url,
         bybit_rest_url=fake_bybit.url,
+        okx_rest_url=fake_okx.url,
     )
     async with live_server(settings) as s:
         r = await s.http.get("/api/market/exchanges")
         assert r.status_code == 200, r.text
-        binance, bybit = r.json()["exchanges"]
+        binance, bybit, okx = r.json()["exchanges"]
         assert binance["exchange"] == "binance"
         markets = {m["market"]: m for m in binance["markets"]}
         assert set(markets) == {"spot", "futures"}
@@ -55,6 +59,20 @@ async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
         assert linear["ETH/USDT:USDT"]["price_tick"] == pytest.approx(10**-eth.decimals)
         assert linear["ETH/USDT:USDT"]["amount_step"] == 0.001
         assert bybit_markets["spot"]["catalog_error"] is None
+
+        # OKX's from its v5 public/instruments (SPOT and SWAP): instrument ids, tickSz, lotSz.
+        assert okx["exchange"] == "okx"
+        okx_markets = {m["market"]: m for m in okx["markets"]}
+        assert okx_markets["spot"]["catalog_error"] is None
+        assert "8h" not in okx_markets["futures"]["timeframes"]
+        okx_spot = {e["symbol"]: e for e in okx_markets["spot"]["symbols"]}
+        btc = fake_okx.exchange.models["spot"]["BTCUSDT"]
+        assert okx_spot["BTC/USDT"]["exchange_symbol"] == "BTC-USDT"
+        assert okx_spot["BTC/USDT"]["price_tick"] == pytest.approx(10**-btc.decimals)
+        assert okx_spot["BTC/USDT"]["amount_step"] == 0.00000001
+        swaps = {e["symbol"]: e for e in okx_markets["futures"]["symbols"]}
+        assert swaps["ETH/USDT:USDT"]["exchange_symbol"] == "ETH-USDT-SWAP"
+        assert swaps["ETH/USDT:USDT"]["amount_step"] == 1
 
 
 async def test_series_entries_carry_their_parts_and_tick(

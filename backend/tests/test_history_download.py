@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.history.datadir import Datadirs
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
 from app.metrics import Metrics
@@ -243,3 +245,31 @@ async def test_bybit_series_are_downloaded_into_bybits_own_datadir(
         assert {e["series_id"] for e in listed if e.get("datadir_files")} == {
             "bybit:spot:BTC/USDT:1h", "bybit:futures:ETH/USDT:USDT:1h",
         }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sid", "path"),
+    [
+        ("okx:spot:BTC/USDT:1h", "BTC_USDT-1h.feather"),
+        ("okx:futures:ETH/USDT:USDT:1h", "futures/ETH_USDT_USDT-1h-futures.feather"),
+    ],
+)
+async def test_okx_series_are_downloaded_into_okxs_own_datadir(
+    make_settings: SettingsFactory, fake_okx: FakeRest, tmp_path: Path, sid: str, path: str
+) -> None:
+    """`freqtrade download-data --exchange okx` for real, against the local OKX's v5 REST
+    (ccxt's `urls.api.rest`): the file lands in OKX's datadir and the served candles are
+    the exchange's."""
+    binance_dir = tmp_path / "data" / "binance"
+    settings = download_settings(make_settings, fake_okx, binance_dir, okx_rest_url=fake_okx.url)
+    async with live_server(settings) as s:
+        got = await served(s, sid)
+        assert (tmp_path / "data" / "okx" / path).exists()
+        assert len(got) >= 23
+        series = parse_series_id(sid)
+        model = fake_okx.exchange.pair_model(series.market, series.symbol)  # type: ignore[arg-type]
+        assert got == [
+            (t, float(k.open), float(k.high), float(k.low), float(k.close), float(k.volume))
+            for t in range(got[0][0], got[-1][0] + 1, 3600)
+            for k in [model.kline("1h", t)]
+        ]

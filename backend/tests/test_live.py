@@ -191,9 +191,7 @@ async def test_a_closed_kline_that_never_comes_is_fetched(
 async def test_late_closes_are_not_fetched_twice(
     make_settings: SettingsFactory, fake: FakeVenue
 ) -> None:
-    settings = make_settings(
-        **live_settings(fake, whitelist=[fut_of(fake)], binance_ws_close_grace_s=60)
-    )
+    settings = make_settings(**live_settings(fake, whitelist=[fut_of(fake)], live_close_grace_s=60))
     async with serving(settings, fake) as s:
         await wait_caught_up(s, fake, fut_of(fake))
         fake.run("futures", lambda w: w.delay_closes(18))
@@ -243,7 +241,7 @@ async def test_server_restarted_mid_stream(make_settings: SettingsFactory, fake:
         # A live close can make the head current before the first REST page of the empty
         # store's backfill is in: wait for that page, or `first` is read too early.
         await poll(
-            lambda: _stored_at_least(s, fut_of(fake), settings.binance.backfill_max_candles),
+            lambda: _stored_at_least(s, fut_of(fake), settings.live.backfill_max_candles),
             "the backfill",
         )
         first = (await stored(s, fut_of(fake)))[0][0]
@@ -265,6 +263,7 @@ async def test_more_streams_than_one_connection_carries(
             whitelist=whitelist,
             binance_ws_streams_per_connection=2,
             bybit_ws_topics_per_connection=2,
+            okx_ws_channels_per_connection=2,
         )
     )
     async with serving(settings, fake) as s:

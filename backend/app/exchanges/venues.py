@@ -10,7 +10,7 @@ from typing import Final
 
 from app.exchanges.definition import VenueDefinition
 
-VENUE_PACKAGES: Final = ("binance", "bybit")
+VENUE_PACKAGES: Final = ("binance", "bybit", "okx")
 
 
 def _definition(name: str) -> VenueDefinition:

@@ -1,0 +1,153 @@
+"""OKX's v5 market-data REST answers for the fake exchange: `public/time`,
+`public/instruments` (SPOT and SWAP, with `tickSz` and `lotSz`), `market/candles` (newest
+first, the forming candle included, at most 300) and `market/history-candles` (closed only,
+at most 100), paged with `after` (older than) and `before` (newer than); errors as
+`{"code", "msg", "data"}`, and its rate limit (HTTP 429, code 50011) as the REST failure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from local_exchange.exchange import ApiError, FakeExchange, MarketKind
+from local_exchange.market import INTERVAL_SECONDS, SymbolModel, align
+from local_exchange.rest import Dialect, Route
+
+# OKX's bars to the fake market's intervals (UTC-aligned from 6h up).
+BARS: Final = {
+    "1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "2H": "2h",
+    "4H": "4h", "6Hutc": "6h", "12Hutc": "12h", "1Dutc": "1d", "1Wutc": "1w",
+}  # fmt: skip
+INST_TYPES: Final[dict[str, MarketKind]] = {"SPOT": "spot", "SWAP": "futures"}
+OKX_FAILURE: Final = (429, {"code": "50011", "msg": "Too Many Requests", "data": []})
+
+
+@dataclass(frozen=True, slots=True)
+class OkxError(ApiError):
+    code: str
+    msg: str
+    status: int = 400
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "msg": self.msg, "data": []}
+
+
+def symbol_of(market: MarketKind, inst: str) -> str | None:
+    """The fake's symbol (`BTCUSDT`) of an OKX instrument id of `market`."""
+    parts = inst.split("-")
+    if market == "spot" and len(parts) == 2 and all(parts):
+        return parts[0] + parts[1]
+    if market == "futures" and len(parts) == 3 and parts[2] == "SWAP" and parts[0] and parts[1]:
+        return parts[0] + parts[1]
+    return None
+
+
+def _inst_id(market: MarketKind, m: SymbolModel) -> str:
+    pair = f"{m.base_asset}-{m.quote_asset}"
+    return pair if market == "spot" else f"{pair}-SWAP"
+
+
+def _ok(data: Any) -> dict[str, Any]:
+    return {"code": "0", "msg": "", "data": data}
+
+
+def _time(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
+    return _ok([{"ts": str(ex.clock.now_ms())}])
+
+
+def instruments(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
+    inst_type = params.get("instType", "")
+    if inst_type in ("FUTURES", "OPTION", "MARGIN"):
+        return _ok([])
+    market = INST_TYPES.get(inst_type)
+    if market is None:
+        raise OkxError("51000", "Parameter instType error")
+    wanted = params.get("instId")
+    return _ok([_instrument(market, m, ex.listing_time) for m in ex.models[market].values()
+                if wanted is None or _inst_id(market, m) == wanted])  # fmt: skip
+
+
+def _instrument(market: MarketKind, m: SymbolModel, listing_time: int) -> dict[str, Any]:
+    tick = f"{10**-m.decimals:.{m.decimals}f}"
+    spot = market == "spot"
+    family = f"{m.base_asset}-{m.quote_asset}"
+    return {
+        "instType": "SPOT" if spot else "SWAP", "instId": _inst_id(market, m),
+        "uly": "" if spot else family, "instFamily": "" if spot else family,
+        "baseCcy": m.base_asset if spot else "", "quoteCcy": m.quote_asset if spot else "",
+        "settleCcy": "" if spot else m.quote_asset, "ctVal": "" if spot else "1",
+        "ctMult": "" if spot else "1", "ctValCcy": "" if spot else m.base_asset,
+        "ctType": "" if spot else "linear", "optType": "", "stk": "", "alias": "",
+        "listTime": str(listing_time * 1000), "expTime": "", "lever": "10" if spot else "100",
+        "tickSz": tick, "lotSz": "0.00000001" if spot else "1", "minSz": "0.00001" if spot else "1",
+        "state": "live", "ruleType": "normal", "maxLmtSz": "9999999999", "maxMktSz": "1000000",
+        "maxLmtAmt": "20000000", "maxMktAmt": "1000000", "maxTwapSz": "9999999999",
+        "maxIcebergSz": "9999999999", "maxTriggerSz": "9999999999", "maxStopSz": "1000000",
+    }  # fmt: skip
+
+
+def _int(params: Mapping[str, str], key: str) -> int | None:
+    if not params.get(key):
+        return None
+    try:
+        return int(params[key])
+    except ValueError:
+        raise OkxError("51000", f"Parameter {key} error") from None
+
+
+def _candles(ex: FakeExchange, params: Mapping[str, str], max_limit: int, forming: bool) -> Any:
+    inst = params.get("instId", "")
+    market: MarketKind = "futures" if inst.endswith("-SWAP") else "spot"
+    symbol = symbol_of(market, inst)
+    if symbol is None or symbol not in ex.models[market]:
+        raise OkxError("51001", "Instrument ID does not exist")
+    interval = BARS.get(params.get("bar", "1m"))
+    if interval is None:
+        raise OkxError("51000", "Parameter bar error")
+    limit = max(1, min(_int(params, "limit") or 100, max_limit))
+    after, before = _int(params, "after"), _int(params, "before")  # older / newer than, ms
+    size = INTERVAL_SECONDS[interval]
+    now = int(ex.clock.now())
+    last = align(now, interval) if forming else align(now, interval) - size
+    if after is not None:
+        last = min(last, align(-(-after // 1000) - 1, interval))
+    first = align(ex.listing_time, interval) + size
+    if before is not None:
+        first = max(first, align(before // 1000, interval) + size)
+    opens = range(first, last + 1, size)
+    rows = []
+    for t in reversed(opens[-limit:]):  # the newest of the window, newest first
+        k = ex.kline_at(market, symbol, interval, t)
+        closed = t + size <= now
+        rows.append([str(k.open_time_ms), k.open, k.high, k.low, k.close, k.volume, k.volume,
+                     k.quote_volume, "1" if closed else "0"])  # fmt: skip
+    return _ok(rows)
+
+
+def candles(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+    return _candles(ex, params, 300, forming=True)
+
+
+def history_candles(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+    return _candles(ex, params, 100, forming=False)
+
+
+OKX_ROUTES: Final[dict[str, Route]] = {
+    "/api/v5/public/time": _time,
+    "/api/v5/public/instruments": instruments,
+    "/api/v5/market/candles": candles,
+    "/api/v5/market/history-candles": history_candles,
+}
+
+
+def _ban(left_s: float) -> tuple[int, Any, dict[str, str]]:
+    return (*OKX_FAILURE, {})
+
+
+def _headers(ex: FakeExchange, path: str) -> dict[str, str]:
+    ex.spend_weight(1)
+    return {}
+
+
+OKX_REST: Final = Dialect(OKX_FAILURE, _ban, _headers)
