@@ -53,6 +53,7 @@ class VenueFacts:
 
     name: str
     timeframes: tuple[str, ...]
+    title: str  # as people write it (`OKX`), for pickers and messages
 
 
 def register_venue(facts: VenueFacts) -> None:
@@ -64,6 +65,11 @@ def register_venue(facts: VenueFacts) -> None:
 
 def venue_names() -> tuple[str, ...]:
     return tuple(_VENUES)
+
+
+def venue_title(exchange: str) -> str:
+    facts = _VENUES.get(exchange)
+    return facts.title if facts is not None else exchange
 
 
 def venue_timeframes(exchange: str) -> tuple[str, ...]:

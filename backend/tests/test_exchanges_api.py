@@ -31,7 +31,7 @@ async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
         r = await s.http.get("/api/market/exchanges")
         assert r.status_code == 200, r.text
         binance, bybit, okx = r.json()["exchanges"]
-        assert binance["exchange"] == "binance"
+        assert (binance["exchange"], binance["title"]) == ("binance", "Binance")
         markets = {m["market"]: m for m in binance["markets"]}
         assert set(markets) == {"spot", "futures"}
         spot = markets["spot"]
@@ -61,7 +61,7 @@ async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
         assert bybit_markets["spot"]["catalog_error"] is None
 
         # OKX's from its v5 public/instruments (SPOT and SWAP): instrument ids, tickSz, lotSz.
-        assert okx["exchange"] == "okx"
+        assert (okx["exchange"], okx["title"]) == ("okx", "OKX")
         okx_markets = {m["market"]: m for m in okx["markets"]}
         assert okx_markets["spot"]["catalog_error"] is None
         assert "8h" not in okx_markets["futures"]["timeframes"]

@@ -8,7 +8,7 @@ import {
   type StoredCandle,
 } from "./stack.mjs";
 
-/** A local Binance, a local Bybit and one server (temporary store and datadir) per worker. */
+/** A local Binance, Bybit and OKX and one server (temporary store and datadir) per worker. */
 export interface Stack {
   readonly exchangeEnv: Record<string, string>;
   readonly datadir: string;
@@ -23,11 +23,12 @@ export const BYBIT_LIVE = "bybit:spot:BTC/USDT:1m"; // history from download-dat
 export const test = base.extend<object, { stack: Stack }>({
   stack: [
     async ({}, use) => {
-      const [fake, bybit] = await Promise.all([
+      const [fake, bybit, okx] = await Promise.all([
         startFakeBinance({ speed: 60 }),
         startFakeBinance({ speed: 60, name: "fake-bybit", venue: "bybit" }),
+        startFakeBinance({ speed: 60, name: "fake-okx", venue: "okx" }),
       ]);
-      const exchangeEnv = { ...fake.env, ...bybit.env };
+      const exchangeEnv = { ...fake.env, ...bybit.env, ...okx.env };
       const datadir = makeDatadir();
       const server = await startServer({ exchangeEnv, datadir });
       // The live series' history comes from the real `freqtrade download-data` on its first
@@ -41,7 +42,7 @@ export const test = base.extend<object, { stack: Stack }>({
       );
       await use({ exchangeEnv, datadir, server });
       await server.stop();
-      await Promise.all([fake.stop(), bybit.stop()]);
+      await Promise.all([fake.stop(), bybit.stop(), okx.stop()]);
     },
     { scope: "worker", timeout: 120_000 },
   ],

@@ -329,7 +329,7 @@ test("the exchange picker switches venue, keeps the pair and offers that venue's
   await expect.poll(() => hook(page, "seriesId")).toBe("bybit:spot:BTC/USDT:8h");
   releaseVenues();
   // The picker lists what the server serves.
-  await expect(page.locator("#exchange option")).toHaveText(["Binance", "Bybit"]);
+  await expect(page.locator("#exchange option")).toHaveText(["Binance", "Bybit", "OKX"]);
   // Bybit has no 8h candles: the chart falls back to 1m and hides the button.
   await expect.poll(() => hook(page, "seriesId")).toBe(BYBIT_LIVE);
   expect(new URL(page.url()).searchParams.get("series_id")).toBe(BYBIT_LIVE);

@@ -11,7 +11,7 @@ export function poll<T>(
 export function startFakeBinance(options?: {
   speed?: number;
   name?: string;
-  venue?: "binance" | "bybit";
+  venue?: "binance" | "bybit" | "okx";
 }): Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
 export function makeDatadir(prefixes?: string[]): string;
 export function writeFreqtradeFile(datadir: string, pair: string, rows: number): void;

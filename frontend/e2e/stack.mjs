@@ -84,7 +84,7 @@ async function stopProcess(child) {
  * that point at it.
  */
 export async function startFakeBinance({ speed = 60, name = "fake-binance", venue = "binance" } = {}) {
-  const urls = venue === "bybit" ? 3 : 4; // the settings it prints
+  const urls = venue === "binance" ? 4 : 3; // the settings it prints
   const child = spawn(
     CLI,
     [`fake-${venue}`, "--speed", String(speed), "--history-days", "3",

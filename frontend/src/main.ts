@@ -392,7 +392,7 @@ async function loadVenues(): Promise<void> {
       ...names.map((name) => {
         const option = document.createElement("option");
         option.value = name;
-        option.textContent = name.charAt(0).toUpperCase() + name.slice(1);
+        option.textContent = venues.title(name);
         return option;
       }),
     );

@@ -73,5 +73,6 @@ export interface MarketInfo {
 /** One entry of `GET /api/market/exchanges`. */
 export interface ExchangeInfo {
   readonly exchange: string;
+  readonly title?: string; // as people write it ("OKX"); older servers leave it out
   readonly markets: MarketInfo[];
 }

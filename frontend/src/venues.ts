@@ -35,6 +35,12 @@ export class Venues {
     return this.list.map((v) => v.exchange);
   }
 
+  /** The venue's name as people write it (`OKX`), from the server, else capitalised. */
+  title(exchange: string): string {
+    const title = this.list.find((v) => v.exchange === exchange)?.title;
+    return title ?? exchange.charAt(0).toUpperCase() + exchange.slice(1);
+  }
+
   offers(exchange: string, timeframe: Timeframe): boolean {
     return this.timeframes.get(exchange)?.has(timeframe) ?? true;
   }

@@ -42,6 +42,12 @@ describe("Venues", () => {
     expect(venues.symbols("bybit", "spot")).toEqual(["BTC/USDT"]);
     expect(venues.symbols("bybit", "futures")).toEqual([]);
   });
+
+  it("titles a venue as the server writes it, else capitalised", () => {
+    const okx = Venues.from([{ exchange: "okx", title: "OKX", markets: [] }]);
+    expect(okx.title("okx")).toBe("OKX");
+    expect(venues.title("bybit")).toBe("Bybit"); // a server that sends no title
+  });
 });
 
 describe("resolveSymbol", () => {

@@ -31,7 +31,7 @@ from app.api.schemas import (
 )
 from app.candle import candle_from_json, candles_to_dicts
 from app.errors import ClientError
-from app.series import parse_series_id, series_id_pattern
+from app.series import parse_series_id, series_id_pattern, venue_title
 
 router = APIRouter(prefix="/api/market")
 
@@ -127,7 +127,9 @@ async def list_exchanges(venues: VenuesDep) -> JSONBytesResponse:
                     "catalog_error": None if symbols is not None else "market list unavailable",
                 }
             )
-        exchanges.append({"exchange": venue.name, "markets": markets})
+        exchanges.append(
+            {"exchange": venue.name, "title": venue_title(venue.name), "markets": markets}
+        )
     return JSONBytesResponse({"exchanges": exchanges})
 
 

@@ -102,6 +102,7 @@ class MarketEntry(BaseModel):
 
 class ExchangeEntry(BaseModel):
     exchange: str
+    title: str = Field(description="the venue's name as people write it (`OKX`)")
     markets: list[MarketEntry]
 
 

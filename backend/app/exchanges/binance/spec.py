@@ -5,4 +5,4 @@ from typing import Final
 
 from app.series import TIMEFRAMES, VenueFacts
 
-SPEC: Final = VenueFacts("binance", TIMEFRAMES)
+SPEC: Final = VenueFacts("binance", TIMEFRAMES, "Binance")

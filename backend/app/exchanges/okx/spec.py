@@ -6,5 +6,5 @@ from typing import Final
 from app.series import VenueFacts
 
 SPEC: Final = VenueFacts(
-    "okx", ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w")
+    "okx", ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w"), "OKX"
 )
