@@ -108,7 +108,8 @@ def each_venue(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
         exchange.stop()
 
 
-# The venues with an exchange-compatible facade (`/<venue>/...`); OKX's is not built yet.
+# The venues whose facades the shared facade tests drive (REST and streams); OKX's facade
+# serves REST only and has its own tests (test_okx_facade.py).
 FACADE_VENUES = ("binance", "bybit")
 
 

@@ -41,21 +41,22 @@ CCXT_TYPES = {"spot": "spot", "futures": "linear"}
 
 
 def api_urls(venue: str, base: str) -> dict[str, str]:
-    """ccxt's `urls.api` for a Binance or Bybit host at `base`: the README's snippet."""
+    """ccxt's `urls.api` for a Binance, Bybit or OKX host at `base`: the README's snippet."""
     if venue == "binance":
         return {"public": f"{base}/api/v3", "fapiPublic": f"{base}/fapi/v1",
                 "fapiPublicV2": f"{base}/fapi/v2"}  # fmt: skip
+    if venue == "okx":
+        return {"rest": base}
     return dict.fromkeys(("spot", "futures", "v2", "public", "private"), base)
 
 
 def ccxt_config(venue: str, base: str, market: str) -> dict[str, Any]:
+    kind = "spot" if market == "spot" else ("future" if venue == "binance" else "swap")
     return {
         "urls": {"api": api_urls(venue, base)},
         "options": {
-            "defaultType": "spot"
-            if market == "spot"
-            else ("future" if venue == "binance" else "swap"),
-            "fetchMarkets": {"types": [CCXT_TYPES[market]]},
+            "defaultType": kind,
+            "fetchMarkets": {"types": [CCXT_TYPES[market] if venue != "okx" else kind]},
         },
         "enableRateLimit": False,
     }

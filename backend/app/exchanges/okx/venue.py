@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+from starlette.types import ASGIApp
+
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
+from app.exchanges.facade_support import SymbolNames
+from app.exchanges.okx.facade import OkxFacade
 from app.exchanges.okx.feed import OkxFeed
 from app.exchanges.okx.limits import OkxRatePolicy
 from app.exchanges.okx.rest import URL, okx_api_urls, okx_rest
 from app.exchanges.okx.settings import OkxSettings
+from app.exchanges.ports import FacadeContext, MarketCatalog
 from app.exchanges.registry import Venue
-from app.exchanges.upstream import UpstreamLimiter, UpstreamMetrics
+from app.exchanges.upstream import UpstreamLimiter, UpstreamMetrics, UpstreamProxy
+from app.series import Market
 
 
 def okx_venue(settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTEM_CLOCK) -> Venue:
     s = settings.venue(OkxSettings)
     urls = okx_api_urls(s.rest_url)
     limiter = UpstreamLimiter("okx", OkxRatePolicy(), clock, metrics)
+    proxy = UpstreamProxy(limiter, clock, cache_s=settings.facade.cache_s, timeout_s=10.0)
+    hosts: dict[Market, str] = {"spot": s.rest_url, "futures": s.rest_url}
     per_connection = s.ws_channels_per_connection
+
+    def facade(context: FacadeContext, catalog: MarketCatalog) -> ASGIApp:
+        return OkxFacade(context, proxy, SymbolNames(catalog, _pair_by_name), hosts)
+
     return Venue.of(
         "okx", okx_rest(urls, limiter), {
             "spot": OkxFeed("spot", s.spot_ws_url, per_connection),
             "futures": OkxFeed("futures", s.swap_ws_url, per_connection),
         },
         custom_api_urls=None if urls == okx_api_urls(URL) else urls, limiter=limiter,
-        ccxt_futures_type="swap",
+        facade=facade, closers=(proxy.close,), ccxt_futures_type="swap",
     )  # fmt: skip
+
+
+def _pair_by_name(market: Market, inst: str) -> str | None:
+    """`BTC-USDT` → `BTC/USDT`, `BTC-USDT-SWAP` → `BTC/USDT:USDT` (when the list is away)."""
+    parts = inst.split("-")
+    if market == "spot" and len(parts) == 2 and all(parts):
+        return f"{parts[0]}/{parts[1]}"
+    if market == "futures" and len(parts) == 3 and parts[2] == "SWAP" and all(parts[:2]):
+        return f"{parts[0]}/{parts[1]}:{parts[1]}"
+    return None

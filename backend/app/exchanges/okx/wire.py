@@ -1,10 +1,16 @@
-"""OKX's names for what a series id says: instrument ids and bars. Pure functions."""
+"""OKX's names for what a series id says (instrument ids and bars), and what its REST
+answers look like (the facade's envelope, rows and errors). Pure functions."""
 
 from __future__ import annotations
 
-from typing import Final
+import math
+from typing import Any, Final
 
-from app.series import SeriesId
+import orjson
+
+from app.candle import CandleRow
+from app.exchanges.frames import decimal_text
+from app.series import Market, SeriesId
 
 # freqtrade's timeframes to OKX bars. From 6h up OKX's plain bars (`1D`) are aligned to
 # Hong Kong time; the `utc` ones match freqtrade's (and ccxt's) UTC candles.
@@ -25,3 +31,85 @@ def inst_id(series: SeriesId) -> str:
 def topic(channel: str, inst: str) -> str:
     """The feed's topic for a channel of an instrument: `candle1m:BTC-USDT`."""
     return f"{channel}:{inst}"
+
+
+# -- what the facade (`/okx/api/v5/...`) answers ---------------------------------------
+
+CANDLE_LIMITS: Final = {"candles": (100, 300), "history-candles": (100, 100)}  # default, most
+
+
+class OkxError(Exception):
+    """An error in OKX's shape: `{"code", "msg", "data": []}`, on HTTP 400 unless said."""
+
+    def __init__(self, code: str, msg: str, *, status: int = 400,
+                 retry_after_s: float | None = None) -> None:  # fmt: skip
+        super().__init__(msg)
+        self.code, self.msg, self.status = code, msg, status
+        self.retry_after_s = retry_after_s
+
+
+def envelope(data: Any, code: str = "0", msg: str = "") -> bytes:
+    return orjson.dumps({"code": code, "msg": msg, "data": data})
+
+
+def envelope_with_rows(rows: bytes) -> bytes:
+    """`envelope` of rows given already as JSON."""
+    return b'{"code":"0","msg":"","data":' + rows + b"}"
+
+
+def params_error(name: str) -> OkxError:
+    return OkxError("51000", f"Parameter {name} error")
+
+
+def unknown_instrument() -> OkxError:
+    return OkxError("51001", "Instrument ID does not exist")
+
+
+def unknown_path(path: str) -> OkxError:
+    return OkxError("404", f"Not Found: {path} is not served", status=404)
+
+
+def too_many_requests(wait_s: float) -> OkxError:
+    return OkxError(
+        "50011",
+        f"Too Many Requests: the exchange limits this server for {math.ceil(wait_s)}s more; "
+        "candles of live series are still served.",
+        status=429, retry_after_s=wait_s,
+    )  # fmt: skip
+
+
+def unavailable(detail: str) -> OkxError:
+    return OkxError("50001", f"Service temporarily unavailable: {detail}", status=503)
+
+
+def market_of(inst: str) -> Market:
+    return "futures" if inst.upper().endswith("-SWAP") else "spot"
+
+
+def timeframe_of(bar: str | None) -> str:
+    """freqtrade's timeframe of an OKX bar; Hong Kong-aligned bars (`1D`) are not served."""
+    timeframe = TIMEFRAME_OF_BAR.get(bar or "1m")
+    if timeframe is None:
+        raise params_error("bar")
+    return timeframe
+
+
+def int_param(params: Any, name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 20:
+        raise params_error(name)
+    return int(raw)
+
+
+def candle_row(candle: CandleRow, closed: bool, market: Market) -> list[str]:
+    """`[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]`. The store keeps the base
+    volume: spot's `vol` is that (its quote volumes are unknown here: "0"); a swap's base
+    volume is `volCcy`, what ccxt reads, and `vol` (contracts) repeats it, exact where a
+    contract is one coin."""
+    t, o, h, low, c, v = candle
+    d = decimal_text
+    volume = d(v)
+    in_ccy = "0" if market == "spot" else volume
+    return [str(t * 1000), d(o), d(h), d(low), d(c), volume, in_ccy, "0", "1" if closed else "0"]

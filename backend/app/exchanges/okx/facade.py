@@ -1,0 +1,145 @@
+"""`/okx`: OKX's v5 public market-data REST (`/api/v5/...`), answered as OKX answers, so
+that freqtrade, `download-data` and any ccxt client point `urls.api.rest` here.
+
+Candles come from this server's store, newest first, `market/candles` with the forming
+candle as the first row (`confirm` "0"), `market/history-candles` closed ones only; both
+paged with `after` (older than) and `before` (newer than). `public/instruments` is OKX's own
+document, kept and refreshed in the background; `public/time` is answered here; tickers,
+order books, funding and the other public market data on the allowlist are forwarded, each
+query answered from one upstream call per `cache_s`. Errors come in OKX's `code` envelope;
+anything else, and any signed request, is a 404 in that shape. While OKX bans this server,
+forwarded requests get 429 with code 50011 and `Retry-After`. No stream is served here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.exchanges.facade_support import (
+    SymbolNames,
+    VenueFacade,
+    client_of,
+    open_at_or_after,
+    with_forming,
+    with_row,
+)
+from app.exchanges.okx import wire
+from app.exchanges.ports import FacadeContext
+from app.exchanges.upstream import UpstreamProxy
+from app.series import Market, align_time
+
+JSON: Final = "application/json"
+# OKX's one host serves every instrument type.
+_HOST: Final[Market] = "spot"
+
+
+class OkxFacade(VenueFacade):
+    venue = "okx"
+    forwarded: Mapping[str, Market] = dict.fromkeys(
+        (
+            "/api/v5/market/ticker",
+            "/api/v5/market/tickers",
+            "/api/v5/market/books",
+            "/api/v5/market/trades",
+            "/api/v5/market/index-tickers",
+            "/api/v5/market/mark-price-candles",
+            "/api/v5/market/index-candles",
+            "/api/v5/public/funding-rate",
+            "/api/v5/public/funding-rate-history",
+            "/api/v5/public/mark-price",
+            "/api/v5/public/open-interest",
+            "/api/v5/public/price-limit",
+        ),
+        _HOST,
+    )
+    documents: Mapping[str, Market] = {"/api/v5/public/instruments": _HOST}
+
+    def __init__(
+        self, context: FacadeContext, proxy: UpstreamProxy, names: SymbolNames,
+        hosts: Mapping[Market, str],
+    ) -> None:  # fmt: skip
+        super().__init__(context, proxy, names, hosts)
+        self.routes.update({
+            "/api/v5/public/time": (self._time, "local", "time"),
+            "/api/v5/market/candles": (self._candles, "store", "/api/v5/market/candles"),
+            "/api/v5/market/history-candles": (
+                self._history_candles, "store", "/api/v5/market/history-candles"
+            ),
+        })  # fmt: skip
+
+    async def _time(self, request: Request) -> Response:
+        now_ms = int(self.context.clock.time() * 1000)
+        return Response(wire.envelope([{"ts": str(now_ms)}]), media_type=JSON)
+
+    async def _candles(self, request: Request) -> Response:
+        return await self._answer_candles(request, "candles", forming=True)
+
+    async def _history_candles(self, request: Request) -> Response:
+        return await self._answer_candles(request, "history-candles", forming=False)
+
+    async def _answer_candles(self, request: Request, kind: str, *, forming: bool) -> Response:
+        params = request.query_params
+        inst = params.get("instId")
+        if not inst:
+            raise wire.params_error("instId")
+        timeframe = wire.timeframe_of(params.get("bar"))
+        default_limit, most = wire.CANDLE_LIMITS[kind]
+        limit = min(max(wire.int_param(params, "limit") or default_limit, 1), most)
+        after_ms, before_ms = wire.int_param(params, "after"), wire.int_param(params, "before")
+        series = await self.series("okx", wire.market_of(inst), inst, timeframe)
+        # `after`: opened before it; `before`: opened after it (both exclusive, in ms).
+        end = None if after_ms is None else align_time((after_ms - 1) // 1000, timeframe)
+        start = None if before_ms is None else open_at_or_after(before_ms + 1, timeframe)
+        if end is not None and start is not None and end < start:
+            return Response(wire.envelope([]), media_type=JSON)
+        window = await self.context.klines.klines(
+            series, client_of(request), limit, start=start, end=end, newest=True
+        )
+        if not forming:  # history-candles: closed candles only
+            window = replace(window, forming=None)
+        closed, current = with_forming(window, limit, True)
+        market = series.market
+        rows = self.context.klines.rendered(  # newest first
+            ("okx", window.version, len(closed)),
+            lambda: orjson.dumps([wire.candle_row(c, True, market) for c in reversed(closed)]),
+        )
+        row = None if current is None else orjson.dumps(wire.candle_row(current, False, market))
+        return Response(wire.envelope_with_rows(with_row(rows, row, first=True)), media_type=JSON)
+
+    # -- OKX's error shape ------------------------------------------------------------
+
+    def is_signed(self, request: Request) -> bool:
+        return any(h.startswith("ok-access-") for h in request.headers)
+
+    def owns(self, e: Exception) -> bool:
+        return isinstance(e, wire.OkxError)
+
+    def render(self, e: Exception) -> Response:
+        assert isinstance(e, wire.OkxError)
+        headers = None
+        if e.retry_after_s is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(e.retry_after_s)))}
+        body = wire.envelope([], e.code, e.msg)
+        return Response(body, status_code=e.status, media_type=JSON, headers=headers)
+
+    def rate_limited(self, wait_s: float) -> Exception:
+        return wire.too_many_requests(wait_s)
+
+    def unknown_symbol(self) -> Exception:
+        return wire.unknown_instrument()
+
+    def unavailable(self, detail: str) -> Exception:
+        return wire.unavailable(detail)
+
+    def bad_request(self, detail: str) -> Exception:
+        return wire.OkxError("51000", detail)
+
+    def unknown_path(self, path: str) -> Exception:
+        return wire.unknown_path(path)

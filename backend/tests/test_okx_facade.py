@@ -1,0 +1,152 @@
+"""The OKX-compatible facade (`/okx/api/v5/...`, REST) against the real ccxt and the real
+`freqtrade download-data`: what a client reads through it is what it reads from the local
+OKX itself, candles from the store (newest first, the forming one first on
+`market/candles`), errors in OKX's envelope mapping to the same ccxt exceptions, private
+paths going nowhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import ccxt
+import ccxt.async_support as ccxt_async
+import pytest
+
+from app.series import parse_series_id
+from local_exchange.server import FakeVenue
+from tests.conftest import SettingsFactory
+from tests.freqtrade_support import freqtrade_rows
+from tests.live_support import (
+    clock_of,
+    exchange_history,
+    live_settings,
+    serving,
+    start_fake,
+    wait_backfilled,
+    wait_caught_up,
+)
+from tests.support import LiveServer, live_server
+from tests.test_facades import as_ccxt, ccxt_config, download, download_config
+
+PAIRS = {"spot": "BTC/USDT", "futures": "BTC/USDT:USDT"}
+
+
+@pytest.fixture(name="fake")
+def local_okx() -> Iterator[FakeVenue]:
+    exchange = start_fake(venue="okx", stepped=True)
+    try:
+        yield exchange
+    finally:
+        exchange.stop()
+
+
+@asynccontextmanager
+async def clients(s: LiveServer, fake: FakeVenue, market: str) -> AsyncIterator[tuple[Any, Any]]:
+    """An async ccxt client through the facade, and one straight to the exchange."""
+    ours = ccxt_async.okx(ccxt_config("okx", f"{s.base_url}/okx", market))
+    theirs = ccxt_async.okx(ccxt_config("okx", fake.rest_url, market))
+    try:
+        yield ours, theirs
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+@pytest.mark.parametrize("market", ["spot", "futures"])
+async def test_candles_through_ccxt_are_the_exchanges(
+    make_settings: SettingsFactory, fake: FakeVenue, market: str
+) -> None:
+    """The newest candles (the forming one last, as ccxt orders them) and a window by
+    `since`, of a live series and of one asked for only here."""
+    live = f"okx:{market}:{PAIRS[market]}:1m"
+    asked = f"okx:{market}:{PAIRS[market].replace('BTC', 'ETH')}:1m"
+    settings = make_settings(**live_settings(fake, whitelist=[live], ondemand_idle_ttl_s=3600))
+    async with serving(settings, fake) as s:
+        await wait_caught_up(s, fake, live)
+        # OKX pages 100 candles: until the live catch-up has paged its way up, a window of
+        # the newest candles can straddle the hole it is filling.
+        await wait_backfilled(s, live)
+        async with clients(s, fake, market) as (ours, _):
+            for series_id in (live, asked):
+                symbol = parse_series_id(series_id).symbol
+                rows = await ours.fetch_ohlcv(symbol, "1m", limit=100)
+                assert len(rows) == 100
+                closed, forming = rows[:-1], rows[-1]
+                first, last = int(closed[0][0]) // 1000, int(closed[-1][0]) // 1000
+                assert closed == as_ccxt(exchange_history(fake, series_id, first, last))
+                assert int(forming[0]) // 1000 == last + 60
+                since = int(rows[0][0]) - 600 * 60_000
+                window = await ours.fetch_ohlcv(symbol, "1m", since=since, limit=100)
+                assert len(window) == 100 and window[0][0] == since
+                start = since // 1000
+                assert window == as_ccxt(exchange_history(fake, series_id, start, start + 99 * 60))
+
+
+async def test_errors_and_private_paths_answer_in_okxs_shape(
+    make_settings: SettingsFactory, fake: FakeVenue
+) -> None:
+    settings = make_settings(**live_settings(fake, live_ingest=False))
+    async with serving(settings, fake) as s, clients(s, fake, "spot") as (ours, theirs):
+        calls = [
+            {"instId": "NOPE-USDT", "bar": "1m"},
+            {"instId": "BTC-USDT", "bar": "2m"},
+            {"instId": "BTC-USDT", "bar": "1m", "limit": "x"},
+        ]
+        for params in calls:
+            raised = []
+            for client in (ours, theirs):
+                with pytest.raises(ccxt.BaseError) as e:
+                    await client.public_get_market_candles(params)
+                raised.append(type(e.value))
+            assert raised[0] is raised[1], (params, raised)
+        r = await s.http.get("/okx/api/v5/market/candles", params={"instId": "BTC-USDT"})
+        assert r.status_code == 200 and r.json()["code"] == "0"
+        assert r.json()["data"][0][8] == "0"  # the forming candle first
+        r = await s.http.get(
+            "/okx/api/v5/market/history-candles", params={"instId": "BTC-USDT", "limit": "500"}
+        )
+        rows = r.json()["data"]
+        assert len(rows) == 100 and {row[8] for row in rows} == {"1"}  # closed only, at most 100
+        assert [int(row[0]) for row in rows] == sorted((int(row[0]) for row in rows), reverse=True)
+        time = (await s.http.get("/okx/api/v5/public/time")).json()
+        assert abs(int(time["data"][0]["ts"]) - fake.exchange.clock.now_ms()) < 120_000
+        before = fake.exchange.rest_requests
+        for path in ("/api/v5/account/balance", "/api/v5/trade/order", "/api/v5/asset/balances"):
+            r = await s.http.get(f"/okx{path}")
+            assert r.status_code == 404 and r.json()["data"] == [], (path, r.text)
+        signed = await s.http.get(
+            "/okx/api/v5/market/tickers", params={"instType": "SPOT"},
+            headers={"OK-ACCESS-KEY": "k", "OK-ACCESS-SIGN": "s"},
+        )  # fmt: skip
+        assert signed.status_code == 404
+        assert fake.exchange.rest_requests == before
+        # The market list is the exchange's own document.
+        assert (await ours.load_markets())["BTC/USDT"]["id"] == "BTC-USDT"
+        assert (await ours.load_markets()).keys() == (await theirs.load_markets()).keys()
+
+
+async def test_download_data_through_the_facade(
+    make_settings: SettingsFactory, fake: FakeVenue, tmp_path: Path
+) -> None:
+    """The real `freqtrade download-data --exchange okx`, pointed at the facade, writes the
+    exchange's own candles; a second download asks the exchange for no candle at all."""
+    pair, series_id = "BTC/USDT", "okx:spot:BTC/USDT:1m"
+    settings = make_settings(**live_settings(fake, live_ingest=False))
+    async with live_server(settings, clock_of(fake)) as s:
+        config = download_config(tmp_path / "config.json", "okx", f"{s.base_url}/okx", "spot")
+        await download(config, tmp_path / "first", pair, "spot")
+        asked = sum(
+            n for path, n in fake.exchange.rest_requests_by_path.items() if "candles" in path
+        )
+        await download(config, tmp_path / "second", pair, "spot")
+        assert (
+            sum(n for path, n in fake.exchange.rest_requests_by_path.items() if "candles" in path)
+            == asked
+        )
+    for datadir in ("first", "second"):
+        rows = freqtrade_rows(tmp_path / datadir, pair, "1m", "feather", "spot")
+        assert len(rows) >= 1_000
+        assert rows == exchange_history(fake, series_id, rows[0][0], rows[-1][0])
