@@ -262,6 +262,13 @@ def with_forming(
     return closed, window.forming if len(closed) < limit else None
 
 
+def retry_after_headers(retry_after_s: float | None) -> dict[str, str] | None:
+    """`Retry-After` in whole seconds (at least 1), as the venues send it with a 429."""
+    if retry_after_s is None:
+        return None
+    return {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
+
+
 def with_row(rows: bytes, row: bytes | None, *, first: bool) -> bytes:
     """The JSON array `rows` with the JSON value `row` added as its first or last item:
     the closed rows are rendered once per change (`KlineSource.rendered`), the forming

@@ -13,7 +13,6 @@ with `Retry-After`; klines of live series keep being served.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -31,6 +30,7 @@ from app.exchanges.facade_support import (
     VenueFacade,
     client_of,
     open_at_or_after,
+    retry_after_headers,
     with_forming,
     with_row,
 )
@@ -203,9 +203,7 @@ class BinanceFacade(VenueFacade):
 
     def render(self, e: Exception) -> Response:
         assert isinstance(e, wire.BinanceError)
-        headers = None
-        if e.retry_after_s is not None:
-            headers = {"Retry-After": str(max(1, math.ceil(e.retry_after_s)))}
+        headers = retry_after_headers(e.retry_after_s)
         return Response(e.body(), status_code=e.status, media_type=JSON, headers=headers)
 
     def rate_limited(self, wait_s: float) -> Exception:

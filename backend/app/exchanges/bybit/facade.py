@@ -12,7 +12,6 @@ requests get 429 with `retCode` 10006 and `Retry-After`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Final
 
@@ -31,6 +30,7 @@ from app.exchanges.facade_support import (
     VenueFacade,
     client_of,
     open_at_or_after,
+    retry_after_headers,
     with_forming,
     with_row,
 )
@@ -186,9 +186,7 @@ class BybitFacade(VenueFacade):
 
     def render(self, e: Exception) -> Response:
         assert isinstance(e, wire.BybitError)
-        headers = None
-        if e.retry_after_s is not None:
-            headers = {"Retry-After": str(max(1, math.ceil(e.retry_after_s)))}
+        headers = retry_after_headers(e.retry_after_s)
         body = wire.envelope({}, self._now_ms(), e.code, e.msg)
         return Response(body, status_code=e.status, media_type=JSON, headers=headers)
 

@@ -13,7 +13,6 @@ forwarded requests get 429 with code 50011 and `Retry-After`. No stream is serve
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Final
@@ -27,6 +26,7 @@ from app.exchanges.facade_support import (
     VenueFacade,
     client_of,
     open_at_or_after,
+    retry_after_headers,
     with_forming,
     with_row,
 )
@@ -123,9 +123,7 @@ class OkxFacade(VenueFacade):
 
     def render(self, e: Exception) -> Response:
         assert isinstance(e, wire.OkxError)
-        headers = None
-        if e.retry_after_s is not None:
-            headers = {"Retry-After": str(max(1, math.ceil(e.retry_after_s)))}
+        headers = retry_after_headers(e.retry_after_s)
         body = wire.envelope([], e.code, e.msg)
         return Response(body, status_code=e.status, media_type=JSON, headers=headers)
 
