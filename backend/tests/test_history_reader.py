@@ -245,6 +245,7 @@ def test_datadir_resolution(tmp_path: Path) -> None:
     default = resolve_datadir(None, None)
     assert default.all() == {
         "binance": Path("user_data/data/binance"), "bybit": Path("user_data/data/bybit"),
+        "okx": Path("user_data/data/okx"),
     }  # fmt: skip
     config = tmp_path / "config.json"
     config.write_text('{\n // freqtrade allows comments\n "datadir": "/data/x",\n}')
@@ -252,6 +253,7 @@ def test_datadir_resolution(tmp_path: Path) -> None:
     config.write_text('{"user_data_dir": "/ud", "exchange": {"name": "Bybit"}}')
     assert resolve_datadir(None, config).all() == {
         "binance": Path("/ud/data/binance"), "bybit": Path("/ud/data/bybit"),
+        "okx": Path("/ud/data/okx"),
     }  # fmt: skip
     assert resolve_datadir(explicit, config) == Datadirs(explicit, "bybit")
     # A datadir named after a venue is that venue's, whatever the config says; the other
@@ -259,4 +261,5 @@ def test_datadir_resolution(tmp_path: Path) -> None:
     named = tmp_path / "data" / "bybit"
     assert resolve_datadir(named, None).all() == {
         "binance": tmp_path / "data" / "binance", "bybit": named,
+        "okx": tmp_path / "data" / "okx",
     }  # fmt: skip
