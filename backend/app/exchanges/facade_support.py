@@ -262,6 +262,26 @@ def with_forming(
     return closed, window.forming if len(closed) < limit else None
 
 
+def int_param(
+    params: Mapping[str, str], name: str, invalid: Callable[[str], Exception]
+) -> int | None:
+    """A whole-number query parameter (at most 20 digits), None when absent or empty;
+    anything else raises the venue's `invalid(name)`."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 20:
+        raise invalid(name)
+    return int(raw)
+
+
+def limit_param(
+    params: Mapping[str, str], default: int, most: int, invalid: Callable[[str], Exception]
+) -> int:
+    """`limit` within 1..`most`; absent or 0, `default`."""
+    return min(max(int_param(params, "limit", invalid) or default, 1), most)
+
+
 def retry_after_headers(retry_after_s: float | None) -> dict[str, str] | None:
     """`Retry-After` in whole seconds (at least 1), as the venues send it with a 429."""
     if retry_after_s is None:

@@ -29,6 +29,8 @@ from app.exchanges.facade_support import (
     SymbolNames,
     VenueFacade,
     client_of,
+    int_param,
+    limit_param,
     open_at_or_after,
     retry_after_headers,
     with_forming,
@@ -103,9 +105,9 @@ class BinanceFacade(VenueFacade):
             raise wire.mandatory("symbol")
         timeframe = wire.interval_of(params.get("interval"))
         default_limit, most = wire.KLINE_LIMITS[market]
-        limit = min(max(wire.int_param(params, "limit") or default_limit, 1), most)
-        start_ms = wire.int_param(params, "startTime")
-        end_ms = wire.int_param(params, "endTime")
+        limit = limit_param(params, default_limit, most, wire.illegal)
+        start_ms = int_param(params, "startTime", wire.illegal)
+        end_ms = int_param(params, "endTime", wire.illegal)
         series = await self.series("binance", market, symbol, timeframe)
         start = None if start_ms is None else open_at_or_after(start_ms, timeframe)
         end = None if end_ms is None else align_time(end_ms // 1000, timeframe)

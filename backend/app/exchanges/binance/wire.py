@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
@@ -82,15 +82,6 @@ def interval_of(raw: str | None) -> str:
     if raw not in TIMEFRAMES:
         raise invalid_interval()
     return raw
-
-
-def int_param(params: Any, name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or len(raw) > 20:
-        raise illegal(name)
-    return int(raw)
 
 
 def split_symbol(symbol: str) -> tuple[str, str] | None:

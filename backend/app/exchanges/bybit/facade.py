@@ -29,6 +29,8 @@ from app.exchanges.facade_support import (
     SymbolNames,
     VenueFacade,
     client_of,
+    int_param,
+    limit_param,
     open_at_or_after,
     retry_after_headers,
     with_forming,
@@ -89,8 +91,9 @@ class BybitFacade(VenueFacade):
             raise wire.params_error("symbol is required")
         timeframe = wire.timeframe_of(params.get("interval"))
         default_limit, most = wire.KLINE_LIMITS
-        limit = min(max(wire.int_param(params, "limit") or default_limit, 1), most)
-        start_ms, end_ms = wire.int_param(params, "start"), wire.int_param(params, "end")
+        limit = limit_param(params, default_limit, most, wire.not_an_integer)
+        start_ms = int_param(params, "start", wire.not_an_integer)
+        end_ms = int_param(params, "end", wire.not_an_integer)
         series = await self.series("bybit", market, symbol, timeframe)
         start = None if start_ms is None else open_at_or_after(start_ms, timeframe)
         end = None if end_ms is None else align_time(end_ms // 1000, timeframe)

@@ -48,6 +48,10 @@ def params_error(detail: str) -> BybitError:
     return BybitError(10001, f"params error: {detail}")
 
 
+def not_an_integer(name: str) -> BybitError:
+    return params_error(f"{name} must be an integer")
+
+
 def unknown_path(path: str) -> BybitError:
     return BybitError(10001, f"params error: path {path} is not served", status=404)
 
@@ -77,15 +81,6 @@ def timeframe_of(raw: str | None) -> str:
     if timeframe is None:
         raise params_error("invalid interval")
     return timeframe
-
-
-def int_param(params: Any, name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or len(raw) > 20:
-        raise params_error(f"{name} must be an integer")
-    return int(raw)
 
 
 def kline_row(candle: CandleRow) -> list[str]:

@@ -25,6 +25,8 @@ from app.exchanges.facade_support import (
     SymbolNames,
     VenueFacade,
     client_of,
+    int_param,
+    limit_param,
     open_at_or_after,
     retry_after_headers,
     with_forming,
@@ -91,8 +93,9 @@ class OkxFacade(VenueFacade):
             raise wire.params_error("instId")
         timeframe = wire.timeframe_of(params.get("bar"))
         default_limit, most = wire.CANDLE_LIMITS[kind]
-        limit = min(max(wire.int_param(params, "limit") or default_limit, 1), most)
-        after_ms, before_ms = wire.int_param(params, "after"), wire.int_param(params, "before")
+        limit = limit_param(params, default_limit, most, wire.params_error)
+        after_ms = int_param(params, "after", wire.params_error)
+        before_ms = int_param(params, "before", wire.params_error)
         series = await self.series("okx", wire.market_of(inst), inst, timeframe)
         # `after`: opened before it; `before`: opened after it (both exclusive, in ms).
         end = None if after_ms is None else align_time((after_ms - 1) // 1000, timeframe)

@@ -94,15 +94,6 @@ def timeframe_of(bar: str | None) -> str:
     return timeframe
 
 
-def int_param(params: Any, name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or len(raw) > 20:
-        raise params_error(name)
-    return int(raw)
-
-
 def candle_row(candle: CandleRow, closed: bool, market: Market) -> list[str]:
     """`[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]`. The store keeps the base
     volume: spot's `vol` is that (its quote volumes are unknown here: "0"); a swap's base
