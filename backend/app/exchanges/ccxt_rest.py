@@ -147,7 +147,7 @@ class CcxtRestKlines:
 
 def ccxt_client(
     exchange_id: str, api_urls: dict[str, str], market: Market, *, futures_type: str,
-    timeout_s: float,
+    timeout_s: float, futures_markets: str = "linear",
 ) -> Any:  # fmt: skip
     """ccxt's async client for one market of a venue, its API URLs overridden (a local
     exchange in tests and the demo) and only that market's list loaded."""
@@ -158,7 +158,7 @@ def ccxt_client(
             "urls": {"api": api_urls},
             "options": {
                 "defaultType": "spot" if market == "spot" else futures_type,
-                "fetchMarkets": {"types": ["spot" if market == "spot" else "linear"]},
+                "fetchMarkets": {"types": ["spot" if market == "spot" else futures_markets]},
             },
             "timeout": int(timeout_s * 1000),
             "enableRateLimit": True,

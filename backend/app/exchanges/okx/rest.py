@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from app.exchanges.ccxt_rest import CcxtRestKlines
+from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.upstream import UpstreamLimiter
 from app.series import Market
 
@@ -23,16 +23,9 @@ def okx_rest(
     api_urls: dict[str, str], limiter: UpstreamLimiter, *, timeout_s: float = 10.0
 ) -> CcxtRestKlines:
     def make_client(market: Market) -> Any:
-        import ccxt.async_support as ccxt_async
-
-        kind = "spot" if market == "spot" else "swap"
-        return ccxt_async.okx(
-            {
-                "urls": {"api": api_urls},
-                "options": {"defaultType": kind, "fetchMarkets": {"types": [kind]}},
-                "timeout": int(timeout_s * 1000),
-                "enableRateLimit": True,
-            }
-        )
+        return ccxt_client(
+            "okx", api_urls, market, futures_type="swap", futures_markets="swap",
+            timeout_s=timeout_s,
+        )  # fmt: skip
 
     return CcxtRestKlines("okx", make_client, limiter, page_limit=PAGE_LIMIT)
