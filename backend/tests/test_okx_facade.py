@@ -6,13 +6,10 @@ paths going nowhere."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import ccxt
-import ccxt.async_support as ccxt_async
 import pytest
 
 from app.series import parse_series_id
@@ -28,10 +25,8 @@ from tests.live_support import (
     wait_backfilled,
     wait_caught_up,
 )
-from tests.support import LiveServer, live_server
-from tests.test_facades import as_ccxt, ccxt_config, download, download_config
-
-PAIRS = {"spot": "BTC/USDT", "futures": "BTC/USDT:USDT"}
+from tests.support import live_server
+from tests.test_facades import as_ccxt, clients, download, download_config, series_of
 
 
 @pytest.fixture(name="fake")
@@ -43,26 +38,13 @@ def local_okx() -> Iterator[FakeVenue]:
         exchange.stop()
 
 
-@asynccontextmanager
-async def clients(s: LiveServer, fake: FakeVenue, market: str) -> AsyncIterator[tuple[Any, Any]]:
-    """An async ccxt client through the facade, and one straight to the exchange."""
-    ours = ccxt_async.okx(ccxt_config("okx", f"{s.base_url}/okx", market))
-    theirs = ccxt_async.okx(ccxt_config("okx", fake.rest_url, market))
-    try:
-        yield ours, theirs
-    finally:
-        await ours.close()
-        await theirs.close()
-
-
 @pytest.mark.parametrize("market", ["spot", "futures"])
 async def test_candles_through_ccxt_are_the_exchanges(
     make_settings: SettingsFactory, fake: FakeVenue, market: str
 ) -> None:
     """The newest candles (the forming one last, as ccxt orders them) and a window by
     `since`, of a live series and of one asked for only here."""
-    live = f"okx:{market}:{PAIRS[market]}:1m"
-    asked = f"okx:{market}:{PAIRS[market].replace('BTC', 'ETH')}:1m"
+    live, asked = series_of(fake, market), series_of(fake, market, "ETH")
     settings = make_settings(**live_settings(fake, whitelist=[live], ondemand_idle_ttl_s=3600))
     async with serving(settings, fake) as s:
         await wait_caught_up(s, fake, live)
