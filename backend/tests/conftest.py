@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.config import Settings
+from app.config import Settings, VenueSettings
 from local_exchange.bybit_rest import BYBIT_REST, BYBIT_ROUTES
 from local_exchange.exchange import FakeExchange
 from local_exchange.okx_rest import OKX_REST, OKX_ROUTES
@@ -55,8 +55,7 @@ def make_settings(
             "live_ingest": False,
             # No test reaches a real exchange: every venue is a closed loopback port unless
             # the test points it at a local exchange.
-            **dict.fromkeys(_VENUE_REST_URLS, "http://127.0.0.1:9"),
-            **dict.fromkeys(_VENUE_WS_URLS, "ws://127.0.0.1:9"),
+            **_closed_venue_urls(),
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)
@@ -70,44 +69,43 @@ async def server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
         yield s
 
 
-_VENUE_REST_URLS = ("binance_spot_rest_url", "binance_futures_rest_url", "bybit_rest_url")
-_VENUE_WS_URLS = ("binance_spot_ws_url", "binance_futures_ws_url", "bybit_spot_ws_url",
-                  "bybit_linear_ws_url")  # fmt: skip
+def _closed_venue_urls() -> dict[str, str]:
+    """Every registered venue's URL settings (`okx_rest_url`, `bybit_spot_ws_url`...) at a
+    closed loopback port."""
+    return {
+        f"{name}_{field}": "ws://127.0.0.1:9" if field.endswith("ws_url") else "http://127.0.0.1:9"
+        for name, group in Settings.groups().items()
+        if issubclass(group, VenueSettings)
+        for field in group.model_fields
+        if field.endswith("_url")
+    }
+
+
+def _rest_face(**server_kw: Any) -> Iterator[FakeRest]:
+    exchange = FakeExchange(history_days=3)
+    server = RestServer(exchange, **server_kw)
+    server.start()
+    try:
+        yield FakeRest(exchange, f"http://127.0.0.1:{server.port}")
+    finally:
+        server.stop()
 
 
 @pytest.fixture
 def fake_bybit() -> Iterator[FakeRest]:
     """The local Bybit's REST face (v5 market endpoints) alone."""
-    exchange = FakeExchange(history_days=3)
-    server = RestServer(exchange, routes=BYBIT_ROUTES, dialect=BYBIT_REST)
-    server.start()
-    try:
-        yield FakeRest(exchange, f"http://127.0.0.1:{server.port}")
-    finally:
-        server.stop()
+    yield from _rest_face(routes=BYBIT_ROUTES, dialect=BYBIT_REST)
 
 
 @pytest.fixture
 def fake_okx() -> Iterator[FakeRest]:
     """The local OKX's REST face (v5 public and market endpoints) alone."""
-    exchange = FakeExchange(history_days=3)
-    server = RestServer(exchange, routes=OKX_ROUTES, dialect=OKX_REST)
-    server.start()
-    try:
-        yield FakeRest(exchange, f"http://127.0.0.1:{server.port}")
-    finally:
-        server.stop()
+    yield from _rest_face(routes=OKX_ROUTES, dialect=OKX_REST)
 
 
 @pytest.fixture
 def fake_binance() -> Iterator[FakeRest]:
-    exchange = FakeExchange(history_days=3)
-    server = RestServer(exchange)
-    server.start()
-    try:
-        yield FakeRest(exchange, f"http://127.0.0.1:{server.port}")
-    finally:
-        server.stop()
+    yield from _rest_face()
 
 
 @pytest.fixture

@@ -97,15 +97,20 @@ async def driven(clock: SteppedClock) -> AsyncIterator[ClockDriver]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-@pytest.fixture(params=VENUES, name="fake")
-def each_venue(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
-    """The local exchange of each venue in turn, on a stepped clock (a test module takes it
-    by importing it)."""
-    exchange = start_fake(venue=request.param, stepped=True)
+def stepped_fake(venue: str) -> Iterator[FakeVenue]:
+    """The local exchange of `venue` on a stepped clock, for a fixture to yield from."""
+    exchange = start_fake(venue=venue, stepped=True)
     try:
         yield exchange
     finally:
         exchange.stop()
+
+
+@pytest.fixture(params=VENUES, name="fake")
+def each_venue(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
+    """The local exchange of each venue in turn, on a stepped clock (a test module takes it
+    by importing it)."""
+    yield from stepped_fake(request.param)
 
 
 # The venues whose facades the shared facade tests drive (REST and streams); OKX's facade
@@ -116,11 +121,7 @@ FACADE_VENUES = ("binance", "bybit")
 @pytest.fixture(params=FACADE_VENUES, name="fake")
 def each_facade_venue(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
     """`each_venue`, of the venues whose facade exists."""
-    exchange = start_fake(venue=request.param, stepped=True)
-    try:
-        yield exchange
-    finally:
-        exchange.stop()
+    yield from stepped_fake(request.param)
 
 
 def fut_of(fake: FakeVenue, base: str = "BTC") -> str:

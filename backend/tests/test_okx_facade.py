@@ -21,7 +21,7 @@ from tests.live_support import (
     exchange_history,
     live_settings,
     serving,
-    start_fake,
+    stepped_fake,
     wait_backfilled,
     wait_caught_up,
 )
@@ -31,11 +31,7 @@ from tests.test_facades import as_ccxt, clients, download, download_config, seri
 
 @pytest.fixture(name="fake")
 def local_okx() -> Iterator[FakeVenue]:
-    exchange = start_fake(venue="okx", stepped=True)
-    try:
-        yield exchange
-    finally:
-        exchange.stop()
+    yield from stepped_fake("okx")
 
 
 @pytest.mark.parametrize("market", ["spot", "futures"])
