@@ -76,6 +76,10 @@ class UpstreamRateLimited(ExchangeError):
         self.retry_after_s = retry_after_s
 
 
+class StreamBroken(ExchangeError):
+    """A venue's stream could not be opened, or broke while open."""
+
+
 class UnknownSymbol(ExchangeError, ClientError):
     """The exchange does not list this symbol; retrying will not help."""
 

@@ -12,10 +12,8 @@ import random
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketException
-
 from app.clock import Clock
+from app.errors import StreamBroken
 from app.exchanges.ports import (
     Action,
     FeedEvent,
@@ -28,6 +26,7 @@ from app.exchanges.ports import (
 from app.ingest.failures import FailureLog
 from app.ingest.live.attempts import AttemptLimiter
 from app.ingest.live.options import IngestOptions
+from app.ingest.live.transport import FeedSocket, FeedTransport
 from app.ingest.metrics import IngestMetrics
 from app.series import Market
 from app.tasks import spawn
@@ -43,6 +42,7 @@ class ConnectionOwner(Protocol):
     exchange: str
     market: Market
     feed: LiveFeed
+    transport: FeedTransport
     clock: Clock
     options: IngestOptions
     metrics: IngestMetrics
@@ -71,7 +71,7 @@ class FeedConnection:
         self._subscribed: set[str] = set()  # what this session has asked the venue for
         self._topics_changed = asyncio.Event()
         self.state: ConnectionState = "connecting"
-        self.ws: ClientConnection | None = None
+        self.socket: FeedSocket | None = None
         self.connected_at: float | None = None
         self.reconnects = 0
         self.frames = 0
@@ -125,16 +125,16 @@ class FeedConnection:
     async def _send(self, text: str) -> None:
         """Send if connected, never faster than the venue's incoming-message limit."""
         async with self._send_lock:
-            ws = self.ws
-            if ws is None:
+            socket = self.socket
+            if socket is None:
                 return
             wait = self._last_request + 1.0 / self.feed.limits.requests_per_s
             wait -= self.clock.monotonic()
             if wait > 0:
                 await self.clock.sleep(wait)
             self._last_request = self.clock.monotonic()
-            with contextlib.suppress(WebSocketException):
-                await ws.send(text)
+            with contextlib.suppress(StreamBroken):  # the reader sees it too, and reconnects
+                await socket.send(text)
 
     async def _run(self) -> None:
         options = self._owner.options
@@ -147,31 +147,25 @@ class FeedConnection:
             opened: float | None = None
             self._ending = None  # a failed connect is not the last session's ending
             try:
-                async with connect(
-                    self.feed.url,
-                    open_timeout=10,
-                    ping_interval=None,  # the venue pings or wants its own heartbeat
-                    close_timeout=2,
-                    max_size=2**22,
-                ) as ws:
+                async with self._owner.transport.open(self.feed.url) as socket:
                     opened = self.clock.monotonic()
-                    self.ws, self.state = ws, "open"
+                    self.socket, self.state = socket, "open"
                     self.connected_at = self.clock.time()
                     self.last_error = None
                     self._owner.failures.recovered(self.name)
-                    planned = await self._session(ws, opened)
+                    planned = await self._session(socket, opened)
             except asyncio.CancelledError:
                 self.state = "stopped"
                 raise
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI, WebSocketException) as e:
+            except StreamBroken as e:
                 if self._ending == "stale":
                     self.last_error = f"no frame for {options.stale_s:g}s"
                 elif self._ending == "age":
                     planned = True
                 else:
-                    self.last_error = f"{type(e).__name__}: {e}"
+                    self.last_error = str(e)
             finally:
-                self.ws = None
+                self.socket = None
             self.reconnects += 1
             metrics.reconnects.labels(self._owner.exchange, self._owner.market).inc()
             if opened is not None and self.clock.monotonic() - opened >= options.healthy_s:
@@ -186,11 +180,11 @@ class FeedConnection:
             self.state = "backoff"
             await self.clock.sleep(delay)
 
-    async def _session(self, ws: ClientConnection, opened: float) -> bool:
+    async def _session(self, socket: FeedSocket, opened: float) -> bool:
         """Subscribe, then read until the connection ends. True for a planned reconnect
         (announced by the venue, or ahead of its connection-age cut)."""
         self._last_frame = opened
-        watchdog = spawn(self._watch(ws, opened), f"{self.name} watchdog")
+        watchdog = spawn(self._watch(socket, opened), f"{self.name} watchdog")
         follower: asyncio.Task[None] | None = None
         try:
             self._subscribed.clear()  # a new session has asked for nothing yet
@@ -198,13 +192,13 @@ class FeedConnection:
             await self._subscribe_changes()
             self._owner.connected(self)
             follower = spawn(self._follow_topics(), f"{self.name} subscriptions")
-            return await self._read(ws)
+            return await self._read(socket)
         finally:
             watchdog.cancel()
             if follower is not None:
                 follower.cancel()
 
-    async def _watch(self, ws: ClientConnection, opened: float) -> None:
+    async def _watch(self, socket: FeedSocket, opened: float) -> None:
         """Send the venue's heartbeat on time; end a connection that went silent, or that
         nears the venue's age cut, by aborting it (the read loop then ends)."""
         stale_s = self._owner.options.stale_s
@@ -225,17 +219,16 @@ class FeedConnection:
                 log.info("%s: reconnecting ahead of the connection-age cut", self.name)
                 self._ending = "age"
             if self._ending is not None:
-                if ws.transport is not None:
-                    ws.transport.abort()
+                socket.abort()
                 return
             heartbeat_s = limits.heartbeat_s
             if beat is not None and heartbeat_s is not None and now - last_beat >= heartbeat_s:
                 last_beat = now
                 await self._send(beat)
 
-    async def _read(self, ws: ClientConnection) -> bool:
+    async def _read(self, socket: FeedSocket) -> bool:
         owner = self._owner
-        async for raw in ws:
+        async for raw in socket:
             self._last_frame = self.clock.monotonic()
             self.frames += 1
             try:
@@ -253,5 +246,5 @@ class FeedConnection:
                 elif isinstance(event, RequestRefused):
                     log.warning("%s: refused: %s", self.name, event.reason)
         if self._ending is not None:  # aborted by the watchdog
-            raise ConnectionError(self._ending)
+            raise StreamBroken(self._ending)
         return False

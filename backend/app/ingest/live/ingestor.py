@@ -28,6 +28,8 @@ from app.ingest.live.catchup import CatchUps
 from app.ingest.live.completeness import LiveSeries
 from app.ingest.live.connection import FeedConnection
 from app.ingest.live.options import IngestOptions
+from app.ingest.live.transport import FeedTransport
+from app.ingest.live.websocket import WebSocketTransport
 from app.ingest.metrics import IngestMetrics
 from app.ingest.port import CandleSink
 from app.series import SeriesId, align_time, timeframe_seconds
@@ -47,9 +49,11 @@ class LiveIngestor:
         metrics: IngestMetrics,
         options: IngestOptions | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        transport: FeedTransport | None = None,
     ) -> None:
         self.exchange = exchange
         self.feed = feed
+        self.transport = transport or WebSocketTransport()
         self.market = feed.market
         self.rest = rest
         self.store = store
