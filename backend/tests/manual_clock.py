@@ -21,7 +21,7 @@ class ManualClock(SteppedClock):
 
 
 async def drive(
-    clock: ManualClock, condition: Callable[[], bool | Awaitable[bool]], what: str,
+    clock: SteppedClock, condition: Callable[[], bool | Awaitable[bool]], what: str,
     step: float,
     timeout: float = 10.0,
 ) -> None:  # fmt: skip

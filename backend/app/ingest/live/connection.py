@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import random
 from collections.abc import Sequence
@@ -94,27 +95,23 @@ class FeedConnection:
     async def _subscribe_changes(self) -> None:
         """Ask the venue for what `topics` holds and no more, in as few requests as its
         limits allow: a whitelist of a thousand series added one request each would take
-        minutes at the venue's request rate."""
+        minutes at the venue's request rate. Each request is cut from what `topics` holds
+        once the venue's rate lets it go, so the topics added meanwhile go with it."""
         step = self.feed.limits.topics_per_request
-        while True:
-            drop = sorted(self._subscribed - self.topics)
-            take = sorted(self.topics - self._subscribed)
+        while self._subscribed != self.topics:
+            await self._request_slot()
+            drop = heapq.nsmallest(step, self._subscribed - self.topics)
+            take = heapq.nsmallest(step, self.topics - self._subscribed)
             if not drop and not take:
                 return
-            # Each pass works on a snapshot; what changes while it sends, the next one sees.
-            work: tuple[tuple[Action, list[str]], ...] = (
-                ("unsubscribe", drop),
-                ("subscribe", take),
-            )
-            for action, changed in work:
-                for i in range(0, len(changed), step):
-                    chunk = changed[i : i + step]
-                    self._request_id += 1
-                    await self._send(self.feed.request(action, chunk, self._request_id))
-                    if action == "subscribe":
-                        self._subscribed.update(chunk)
-                    else:
-                        self._subscribed.difference_update(chunk)
+            action: Action = "unsubscribe" if drop else "subscribe"
+            chunk = drop or take
+            self._request_id += 1
+            await self._send(self.feed.request(action, chunk, self._request_id))
+            if action == "subscribe":
+                self._subscribed.update(chunk)
+            else:
+                self._subscribed.difference_update(chunk)
 
     async def _follow_topics(self) -> None:
         while True:
@@ -122,16 +119,20 @@ class FeedConnection:
             self._topics_changed.clear()
             await self._subscribe_changes()
 
+    async def _request_slot(self) -> None:
+        """Wait until the venue's incoming-message limit lets the next message go."""
+        wait = self._last_request + 1.0 / self.feed.limits.requests_per_s
+        wait -= self.clock.monotonic()
+        if wait > 0:
+            await self.clock.sleep(wait)
+
     async def _send(self, text: str) -> None:
         """Send if connected, never faster than the venue's incoming-message limit."""
         async with self._send_lock:
             socket = self.socket
             if socket is None:
                 return
-            wait = self._last_request + 1.0 / self.feed.limits.requests_per_s
-            wait -= self.clock.monotonic()
-            if wait > 0:
-                await self.clock.sleep(wait)
+            await self._request_slot()
             self._last_request = self.clock.monotonic()
             with contextlib.suppress(StreamBroken):  # the reader sees it too, and reconnects
                 await socket.send(text)
