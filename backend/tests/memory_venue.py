@@ -297,3 +297,68 @@ class MemoryRest:
 
     async def close(self) -> None:
         return None
+
+
+# -- a recorded session, replayed -------------------------------------------------------
+
+
+class ReplaySocket:
+    """Plays its frames in order, then stays open and quiet until aborted."""
+
+    def __init__(self, frames: Sequence[str | bytes], sent: list[str]) -> None:
+        self._frames = list(frames)
+        self._sent = sent
+        self._aborted = asyncio.Event()
+
+    def __aiter__(self) -> ReplaySocket:
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        if self._frames:
+            await asyncio.sleep(0)  # one frame per turn, as a socket delivers them
+            return self._frames.pop(0)
+        await self._aborted.wait()
+        raise StreamBroken("aborted by the client")
+
+    async def send(self, text: str) -> None:
+        self._sent.append(text)
+
+    def abort(self) -> None:
+        self._aborted.set()
+
+
+class Replay:
+    """A transport whose every stream replays one recorded session."""
+
+    def __init__(self, frames: Sequence[str | bytes]) -> None:
+        self._frames = frames
+        self.sent: list[str] = []
+        self.opened = 0
+
+    @asynccontextmanager
+    async def open(self, url: str) -> AsyncIterator[ReplaySocket]:
+        self.opened += 1
+        yield ReplaySocket(self._frames, self.sent)
+
+
+class NoHistory:
+    """A venue's REST API that lists every symbol and has no candle to give: what a replay
+    stores comes from its frames alone."""
+
+    async def closed_pages(
+        self, series: SeriesId, after: int, *, until: int | None = None
+    ) -> AsyncIterator[KlinePage]:
+        return
+        yield
+
+    async def forming(self, series: SeriesId, open_time: int) -> Candle | None:
+        return None
+
+    async def markets(self, market: Market, reload: bool = False) -> dict[str, SymbolInfo]:
+        return {}
+
+    async def check_symbol(self, series: SeriesId) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

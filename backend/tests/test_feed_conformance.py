@@ -4,14 +4,18 @@ their API documentation gives them) replayed through the feed the venue's packag
 same one live ingest runs. A venue registered without recordings fails here; a new venue
 passes by adding its recordings below.
 
-The live engine over these feeds (drops, refused reconnects, stalls, missing closes, garbage,
-bans) is exercised per registered venue by test_live.py, test_live_clock.py and
-test_faults.py against the local exchanges."""
+Each recording is also replayed through the real live engine (its frames as the stream of a
+replaying transport): the closes it carries are committed to a real store, its forming
+candles published. The live engine over these feeds (drops, refused reconnects, stalls,
+missing closes, garbage, bans) is exercised per registered venue by test_live.py,
+test_live_clock.py and test_faults.py against the local exchanges, and its own rules on an
+in-memory venue by test_live_engine.py."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import pytest
@@ -22,11 +26,19 @@ from app.config import Settings
 from app.exchanges.ports import FrameError, KlineEvent, LiveFeed
 from app.exchanges.upstream import UpstreamMetrics
 from app.exchanges.venues import VENUES
+from app.hub import CandleWriter, SeriesLocks
+from app.hub.bus import NoBus
+from app.ingest.live import IngestOptions, LiveIngestor
+from app.ingest.metrics import IngestMetrics
 from app.metrics import Metrics
-from app.series import SeriesId, align_time, parse_series_id
+from app.series import SeriesId, align_time, next_candle_time, parse_series_id
+from app.store.sqlite import SqliteCandleStore
+from local_exchange.clock import SteppedClock
 from tests import test_bybit_parser as bybit_doc
 from tests import test_okx_parser as okx_doc
 from tests.freqtrade_support import FIXTURES
+from tests.manual_clock import drive
+from tests.memory_venue import NoHistory, Replay
 from tests.test_kline_parser import frames
 
 
@@ -93,6 +105,19 @@ def feed_of(venue_name: str, series: SeriesId) -> LiveFeed:
 VENUE_NAMES = [v.name for v in VENUES]
 
 
+def recorded_klines(feed: LiveFeed, series: SeriesId, recording: Recording) -> list[KlineEvent]:
+    """The series' klines among the recording's frames, as the feed parses them."""
+    topic = feed.topic(series)
+    klines: list[KlineEvent] = []
+    for raw in recording.frames:
+        try:
+            events = feed.parse(raw)
+        except FrameError:
+            continue
+        klines += [e for e in events if isinstance(e, KlineEvent) and e.topic == topic]
+    return klines
+
+
 @pytest.mark.parametrize("venue", VENUE_NAMES)
 def test_every_registered_venue_brings_recordings(venue: str) -> None:
     assert RECORDINGS.get(venue), f"{venue}: add its recorded frames to RECORDINGS"
@@ -110,16 +135,8 @@ def test_recorded_frames_become_the_series_klines(venue: str, recording: Recordi
     topic the feed subscribes to, aligned to the timeframe, with sane prices; its closes are
     as many as were recorded, in ascending time."""
     series = parse_series_id(recording.series_id)
-    feed = feed_of(venue, series)
-    topic = feed.topic(series)
-    klines: list[KlineEvent] = []
-    for raw in recording.frames:
-        try:
-            events = feed.parse(raw)
-        except FrameError:
-            continue
-        klines += [e for e in events if isinstance(e, KlineEvent) and e.topic == topic]
-    assert klines, f"no kline of {topic} in the recording"
+    klines = recorded_klines(feed_of(venue, series), series, recording)
+    assert klines, f"no kline of {series} in the recording"
     for event in klines:
         candle: Candle = event.candle
         assert align_time(candle.candle_time, series.timeframe) == candle.candle_time
@@ -130,6 +147,51 @@ def test_recorded_frames_become_the_series_klines(venue: str, recording: Recordi
     closes = [e.candle.candle_time for e in klines if e.closed]
     assert len(closes) == recording.closes
     assert closes == sorted(set(closes))
+
+
+@pytest.mark.parametrize(
+    ("venue", "recording"), _recordings(), ids=lambda x: x if isinstance(x, str) else x.name
+)
+async def test_recorded_frames_through_the_live_engine_store_their_closes(
+    tmp_path: Path, venue: str, recording: Recording
+) -> None:
+    """The engine subscribes with the feed's request, commits exactly the recorded closes
+    (values as sent) and publishes every forming update, on a clock set just after the
+    recording's newest candle."""
+    series = parse_series_id(recording.series_id)
+    feed = feed_of(venue, series)
+    klines = recorded_klines(feed, series, recording)
+    newest = max(e.candle.candle_time for e in klines)
+    clock = SteppedClock(start=next_candle_time(newest, series.timeframe) + 1)
+    metrics = Metrics()
+    store = SqliteCandleStore(tmp_path / "store.sqlite", metrics)
+    await store.open()
+    writer = CandleWriter(store, SeriesLocks(), NoBus(), clock)
+    replay = Replay(recording.frames)
+    ingestor = LiveIngestor(
+        venue, feed, NoHistory(), store, writer, IngestMetrics(metrics, clock),
+        IngestOptions(), clock, transport=replay,
+    )  # fmt: skip
+    key = str(series)
+
+    def received(kind: str) -> float:
+        name = f"trade_canvas_ingest_{kind}_received_total"
+        return metrics.registry.get_sample_value(name, {"series_id": key}) or 0.0
+
+    closes = [e.candle for e in klines if e.closed]
+    formings = sum(1 for e in klines if not e.closed)
+    try:
+        await ingestor.add(series)
+        await drive(clock, lambda: received("closed") == len(closes) and received("forming")
+                    == formings, "every kline of the recording", step=0.05)  # fmt: skip
+        await drive(clock, lambda: clock.monotonic() >= 1.0, "a flush", step=0.05)
+        assert list(await store.newest(key, 100)) == [tuple(c) for c in closes]
+        [subscribe, *_] = replay.sent
+        assert subscribe == feed.request("subscribe", [feed.topic(series)], 1)
+        assert replay.opened == 1
+    finally:
+        await ingestor.stop()
+        await store.close()
 
 
 @pytest.mark.parametrize("venue", VENUE_NAMES)
