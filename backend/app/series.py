@@ -67,6 +67,12 @@ def venue_names() -> tuple[str, ...]:
     return tuple(_VENUES)
 
 
+def default_venue() -> str:
+    """The venue a datadir or a freqtrade config belongs to when nothing names one: the
+    first registered (so the contract's default datadir, `user_data/data/binance`)."""
+    return next(iter(_VENUES))
+
+
 def venue_title(exchange: str) -> str:
     facts = _VENUES.get(exchange)
     return facts.title if facts is not None else exchange

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import rapidjson
 
 from app.errors import TradeCanvasError
-from app.series import SeriesId, parse_series_id, venue_names, venue_timeframes
+from app.series import (
+    SeriesId,
+    default_venue,
+    parse_series_id,
+    venue_names,
+    venue_timeframes,
+)
 
 DataFormat = Literal["feather", "parquet", "jsongz", "json"]
 
@@ -25,7 +31,6 @@ EXTENSIONS: Final[dict[DataFormat, str]] = {
     "jsongz": "json.gz",
     "json": "json",
 }
-DEFAULT_DATADIR: Final = Path("user_data/data/binance")
 
 _FILENAME = re.compile(
     r"^(?P<pair>[\w-]+?)-(?P<tf>\d+[a-zA-Z]{1,2})(?:-(?P<ct>[a-zA-Z_]+))?"
@@ -122,9 +127,14 @@ class DatadirEntry:
         }
 
 
-def list_datadir(datadir: Path, exchange: str = "binance") -> list[DatadirEntry]:
+def default_datadir() -> Path:
+    return Path("user_data/data") / default_venue()
+
+
+def list_datadir(datadir: Path, exchange: str | None = None) -> list[DatadirEntry]:
     """Every OHLCV file in `exchange`'s `datadir` (spot) and `datadir/futures`, sorted by
-    path."""
+    path (of the default venue when `exchange` is not given)."""
+    exchange = exchange or default_venue()
     entries = [
         entry
         for folder, default_type in ((datadir, "spot"), (datadir / "futures", None))
@@ -198,7 +208,7 @@ def load_freqtrade_config(path: Path) -> dict[str, Any]:
 
 def configured_exchange(config: dict[str, Any]) -> str:
     """The exchange a freqtrade config trades on, in series-id spelling (`binance`)."""
-    return str((config.get("exchange") or {}).get("name") or "binance").lower()
+    return str((config.get("exchange") or {}).get("name") or default_venue()).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +218,7 @@ class Datadirs:
     its sibling named after that venue."""
 
     root: Path
-    owner: str = "binance"
+    owner: str = field(default_factory=default_venue)
 
     def of(self, exchange: str) -> Path:
         return self.root if exchange == self.owner else self.root.parent / exchange
@@ -220,8 +230,8 @@ class Datadirs:
 def resolve_datadir(explicit: Path | None, config_path: Path | None) -> Datadirs:
     """The explicit datadir, else the config's `datadir`, else
     `<user_data_dir>/data/<exchange>` from the config (as freqtrade resolves it), else
-    `user_data/data/binance`. It belongs to the exchange it is named after, else to the
-    config's exchange, else to Binance."""
+    `user_data/data/<the default venue>`. It belongs to the exchange it is named after,
+    else to the config's exchange, else to the default venue."""
     config = load_freqtrade_config(config_path) if config_path is not None else {}
     configured = configured_exchange(config)
     if explicit is not None:
@@ -231,9 +241,9 @@ def resolve_datadir(explicit: Path | None, config_path: Path | None) -> Datadirs
     elif config_path is not None:
         root = Path(config.get("user_data_dir") or "user_data") / "data" / configured
     else:
-        root = DEFAULT_DATADIR
+        root = default_datadir()
     owner = root.name if root.name in venue_names() else configured
-    return Datadirs(root, owner if owner in venue_names() else "binance")
+    return Datadirs(root, owner if owner in venue_names() else default_venue())
 
 
 def ohlcv_file_count(folder: Path, exchange: str) -> int:
