@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo",
         action="store_true",
-        help="offline demo: a local exchange per venue, history from freqtrade download-data, live pairs",
+        help="offline demo: local exchanges, history from freqtrade download-data, live pairs",
     )
     serve.add_argument(
         "--role",
