@@ -14,6 +14,7 @@ fetches in flight are one. At a candle boundary a live series' close is awaited 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class QueryOptions:
 class CandleQuery:
     # Response bodies kept by the version of the page they render (see `rendered`).
     RENDERED_BYTES = 32 * 1024 * 1024
+    VENUE_GAPS = 100_000
 
     def __init__(
         self,
@@ -89,6 +91,11 @@ class CandleQuery:
         self._inflight: dict[tuple[object, ...], asyncio.Future[object]] = {}
         # The first candle a venue has of a series, once a fetch has found it.
         self._floors: dict[str, int] = {}
+        # Holes inside a window the venue was asked to fill and had no candle for (its
+        # outages): not asked again.
+        self._venue_gaps: CostBoundedLru[tuple[str, int, int], bool] = CostBoundedLru(
+            self.VENUE_GAPS
+        )
         # The venue's forming candle of a series not live yet, by the candle it opened.
         self._fetched_forming: dict[str, tuple[int, Candle | None]] = {}
         self._rendered: CostBoundedLru[Hashable, bytes] = CostBoundedLru(self.RENDERED_BYTES)
@@ -173,12 +180,19 @@ class CandleQuery:
     ) -> CandlePage:
         key = str(series)
         page = await self._read(key, limit, start, last, newest)
+        asked: set[tuple[int, int]] = set()
         # A fetch may find where the venue's history starts (a reader asking from 0, as
         # freqtrade does to find a pair's first candle): then the window is looked at again.
         for _ in range(3):
             missing = self._missing(series, page.candles, limit, start, last, newest)
+            hole = self._hole(series, page.candles)
+            if hole in asked:  # filled, and still there: the venue has no candle in it
+                self._venue_gaps.put((key, *hole), True, 1)
+            elif hole is not None:
+                missing.append(hole)
             if not missing:
                 break
+            asked.update(missing)
             for after, until in missing:
                 fill = partial(self._fill_via, series, after, until)
                 try:
@@ -227,6 +241,17 @@ class CandleQuery:
         if rows[0][0] > want_from and (not newest or len(rows) < limit):
             ranges.append((want_from - 1, min(rows[0][0] - 1, want_from + (limit - 1) * tf)))
         return ranges
+
+    def _hole(self, series: SeriesId, rows: list[CandleRow]) -> tuple[int, int] | None:
+        """The range `(after, until]` from the window's first missing candle inside it to
+        its last (a live series' catch-up still paging up, a stream that lost closes), or
+        None when the window has no hole the venue has not already been asked to fill."""
+        tf = timeframe_seconds(series.timeframe)
+        if len(rows) < 2 or rows[-1][0] - rows[0][0] == (len(rows) - 1) * tf:
+            return None  # contiguous (the common case, told without walking the rows)
+        gaps = [(a[0], b[0]) for a, b in itertools.pairwise(rows) if b[0] - a[0] > tf]
+        hole = (gaps[0][0], gaps[-1][1] - tf)
+        return None if self._venue_gaps.get((str(series), *hole)) else hole
 
     async def fill(self, series: SeriesId, after: int, until: int) -> int | None:
         """Fetch the venue's closed candles in `(after, until]` and store them; returns

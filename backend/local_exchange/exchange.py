@@ -4,7 +4,7 @@ history start, and the REST answers as Binance gives them."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -77,6 +77,9 @@ class FakeExchange:
         self._banned_until = 0.0
         self._weight_minute = -1
         self.weight_used = 0
+        # Open-time ranges [from, to] with no kline over REST, as after a venue's outage
+        # (Binance's klines then skip them; the limit counts the klines that exist).
+        self.outages: list[tuple[int, int]] = []
 
     # -- faults -----------------------------------------------------------------------
 
@@ -158,11 +161,15 @@ class FakeExchange:
         if start_ms is not None:
             start = -(-start_ms // 1000)  # ceil: klines opening at or after startTime
             first = max(first_listed, align(start + size - 1, interval))
-            opens = range(first, last + 1, size)[:limit]
+            opens = self._existing(range(first, last + 1, size))[:limit]
         else:
-            first = max(first_listed, last - (limit - 1) * size)
-            opens = range(first, last + 1, size)
+            opens = self._existing(range(first_listed, last + 1, size))[-limit:]
         return [self.kline_at(market, model.symbol, interval, t).rest_row() for t in opens]
+
+    def _existing(self, opens: range) -> Sequence[int]:
+        if not self.outages:
+            return opens
+        return [t for t in opens if not any(a <= t <= b for a, b in self.outages)]
 
     def depth(self, market: MarketKind, params: Mapping[str, str]) -> dict[str, Any]:
         """An order book around the current price: `limit` levels each side."""

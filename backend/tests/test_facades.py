@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from tests.live_support import (
     live_settings,
     serving,
     start_fake,
+    stepped_fake,
     wait_backfilled,
     wait_candles_close,
     wait_caught_up,
@@ -323,6 +324,59 @@ async def test_a_restart_fetches_nothing_the_store_holds(
             assert again == first
             assert fake.exchange.rest_requests_by_path.get(kline_path, 0) == klines_before
     assert asked
+
+
+async def test_a_window_over_a_hole_in_the_store_is_served_whole(
+    make_settings: SettingsFactory, fake: FakeVenue
+) -> None:
+    """The newest window, whose ends the store holds and whose middle it lacks (as a live
+    series' catch-up leaves it while paging up to the closes streamed meanwhile), is the
+    exchange's own: the hole is fetched, not served."""
+    settings = make_settings(**live_settings(fake, live_ingest=False))
+    clock = clock_of(fake)
+    async with driven(clock) as driver:
+        with driver.paused():
+            latest_ms = (int(clock.now()) // 60 * 60 - 60) * 1000
+            async with (
+                live_server(settings, clock) as s,
+                clients(s, fake, "spot") as (ours, theirs),
+            ):
+                await ours.fetch_ohlcv("SOL/USDT", "1m", since=latest_ms - 99 * 60_000, limit=30)
+                await ours.fetch_ohlcv("SOL/USDT", "1m", since=latest_ms - 20 * 60_000, limit=21)
+                rows = await ours.fetch_ohlcv("SOL/USDT", "1m", limit=100)
+                assert len(rows) == 100
+                assert rows == await theirs.fetch_ohlcv("SOL/USDT", "1m", limit=100)
+
+
+@pytest.fixture(name="binance")
+def local_binance() -> Iterator[FakeVenue]:
+    yield from stepped_fake("binance")
+
+
+async def test_a_venue_outage_inside_a_window_is_asked_for_once(
+    make_settings: SettingsFactory, binance: FakeVenue
+) -> None:
+    """Ten minutes the exchange has no klines for (an outage) leave a hole no fetch can
+    fill: it is asked for once, then served as the exchange serves it."""
+    settings = make_settings(**live_settings(binance, live_ingest=False))
+    clock = clock_of(binance)
+    async with driven(clock) as driver:
+        with driver.paused():
+            latest = int(clock.now()) // 60 * 60 - 60
+            binance.exchange.outages.append((latest - 50 * 60, latest - 41 * 60))
+            since_ms = (latest - 99 * 60) * 1000
+            async with (
+                live_server(settings, clock) as s,
+                clients(s, binance, "spot") as (ours, theirs),
+            ):
+                first = await ours.fetch_ohlcv("SOL/USDT", "1m", since=since_ms, limit=100)
+                assert first == await theirs.fetch_ohlcv("SOL/USDT", "1m", since=since_ms,
+                                                         limit=100)  # fmt: skip
+                assert len(first) == 91  # 90 closed, then the forming candle
+                klines = binance.exchange.rest_requests_by_path["/api/v3/klines"]
+                again = await ours.fetch_ohlcv("SOL/USDT", "1m", since=since_ms, limit=100)
+                assert again == first
+                assert binance.exchange.rest_requests_by_path["/api/v3/klines"] == klines
 
 
 def download_config(path: Path, venue: str, base: str, market: str) -> Path:
