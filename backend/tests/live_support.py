@@ -113,8 +113,8 @@ def each_venue(request: pytest.FixtureRequest) -> Iterator[FakeVenue]:
     yield from stepped_fake(request.param)
 
 
-# The venues whose facades the shared facade tests drive (REST and streams); OKX's facade
-# serves REST only and has its own tests (test_okx_facade.py).
+# The venues whose REST facades the shared facade tests drive; OKX's answers in another
+# shape (newest first, its own paging) and has its own tests (test_okx_facade.py).
 FACADE_VENUES = ("binance", "bybit")
 
 

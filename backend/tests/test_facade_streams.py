@@ -1,6 +1,6 @@
 """The facades' kline streams: Binance's `/binance/ws` and `/binance/stream` (USDT-M under
-`/binance/market/`) and Bybit's `/bybit/v5/public/{spot,linear}`, fed by this server's own
-live feed. The real ccxt.pro follows them as it follows the exchange; raw clients get each
+`/binance/market/`), Bybit's `/bybit/v5/public/{spot,linear}` and OKX's
+`/okx/ws/v5/business`, fed by this server's own live feed. The real ccxt.pro follows them as it follows the exchange; raw clients get each
 venue's own replies to subscriptions, bad requests and pings; a closed candle is sent only
 once the store holds it."""
 
@@ -18,7 +18,7 @@ import websockets
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.live_support import (
-    each_facade_venue,  # noqa: F401 (the `fake` fixture)
+    each_venue,  # noqa: F401 (the `fake` fixture)
     exchange_history,
     head_of,
     live_settings,
@@ -30,11 +30,13 @@ from tests.support import LiveServer, StalledClient, poll
 from tests.test_facades import ccxt_config, series_of, symbol_of
 
 
-def ws_urls(venue: str, ws_base: str) -> dict[str, Any]:
+def ws_urls(venue: str, ws_base: str) -> Any:
     """ccxt's `urls.api.ws` for this server's streams: the README's snippet."""
     if venue == "binance":
         # ccxt turns a USDT-M `…/ws` into `…/market/ws` for klines, as Binance's own.
         return {"spot": f"{ws_base}/binance/ws", "linear": f"{ws_base}/binance/ws"}
+    if venue == "okx":
+        return f"{ws_base}/okx/ws/v5"  # ccxt adds `/business` for candle channels
     return {"public": {"spot": f"{ws_base}/bybit/v5/public/spot",
                        "linear": f"{ws_base}/bybit/v5/public/linear"}}  # fmt: skip
 
@@ -188,6 +190,65 @@ async def test_bybit_stream_replies_and_sends_closes_only_once_stored(
         fake.stop()
 
 
+async def test_okx_stream_replies_and_sends_closes_only_once_stored(
+    make_settings: SettingsFactory,
+) -> None:
+    fake = start_fake(venue="okx", stepped=True)
+    try:
+        live = series_of(fake, "futures")
+        settings = make_settings(**live_settings(fake, whitelist=[live]))
+        async with serving(settings, fake) as s:
+            await wait_caught_up(s, fake, live)
+            ws_base = s.base_url.replace("http://", "ws://")
+            async with websockets.connect(f"{ws_base}/okx/ws/v5/business") as ws:
+                await ws.send("ping")
+                assert await ws.recv() == "pong"
+                arg = {"channel": "candle1m", "instId": "BTC-USDT-SWAP"}
+                await ws.send(orjson.dumps({"id": "s1", "op": "subscribe", "args": [arg]}))
+                ack = await recv_json(ws)
+                assert (ack["id"], ack["event"], ack["arg"]) == ("s1", "subscribe", arg)
+                closes = 0
+                while closes < 2:
+                    push = await recv_json(ws)
+                    assert push["arg"] == arg
+                    [row] = push["data"]
+                    if row[8] == "1":
+                        closes += 1
+                        t = int(row[0]) // 1000
+                        head = await head_of(s, live)
+                        assert head is not None and head >= t
+                        [(_, o, h, low, c, v)] = exchange_history(fake, live, t, t)
+                        assert [float(x) for x in row[1:6]] == [o, h, low, c, v]
+
+                async def reply(request: str | bytes) -> dict[str, Any]:
+                    await ws.send(request)
+                    while "arg" in (r := await recv_json(ws)) and "event" not in r:
+                        pass  # candle pushes keep coming meanwhile
+                    return dict(r)
+
+                for bad in ({"channel": "candle7m", "instId": "BTC-USDT"},
+                            {"channel": "candle1m", "instId": "NOSUCH-USDT"},
+                            {"channel": "books", "instId": "BTC-USDT"}):  # fmt: skip
+                    r = await reply(orjson.dumps({"op": "subscribe", "args": [bad]}))
+                    assert (r["event"], r["code"]) == ("error", "60018"), r
+                r = await reply(b"\xff not json")
+                assert (r["event"], r["code"]) == ("error", "60012")
+                r = await reply(orjson.dumps({"op": "unsubscribe", "args": [arg]}))
+                assert (r["event"], r["arg"]) == ("unsubscribe", arg)
+                spot = {"channel": "candle1m", "instId": "ETH-USDT"}
+                r = await reply(orjson.dumps({"op": "subscribe", "args": [spot]}))
+                assert (r["event"], r["arg"]) == ("subscribe", spot)
+
+                async def only_spot() -> bool:
+                    return (await recv_json(ws))["arg"] == spot
+
+                await poll(only_spot, "ETH-USDT pushes")
+            jobs = (await s.http.get("/api/market/debug/ingest_state")).json()["jobs"]
+            assert "okx:spot:ETH/USDT:1m" in {j["series_id"] for j in jobs}
+    finally:
+        fake.stop()
+
+
 async def test_a_stream_path_that_is_not_a_venues_is_refused(
     make_settings: SettingsFactory,
 ) -> None:
@@ -195,7 +256,8 @@ async def test_a_stream_path_that_is_not_a_venues_is_refused(
     try:
         async with serving(make_settings(**live_settings(fake)), fake) as s:
             ws_base = s.base_url.replace("http://", "ws://")
-            for path in ("/binance/nowhere", "/bybit/v5/private", "/bybit/v5/public/option"):
+            for path in ("/binance/nowhere", "/bybit/v5/private", "/bybit/v5/public/option",
+                         "/okx/ws/v5/public", "/okx/ws/v5/private"):  # fmt: skip
                 with pytest.raises(websockets.exceptions.WebSocketException):
                     async with websockets.connect(f"{ws_base}{path}") as ws:
                         await ws.recv()
@@ -238,7 +300,7 @@ async def test_a_stream_client_that_stops_reading_is_closed(
         fake.stop()
 
 
-@pytest.mark.parametrize("venue", ["binance", "bybit"])
+@pytest.mark.parametrize("venue", ["binance", "bybit", "okx"])
 async def test_a_stream_client_that_floods_or_sends_too_much_is_closed(
     make_settings: SettingsFactory, venue: str
 ) -> None:
@@ -248,12 +310,11 @@ async def test_a_stream_client_that_floods_or_sends_too_much_is_closed(
     try:
         settings = make_settings(**live_settings(fake), ws_max_message_bytes=1024,
                                  ws_messages_per_s=1, ws_message_burst=5)  # fmt: skip
-        path = "/binance/ws" if venue == "binance" else "/bybit/v5/public/spot"
-        ping = (
-            '{"method": "LIST_SUBSCRIPTIONS", "id": 1}'
-            if venue == "binance"
-            else ('{"op": "ping"}')
-        )
+        path, ping = {
+            "binance": ("/binance/ws", '{"method": "LIST_SUBSCRIPTIONS", "id": 1}'),
+            "bybit": ("/bybit/v5/public/spot", '{"op": "ping"}'),
+            "okx": ("/okx/ws/v5/business", "ping"),
+        }[venue]
         async with serving(settings, fake) as s:
             url = s.base_url.replace("http://", "ws://") + path
             async with websockets.connect(url) as ws:

@@ -8,7 +8,12 @@ document, kept and refreshed in the background; `public/time` is answered here; 
 order books, funding and the other public market data on the allowlist are forwarded, each
 query answered from one upstream call per `cache_s`. Errors come in OKX's `code` envelope;
 anything else, and any signed request, is a 404 in that shape. While OKX bans this server,
-forwarded requests get 429 with code 50011 and `Retry-After`. No stream is served here.
+forwarded requests get 429 with code 50011 and `Retry-After`.
+
+The business stream (`/okx/ws/v5/business`) serves `candle<bar>` channels from this
+server's live feed as OKX does: an acknowledgement per subscribed arg, an `error` event for
+a bad request or an unknown channel, the text `ping` answered `pong`, and each candle pushed
+as it forms and once on its close (`confirm` "1"), sent only once the store holds it.
 """
 
 from __future__ import annotations
@@ -20,8 +25,12 @@ from typing import Final
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
+from app.candle import Candle
+from app.errors import TradeCanvasError
 from app.exchanges.facade_support import (
+    StreamSession,
     SymbolNames,
     VenueFacade,
     client_of,
@@ -38,6 +47,7 @@ from app.exchanges.upstream import UpstreamProxy
 from app.series import Market, align_time
 
 JSON: Final = "application/json"
+STREAM_PATH: Final = "/ws/v5/business"
 # OKX's one host serves every instrument type.
 _HOST: Final[Market] = "spot"
 
@@ -115,6 +125,75 @@ class OkxFacade(VenueFacade):
         )
         row = None if current is None else orjson.dumps(wire.candle_row(current, False, market))
         return Response(wire.envelope_with_rows(with_row(rows, row, first=True)), media_type=JSON)
+
+    # -- OKX's business stream (`/ws/v5/business`): candle channels ---------------------
+
+    async def stream(self, websocket: WebSocket) -> None:
+        if websocket.url.path.rstrip("/") != STREAM_PATH:
+            await websocket.close(1008, f"no stream at {websocket.url.path}")
+            return
+        # One stream serves spot and swap alike: each arg's instId says which.
+        await StreamSession(self, websocket, _HOST, combined=True).run(())
+
+    async def on_stream_message(self, session: StreamSession, text: str) -> None:
+        conn_id = f"{id(session) & 0xFFFFFFFF:08x}"
+        if text == "ping":
+            session.send("pong")
+            return
+        try:
+            request = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            request = None
+        if not isinstance(request, dict):
+            msg = f"Invalid request: {text[:200]}"
+            session.send(wire.stream_error("60012", msg, None, conn_id).decode())
+            return
+        op, args, req_id = request.get("op"), request.get("args"), request.get("id")
+        if (
+            op not in ("subscribe", "unsubscribe")
+            or not isinstance(args, list)
+            or not all(isinstance(a, dict) for a in args)
+        ):
+            msg = f"Invalid request: {text[:200]}"
+            session.send(wire.stream_error("60012", msg, req_id, conn_id).decode())
+            return
+        for arg in args:
+            if op == "unsubscribe":
+                await session.drop(wire.topic(str(arg.get("channel")), str(arg.get("instId"))))
+                problem = None
+            else:
+                problem = await self._follow(session, arg)
+            if problem is None:
+                session.send(wire.stream_ack(op, arg, req_id, conn_id).decode())
+            else:
+                session.send(wire.stream_error(*problem, req_id, conn_id).decode())
+
+    async def _follow(
+        self, session: StreamSession, arg: dict[str, object]
+    ) -> tuple[str, str] | None:
+        """Stream one `{channel, instId}` arg; the error event's code and message if not."""
+        channel, inst = arg.get("channel"), arg.get("instId")
+        if not isinstance(channel, str) or not isinstance(inst, str):
+            return wire.no_such_channel(arg)
+        if not channel.startswith(wire.CHANNEL_PREFIX):
+            return wire.no_such_channel(arg)
+        try:
+            timeframe = wire.timeframe_of(channel.removeprefix(wire.CHANNEL_PREFIX))
+            series = await self.series("okx", wire.market_of(inst), inst, timeframe)
+        except wire.OkxError:  # a bar or an instrument OKX does not have
+            return wire.no_such_channel(arg)
+        except TradeCanvasError as e:  # the market list cannot be had now
+            return "50001", f"Service temporarily unavailable: {e}"
+        market = series.market
+
+        def frame(candle: Candle, closed: bool) -> str:
+            return wire.candle_push(channel, inst, candle, closed, market).decode()
+
+        try:
+            await session.follow(wire.topic(channel, inst), series, frame)
+        except TradeCanvasError as e:  # capacity, the client's share, the store
+            return "50001", f"Service temporarily unavailable: {e}"
+        return None
 
     # -- OKX's error shape ------------------------------------------------------------
 

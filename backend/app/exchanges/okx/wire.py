@@ -104,3 +104,30 @@ def candle_row(candle: CandleRow, closed: bool, market: Market) -> list[str]:
     volume = d(v)
     in_ccy = "0" if market == "spot" else volume
     return [str(t * 1000), d(o), d(h), d(low), d(c), volume, in_ccy, "0", "1" if closed else "0"]
+
+
+# -- what the facade's business stream (`/okx/ws/v5/business`) sends --------------------
+
+
+def stream_ack(op: str, arg: dict[str, str], req_id: Any, conn_id: str) -> bytes:
+    """The acknowledgement of one `subscribe` / `unsubscribe` arg."""
+    ack = {"event": op, "arg": arg, "connId": conn_id}
+    return orjson.dumps(ack if req_id is None else {"id": req_id, **ack})
+
+
+def stream_error(code: str, msg: str, req_id: Any, conn_id: str) -> bytes:
+    error = {"event": "error", "code": code, "msg": msg, "connId": conn_id}
+    return orjson.dumps(error if req_id is None else {"id": req_id, **error})
+
+
+def no_such_channel(arg: dict[str, Any]) -> tuple[str, str]:
+    return "60018", (
+        f"Wrong URL or channel:{arg.get('channel')},instId:{arg.get('instId')} doesn't exist. "
+        "Please use the correct URL, channel and parameters referring to API document."
+    )
+
+
+def candle_push(channel: str, inst: str, candle: CandleRow, closed: bool, market: Market) -> bytes:
+    """A `candle<bar>` push: one row, `confirm` "1" on the close."""
+    row = candle_row(candle, closed, market)
+    return orjson.dumps({"arg": {"channel": channel, "instId": inst}, "data": [row]})
