@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.series import venue_names, venue_title
 from tests.conftest import SettingsFactory
 from tests.support import live_server
 
@@ -12,7 +13,8 @@ def built_bundle(root: Path) -> Path:
     dist = root / "dist"
     (dist / "assets").mkdir(parents=True)
     (dist / "index.html").write_text(
-        '<!doctype html><script type="module" src="/assets/index-abc.js"></script>'
+        '<!doctype html><select id="exchange"><!--venue-options--></select>'
+        '<script type="module" src="/assets/index-abc.js"></script>'
     )
     (dist / "assets" / "index-abc.js").write_text("console.log('chart')")
     return dist
@@ -28,6 +30,12 @@ async def test_the_chart_page_and_its_assets_are_served(
         assert page.headers["content-type"].startswith("text/html")
         assert page.headers["cache-control"] == "no-cache"
         assert "/assets/index-abc.js" in page.text
+        # The picker lists every registered venue by its title, before the page asks.
+        options = "".join(
+            f'<option value="{name}">{venue_title(name)}</option>' for name in venue_names()
+        )
+        assert f'<select id="exchange">{options}</select>' in page.text
+        assert '<option value="okx">OKX</option>' in options
         asset = await s.http.get("/assets/index-abc.js")
         assert asset.status_code == 200
         assert "javascript" in asset.headers["content-type"]

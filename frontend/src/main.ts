@@ -383,7 +383,7 @@ async function loadVenues(): Promise<void> {
   try {
     venues = Venues.from(await api.exchanges());
   } catch {
-    return; // the static picker stays; nothing is ruled out
+    return; // the picker the server filled in stays; nothing is ruled out
   }
   const names = venues.names();
   if (names.length) {
