@@ -218,5 +218,6 @@ def test_requests_and_limits_are_what_a_connection_can_send(venue: str) -> None:
     limits = feed.limits
     assert limits.topics_per_request >= 1 and limits.topics_per_connection >= 1
     assert limits.requests_per_s > 0 and limits.connects_per_5min > 0
+    assert (limits.connects_per_s or 1) > 0 and (limits.requests_per_hour or 1) > 0
     assert (feed.heartbeat() is None) == (limits.heartbeat_s is None)
     assert feed.name.startswith(f"{venue}-") and feed.market == series.market

@@ -223,6 +223,45 @@ async def test_reconnects_stay_within_the_venues_connection_rate(tmp_path: Path)
             assert attempts[i] - attempts[i - 3] >= 300, attempts
 
 
+async def test_connections_dropped_together_reconnect_within_the_per_second_limit(
+    tmp_path: Path,
+) -> None:
+    """OKX takes 3 connection attempts per second from an IP: eight connections cut at
+    once come back at most three in any second."""
+    async with engine(tmp_path, topics_per_connection=1, connects_per_s=3) as r:
+        for i in range(8):
+            await r.ingestor.add(series(f"C{i}/USDT:USDT"))
+        await drive(r.clock, lambda: len(r.venue.sockets) == 8, "eight connections", step=0.1)
+        r.venue.drop_all()
+        await drive(r.clock, lambda: len(r.venue.connect_attempts) == 16, "eight reconnects",
+                    step=0.05)  # fmt: skip
+        attempts = r.venue.connect_attempts
+        for i in range(3, len(attempts)):
+            assert attempts[i] - attempts[i - 3] >= 1.0, attempts
+        await drive(r.clock, lambda: len(r.venue.sockets) == 8, "eight connections again",
+                    step=0.1)  # fmt: skip
+
+
+async def test_subscribe_requests_stay_within_the_hourly_limit(tmp_path: Path) -> None:
+    """OKX takes 480 (un)subscribe requests per connection per hour (here 3): a fourth
+    series added within the hour is subscribed once the first request is an hour old."""
+    async with engine(tmp_path, requests_per_hour=3) as r:
+        for i in range(3):
+            await r.ingestor.add(series(f"C{i}/USDT:USDT"))
+            await drive(r.clock, lambda n=i: len(r.venue.requests()) == n + 1, "a request",
+                        step=1.0)  # fmt: skip
+        first = r.venue.requests()[0].at
+        await r.ingestor.add(series("C3/USDT:USDT"))
+        await drive(r.clock, lambda: r.clock.monotonic() >= first + 3000, "50 minutes", step=10.0,
+                    timeout=60)  # fmt: skip
+        assert len(r.venue.requests()) == 3
+        await drive(r.clock, lambda: len(r.venue.requests()) == 4, "the fourth request",
+                    step=1.0, timeout=60)  # fmt: skip
+        assert first + 3600 <= r.venue.requests()[3].at <= first + 3601
+        [socket] = r.venue.sockets
+        assert "C3/USDT:USDT@1m" in socket.topics
+
+
 async def test_a_silent_stream_is_ended_after_stale_s_on_the_clock(tmp_path: Path) -> None:
     async with engine(tmp_path) as r:
         await r.ingestor.add(series())

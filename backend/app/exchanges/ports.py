@@ -117,6 +117,8 @@ class FeedLimits:
     max_connection_age_s: float | None  # the venue cuts connections older than this
     heartbeat_s: float | None  # how often the client must send `heartbeat()`
     klines_per_frame: int = 1  # most klines the venue sends in one message
+    connects_per_s: int | None = None  # connection attempts per IP in any second
+    requests_per_hour: int | None = None  # (un)subscribe requests per connection per hour
 
 
 class LiveFeed(Protocol):

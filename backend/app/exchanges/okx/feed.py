@@ -31,6 +31,8 @@ _LIMITS = FeedLimits(
     max_connection_age_s=None,
     heartbeat_s=20.0,
     klines_per_frame=2,
+    connects_per_s=3,
+    requests_per_hour=480,
 )
 
 

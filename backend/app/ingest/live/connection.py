@@ -25,9 +25,9 @@ from app.exchanges.ports import (
     RequestRefused,
 )
 from app.ingest.failures import FailureLog
-from app.ingest.live.attempts import AttemptLimiter
 from app.ingest.live.options import IngestOptions
 from app.ingest.live.transport import FeedSocket, FeedTransport
+from app.ingest.live.windows import WindowLimiter
 from app.ingest.metrics import IngestMetrics
 from app.series import Market
 from app.tasks import spawn
@@ -47,7 +47,7 @@ class ConnectionOwner(Protocol):
     clock: Clock
     options: IngestOptions
     metrics: IngestMetrics
-    attempts: AttemptLimiter
+    attempts: WindowLimiter  # connection attempts, across all of the venue's connections
     failures: FailureLog
 
     def connected(self, connection: FeedConnection) -> None:
@@ -82,6 +82,8 @@ class FeedConnection:
         self._last_frame = 0.0
         self._ending: Literal["stale", "age"] | None = None
         self._send_lock = asyncio.Lock()
+        self._requests = WindowLimiter([(self.feed.limits.requests_per_hour or 0, 3600.0)],
+                                       self.clock)  # fmt: skip
         self.task = spawn(self._run(), self.name)
 
     def add(self, topic: str) -> None:
@@ -99,6 +101,7 @@ class FeedConnection:
         once the venue's rate lets it go, so the topics added meanwhile go with it."""
         step = self.feed.limits.topics_per_request
         while self._subscribed != self.topics:
+            await self._requests.wait()
             await self._request_slot()
             drop = heapq.nsmallest(step, self._subscribed - self.topics)
             take = heapq.nsmallest(step, self.topics - self._subscribed)

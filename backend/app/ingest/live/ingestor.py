@@ -22,7 +22,6 @@ from app.errors import ExchangeError, UnknownSymbol
 from app.exchanges.ports import FeedEvent, KlineEvent, KlineRest, LiveFeed
 from app.ingest.failures import FailureLog
 from app.ingest.guard import KlineGuard
-from app.ingest.live.attempts import AttemptLimiter
 from app.ingest.live.batches import ClosedBatches
 from app.ingest.live.catchup import CatchUps
 from app.ingest.live.completeness import LiveSeries
@@ -30,6 +29,7 @@ from app.ingest.live.connection import FeedConnection
 from app.ingest.live.options import IngestOptions
 from app.ingest.live.transport import FeedTransport
 from app.ingest.live.websocket import WebSocketTransport
+from app.ingest.live.windows import WindowLimiter
 from app.ingest.metrics import IngestMetrics
 from app.ingest.port import CandleSink
 from app.series import SeriesId, align_time, timeframe_seconds
@@ -61,7 +61,10 @@ class LiveIngestor:
         self.metrics = metrics
         self.options = options or IngestOptions()
         self.clock = clock
-        self.attempts = AttemptLimiter(feed.limits.connects_per_5min, clock)
+        limits = feed.limits
+        self.attempts = WindowLimiter(
+            [(limits.connects_per_5min, 300.0), (limits.connects_per_s or 0, 1.0)], clock
+        )
         self.guard = KlineGuard(
             exchange, clock, self.options.max_clock_skew_s, metrics.frames_rejected
         )
