@@ -45,6 +45,7 @@ OPTIONS = IngestOptions(
     healthy_s=30.0, backfill_max_candles=30,
 )  # fmt: skip
 WINDOW_FROM = START - START % TF - OPTIONS.backfill_max_candles * TF
+TOPIC = "BTC/USDT:USDT@1m"  # the memory feed's topic of `series()`
 
 
 def series(symbol: str = "BTC/USDT:USDT") -> SeriesId:
@@ -125,6 +126,10 @@ class Rig:
     def sample(self, name: str, **labels: str) -> float:
         return self.metrics.registry.get_sample_value(name, labels) or 0.0
 
+    def rejected(self, reason: str) -> float:
+        return self.sample("trade_canvas_ingest_frames_rejected_total", venue="binance",
+                           reason=reason)  # fmt: skip
+
     async def stored_equals_venue(self, s: SeriesId | None = None) -> None:
         rows = await self.store.newest(str(s or series()), 5000)
         assert rows and rows[0][0] <= WINDOW_FROM, "the window the series holds is missing"
@@ -157,12 +162,19 @@ async def engine(
         await store.close()
 
 
+@asynccontextmanager
+async def streaming(tmp_path: Path, **limits: Any) -> AsyncIterator[Rig]:
+    """`engine`, with BTC added and the window it holds fetched."""
+    async with engine(tmp_path, **limits) as r:
+        await r.ingestor.add(series())
+        await r.run("the window fetched", 0)
+        yield r
+
+
 async def test_the_stream_keeps_a_series_complete_and_broadcasts_only_committed_closes(
     tmp_path: Path,
 ) -> None:
-    async with engine(tmp_path) as r:
-        await r.ingestor.add(series())
-        await r.run("the window fetched", 0)
+    async with streaming(tmp_path) as r:
         rest_calls = len(r.venue.rest_calls)
         head = await r.head()
         await r.run("ten closes over the stream", 10 * TF)
@@ -173,9 +185,7 @@ async def test_the_stream_keeps_a_series_complete_and_broadcasts_only_committed_
 
 
 async def test_a_lost_close_is_fetched_after_the_grace_for_a_late_one(tmp_path: Path) -> None:
-    async with engine(tmp_path) as r:
-        await r.ingestor.add(series())
-        await r.run("the window fetched", 0)
+    async with streaming(tmp_path) as r:
         lost = r.venue.newest_closed() + 2 * TF
         r.venue.lost.add(lost)
         rest_calls = len(r.venue.rest_calls)
@@ -211,9 +221,7 @@ async def test_a_dropped_stream_reconnects_with_growing_backoff_and_loses_nothin
 
 
 async def test_reconnects_stay_within_the_venues_connection_rate(tmp_path: Path) -> None:
-    async with engine(tmp_path, connects_per_5min=3) as r:
-        await r.ingestor.add(series())
-        await r.run("the window fetched", 0)
+    async with streaming(tmp_path, connects_per_5min=3) as r:
         r.venue.refusals = 10
         r.venue.drop_all()
         await drive(r.clock, lambda: len(r.venue.connect_attempts) == 8, "8 attempts", step=1.0,
@@ -246,12 +254,11 @@ async def test_subscribe_requests_stay_within_the_hourly_limit(tmp_path: Path) -
     """OKX takes 480 (un)subscribe requests per connection per hour (here 3): a fourth
     series added within the hour is subscribed once the first request is an hour old."""
     async with engine(tmp_path, requests_per_hour=3) as r:
-        for i in range(3):
+        for i in range(1, 4):
             await r.ingestor.add(series(f"C{i}/USDT:USDT"))
-            await drive(r.clock, lambda n=i: len(r.venue.requests()) == n + 1, "a request",
-                        step=1.0)  # fmt: skip
+            await drive(r.clock, lambda: len(r.venue.requests()) == i, "a request", step=1.0)  # noqa: B023
         first = r.venue.requests()[0].at
-        await r.ingestor.add(series("C3/USDT:USDT"))
+        await r.ingestor.add(series("C4/USDT:USDT"))
         await drive(r.clock, lambda: r.clock.monotonic() >= first + 3000, "50 minutes", step=10.0,
                     timeout=60)  # fmt: skip
         assert len(r.venue.requests()) == 3
@@ -259,13 +266,11 @@ async def test_subscribe_requests_stay_within_the_hourly_limit(tmp_path: Path) -
                     step=1.0, timeout=60)  # fmt: skip
         assert first + 3600 <= r.venue.requests()[3].at <= first + 3601
         [socket] = r.venue.sockets
-        assert "C3/USDT:USDT@1m" in socket.topics
+        assert "C4/USDT:USDT@1m" in socket.topics
 
 
 async def test_a_silent_stream_is_ended_after_stale_s_on_the_clock(tmp_path: Path) -> None:
-    async with engine(tmp_path) as r:
-        await r.ingestor.add(series())
-        await r.run("the window fetched", 0)
+    async with streaming(tmp_path) as r:
         silent_from = r.clock.monotonic()
         r.venue.silent = True
         await drive(r.clock, lambda: r.clock.monotonic() >= silent_from + OPTIONS.stale_s - 1,
@@ -296,9 +301,7 @@ async def test_a_connection_is_renewed_ahead_of_the_venues_age_cut(tmp_path: Pat
 
 
 async def test_an_announced_restart_reconnects_at_once(tmp_path: Path) -> None:
-    async with engine(tmp_path) as r:
-        await r.ingestor.add(series())
-        await r.run("the window fetched", 0)
+    async with streaming(tmp_path) as r:
         announced_at = r.clock.monotonic()
         r.venue.push_all(orjson.dumps({"event": "reconnect"}).decode())
         await drive(r.clock, lambda: len(r.venue.connect_attempts) == 2, "a reconnect", step=0.05)
@@ -365,20 +368,16 @@ async def test_a_banned_catch_up_waits_for_the_bans_end_and_loses_nothing(
 async def test_garbage_and_oversized_frames_are_dropped_and_the_stream_goes_on(
     tmp_path: Path,
 ) -> None:
-    async with engine(tmp_path) as r:
-        await r.ingestor.add(series())
-        await r.run("the window fetched", 0)
-        topic = "BTC/USDT:USDT@1m"
+    async with streaming(tmp_path) as r:
         newest = r.venue.newest_closed()
         r.venue.push_all("{not json")
-        r.venue.push_all(orjson.dumps({"topic": topic, "k": "x", "closed": True}).decode())
-        two = {"topic": topic, "k": [list(row(newest)), list(row(newest))], "closed": True}
+        r.venue.push_all(orjson.dumps({"topic": TOPIC, "k": "x", "closed": True}).decode())
+        two = {"topic": TOPIC, "k": [list(row(newest)), list(row(newest))], "closed": True}
         r.venue.push_all(orjson.dumps(two).decode())
         await r.run("two more closes", 2 * TF)
         assert r.sample("trade_canvas_ingest_bad_frames_total",
                         exchange="binance", market="futures") == 2  # fmt: skip
-        assert r.sample("trade_canvas_ingest_frames_rejected_total",
-                        venue="binance", reason="oversized_frame") == 1  # fmt: skip
+        assert r.rejected("oversized_frame") == 1
         assert r.connection()["reconnects"] == 0
         await r.stored_equals_venue()
 
@@ -386,21 +385,15 @@ async def test_garbage_and_oversized_frames_are_dropped_and_the_stream_goes_on(
 async def test_a_close_that_would_rewrite_a_stored_candle_or_comes_from_the_future_is_refused(
     tmp_path: Path,
 ) -> None:
-    async with engine(tmp_path) as r:
-        await r.ingestor.add(series())
-        await r.run("the window fetched", 0)
-        topic = "BTC/USDT:USDT@1m"
+    async with streaming(tmp_path) as r:
         stored = r.venue.newest_closed() - 5 * TF
         rewritten = (stored, 1.0, 1.0, 1.0, 1.0, 1.0)
-        r.venue.push_all(kline_frame(topic, rewritten, True))
+        r.venue.push_all(kline_frame(TOPIC, rewritten, True))
         future = r.venue.newest_closed() + 5 * TF
-        r.venue.push_all(kline_frame(topic, row(future), True))
-        r.venue.push_all(kline_frame(topic, forming_candle(future), False))
+        r.venue.push_all(kline_frame(TOPIC, row(future), True))
+        r.venue.push_all(kline_frame(TOPIC, forming_candle(future), False))
         await r.run("a close after them", TF, step=0.5)
-        assert r.sample("trade_canvas_ingest_frames_rejected_total",
-                        venue="binance", reason="conflict") == 1  # fmt: skip
-        assert r.sample("trade_canvas_ingest_frames_rejected_total",
-                        venue="binance", reason="future") == 2  # fmt: skip
+        assert (r.rejected("conflict"), r.rejected("future")) == (1, 2)
         assert stored not in r.broadcasts.closed_times[-3:]
         await r.stored_equals_venue()  # the first value stays
 
