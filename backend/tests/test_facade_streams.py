@@ -84,6 +84,22 @@ async def test_ccxt_pro_watches_klines_through_the_facade(
     assert times == list(range(times[0], times[-1] + 60, 60))  # none skipped
 
 
+@asynccontextmanager
+async def live_venue(
+    make_settings: SettingsFactory, venue: str, market: str
+) -> AsyncIterator[tuple[FakeVenue, LiveServer, str]]:
+    """The local `venue` and the server following its BTC series of `market` live."""
+    fake = start_fake(venue=venue, stepped=True)
+    try:
+        live = series_of(fake, market)
+        settings = make_settings(**live_settings(fake, whitelist=[live]))
+        async with serving(settings, fake) as s:
+            await wait_caught_up(s, fake, live)
+            yield fake, s, live
+    finally:
+        fake.stop()
+
+
 async def recv_json(ws: Any) -> Any:
     return orjson.loads(await ws.recv())
 
@@ -91,162 +107,139 @@ async def recv_json(ws: Any) -> Any:
 async def test_binance_stream_replies_and_sends_closes_only_once_stored(
     make_settings: SettingsFactory,
 ) -> None:
-    fake = start_fake(venue="binance", stepped=True)
-    try:
-        live = series_of(fake, "spot")
-        settings = make_settings(**live_settings(fake, whitelist=[live]))
-        async with serving(settings, fake) as s:
-            await wait_caught_up(s, fake, live)
-            ws_base = s.base_url.replace("http://", "ws://")
-            async with websockets.connect(
-                f"{ws_base}/binance/stream?streams=btcusdt@kline_1m"
-            ) as ws:
-                closes = 0
-                while closes < 2:
+    async with live_venue(make_settings, "binance", "spot") as (fake, s, live):
+        ws_base = s.base_url.replace("http://", "ws://")
+        async with websockets.connect(f"{ws_base}/binance/stream?streams=btcusdt@kline_1m") as ws:
+            closes = 0
+            while closes < 2:
+                message = await recv_json(ws)
+                assert message["stream"] == "btcusdt@kline_1m"
+                k = message["data"]["k"]
+                assert (message["data"]["e"], k["s"], k["i"]) == ("kline", "BTCUSDT", "1m")
+                if k["x"]:
+                    closes += 1
+                    # Sent only once committed: the store already holds it.
+                    head = await head_of(s, live)
+                    assert head is not None and head >= k["t"] // 1000
+                    t = k["t"] // 1000
+                    [(_, o, h, low, c, v)] = exchange_history(fake, live, t, t)
+                    assert [float(k[f]) for f in "ohlcv"] == [o, h, low, c, v]
+
+            async def reply(request: Any) -> dict[str, Any]:
+                await ws.send(request if isinstance(request, str) else orjson.dumps(request))
+                while True:  # frames keep coming meanwhile
                     message = await recv_json(ws)
-                    assert message["stream"] == "btcusdt@kline_1m"
-                    k = message["data"]["k"]
-                    assert (message["data"]["e"], k["s"], k["i"]) == ("kline", "BTCUSDT", "1m")
-                    if k["x"]:
-                        closes += 1
-                        # Sent only once committed: the store already holds it.
-                        head = await head_of(s, live)
-                        assert head is not None and head >= k["t"] // 1000
-                        t = k["t"] // 1000
-                        [(_, o, h, low, c, v)] = exchange_history(fake, live, t, t)
-                        assert [float(k[f]) for f in "ohlcv"] == [o, h, low, c, v]
+                    if "stream" not in message:
+                        return dict(message)
 
-                async def reply(request: Any) -> dict[str, Any]:
-                    await ws.send(request if isinstance(request, str) else orjson.dumps(request))
-                    while True:  # frames keep coming meanwhile
-                        message = await recv_json(ws)
-                        if "stream" not in message:
-                            return dict(message)
+            assert (await reply("not json"))["error"]["code"] == 3
+            r = await reply({"method": "SUBSCRIBE", "params": ["nosuchusdt@kline_1m"],
+                             "id": 7})  # fmt: skip
+            assert r["id"] == 7 and r["error"]["code"] == 2
+            r = await reply({"method": "SUBSCRIBE", "params": ["ethusdt@kline_1m"], "id": 8})
+            assert r == {"result": None, "id": 8}
+            r = await reply({"method": "LIST_SUBSCRIPTIONS", "id": 9})
+            assert r == {"result": ["btcusdt@kline_1m", "ethusdt@kline_1m"], "id": 9}
+            r = await reply({"method": "UNSUBSCRIBE", "params": ["btcusdt@kline_1m"],
+                             "id": 10})  # fmt: skip
+            assert r == {"result": None, "id": 10}
 
-                assert (await reply("not json"))["error"]["code"] == 3
-                r = await reply({"method": "SUBSCRIBE", "params": ["nosuchusdt@kline_1m"],
-                                 "id": 7})  # fmt: skip
-                assert r["id"] == 7 and r["error"]["code"] == 2
-                r = await reply({"method": "SUBSCRIBE", "params": ["ethusdt@kline_1m"], "id": 8})
-                assert r == {"result": None, "id": 8}
-                r = await reply({"method": "LIST_SUBSCRIPTIONS", "id": 9})
-                assert r == {"result": ["btcusdt@kline_1m", "ethusdt@kline_1m"], "id": 9}
-                r = await reply({"method": "UNSUBSCRIBE", "params": ["btcusdt@kline_1m"],
-                                 "id": 10})  # fmt: skip
-                assert r == {"result": None, "id": 10}
+            async def only_eth() -> bool:
+                return bool((await recv_json(ws))["stream"] == "ethusdt@kline_1m")
 
-                async def only_eth() -> bool:
-                    return (await recv_json(ws))["stream"] == "ethusdt@kline_1m"
-
-                await poll(only_eth, "ETH frames")
-            # The subscription made the series live (a lease, as for a chart client).
-            jobs = (await s.http.get("/api/market/debug/ingest_state")).json()["jobs"]
-            assert "binance:spot:ETH/USDT:1m" in {j["series_id"] for j in jobs}
-    finally:
-        fake.stop()
+            await poll(only_eth, "ETH frames")
+        # The subscription made the series live (a lease, as for a chart client).
+        jobs = (await s.http.get("/api/market/debug/ingest_state")).json()["jobs"]
+        assert "binance:spot:ETH/USDT:1m" in {j["series_id"] for j in jobs}
 
 
 async def test_bybit_stream_replies_and_sends_closes_only_once_stored(
     make_settings: SettingsFactory,
 ) -> None:
-    fake = start_fake(venue="bybit", stepped=True)
-    try:
-        live = series_of(fake, "futures")
-        settings = make_settings(**live_settings(fake, whitelist=[live]))
-        async with serving(settings, fake) as s:
-            await wait_caught_up(s, fake, live)
-            ws_base = s.base_url.replace("http://", "ws://")
-            async with websockets.connect(f"{ws_base}/bybit/v5/public/linear") as ws:
-                await ws.send(orjson.dumps({"op": "ping", "req_id": "p"}))
-                pong = await recv_json(ws)
-                assert (pong["op"], pong["success"], pong["req_id"]) == ("ping", True, "p")
-                await ws.send(orjson.dumps({"op": "subscribe", "args": ["kline.1.BTCUSDT"],
-                                            "req_id": "s"}))  # fmt: skip
-                r = await recv_json(ws)
-                assert (r["op"], r["success"], r["req_id"]) == ("subscribe", True, "s")
-                closes = 0
-                while closes < 2:
-                    push = await recv_json(ws)
-                    assert (push["topic"], push["type"]) == ("kline.1.BTCUSDT", "snapshot")
-                    [k] = push["data"]
-                    if k["confirm"]:
-                        closes += 1
-                        t = k["start"] // 1000
-                        head = await head_of(s, live)
-                        assert head is not None and head >= t
-                        [(_, o, h, low, c, v)] = exchange_history(fake, live, t, t)
-                        got = [float(k[f]) for f in ("open", "high", "low", "close", "volume")]
-                        assert got == [o, h, low, c, v]
-                for bad in ("kline.1.NOSUCHUSDT", "orderbook.50.BTCUSDT", "kline.7.BTCUSDT"):
-                    await ws.send(orjson.dumps({"op": "subscribe", "args": [bad]}))
-                    while "topic" in (r := await recv_json(ws)):
-                        pass
-                    assert (r["op"], r["success"]) == ("subscribe", False), r
-                await ws.send(b"\xff not json")
+    async with live_venue(make_settings, "bybit", "futures") as (fake, s, live):
+        ws_base = s.base_url.replace("http://", "ws://")
+        async with websockets.connect(f"{ws_base}/bybit/v5/public/linear") as ws:
+            await ws.send(orjson.dumps({"op": "ping", "req_id": "p"}))
+            pong = await recv_json(ws)
+            assert (pong["op"], pong["success"], pong["req_id"]) == ("ping", True, "p")
+            await ws.send(orjson.dumps({"op": "subscribe", "args": ["kline.1.BTCUSDT"],
+                                        "req_id": "s"}))  # fmt: skip
+            r = await recv_json(ws)
+            assert (r["op"], r["success"], r["req_id"]) == ("subscribe", True, "s")
+            closes = 0
+            while closes < 2:
+                push = await recv_json(ws)
+                assert (push["topic"], push["type"]) == ("kline.1.BTCUSDT", "snapshot")
+                [k] = push["data"]
+                if k["confirm"]:
+                    closes += 1
+                    t = k["start"] // 1000
+                    head = await head_of(s, live)
+                    assert head is not None and head >= t
+                    [(_, o, h, low, c, v)] = exchange_history(fake, live, t, t)
+                    got = [float(k[f]) for f in ("open", "high", "low", "close", "volume")]
+                    assert got == [o, h, low, c, v]
+            for bad in ("kline.1.NOSUCHUSDT", "orderbook.50.BTCUSDT", "kline.7.BTCUSDT"):
+                await ws.send(orjson.dumps({"op": "subscribe", "args": [bad]}))
                 while "topic" in (r := await recv_json(ws)):
                     pass
-                assert r["success"] is False
-    finally:
-        fake.stop()
+                assert (r["op"], r["success"]) == ("subscribe", False), r
+            await ws.send(b"\xff not json")
+            while "topic" in (r := await recv_json(ws)):
+                pass
+            assert r["success"] is False
 
 
 async def test_okx_stream_replies_and_sends_closes_only_once_stored(
     make_settings: SettingsFactory,
 ) -> None:
-    fake = start_fake(venue="okx", stepped=True)
-    try:
-        live = series_of(fake, "futures")
-        settings = make_settings(**live_settings(fake, whitelist=[live]))
-        async with serving(settings, fake) as s:
-            await wait_caught_up(s, fake, live)
-            ws_base = s.base_url.replace("http://", "ws://")
-            async with websockets.connect(f"{ws_base}/okx/ws/v5/business") as ws:
-                await ws.send("ping")
-                assert await ws.recv() == "pong"
-                arg = {"channel": "candle1m", "instId": "BTC-USDT-SWAP"}
-                await ws.send(orjson.dumps({"id": "s1", "op": "subscribe", "args": [arg]}))
-                ack = await recv_json(ws)
-                assert (ack["id"], ack["event"], ack["arg"]) == ("s1", "subscribe", arg)
-                closes = 0
-                while closes < 2:
-                    push = await recv_json(ws)
-                    assert push["arg"] == arg
-                    [row] = push["data"]
-                    if row[8] == "1":
-                        closes += 1
-                        t = int(row[0]) // 1000
-                        head = await head_of(s, live)
-                        assert head is not None and head >= t
-                        [(_, o, h, low, c, v)] = exchange_history(fake, live, t, t)
-                        assert [float(x) for x in row[1:6]] == [o, h, low, c, v]
+    async with live_venue(make_settings, "okx", "futures") as (fake, s, live):
+        ws_base = s.base_url.replace("http://", "ws://")
+        async with websockets.connect(f"{ws_base}/okx/ws/v5/business") as ws:
+            await ws.send("ping")
+            assert await ws.recv() == "pong"
+            arg = {"channel": "candle1m", "instId": "BTC-USDT-SWAP"}
+            await ws.send(orjson.dumps({"id": "s1", "op": "subscribe", "args": [arg]}))
+            ack = await recv_json(ws)
+            assert (ack["id"], ack["event"], ack["arg"]) == ("s1", "subscribe", arg)
+            closes = 0
+            while closes < 2:
+                push = await recv_json(ws)
+                assert push["arg"] == arg
+                [row] = push["data"]
+                if row[8] == "1":
+                    closes += 1
+                    t = int(row[0]) // 1000
+                    head = await head_of(s, live)
+                    assert head is not None and head >= t
+                    [(_, o, h, low, c, v)] = exchange_history(fake, live, t, t)
+                    assert [float(x) for x in row[1:6]] == [o, h, low, c, v]
 
-                async def reply(request: str | bytes) -> dict[str, Any]:
-                    await ws.send(request)
-                    while "arg" in (r := await recv_json(ws)) and "event" not in r:
-                        pass  # candle pushes keep coming meanwhile
-                    return dict(r)
+            async def reply(request: str | bytes) -> dict[str, Any]:
+                await ws.send(request)
+                while "arg" in (r := await recv_json(ws)) and "event" not in r:
+                    pass  # candle pushes keep coming meanwhile
+                return dict(r)
 
-                for bad in ({"channel": "candle7m", "instId": "BTC-USDT"},
-                            {"channel": "candle1m", "instId": "NOSUCH-USDT"},
-                            {"channel": "books", "instId": "BTC-USDT"}):  # fmt: skip
-                    r = await reply(orjson.dumps({"op": "subscribe", "args": [bad]}))
-                    assert (r["event"], r["code"]) == ("error", "60018"), r
-                r = await reply(b"\xff not json")
-                assert (r["event"], r["code"]) == ("error", "60012")
-                r = await reply(orjson.dumps({"op": "unsubscribe", "args": [arg]}))
-                assert (r["event"], r["arg"]) == ("unsubscribe", arg)
-                spot = {"channel": "candle1m", "instId": "ETH-USDT"}
-                r = await reply(orjson.dumps({"op": "subscribe", "args": [spot]}))
-                assert (r["event"], r["arg"]) == ("subscribe", spot)
+            for bad in ({"channel": "candle7m", "instId": "BTC-USDT"},
+                        {"channel": "candle1m", "instId": "NOSUCH-USDT"},
+                        {"channel": "books", "instId": "BTC-USDT"}):  # fmt: skip
+                r = await reply(orjson.dumps({"op": "subscribe", "args": [bad]}))
+                assert (r["event"], r["code"]) == ("error", "60018"), r
+            r = await reply(b"\xff not json")
+            assert (r["event"], r["code"]) == ("error", "60012")
+            r = await reply(orjson.dumps({"op": "unsubscribe", "args": [arg]}))
+            assert (r["event"], r["arg"]) == ("unsubscribe", arg)
+            spot = {"channel": "candle1m", "instId": "ETH-USDT"}
+            r = await reply(orjson.dumps({"op": "subscribe", "args": [spot]}))
+            assert (r["event"], r["arg"]) == ("subscribe", spot)
 
-                async def only_spot() -> bool:
-                    return (await recv_json(ws))["arg"] == spot
+            async def only_spot() -> bool:
+                return bool((await recv_json(ws))["arg"] == spot)
 
-                await poll(only_spot, "ETH-USDT pushes")
-            jobs = (await s.http.get("/api/market/debug/ingest_state")).json()["jobs"]
-            assert "okx:spot:ETH/USDT:1m" in {j["series_id"] for j in jobs}
-    finally:
-        fake.stop()
+            await poll(only_spot, "ETH-USDT pushes")
+        jobs = (await s.http.get("/api/market/debug/ingest_state")).json()["jobs"]
+        assert "okx:spot:ETH/USDT:1m" in {j["series_id"] for j in jobs}
 
 
 async def test_a_stream_path_that_is_not_a_venues_is_refused(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -254,9 +254,13 @@ async def test_subscribe_requests_stay_within_the_hourly_limit(tmp_path: Path) -
     """OKX takes 480 (un)subscribe requests per connection per hour (here 3): a fourth
     series added within the hour is subscribed once the first request is an hour old."""
     async with engine(tmp_path, requests_per_hour=3) as r:
+
+        def sent(n: int) -> Callable[[], bool]:
+            return lambda: len(r.venue.requests()) == n
+
         for i in range(1, 4):
             await r.ingestor.add(series(f"C{i}/USDT:USDT"))
-            await drive(r.clock, lambda: len(r.venue.requests()) == i, "a request", step=1.0)  # noqa: B023
+            await drive(r.clock, sent(i), "a request", step=1.0)
         first = r.venue.requests()[0].at
         await r.ingestor.add(series("C4/USDT:USDT"))
         await drive(r.clock, lambda: r.clock.monotonic() >= first + 3000, "50 minutes", step=10.0,
