@@ -222,6 +222,7 @@ async def test_okx_stream_replies_and_sends_closes_only_once_stored(
                 return dict(r)
 
             for bad in ({"channel": "candle7m", "instId": "BTC-USDT"},
+                        {"channel": "candle", "instId": "BTC-USDT"},
                         {"channel": "candle1m", "instId": "NOSUCH-USDT"},
                         {"channel": "books", "instId": "BTC-USDT"}):  # fmt: skip
                 r = await reply(orjson.dumps({"op": "subscribe", "args": [bad]}))

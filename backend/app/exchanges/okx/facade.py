@@ -175,12 +175,12 @@ class OkxFacade(VenueFacade):
         channel, inst = arg.get("channel"), arg.get("instId")
         if not isinstance(channel, str) or not isinstance(inst, str):
             return wire.no_such_channel(arg)
-        if not channel.startswith(wire.CHANNEL_PREFIX):
+        timeframe = wire.channel_timeframe(channel)
+        if timeframe is None:  # not a candle channel, or a bar OKX does not have
             return wire.no_such_channel(arg)
         try:
-            timeframe = wire.timeframe_of(channel.removeprefix(wire.CHANNEL_PREFIX))
             series = await self.series("okx", wire.market_of(inst), inst, timeframe)
-        except wire.OkxError:  # a bar or an instrument OKX does not have
+        except wire.OkxError:  # an instrument OKX does not list
             return wire.no_such_channel(arg)
         except TradeCanvasError as e:  # the market list cannot be had now
             return "50001", f"Service temporarily unavailable: {e}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import orjson
 
 from app.exchanges.okx.parser import OkxEvent, parse_frame
-from app.exchanges.okx.wire import BARS, CHANNEL_PREFIX, inst_id, topic
+from app.exchanges.okx.wire import candle_channel, inst_id, topic
 from app.exchanges.ports import (
     Action,
     FeedEvent,
@@ -51,7 +51,7 @@ class OkxFeed:
         return f"okx-{self.market}"
 
     def topic(self, series: SeriesId) -> str:
-        return topic(CHANNEL_PREFIX + BARS[series.timeframe], inst_id(series))
+        return topic(candle_channel(series.timeframe), inst_id(series))
 
     def parse(self, raw: str | bytes) -> Sequence[FeedEvent]:
         frame = parse_frame(raw)

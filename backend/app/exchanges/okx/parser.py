@@ -13,7 +13,7 @@ from typing import Any
 
 from app.candle import Candle
 from app.exchanges.frames import json_object, kline_candle
-from app.exchanges.okx.wire import CHANNEL_PREFIX, TIMEFRAME_OF_BAR, topic
+from app.exchanges.okx.wire import CHANNEL_PREFIX, channel_timeframe, topic
 from app.exchanges.ports import FrameError
 
 # Volume is row[5], `vol`: base currency on spot, contracts on swaps, as ccxt (and so
@@ -60,7 +60,7 @@ def parse_frame(raw: str | bytes) -> OkxFrame:
         raise FrameError("arg without channel and instId")
     if not channel.startswith(CHANNEL_PREFIX):
         return ()
-    timeframe = TIMEFRAME_OF_BAR.get(channel.removeprefix(CHANNEL_PREFIX))
+    timeframe = channel_timeframe(channel)
     if timeframe is None:
         raise FrameError(f"candle channel {channel!r} is not a bar served here")
     data = msg.get("data")

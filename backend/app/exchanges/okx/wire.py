@@ -28,6 +28,19 @@ def inst_id(series: SeriesId) -> str:
     return pair if series.market == "spot" else f"{pair}-SWAP"
 
 
+def candle_channel(timeframe: str) -> str:
+    """The stream's channel of a timeframe's candles: `candle1m`, `candle1Dutc`."""
+    return CHANNEL_PREFIX + BARS[timeframe]
+
+
+def channel_timeframe(channel: str) -> str | None:
+    """The timeframe a `candle<bar>` channel carries; None for another channel or a bar
+    not served here (Hong Kong-aligned ones)."""
+    if not channel.startswith(CHANNEL_PREFIX):
+        return None
+    return TIMEFRAME_OF_BAR.get(channel.removeprefix(CHANNEL_PREFIX))
+
+
 def topic(channel: str, inst: str) -> str:
     """The feed's topic for a channel of an instrument: `candle1m:BTC-USDT`."""
     return f"{channel}:{inst}"
