@@ -31,12 +31,13 @@ def default_frontend_dir() -> Path:
 
 def mount_frontend(app: FastAPI, dist: Path) -> None:
     index = dist / "index.html"
+    options = venue_options()  # the venues are registered once, at import
 
     async def chart_page() -> Response:
         if not index.is_file():
             return HTMLResponse(NOT_BUILT, status_code=503)
         # The page names hashed assets; it must be re-read after every build.
-        page = index.read_text(encoding="utf-8").replace(VENUE_OPTIONS, venue_options(), 1)
+        page = index.read_text(encoding="utf-8").replace(VENUE_OPTIONS, options, 1)
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
     app.add_api_route("/", chart_page, methods=["GET"], include_in_schema=False)
