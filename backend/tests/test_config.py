@@ -9,8 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
+from app.diagnostics import known_variables
 from app.exchanges.binance.settings import BinanceSettings
 from app.exchanges.bybit.settings import BybitSettings
+from app.exchanges.okx.settings import OkxSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -83,6 +85,27 @@ def test_a_venues_settings_come_from_its_package(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ValidationError) as raised:
         Settings(_env_file=None)
     assert [e["loc"] for e in raised.value.errors()] == [("binance", "ws_streams_per_connection")]
+
+
+def test_okx_reads_its_one_stream_url_each_market_may_override(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The contract's `OKX_WS_URL` is the business stream of both markets; the local
+    exchanges point each market at its own port (`OKX_SPOT_WS_URL`, `OKX_SWAP_WS_URL`)."""
+    default = Settings(_env_file=None).venue(OkxSettings)
+    assert (
+        default.stream_url("spot")
+        == default.stream_url("futures")
+        == ("wss://ws.okx.com:8443/ws/v5/business")
+    )
+    monkeypatch.setenv("TRADE_CANVAS_OKX_WS_URL", "ws://one.example/ws/v5/business")
+    one = Settings(_env_file=None).venue(OkxSettings)
+    assert one.stream_url("spot") == one.stream_url("futures") == "ws://one.example/ws/v5/business"
+    monkeypatch.setenv("TRADE_CANVAS_OKX_SWAP_WS_URL", "ws://swap.example/ws/v5/business")
+    both = Settings(_env_file=None).venue(OkxSettings)
+    assert both.stream_url("spot") == "ws://one.example/ws/v5/business"
+    assert both.stream_url("futures") == "ws://swap.example/ws/v5/business"
+    assert "TRADE_CANVAS_OKX_WS_URL" in known_variables()
 
 
 def test_live_timers_keep_their_first_binance_names(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from app.config import VenueSettings
+from app.series import Market
 
 BUSINESS_WS_URL = "wss://ws.okx.com:8443/ws/v5/business"
 
@@ -15,8 +16,14 @@ class OkxSettings(VenueSettings):
     venue: ClassVar[str] = "okx"
 
     rest_url: str = "https://www.okx.com"
-    # OKX serves candles of every instrument type on its one business endpoint; each
-    # market may be pointed elsewhere (a local exchange serves each on its own port).
-    spot_ws_url: str = BUSINESS_WS_URL
-    swap_ws_url: str = BUSINESS_WS_URL
+    # OKX serves candles of every instrument type on its one business endpoint (the
+    # contract's `OKX_WS_URL`); each market may be pointed elsewhere (a local exchange
+    # serves each on its own port).
+    ws_url: str = BUSINESS_WS_URL
+    spot_ws_url: str | None = None
+    swap_ws_url: str | None = None
     ws_channels_per_connection: int = Field(default=200, ge=1, le=1000)
+
+    def stream_url(self, market: Market) -> str:
+        """The business stream `market`'s candles are read from."""
+        return (self.spot_ws_url if market == "spot" else self.swap_ws_url) or self.ws_url

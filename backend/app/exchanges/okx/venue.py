@@ -31,8 +31,8 @@ def okx_venue(settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTE
 
     return Venue.of(
         "okx", okx_rest(urls, limiter), {
-            "spot": OkxFeed("spot", s.spot_ws_url, per_connection),
-            "futures": OkxFeed("futures", s.swap_ws_url, per_connection),
+            "spot": OkxFeed("spot", s.stream_url("spot"), per_connection),
+            "futures": OkxFeed("futures", s.stream_url("futures"), per_connection),
         },
         custom_api_urls=None if urls == okx_api_urls(URL) else urls, limiter=limiter,
         facade=facade, closers=(proxy.close,), ccxt_futures_type="swap",
