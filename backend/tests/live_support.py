@@ -196,10 +196,21 @@ async def wait_backfilled(server: LiveServer, series_id: str, timeout: float = 2
     flight)."""
 
     async def owes_nothing() -> bool:
-        debug = (await server.http.get("/api/market/debug/ingest_state")).json()
-        return any(j["series_id"] == series_id and j["owed"] is None for j in debug["jobs"])
+        jobs = await _jobs_of(server, series_id)
+        return any(j["owed"] is None for j in jobs)
 
     await poll(owes_nothing, f"{series_id} to owe nothing", timeout)
+
+
+async def _jobs_of(server: LiveServer, series_id: str) -> list[dict[str, Any]]:
+    debug = (await server.http.get("/api/market/debug/ingest_state")).json()
+    return [j for j in debug["jobs"] if j["series_id"] == series_id]
+
+
+async def _owed(server: LiveServer, series_id: str) -> Any:
+    """What a live job of `series_id` still owes (None when it owes nothing or there is
+    no such job)."""
+    return next((j["owed"] for j in await _jobs_of(server, series_id) if j["owed"]), None)
 
 
 async def assert_store_matches_exchange(
@@ -213,14 +224,22 @@ async def assert_store_matches_exchange(
 
     Checked until it holds or `timeout` passes: after a fault, the REST catch-up runs beside
     the live stream, so the head can be current while the hole behind it is still being
-    fetched. A hole that stays fails with what is missing."""
+    fetched. A live series is compared once it owes nothing: before its catch-up stores
+    its first page, the streamed candles alone are a gap-free run that would pass, and the
+    page landing behind them would open the hole this check is there to find. A hole that
+    stays fails with what is missing."""
 
     async def matches() -> bool:
+        if await _owed(server, series_id) is not None:
+            return False
         return (await _store_vs_exchange(server, fake, series_id, since))[1] is None
 
-    with contextlib.suppress(AssertionError):  # the check below says what is wrong
+    try:
         # Each check reads the whole series over HTTP: not too often.
         await poll(matches, f"{series_id} to equal the exchange", timeout, every=0.1)
+    except AssertionError:  # the checks below say what is wrong
+        owed = await _owed(server, series_id)
+        assert owed is None, f"{series_id} still owes {owed}"
     got, problem = await _store_vs_exchange(server, fake, series_id, since)
     assert problem is None, problem
     return got
