@@ -196,21 +196,21 @@ async def wait_backfilled(server: LiveServer, series_id: str, timeout: float = 2
     flight)."""
 
     async def owes_nothing() -> bool:
-        jobs = await _jobs_of(server, series_id)
-        return any(j["owed"] is None for j in jobs)
+        return any(j["owed"] is None for j in await jobs_of(server, series_id))
 
     await poll(owes_nothing, f"{series_id} to owe nothing", timeout)
 
 
-async def _jobs_of(server: LiveServer, series_id: str) -> list[dict[str, Any]]:
+async def jobs_of(server: LiveServer, series_id: str) -> list[dict[str, Any]]:
+    """The ingest jobs of `series_id`, as the debug API shows them."""
     debug = (await server.http.get("/api/market/debug/ingest_state")).json()
     return [j for j in debug["jobs"] if j["series_id"] == series_id]
 
 
-async def _owed(server: LiveServer, series_id: str) -> Any:
+async def _owed(server: LiveServer, series_id: str) -> dict[str, int] | None:
     """What a live job of `series_id` still owes (None when it owes nothing or there is
     no such job)."""
-    return next((j["owed"] for j in await _jobs_of(server, series_id) if j["owed"]), None)
+    return next((j["owed"] for j in await jobs_of(server, series_id) if j["owed"]), None)
 
 
 async def assert_store_matches_exchange(

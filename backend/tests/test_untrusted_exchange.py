@@ -21,6 +21,7 @@ from tests.live_support import (
     each_venue,  # noqa: F401 (the `fake` fixture)
     exchange_history,
     fut_of,
+    jobs_of,
     live_settings,
     newest_closed,
     start_fake,
@@ -61,9 +62,8 @@ async def rejected(s: LiveServer, venue: str, reason: str) -> float:
 
 
 async def job_of(s: LiveServer, series_id: str) -> dict[str, Any]:
-    debug = (await s.http.get("/api/market/debug/ingest_state")).json()
-    [job] = [j for j in debug["jobs"] if j["series_id"] == series_id]
-    return dict(job)
+    [job] = await jobs_of(s, series_id)
+    return job
 
 
 async def test_closes_from_the_future_are_rejected(
