@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from app.api.guards import default_allowed_hosts
-from tests.conftest import SettingsFactory
+from tests.conftest import FakeRest, SettingsFactory
 from tests.support import SERIES, T0, LiveServer, candle, live_server, recv_json, send_json
 
 OTHER_ADDRESS = "127.0.0.2"
@@ -109,6 +109,44 @@ async def test_a_post_from_another_site_is_refused(make_settings: SettingsFactor
         r = await s.http.post("/api/market/ingest/candle_closed", json=body,
                               headers={"Origin": s.base_url})  # fmt: skip
         assert r.status_code == 200
+
+
+async def test_a_get_from_another_site_is_refused_before_any_work(
+    make_settings: SettingsFactory, fake_binance: FakeRest
+) -> None:
+    """Any web page the user opens could make the server spend its upstream budget with
+    `<img>` tags (a no-cors GET: `Sec-Fetch-Site: cross-site`, no `Origin`) or a fetch
+    (`Origin` of its own): both are refused on the facades and the chart API, and the
+    exchange is asked nothing. The chart's own page and a listed origin are served, and
+    so is a client that is not a browser."""
+    settings = make_settings(
+        allowed_origins=["https://charts.example"],
+        binance_spot_rest_url=fake_binance.url,
+        binance_futures_rest_url=fake_binance.url,
+    )
+    depth = "/binance/api/v3/depth?symbol=BTCUSDT&limit=5"
+    candles = f"/api/market/candles?series_id={SERIES}"
+    img = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
+    async with live_server(settings) as s:
+        for path in (depth, candles, "/binance/api/v3/klines?symbol=BTCUSDT&interval=1m"):
+            for headers in (img, {"Origin": "https://evil.example", **img}):
+                r = await s.http.get(path, headers=headers)
+                assert r.status_code == 403, (path, headers, r.text)
+                assert r.json()["error_code"] == "origin_not_allowed"
+        assert fake_binance.exchange.rest_requests == 0
+        # A link to the chart from anywhere opens it.
+        page = await s.http.get("/", headers={"Sec-Fetch-Site": "cross-site"})
+        assert page.status_code in (200, 503)  # 503: the bundle is not built here
+        allowed = [
+            {"Sec-Fetch-Site": "same-origin", "Origin": s.base_url},
+            {"Sec-Fetch-Site": "cross-site", "Origin": "https://charts.example"},
+            {"Sec-Fetch-Site": "none"},  # typed into the address bar
+            {},  # not a browser
+        ]
+        for headers in allowed:
+            r = await s.http.get(depth, headers=headers)
+            assert r.status_code == 200 and r.json()["bids"], (headers, r.text)
+            assert (await s.http.get(candles, headers=headers)).status_code == 200
 
 
 async def test_other_host_names_are_refused_on_a_loopback_bind(

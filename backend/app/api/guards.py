@@ -1,7 +1,9 @@
 """Who may drive the server from a browser: the `Host` a request names (a guard against DNS
-rebinding, where a web page reaches a loopback server under its own name), and the
-`Origin` of WebSocket upgrades and of requests that change state (a page on another site
-must not open `/ws/market` or post candles in the user's name).
+rebinding, where a web page reaches a loopback server under its own name), and the site a
+request comes from: a page on another site must not open `/ws/market`, post candles in the
+user's name, or make the server spend its upstream budget (an `<img>` tag pointing at a
+facade's depth is a GET). Only the chart's own page and assets may be reached from
+anywhere (a link to the chart is a cross-site navigation).
 
 Both answer with the unified error body (a WebSocket with a denial response of it)."""
 
@@ -18,7 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api.responses import error_body
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The chart's page and its bundle: reachable from any site, as any web page is.
+_PUBLIC_PATHS = frozenset({"/", "/favicon.ico"})
+_PUBLIC_PREFIXES = ("/assets/",)
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
 
@@ -56,9 +60,11 @@ class AllowedHosts:
 
 
 class AllowedOrigins:
-    """A browser's request from another site: refused for WebSocket upgrades and for
-    methods that change state, unless its origin is listed. Requests without `Origin`
-    (not from a browser) pass."""
+    """A browser's request from another site is refused before any work, GET included,
+    unless its origin is listed: one whose `Origin` is neither listed nor the server's
+    own, or that the browser marks `Sec-Fetch-Site: cross-site` (a no-cors GET such as an
+    `<img>` sends no `Origin`). Requests with neither header (bots, ccxt, curl: not a
+    browser) pass."""
 
     def __init__(self, app: ASGIApp, allowed_origins: Sequence[str]) -> None:
         self.app = app
@@ -71,10 +77,15 @@ class AllowedOrigins:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        if origin is None or self._allows(origin, headers.get("host", "")):
+        if origin is not None:
+            allowed = self._allows(origin, headers.get("host", ""))
+        else:
+            allowed = headers.get("sec-fetch-site", "").lower() != "cross-site"
+        if allowed:
             await self.app(scope, receive, send)
             return
-        message = f"requests from {origin!r} are not allowed (TRADE_CANVAS_ALLOWED_ORIGINS)"
+        where = repr(origin) if origin is not None else "another site"
+        message = f"requests from {where} are not allowed (TRADE_CANVAS_ALLOWED_ORIGINS)"
         await _refuse(scope, send, 403, "origin_not_allowed", message)
 
     def _allows(self, origin: str, host: str) -> bool:
@@ -89,7 +100,10 @@ class AllowedOrigins:
 def _guarded(scope: Scope) -> bool:
     if scope["type"] == "websocket":
         return True
-    return scope["type"] == "http" and scope["method"] not in _SAFE_METHODS
+    if scope["type"] != "http":
+        return False
+    path: str = scope["path"]
+    return path not in _PUBLIC_PATHS and not path.startswith(_PUBLIC_PREFIXES)
 
 
 def _origin_key(origin: str) -> str:
