@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from app.config import Settings
 from app.history.datadir import Datadirs, ohlcv_file_count
+from app.redact import safe_url
 from app.series import SeriesId
 from app.store import describe_store
 
@@ -44,8 +45,6 @@ def banner(
     lines = [f"trade-canvas serving on http://{settings.host}:{settings.port}/"]
     lines.append(f"  store: {describe_store(settings.store.url, settings.db.path)}")
     if settings.bus.url is not None:
-        from app.bus.redis.connection import safe_url
-
         lines.append(f"  cluster: role {settings.role}, bus {safe_url(settings.bus.url)}")
     if settings.market_history_source == "off":
         lines.append("  history: off (only what the store holds and live data)")

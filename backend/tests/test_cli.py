@@ -270,6 +270,16 @@ def test_configuration_errors_end_with_one_line_and_exit_2(
     assert "Traceback" not in done.stderr
 
 
+def test_a_malformed_bot_url_is_named_by_its_bot_alone(tmp_path: Path) -> None:
+    """A '#' in a password cuts the URL there: the error names the bot, and no piece of
+    the password (urllib's own message quoted `Secr` as the port)."""
+    done = serve_with(tmp_path, {"TRADE_CANVAS_BOTS": "alpha=http://ft:Secr#et@host:8080"})
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "bot 'alpha'" in line and "%23" in line
+    assert "Secr" not in line and "et@host" not in line
+
+
 def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

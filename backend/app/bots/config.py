@@ -104,10 +104,18 @@ def _from_compact(part: str) -> dict[str, Any]:
         raise ValueError(
             f"bot {part.split('@')[-1]!r}: write it as name=http://user:password@host:port"
         )
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        # Its text would quote the password (`Port could not be cast ... 'Secr'`).
+        raise ValueError(
+            f"bot {name.strip()!r}: its URL cannot be read; a password holding '#', '?', '/' "
+            "or '@' must be percent-encoded ('#' is %23)"
+        ) from None
     netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
+    if port is not None:
+        netloc = f"{netloc}:{port}"
     return {
         "name": name.strip(),
         "url": urlunsplit((parts.scheme, netloc, parts.path, "", "")),

@@ -21,6 +21,7 @@ from app.candle import Candle, CandleRow, ExtrasByTime
 from app.errors import ExchangeError, UnknownSymbol, UpstreamRateLimited
 from app.exchanges.ports import KlinePage, SymbolInfo
 from app.exchanges.upstream import UpstreamLimiter
+from app.redact import without_secrets
 from app.series import Market, SeriesId, timeframe_seconds
 
 T = TypeVar("T")
@@ -54,13 +55,15 @@ class CcxtRestKlines:
         except (errors.RateLimitExceeded, errors.DDoSProtection) as e:
             retry_after = max(1.0, self._limiter.wait_s())
             raise UpstreamRateLimited(
-                f"{self.venue} rate-limited {what}; backing off {retry_after:.0f}s: {e}",
+                f"{self.venue} rate-limited {what}; backing off {retry_after:.0f}s: "
+                f"{without_secrets(str(e))}",
                 retry_after,
             ) from e
         except errors.BadSymbol as e:
-            raise UnknownSymbol(f"{what}: {e}") from e
+            raise UnknownSymbol(f"{what}: {without_secrets(str(e))}") from e
         except errors.BaseError as e:
-            raise ExchangeError(f"{what} failed on {self.venue}: {e}") from e
+            # ccxt's messages quote the URL asked, user info included.
+            raise ExchangeError(f"{what} failed on {self.venue}: {without_secrets(str(e))}") from e
 
     async def _load_markets(self, market: Market, reload: bool) -> dict[str, Any]:
         client = self._client(market)

@@ -30,6 +30,7 @@ from app.exchanges.ports import FacadeContext, KlineWindow, MarketCatalog, Symbo
 from app.exchanges.upstream import UpstreamProxy
 from app.metrics import Metrics
 from app.ratelimit import TokenBucket
+from app.redact import without_hosts
 from app.series import Market, SeriesId, align_time, next_candle_time, parse_series_id
 from app.tasks import spawn
 
@@ -196,7 +197,7 @@ class VenueFacade:
             retry_after = getattr(e, "retry_after_s", None)
             return self.rate_limited(retry_after) if retry_after else self.bad_request(str(e))
         if isinstance(e, ExchangeError | StoreError):
-            return self.unavailable(str(e))
+            return self.unavailable(without_hosts(str(e)))  # which venue failed, not where
         if self.owns(e):
             return e
         raise e

@@ -26,6 +26,7 @@ from prometheus_client import Counter
 from app.clock import Clock
 from app.errors import ExchangeError, UpstreamRateLimited
 from app.metrics import Metrics
+from app.redact import safe_url, without_secrets
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,9 @@ class UpstreamProxy:
     def _refresh(self, url: str, key: _Key) -> None:
         if key in self._inflight or self._limiter.wait_s() > 0:
             return
-        task = spawn(self._refresh_quietly(url, key), f"{self._limiter.venue} refresh {url}")
+        task = spawn(
+            self._refresh_quietly(url, key), f"{self._limiter.venue} refresh {safe_url(url)}"
+        )
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
 
@@ -222,7 +225,7 @@ class UpstreamProxy:
         try:
             await self._upstream(url, key)
         except ExchangeError as e:  # the stale copy keeps being answered
-            log.info("refreshing %s failed: %s", url, e)
+            log.info("refreshing %s failed: %s", safe_url(url), e)
 
     async def _upstream(self, url: str, key: _Key) -> Answer:
         running = self._inflight.get(key)
@@ -255,7 +258,9 @@ class UpstreamProxy:
         try:
             response = await self._client.get(url, params=list(params))
         except httpx.HTTPError as e:
-            raise ExchangeError(f"{self._limiter.venue} GET {url} failed: {e!r}") from e
+            raise ExchangeError(
+                f"{self._limiter.venue} GET {safe_url(url)} failed: {without_secrets(repr(e), url)}"
+            ) from e
         body = response.content
         self._limiter.observe(response.status_code, response.headers, body)
         return Answer(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from app.errors import ConfigError
 from app.metrics import Metrics
+from app.redact import safe_url
 from app.store.ports import CandleStore, LeaderLock
 from app.store.postgres import PostgresCandleStore
 from app.store.postgres.leader import PostgresLeaderLock
-from app.store.postgres.store import safe_dsn
 from app.store.sqlite import SqliteCandleStore
 from app.store.sqlite.check import check_store
 
@@ -25,7 +25,7 @@ def build_store(
         return SqliteCandleStore(file, metrics, read_threads=read_threads)
     if url is not None and url.startswith(("postgresql://", "postgres://")):
         return PostgresCandleStore(url, metrics, pool_size=pool_size)
-    raise ConfigError(f"no store engine for {safe_dsn(url or '')} (sqlite:/// or postgresql://)")
+    raise ConfigError(f"no store engine for {safe_url(url or '')} (sqlite:/// or postgresql://)")
 
 
 def build_leader_lock(store: CandleStore, node: str) -> LeaderLock:
@@ -45,4 +45,4 @@ def store_file(url: str | None, path: Path) -> Path | None:
 def describe_store(url: str | None, path: Path) -> str:
     """The store for people: its engine and where (never a password)."""
     file = store_file(url, path)
-    return f"SQLite {file.resolve()}" if file is not None else f"PostgreSQL {safe_dsn(url or '')}"
+    return f"SQLite {file.resolve()}" if file is not None else f"PostgreSQL {safe_url(url or '')}"

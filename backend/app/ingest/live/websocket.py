@@ -16,12 +16,13 @@ from websockets.exceptions import (
 
 from app.errors import StreamBroken
 from app.ingest.live.transport import FeedSocket
+from app.redact import without_secrets
 
 _FAILURES = (OSError, TimeoutError, InvalidHandshake, InvalidURI, WebSocketException)
 
 
 def _broken(e: BaseException) -> StreamBroken:
-    return StreamBroken(f"{type(e).__name__}: {e}")
+    return StreamBroken(f"{type(e).__name__}: {without_secrets(str(e))}")
 
 
 class _WebSocket:

@@ -12,7 +12,8 @@ from typing import Final
 import asyncpg
 
 from app.errors import StoreError
-from app.store.postgres.store import _DB_ERRORS, PostgresCandleStore, safe_dsn
+from app.redact import safe_url
+from app.store.postgres.store import _DB_ERRORS, PostgresCandleStore
 
 _LEADER_LOCK: Final = 0x7472_6164_656C_6472  # "tradeldr"
 
@@ -37,7 +38,7 @@ class PostgresLeaderLock:
             )
         except _DB_ERRORS as e:
             await self.close()
-            raise StoreError(f"cannot take the lead at {safe_dsn(self._store.dsn)}: {e}") from e
+            raise StoreError(f"cannot take the lead at {safe_url(self._store.dsn)}: {e}") from e
         self._store.fence(int(epoch))
         return int(epoch)
 

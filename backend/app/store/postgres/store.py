@@ -19,6 +19,7 @@ import asyncpg
 from app.candle import CandleRow, ExtrasByTime, KlineExtras, first_of_each_time
 from app.errors import Fenced, StoreError
 from app.metrics import Metrics
+from app.redact import safe_url, without_secrets
 from app.store.ports import (
     CandlePage,
     CandleStore,
@@ -93,14 +94,20 @@ class PostgresCandleStore(CandleStore):
                 self._dsn, min_size=1, max_size=self._pool_size, command_timeout=60
             )
         except (*_DB_ERRORS, ValueError) as e:
-            raise StoreError(f"cannot open candle store {safe_dsn(self._dsn)}: {e}") from e
+            raise StoreError(
+                f"cannot open candle store {safe_url(self._dsn)}: "
+                f"{without_secrets(str(e), self._dsn)}"
+            ) from e
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
                 self._hypertable = await use_timescale(conn)
         except _DB_ERRORS as e:
             await pool.close()
-            raise StoreError(f"cannot migrate candle store {safe_dsn(self._dsn)}: {e}") from e
+            raise StoreError(
+                f"cannot migrate candle store {safe_url(self._dsn)}: "
+                f"{without_secrets(str(e), self._dsn)}"
+            ) from e
         self._pool = pool
 
     async def close(self) -> None:
@@ -515,12 +522,3 @@ def _row(record: asyncpg.Record) -> CandleRow:
 def _columns(candles: Sequence[CandleRow]) -> list[list[Any]]:
     """The candles as six column arrays, for `unnest`."""
     return [list(column) for column in zip(*candles, strict=True)]
-
-
-def safe_dsn(dsn: str) -> str:
-    """The DSN without its password, for messages."""
-    head, sep, tail = dsn.rpartition("@")
-    if not sep:
-        return dsn
-    scheme, _, credentials = head.partition("://")
-    return f"{scheme}://{credentials.split(':')[0]}@{tail}"
