@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from local_exchange.exchange import ApiError, FakeExchange, MarketKind
 from local_exchange.market import INTERVAL_SECONDS, Kline, SymbolModel, align
-from local_exchange.rest import Dialect, Route
+from local_exchange.rest import Dialect, Reply, Route
 
 # Bybit's interval names to the fake market's.
 INTERVALS: Final = {
@@ -236,19 +236,23 @@ BYBIT_ROUTES: Final[dict[str, Route]] = {
 }
 
 
-def _ban(left_s: float) -> tuple[int, Any, dict[str, str]]:
+def _ban(left_s: float) -> Reply:
     return (*BYBIT_FAILURE, {})  # Bybit says nothing of how long
 
 
-def _headers(ex: FakeExchange, path: str) -> dict[str, str]:
+def _charge(ex: FakeExchange, path: str, params: Mapping[str, str]) -> Reply:
     window_ms = 5_000
     reset = (ex.clock.now_ms() // window_ms + 1) * window_ms
     used = ex.spend_weight(1)
-    return {
-        "X-Bapi-Limit": str(LIMIT_PER_WINDOW),
-        "X-Bapi-Limit-Status": str(max(0, LIMIT_PER_WINDOW - used)),
-        "X-Bapi-Limit-Reset-Timestamp": str(reset),
-    }
+    return (
+        200,
+        None,
+        {
+            "X-Bapi-Limit": str(LIMIT_PER_WINDOW),
+            "X-Bapi-Limit-Status": str(max(0, LIMIT_PER_WINDOW - used)),
+            "X-Bapi-Limit-Reset-Timestamp": str(reset),
+        },
+    )
 
 
-BYBIT_REST: Final = Dialect(BYBIT_FAILURE, _ban, _headers)
+BYBIT_REST: Final = Dialect(BYBIT_FAILURE, _ban, _charge)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from local_exchange.binance_limits import LIMITS, BinanceWeights
 from local_exchange.clock import ExchangeClock, FakeClock
 from local_exchange.market import (
     DEFAULT_FUTURES,
@@ -63,8 +64,11 @@ class FakeExchange:
         start: float | None = None,
         clock: ExchangeClock | None = None,
         seed: int = 1,
+        binance_weight_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.clock: ExchangeClock = clock or FakeClock(speed, start)
+        # Binance's weight per minute on each host, as Binance applies it (429, then 418).
+        self.binance_weights = BinanceWeights(self.clock, dict(binance_weight_limits or LIMITS))
         self.models: dict[MarketKind, dict[str, SymbolModel]] = {
             "spot": {s: SymbolModel(s, seed) for s in spot_symbols},
             "futures": {s: SymbolModel(s, seed + 7) for s in futures_symbols},
@@ -172,10 +176,12 @@ class FakeExchange:
         return [t for t in opens if not any(a <= t <= b for a, b in self.outages)]
 
     def depth(self, market: MarketKind, params: Mapping[str, str]) -> dict[str, Any]:
-        """An order book around the current price: `limit` levels each side."""
+        """An order book around the current price: `limit` levels each side (spot up to
+        5,000, futures 1,000)."""
         model = self.model(market, params.get("symbol"))
+        default, most = (100, 5000) if market == "spot" else (500, 1000)
         try:
-            limit = max(1, min(int(params.get("limit", 100)), 1000))
+            limit = max(1, min(int(params.get("limit", default)), most))
         except ValueError:
             raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
         price = model.price(int(self.clock.now()))

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from local_exchange.exchange import ApiError, FakeExchange, MarketKind
 from local_exchange.market import INTERVAL_SECONDS, SymbolModel, align
-from local_exchange.rest import Dialect, Route
+from local_exchange.rest import Dialect, Reply, Route
 
 # OKX's bars to the fake market's intervals (UTC-aligned from 6h up).
 BARS: Final = {
@@ -141,13 +141,13 @@ OKX_ROUTES: Final[dict[str, Route]] = {
 }
 
 
-def _ban(left_s: float) -> tuple[int, Any, dict[str, str]]:
+def _ban(left_s: float) -> Reply:
     return (*OKX_FAILURE, {})
 
 
-def _headers(ex: FakeExchange, path: str) -> dict[str, str]:
+def _charge(ex: FakeExchange, path: str, params: Mapping[str, str]) -> Reply:
     ex.spend_weight(1)
-    return {}
+    return 200, None, {}
 
 
-OKX_REST: Final = Dialect(OKX_FAILURE, _ban, _headers)
+OKX_REST: Final = Dialect(OKX_FAILURE, _ban, _charge)

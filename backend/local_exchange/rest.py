@@ -53,27 +53,31 @@ ROUTES: dict[str, Route] = {
 BINANCE_FAILURE: Final = (503, {"code": -1008, "msg": "Server is currently overloaded."})
 
 
+# (status, body, headers): an answer, or with status 200 and no body, the rate headers of
+# a request that may be answered.
+Reply = tuple[int, Any, dict[str, str]]
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
-    """How a venue's REST answers besides its routes: its failure, its ban, and the rate
-    headers it puts on every answer."""
+    """How a venue's REST answers besides its routes: its failure, its ban, and what a
+    request costs (the rate headers put on its answer, or the venue's refusal)."""
 
     failure: tuple[int, Any]
-    ban: Callable[[float], tuple[int, Any, dict[str, str]]]
-    headers: Callable[[FakeExchange, str], dict[str, str]]
+    ban: Callable[[float], Reply]
+    charge: Callable[[FakeExchange, str, Mapping[str, str]], Reply]
 
 
-def _binance_ban(left_s: float) -> tuple[int, Any, dict[str, str]]:
+def _binance_ban(left_s: float) -> Reply:
     body = {"code": -1003, "msg": "Way too much request weight used; IP banned."}
     return 418, body, {"Retry-After": str(max(1, round(left_s)))}
 
 
-def _binance_headers(ex: FakeExchange, path: str) -> dict[str, str]:
-    weight = 2 if path.endswith(("klines", "Klines", "exchangeInfo")) else 1
-    return {"X-MBX-USED-WEIGHT-1M": str(ex.spend_weight(weight))}
+def _binance_charge(ex: FakeExchange, path: str, params: Mapping[str, str]) -> Reply:
+    return ex.binance_weights.charge(path, params)
 
 
-BINANCE_REST: Final = Dialect(BINANCE_FAILURE, _binance_ban, _binance_headers)
+BINANCE_REST: Final = Dialect(BINANCE_FAILURE, _binance_ban, _binance_charge)
 
 
 def _handler_for(
@@ -88,6 +92,9 @@ def _handler_for(
             if url.path == "/_fake/requests":  # not the venue's: what benchmarks count
                 self._reply(200, dict(exchange.rest_requests_by_path))
                 return
+            if url.path == "/_fake/weight":  # Binance's weight per host and minute
+                self._reply(200, exchange.binance_weights.report())
+                return
             route = routes.get(url.path)
             if exchange.take_rest_failure(url.path):
                 self._reply(*dialect.failure)
@@ -95,12 +102,16 @@ def _handler_for(
             if (left := exchange.ban_left()) > 0:
                 self._reply(*dialect.ban(left))
                 return
-            headers = dialect.headers(exchange, url.path)
+            params = dict(parse_qsl(url.query))
+            status, refusal, headers = dialect.charge(exchange, url.path, params)
+            if status != 200:
+                self._reply(status, refusal, headers)
+                return
             if route is None:
                 self._reply(404, {"code": -1, "msg": f"unknown endpoint {url.path}"}, headers)
                 return
             try:
-                self._reply(200, route(exchange, dict(parse_qsl(url.query))), headers)
+                self._reply(200, route(exchange, params), headers)
             except ApiError as e:
                 self._reply(e.status, e.body(), headers)
 
