@@ -7,10 +7,29 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly status: number | null,
+    /** When the server said to ask again (`Retry-After`, seconds), if it did. */
+    readonly retryAfterS: number | null = null,
   ) {
     super(message);
     this.name = "ApiError";
   }
+}
+
+/**
+ * When a failed request is worth asking again by itself: the server said it cannot answer
+ * whole yet (a 503 with `Retry-After`, e.g. `history_pending` while a series' history is
+ * imported), never a refusal that would only repeat. Milliseconds, or null.
+ */
+export function retryDelayMs(error: unknown): number | null {
+  if (!(error instanceof ApiError) || error.status !== 503 || error.retryAfterS === null) {
+    return null;
+  }
+  return Math.max(1, error.retryAfterS) * 1000;
+}
+
+function retryAfterOf(response: Response): number | null {
+  const value = Number(response.headers.get("Retry-After"));
+  return Number.isFinite(value) && value >= 0 ? value : null;
 }
 
 export interface CandlesQuery {
@@ -92,6 +111,6 @@ export class MarketApi {
     } catch {
       // not the contract's error body; keep the status line
     }
-    throw new ApiError(code, message, response.status);
+    throw new ApiError(code, message, response.status, retryAfterOf(response));
   }
 }

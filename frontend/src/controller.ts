@@ -1,4 +1,4 @@
-import { ApiError, MAX_LIMIT, type MarketApi } from "./api";
+import { ApiError, MAX_LIMIT, retryDelayMs, type MarketApi } from "./api";
 import { CandleBook, type BookChange } from "./candleBook";
 import type { MarketSocket } from "./marketSocket";
 import { applyServerMessage } from "./streamReducer";
@@ -45,6 +45,7 @@ export class MarketController {
   private fillFrom: number | null = null;
   private filling = false;
   private abort = new AbortController();
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly api: MarketApi,
@@ -54,6 +55,8 @@ export class MarketController {
 
   /** Show `seriesId`: newest page over HTTP, then the stream from its last candle. */
   async open(seriesId: string): Promise<void> {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     if (this.seriesId !== null) this.socket.unsubscribe(this.seriesId);
     this.abort.abort();
     this.abort = new AbortController();
@@ -77,6 +80,13 @@ export class MarketController {
       this.surface.loading(null);
       this.openFailed = true;
       this.showProblem(problemFromHttp(e));
+      // Not whole yet (its history is still coming): asked again when the server said.
+      const retryMs = retryDelayMs(e);
+      if (retryMs !== null) {
+        this.retryTimer = setTimeout(() => {
+          if (generation === this.generation) void this.open(seriesId);
+        }, retryMs);
+      }
       return;
     }
     if (generation !== this.generation) return;
@@ -205,6 +215,10 @@ function problemFromHttp(e: unknown): Problem {
     }
     if (e.code === "network") {
       return { code: e.code, message: "The server is not answering; retrying.", blocking: false };
+    }
+    if (e.code === "history_pending") {
+      const wait = e.retryAfterS === null ? "" : ` in ${e.retryAfterS} s`;
+      return { code: e.code, message: `${e.message}; asking again${wait}.`, blocking: false };
     }
     return { code: e.code, message: e.message, blocking: e.status !== null && e.status < 500 };
   }
