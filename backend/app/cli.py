@@ -18,6 +18,9 @@ from app.series import SeriesId
 
 log = logging.getLogger("trade_canvas")
 
+# How long a stopping server lets requests in progress finish.
+SHUTDOWN_GRACE_S = 5
+
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     """The settings, with what the command line gives over the environment."""
@@ -57,6 +60,9 @@ def _serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             ws_max_size=settings.ws.max_message_bytes * 4,
             http=http_protocol(settings.http.header_timeout_s),
+            # A request may be waiting for room in a venue's budget (a download's for
+            # minutes): stopping does not wait for it past this.
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
     finally:
         for fake in fakes:

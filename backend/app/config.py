@@ -171,8 +171,28 @@ class FacadeSettings(SettingsGroup):
 
     # A forwarded answer (ticker, order book...) is reused this long for the same query.
     cache_s: float = Field(default=1.0, ge=0)
+    # ...and up to this old (its `Age` said) while the budget has no room for a fresh one.
+    stale_s: float = Field(default=10.0, ge=0)
     # Market lists (`exchangeInfo`, `instruments-info`) are refreshed this often.
     document_refresh_s: float = Field(default=3_600.0, gt=0)
+
+
+class UpstreamSettings(SettingsGroup):
+    """How each venue's request budget is shared (see `exchanges/budget.py`): shares of
+    every pool of it (Binance's minute weight on each host, Bybit's requests per 5 s, each
+    OKX endpoint's requests per 2 s)."""
+
+    # Kept for live ingest (backfills, catch-ups, market lists): no client may take it.
+    reserve_share: float = Field(default=0.2, ge=0, lt=1)
+    # The most background history (a download of a series' older candles) may use.
+    history_share: float = Field(default=0.25, gt=0, le=1)
+    # The most one client address may use; beyond it, that client alone gets the venue's
+    # 429 with Retry-After.
+    client_share: float = Field(default=0.5, gt=0, le=1)
+    # Requests one client address may have waiting for room or in flight upstream.
+    client_inflight_max: int = Field(default=64, ge=1)
+    # How long a client's request may wait for room in the budget before its 429.
+    client_wait_s: float = Field(default=2.0, ge=0)
 
 
 class BotSettings(SettingsGroup):
@@ -305,6 +325,7 @@ class Settings(BaseSettings):
     work: WorkSettings = WorkSettings()
     live: LiveSettings = LiveSettings()
     facade: FacadeSettings = FacadeSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
     bot: BotSettings = BotSettings()
     http: HttpSettings = HttpSettings()
     ws: WsSettings = WsSettings()

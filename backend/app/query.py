@@ -1,14 +1,20 @@
 """CandleQuery: how every API reads a series' candles, the chart's and each
 exchange-compatible facade's alike: admission (may this client have the series served and
 its work started), history on demand (a datadir import or a download), then one window
-read from the store.
+read from the store. A window is answered whole or not at all: never with fewer candles
+than the store would hold once filled.
 
 The facades (`klines`) read as a venue would answer: the window's closed candles, and the
 candle forming now as the live feed last sent it. A series asked for is kept live while
 it is asked for (a lease). What the store lacks of a window (a series not yet live, older
 history than is stored) is fetched from the venue once, stored and served; identical
-fetches in flight are one. At a candle boundary a live series' close is awaited a moment
-(it is committed within a second of the boundary) rather than served one candle late.
+fetches in flight are one; when the venue cannot be asked now (a ban, no room in the
+budget, an outage) the read fails with the venue's error. A series the store lacks is
+served from one upstream page while its datadir download (deeper history) goes on in the
+background. At a candle boundary a live series' close is awaited a moment (it is committed
+within a second of the boundary); a close still missing after that is asked of the venue
+at most once a second per series, and until the venue has it, that candle is the forming
+one: an answer never skips a closed candle to show the next.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import TypeVar, cast
 from app.admission import Admission
 from app.candle import Candle, CandleRow, KlineExtras
 from app.clock import Clock
-from app.errors import ExchangeError
+from app.errors import ClientError
+from app.exchanges.budget import Caller, on_behalf_of
 from app.exchanges.ports import KlineWindow
 from app.exchanges.registry import VenueRegistry
 from app.history.source import HistorySource
@@ -45,11 +52,27 @@ Fill = Callable[[SeriesId, int, int], Awaitable[int | None]]
 FetchForming = Callable[[SeriesId, int], Awaitable[Candle | None]]
 
 T = TypeVar("T")
+# A chart's read of a window whose history is still coming asks again after this.
+HISTORY_RETRY_S = 5
 
 
 @dataclass(frozen=True, slots=True)
 class QueryOptions:
     close_wait_s: float  # at a boundary, how long a live close is awaited
+    # A close the venue did not have yet is asked for again no sooner than this.
+    edge_ask_s: float = 1.0
+
+
+class HistoryPending(ClientError):
+    """The series' history is still being imported or downloaded, and the window asked for
+    is not in the store yet."""
+
+    code = "history_pending"
+    status = 503
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class CandleQuery:
@@ -98,6 +121,8 @@ class CandleQuery:
         )
         # The venue's forming candle of a series not live yet, by the candle it opened.
         self._fetched_forming: dict[str, tuple[int, Candle | None]] = {}
+        # When the venue was last asked for a series' newest close (and the close asked).
+        self._edge_asked: CostBoundedLru[str, tuple[int, float]] = CostBoundedLru(self.VENUE_GAPS)
         self._rendered: CostBoundedLru[Hashable, bytes] = CostBoundedLru(self.RENDERED_BYTES)
 
     async def window(
@@ -118,9 +143,15 @@ class CandleQuery:
             # Scrolling back (the newest before `before`) needs the whole file; a read
             # after `since`, or of the newest, is served once those candles are in.
             take_newest = since is None if newest is None else newest
-            await self._history.ensure(
+            ready = await self._history.ensure(
                 series, since=since, complete=take_newest and before is not None
             )
+            if not ready:
+                raise HistoryPending(
+                    f"the history of {series} is still being imported or downloaded; "
+                    "this window is not stored yet",
+                    retry_after_s=HISTORY_RETRY_S,
+                )
         return await self._store.page(str(series), limit, since=since, before=before, newest=newest)
 
     def rendered(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
@@ -143,7 +174,7 @@ class CandleQuery:
     async def klines(
         self,
         series: SeriesId,
-        client: str,
+        caller: Caller,
         limit: int,
         *,
         start: int | None,
@@ -151,8 +182,9 @@ class CandleQuery:
         newest: bool,
     ) -> KlineWindow:
         key, timeframe = str(series), series.timeframe
-        await self._admission.admit(series, client)
-        self._ingest.lease(series, client)
+        if caller.kind == "client":
+            await self._admission.admit(series, caller.address)
+            self._ingest.lease(series, caller.address)
         now = int(self._clock.time())
         current = align_time(now, timeframe)
         latest = align_time(current - 1, timeframe)  # the newest candle that has closed
@@ -160,24 +192,33 @@ class CandleQuery:
         closed: list[CandleRow] = []
         extras: Mapping[int, KlineExtras] = {}
         version: Hashable = ("empty", key, limit, start, last, newest)
-        if start is None or start <= last:
-            if self._history is not None:
-                await self._history.ensure(series, since=None if start is None else start - 1)
-            if last == latest and self._ingest.is_live(key):
-                wait = self._options.close_wait_s - (now - current)
-                await self._forming.wait_closed(key, latest, wait)
-            page = await self._closed(series, limit, start, last, newest)
-            closed, version, extras = page.candles, page.version, page.extras
-        forming = None
-        reaches_now = (end is None or end >= current) and (start is None or start <= current)
-        # A window read from `start` that the closed candles fill ends before the present.
-        if reaches_now and (newest or len(closed) < limit):
-            forming = await self._forming_now(series, current, closed)
+        with on_behalf_of(caller):
+            if start is None or start <= last:
+                if self._history is not None and caller.kind != "history":
+                    # A datadir file is imported before the read; a download is not
+                    # waited for: what the window needs is fetched from the venue below.
+                    since = None if start is None else start - 1
+                    await self._history.ensure(series, since=since, download=False)
+                if last == latest and self._ingest.is_live(key):
+                    wait = self._options.close_wait_s - (now - current)
+                    await self._forming.wait_closed(key, latest, wait)
+                page = await self._closed(series, limit, start, last, newest)
+                closed, version, extras = page.candles, page.version, page.extras
+            forming = None
+            reaches_now = (end is None or end >= current) and (start is None or start <= current)
+            # A window read from `start` that the closed candles fill ends before the present.
+            if reaches_now and (newest or len(closed) < limit):
+                # Until the venue has closed `latest`, it is the candle forming.
+                opening = latest if (closed and closed[-1][0] < latest) else current
+                if start is None or opening >= start:
+                    forming = await self._forming_at(series, opening)
         return KlineWindow(closed, forming, version, extras)
 
     async def _closed(
         self, series: SeriesId, limit: int, start: int | None, last: int, newest: bool
     ) -> CandlePage:
+        """The window's closed candles, what the store lacks of it fetched from the venue
+        first; raises the venue's error when that cannot be done now."""
         key = str(series)
         page = await self._read(key, limit, start, last, newest)
         asked: set[tuple[int, int]] = set()
@@ -190,21 +231,45 @@ class CandleQuery:
                 self._venue_gaps.put((key, *hole), True, 1)
             elif hole is not None:
                 missing.append(hole)
+            missing = [m for m in missing if m not in asked and self._may_ask(series, m)]
             if not missing:
                 break
             asked.update(missing)
             for after, until in missing:
-                fill = partial(self._fill_via, series, after, until)
-                try:
-                    floor = await self._shared(("fill", key, after, until), fill)
-                except ExchangeError as e:
-                    # What is stored is served; the venue is asked again by the next reader.
-                    log.info("cannot fetch %s after %s from the venue: %s", key, after, e)
-                    return page
-                if floor is not None:
-                    self._floors[key] = floor
+                await self._fill(series, after, until)
             page = await self._read(key, limit, start, last, newest)
         return page
+
+    def _may_ask(self, series: SeriesId, missing: tuple[int, int]) -> bool:
+        """Whether the venue may be asked for `missing` now: the newest close alone, when
+        the venue was asked for it less than `edge_ask_s` ago and did not have it yet, is
+        not asked again, however many clients poll meanwhile (a fetch of it in flight is
+        joined instead)."""
+        step = timeframe_seconds(series.timeframe)
+        latest = align_time(int(self._clock.time()), series.timeframe) - step
+        if missing[0] < latest - step or ("fill", str(series), *missing) in self._inflight:
+            return True
+        asked = self._edge_asked.get(str(series))
+        return not (
+            asked is not None
+            and asked[0] == latest
+            and self._clock.monotonic() - asked[1] < self._options.edge_ask_s
+        )
+
+    async def _fill(self, series: SeriesId, after: int, until: int) -> None:
+        """`fill` once for everyone asking for the same range meanwhile; a range reaching
+        the newest close is remembered as asked (see `_may_ask`)."""
+        key = str(series)
+        latest = align_time(int(self._clock.time()), series.timeframe) - timeframe_seconds(
+            series.timeframe
+        )
+        floor = await self._shared(
+            ("fill", key, after, until), partial(self._fill_via, series, after, until)
+        )
+        if floor is not None:
+            self._floors[key] = floor
+        if until >= latest:
+            self._edge_asked.put(key, (latest, self._clock.monotonic()), 1)
 
     async def _read(
         self, key: str, limit: int, start: int | None, last: int, newest: bool
@@ -282,28 +347,23 @@ class CandleQuery:
             return first if first is not None else until + tf
         return None
 
-    async def _forming_now(
-        self, series: SeriesId, current: int, closed: list[CandleRow]
-    ) -> Candle | None:
-        """The candle opening at `current`: the live feed's newest state, else the venue's
+    async def _forming_at(self, series: SeriesId, opening: int) -> Candle | None:
+        """The candle opening at `opening`: the live feed's newest state, else the venue's
         (asked once per series and candle: until the series' lease has made it live, a
-        reader gets that first state), else a flat candle at the last close."""
+        reader gets that first state); None when the venue has none. Raises the venue's
+        error when it cannot be asked."""
         key = str(series)
         held = self._forming.get(key)
-        if held is not None and held.candle.candle_time == current:
+        if held is not None and held.candle.candle_time == opening:
             return held.candle
         fetched = self._fetched_forming.get(key)
-        if fetched is not None and fetched[0] == current:
-            return fetched[1] or _flat_after(closed, current)
-        try:
-            candle = await self._shared(
-                ("forming", key, current), lambda: self._forming_via(series, current)
-            )
-        except ExchangeError as e:
-            log.info("no forming candle of %s from the venue: %s", key, e)
-            return _flat_after(closed, current)
-        self._fetched_forming[key] = (current, candle)
-        return candle or _flat_after(closed, current)
+        if fetched is not None and fetched[0] == opening:
+            return fetched[1]
+        candle = await self._shared(
+            ("forming", key, opening), lambda: self._forming_via(series, opening)
+        )
+        self._fetched_forming[key] = (opening, candle)
+        return candle
 
     async def _shared(self, key: tuple[object, ...], call: Callable[[], Awaitable[T]]) -> T:
         """`call()` once for everyone asking the same `key` meanwhile."""
@@ -322,12 +382,3 @@ class CandleQuery:
             del self._inflight[key]
         future.set_result(result)
         return result
-
-
-def _flat_after(closed: list[CandleRow], current: int) -> Candle | None:
-    """When the venue cannot say: the candle that just opened, at the last close, with no
-    volume yet (what a quiet market shows in its first moments)."""
-    if not closed:
-        return None
-    price = closed[-1][4]
-    return Candle(current, price, price, price, price, 0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -23,6 +24,7 @@ from app.cluster.leader_work import LeaderWork
 from app.cluster.node import ClusterNode
 from app.config import Settings
 from app.errors import ConfigError, InvalidSeriesId
+from app.exchanges.budget import CALLER_HEADER
 from app.exchanges.facade_support import FacadeMetrics
 from app.exchanges.ports import FacadeContext, StreamLimits
 from app.exchanges.registry import VenueRegistry
@@ -64,6 +66,8 @@ log = logging.getLogger(__name__)
 
 # How long a process waits for the leader to do what it asked (a fetch, a correction).
 LEADER_WORK_TIMEOUT_S: Final = 30.0
+# A download's request may wait for history's share of the budget (two Binance minutes).
+DOWNLOAD_REQUEST_TIMEOUT_S: Final = 150.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,7 @@ def build_history(
     metrics: Metrics,
     venues: VenueRegistry,
     clock: Clock,
+    history_token: str,
 ) -> tuple[HistorySource | None, Datadirs | None, DownloadManager | None]:
     if settings.market_history_source == "off":
         return None, None, None
@@ -146,12 +151,16 @@ def build_history(
                 cooldown_s=settings.history.download_cooldown_s,
                 max_concurrent=settings.history.download_max_concurrent,
                 config=settings.history.download_config,
+                # Through this server's own facades: a download's requests are history's
+                # within each venue's budget, never beside it.
                 custom_api_urls={
-                    v.name: v.custom_api_urls
+                    v.name: v.api_urls(f"{own_url(settings)}/{v.name}")
                     for v in venues.values()
-                    if v.custom_api_urls is not None
+                    if v.facade is not None
                 },
                 ccxt_futures_types={v.name: v.ccxt_futures_type for v in venues.values()},
+                headers={CALLER_HEADER: history_token},
+                request_timeout_s=DOWNLOAD_REQUEST_TIMEOUT_S,
             ),
             DownloadMetrics(metrics),
             clock,
@@ -172,6 +181,16 @@ def build_history(
         clock,
     )
     return bootstrapper, datadirs, downloads
+
+
+def own_url(settings: Settings) -> str:
+    """Where this process serves HTTP, as a client on this machine reaches it."""
+    host = settings.host
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
 
 
 def build_write_through(
@@ -251,6 +270,8 @@ async def start_services(
     settings: Settings, metrics: Metrics, clock: Clock = SYSTEM_CLOCK
 ) -> Services:
     whitelist = whitelist_of(settings)
+    # What this process's own history downloads name themselves with to its facades.
+    history_token = secrets.token_urlsafe(24)
     store = build_store(
         settings.store.url, settings.db.path, metrics,
         read_threads=settings.db.read_threads, pool_size=settings.store.pool_size,
@@ -286,7 +307,7 @@ async def start_services(
         datadirs = downloads = None
         if settings.role != "api":
             history, datadirs, downloads = build_history(
-                settings, store, writer, metrics, venues, clock
+                settings, store, writer, metrics, venues, clock, history_token
             )
         ingest_metrics = IngestMetrics(metrics, clock)
 
@@ -380,7 +401,9 @@ async def start_services(
         query, streams, ws_connections, clock, facade_metrics,
         settings.facade.document_refresh_s,
         StreamLimits(settings.ws.send_queue_max, settings.ws.max_message_bytes,
-                     settings.ws.messages_per_s, settings.ws.message_burst),
+                     settings.ws.messages_per_s, settings.ws.message_burst,
+                     settings.ws.max_subscriptions),
+        history_token,
     )  # fmt: skip
     facades = {
         v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None

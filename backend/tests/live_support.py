@@ -70,12 +70,31 @@ class ClockDriver:
         self.clock = clock
         self._running = asyncio.Event()
         self._running.set()
+        self._stop_at: float | None = None
+        self._stopped = asyncio.Event()
 
     async def run(self) -> None:
         while True:
             await self._running.wait()
+            stop_at = self._stop_at
+            if stop_at is not None and self.clock.now() + CLOCK_STEP_S >= stop_at:
+                self.clock.advance(max(0.0, stop_at - self.clock.now()))
+                self._stop_at = None
+                self._running.clear()
+                self._stopped.set()
+                continue
             self.clock.advance(CLOCK_STEP_S)
             await asyncio.sleep(CLOCK_EVERY_S)
+
+    async def run_to(self, when: float) -> None:
+        """Drive the clock on to exactly `when` (the exchange's epoch seconds, ahead of
+        now) and hold it there (as `paused`) until `resume`."""
+        self._stopped.clear()
+        self._stop_at = when
+        await self._stopped.wait()
+
+    def resume(self) -> None:
+        self._running.set()
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:

@@ -22,6 +22,7 @@ from websockets.uri import parse_uri
 
 from app.api.app import create_app
 from app.api.http_protocol import http_protocol
+from app.cli import SHUTDOWN_GRACE_S
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.services import Services
@@ -71,13 +72,18 @@ class LiveServer:
 
 @asynccontextmanager
 async def live_server(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[LiveServer]:
+    # Bound first, so the server knows its own port (its downloads reach its facades).
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    settings = settings.model_copy(update={"host": "127.0.0.1", "port": sock.getsockname()[1]})
     app = create_app(settings, clock)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+        app, log_level="warning", lifespan="on",
         http=http_protocol(settings.http.header_timeout_s),
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )  # fmt: skip
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(), name="test-uvicorn")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="test-uvicorn")
     try:
         # Generous: a busy machine (a browser test beside it) can take seconds to start it.
         await poll(lambda: server.started or task.done(), "uvicorn to start", timeout=60)

@@ -334,3 +334,103 @@ async def test_a_stream_client_that_floods_or_sends_too_much_is_closed(
             assert f'reason="flood",venue="{venue}"}} 1.0' in text
     finally:
         fake.stop()
+
+
+def spellings(name: str) -> list[str]:
+    """Every upper/lower-case spelling of `name`'s letters (`btcusdt`: 128)."""
+    out = [""]
+    for ch in name:
+        out = [s + c for s in out for c in {ch.lower(), ch.upper()}]
+    return out
+
+
+def subscribe_frame(venue: str, symbols: list[str], op: str = "subscribe") -> str:
+    """A subscription to the 1m klines of `symbols` (each as spelt), in the venue's words."""
+    if venue == "binance":
+        params = [f"{s}@kline_1m" for s in symbols]
+        return orjson.dumps({"method": op.upper(), "params": params, "id": op}).decode()
+    if venue == "bybit":
+        return orjson.dumps({"op": op, "args": [f"kline.1.{s}" for s in symbols]}).decode()
+    args = [{"channel": "candle1m", "instId": f"{s[:-4]}-{s[-4:]}"} for s in symbols]
+    return orjson.dumps({"op": op, "args": args}).decode()
+
+
+def is_kline(venue: str, message: Any, symbol: str = "") -> bool:
+    if venue == "binance":
+        return message.get("e") == "kline" and symbol in message["s"]
+    if "data" not in message:
+        return False
+    return symbol in str(message.get("topic") or message.get("arg", {}).get("instId", ""))
+
+
+def unsubscribed(venue: str, message: Any) -> bool:
+    """Whether `message` acknowledges an unsubscribe."""
+    if venue == "binance":
+        return message.get("id") == "unsubscribe" and "error" not in message
+    key = "op" if venue == "bybit" else "event"
+    return message.get(key) == "unsubscribe"
+
+
+def refused(venue: str, message: Any) -> bool:
+    if venue == "binance":
+        return "error" in message
+    if venue == "bybit":
+        return message.get("success") is False
+    return message.get("event") == "error"
+
+
+STREAM_PATHS = {"binance": "/binance/ws", "bybit": "/bybit/v5/public/spot",
+                "okx": "/okx/ws/v5/business"}  # fmt: skip
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit", "okx"])
+async def test_a_stream_spelt_many_ways_is_one_topic_and_topics_are_capped(
+    make_settings: SettingsFactory, venue: str
+) -> None:
+    """BTCUSDT's klines asked for in all 128 spellings on one connection are one topic: each
+    frame comes once, not 128 times. A connection follows at most `WS_MAX_SUBSCRIPTIONS`
+    streams; past that a subscription is refused in the venue's words."""
+    fake = start_fake(venue=venue, stepped=True)
+    try:
+        live = series_of(fake, "spot")
+        settings = make_settings(**live_settings(fake, whitelist=[live]), ws_max_subscriptions=3)
+        async with serving(settings, fake) as s:
+            await wait_caught_up(s, fake, live)
+            ws_base = s.base_url.replace("http://", "ws://")
+            async with websockets.connect(ws_base + STREAM_PATHS[venue], max_queue=None) as ws:
+                for chunk in range(0, 128, 32):  # the venues take a few dozen per request
+                    await ws.send(subscribe_frame(venue, spellings("btcusdt")[chunk : chunk + 32]))
+                frames: list[str] = []
+                while len(frames) < 12:
+                    raw = await ws.recv()
+                    message = orjson.loads(raw)
+                    assert not refused(venue, message), message
+                    if is_kline(venue, message):
+                        frames.append(raw if isinstance(raw, str) else raw.decode())
+                if venue != "okx":  # OKX's frames carry no time: a quiet market repeats one
+                    assert len(set(frames)) == len(frames), "a frame came more than once"
+                # One spelling given back gives the one topic back: once it is acknowledged
+                # (after every frame queued before it), no BTC frame follows; ETH's do.
+                await ws.send(subscribe_frame(venue, ["BtcUsdt"], "unsubscribe"))
+                await ws.send(subscribe_frame(venue, ["ETHUSDT"]))
+                given_back, eth_frames = False, 0
+                while eth_frames < 3:
+                    message = orjson.loads(await ws.recv())
+                    if is_kline(venue, message, "BTC"):
+                        assert not given_back, "BTC frames after it was given back"
+                    elif is_kline(venue, message, "ETH"):
+                        eth_frames += 1
+                    else:
+                        assert not refused(venue, message), message
+                        given_back = given_back or unsubscribed(venue, message)
+                # Two more streams fit (three in all); a fourth does not.
+                for symbol in ("SOLUSDT", "BNBUSDT", "XRPUSDT"):
+                    await ws.send(subscribe_frame(venue, [symbol]))
+                answers: list[Any] = []
+                while not any(refused(venue, m) for m in answers):
+                    message = orjson.loads(await ws.recv())
+                    if not is_kline(venue, message):
+                        answers.append(message)
+                assert sum(refused(venue, m) for m in answers) == 1, answers
+    finally:
+        fake.stop()

@@ -273,3 +273,27 @@ async def test_okx_series_are_downloaded_into_okxs_own_datadir(
             for t in range(got[0][0], got[-1][0] + 1, 3600)
             for k in [model.kline("1h", t)]
         ]
+
+
+async def test_a_chart_read_before_the_history_is_in_is_told_to_come_back(
+    make_settings: SettingsFactory, fake_binance: FakeRest, tmp_path: Path
+) -> None:
+    """The chart's first read of a series being downloaded, past the wait, is a 503
+    `history_pending` with Retry-After (never a 200 with what happens to be stored); once
+    the download is imported, the same read is the exchange's candles."""
+    settings = download_settings(make_settings, fake_binance, tmp_path, history_wait_s=0.2)
+    sid = "binance:spot:SOL/USDT:1h"
+    async with live_server(settings) as s:
+        r = await s.http.get("/api/market/candles", params={"series_id": sid})
+        assert r.status_code == 503, r.text
+        assert r.json()["error_code"] == "history_pending"
+        assert int(r.headers["Retry-After"]) >= 1
+
+        async def whole() -> bool:
+            answer = await s.http.get("/api/market/candles", params={"series_id": sid})
+            return answer.status_code == 200 and len(answer.json()["candles"]) >= 23
+
+        await poll(whole, "the download to be imported", timeout=120, every=0.5)
+        got = await served(s, sid)
+        expected = exchange_closed_candles(fake_binance, "spot", "SOLUSDT", "1h")
+        assert got == [c for c in expected if c[0] >= got[0][0]]

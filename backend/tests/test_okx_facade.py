@@ -110,7 +110,13 @@ async def test_download_data_through_the_facade(
     """The real `freqtrade download-data --exchange okx`, pointed at the facade, writes the
     exchange's own candles; a second download asks the exchange for no candle at all."""
     pair, series_id = "BTC/USDT", "okx:spot:BTC/USDT:1m"
-    settings = make_settings(**live_settings(fake, live_ingest=False))
+    # The clock stands still (no candle closes between the downloads), so no budget window
+    # turns either: this one client may use all that OKX allows per 2 s (the day's 15
+    # history pages fit in it).
+    settings = make_settings(**live_settings(
+        fake, live_ingest=False, okx_rest_limit_share=1.0, upstream_client_share=1.0,
+        upstream_reserve_share=0.0,
+    ))  # fmt: skip
     async with live_server(settings, clock_of(fake)) as s:
         config = download_config(tmp_path / "config.json", "okx", f"{s.base_url}/okx", "spot")
         await download(config, tmp_path / "first", pair, "spot")

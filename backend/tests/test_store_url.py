@@ -36,7 +36,7 @@ def test_the_url_names_the_engine(tmp_path: Path) -> None:
     shared = build_store("postgresql://tc:hunter2@db.lan/candles", tmp_path, Metrics())
     assert isinstance(shared, PostgresCandleStore)
     assert describe_store("postgresql://tc:hunter2@db.lan/candles", tmp_path) == (
-        "PostgreSQL postgresql://tc@db.lan/candles"
+        "PostgreSQL postgresql://tc:***@db.lan/candles"
     )
     assert describe_store(None, tmp_path / "a.sqlite") == f"SQLite {tmp_path / 'a.sqlite'}"
 
@@ -56,7 +56,9 @@ def test_an_unreachable_postgresql_is_one_line_at_start(tmp_path: Path) -> None:
     done = serve(tmp_path, TRADE_CANVAS_STORE_URL=url)
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("trade-canvas: cannot open candle store postgresql://tc@/candles"), line
+    assert line.startswith("trade-canvas: cannot open candle store postgresql://tc:***@/candles"), (
+        line
+    )
     assert "hunter2" not in done.stderr
 
 

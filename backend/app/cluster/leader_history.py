@@ -32,17 +32,25 @@ class LeaderHistory:
         self._timeout_s = timeout_s
 
     async def ensure(
-        self, series: SeriesId, *, since: int | None = None, complete: bool = False
-    ) -> None:
+        self,
+        series: SeriesId,
+        *,
+        since: int | None = None,
+        complete: bool = False,
+        download: bool = True,
+    ) -> bool:
         if self._leading() and self._local is not None:
-            await self._local.ensure(series, since=since, complete=complete)
-            return
-        payload = {"s": str(series), "since": since, "c": complete}
+            return await self._local.ensure(
+                series, since=since, complete=complete, download=download
+            )
+        payload = {"s": str(series), "since": since, "c": complete, "d": download}
         try:
-            await self._ask("ensure", payload, self._timeout_s)
+            answer = await self._ask("ensure", payload, self._timeout_s)
         except BusError as e:
-            # As when an import outlasts its wait: the reader is served what is stored.
+            # As when an import outlasts its wait: not servable yet.
             log.warning("history of %s not made servable by the leader: %s", series, e)
+            return False
+        return bool(answer.get("ready", True))
 
     def states(self) -> dict[str, dict[str, Any]]:
         return self._local.states() if self._leading() and self._local is not None else {}
@@ -61,11 +69,13 @@ class LeaderHistory:
         return {"ensure": self._ensure}
 
     async def _ensure(self, payload: dict[str, Any]) -> dict[str, Any]:
-        if self._local is not None:
-            since = payload["since"]
-            await self._local.ensure(
-                parse_series_id(payload["s"]),
-                since=None if since is None else int(since),
-                complete=bool(payload["c"]),
-            )
-        return {}
+        if self._local is None:
+            return {"ready": True}
+        since = payload["since"]
+        ready = await self._local.ensure(
+            parse_series_id(payload["s"]),
+            since=None if since is None else int(since),
+            complete=bool(payload["c"]),
+            download=bool(payload.get("d", True)),
+        )
+        return {"ready": ready}

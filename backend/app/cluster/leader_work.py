@@ -12,6 +12,7 @@ from typing import Any
 from app.bus.redis.asks import Handler, LeaderAsk
 from app.candle import Candle, CandleRow
 from app.errors import BusError, ExchangeError, StoreError
+from app.exchanges.budget import LIVE, Caller, current_caller, on_behalf_of
 from app.exchanges.registry import VenueRegistry
 from app.hub.writer import CandleWriter
 from app.query import CandleQuery
@@ -45,17 +46,20 @@ class LeaderWork:
     async def fill(self, series: SeriesId, after: int, until: int) -> int | None:
         if self._leading():
             return await self._local_query().fill(series, after, until)
+        payload = {"s": str(series), "a": after, "u": until, **_caller_payload()}
         try:
-            answer = await self._asked("fill", {"s": str(series), "a": after, "u": until})
+            answer = await self._asked("fill", payload)
         except BusError as e:
-            raise ExchangeError(str(e)) from e  # the reader is served what is stored
+            raise ExchangeError(str(e)) from e  # the reader gets the venue's 503
         return None if answer["floor"] is None else int(answer["floor"])
 
     async def forming(self, series: SeriesId, open_time: int) -> Candle | None:
         if self._leading():
             return await self._venues.forming(series, open_time)
         try:
-            answer = await self._asked("forming", {"s": str(series), "t": open_time})
+            answer = await self._asked(
+                "forming", {"s": str(series), "t": open_time, **_caller_payload()}
+            )
         except BusError as e:
             raise ExchangeError(str(e)) from e
         row = answer["candle"]
@@ -82,12 +86,13 @@ class LeaderWork:
 
     async def _fill(self, payload: dict[str, Any]) -> dict[str, Any]:
         series = parse_series_id(payload["s"])
-        return {
-            "floor": await self._local_query().fill(series, int(payload["a"]), int(payload["u"]))
-        }
+        with on_behalf_of(_caller_of(payload)):
+            floor = await self._local_query().fill(series, int(payload["a"]), int(payload["u"]))
+        return {"floor": floor}
 
     async def _forming(self, payload: dict[str, Any]) -> dict[str, Any]:
-        candle = await self._venues.forming(parse_series_id(payload["s"]), int(payload["t"]))
+        with on_behalf_of(_caller_of(payload)):
+            candle = await self._venues.forming(parse_series_id(payload["s"]), int(payload["t"]))
         return {"candle": None if candle is None else list(candle)}
 
     async def _correct(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -98,3 +103,16 @@ class LeaderWork:
         ]
         result = await self._writer.correct_closed(series_id, rows)
         return {"inserted": result.inserted, "updated": result.updated, "head": result.head_time}
+
+
+def _caller_payload() -> dict[str, str]:
+    """On whose behalf the asker reads, so the leader charges the venue's budget to them."""
+    caller = current_caller()
+    return {"k": caller.kind, "ca": caller.address}
+
+
+def _caller_of(payload: dict[str, Any]) -> Caller:
+    kind = payload.get("k")
+    if kind not in ("live", "client", "history"):
+        return LIVE
+    return Caller(kind, str(payload.get("ca", "")))

@@ -4,20 +4,24 @@ URLs, which market types); paging, the exchange's present, and the translation o
 errors into this project's are here once.
 
 Every request passes the venue's shared `UpstreamLimiter` (the facades use the same one):
-it sees each answer's status and weight headers through ccxt's `on_rest_response` hook, and
-during a ban (HTTP 429/418, Bybit's 403 or `retCode` 10006) or with the budget spent no
-request reaches the venue and each caller gets `UpstreamRateLimited` at once, so a ban is
-waited out instead of extended. ccxt is imported on first use: it costs ~75 MB, which a
-server that never needs REST should not pay.
+its weight is spent from the budget before ccxt sends it (ccxt's `fetch`, through which
+every request goes, is wrapped: the URL names the endpoint), each answer's status and
+weight headers reach the limiter through ccxt's `on_rest_response` hook, and during a ban
+(HTTP 429/418, Bybit's 403 or `retCode` 10006) or with no room in the budget no request
+reaches the venue and the caller gets `UpstreamRateLimited`, so a ban is waited out
+instead of extended. ccxt is imported on first use: it costs ~75 MB, which a server that
+never needs REST should not pay.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from typing import Any, Final, TypeVar
 
 from app.candle import Candle, CandleRow, ExtrasByTime
+from app.clock import Clock
 from app.errors import ExchangeError, UnknownSymbol, UpstreamRateLimited
 from app.exchanges.ports import KlinePage, SymbolInfo
 from app.exchanges.upstream import UpstreamLimiter
@@ -27,29 +31,39 @@ from app.series import Market, SeriesId, timeframe_seconds
 T = TypeVar("T")
 
 MakeClient = Callable[[Market], Any]
+# A reading of the venue's clock is reused this long (monotonic seconds).
+VENUE_TIME_REUSE_S: Final = 1.0
+# What an answer to the request this task is sending tells the limiter (set around ccxt's
+# `fetch`, read by its `on_rest_response` hook within it).
+Observe = Callable[[int, Mapping[str, str], bytes], None]
+_observing: ContextVar[Observe | None] = ContextVar("ccxt_observing", default=None)
 
 
 class CcxtRestKlines:
     def __init__(
-        self, venue: str, make_client: MakeClient, limiter: UpstreamLimiter, *, page_limit: int
-    ) -> None:
+        self, venue: str, make_client: MakeClient, limiter: UpstreamLimiter, clock: Clock, *,
+        page_limit: int,
+    ) -> None:  # fmt: skip
         self.venue = venue
         self._make_client = make_client
         self._limiter = limiter
+        self._clock = clock
         self._page_limit = page_limit
         self._clients: dict[Market, Any] = {}
+        # The venue's clock less ours, per market, and when it was read (monotonic).
+        self._venue_offset: dict[Market, tuple[float, float]] = {}
 
     def _client(self, market: Market) -> Any:
         client = self._clients.get(market)
         if client is None:
             client = self._clients[market] = self._make_client(market)
-            client.on_rest_response = _observed_by(self._limiter, client.on_rest_response)
+            client.fetch = _budgeted(self._limiter, client.fetch)
+            client.on_rest_response = _observed(client.on_rest_response)
         return client
 
     async def _ask(self, what: str, call: Callable[..., Awaitable[T]], *args: Any, **kw: Any) -> T:
-        """One request to the venue, within its limiter, its errors translated."""
+        """Requests to the venue, each within its limiter, their errors translated."""
         errors = _ccxt_errors()
-        self._limiter.check("rest")
         try:
             return await call(*args, **kw)
         except (errors.RateLimitExceeded, errors.DDoSProtection) as e:
@@ -100,7 +114,7 @@ class CcxtRestKlines:
         await self.check_symbol(series)
         client = self._client(series.market)
         tf = timeframe_seconds(series.timeframe)
-        now = int(await self._ask("reading the exchange time", client.fetch_time)) // 1000
+        now = int(await self._venue_now(series.market, client))
         cursor = after + 1
         while True:
             rows, extras = await self._ask(
@@ -119,6 +133,16 @@ class CcxtRestKlines:
             if until is not None and page[-1][0] >= until:
                 return
             cursor = page[-1][0] + 1
+
+    async def _venue_now(self, market: Market, client: Any) -> float:
+        """The exchange's present (its clock says which candles have closed), its reading
+        reused for a second: fills of many series at once ask it once."""
+        held = self._venue_offset.get(market)
+        if held is None or self._clock.monotonic() - held[1] >= VENUE_TIME_REUSE_S:
+            venue_ms = await self._ask("reading the exchange time", client.fetch_time)
+            held = (int(venue_ms) / 1000 - self._clock.time(), self._clock.monotonic())
+            self._venue_offset[market] = held
+        return self._clock.time() + held[0]
 
     async def klines(
         self, client: Any, series: SeriesId, since_ms: int
@@ -169,14 +193,35 @@ def ccxt_client(
     )
 
 
-def _observed_by(limiter: UpstreamLimiter, hook: Callable[..., Any]) -> Callable[..., Any]:
+def _budgeted(limiter: UpstreamLimiter, fetch: Callable[..., Any]) -> Callable[..., Any]:
+    """ccxt's `fetch`, each request's weight spent before it is sent."""
+
+    async def budgeted(url: str, method: str = "GET", headers: Any = None, body: Any = None
+                       ) -> Any:  # fmt: skip
+        async with limiter.sending(limiter.cost_of(url)) as sent:
+
+            def observe(status: int, answer_headers: Mapping[str, str], raw: bytes) -> None:
+                limiter.observe(status, answer_headers, raw, sent)
+
+            token = _observing.set(observe)
+            try:
+                return await fetch(url, method, headers, body)
+            finally:
+                _observing.reset(token)
+
+    return budgeted
+
+
+def _observed(hook: Callable[..., Any]) -> Callable[..., Any]:
     """ccxt's `on_rest_response`, telling the limiter each answer's status and headers
     first (before ccxt raises for an error status)."""
 
     def observed(status: int, reason: str, url: str, method: str, headers: Any, body: Any,
                  *request: Any) -> Any:  # fmt: skip
-        raw = body.encode() if isinstance(body, str) else (body or b"")
-        limiter.observe(int(status), dict(headers or {}), raw[:4096])
+        observe = _observing.get()
+        if observe is not None:
+            raw = body.encode() if isinstance(body, str) else (body or b"")
+            observe(int(status), dict(headers or {}), raw[:4096])
         return hook(status, reason, url, method, headers, body, *request)
 
     return observed

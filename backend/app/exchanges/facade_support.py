@@ -23,9 +23,12 @@ from app.errors import (
     InvalidSeriesId,
     MarketListUnavailable,
     StoreError,
+    TooManySubscriptions,
     UnknownSymbol,
     UpstreamRateLimited,
 )
+from app.exchanges.budget import CALLER_HEADER, HISTORY, Caller, on_behalf_of
+from app.exchanges.endpoints import Endpoint, documented, normalise
 from app.exchanges.ports import FacadeContext, KlineWindow, MarketCatalog, SymbolInfo
 from app.exchanges.upstream import UpstreamProxy
 from app.metrics import Metrics
@@ -63,6 +66,14 @@ class SymbolNames:
 def client_of(request: Request | WebSocket) -> str:
     """Who is asking, for per-client budgets (as the core's API counts clients)."""
     return request.client.host if request.client is not None else "unknown"
+
+
+def caller_of(request: Request, history_token: str) -> Caller:
+    """On whose behalf a request is answered: this server's own history download (it names
+    itself with the process's secret token), else the client at its address."""
+    if history_token and request.headers.get(CALLER_HEADER) == history_token:
+        return HISTORY
+    return Caller("client", client_of(request))
 
 
 class FacadeMetrics:
@@ -121,15 +132,17 @@ class FacadeMetrics:
 
 class VenueFacade:
     """The part every venue's facade shares: dispatch by path (its own routes, market-list
-    documents, forwarded public market data, else 404), signed requests refused, this
-    server's errors answered in the venue's error shape (a subclass says how), and the
-    facade's metrics."""
+    documents, forwarded public market data, else 404), signed requests refused, only the
+    parameters the venue documents taken (and a forwarded `limit` at its tier, so junk
+    cannot make new cache keys), every request answered on behalf of its client (its
+    share of the venue's budget), this server's errors answered in the venue's error shape
+    (a subclass says how), and the facade's metrics."""
 
     venue: str = ""
-    # Public market data forwarded as it is, by path, with the market whose host has it.
-    forwarded: Mapping[str, Market] = {}
-    # Market lists and the like: forwarded, kept and refreshed in the background.
-    documents: Mapping[str, Market] = {}
+    # The venue's public endpoints by path (its `limits.ENDPOINTS`): forwarded market data
+    # and market lists (`document`: kept and refreshed in the background), and the
+    # parameters of those answered here.
+    endpoints: Mapping[str, Endpoint] = {}
 
     def __init__(
         self, context: FacadeContext, proxy: UpstreamProxy, names: SymbolNames,
@@ -152,7 +165,8 @@ class VenueFacade:
         started = time.perf_counter()
         endpoint = self._endpoint(request.url.path)
         try:
-            response, source = await self._answer(request)
+            with on_behalf_of(caller_of(request, self.context.history_token)):
+                response, source = await self._answer(request)
         except Exception as e:  # translated into the venue's shape, or re-raised
             response = self.render(self._translate(e))
             source = "refused" if isinstance(e, UpstreamRateLimited) else "error"
@@ -163,39 +177,46 @@ class VenueFacade:
         route = self.routes.get(path)
         if route is not None:
             return route[2]
-        return path if path in self.forwarded or path in self.documents else "other"
+        return path if path in self.endpoints else "other"
 
     async def _answer(self, request: Request) -> tuple[Response, str]:
         path = request.url.path
         if request.method not in ("GET", "HEAD") or self.is_signed(request):
             raise self.unknown_path(path)  # private: never forwarded
+        endpoint = self.endpoints.get(path)
         route = self.routes.get(path)
         if route is not None:
+            if endpoint is not None:
+                documented(endpoint, request.query_params.multi_items(), self.unread_parameter)
             handler, source, _ = route
             return await handler(request), source
-        for table, refresh_s in (
-            (self.documents, self.context.document_refresh_s),
-            (self.forwarded, None),
-        ):
-            market = table.get(path)
-            if market is not None:
-                url = self.hosts[market] + path
-                params = request.query_params.multi_items()
-                answer = await self.proxy.get(url, params, document_s=refresh_s)
-                response = Response(answer.body, answer.status, media_type=answer.content_type)
-                return response, "cached" if answer.cached else "upstream"
-        raise self.unknown_path(path)
+        if endpoint is None or endpoint.served not in ("forwarded", "document"):
+            raise self.unknown_path(path)
+        asked = normalise(endpoint, request.query_params.multi_items(), self.unread_parameter)
+        refresh_s = self.context.document_refresh_s if endpoint.served == "document" else None
+        answer = await self.proxy.get(
+            self.hosts[endpoint.market] + path, asked.params,
+            endpoint.cost(dict(asked.params)), document_s=refresh_s,
+        )  # fmt: skip
+        body = answer.body
+        if asked.trim_to is not None and answer.status == 200:
+            body = self.trimmed(path, body, asked.trim_to)
+        headers = {"Age": str(int(answer.age_s))} if answer.cached else None
+        response = Response(body, answer.status, headers, media_type=answer.content_type)
+        return response, "cached" if answer.cached else "upstream"
 
     def _translate(self, e: Exception) -> Exception:
         if isinstance(e, UpstreamRateLimited):
-            return self.rate_limited(e.retry_after_s)
+            return self.rate_limited(e.retry_after_s, without_hosts(str(e)))
         if isinstance(e, UnknownSymbol):
             return self.unknown_symbol()
         if isinstance(e, MarketListUnavailable):
             return self.unavailable(str(e))
         if isinstance(e, ClientError):
             retry_after = getattr(e, "retry_after_s", None)
-            return self.rate_limited(retry_after) if retry_after else self.bad_request(str(e))
+            if not retry_after:
+                return self.bad_request(str(e))
+            return self.rate_limited(retry_after, str(e))
         if isinstance(e, ExchangeError | StoreError):
             return self.unavailable(without_hosts(str(e)))  # which venue failed, not where
         if self.owns(e):
@@ -224,7 +245,7 @@ class VenueFacade:
     def render(self, e: Exception) -> Response:
         raise NotImplementedError
 
-    def rate_limited(self, wait_s: float) -> Exception:
+    def rate_limited(self, wait_s: float, why: str) -> Exception:
         raise NotImplementedError
 
     def unknown_symbol(self) -> Exception:
@@ -237,6 +258,15 @@ class VenueFacade:
         raise NotImplementedError
 
     def unknown_path(self, path: str) -> Exception:
+        raise NotImplementedError
+
+    def unread_parameter(self, why: str) -> Exception:
+        """A parameter the endpoint does not take, or one sent twice."""
+        return self.bad_request(why)
+
+    def trimmed(self, path: str, body: bytes, rows: int) -> bytes:
+        """A forwarded answer fetched at a `limit` tier, cut to the `rows` asked (the
+        venue's book answers: each side's best `rows` levels)."""
         raise NotImplementedError
 
     async def series(self, exchange: str, market: Market, symbol: str, timeframe: str) -> SeriesId:
@@ -323,6 +353,7 @@ class StreamSession:
         self.combined = combined
         self.client = client_of(websocket)
         self.topics: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._series: dict[str, str] = {}  # series id -> the topic it is followed as
         self.limits = facade.context.stream_limits
         self._queue: asyncio.Queue[str] = asyncio.Queue(self.limits.queue_max)
         self._messages = TokenBucket(
@@ -339,9 +370,15 @@ class StreamSession:
     async def follow(
         self, topic: str, series: SeriesId, frame: Callable[[Candle, bool], str]
     ) -> None:
-        """Stream `series` to this client as `topic` (raises the core's client errors)."""
-        if topic in self.topics:
+        """Stream `series` to this client as `topic`, the venue's one name for it: a
+        series is followed once per connection, however its name is spelt. Raises the
+        core's client errors, `TooManySubscriptions` past `topics_max`."""
+        if topic in self.topics or str(series) in self._series:
             return
+        if len(self.topics) >= self.limits.topics_max:
+            raise TooManySubscriptions(
+                f"a connection follows at most {self.limits.topics_max} streams"
+            )
         venue, metrics = self.facade.venue, self.facade.context.metrics
 
         def deliver(candle: Candle, closed: bool) -> None:
@@ -349,10 +386,12 @@ class StreamSession:
             metrics.stream_frame(venue, closed)
 
         self.topics[topic] = await self.facade.context.streams.follow(series, self.client, deliver)
+        self._series[str(series)] = topic
 
     async def drop(self, topic: str) -> None:
         stop = self.topics.pop(topic, None)
         if stop is not None:
+            self._series = {k: v for k, v in self._series.items() if v != topic}
             await stop()
 
     async def run(self, first_topics: Sequence[str]) -> None:

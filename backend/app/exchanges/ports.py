@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 from app.candle import Candle, CandleRow, ExtrasByTime, KlineExtras
 from app.clock import Clock
 from app.errors import TradeCanvasError
+from app.exchanges.budget import Caller
 from app.series import Market, SeriesId
 
 Action = Literal["subscribe", "unsubscribe"]
@@ -173,7 +174,7 @@ class KlineSource(Protocol):
     async def klines(
         self,
         series: SeriesId,
-        client: str,
+        caller: Caller,
         limit: int,
         *,
         start: int | None,
@@ -182,8 +183,9 @@ class KlineSource(Protocol):
     ) -> KlineWindow:
         """Closed candles opening between `start` and `end` (epoch seconds, inclusive,
         either optional): the `limit` oldest or `newest` of them, and the forming candle
-        when the window reaches it. Raises `UnknownSymbol`, `ClientError` (admission),
-        `UpstreamRateLimited` or `ExchangeError`."""
+        when the window reaches it; whole, or an error: `UnknownSymbol`, `ClientError`
+        (admission), `UpstreamRateLimited` or `ExchangeError` (the venue cannot fill what
+        the store lacks of it now)."""
         ...
 
     def rendered(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
@@ -226,12 +228,15 @@ class FacadeObserver(Protocol):
 class StreamLimits:
     """What one client of a facade's kline stream may do before it is closed (the venues
     close such connections too): fall behind by `queue_max` frames, send a message over
-    `max_message_bytes`, or send faster than `messages_per_s` beyond a `message_burst`."""
+    `max_message_bytes`, or send faster than `messages_per_s` beyond a `message_burst`;
+    and how many topics it may follow on one connection (`topics_max`: past it, a
+    subscription is refused)."""
 
     queue_max: int
     max_message_bytes: int
     messages_per_s: float
     message_burst: int
+    topics_max: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,3 +250,5 @@ class FacadeContext:
     metrics: FacadeObserver
     document_refresh_s: float  # market lists and the like are refreshed this often
     stream_limits: StreamLimits
+    # What this server's own history downloads send in `CALLER_HEADER` (a secret).
+    history_token: str

@@ -28,9 +28,9 @@ class Venue:
     catalog: MarketCatalog
     rest: KlineRest
     feeds: Mapping[Market, LiveFeed]
-    # ccxt's `urls.api` when they are not the venue's own hosts (a local exchange), for
-    # other ccxt users such as freqtrade's download-data; None for the real venue.
-    custom_api_urls: Mapping[str, str] | None
+    # ccxt's `urls.api` for this venue's API served at a base URL (this server's facade,
+    # which freqtrade's download-data is pointed at).
+    api_urls: Callable[[str], Mapping[str, str]]
     # Every upstream REST request of the venue passes it (facade, backfill, market lists).
     limiter: UpstreamLimiter
     # The venue's exchange-compatible API (`/<name>/...`), built once the core exists.
@@ -42,7 +42,7 @@ class Venue:
     @classmethod
     def of(
         cls, name: str, rest: KlineRest, feeds: Mapping[Market, LiveFeed], *,
-        custom_api_urls: Mapping[str, str] | None, limiter: UpstreamLimiter,
+        api_urls: Callable[[str], Mapping[str, str]], limiter: UpstreamLimiter,
         facade: FacadeBuilder | None = None,
         closers: tuple[Callable[[], Awaitable[None]], ...] = (),
         ccxt_futures_type: str = "linear",
@@ -50,7 +50,7 @@ class Venue:
         """A venue serving `feeds`' markets at its timeframes, its catalog over `rest`."""
         return cls(
             name, tuple(feeds), venue_timeframes(name), CachedCatalog(name, rest.markets),
-            rest, feeds, custom_api_urls, limiter, facade, closers, ccxt_futures_type,
+            rest, feeds, api_urls, limiter, facade, closers, ccxt_futures_type,
         )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +82,7 @@ class SeriesHistory:
     # that failed to read: an unchanged datadir is neither re-read nor re-reported.
     signature: tuple[Signature, ...] | None = None
     bad_files: set[Signature] = field(default_factory=set)
-    checked_at: float = 0.0
+    checked_at: float = -math.inf  # never (a clock's monotonic seconds may start at 0)
     retry_delay_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -142,11 +143,17 @@ class HistoryBootstrapper:
         return state.as_dict() if state is not None else None
 
     async def ensure(
-        self, series: SeriesId, *, since: int | None = None, complete: bool = False
-    ) -> None:
+        self,
+        series: SeriesId,
+        *,
+        since: int | None = None,
+        complete: bool = False,
+        download: bool = True,
+    ) -> bool:
         """Return once the store can serve `series`: the newest candles (by default),
-        everything after `since`, or the whole file (`complete`). Waits at most `wait_s`;
-        past that the import (or download) goes on and the store serves what it has."""
+        everything after `since`, or the whole file (`complete`); whether it can. Waits at
+        most `wait_s` (and, unless `download`, not for a download); past that the import
+        (or download) goes on and False is returned."""
         key = str(series)
         state = self._series.get(key)
         if state is None:
@@ -157,7 +164,7 @@ class HistoryBootstrapper:
             state = self._series[key] = SeriesHistory()
         if key not in self._jobs:
             if self._clock.monotonic() - state.checked_at < self._options.recheck_s:
-                return
+                return True
             self._start(series, state)
 
         def ready() -> bool:
@@ -169,9 +176,13 @@ class HistoryBootstrapper:
 
         try:
             async with asyncio.timeout(self._options.wait_s), self._progress:
-                await self._progress.wait_for(ready)
+                await self._progress.wait_for(
+                    lambda: ready() or (not download and state.status == "downloading")
+                )
         except TimeoutError:
-            log.info("serving %s before its history is complete (%s)", key, state.status)
+            log.info("%s is asked for before its history is complete (%s)", key, state.status)
+            return False
+        return ready()
 
     async def recheck_files(self, series_ids: Iterable[str]) -> None:
         """Re-import the series among `series_ids` whose datadir file changed since it was
@@ -308,6 +319,7 @@ class HistoryBootstrapper:
         if self._downloader is None:
             return False
         state.status = "downloading"
+        await self._notify()  # readers that do not wait for a download go on
         result = await self._downloader.request(series)
         return result == "ok"
 

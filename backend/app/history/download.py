@@ -50,12 +50,18 @@ class DownloadOptions:
     cooldown_s: float
     max_concurrent: int
     # A freqtrade config to run with, as is; without one, a minimal config is written that
-    # points ccxt at the series' venue: at `custom_api_urls[exchange]` (ccxt's `urls.api`)
-    # when given, with no bulk-download site; else at the venue itself.
+    # points ccxt at the series' venue: at `custom_api_urls[exchange]` (ccxt's `urls.api`:
+    # this server's facade, so every request a download makes passes the venue's budget
+    # as history) when given, with no bulk-download site; else at the venue itself.
     config: Path | None
     custom_api_urls: Mapping[str, Mapping[str, str]]
     # ccxt's market type of each venue's `futures` (`linear`, OKX's `swap`).
     ccxt_futures_types: Mapping[str, str] = field(default_factory=dict)
+    # Sent with each of a download's requests (how the facade knows it is history's).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # ccxt's timeout of one request: the facade may hold one until history's budget has
+    # room (two of the venue's windows at most).
+    request_timeout_s: float = 10.0
     freqtrade_command: tuple[str, ...] = (sys.executable, "-m", "freqtrade")
 
 
@@ -218,6 +224,8 @@ class DownloadManager:
         urls = self._options.custom_api_urls.get(series.exchange)
         if urls is not None:
             ccxt["urls"] = {"api": dict(urls)}
+            ccxt["headers"] = dict(self._options.headers)
+            ccxt["timeout"] = int(self._options.request_timeout_s * 1000)
         config = {
             "exchange": {
                 "name": series.exchange,

@@ -13,9 +13,17 @@ from app.store import ImportProgress, UpsertResult
 
 class HistorySource(Protocol):
     async def ensure(
-        self, series: SeriesId, *, since: int | None = None, complete: bool = False
-    ) -> None:
-        """Return once the store can serve `series` (or a wait limit passed)."""
+        self,
+        series: SeriesId,
+        *,
+        since: int | None = None,
+        complete: bool = False,
+        download: bool = True,
+    ) -> bool:
+        """Return once the store can serve `series`: its newest candles, everything after
+        `since`, or all of its history (`complete`); whether it can. False when a wait
+        limit passed first, or (`download` False) when a download is under way: that is
+        not waited for, and goes on in the background."""
 
     def states(self) -> dict[str, dict[str, Any]]: ...
 

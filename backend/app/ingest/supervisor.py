@@ -251,7 +251,9 @@ class IngestSupervisor:
             try:
                 if self._history is not None:
                     job.state = "bootstrapping"
-                    await self._history.ensure(job.series)
+                    # A datadir file first (the catch-up then fetches only what is newer);
+                    # a download is not waited for: it goes on beside the live series.
+                    await self._history.ensure(job.series, download=False)
                 ingestor = self._ingestors.get(_feed_key(job.series))
                 if ingestor is None:
                     job.state = "history-only"  # live ingest is switched off

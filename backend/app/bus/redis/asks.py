@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from app.bus.redis.keys import DEFAULT_KEYS, Keys
 from app.clock import Clock
-from app.errors import BusError, ExchangeError, StoreError, TradeCanvasError
+from app.errors import BusError, ExchangeError, StoreError, TradeCanvasError, UpstreamRateLimited
 from app.tasks import KeyedTasks, spawn
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,9 @@ Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 _REPLY_TTL_S: Final = 60
 _POP_WAIT_S: Final = 1
-# A refusal's kind on the wire, and the error it is raised as again.
+# A refusal's kind on the wire, and the error it is raised as again (the first that fits).
 _KINDS: Final[Mapping[str, type[TradeCanvasError]]] = {
+    "rate_limited": UpstreamRateLimited,
     "exchange": ExchangeError,
     "store": StoreError,
 }
@@ -59,7 +60,10 @@ class LeaderAsk:
             raise BusError(f"no ingest leader answered ({kind}) within {timeout_s:g} s")
         answer: dict[str, Any] = orjson.loads(reply[1])
         if "error" in answer:
-            raise _KINDS.get(answer.get("error_kind", ""), BusError)(str(answer["error"]))
+            kind = answer.get("error_kind", "")
+            if kind == "rate_limited":  # the venue's limit: when to ask again travels too
+                raise UpstreamRateLimited(str(answer["error"]), float(answer["retry_after_s"]))
+            raise _KINDS.get(kind, BusError)(str(answer["error"]))
         return answer
 
 
@@ -115,6 +119,8 @@ class LeaderAnswers:
         except TradeCanvasError as e:
             kind = next((k for k, t in _KINDS.items() if isinstance(e, t)), "")
             answer = {"error": str(e), "error_kind": kind}
+            if isinstance(e, UpstreamRateLimited):
+                answer["retry_after_s"] = e.retry_after_s
         except (KeyError, ValueError, TypeError) as e:  # a request of the wrong shape
             answer = {"error": f"unreadable request: {e!r}", "error_kind": ""}
         reply_key = self._keys.ask_reply(request_id)

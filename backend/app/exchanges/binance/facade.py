@@ -23,12 +23,12 @@ from starlette.websockets import WebSocket
 
 from app.candle import Candle
 from app.errors import TradeCanvasError
-from app.exchanges.binance import wire
+from app.exchanges.binance import limits, wire
+from app.exchanges.budget import current_caller
 from app.exchanges.facade_support import (
     StreamSession,
     SymbolNames,
     VenueFacade,
-    client_of,
     int_param,
     limit_param,
     open_at_or_after,
@@ -45,30 +45,7 @@ JSON: Final = "application/json;charset=UTF-8"
 
 class BinanceFacade(VenueFacade):
     venue = "binance"
-    forwarded: Mapping[str, Market] = {
-        "/api/v3/depth": "spot",
-        "/api/v3/ticker/24hr": "spot",
-        "/api/v3/ticker/price": "spot",
-        "/api/v3/ticker/bookTicker": "spot",
-        "/api/v3/avgPrice": "spot",
-        "/fapi/v1/depth": "futures",
-        "/fapi/v1/ticker/24hr": "futures",
-        "/fapi/v1/ticker/price": "futures",
-        "/fapi/v1/ticker/bookTicker": "futures",
-        "/fapi/v2/ticker/price": "futures",
-        "/fapi/v1/premiumIndex": "futures",
-        "/fapi/v1/fundingRate": "futures",
-        "/fapi/v1/fundingInfo": "futures",
-        "/fapi/v1/markPriceKlines": "futures",
-        "/fapi/v1/indexPriceKlines": "futures",
-        "/fapi/v1/premiumIndexKlines": "futures",
-        "/fapi/v1/continuousKlines": "futures",
-        "/fapi/v1/openInterest": "futures",
-    }
-    documents: Mapping[str, Market] = {
-        "/api/v3/exchangeInfo": "spot",
-        "/fapi/v1/exchangeInfo": "futures",
-    }
+    endpoints = limits.ENDPOINTS
 
     def __init__(
         self, context: FacadeContext, proxy: UpstreamProxy, names: SymbolNames,
@@ -113,7 +90,7 @@ class BinanceFacade(VenueFacade):
         end = None if end_ms is None else align_time(end_ms // 1000, timeframe)
         newest = start is None
         window = await self.context.klines.klines(
-            series, client_of(request), limit, start=start, end=end, newest=newest
+            series, current_caller(), limit, start=start, end=end, newest=newest
         )
         closed, forming = with_forming(window, limit, newest)
         rows = self.context.klines.rendered(
@@ -166,17 +143,18 @@ class BinanceFacade(VenueFacade):
         problem = None
         for topic in params:
             if method == "UNSUBSCRIBE":
-                await session.drop(topic)
+                await session.drop(wire.canonical_stream(topic))
             else:
                 problem = await self._follow(session, topic) or problem
         session.send(_reply(rid, error=(2, problem)) if problem else _reply(rid, result=None))
 
-    async def _follow(self, session: StreamSession, topic: str) -> str | None:
+    async def _follow(self, session: StreamSession, asked: str) -> str | None:
         """Follow a kline stream; why not, when it cannot be."""
-        parsed = wire.parse_stream(topic)
+        parsed = wire.parse_stream(asked)
         if parsed is None:
-            return f"{topic}: only kline streams are served here"
+            return f"{asked}: only kline streams are served here"
         symbol, timeframe = parsed
+        topic = wire.canonical_stream(asked)
         try:
             series = await self.series("binance", session.market, symbol, timeframe)
             clock = self.context.clock
@@ -208,8 +186,8 @@ class BinanceFacade(VenueFacade):
         headers = retry_after_headers(e.retry_after_s)
         return Response(e.body(), status_code=e.status, media_type=JSON, headers=headers)
 
-    def rate_limited(self, wait_s: float) -> Exception:
-        return wire.too_many_requests(wait_s)
+    def rate_limited(self, wait_s: float, why: str) -> Exception:
+        return wire.too_many_requests(wait_s, why)
 
     def unknown_symbol(self) -> Exception:
         return wire.invalid_symbol()
@@ -222,6 +200,14 @@ class BinanceFacade(VenueFacade):
 
     def unknown_path(self, path: str) -> Exception:
         return wire.unknown_path(path)
+
+    def unread_parameter(self, why: str) -> Exception:
+        return wire.not_all_read(why)
+
+    def trimmed(self, path: str, body: bytes, rows: int) -> bytes:
+        book = orjson.loads(body)
+        book["bids"], book["asks"] = book["bids"][:rows], book["asks"][:rows]
+        return orjson.dumps(book)
 
 
 def _reply(rid: object, *, result: object = None, error: tuple[int, str] | None = None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.candle import ExtrasByTime
+from app.clock import Clock
 from app.errors import ExchangeError
 from app.exchanges.binance.feed import binance_symbol
 from app.exchanges.binance.parser import rest_klines
@@ -13,9 +14,6 @@ from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.ports import FrameError
 from app.exchanges.upstream import UpstreamLimiter
 from app.series import Market, SeriesId
-
-SPOT_URL = "https://api.binance.com"
-FUTURES_URL = "https://fapi.binance.com"
 
 
 def binance_api_urls(spot_url: str, futures_url: str) -> dict[str, str]:
@@ -43,11 +41,11 @@ class BinanceRestKlines(CcxtRestKlines):
 
 
 def binance_rest(
-    api_urls: dict[str, str], limiter: UpstreamLimiter, *, timeout_s: float = 10.0,
+    api_urls: dict[str, str], limiter: UpstreamLimiter, clock: Clock, *, timeout_s: float = 10.0,
     page_limit: int = 1000,
 ) -> CcxtRestKlines:  # fmt: skip
     def make_client(market: Market) -> Any:
         return ccxt_client("binance", api_urls, market, futures_type="future",
                            timeout_s=timeout_s)  # fmt: skip
 
-    return BinanceRestKlines("binance", make_client, limiter, page_limit=page_limit)
+    return BinanceRestKlines("binance", make_client, limiter, clock, page_limit=page_limit)

@@ -6,16 +6,16 @@ from starlette.types import ASGIApp
 
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
-from app.exchanges.binance import wire
+from app.exchanges.binance import limits, wire
 from app.exchanges.binance.facade import BinanceFacade
 from app.exchanges.binance.feed import BinanceFeed
 from app.exchanges.binance.limits import BinanceRatePolicy
-from app.exchanges.binance.rest import FUTURES_URL, SPOT_URL, binance_api_urls, binance_rest
+from app.exchanges.binance.rest import binance_api_urls, binance_rest
 from app.exchanges.binance.settings import BinanceSettings
 from app.exchanges.facade_support import SymbolNames
 from app.exchanges.ports import FacadeContext, MarketCatalog
 from app.exchanges.registry import Venue
-from app.exchanges.upstream import UpstreamLimiter, UpstreamMetrics, UpstreamProxy
+from app.exchanges.upstream import UpstreamMetrics, venue_upstream
 from app.series import Market
 
 
@@ -24,23 +24,24 @@ def binance_venue(
 ) -> Venue:
     b = settings.venue(BinanceSettings)
     urls = binance_api_urls(b.spot_rest_url, b.futures_rest_url)
-    limiter = UpstreamLimiter(
-        "binance", BinanceRatePolicy(b.rest_weight_budget_per_min), clock, metrics
-    )
-    proxy = UpstreamProxy(limiter, clock, cache_s=settings.facade.cache_s, timeout_s=10.0)
+    budget = b.rest_weight_budget_per_min
+    limiter, proxy = venue_upstream(
+        "binance", BinanceRatePolicy(budget), limits.pools(budget), limits.cost_of, settings,
+        clock, metrics,
+    )  # fmt: skip
     hosts: dict[Market, str] = {"spot": b.spot_rest_url, "futures": b.futures_rest_url}
 
     def facade(context: FacadeContext, catalog: MarketCatalog) -> ASGIApp:
         return BinanceFacade(context, proxy, SymbolNames(catalog, _pair_by_name), hosts)
 
     return Venue.of(
-        "binance", binance_rest(urls, limiter), {
+        "binance", binance_rest(urls, limiter, clock), {
             "spot": BinanceFeed("spot", b.spot_ws_url, b.ws_streams_per_connection,
                                 b.ws_max_connection_age_s),
             "futures": BinanceFeed("futures", b.futures_ws_url, b.ws_streams_per_connection,
                                    b.ws_max_connection_age_s),
         },
-        custom_api_urls=None if urls == binance_api_urls(SPOT_URL, FUTURES_URL) else urls,
+        api_urls=_api_urls,
         limiter=limiter, facade=facade, closers=(proxy.close,),
     )  # fmt: skip
 
@@ -51,3 +52,7 @@ def _pair_by_name(market: Market, symbol: str) -> str | None:
         return None
     base, quote = split
     return f"{base}/{quote}" if market == "spot" else f"{base}/{quote}:{quote}"
+
+
+def _api_urls(base: str) -> dict[str, str]:
+    return {**binance_api_urls(base, base), "fapiPublicV2": f"{base.rstrip('/')}/fapi/v2"}

@@ -22,6 +22,8 @@ from app.exchanges.frames import decimal_text, decimal_texts
 from app.series import TIMEFRAMES, next_candle_time
 
 KLINE_LIMITS: Final = {"spot": (500, 1000), "futures": (500, 1500)}  # (default, most)
+# When the venue cannot be reached, a client is told to ask again after this.
+UNAVAILABLE_RETRY_S: Final = 5.0
 # Quote assets, longest first, for naming a symbol when the market list cannot be had.
 QUOTES: Final = ("FDUSD", "USDT", "USDC", "TUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
 
@@ -51,6 +53,10 @@ def illegal(name: str) -> BinanceError:
     )
 
 
+def not_all_read(why: str) -> BinanceError:
+    return BinanceError(400, -1104, f"Not all sent parameters were read: {why}.")
+
+
 def invalid_interval() -> BinanceError:
     return BinanceError(400, -1120, "Invalid interval.")
 
@@ -63,17 +69,14 @@ def unknown_path(path: str) -> BinanceError:
     return BinanceError(404, -5000, f"Path {path}, Method GET is invalid")
 
 
-def too_many_requests(wait_s: float) -> BinanceError:
+def too_many_requests(wait_s: float, why: str) -> BinanceError:
     return BinanceError(
-        429, -1003,
-        f"Too many requests; the exchange limits this server for {math.ceil(wait_s)}s more. "
-        "Klines of live series are still served.",
-        wait_s,
-    )  # fmt: skip
+        429, -1003, f"Too many requests; retry in {math.ceil(wait_s)}s ({why}).", wait_s
+    )
 
 
-def unavailable(detail: str) -> BinanceError:
-    return BinanceError(503, -1008, f"Service unavailable: {detail}")
+def unavailable(detail: str, retry_after_s: float = UNAVAILABLE_RETRY_S) -> BinanceError:
+    return BinanceError(503, -1008, f"Service unavailable: {detail}", retry_after_s)
 
 
 def interval_of(raw: str | None) -> str:
@@ -149,6 +152,13 @@ def parse_stream(topic: str) -> tuple[str, str] | None:
     if not symbol or not kind.startswith("kline_") or interval not in TIMEFRAMES:
         return None
     return symbol.upper(), interval
+
+
+def canonical_stream(topic: str) -> str:
+    """The one name of a stream (Binance's are lower case: `BTCUSDT@kline_1m` is
+    `btcusdt@kline_1m`); the interval keeps its case, as `1m` and `1M` differ."""
+    symbol, at, kind = topic.partition("@")
+    return f"{symbol.lower()}{at}{kind}"
 
 
 def kline_event(

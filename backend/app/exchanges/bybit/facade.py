@@ -22,13 +22,13 @@ from starlette.websockets import WebSocket
 
 from app.candle import Candle
 from app.errors import TradeCanvasError
-from app.exchanges.bybit import wire
+from app.exchanges.budget import current_caller
+from app.exchanges.bybit import limits, wire
 from app.exchanges.bybit.feed import bybit_symbol
 from app.exchanges.facade_support import (
     StreamSession,
     SymbolNames,
     VenueFacade,
-    client_of,
     int_param,
     limit_param,
     open_at_or_after,
@@ -42,27 +42,11 @@ from app.series import Market, align_time, next_candle_time
 
 JSON: Final = "application/json"
 STREAM_PATHS: Final[dict[str, Market]] = {"/v5/public/spot": "spot", "/v5/public/linear": "futures"}
-# Bybit's v5 host serves every category; the market only says which list a path is in.
-_HOST: Final[Market] = "spot"
 
 
 class BybitFacade(VenueFacade):
     venue = "bybit"
-    forwarded: Mapping[str, Market] = dict.fromkeys(
-        (
-            "/v5/market/tickers",
-            "/v5/market/orderbook",
-            "/v5/market/funding/history",
-            "/v5/market/mark-price-kline",
-            "/v5/market/index-price-kline",
-            "/v5/market/premium-index-price-kline",
-            "/v5/market/risk-limit",
-            "/v5/market/open-interest",
-            "/v5/market/recent-trade",
-        ),
-        _HOST,
-    )
-    documents: Mapping[str, Market] = {"/v5/market/instruments-info": _HOST}
+    endpoints = limits.ENDPOINTS
 
     def __init__(
         self, context: FacadeContext, proxy: UpstreamProxy, names: SymbolNames,
@@ -100,7 +84,7 @@ class BybitFacade(VenueFacade):
         # Bybit: the oldest `limit` from `start` when only it is given, else the newest.
         newest = start is None or end is not None
         window = await self.context.klines.klines(
-            series, client_of(request), limit, start=start, end=end, newest=newest
+            series, current_caller(), limit, start=start, end=end, newest=newest
         )
         closed, forming = with_forming(window, limit, newest)
         rows = self.context.klines.rendered(  # newest first, the forming candle first
@@ -146,22 +130,23 @@ class BybitFacade(VenueFacade):
         problem = None
         for topic in args:
             if op == "unsubscribe":
-                await session.drop(topic)
+                await session.drop(_canonical(topic))
             else:
                 problem = await self._follow(session, topic) or problem
         reply = wire.op_reply(op, req_id, problem is None, problem or "", conn_id)
         session.send(reply.decode())
 
-    async def _follow(self, session: StreamSession, topic: str) -> str | None:
+    async def _follow(self, session: StreamSession, asked: str) -> str | None:
+        topic = _canonical(asked)
         kind, _, rest = topic.partition(".")
         interval, _, symbol = rest.partition(".")
         if kind != "kline" or not symbol:
-            return f"error:handler not found,topic:{topic}"
+            return f"error:handler not found,topic:{asked}"
         try:
             timeframe = wire.timeframe_of(interval)
             series = await self.series("bybit", session.market, symbol, timeframe)
         except wire.BybitError:
-            return f"error:handler not found,topic:{topic}"
+            return f"error:handler not found,topic:{asked}"
         except TradeCanvasError as e:  # the market list cannot be had now
             return f"error:{e}"
         clock = self.context.clock
@@ -193,8 +178,8 @@ class BybitFacade(VenueFacade):
         body = wire.envelope({}, self._now_ms(), e.code, e.msg)
         return Response(body, status_code=e.status, media_type=JSON, headers=headers)
 
-    def rate_limited(self, wait_s: float) -> Exception:
-        return wire.too_many_visits(wait_s)
+    def rate_limited(self, wait_s: float, why: str) -> Exception:
+        return wire.too_many_visits(wait_s, why)
 
     def unknown_symbol(self) -> Exception:
         return wire.params_error("Symbol Is Invalid")
@@ -207,3 +192,17 @@ class BybitFacade(VenueFacade):
 
     def unknown_path(self, path: str) -> Exception:
         return wire.unknown_path(path)
+
+    def trimmed(self, path: str, body: bytes, rows: int) -> bytes:
+        answer = orjson.loads(body)
+        book = answer.get("result") or {}
+        if isinstance(book, dict):
+            book["b"], book["a"] = book.get("b", [])[:rows], book.get("a", [])[:rows]
+        return orjson.dumps(answer)
+
+
+def _canonical(topic: str) -> str:
+    """One name per topic, as Bybit's symbols are upper case (`kline.1.btcusdt` is the
+    topic `kline.1.BTCUSDT`)."""
+    head, dot, symbol = topic.rpartition(".")
+    return f"{head}{dot}{symbol.upper()}" if head.startswith("kline.") else topic

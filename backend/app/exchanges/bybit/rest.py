@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.clock import Clock
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.upstream import UpstreamLimiter
 from app.series import Market
 
-URL = "https://api.bybit.com"
 # ccxt's bybit client builds its URLs from these keys; all point at the one v5 host.
 _URL_KEYS = ("spot", "futures", "v2", "public", "private")
 
@@ -20,10 +20,10 @@ def bybit_api_urls(url: str) -> dict[str, str]:
 
 
 def bybit_rest(
-    api_urls: dict[str, str], limiter: UpstreamLimiter, *, timeout_s: float = 10.0,
+    api_urls: dict[str, str], limiter: UpstreamLimiter, clock: Clock, *, timeout_s: float = 10.0,
     page_limit: int = 1000,
 ) -> CcxtRestKlines:  # fmt: skip
     def make_client(market: Market) -> Any:
         return ccxt_client("bybit", api_urls, market, futures_type="swap", timeout_s=timeout_s)
 
-    return CcxtRestKlines("bybit", make_client, limiter, page_limit=page_limit)
+    return CcxtRestKlines("bybit", make_client, limiter, clock, page_limit=page_limit)

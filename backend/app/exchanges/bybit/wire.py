@@ -19,6 +19,8 @@ from app.exchanges.frames import decimal_text
 from app.series import Market
 
 KLINE_LIMITS: Final = (200, 1000)  # (default, most)
+# When the venue cannot be reached, a client is told to ask again after this.
+UNAVAILABLE_RETRY_S: Final = 5.0
 CATEGORIES: Final[dict[str, Market]] = {"spot": "spot", "linear": "futures"}
 
 
@@ -56,17 +58,17 @@ def unknown_path(path: str) -> BybitError:
     return BybitError(10001, f"params error: path {path} is not served", status=404)
 
 
-def too_many_visits(wait_s: float) -> BybitError:
+def too_many_visits(wait_s: float, why: str) -> BybitError:
     return BybitError(
-        10006,
-        f"Too many visits! The exchange limits this server for {math.ceil(wait_s)}s more; "
-        "klines of live series are still served.",
+        10006, f"Too many visits! Retry in {math.ceil(wait_s)}s ({why}).",
         status=429, retry_after_s=wait_s,
     )  # fmt: skip
 
 
-def unavailable(detail: str) -> BybitError:
-    return BybitError(10016, f"Service unavailable: {detail}", status=503)
+def unavailable(detail: str, retry_after_s: float = UNAVAILABLE_RETRY_S) -> BybitError:
+    return BybitError(
+        10016, f"Service unavailable: {detail}", status=503, retry_after_s=retry_after_s
+    )
 
 
 def category_of(raw: str | None) -> Market:

@@ -29,11 +29,11 @@ from starlette.websockets import WebSocket
 
 from app.candle import Candle
 from app.errors import TradeCanvasError
+from app.exchanges.budget import current_caller
 from app.exchanges.facade_support import (
     StreamSession,
     SymbolNames,
     VenueFacade,
-    client_of,
     int_param,
     limit_param,
     open_at_or_after,
@@ -41,7 +41,7 @@ from app.exchanges.facade_support import (
     with_forming,
     with_row,
 )
-from app.exchanges.okx import wire
+from app.exchanges.okx import limits, wire
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
 from app.series import Market, align_time
@@ -54,24 +54,7 @@ _HOST: Final[Market] = "spot"
 
 class OkxFacade(VenueFacade):
     venue = "okx"
-    forwarded: Mapping[str, Market] = dict.fromkeys(
-        (
-            "/api/v5/market/ticker",
-            "/api/v5/market/tickers",
-            "/api/v5/market/books",
-            "/api/v5/market/trades",
-            "/api/v5/market/index-tickers",
-            "/api/v5/market/mark-price-candles",
-            "/api/v5/market/index-candles",
-            "/api/v5/public/funding-rate",
-            "/api/v5/public/funding-rate-history",
-            "/api/v5/public/mark-price",
-            "/api/v5/public/open-interest",
-            "/api/v5/public/price-limit",
-        ),
-        _HOST,
-    )
-    documents: Mapping[str, Market] = {"/api/v5/public/instruments": _HOST}
+    endpoints = limits.ENDPOINTS
 
     def __init__(
         self, context: FacadeContext, proxy: UpstreamProxy, names: SymbolNames,
@@ -113,7 +96,7 @@ class OkxFacade(VenueFacade):
         if end is not None and start is not None and end < start:
             return Response(wire.envelope([]), media_type=JSON)
         window = await self.context.klines.klines(
-            series, client_of(request), limit, start=start, end=end, newest=True
+            series, current_caller(), limit, start=start, end=end, newest=True
         )
         if not forming:  # history-candles: closed candles only
             window = replace(window, forming=None)
@@ -159,7 +142,8 @@ class OkxFacade(VenueFacade):
             return
         for arg in args:
             if op == "unsubscribe":
-                await session.drop(wire.topic(str(arg.get("channel")), str(arg.get("instId"))))
+                inst = str(arg.get("instId")).upper()
+                await session.drop(wire.topic(str(arg.get("channel")), inst))
                 problem = None
             else:
                 problem = await self._follow(session, arg)
@@ -175,6 +159,7 @@ class OkxFacade(VenueFacade):
         channel, inst = arg.get("channel"), arg.get("instId")
         if not isinstance(channel, str) or not isinstance(inst, str):
             return wire.no_such_channel(arg)
+        inst = inst.upper()  # OKX's instrument ids are upper case: one topic each
         timeframe = wire.channel_timeframe(channel)
         if timeframe is None:  # not a candle channel, or a bar OKX does not have
             return wire.no_such_channel(arg)
@@ -209,8 +194,8 @@ class OkxFacade(VenueFacade):
         body = wire.envelope([], e.code, e.msg)
         return Response(body, status_code=e.status, media_type=JSON, headers=headers)
 
-    def rate_limited(self, wait_s: float) -> Exception:
-        return wire.too_many_requests(wait_s)
+    def rate_limited(self, wait_s: float, why: str) -> Exception:
+        return wire.too_many_requests(wait_s, why)
 
     def unknown_symbol(self) -> Exception:
         return wire.unknown_instrument()
@@ -223,3 +208,13 @@ class OkxFacade(VenueFacade):
 
     def unknown_path(self, path: str) -> Exception:
         return wire.unknown_path(path)
+
+    def trimmed(self, path: str, body: bytes, rows: int) -> bytes:
+        answer = orjson.loads(body)
+        for book in answer.get("data") or []:
+            if isinstance(book, dict):
+                book["asks"], book["bids"] = (
+                    book.get("asks", [])[:rows],
+                    book.get("bids", [])[:rows],
+                )
+        return orjson.dumps(answer)

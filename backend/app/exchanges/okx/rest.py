@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from app.clock import Clock
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.upstream import UpstreamLimiter
 from app.series import Market
 
-URL: Final = "https://www.okx.com"
 # `market/history-candles` answers at most 100 rows; a page never asks for more.
 PAGE_LIMIT: Final = 100
 
@@ -20,7 +20,7 @@ def okx_api_urls(url: str) -> dict[str, str]:
 
 
 def okx_rest(
-    api_urls: dict[str, str], limiter: UpstreamLimiter, *, timeout_s: float = 10.0
+    api_urls: dict[str, str], limiter: UpstreamLimiter, clock: Clock, *, timeout_s: float = 10.0
 ) -> CcxtRestKlines:
     def make_client(market: Market) -> Any:
         return ccxt_client(
@@ -28,4 +28,4 @@ def okx_rest(
             timeout_s=timeout_s,
         )  # fmt: skip
 
-    return CcxtRestKlines("okx", make_client, limiter, page_limit=PAGE_LIMIT)
+    return CcxtRestKlines("okx", make_client, limiter, clock, page_limit=PAGE_LIMIT)

@@ -23,6 +23,9 @@ class OkxSettings(VenueSettings):
     spot_ws_url: str | None = None
     swap_ws_url: str | None = None
     ws_channels_per_connection: int = Field(default=200, ge=1, le=1000)
+    # The share of each endpoint's documented limit (requests per 2 s per IP) this server
+    # keeps to.
+    rest_limit_share: float = Field(default=0.8, gt=0, le=1)
 
     def stream_url(self, market: Market) -> str:
         """The business stream `market`'s candles are read from."""

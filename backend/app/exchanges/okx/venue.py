@@ -7,22 +7,25 @@ from starlette.types import ASGIApp
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.exchanges.facade_support import SymbolNames
+from app.exchanges.okx import limits
 from app.exchanges.okx.facade import OkxFacade
 from app.exchanges.okx.feed import OkxFeed
 from app.exchanges.okx.limits import OkxRatePolicy
-from app.exchanges.okx.rest import URL, okx_api_urls, okx_rest
+from app.exchanges.okx.rest import okx_api_urls, okx_rest
 from app.exchanges.okx.settings import OkxSettings
 from app.exchanges.ports import FacadeContext, MarketCatalog
 from app.exchanges.registry import Venue
-from app.exchanges.upstream import UpstreamLimiter, UpstreamMetrics, UpstreamProxy
+from app.exchanges.upstream import UpstreamMetrics, venue_upstream
 from app.series import Market
 
 
 def okx_venue(settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTEM_CLOCK) -> Venue:
     s = settings.venue(OkxSettings)
     urls = okx_api_urls(s.rest_url)
-    limiter = UpstreamLimiter("okx", OkxRatePolicy(), clock, metrics)
-    proxy = UpstreamProxy(limiter, clock, cache_s=settings.facade.cache_s, timeout_s=10.0)
+    limiter, proxy = venue_upstream(
+        "okx", OkxRatePolicy(), limits.pools(s.rest_limit_share), limits.cost_of, settings,
+        clock, metrics,
+    )  # fmt: skip
     hosts: dict[Market, str] = {"spot": s.rest_url, "futures": s.rest_url}
     per_connection = s.ws_channels_per_connection
 
@@ -30,11 +33,11 @@ def okx_venue(settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTE
         return OkxFacade(context, proxy, SymbolNames(catalog, _pair_by_name), hosts)
 
     return Venue.of(
-        "okx", okx_rest(urls, limiter), {
+        "okx", okx_rest(urls, limiter, clock), {
             "spot": OkxFeed("spot", s.stream_url("spot"), per_connection),
             "futures": OkxFeed("futures", s.stream_url("futures"), per_connection),
         },
-        custom_api_urls=None if urls == okx_api_urls(URL) else urls, limiter=limiter,
+        api_urls=okx_api_urls, limiter=limiter,
         facade=facade, closers=(proxy.close,), ccxt_futures_type="swap",
     )  # fmt: skip
 

@@ -49,6 +49,8 @@ def topic(channel: str, inst: str) -> str:
 # -- what the facade (`/okx/api/v5/...`) answers ---------------------------------------
 
 CANDLE_LIMITS: Final = {"candles": (100, 300), "history-candles": (100, 100)}  # default, most
+# When the venue cannot be reached, a client is told to ask again after this.
+UNAVAILABLE_RETRY_S: Final = 5.0
 
 
 class OkxError(Exception):
@@ -82,17 +84,18 @@ def unknown_path(path: str) -> OkxError:
     return OkxError("404", f"Not Found: {path} is not served", status=404)
 
 
-def too_many_requests(wait_s: float) -> OkxError:
+def too_many_requests(wait_s: float, why: str) -> OkxError:
     return OkxError(
-        "50011",
-        f"Too Many Requests: the exchange limits this server for {math.ceil(wait_s)}s more; "
-        "candles of live series are still served.",
+        "50011", f"Too Many Requests: retry in {math.ceil(wait_s)}s ({why})",
         status=429, retry_after_s=wait_s,
     )  # fmt: skip
 
 
-def unavailable(detail: str) -> OkxError:
-    return OkxError("50001", f"Service temporarily unavailable: {detail}", status=503)
+def unavailable(detail: str, retry_after_s: float = UNAVAILABLE_RETRY_S) -> OkxError:
+    return OkxError(
+        "50001", f"Service temporarily unavailable: {detail}", status=503,
+        retry_after_s=retry_after_s,
+    )  # fmt: skip
 
 
 def market_of(inst: str) -> Market:
