@@ -14,7 +14,9 @@
 
     .venv/bin/python scripts/bench_facade.py [--bots 50] [--pairs 20] [--every 5] [--seconds 60]
 
-Prints tables and writes output/bench/facade.json.
+Prints tables and writes output/bench/facade.json. With `--fleet`, a fleet's cold start on
+an empty store instead (`bench_fleet.py`): time to every bot's first exact answer, the
+upstream weight per minute against the budget, 429s, 418s and timeouts.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import bench_fleet
 import httpx
 import orjson
 from bench_common import (
@@ -194,7 +197,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="per load run")
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--floor-requests", type=int, default=300)
+    parser.add_argument("--fleet", action="store_true", help="a fleet's cold start instead")
+    parser.add_argument("--trades", type=int, default=3, help="--fleet: order books polled")
     args = parser.parse_args()
+    if args.fleet:
+        bench_fleet.main(args.bots, args.pairs, args.trades, args.every, args.seconds)
+        return
     port = free_port()
     report: dict[str, Any] = {k: getattr(args, k) for k in ("bots", "pairs", "every", "limit")}
     with fake_binance(history_days=2, futures_symbols=args.pairs) as exchange:

@@ -188,7 +188,9 @@ def ccxt_client(
                 "fetchMarkets": {"types": ["spot" if market == "spot" else futures_markets]},
             },
             "timeout": int(timeout_s * 1000),
-            "enableRateLimit": True,
+            # The venue's budget (`UpstreamLimiter`) paces every request by its weight;
+            # ccxt's own throttle would queue a burst of fills one at a time besides.
+            "enableRateLimit": False,
         }
     )
 

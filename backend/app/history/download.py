@@ -39,6 +39,8 @@ Result = Literal["ok", "failed", "timeout"]
 MAX_QUEUED_PER_SLOT: Final = 4
 # Series whose download state is remembered (cooldowns, last results).
 MAX_TRACKED: Final = 4_096
+# How much lower than the server's a download's CPU priority is (nice).
+DOWNLOAD_NICENESS: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,7 @@ class DownloadManager:
                 stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,  # its own process group, killed whole on timeout
             )
+            _lower_priority(proc.pid)
             try:
                 output, _ = await asyncio.wait_for(proc.communicate(), opts.timeout_s)
             except TimeoutError:
@@ -266,6 +269,13 @@ class DownloadManager:
 
     async def stop(self) -> None:
         await self._running.cancel_all()
+
+
+def _lower_priority(pid: int) -> None:
+    """A download is background work: it yields the CPU to the server's answers (a fleet's
+    cold start runs several beside a thousand first requests)."""
+    with contextlib.suppress(OSError, AttributeError):  # gone already, or not on POSIX
+        os.setpriority(os.PRIO_PROCESS, pid, DOWNLOAD_NICENESS)
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -71,6 +71,7 @@ class SqliteCandleStore(CandleStore):
         self._wal = Path(f"{path}-wal")
         self._wal_left: tuple[int, int] | None = None
         self._external = 0
+        self._reading: dict[Hashable, asyncio.Future[CandlePage]] = {}
         self._pages: CostBoundedLru[tuple[object, ...], CandlePage] = CostBoundedLru(
             self.PAGE_CACHE_ROWS
         )
@@ -517,6 +518,11 @@ class SqliteCandleStore(CandleStore):
         cached = self._pages.get(request)
         if cached is not None and cached.version == version:
             return cached
+        # The same page asked for again while it is read (a fleet of bots polling one
+        # series) is that one read.
+        reading = self._reading.get(version)
+        if reading is not None:
+            return await asyncio.shield(reading)
         bounds, params = "", list[object]([series_id])
         if since is not None:
             bounds += " AND candle_time > ?"
@@ -554,7 +560,17 @@ class SqliteCandleStore(CandleStore):
                 rows.reverse()
             return CandlePage(rows, head[0] if head else None, version, kept)
 
-        page = await self._on_reader(read)
+        future: asyncio.Future[CandlePage] = asyncio.get_running_loop().create_future()
+        self._reading[version] = future
+        try:
+            page = await self._on_reader(read)
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()  # retrieved, even when nobody else was waiting
+            raise
+        finally:
+            del self._reading[version]
+        future.set_result(page)
         self._pages.put(request, page, len(page.candles) + 1)
         return page
 
