@@ -19,13 +19,11 @@ one: an answer never skips a closed candle to show the next.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar, cast
 
 from app.admission import Admission
 from app.candle import Candle, CandleRow, KlineExtras
@@ -41,6 +39,7 @@ from app.ingest.guard import KlineGuard
 from app.ingest.port import IngestPort
 from app.lru import CostBoundedLru
 from app.series import SeriesId, align_time, timeframe_seconds
+from app.single_flight import SingleFlight
 from app.store import CandlePage, CandleStore
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,6 @@ Fill = Callable[[SeriesId, int, int], Awaitable[int | None]]
 # The venue's candle of a series opening at a time, if it has one.
 FetchForming = Callable[[SeriesId, int], Awaitable[Candle | None]]
 
-T = TypeVar("T")
 # A chart's read of a window whose history is still coming asks again after this.
 HISTORY_RETRY_S = 5
 
@@ -111,7 +109,10 @@ class CandleQuery:
         self._options = options
         self._fill_via: Fill = fill or self.fill
         self._forming_via: FetchForming = fetch_forming or venues.forming
-        self._inflight: dict[tuple[object, ...], asyncio.Future[object]] = {}
+        # Identical fetches in flight are one: of a range (series, after, until), of a
+        # forming candle (series, its open time).
+        self._fills: SingleFlight[tuple[str, int, int], int | None] = SingleFlight()
+        self._formings: SingleFlight[tuple[str, int], Candle | None] = SingleFlight()
         # The first candle a venue has of a series, once a fetch has found it.
         self._floors: dict[str, int] = {}
         # Holes inside a window the venue was asked to fill and had no candle for (its
@@ -245,9 +246,10 @@ class CandleQuery:
         the venue was asked for it less than `edge_ask_s` ago and did not have it yet, is
         not asked again, however many clients poll meanwhile (a fetch of it in flight is
         joined instead)."""
-        step = timeframe_seconds(series.timeframe)
-        latest = align_time(int(self._clock.time()), series.timeframe) - step
-        if missing[0] < latest - step or ("fill", str(series), *missing) in self._inflight:
+        latest = self._newest_close(series)
+        if missing[0] < latest - timeframe_seconds(series.timeframe):
+            return True
+        if (str(series), *missing) in self._fills:
             return True
         asked = self._edge_asked.get(str(series))
         return not (
@@ -260,16 +262,22 @@ class CandleQuery:
         """`fill` once for everyone asking for the same range meanwhile; a range reaching
         the newest close is remembered as asked (see `_may_ask`)."""
         key = str(series)
-        latest = align_time(int(self._clock.time()), series.timeframe) - timeframe_seconds(
-            series.timeframe
-        )
-        floor = await self._shared(
-            ("fill", key, after, until), partial(self._fill_via, series, after, until)
+        latest = self._newest_close(series)
+        floor = await self._fills.run(
+            (key, after, until), partial(self._fill_via, series, after, until)
         )
         if floor is not None:
-            self._floors[key] = floor
+            # Fills of several windows at once each say where history starts at the
+            # latest: the venue's first candle, or past an empty range. The tightest holds.
+            self._floors[key] = max(floor, self._floors.get(key, floor))
         if until >= latest:
             self._edge_asked.put(key, (latest, self._clock.monotonic()), 1)
+
+    def _newest_close(self, series: SeriesId) -> int:
+        """The open time of the series' newest candle that has closed, by this clock."""
+        return align_time(int(self._clock.time()), series.timeframe) - timeframe_seconds(
+            series.timeframe
+        )
 
     async def _read(
         self, key: str, limit: int, start: int | None, last: int, newest: bool
@@ -359,26 +367,8 @@ class CandleQuery:
         fetched = self._fetched_forming.get(key)
         if fetched is not None and fetched[0] == opening:
             return fetched[1]
-        candle = await self._shared(
-            ("forming", key, opening), lambda: self._forming_via(series, opening)
+        candle = await self._formings.run(
+            (key, opening), lambda: self._forming_via(series, opening)
         )
         self._fetched_forming[key] = (opening, candle)
         return candle
-
-    async def _shared(self, key: tuple[object, ...], call: Callable[[], Awaitable[T]]) -> T:
-        """`call()` once for everyone asking the same `key` meanwhile."""
-        running = self._inflight.get(key)
-        if running is not None:
-            return cast(T, await asyncio.shield(running))
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            result = await call()
-        except BaseException as e:
-            future.set_exception(e)
-            future.exception()  # retrieved, even when nobody else was waiting
-            raise
-        finally:
-            del self._inflight[key]
-        future.set_result(result)
-        return result

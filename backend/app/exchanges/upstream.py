@@ -33,6 +33,7 @@ from app.errors import ExchangeError, UpstreamRateLimited
 from app.exchanges.budget import Caller, Cost, Pool, Shares, UpstreamBudget, current_caller
 from app.metrics import Metrics
 from app.redact import safe_url, without_secrets
+from app.single_flight import SingleFlight
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ class UpstreamProxy:
         self._timeout_s = timeout_s
         self._client: httpx.AsyncClient | None = None
         self._cache: dict[_Key, _Cached] = {}
-        self._inflight: dict[_Key, asyncio.Future[Answer]] = {}
+        self._inflight: SingleFlight[_Key, Answer] = SingleFlight()
         self._refreshing: set[asyncio.Task[None]] = set()
         self.stats = ProxyStats()
 
@@ -314,22 +315,13 @@ class UpstreamProxy:
             log.info("refreshing %s failed: %s", safe_url(url), e)
 
     async def _upstream(self, url: str, key: _Key, cost: Cost) -> Answer:
-        running = self._inflight.get(key)
-        if running is not None:
+        if key in self._inflight:
             self.stats.coalesced += 1
-            return await asyncio.shield(running)
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            async with self._limiter.sending(cost) as sent:
-                answer = await self._fetch(url, key[1], sent)
-        except BaseException as e:
-            future.set_exception(e)
-            future.exception()  # retrieved: a failure nobody else awaited is not "unretrieved"
-            raise
-        finally:
-            del self._inflight[key]
-        future.set_result(answer)
+        return await self._inflight.run(key, lambda: self._send(url, key, cost))
+
+    async def _send(self, url: str, key: _Key, cost: Cost) -> Answer:
+        async with self._limiter.sending(cost) as sent:
+            answer = await self._fetch(url, key[1], sent)
         self.stats.upstream += 1
         if answer.status == 200:
             now = self._clock.monotonic()

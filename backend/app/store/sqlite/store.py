@@ -24,6 +24,7 @@ from app.candle import CandleRow, ExtrasByTime, KlineExtras, first_of_each_time
 from app.errors import StoreError
 from app.lru import CostBoundedLru
 from app.metrics import Metrics
+from app.single_flight import SingleFlight
 from app.store.ports import (
     CandlePage,
     CandleStore,
@@ -71,7 +72,7 @@ class SqliteCandleStore(CandleStore):
         self._wal = Path(f"{path}-wal")
         self._wal_left: tuple[int, int] | None = None
         self._external = 0
-        self._reading: dict[Hashable, asyncio.Future[CandlePage]] = {}
+        self._reading: SingleFlight[Hashable, CandlePage] = SingleFlight()
         self._pages: CostBoundedLru[tuple[object, ...], CandlePage] = CostBoundedLru(
             self.PAGE_CACHE_ROWS
         )
@@ -518,11 +519,6 @@ class SqliteCandleStore(CandleStore):
         cached = self._pages.get(request)
         if cached is not None and cached.version == version:
             return cached
-        # The same page asked for again while it is read (a fleet of bots polling one
-        # series) is that one read.
-        reading = self._reading.get(version)
-        if reading is not None:
-            return await asyncio.shield(reading)
         bounds, params = "", list[object]([series_id])
         if since is not None:
             bounds += " AND candle_time > ?"
@@ -560,17 +556,9 @@ class SqliteCandleStore(CandleStore):
                 rows.reverse()
             return CandlePage(rows, head[0] if head else None, version, kept)
 
-        future: asyncio.Future[CandlePage] = asyncio.get_running_loop().create_future()
-        self._reading[version] = future
-        try:
-            page = await self._on_reader(read)
-        except BaseException as e:
-            future.set_exception(e)
-            future.exception()  # retrieved, even when nobody else was waiting
-            raise
-        finally:
-            del self._reading[version]
-        future.set_result(page)
+        # The same page asked for again while it is read (a fleet of bots polling one
+        # series) is that one read.
+        page = await self._reading.run(version, lambda: self._on_reader(read))
         self._pages.put(request, page, len(page.candles) + 1)
         return page
 
