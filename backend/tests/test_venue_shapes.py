@@ -5,9 +5,13 @@ both venues' REST kline bodies against the examples in the venues' API documenta
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 import orjson
+import pytest
 import websockets
 
 from tests.conftest import SettingsFactory
@@ -87,3 +91,41 @@ async def test_bybit_bodies_are_shaped_as_bybits(make_settings: SettingsFactory)
         fake.stop()
     assert shape(body) == shape(BYBIT_DOC_KLINES)
     assert shape(push) == shape(orjson.loads(DOC_KLINE))
+
+
+# Each venue's documented order book answer (its API docs' example), with a second level.
+BOOKS: dict[str, tuple[Any, Callable[[Any], list[Any]]]] = {
+    "binance": (
+        {"lastUpdateId": 1027024,
+         "bids": [["4.00000000", "431.00000000"], ["3.99000000", "9.00000000"]],
+         "asks": [["4.00000200", "12.00000000"], ["4.00000300", "7.00000000"]]},
+        lambda b: [b["bids"], b["asks"]],
+    ),
+    "bybit": (
+        {"retCode": 0, "retMsg": "OK",
+         "result": {"s": "BTCUSDT", "a": [["65557.7", "16.606555"], ["65558", "1"]],
+                    "b": [["65485.47", "47.081829"], ["65485", "2"]], "ts": 1716863719031,
+                    "u": 230704, "seq": 1432604333, "cts": 1716863718905},
+         "retExtInfo": {}, "time": 1716863719382},
+        lambda b: [b["result"]["b"], b["result"]["a"]],
+    ),
+    "okx": (
+        {"code": "0", "msg": "",
+         "data": [{"asks": [["41006.8", "0.60038921", "0", "1"], ["41007", "1", "0", "1"]],
+                   "bids": [["41006.3", "0.30178218", "0", "2"], ["41006", "1", "0", "1"]],
+                   "ts": "1629966436396"}]},
+        lambda b: [b["data"][0]["bids"], b["data"][0]["asks"]],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("venue", sorted(BOOKS))
+def test_a_book_fetched_at_its_tier_is_cut_to_the_levels_asked(venue: str) -> None:
+    """A facade fetches a book at its weight tier and answers the levels asked: the best of
+    each side, the venue's shape kept field for field."""
+    doc, sides = BOOKS[venue]
+    cut = orjson.loads(import_module(f"app.exchanges.{venue}.wire").book_cut(orjson.dumps(doc), 1))
+    best = copy.deepcopy(doc)
+    for side in sides(best):
+        del side[1:]
+    assert shape(cut) == shape(best) and cut == best

@@ -205,9 +205,7 @@ class BinanceFacade(VenueFacade):
         return wire.not_all_read(why)
 
     def trimmed(self, path: str, body: bytes, rows: int) -> bytes:
-        book = orjson.loads(body)
-        book["bids"], book["asks"] = book["bids"][:rows], book["asks"][:rows]
-        return orjson.dumps(book)
+        return wire.book_cut(body, rows)
 
 
 def _reply(rid: object, *, result: object = None, error: tuple[int, str] | None = None) -> str:

@@ -79,6 +79,13 @@ def unavailable(detail: str, retry_after_s: float = UNAVAILABLE_RETRY_S) -> Bina
     return BinanceError(503, -1008, f"Service unavailable: {detail}", retry_after_s)
 
 
+def book_cut(body: bytes, rows: int) -> bytes:
+    """A `depth` answer with the best `rows` levels of each side."""
+    book = orjson.loads(body)
+    book["bids"], book["asks"] = book["bids"][:rows], book["asks"][:rows]
+    return orjson.dumps(book)
+
+
 def interval_of(raw: str | None) -> str:
     if not raw:
         raise mandatory("interval")

@@ -194,11 +194,7 @@ class BybitFacade(VenueFacade):
         return wire.unknown_path(path)
 
     def trimmed(self, path: str, body: bytes, rows: int) -> bytes:
-        answer = orjson.loads(body)
-        book = answer.get("result") or {}
-        if isinstance(book, dict):
-            book["b"], book["a"] = book.get("b", [])[:rows], book.get("a", [])[:rows]
-        return orjson.dumps(answer)
+        return wire.book_cut(body, rows)
 
 
 def _canonical(topic: str) -> str:

@@ -71,6 +71,15 @@ def unavailable(detail: str, retry_after_s: float = UNAVAILABLE_RETRY_S) -> Bybi
     )
 
 
+def book_cut(body: bytes, rows: int) -> bytes:
+    """An `orderbook` answer with the best `rows` levels of each side (`b`, `a`)."""
+    answer = orjson.loads(body)
+    book = answer.get("result")
+    if isinstance(book, dict):
+        book["b"], book["a"] = book.get("b", [])[:rows], book.get("a", [])[:rows]
+    return orjson.dumps(answer)
+
+
 def category_of(raw: str | None) -> Market:
     market = CATEGORIES.get(raw or "")
     if market is None:

@@ -210,11 +210,4 @@ class OkxFacade(VenueFacade):
         return wire.unknown_path(path)
 
     def trimmed(self, path: str, body: bytes, rows: int) -> bytes:
-        answer = orjson.loads(body)
-        for book in answer.get("data") or []:
-            if isinstance(book, dict):
-                book["asks"], book["bids"] = (
-                    book.get("asks", [])[:rows],
-                    book.get("bids", [])[:rows],
-                )
-        return orjson.dumps(answer)
+        return wire.book_cut(body, rows)

@@ -98,6 +98,16 @@ def unavailable(detail: str, retry_after_s: float = UNAVAILABLE_RETRY_S) -> OkxE
     )  # fmt: skip
 
 
+def book_cut(body: bytes, rows: int) -> bytes:
+    """A `market/books` answer with the best `rows` levels of each side."""
+    answer = orjson.loads(body)
+    for book in answer.get("data") or []:
+        if isinstance(book, dict):
+            for side in ("asks", "bids"):
+                book[side] = book.get(side, [])[:rows]
+    return orjson.dumps(answer)
+
+
 def market_of(inst: str) -> Market:
     return "futures" if inst.upper().endswith("-SWAP") else "spot"
 
