@@ -176,10 +176,6 @@ class UpstreamBudget:
         self._inflight: dict[str, int] = {}
 
     @property
-    def pools(self) -> tuple[Pool, ...]:
-        return tuple(s.pool for s in self._pools.values())
-
-    @property
     def client_wait_s(self) -> float:
         return self._shares.client_wait_s
 

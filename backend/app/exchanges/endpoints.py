@@ -21,10 +21,11 @@ Served = Literal["forwarded", "document", "store", "local"]
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """An endpoint's row-count parameter (`limit`, OKX's `sz`): absent, it is `default`;
-    past `most`, `most`. With `tiers`, the smallest tier at or above the count asked is
-    fetched (it costs the same weight) and the answer trimmed to the count, so the few
-    tiers are all a cache and its coalescing see."""
+    """An endpoint's row-count parameter (`limit`, OKX's `sz`): absent, the venue's own
+    default applies (`default` says what that costs); 0 or empty, `default`; past `most`,
+    `most`. With `tiers`, the smallest tier at or above the count asked is fetched (it
+    costs the same weight) and the answer cut to the count, so the few tiers are all a
+    cache and its coalescing see."""
 
     default: int
     most: int
@@ -60,11 +61,6 @@ class Endpoint:
         return Cost(self.pool, weight)
 
 
-def names(text: str) -> frozenset[str]:
-    """Parameter names written as one space-separated string."""
-    return frozenset(text.split())
-
-
 def endpoint(
     served: Served,
     params: str = "",
@@ -78,7 +74,8 @@ def endpoint(
 ) -> Endpoint:
     """An `Endpoint`, its parameters written as one space-separated string (a venue's table
     binds `market` and `pool` once with `functools.partial`)."""
-    return Endpoint(served, market, pool, names(params), weight, by_limit, without_symbol, limit)
+    names = frozenset(params.split())
+    return Endpoint(served, market, pool, names, weight, by_limit, without_symbol, limit)
 
 
 @dataclass(frozen=True, slots=True)
