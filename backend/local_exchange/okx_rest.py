@@ -130,7 +130,8 @@ def candles(ex: FakeExchange, params: Mapping[str, str]) -> Any:
 
 
 def history_candles(ex: FakeExchange, params: Mapping[str, str]) -> Any:
-    return _candles(ex, params, 100, forming=False)
+    # 300 a page, as OKX answers freqtrade's and ccxt's `limit=300` (its docs say 100).
+    return _candles(ex, params, 300, forming=False)
 
 
 OKX_ROUTES: Final[dict[str, Route]] = {

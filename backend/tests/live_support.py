@@ -36,12 +36,13 @@ CLOCK_EVERY_S = 0.005
 
 
 def start_fake(
-    limits: WsLimits = FAST, venue: str = "binance", *, stepped: bool = False, **exchange_kw: Any
-) -> FakeVenue:
+    limits: WsLimits = FAST, venue: str = "binance", *, stepped: bool = False,
+    history_days: float = 1, **exchange_kw: Any,
+) -> FakeVenue:  # fmt: skip
     """The local exchange, sped up (a 1m candle closes every real second) or, `stepped`, on
     a clock that moves only when driven (see `driven`)."""
     clock = SteppedClock(start=time.time()) if stepped else None
-    exchange = FakeExchange(speed=SPEED, clock=clock, history_days=1, **exchange_kw)
+    exchange = FakeExchange(speed=SPEED, clock=clock, history_days=history_days, **exchange_kw)
     return LOCAL_VENUES[venue].server(exchange, limits=limits).start()
 
 

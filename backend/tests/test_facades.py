@@ -401,13 +401,13 @@ def download_config(path: Path, venue: str, base: str, market: str) -> Path:
     return path
 
 
-async def download(config: Path, datadir: Path, pair: str, market: str) -> None:
+async def download(config: Path, datadir: Path, pair: str, market: str, days: int = 1) -> None:
     userdir = datadir.parent / "user_data"
     userdir.mkdir(exist_ok=True)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "freqtrade", "download-data", "--config", str(config),
         "--userdir", str(userdir),
-        "--datadir", str(datadir), "--pairs", pair, "--timeframes", "1m", "--days", "1",
+        "--datadir", str(datadir), "--pairs", pair, "--timeframes", "1m", "--days", str(days),
         "--trading-mode", market, "--data-format-ohlcv", "feather",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip

@@ -21,6 +21,7 @@ from tests.live_support import (
     exchange_history,
     live_settings,
     serving,
+    start_fake,
     stepped_fake,
     wait_caught_up,
 )
@@ -85,7 +86,7 @@ async def test_errors_and_private_paths_answer_in_okxs_shape(
             "/okx/api/v5/market/history-candles", params={"instId": "BTC-USDT", "limit": "500"}
         )
         rows = r.json()["data"]
-        assert len(rows) == 100 and {row[8] for row in rows} == {"1"}  # closed only, at most 100
+        assert len(rows) == 300 and {row[8] for row in rows} == {"1"}  # closed only, at most 300
         assert [int(row[0]) for row in rows] == sorted((int(row[0]) for row in rows), reverse=True)
         time = (await s.http.get("/okx/api/v5/public/time")).json()
         assert abs(int(time["data"][0]["ts"]) - fake.exchange.clock.now_ms()) < 120_000
@@ -104,31 +105,42 @@ async def test_errors_and_private_paths_answer_in_okxs_shape(
         assert (await ours.load_markets()).keys() == (await theirs.load_markets()).keys()
 
 
+@pytest.fixture(name="three_days")
+def local_okx_with_three_days() -> Iterator[FakeVenue]:
+    fake = start_fake(venue="okx", stepped=True, history_days=3)
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
 async def test_download_data_through_the_facade(
-    make_settings: SettingsFactory, fake: FakeVenue, tmp_path: Path
+    make_settings: SettingsFactory, three_days: FakeVenue, tmp_path: Path
 ) -> None:
     """The real `freqtrade download-data --exchange okx`, pointed at the facade, writes the
-    exchange's own candles; a second download asks the exchange for no candle at all."""
-    pair, series_id = "BTC/USDT", "okx:spot:BTC/USDT:1m"
+    exchange's own candles, two days of them whole: freqtrade and ccxt ask 300 a page, past
+    the 1,440 recent candles from `history-candles` too (at 100 a page, two of every three
+    hundred candles were holes); a second download asks the exchange for no candle."""
+    fake, pair, series_id = three_days, "BTC/USDT", "okx:spot:BTC/USDT:1m"
     # The clock stands still (no candle closes between the downloads), so no budget window
-    # turns either: this one client may use all that OKX allows per 2 s (the day's 15
-    # history pages fit in it).
+    # turns either: this one client may use all that OKX allows per 2 s (the two days' 10
+    # pages fit in it).
     settings = make_settings(**live_settings(
         fake, live_ingest=False, okx_rest_limit_share=1.0, upstream_client_share=1.0,
         upstream_reserve_share=0.0,
     ))  # fmt: skip
     async with live_server(settings, clock_of(fake)) as s:
         config = download_config(tmp_path / "config.json", "okx", f"{s.base_url}/okx", "spot")
-        await download(config, tmp_path / "first", pair, "spot")
+        await download(config, tmp_path / "first", pair, "spot", days=2)
         asked = sum(
             n for path, n in fake.exchange.rest_requests_by_path.items() if "candles" in path
         )
-        await download(config, tmp_path / "second", pair, "spot")
+        await download(config, tmp_path / "second", pair, "spot", days=2)
         assert (
             sum(n for path, n in fake.exchange.rest_requests_by_path.items() if "candles" in path)
             == asked
         )
     for datadir in ("first", "second"):
         rows = freqtrade_rows(tmp_path / datadir, pair, "1m", "feather", "spot")
-        assert len(rows) >= 1_000
+        assert len(rows) >= 2 * 1_440 - 1
         assert rows == exchange_history(fake, series_id, rows[0][0], rows[-1][0])

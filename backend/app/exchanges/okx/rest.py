@@ -10,8 +10,8 @@ from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.upstream import UpstreamLimiter
 from app.series import Market
 
-# `market/history-candles` answers at most 100 rows; a page never asks for more.
-PAGE_LIMIT: Final = 100
+# Candles per page, as freqtrade and ccxt ask OKX (`candles` and `history-candles` alike).
+PAGE_LIMIT: Final = 300
 
 
 def okx_api_urls(url: str) -> dict[str, str]:

@@ -48,7 +48,8 @@ def topic(channel: str, inst: str) -> str:
 
 # -- what the facade (`/okx/api/v5/...`) answers ---------------------------------------
 
-CANDLE_LIMITS: Final = {"candles": (100, 300), "history-candles": (100, 100)}  # default, most
+# (default, most): 300 on both, as OKX answers ccxt and freqtrade, which ask 300.
+CANDLE_LIMITS: Final = {"candles": (100, 300), "history-candles": (100, 300)}
 # When the venue cannot be reached, a client is told to ask again after this.
 UNAVAILABLE_RETRY_S: Final = 5.0
 
