@@ -202,6 +202,10 @@ class BotSettings(SettingsGroup):
     poll_s: float = Field(default=5.0, gt=0)
     # A poll (or one dataframe read) that takes longer marks the bot down until the next.
     timeout_s: float = Field(default=5.0, gt=0)
+    # One answer of a bot larger than this is refused (the bot is `error`), unread beyond.
+    max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    # A bot reporting more open trades than this is `error` (what a chart could draw).
+    max_open_trades: int = Field(default=1_000, ge=1)
 
 
 class HttpSettings(SettingsGroup):

@@ -442,8 +442,11 @@ async def start_services(
         facade_metrics,
         follower,
         write_through,
-        BotBoard.build(settings.bots, metrics, clock, poll_s=settings.bot.poll_s,
-                       timeout_s=settings.bot.timeout_s),
+        BotBoard.build(
+            settings.bots, metrics, clock, poll_s=settings.bot.poll_s,
+            timeout_s=settings.bot.timeout_s, max_bytes=settings.bot.max_bytes,
+            max_open_trades=settings.bot.max_open_trades,
+        ),
     )  # fmt: skip
 
 

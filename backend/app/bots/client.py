@@ -4,9 +4,11 @@ what the user sees: the bot is down, refuses the credentials, or answered nonsen
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 import httpx
+import orjson
 
 from app.bots.config import BotConfig
 from app.errors import TradeCanvasError
@@ -39,29 +41,49 @@ class BotBadAnswer(BotError):
 
 
 class FreqtradeClient:
-    def __init__(self, config: BotConfig, http: httpx.AsyncClient, timeout_s: float) -> None:
+    def __init__(
+        self, config: BotConfig, http: httpx.AsyncClient, timeout_s: float, max_bytes: int
+    ) -> None:
         self._base = f"{config.url}/api/v1"
         self._auth = httpx.BasicAuth(config.username, config.password.get_secret_value())
         self._http = http
         self._timeout = httpx.Timeout(timeout_s)
+        self._max_bytes = max_bytes
 
     async def get(self, path: str, params: dict[str, str | int] | None = None) -> Any:
+        """The bot's answer, read up to `max_bytes` and parsed off the event loop (a bot is
+        another program: its answer may be of any size)."""
         try:
-            response = await self._http.get(
-                f"{self._base}/{path}", params=params, auth=self._auth, timeout=self._timeout
-            )
+            async with self._http.stream(
+                "GET", f"{self._base}/{path}", params=params, auth=self._auth,
+                timeout=self._timeout,
+            ) as response:  # fmt: skip
+                if response.status_code in (401, 403):
+                    raise BotRefused("the bot refused the username or password")
+                if response.status_code >= 400:
+                    raise BotBadAnswer(f"/api/v1/{path} answered HTTP {response.status_code}")
+                body = await self._read(response, path)
         except httpx.TimeoutException as e:
             raise BotDown(f"no answer within {self._timeout.read:g} s") from e
         except httpx.HTTPError as e:
             raise BotDown(_connection_reason(e)) from e
-        if response.status_code in (401, 403):
-            raise BotRefused("the bot refused the username or password")
-        if response.status_code >= 400:
-            raise BotBadAnswer(f"/api/v1/{path} answered HTTP {response.status_code}")
         try:
-            return response.json()
-        except ValueError as e:
+            return await asyncio.to_thread(orjson.loads, body)
+        except orjson.JSONDecodeError as e:
             raise BotBadAnswer(f"/api/v1/{path} did not answer JSON") from e
+
+    async def _read(self, response: httpx.Response, path: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise BotBadAnswer(
+                    f"/api/v1/{path} answered more than {self._max_bytes:,} bytes "
+                    "(BOT_MAX_BYTES); the rest is not read"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def show_config(self) -> dict[str, Any]:
         return _object(await self.get("show_config"), "show_config")

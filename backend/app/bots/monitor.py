@@ -15,7 +15,7 @@ from typing import TypeVar
 import httpx
 from prometheus_client import Counter
 
-from app.bots.client import BotDown, BotError, FreqtradeClient
+from app.bots.client import BotBadAnswer, BotDown, BotError, FreqtradeClient
 from app.bots.config import BotConfig
 from app.bots.model import (
     BotSnapshot,
@@ -62,6 +62,7 @@ class BotMonitor:
         *,
         poll_s: float,
         timeout_s: float,
+        max_open_trades: int,
     ) -> None:
         self.name = config.name
         self._url = config.url
@@ -70,6 +71,7 @@ class BotMonitor:
         self._clock = clock
         self._poll_s = poll_s
         self._timeout_s = timeout_s
+        self._max_open_trades = max_open_trades
         self._lock = asyncio.Lock()
         self._snapshot: BotSnapshot | None = None
         self._polled_at = -float("inf")  # monotonic
@@ -102,7 +104,9 @@ class BotMonitor:
                     raw = await self._call(
                         "pair_candles", self._client.pair_candles(pair, timeframe)
                     )
-                cached = (self._clock.monotonic(), indicator_points(raw, list(columns)))
+                # A dataframe of thousands of rows: read off the event loop.
+                points = await asyncio.to_thread(indicator_points, raw, list(columns))
+                cached = (self._clock.monotonic(), points)
                 self._frames[key] = cached
                 self._frames.move_to_end(key)
                 while len(self._frames) > MAX_DATAFRAMES:
@@ -128,6 +132,12 @@ class BotMonitor:
             async with self._bounded():
                 info = parse_info(await self._call("show_config", self._client.show_config()))
                 open_rows = await self._call("status", self._client.open_trades())
+                if len(open_rows) > self._max_open_trades:
+                    raise BotBadAnswer(
+                        f"it reports {len(open_rows)} open trades, more than the "
+                        f"{self._max_open_trades} read (BOT_MAX_OPEN_TRADES)"
+                    )
+                open_trades = await asyncio.to_thread(parse_trades, open_rows)
                 await self._read_closed_trades()
                 plot = await self._plot_config(info.strategy)
         except BotError as e:
@@ -137,9 +147,8 @@ class BotMonitor:
         self._note_problem(None)
         closed = sorted(self._closed.values(), key=lambda t: t.close_time or t.open_time)
         return BotSnapshot(
-            self.name, self._url, "ok", None, now, info,
-            tuple(parse_trades(open_rows)), tuple(closed), plot,
-        )  # fmt: skip
+            self.name, self._url, "ok", None, now, info, tuple(open_trades), tuple(closed), plot
+        )
 
     async def _read_closed_trades(self) -> None:
         """Only what closed since the last poll: pages, newest close first, until one holds
@@ -203,6 +212,8 @@ class BotBoard:
         *,
         poll_s: float,
         timeout_s: float,
+        max_bytes: int,
+        max_open_trades: int,
     ) -> BotBoard:
         # The bots' addresses are the user's own: never a proxy from the environment. Idle
         # connections go after 2 s, before the bot's uvicorn drops them (5 s): a poll every
@@ -212,8 +223,10 @@ class BotBoard:
         )
         bot_metrics = BotMetrics(metrics)
         monitors = [
-            BotMonitor(config, FreqtradeClient(config, http, timeout_s), bot_metrics, clock,
-                       poll_s=poll_s, timeout_s=timeout_s)
+            BotMonitor(
+                config, FreqtradeClient(config, http, timeout_s, max_bytes), bot_metrics, clock,
+                poll_s=poll_s, timeout_s=timeout_s, max_open_trades=max_open_trades,
+            )
             for config in configs
         ]  # fmt: skip
         return cls(monitors, http)
