@@ -43,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.demo:
         fakes = _start_demo_exchanges()
-        extra = _demo_settings({k: v for f in fakes for k, v in f.settings().items()})
+        extra = _demo_settings(args, {k: v for f in fakes for k, v in f.settings().items()})
     try:
         settings = _settings(args, **extra)
         whitelist = preflight(settings)
@@ -129,9 +129,16 @@ def _start_demo_exchanges() -> list[Any]:
     return fakes
 
 
-def _demo_settings(exchange_settings: dict[str, str]) -> dict[str, Any]:
+# The demo's store and datadirs: its made-up candles never meet a real exchange's.
+DEMO_DIR = Path("user_data") / "demo"
+
+
+def _demo_settings(args: argparse.Namespace, exchange_settings: dict[str, str]) -> dict[str, Any]:
     """Every venue's URLs at its local exchange; a few pairs of each whitelisted, whose
-    history the real `freqtrade download-data` fetches from it into the datadir first."""
+    history the real `freqtrade download-data` fetches from it into the datadir first; a
+    store and datadirs of its own (`user_data/demo/`) unless the command line or the
+    environment names others."""
+    from app.series import default_venue
     from local_exchange.venues import demo_whitelist
 
     settings: dict[str, Any] = dict(exchange_settings)
@@ -141,7 +148,15 @@ def _demo_settings(exchange_settings: dict[str, str]) -> dict[str, Any]:
         history_download=True,
         history_download_days=3,
         live_ingest=True,
+        demo=True,
     )
+    named = {name for name in os.environ if name.startswith("TRADE_CANVAS_")}
+    if args.db is None and not named & {"TRADE_CANVAS_DB_PATH", "TRADE_CANVAS_STORE_URL"}:
+        settings["db_path"] = DEMO_DIR / "trade_canvas.sqlite"
+    if args.datadir is None and not named & {
+        "TRADE_CANVAS_FREQTRADE_DATADIR", "TRADE_CANVAS_FREQTRADE_CONFIG"
+    }:  # fmt: skip
+        settings["freqtrade_datadir"] = DEMO_DIR / "data" / default_venue()
     return settings
 
 

@@ -314,6 +314,9 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None
     # The user's freqtrade bots, shown on the chart (see `app.bots.config.parse_bots`).
     bots: Annotated[list[BotConfig], NoDecode] = Field(default_factory=list)
+    # `serve --demo`: the venues are local exchanges making their candles up; said on the
+    # chart and in the banner.
+    demo: bool = False
     # What this process does in a cluster (`serve --role`): `all` serves and may ingest,
     # `ingest` competes to be the one process writing, `api` serves from store and bus.
     role: Literal["all", "ingest", "api"] = "all"

@@ -43,6 +43,11 @@ def banner(
 ) -> list[str]:
     """What the server uses, one line each, for the log at start."""
     lines = [f"trade-canvas serving on http://{settings.host}:{settings.port}/"]
+    if settings.demo:
+        lines.append(
+            "  DEMO DATA: local exchanges make the candles up; they are kept apart from a real "
+            "store (user_data/demo/ unless you named another)"
+        )
     lines.append(f"  store: {describe_store(settings.store.url, settings.db.path)}")
     if settings.bus.url is not None:
         lines.append(f"  cluster: role {settings.role}, bus {safe_url(settings.bus.url)}")

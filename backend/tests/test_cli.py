@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -224,6 +225,66 @@ def test_serve_demo_works_offline(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_the_demo_keeps_its_made_up_candles_apart_from_the_real_store(tmp_path: Path) -> None:
+    """`serve --demo` in a checkout, then `serve` in the same one (issue 34, finding 1): the
+    demo stores in `user_data/demo/` (its store and datadirs), so the real server's store
+    holds none of its candles; the banner says it is demo data."""
+    import socket
+    import time
+
+    import httpx
+
+    def serve_here(*args: str, **env: str) -> tuple[subprocess.Popen[str], str]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("TRADE_CANVAS_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", *args, "--port", str(port)],
+            env={**clean, **env}, cwd=tmp_path, text=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        return proc, f"http://127.0.0.1:{port}"
+
+    def stored(url: str) -> set[str]:
+        listing = httpx.get(f"{url}/api/market/series", timeout=10).json()
+        return {e["series_id"] for e in listing["series"] if e["count"]}
+
+    def until(condition: Any, what: str) -> None:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    demo, url = serve_here("--demo")
+    try:
+        until(lambda: "binance:spot:BTC/USDT:1m" in stored(url), "the demo to store candles")
+    finally:
+        demo.terminate()
+        _, banner = demo.communicate(timeout=30)
+    assert "DEMO DATA" in banner
+    assert (tmp_path / "user_data" / "demo" / "trade_canvas.sqlite").exists()
+    assert not (tmp_path / "user_data" / "trade_canvas.sqlite").exists()
+    closed = "http://127.0.0.1:9"
+    real, url = serve_here(
+        TRADE_CANVAS_LIVE_INGEST="0", TRADE_CANVAS_BINANCE_SPOT_REST_URL=closed,
+        TRADE_CANVAS_BINANCE_FUTURES_REST_URL=closed,
+    )  # fmt: skip
+    try:
+        until(lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200, "the server")
+        assert stored(url) == set()  # not one demo candle served as real
+        assert (tmp_path / "user_data" / "trade_canvas.sqlite").exists()
+    finally:
+        real.terminate()
+        _, banner = real.communicate(timeout=30)
+    assert "DEMO DATA" not in banner
 
 
 def serve_with(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,8 @@ def built_bundle(root: Path) -> Path:
     dist = root / "dist"
     (dist / "assets").mkdir(parents=True)
     (dist / "index.html").write_text(
-        '<!doctype html><select id="exchange"><!--venue-options--></select>'
-        '<script type="module" src="/assets/index-abc.js"></script>'
+        '<!doctype html><header><!--demo-badge--><select id="exchange"><!--venue-options-->'
+        '</select></header><script type="module" src="/assets/index-abc.js"></script>'
     )
     (dist / "assets" / "index-abc.js").write_text("console.log('chart')")
     return dist
@@ -44,6 +44,17 @@ async def test_the_chart_page_and_its_assets_are_served(
             r = await s.http.get(path)
             assert r.status_code == 404, path
             assert r.json()["error_code"] == "not_found"
+
+
+async def test_the_demo_says_its_data_is_the_demos(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    dist = built_bundle(tmp_path)
+    for demo in (False, True):
+        async with live_server(make_settings(frontend_dir=dist, demo=demo)) as s:
+            page = (await s.http.get("/")).text
+            assert ("demo data" in page) is demo
+            assert "<header><select" in page or "<header><span" in page
 
 
 async def test_an_unbuilt_chart_says_how_to_build_it(

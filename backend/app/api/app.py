@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     app.include_router(ops.router)
     app.include_router(bots.router)
     app.include_router(ws.router)
-    mount_frontend(app, settings.frontend_dir or default_frontend_dir())
+    mount_frontend(app, settings.frontend_dir or default_frontend_dir(), demo=settings.demo)
     for venue in venue_names():  # `/binance/api/v3/klines` and the like
         app.mount(f"/{venue}", FacadeMount(venue))
     if settings.cors_origins:
