@@ -164,6 +164,9 @@ class LiveSettings(SettingsGroup):
     clock_skew_s: float = Field(default=10.0, ge=0)
     # A failed REST backfill is retried with backoff, up to this long between tries.
     backfill_retry_max_s: float = Field(default=60.0, gt=0)
+    # Each followed venue's clock is read this often (and when first followed), to say
+    # when this server's clock is too far from it for its candles to be taken.
+    clock_check_s: float = Field(default=300.0, gt=0)
 
 
 class FacadeSettings(SettingsGroup):

@@ -49,6 +49,7 @@ from app.hub.forming import FormingCandles
 from app.hub.registry import SeriesRegistry
 from app.hub.taps import Taps
 from app.hub.writer import Corrections
+from app.ingest.clock_watch import ClockWatch
 from app.ingest.guard import KlineGuard
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
@@ -324,6 +325,12 @@ async def start_services(
                 metrics=metrics,
                 notify=notify,
                 clock=clock,
+                clock_watch=ClockWatch(
+                    {v.name: (v.rest, v.markets[0]) for v in venues.values()},
+                    clock,
+                    max_skew_s=settings.live.clock_skew_s,
+                    every_s=settings.live.clock_check_s,
+                ),
             )
 
         supervisor: IngestSupervisor | None = None

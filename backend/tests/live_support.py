@@ -148,6 +148,23 @@ def fut_of(fake: FakeVenue, base: str = "BTC") -> str:
     return f"{fake.name}:futures:{base}/USDT:USDT:1m"
 
 
+class OffsetClock:
+    """The server's clock, `offset_s` off the exchange's stepped one (ahead when positive;
+    its sleeps and ages are the same)."""
+
+    def __init__(self, base: SteppedClock, offset_s: float) -> None:
+        self._base, self._offset_s = base, offset_s
+
+    def time(self) -> float:
+        return self._base.time() + self._offset_s
+
+    def monotonic(self) -> float:
+        return self._base.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._base.sleep(seconds)
+
+
 def clock_of(fake: FakeVenue) -> SteppedClock:
     assert isinstance(fake.exchange.clock, SteppedClock)
     return fake.exchange.clock

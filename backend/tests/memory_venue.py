@@ -295,6 +295,9 @@ class MemoryRest:
         if series.symbol not in LISTED:
             raise UnknownSymbol(f"the venue does not list {series.symbol}")
 
+    async def server_time(self, market: Market) -> float:
+        return self._venue.clock.time()
+
     async def close(self) -> None:
         return None
 

@@ -23,6 +23,7 @@ from local_exchange.rest import RestServer
 from tests.conftest import SettingsFactory
 from tests.live_support import (
     VENUES,
+    OffsetClock,
     clock_of,
     driven,
     exchange_history,
@@ -258,23 +259,6 @@ async def _asked_ok(s: LiveServer, path: str) -> bool:
     return (await s.http.get(path)).status_code == 200
 
 
-class AheadClock:
-    """The server's clock, `ahead_s` ahead of the exchange's stepped one (sleeps and ages
-    alike): at its candle boundary the exchange has not closed the candle yet."""
-
-    def __init__(self, base: SteppedClock, ahead_s: float) -> None:
-        self._base, self._ahead_s = base, ahead_s
-
-    def time(self) -> float:
-        return self._base.time() + self._ahead_s
-
-    def monotonic(self) -> float:
-        return self._base.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await self._base.sleep(seconds)
-
-
 async def test_a_late_close_costs_one_upstream_ask_and_is_never_skipped(
     make_settings: SettingsFactory,
 ) -> None:
@@ -291,7 +275,7 @@ async def test_a_late_close_costs_one_upstream_ask_and_is_never_skipped(
         exchange_clock = clock_of(fake)
         async with (
             driven(exchange_clock) as driver,
-            live_server(settings, AheadClock(exchange_clock, 3.0)) as s,
+            live_server(settings, OffsetClock(exchange_clock, 3.0)) as s,
         ):
             await wait_caught_up(s, fake, live)
             # At the clock's pace (a jump past the stream's stale time would cut it) to 2 s

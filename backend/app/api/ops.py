@@ -41,6 +41,7 @@ async def ready(
         degraded.append(f"candle store writes are failing: {store.write_error}")
     if store.corruption is not None:
         degraded.append(f"candle store is corrupt: {store.corruption}")
+    degraded.extend(ingest.clock_problems())
     failing = ingest.failing_whitelist()
     if failing:
         # Reads are served; what the whitelist promises live is not.

@@ -114,7 +114,7 @@ class CcxtRestKlines:
         await self.check_symbol(series)
         client = self._client(series.market)
         tf = timeframe_seconds(series.timeframe)
-        now = int(await self._venue_now(series.market, client))
+        now = int(await self._venue_now(series.market))
         cursor = after + 1
         while True:
             rows, extras = await self._ask(
@@ -134,15 +134,19 @@ class CcxtRestKlines:
                 return
             cursor = page[-1][0] + 1
 
-    async def _venue_now(self, market: Market, client: Any) -> float:
+    async def _venue_now(self, market: Market) -> float:
         """The exchange's present (its clock says which candles have closed), its reading
         reused for a second: fills of many series at once ask it once."""
         held = self._venue_offset.get(market)
         if held is None or self._clock.monotonic() - held[1] >= VENUE_TIME_REUSE_S:
-            venue_ms = await self._ask("reading the exchange time", client.fetch_time)
-            held = (int(venue_ms) / 1000 - self._clock.time(), self._clock.monotonic())
-            self._venue_offset[market] = held
+            return await self.server_time(market)
         return self._clock.time() + held[0]
+
+    async def server_time(self, market: Market) -> float:
+        client = self._client(market)
+        venue_s = int(await self._ask("reading the exchange time", client.fetch_time)) / 1000
+        self._venue_offset[market] = (venue_s - self._clock.time(), self._clock.monotonic())
+        return venue_s
 
     async def klines(
         self, client: Any, series: SeriesId, since_ms: int

@@ -57,6 +57,11 @@ class KlineRest(KlinePages, Protocol):
         """Every symbol of `market` the venue lists. Raises `ExchangeError`."""
         ...
 
+    async def server_time(self, market: Market) -> float:
+        """The venue's clock now (epoch seconds), as its host of `market` says. Raises
+        `ExchangeError`."""
+        ...
+
     async def check_symbol(self, series: SeriesId) -> None:
         """Raise `UnknownSymbol` if the venue does not list the symbol, `ExchangeError`
         if the venue cannot be asked."""

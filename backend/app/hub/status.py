@@ -45,6 +45,8 @@ def _state(
     datadir: str | None,
 ) -> tuple[State, str | None]:
     history_problem = _history_problem(history)
+    if feed is not None and feed.clock_error is not None:
+        return "retrying", f"rejecting candles: {feed.clock_error}"
     if feed is not None and feed.state == "live":
         if feed.connected:
             note = feed.backfill_error or (history_problem[1] if history_problem else None)

@@ -31,13 +31,18 @@ class FeedStatus:
     connected: bool  # its connection to the venue is open now
     error: str | None  # why it is not live, or why its connection is down
     backfill_error: str | None = None  # a REST catch-up that fails (and is retried)
+    # This server's clock disagrees with the venue's: its candles are rejected.
+    clock_error: str | None = None
 
     @property
     def failing(self) -> bool:
-        """Retrying, or live on a connection that is down after an error (a planned
-        reconnect, or one still opening for the first time, is not a failure)."""
-        return self.state in ("retrying", "failed") or (
-            self.state == "live" and not self.connected and self.error is not None
+        """Retrying, live on a connection that is down after an error (a planned
+        reconnect, or one still opening for the first time, is not a failure), or live
+        while its candles are rejected for this server's clock."""
+        return (
+            self.state in ("retrying", "failed")
+            or (self.state == "live" and not self.connected and self.error is not None)
+            or self.clock_error is not None
         )
 
 
@@ -78,5 +83,8 @@ class IngestPort(Protocol):
         """None when no ingest job runs for `series_id`."""
 
     def failing_whitelist(self) -> dict[str, str]: ...
+
+    def clock_problems(self) -> list[str]:
+        """Where this server's clock disagrees with a followed venue's."""
 
     def snapshot(self) -> dict[str, Any]: ...

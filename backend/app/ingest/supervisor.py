@@ -22,6 +22,7 @@ from typing import Any, Literal
 from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import CapacityExceeded, UnknownSymbol
 from app.history.source import HistorySource
+from app.ingest.clock_watch import ClockWatch
 from app.ingest.failures import FailureLog
 from app.ingest.live import LiveIngestor
 from app.ingest.port import FeedStatus
@@ -69,6 +70,7 @@ class IngestSupervisor:
         notify: Notify | None = None,
         retry_max_s: float = 60.0,
         clock: Clock = SYSTEM_CLOCK,
+        clock_watch: ClockWatch | None = None,
     ) -> None:
         self._whitelist = list(dict.fromkeys(whitelist))
         self._max_jobs = max_jobs
@@ -91,6 +93,7 @@ class IngestSupervisor:
         self._lease_tasks: KeyedTasks[tuple[str, str], None] = KeyedTasks("lease")
         self._running = False
         self._failures = FailureLog(log, "series", clock)
+        self._clock_watch = clock_watch
 
     @property
     def running(self) -> bool:
@@ -98,6 +101,8 @@ class IngestSupervisor:
 
     async def start(self) -> None:
         self._running = True
+        if self._clock_watch is not None:
+            self._clock_watch.start(lambda: (job.series.exchange for job in self._jobs.values()))
         for series in self._whitelist:
             job = IngestJob(series, "whitelist")
             self._jobs[str(series)] = job
@@ -105,6 +110,8 @@ class IngestSupervisor:
 
     async def stop(self) -> None:
         self._running = False
+        if self._clock_watch is not None:
+            await self._clock_watch.stop()
         await self._lease_tasks.cancel_all()
         await self._expiries.cancel_all()
         await self._runs.cancel_all()
@@ -307,13 +314,21 @@ class IngestSupervisor:
         error = job.last_error
         if error is None and connection is not None and not connected:
             error = connection.last_error
+        clock_error = None
+        if self._clock_watch is not None and job.state == "live":
+            clock_error = self._clock_watch.problem(job.series.exchange)
         return FeedStatus(
             state=job.state,
             kind=job.kind,
             connected=connected,
             error=error,
             backfill_error=live.last_error if live is not None else None,
+            clock_error=clock_error,
         )
+
+    def clock_problems(self) -> list[str]:
+        """This server's clock against the venues it follows, where they disagree."""
+        return self._clock_watch.problems() if self._clock_watch is not None else []
 
     def failing_whitelist(self) -> dict[str, str]:
         """Whitelisted series whose feed is failing now, with why."""
@@ -323,7 +338,7 @@ class IngestSupervisor:
                 continue
             status = self.feed_status(key)
             if status is not None and status.failing:
-                failing[key] = status.error or "connecting to the exchange"
+                failing[key] = status.clock_error or status.error or "connecting to the exchange"
         return failing
 
     def heads(self) -> dict[str, int | None]:

@@ -134,6 +134,7 @@ class DemandBoard:
             "job_errors": errors,
             "live": supervisor.live_series(),
             "failing_whitelist": supervisor.failing_whitelist(),
+            "clock_problems": supervisor.clock_problems(),
         }
         await self._client.set(
             self._keys.state, orjson.dumps(state), px=int(self._state_ttl_s * 1000)

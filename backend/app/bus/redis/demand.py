@@ -161,6 +161,9 @@ class ClusterIngest:
     def failing_whitelist(self) -> dict[str, str]:
         return dict(self._part("failing_whitelist"))
 
+    def clock_problems(self) -> list[str]:
+        return list(self._part("clock_problems"))
+
     def snapshot(self) -> dict[str, Any]:
         if self._state is None:
             return {"jobs": [], "cluster": {"leader": None, "node": self._node}}

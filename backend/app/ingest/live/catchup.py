@@ -101,8 +101,10 @@ class CatchUps:
         after = live.complete_through
         assert after is not None  # set when the series was added
         fetched = 0
+        rejected = False
         async for fetched_page in self._rest.closed_pages(live.series, after):
             page = self._guard.page(key, live.series.timeframe, fetched_page.candles)
+            rejected = len(page) < len(fetched_page.candles)
             if not page:
                 break
             commit = await self._sink.commit_closed_many({key: page}, {key: fetched_page.extras})
@@ -114,3 +116,9 @@ class CatchUps:
         if fetched:
             self._metrics.backfilled.labels(key).inc(fetched)
             log.info("backfilled %d candles of %s up to %s", fetched, key, live.head_time)
+        if rejected:
+            # Owed still, so tried again (with backoff) rather than left without a retry.
+            raise ExchangeError(
+                "the venue's closed candles lie ahead of this server's clock: rejected as "
+                "from the future (LIVE_CLOCK_SKEW_S)"
+            )
