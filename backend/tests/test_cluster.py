@@ -292,3 +292,65 @@ async def test_postgresql_restarted_under_a_cluster_loses_nothing(
                 assert times == list(range(times[0], times[-1] + 60, 60))
                 truth = exchange_history(fake, SERIES, times[0], times[-1])
                 assert [tuple(r) for r in rows] == [tuple(map(float, t)) for t in truth]
+
+
+async def test_a_frozen_leader_is_replaced_and_commits_nothing_on_resuming(
+    fake: FakeVenue, postgres_dsn: str, redis: RedisServer, tmp_path: Path
+) -> None:
+    """A leader that stops answering (`SIGSTOP`: its connections stay open, as with a hung
+    loop or a paused VM) loses the lead within the TTL of its last renewal; the standby
+    streams on; the old leader, resumed, steps down and writes nothing over it."""
+    env = cluster_env(fake, postgres_dsn, redis.url, tmp_path)
+    async with httpx.AsyncClient(timeout=30) as http:
+        with cluster(env, tmp_path, ["ingest", "ingest", "api"]) as nodes:
+            for node in nodes:
+                await up(http, node)
+            ingest, replica = nodes[:2], nodes[2]
+
+            async def leader_pid() -> int | None:
+                name = await leader_of(http, replica)
+                return None if name is None else int(name.rsplit(":", 1)[1])
+
+            async def leads() -> bool:
+                return await leader_pid() is not None
+
+            await poll(leads, "a leader", timeout=60, every=0.2)
+            frozen_pid = await leader_pid()
+            frozen = next(n for n in ingest if n.process.pid == frozen_pid)
+            standby = next(n for n in ingest if n is not frozen)
+            async with following(f"ws://127.0.0.1:{replica.port}/ws/market") as f:
+                await poll(lambda: len(f.closes) >= 5, "closes", timeout=60, every=0.1)
+                frozen.process.send_signal(signal.SIGSTOP)
+                try:
+
+                    async def standby_leads() -> bool:
+                        return await leader_pid() == standby.process.pid
+
+                    await poll(standby_leads, "the standby to lead", timeout=TTL_S + 30,
+                               every=0.1)  # fmt: skip
+                    seen = len(f.closes)
+                    await poll(lambda: len(f.closes) >= seen + 5, "closes from the new leader",
+                               timeout=60, every=0.1)  # fmt: skip
+                finally:
+                    frozen.process.send_signal(signal.SIGCONT)
+
+                async def stepped_down() -> bool:
+                    return "lost the lead" in frozen.log.read_text()
+
+                await poll(stepped_down, "the resumed leader to step down", timeout=60,
+                           every=0.1)  # fmt: skip
+                seen = len(f.closes)
+                await poll(lambda: len(f.closes) >= seen + 5, "closes after the resume",
+                           timeout=60, every=0.1)  # fmt: skip
+                assert await leader_pid() == standby.process.pid
+                assert frozen.process.poll() is None  # stepped down, not out
+                assert ascending(f.closes), [c["candle_time"] for c in f.closes]
+                times = [c["candle_time"] for c in f.closes]
+                holes = [b for a, b in itertools.pairwise(times) if b - a != 60]
+                assert len(holes) <= len(f.gaps), (holes, f.gaps)
+
+            rows = await stored(http, replica)
+            times = [int(r[0]) for r in rows]
+            assert times == list(range(times[0], times[-1] + 60, 60))
+            truth = exchange_history(fake, SERIES, times[0], times[-1])
+            assert [tuple(r) for r in rows] == [tuple(map(float, t)) for t in truth]

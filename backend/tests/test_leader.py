@@ -1,4 +1,4 @@
-"""Who leads ingest: PostgreSQL's advisory lock and the fencing epoch, on a real database;
+"""Who leads ingest: a lease in PostgreSQL and the fencing epoch, on a real database;
 and the settings and start-up errors of a cluster, in real processes."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ async def test_one_leads_and_a_superseded_leader_cannot_write(postgres_dsn: str)
     first, second = (build_store(postgres_dsn, Path("unused"), Metrics()) for _ in range(2))
     await first.open()
     await second.open()
-    a, b = build_leader_lock(first, "a:1"), build_leader_lock(second, "b:2")
+    a, b = (build_leader_lock(s, n, ttl_s=60) for s, n in ((first, "a:1"), (second, "b:2")))
     try:
         epoch = await a.try_lead()
         assert epoch is not None
@@ -31,18 +31,17 @@ async def test_one_leads_and_a_superseded_leader_cannot_write(postgres_dsn: str)
         assert await a.holds()
         await first.insert_many(SERIES, [ROW])  # the leader writes
 
-        # The leader's lock connection dies (a partition, a stalled process that
-        # PostgreSQL gave up on) while its store pool lives on.
+        # The leader gives the lead up (it stops) while its store pool lives on: a standby
+        # need not wait out the lease.
         await a.close()
         assert not await a.holds()
-        # PostgreSQL frees the lock once it sees the connection gone: a standby retries.
         epochs: list[int | None] = []
 
         async def b_leads() -> bool:
             epochs.append(await b.try_lead())
             return epochs[-1] is not None
 
-        await poll(b_leads, "the lock to be freed", timeout=30, every=0.05)
+        await poll(b_leads, "the lead to be given up", timeout=30, every=0.05)
         assert epochs[-1] == epoch + 1
 
         with pytest.raises(Fenced, match="superseded"):
@@ -57,10 +56,43 @@ async def test_one_leads_and_a_superseded_leader_cannot_write(postgres_dsn: str)
         await second.close()
 
 
+async def test_a_lead_not_renewed_is_taken_over_and_fenced(postgres_dsn: str) -> None:
+    """A leader that stops renewing (frozen: its connection still open) loses the lead
+    once the lease runs out, and on resuming learns so and writes nothing."""
+    first, second = (build_store(postgres_dsn, Path("unused"), Metrics()) for _ in range(2))
+    await first.open()
+    await second.open()
+    a, b = (build_leader_lock(s, n, ttl_s=1) for s, n in ((first, "a:1"), (second, "b:2")))
+    try:
+        epoch = await a.try_lead()
+        assert epoch is not None
+        assert await b.try_lead() is None
+        assert await a.holds()  # renewed: still a's for a second
+
+        epochs: list[int | None] = []
+
+        async def b_leads() -> bool:
+            epochs.append(await b.try_lead())
+            return epochs[-1] is not None
+
+        await poll(b_leads, "the lease to run out", timeout=30, every=0.05)
+        assert epochs[-1] == epoch + 1
+        assert not await a.holds()  # resumed: its renewal finds the epoch moved
+        with pytest.raises(Fenced, match="superseded"):
+            await first.insert_many(SERIES, [ROW])
+        assert await b.holds()
+        assert await a.try_lead() is None  # b's lease is live
+    finally:
+        await a.close()
+        await b.close()
+        await first.close()
+        await second.close()
+
+
 def test_sqlite_cannot_be_shared_by_a_cluster(tmp_path: Path) -> None:
     store = build_store(None, tmp_path / "store.sqlite", Metrics())
     with pytest.raises(ConfigError, match="PostgreSQL"):
-        build_leader_lock(store, "a:1")
+        build_leader_lock(store, "a:1", ttl_s=10)
 
 
 def serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -1,8 +1,9 @@
 """LeaderElection: an ingest process competes for the lead, and while it leads runs what
-only the leader runs (the feeds, backfill, imports, downloads). A standby tries every
-third of the TTL, so it leads within the TTL of the leader's death. A leader that finds
-its lock gone stops its parts at once and competes again (the fencing epoch has already
-stopped its writes)."""
+only the leader runs (the feeds, backfill, imports, downloads). The leader renews its lead
+every third of the TTL from this loop, and a standby tries as often, so it leads within
+the TTL of the leader's last renewal (the leader died, or stopped answering). A leader
+that finds its lead gone stops its parts at once and competes again (the fencing epoch
+has already stopped its writes)."""
 
 from __future__ import annotations
 

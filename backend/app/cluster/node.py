@@ -80,7 +80,7 @@ class ClusterNode:
         """Compete for the lead (`lead` starts the leader's parts), unless this process
         only serves (`api`)."""
         if self.role != "api":
-            lock = build_leader_lock(store, self.name)
+            lock = build_leader_lock(store, self.name, ttl_s=settings.leader.ttl_s)
             self.election = LeaderElection(
                 lock, lead, clock, node=self.name, ttl_s=settings.leader.ttl_s
             )

@@ -28,10 +28,11 @@ def build_store(
     raise ConfigError(f"no store engine for {safe_url(url or '')} (sqlite:/// or postgresql://)")
 
 
-def build_leader_lock(store: CandleStore, node: str) -> LeaderLock:
-    """The leader election of processes sharing `store` (a database server only)."""
+def build_leader_lock(store: CandleStore, node: str, *, ttl_s: float) -> LeaderLock:
+    """The leader election of processes sharing `store` (a database server only); a lead
+    not renewed for `ttl_s` is another's to take."""
     if isinstance(store, PostgresCandleStore):
-        return PostgresLeaderLock(store, node)
+        return PostgresLeaderLock(store, node, ttl_s=ttl_s)
     raise ConfigError("processes share a PostgreSQL store only (TRADE_CANVAS_STORE_URL)")
 
 

@@ -167,6 +167,8 @@ class LeaderLock(Protocol):
         write from now on), else None."""
 
     async def holds(self) -> bool:
-        """Whether this process still leads."""
+        """Renew the lead; whether this process still leads. Called every third of the
+        TTL by the leader's event loop: a leader that stops calling it loses the lead."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Give the lead up, if held."""

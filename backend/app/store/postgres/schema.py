@@ -65,6 +65,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     )""",
         "INSERT INTO tc_leader VALUES (1, 0, NULL, NULL)",
     ),
+    (
+        # The lead is a lease its holder renews (not a session lock a frozen holder keeps).
+        "ALTER TABLE tc_leader ADD COLUMN expires timestamptz",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 # Servers starting at once migrate one at a time.
