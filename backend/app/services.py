@@ -357,6 +357,7 @@ async def start_services(
         series = SeriesRegistry(
             store, venues, ingest, history, datadirs, [str(s) for s in whitelist],
             live_ingest=settings.live_ingest,
+            datadir_write_error=write_through.failing if write_through else lambda _: None,
         )  # fmt: skip
         if supervisor is not None:
             await supervisor.start()

@@ -42,6 +42,8 @@ async def ready(
     if store.corruption is not None:
         degraded.append(f"candle store is corrupt: {store.corruption}")
     degraded.extend(ingest.clock_problems())
+    if services.write_through is not None:
+        degraded.extend(services.write_through.problems())
     failing = ingest.failing_whitelist()
     if failing:
         # Reads are served; what the whitelist promises live is not.

@@ -6,6 +6,7 @@ imports is exactly what the server would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from app.history.datadir import (
     series_files,
     series_path,
 )
-from app.history.export import ExportError, stored_rows, write_candles
+from app.history.export import ExportError, remove_scratch, stored_rows, write_candles
 from app.history.reader import HistoryFileError, read_ohlcv
 from app.history.source import HistoryWriter
 from app.metrics import Metrics
@@ -250,6 +251,10 @@ def _progress(
     out.flush()
 
 
+# How long `export` waits for a file another program is writing (freqtrade's download-data).
+EXPORT_WAIT_S = 30.0
+
+
 def run_export(
     settings: Settings,
     series_ids: list[str],
@@ -287,6 +292,9 @@ async def _export(
     summary: list[tuple[str, ...]] = []
     failed = 0
     try:
+        for folder in datadirs.all().values():
+            with contextlib.suppress(ExportError):  # then each file's write says why
+                await asyncio.to_thread(remove_scratch, folder)
         stored = {s.series_id: s.count for s in await store.list_series()}
         if export_all:
             targets = [parse_series_id(k) for k, n in sorted(stored.items()) if n]
@@ -299,7 +307,9 @@ async def _export(
                 continue
             folder = datadirs.of(series.exchange)
             try:
-                written = await asyncio.to_thread(write_candles, folder, series, rows, fmt)
+                written = await asyncio.to_thread(
+                    write_candles, folder, series, rows, fmt, wait_s=EXPORT_WAIT_S
+                )
             except ExportError as e:
                 failed += 1
                 summary.append((key, f"{len(rows):,}", "-", "-", str(e)))

@@ -8,13 +8,26 @@ candle wins where both have one), into a new file beside it that then replaces i
 rename: freqtrade, reading at any moment, sees the old file or the new one, never a torn
 one. Columns stay numpy and Arrow arrays throughout: no Python object per candle, and the
 heavy parts run without the GIL, so a write on a thread costs the event loop little.
+
+Another writer may change the file while it is merged: trade-canvas's own (the server's
+write-through and `export`) take an advisory lock on the folder for a merge. freqtrade
+takes none: it reads a file, adds to it and writes it in place, so a file it changed less
+than `QUIET_S` ago is left for later (it may be mid-way), and its signature is read again
+just before the rename: if it moved, the merge starts over from the file as it is now, so
+rows freqtrade added are not replaced by an older merge. (A write freqtrade opens in the
+microseconds between that check and the rename, after a quiet second, is the one case
+left: no lock it would honour exists.) Scratch files an interrupted write left
+(`.<name>.<hex>.trade-canvas`) are removed, under the same lock, by `remove_scratch`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,11 +43,26 @@ from app.series import SeriesId
 from app.store import CandleStore
 
 NAMES = ("open", "high", "low", "close", "volume")
+SCRATCH_SUFFIX = ".trade-canvas"
+# Merges started over because another writer changed the file meanwhile, before giving up
+# for now (the caller retries later).
+MERGE_ATTEMPTS = 5
+# A file another program changed within this long is left alone for now: freqtrade rewrites
+# its files in place, unlocked, after reading them, and a rename racing that loses its rows.
+QUIET_S = 1.0
 Columns = tuple[np.ndarray, tuple[np.ndarray, ...]]  # times (s), the five value columns
+# What changes when another writer replaces or rewrites a file: inode, size, mtime (ns).
+Signature = tuple[int, int, int]
+# The signature of each file as this process last wrote it: its own writes need no quiet.
+_WRITTEN: dict[Path, Signature] = {}
 
 
 class ExportError(TradeCanvasError):
     """A datadir file could not be written (or the one there could not be merged)."""
+
+
+class FileBusy(ExportError):
+    """Another program changed the file a moment ago (and may be writing it still)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,32 +83,111 @@ async def stored_rows(store: CandleStore, series_id: str, page: int = 100_000) -
 
 
 def write_candles(
-    folder: Path, series: SeriesId, rows: Sequence[CandleRow], fmt: DataFormat
+    folder: Path,
+    series: SeriesId,
+    rows: Sequence[CandleRow],
+    fmt: DataFormat,
+    *,
+    wait_s: float = 0.0,
 ) -> Written | None:
     """Merge `rows` into the series' `fmt` file in the venue's datadir `folder` and
     replace it atomically. None when the file already holds every row as it is (nothing
-    written). Blocking: run it on a thread."""
+    written). A file another program changed less than `QUIET_S` ago is waited for up to
+    `wait_s`, then `FileBusy`. Blocking: run it on a thread."""
     if not rows:
         return None
-    existing = [f for f in series_files(folder, series, fmt) if f.format == fmt]
-    target = existing[0].path if existing else series_path(folder, series, fmt)
     new = _columns(rows)
-    held: Columns | None = None
-    if existing:
-        try:
-            data = read_ohlcv(target, fmt, series.timeframe)
-        except HistoryFileError as e:
-            # Never replaced: it may be half-written by freqtrade this moment, or damaged.
-            raise ExportError(f"cannot merge into {e}") from e
-        held = (data.times, data.values)
-    merged = _merge(held, new)
-    if held is not None and _same(held, merged):
+    target = _target(folder, series, fmt)
+    with _locked(target.parent):
+        for _ in range(MERGE_ATTEMPTS):
+            signature = _quiet(target, time.monotonic() + wait_s)
+            held = _held(target, series, fmt) if signature is not None else None
+            merged = _merge(held, new)
+            if held is not None and _same(held, merged):
+                return None
+            if _replace(target, merged, fmt, signature):
+                return Written(target, 0 if held is None else len(held[0]), len(merged[0]))
+    raise ExportError(f"{target} changed under each of {MERGE_ATTEMPTS} merges (retried later)")
+
+
+def _quiet(target: Path, deadline: float) -> Signature | None:
+    """The file's signature once no other program has changed it for `QUIET_S`."""
+    while True:
+        signature = _signature(target)
+        if signature is None or _WRITTEN.get(target) == signature:
+            return signature
+        left = QUIET_S - (time.time() - signature[2] / 1e9)
+        if left <= 0:
+            return signature
+        if time.monotonic() + left > deadline:
+            raise FileBusy(f"{target} is being written by another program (retried)")
+        time.sleep(left)  # on a thread
+
+
+def file_times(folder: Path, series: SeriesId, fmt: DataFormat) -> np.ndarray | None:
+    """The candle times (s) the series' `fmt` file holds, or None without a file. Raises
+    `ExportError` when it cannot be read. Blocking: run it on a thread."""
+    target = _target(folder, series, fmt)
+    if not target.is_file():
         return None
+    held = _held(target, series, fmt)
+    return held[0]
+
+
+def remove_scratch(folder: Path) -> int:
+    """Remove the scratch files interrupted writes left in a venue's datadir (spot and
+    futures); how many. Blocking: run it on a thread."""
+    removed = 0
+    for place in (folder, folder / "futures"):
+        if not place.is_dir():
+            continue
+        with _locked(place):
+            for scratch in place.glob(f".*{SCRATCH_SUFFIX}"):
+                with contextlib.suppress(FileNotFoundError):
+                    scratch.unlink()
+                    removed += 1
+    return removed
+
+
+def _target(folder: Path, series: SeriesId, fmt: DataFormat) -> Path:
+    existing = [f for f in series_files(folder, series, fmt) if f.format == fmt]
+    return existing[0].path if existing else series_path(folder, series, fmt)
+
+
+def _held(target: Path, series: SeriesId, fmt: DataFormat) -> Columns:
     try:
-        _replace(target, merged, fmt)
+        data = read_ohlcv(target, fmt, series.timeframe)
+    except HistoryFileError as e:
+        # Never replaced: it may be half-written by freqtrade this moment, or damaged.
+        raise ExportError(f"cannot merge into {e}") from e
+    return data.times, data.values
+
+
+@contextlib.contextmanager
+def _locked(place: Path) -> Iterator[None]:
+    """An exclusive advisory lock on the folder `place` (held by one writer at a time)."""
+    try:
+        place.mkdir(parents=True, exist_ok=True)
+        # The folder itself is locked: no lock file is left among freqtrade's.
+        fd = os.open(place, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as e:
-        raise ExportError(f"cannot write {target}: {e}") from e
-    return Written(target, 0 if held is None else len(held[0]), len(merged[0]))
+        raise ExportError(f"cannot lock {place}: {e}") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _signature(path: Path) -> Signature | None:
+    """What changes when another writer replaces or rewrites the file; None if absent."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ExportError(f"cannot read {path}: {e}") from e
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _columns(rows: Sequence[CandleRow]) -> Columns:
@@ -111,14 +218,24 @@ def _same(a: Columns, b: Columns) -> bool:
     )
 
 
-def _replace(target: Path, columns: Columns, fmt: DataFormat) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = target.with_name(f".{target.name}.{secrets.token_hex(4)}.trade-canvas")
+def _replace(target: Path, columns: Columns, fmt: DataFormat, read: Signature | None) -> bool:
+    """Write `columns` beside `target` and rename it into its place, unless the file is no
+    longer the one read (`read`, its signature then): False, and nothing replaced."""
+    scratch = target.with_name(f".{target.name}.{secrets.token_hex(4)}{SCRATCH_SUFFIX}")
     try:
         _write(scratch, columns, fmt)
+        if _signature(target) != read:
+            return False
         os.replace(scratch, target)
+        if (written := _signature(target)) is not None:
+            _WRITTEN[target] = written
+    except OSError as e:
+        # The cause without the scratch file's name, which differs every time.
+        raise ExportError(f"cannot write {target}: {e.strerror or e}") from e
     finally:
-        scratch.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            scratch.unlink(missing_ok=True)
+    return True
 
 
 def _write(path: Path, columns: Columns, fmt: DataFormat) -> None:

@@ -130,8 +130,12 @@ class RawTimes:
 
 def _read_arrow(path: Path, fmt: DataFormat) -> tuple[RawTimes, list[Floats]]:
     try:
+        whole = None
         if fmt == "feather":
-            schema = feather.read_table(path, memory_map=True).schema
+            # Read, not memory-mapped: freqtrade rewrites a file in place, and a mapped file
+            # truncated under the reader kills the process with SIGBUS.
+            whole = feather.read_table(path, memory_map=False)
+            schema = whole.schema
         else:
             schema = parquet.read_schema(path)
         names = list(schema.names)
@@ -142,8 +146,8 @@ def _read_arrow(path: Path, fmt: DataFormat) -> tuple[RawTimes, list[Floats]]:
                     path, "columns", f"expected columns {', '.join(OHLCV)}, found {names}"
                 )
             columns = names  # freqtrade also accepts six unnamed columns, by position
-        if fmt == "feather":
-            table = feather.read_table(path, columns=columns, memory_map=True)
+        if whole is not None:
+            table = whole.select(columns)
         else:
             table = parquet.read_table(path, columns=columns)
     except HistoryFileError:

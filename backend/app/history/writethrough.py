@@ -4,9 +4,15 @@ A `Bus` consumer: every committed closed candle is buffered by series (the bus c
 appends to a list, so the live path pays nothing for it), and every `every_s` the buffered
 candles are merged into their series' datadir files on a thread, one file at a time, spread
 over half the interval.
-A series without a file gets everything the store holds, so a backtest sees its whole
-history. Each write merges with the file as it is then (a file `download-data` changed
-meanwhile keeps what it gained) and replaces it with a rename (`history.export`).
+The first write of a series in this process gives its file every stored candle it lacks
+(all of them to a new file), so a datadir that lagged the store when the write-through was
+turned on holds the whole stored range with no `export` step, and a backtest sees no hole
+the store does not have. Each write merges with the file as it is then (a file
+`download-data` changed meanwhile keeps what it gained) and replaces it with a rename
+(`history.export`). Scratch files an interrupted write left are removed at start.
+
+A write that fails is kept and retried; the series' status and `/ready` say why (each new
+cause is logged once) until a write of it succeeds.
 """
 
 from __future__ import annotations
@@ -15,12 +21,19 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+import numpy as np
 from prometheus_client import Counter
 
 from app.candle import Candle, CandleRow
 from app.clock import Clock
-from app.history.datadir import Datadirs, DataFormat, series_files
-from app.history.export import ExportError, stored_rows, write_candles
+from app.history.datadir import Datadirs, DataFormat
+from app.history.export import (
+    ExportError,
+    FileBusy,
+    file_times,
+    remove_scratch,
+    write_candles,
+)
 from app.metrics import Metrics
 from app.series import parse_series_id
 from app.store import CandleStore
@@ -29,8 +42,12 @@ from app.tasks import spawn
 log = logging.getLogger(__name__)
 
 # Candles kept for a series whose file cannot be written now (beyond, the oldest go: the
-# store still holds them, and `trade-canvas export` writes them).
+# store still holds them, and the first write after a restart, or `export`, writes them).
 MAX_BUFFERED = 100_000
+# A file another program keeps writing this long is a failure to say (until then, a wait).
+BUSY_FAILS_AFTER_S = 60.0
+# Stored candles read at a time when a file is completed from the store.
+STORE_PAGE = 100_000
 
 
 class DatadirWriteThrough:
@@ -49,7 +66,12 @@ class DatadirWriteThrough:
         self._clock = clock
         self._every_s = every_s
         self._buffer: dict[str, list[CandleRow]] = {}
-        self._failing: set[str] = set()
+        # Series whose file was given every stored candle it lacked (once per process).
+        self._completed: set[str] = set()
+        # Why a series' file cannot be written now, by series.
+        self._failing: dict[str, str] = {}
+        # Since when another program has kept a series' file busy (monotonic s).
+        self._busy_since: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._writes = Counter(
             "trade_canvas_datadir_writes",
@@ -84,7 +106,30 @@ class DatadirWriteThrough:
             await asyncio.gather(self._task, return_exceptions=True)
         await self.flush()
 
+    def failing(self, series_id: str) -> str | None:
+        """Why the series' datadir file cannot be written now, if it cannot."""
+        return self._failing.get(series_id)
+
+    def problems(self) -> list[str]:
+        """For `/ready`: the datadir files that cannot be written now."""
+        if not self._failing:
+            return []
+        first = min(self._failing)
+        more = f" and {len(self._failing) - 1} more" if len(self._failing) > 1 else ""
+        return [
+            f"datadir writes are failing for {len(self._failing)} series "
+            f"({first}: {self._failing[first]}{more}); retried"
+        ]
+
     async def _run(self) -> None:
+        for name, folder in sorted(self._datadirs.all().items()):
+            try:
+                removed = await asyncio.to_thread(remove_scratch, folder)
+            except ExportError as e:
+                log.warning("cannot clear the %s datadir's scratch files: %s", name, e)
+                continue
+            if removed:
+                log.info("removed %d scratch file(s) of interrupted writes in %s", removed, folder)
         while True:
             await self._clock.sleep(self._every_s)
             try:
@@ -103,18 +148,48 @@ class DatadirWriteThrough:
             series = parse_series_id(series_id)
             folder = self._datadirs.of(series.exchange)
             try:
-                if not await asyncio.to_thread(series_files, folder, series, self._format):
-                    rows = await stored_rows(self._store, series_id) + rows
-                written = await asyncio.to_thread(write_candles, folder, series, rows, self._format)
+                lacking = [] if series_id in self._completed else await self._lacking(series_id)
+                written = await asyncio.to_thread(
+                    write_candles, folder, series, lacking + rows, self._format
+                )
+            except FileBusy as e:
+                # freqtrade is writing it: written at a later flush, unless that lasts.
+                self.closed(series_id, rows, None)
+                busy_since = self._busy_since.setdefault(series_id, self._clock.monotonic())
+                if self._clock.monotonic() - busy_since >= BUSY_FAILS_AFTER_S:
+                    self._failed(series_id, f"{e} for over {BUSY_FAILS_AFTER_S:g} s")
+                continue
             except ExportError as e:
                 self._writes.labels("failed").inc()
-                if series_id not in self._failing:
-                    self._failing.add(series_id)
-                    log.warning("datadir write-through of %s failed (kept, retried): %s",
-                                series_id, e)  # fmt: skip
+                self._failed(series_id, str(e))
                 self.closed(series_id, rows, None)  # after what arrived meanwhile: merged anyway
                 continue
-            if series_id in self._failing:
-                self._failing.discard(series_id)
-                log.info("datadir write-through of %s works again", series_id)
+            self._busy_since.pop(series_id, None)
+            self._completed.add(series_id)
+            if self._failing.pop(series_id, None) is not None:
+                log.warning("datadir write-through of %s works again", series_id)
             self._writes.labels("written" if written else "unchanged").inc()
+
+    async def _lacking(self, series_id: str) -> list[CandleRow]:
+        """The stored candles the series' file lacks (every one without a file)."""
+        series = parse_series_id(series_id)
+        folder = self._datadirs.of(series.exchange)
+        held = await asyncio.to_thread(file_times, folder, series, self._format)
+        lacking: list[CandleRow] = []
+        since = -1
+        while candles := (await self._store.page(series_id, STORE_PAGE, since=since)).candles:
+            since = candles[-1][0]
+            if held is None:
+                lacking += candles
+                continue
+            times = np.fromiter((c[0] for c in candles), np.int64, len(candles))
+            lacking += [c for c, there in zip(candles, np.isin(times, held), strict=True)
+                        if not there]  # fmt: skip
+        return lacking
+
+    def _failed(self, series_id: str, why: str) -> None:
+        # Its buffer may overflow before a write works again: then complete it from the store.
+        self._completed.discard(series_id)
+        if self._failing.get(series_id) != why:  # each cause of each series, once
+            log.warning("datadir write-through of %s failed (kept, retried): %s", series_id, why)
+        self._failing[series_id] = why

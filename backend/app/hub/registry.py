@@ -8,7 +8,7 @@ each of those, and carries the venue's tick size once the venue's market list is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from app.exchanges.registry import VenueRegistry
@@ -30,12 +30,14 @@ class SeriesRegistry:
         datadirs: Datadirs | None,
         whitelist: Iterable[str],
         live_ingest: bool,
+        datadir_write_error: Callable[[str], str | None],
     ) -> None:
         self._store = store
         self._venues = venues
         self._ingest = ingest
         self._history = history
         self._datadirs = datadirs
+        self._datadir_write_error = datadir_write_error
         self._whitelist = list(whitelist)
         self._live_ingest = live_ingest
 
@@ -85,6 +87,7 @@ class SeriesRegistry:
             datadir=str(self._datadirs.of(parse_series_id(series_id).exchange))
             if self._datadirs is not None
             else None,
+            datadir_write_error=self._datadir_write_error(series_id),
         )
 
     def _entry(

@@ -33,8 +33,13 @@ def series_status(
     head_time: int | None,
     live_ingest: bool,
     datadir: str | None,
+    datadir_write_error: str | None = None,
 ) -> dict[str, Any]:
     state, reason = _state(feed, history, live_ingest, datadir)
+    if datadir_write_error is not None:
+        # Served as before, but a backtest on the datadir would miss what is not written.
+        written = f"its datadir file cannot be written: {datadir_write_error}"
+        reason = f"{reason}; {written}" if reason else written
     return {"state": state, "reason": reason, "head_time": head_time}
 
 
