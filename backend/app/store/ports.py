@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from app.candle import CandleRow, ExtrasByTime, KlineExtras
+from app.store.holes import Hole
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class SeriesStats:
     first_time: int | None
     head_time: int | None
     count: int
+    holes: int = 0  # ranges of candles it lacks between its first and its head
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,10 @@ class CandleStore(Protocol):
         """Series whose datadir import was cut short (to resume at start)."""
 
     async def list_series(self) -> list[SeriesStats]: ...
+
+    async def holes(self, series_id: str) -> list[Hole]:
+        """The series' holes, oldest first: `(after, before)`, the stored candles around
+        each (kept as candles are written, see `store.holes`)."""
 
 
 class LeaderLock(Protocol):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import asyncpg
 
-from app.errors import StoreError
+from app.errors import StoreError, TradeCanvasError
+from app.store.holes import is_hole, max_step
 
 # Entry i holds the statements that migrate from version i to i + 1; append, never edit.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+Migration = str | Callable[[asyncpg.Connection], Awaitable[None]]
+MIGRATIONS: Final[tuple[tuple[Migration, ...], ...]] = (
     (
         """
     CREATE TABLE series (
@@ -69,6 +72,18 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # The lead is a lease its holder renews (not a session lock a frozen holder keeps).
         "ALTER TABLE tc_leader ADD COLUMN expires timestamptz",
     ),
+    (
+        # The holes of each series (`store.holes`), kept as candles are written; a store
+        # written before is walked once here to find the ones it has.
+        """
+    CREATE TABLE holes (
+        series_key  bigint NOT NULL,
+        after_time  bigint NOT NULL,
+        before_time bigint NOT NULL,
+        PRIMARY KEY (series_key, after_time)
+    )""",
+        lambda conn: _find_holes(conn),
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 # Servers starting at once migrate one at a time.
@@ -90,6 +105,30 @@ async def migrate(conn: asyncpg.Connection) -> int:
             )
         for version in range(found, SCHEMA_VERSION):
             for statement in MIGRATIONS[version]:
-                await conn.execute(statement)
+                if callable(statement):
+                    await statement(conn)
+                else:
+                    await conn.execute(statement)
         await conn.execute("UPDATE tc_schema SET version = $1", SCHEMA_VERSION)
     return int(found)
+
+
+async def _find_holes(conn: asyncpg.Connection) -> None:
+    """Record the holes of every stored series (once, when the table is made)."""
+    for key, series_id in await conn.fetch(
+        "SELECT series_key, series_id FROM series WHERE row_count > 1"
+    ):
+        timeframe = series_id.rsplit(":", 1)[-1]
+        try:
+            step = max_step(timeframe)
+        except TradeCanvasError:
+            continue  # not a series this server names: nothing to heal it from
+        pairs = await conn.fetch(
+            "SELECT prev, candle_time FROM (SELECT candle_time, "
+            "lag(candle_time) OVER (ORDER BY candle_time) AS prev FROM candles "
+            "WHERE series_key = $1) AS t WHERE candle_time - prev > $2",
+            key, step,
+        )  # fmt: skip
+        found = [(key, p[0], p[1]) for p in pairs if is_hole((p[0], p[1]), timeframe)]
+        if found:
+            await conn.executemany("INSERT INTO holes VALUES ($1, $2, $3)", found)

@@ -20,6 +20,7 @@ from app.candle import CandleRow, ExtrasByTime, KlineExtras, first_of_each_time
 from app.errors import Fenced, StoreError
 from app.metrics import Metrics
 from app.redact import safe_url, without_secrets
+from app.store.holes import Hole, after_write
 from app.store.ports import (
     CandlePage,
     CandleStore,
@@ -198,8 +199,19 @@ class PostgresCandleStore(CandleStore):
                     if not candles:
                         results[series_id] = UpsertResult(series_id, 0, 0, head, head_before=head)
                         continue
-                    write = self._upsert if overwrite else self._insert
-                    results[series_id] = await write(conn, series_id, key, candles, head)
+                    if overwrite:
+                        first = located[series_id][1]
+                        results[series_id] = await self._upsert(
+                            conn, series_id, key, candles, first, head
+                        )
+                    else:
+                        results[series_id] = await self._insert(conn, series_id, key, candles, head)
+                if not overwrite:  # an upsert keeps its holes itself
+                    for series_id, result in results.items():
+                        if result.inserted:
+                            key, first, head = located[series_id]
+                            fresh = [c[0] for c in result.written]
+                            await _note_holes(conn, key, series_id, fresh, first, head)
                 if extras and not overwrite:
                     await self._insert_extras(conn, batches, results, extras, located)
                 if progress is not None and progress[1] is not None:
@@ -315,6 +327,7 @@ class PostgresCandleStore(CandleStore):
         series_id: str,
         key: int,
         candles: Sequence[CandleRow],
+        first: int | None,
         head: int | None,
     ) -> UpsertResult:
         # One statement cannot touch a row twice: the last of a time wins, as it would
@@ -328,10 +341,13 @@ class PostgresCandleStore(CandleStore):
             "WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume) "
             "IS DISTINCT FROM "
             "(excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume) "
-            "RETURNING (xmax = 0) AS inserted",
+            "RETURNING (xmax = 0) AS inserted, candle_time",
             key, *_columns(last),
         )  # fmt: skip
-        inserted = sum(1 for r in rows if r[0])
+        fresh = [r[1] for r in rows if r[0]]
+        inserted = len(fresh)
+        if fresh:
+            await _note_holes(conn, key, series_id, fresh, first, head)
         new_head = (await self._extend(conn, {key: (inserted, last)}))[key] if inserted else head
         written = candles if rows else ()
         return UpsertResult(series_id, inserted, len(rows) - inserted, new_head, written,
@@ -458,10 +474,19 @@ class PostgresCandleStore(CandleStore):
 
     async def stats(self, series_id: str) -> SeriesStats | None:
         row = await self._fetchrow(
-            "SELECT series_id, first_time, head_time, row_count FROM series WHERE series_id = $1",
+            f"SELECT series_id, first_time, head_time, row_count, {_HOLE_COUNT} "
+            "FROM series s WHERE series_id = $1",
             series_id,
         )
         return SeriesStats(*row) if row else None
+
+    async def holes(self, series_id: str) -> list[Hole]:
+        rows = await self._fetch(
+            "SELECT h.after_time, h.before_time FROM holes h JOIN series s USING (series_key) "
+            "WHERE s.series_id = $1 ORDER BY h.after_time",
+            series_id,
+        )
+        return [(int(r[0]), int(r[1])) for r in rows]
 
     async def import_progress(self, series_id: str) -> ImportProgress | None:
         row = await self._fetchrow(
@@ -480,8 +505,8 @@ class PostgresCandleStore(CandleStore):
 
     async def list_series(self) -> list[SeriesStats]:
         rows = await self._fetch(
-            "SELECT series_id, first_time, head_time, row_count FROM series "
-            "WHERE row_count > 0 ORDER BY series_id"
+            f"SELECT series_id, first_time, head_time, row_count, {_HOLE_COUNT} "
+            "FROM series s WHERE row_count > 0 ORDER BY series_id"
         )
         return [SeriesStats(*r) for r in rows]
 
@@ -504,6 +529,38 @@ class PostgresCandleStore(CandleStore):
             self._unreachable = str(error) or type(error).__name__
 
 
+async def _note_holes(
+    conn: asyncpg.Connection,
+    key: int,
+    series_id: str,
+    fresh: Sequence[int],
+    first: int | None,
+    head: int | None,
+) -> None:
+    """Keep the series' holes as `fresh` (newly stored) joins what was stored from `first`
+    to `head`: only the holes it falls into are read, and only when it falls inside."""
+    lo, hi = min(fresh), max(fresh)
+    touched: list[Hole] = []
+    if first is not None and head is not None and lo < head and hi > first:
+        rows = await conn.fetch(
+            "SELECT after_time, before_time FROM holes "
+            "WHERE series_key = $1 AND before_time > $2 AND after_time < $3",
+            key, lo, hi,
+        )  # fmt: skip
+        touched = [(r[0], r[1]) for r in rows]
+    change = after_write(fresh, first, head, touched, series_id.rsplit(":", 1)[-1])
+    if change.removed:
+        await conn.execute(
+            "DELETE FROM holes WHERE series_key = $1 AND after_time = ANY($2::bigint[])",
+            key, [h[0] for h in change.removed],
+        )  # fmt: skip
+    if change.added:
+        await conn.execute(
+            "INSERT INTO holes SELECT $1, unnest($2::bigint[]), unnest($3::bigint[])",
+            key, [h[0] for h in change.added], [h[1] for h in change.added],
+        )  # fmt: skip
+
+
 def _outside(candles: Sequence[CandleRow], located: tuple[int, int | None, int | None]) -> bool:
     """Whether a batch lies wholly outside the stored [first, head] of its series."""
     _, first, head = located
@@ -513,6 +570,9 @@ def _outside(candles: Sequence[CandleRow], located: tuple[int, int | None, int |
         or max(c[0] for c in candles) < first
         or min(c[0] for c in candles) > head
     )
+
+
+_HOLE_COUNT = "(SELECT count(*) FROM holes h WHERE h.series_key = s.series_key)"
 
 
 def _row(record: asyncpg.Record) -> CandleRow:

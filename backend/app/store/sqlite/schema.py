@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Final
 from urllib.parse import quote
+
+from app.errors import TradeCanvasError
+from app.store.holes import is_hole, max_step
 
 # Entry i holds the statements that migrate from version i to i + 1; append, never edit.
 # An integer series key keeps the clustered primary key small, and WITHOUT ROWID stores each
 # candle once, in (series_key, candle_time) order, so range reads are sequential.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: Final[tuple[tuple[Migration, ...], ...]] = (
     (
         """
     CREATE TABLE series (
@@ -63,6 +68,18 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         PRIMARY KEY (series_key, candle_time)
     ) WITHOUT ROWID""",
     ),
+    (
+        # The holes of each series (`store.holes`), kept as candles are written; a store
+        # written before is walked once here to find the ones it has.
+        """
+    CREATE TABLE holes (
+        series_key  INTEGER NOT NULL,
+        after_time  INTEGER NOT NULL,
+        before_time INTEGER NOT NULL,
+        PRIMARY KEY (series_key, after_time)
+    ) WITHOUT ROWID""",
+        lambda conn: _find_holes(conn),
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -101,10 +118,32 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[version]:
-                conn.execute(statement)
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version={version + 1}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
     return found
+
+
+def _find_holes(conn: sqlite3.Connection) -> None:
+    """Record the holes of every stored series (once, when the table is made)."""
+    series = conn.execute("SELECT series_key, series_id FROM series WHERE row_count > 1")
+    for key, series_id in series.fetchall():
+        timeframe = series_id.rsplit(":", 1)[-1]
+        try:
+            step = max_step(timeframe)
+        except TradeCanvasError:
+            continue  # not a series this server names: nothing to heal it from
+        pairs = conn.execute(
+            "SELECT prev, candle_time FROM (SELECT candle_time, "
+            "lag(candle_time) OVER (ORDER BY candle_time) AS prev FROM candles "
+            "WHERE series_key = ?) WHERE candle_time - prev > ?",
+            (key, step),
+        ).fetchall()
+        found = [p for p in pairs if is_hole(p, timeframe)]
+        conn.executemany(f"INSERT INTO holes VALUES ({key:d}, ?, ?)", found)

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +25,7 @@ from app.errors import StoreError
 from app.lru import CostBoundedLru
 from app.metrics import Metrics
 from app.single_flight import SingleFlight
+from app.store.holes import Hole, after_write
 from app.store.ports import (
     CandlePage,
     CandleStore,
@@ -297,11 +298,14 @@ class SqliteCandleStore(CandleStore):
     ) -> UpsertResult:
         if not candles:
             return UpsertResult(series_id, 0, 0, None)
-        key, lo, hi, disjoint, head_before = self._locate(conn, series_id, candles, new_keys)
-        count_sql = (
-            "SELECT count(*) FROM candles WHERE series_key = ? AND candle_time BETWEEN ? AND ?"
-        )
-        before = 0 if disjoint else conn.execute(count_sql, (key, lo, hi)).fetchone()[0]
+        key, lo, hi, disjoint, first, head_before = self._locate(conn, series_id, candles, new_keys)
+        held: set[int] = set()
+        if not disjoint:
+            held = {r[0] for r in conn.execute(
+                "SELECT candle_time FROM candles "
+                "WHERE series_key = ? AND candle_time BETWEEN ? AND ?", (key, lo, hi),
+            )}  # fmt: skip
+        fresh = {c[0] for c in candles} - held
         changes = conn.total_changes
         # The key is our own integer, so it is inlined: the candles themselves are then
         # exactly the parameter tuples, with no per-row repacking.
@@ -316,11 +320,9 @@ class SqliteCandleStore(CandleStore):
             candles,
         )
         changed = conn.total_changes - changes
-        if disjoint:
-            inserted = len({c[0] for c in candles})
-        else:
-            inserted = conn.execute(count_sql, (key, lo, hi)).fetchone()[0] - before
+        inserted = len(fresh)
         head = self._extend_series(conn, key, inserted, lo, hi)
+        self._note_holes(conn, key, series_id, fresh, first, head_before, lo, hi)
         written = candles if changed else ()
         return UpsertResult(series_id, inserted, changed - inserted, head, written,
                             head_before=head_before)  # fmt: skip
@@ -334,7 +336,7 @@ class SqliteCandleStore(CandleStore):
     ) -> UpsertResult:
         if not candles:
             return UpsertResult(series_id, 0, 0, None)
-        key, lo, hi, disjoint, head_before = self._locate(conn, series_id, candles, new_keys)
+        key, lo, hi, disjoint, first, head_before = self._locate(conn, series_id, candles, new_keys)
         head = head_before
         conflicts: list[Conflict] = []
         if disjoint:
@@ -366,9 +368,10 @@ class SqliteCandleStore(CandleStore):
         )
         inserted = conn.total_changes - changes
         if inserted:
-            head = self._extend_series(
-                conn, key, inserted, min(c[0] for c in fresh), max(c[0] for c in fresh)
-            )
+            fresh_lo, fresh_hi = min(c[0] for c in fresh), max(c[0] for c in fresh)
+            head = self._extend_series(conn, key, inserted, fresh_lo, fresh_hi)
+            self._note_holes(conn, key, series_id, (c[0] for c in fresh), first, head_before,
+                             fresh_lo, fresh_hi)  # fmt: skip
         if inserted != len(fresh):  # duplicates within the batch: the first of each stayed
             fresh = first_of_each_time(fresh)
         return UpsertResult(series_id, inserted, 0, head, fresh, tuple(conflicts), head_before)
@@ -416,9 +419,9 @@ class SqliteCandleStore(CandleStore):
         series_id: str,
         candles: Sequence[CandleRow],
         new_keys: dict[str, int],
-    ) -> tuple[int, int, int, bool, int | None]:
+    ) -> tuple[int, int, int, bool, int | None, int | None]:
         """The series' key, the batch's first and last time, whether the batch is disjoint
-        from what is stored, and the stored head.
+        from what is stored, and the stored first and head.
 
         Stored rows all lie within [first, head]. A batch wholly outside it (history before
         the first candle, live candles after the head: the usual cases) cannot meet one, so
@@ -429,7 +432,36 @@ class SqliteCandleStore(CandleStore):
         first, head = conn.execute(
             "SELECT first_time, head_time FROM series WHERE series_key = ?", (key,)
         ).fetchone()
-        return key, lo, hi, first is None or hi < first or lo > head, head
+        return key, lo, hi, first is None or hi < first or lo > head, first, head
+
+    @staticmethod
+    def _note_holes(
+        conn: sqlite3.Connection,
+        key: int,
+        series_id: str,
+        fresh: Iterable[int],
+        first: int | None,
+        head: int | None,
+        lo: int,
+        hi: int,
+    ) -> None:
+        """Keep the series' holes as `fresh` (newly stored, between `lo` and `hi`) joins
+        what was stored from `first` to `head`: only the holes it falls into are read."""
+        touched: list[Hole] = []
+        if first is not None and head is not None and lo < head and hi > first:
+            touched = conn.execute(
+                "SELECT after_time, before_time FROM holes "
+                "WHERE series_key = ? AND before_time > ? AND after_time < ?",
+                (key, lo, hi),
+            ).fetchall()
+        change = after_write(fresh, first, head, touched, series_id.rsplit(":", 1)[-1])
+        if change.removed:
+            conn.executemany(
+                f"DELETE FROM holes WHERE series_key = {key:d} AND after_time = ?",
+                [(h[0],) for h in change.removed],
+            )
+        if change.added:
+            conn.executemany(f"INSERT INTO holes VALUES ({key:d}, ?, ?)", change.added)
 
     @staticmethod
     def _extend_series(
@@ -565,8 +597,9 @@ class SqliteCandleStore(CandleStore):
     async def stats(self, series_id: str) -> SeriesStats | None:
         def read(conn: sqlite3.Connection) -> SeriesStats | None:
             row = conn.execute(
-                "SELECT series_id, first_time, head_time, row_count FROM series "
-                "WHERE series_id = ?",
+                "SELECT series_id, first_time, head_time, row_count, "
+                "(SELECT count(*) FROM holes h WHERE h.series_key = s.series_key) "
+                "FROM series s WHERE series_id = ?",
                 (series_id,),
             ).fetchone()
             return SeriesStats(*row) if row else None
@@ -599,9 +632,21 @@ class SqliteCandleStore(CandleStore):
     async def list_series(self) -> list[SeriesStats]:
         def read(conn: sqlite3.Connection) -> list[SeriesStats]:
             rows = conn.execute(
-                "SELECT series_id, first_time, head_time, row_count FROM series "
-                "WHERE row_count > 0 ORDER BY series_id"
+                "SELECT series_id, first_time, head_time, row_count, "
+                "(SELECT count(*) FROM holes h WHERE h.series_key = s.series_key) "
+                "FROM series s WHERE row_count > 0 ORDER BY series_id"
             ).fetchall()
             return [SeriesStats(*row) for row in rows]
+
+        return await self._on_reader(read)
+
+    async def holes(self, series_id: str) -> list[Hole]:
+        def read(conn: sqlite3.Connection) -> list[Hole]:
+            rows = conn.execute(
+                f"SELECT after_time, before_time FROM holes WHERE series_key = {_KEY_OF} "
+                "ORDER BY after_time",
+                (series_id,),
+            ).fetchall()
+            return [(int(a), int(b)) for a, b in rows]
 
         return await self._on_reader(read)
