@@ -187,11 +187,16 @@ def _check_store(args: argparse.Namespace) -> int:
     if path is None:
         raise ConfigError("check reads a SQLite file; PostgreSQL checks its own pages")
     bar = _ProgressBar(sys.stderr)
-    problems = check_store(path, bar.show)
+    checked = check_store(path, bar.show)
     bar.done()
-    if problems:
-        print(f"{path}: {len(problems)} problem(s) found:")
-        for problem in problems:
+    if checked.holes:
+        print(f"{path}: {len(checked.holes)} series lack candles between their first and head:")
+        for series_id, (holes, lacking) in sorted(checked.holes.items()):
+            print(f"  {series_id}: {holes:,} holes, {lacking:,} candles")
+        print("A server with live ingest heals them from the exchange in the background.")
+    if checked.problems:
+        print(f"{path}: {len(checked.problems)} problem(s) found:")
+        for problem in checked.problems:
             print(f"  {problem}")
         print("Restore the file from a backup, or move it aside and re-import the datadir.")
         return 1

@@ -167,6 +167,10 @@ class LiveSettings(SettingsGroup):
     # Each followed venue's clock is read this often (and when first followed), to say
     # when this server's clock is too far from it for its candles to be taken.
     clock_check_s: float = Field(default=300.0, gt=0)
+    # The store's holes are looked over and asked of the venues this often; a hole the
+    # venue has no candles for either is asked again after `heal_retry_s`.
+    heal_every_s: float = Field(default=10.0, gt=0)
+    heal_retry_s: float = Field(default=3600.0, gt=0)
 
 
 class FacadeSettings(SettingsGroup):

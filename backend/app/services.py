@@ -51,6 +51,7 @@ from app.hub.taps import Taps
 from app.hub.writer import Corrections
 from app.ingest.clock_watch import ClockWatch
 from app.ingest.guard import KlineGuard
+from app.ingest.healer import HoleHealer
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
 from app.ingest.port import IngestPort
@@ -110,6 +111,8 @@ class Services:
     write_through: DatadirWriteThrough | None
     # The user's freqtrade bots (`TRADE_CANVAS_BOTS`), read for the chart.
     bots: BotBoard
+    # Fills the store's holes from the venues (a process that writes, live ingest on).
+    healer: HoleHealer | None = None
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -311,6 +314,17 @@ async def start_services(
                 settings, store, writer, metrics, venues, clock, history_token
             )
         ingest_metrics = IngestMetrics(metrics, clock)
+        guards = {
+            v.name: KlineGuard(v.name, clock, settings.live.clock_skew_s,
+                               ingest_metrics.frames_rejected)
+            for v in venues.values()
+        }  # fmt: skip
+        healer = None
+        if cluster is None and settings.live_ingest:
+            healer = HoleHealer(
+                store, venues, writer, guards, clock,
+                every_s=settings.live.heal_every_s, retry_s=settings.live.heal_retry_s,
+            )  # fmt: skip
 
         def supervisor_of(
             notify: Callable[[str, str, str], None], history: HistorySource | None
@@ -358,6 +372,7 @@ async def start_services(
             store, venues, ingest, history, datadirs, [str(s) for s in whitelist],
             live_ingest=settings.live_ingest,
             datadir_write_error=write_through.failing if write_through else lambda _: None,
+            venue_lacks=healer.venue_lacks if healer else lambda _: 0,
         )  # fmt: skip
         if supervisor is not None:
             await supervisor.start()
@@ -369,6 +384,8 @@ async def start_services(
                 follower.start()
         if write_through is not None:
             write_through.start()
+        if healer is not None:
+            healer.start()
     except BaseException:
         if cluster is not None:
             await cluster.stop()
@@ -395,12 +412,8 @@ async def start_services(
         store, admission, history, forming, writer=writer, venues=venues, ingest=ingest,
         fill=None if work is None else work.fill,
         fetch_forming=None if work is None else work.forming,
-        guards={
-            v.name: KlineGuard(v.name, clock, settings.live.clock_skew_s,
-                               ingest_metrics.frames_rejected)
-            for v in venues.values()
-        },
-        clock=clock, options=QueryOptions(close_wait_s=settings.live.close_grace_s),
+        guards=guards, clock=clock,
+        options=QueryOptions(close_wait_s=settings.live.close_grace_s),
     )  # fmt: skip
     facade_metrics = FacadeMetrics(metrics)
     ws_connections = ConnectionsPerAddress(settings.ws.max_connections_per_address)
@@ -455,6 +468,7 @@ async def start_services(
             timeout_s=settings.bot.timeout_s, max_bytes=settings.bot.max_bytes,
             max_open_trades=settings.bot.max_open_trades,
         ),
+        healer,
     )  # fmt: skip
 
 
@@ -518,6 +532,8 @@ async def stop_services(services: Services) -> None:
             await services.datadir_follower.stop()
         if services.cluster is not None:
             await services.cluster.stop()
+        if services.healer is not None:
+            await services.healer.stop()
         if services.supervisor is not None:
             await services.supervisor.stop()
         if services.write_through is not None:

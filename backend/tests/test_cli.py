@@ -51,10 +51,11 @@ def test_datadir_ls_shows_from_to_candles_and_what_is_stored(tmp_path: Path) -> 
     done = run(tmp_path, "datadir", "ls", "--datadir", str(DATADIR))
     assert done.returncode == 0, done.stderr
     header = next(line for line in done.stdout.splitlines() if line.startswith("series"))
-    assert header.split() == ["series", "format", "from", "to", "candles", "stored", "status"]
+    assert header.split() == ["series", "format", "from", "to", "candles", "holes", "stored",
+                              "stored-holes", "status"]  # fmt: skip
     row = next(line for line in done.stdout.splitlines() if "binance:spot:ETH/BTC:5m" in line)
     assert row.split() == ["binance:spot:ETH/BTC:5m", "feather", "2018-01-10", "04:55",
-                           "2018-01-30", "04:50", "5,760", "5,760", "ok"]  # fmt: skip
+                           "2018-01-30", "04:50", "5,760", "0", "5,760", "0", "ok"]  # fmt: skip
     ada = next(line for line in done.stdout.splitlines() if "binance:spot:ADA/BTC:5m" in line)
     assert ada.split()[-2:] == ["-", "ok"]  # not imported
 

@@ -258,7 +258,11 @@ async def test_series_listing(make_settings: SettingsFactory) -> None:
         r = await s.http.get("/api/market/series")
         assert r.status_code == 200
         no_catalog = {"price_tick": None, "amount_step": None}  # the venue is not asked here
-        off = {"state": "live_off", "reason": "live ingest is off (TRADE_CANVAS_LIVE_INGEST=0)"}
+        off = {
+            "state": "live_off",
+            "reason": "live ingest is off (TRADE_CANVAS_LIVE_INGEST=0)",
+            "hole_count": 0,
+        }
         assert r.json()["series"] == [
             {
                 "series_id": wl,
@@ -269,6 +273,7 @@ async def test_series_listing(make_settings: SettingsFactory) -> None:
                 "first_time": None,
                 "head_time": None,
                 "count": 0,
+                "hole_count": 0,
                 "live": False,
                 **no_catalog,
                 "status": {**off, "head_time": None},
@@ -282,6 +287,7 @@ async def test_series_listing(make_settings: SettingsFactory) -> None:
                 "first_time": T0,
                 "head_time": T0 + 120,
                 "count": 3,
+                "hole_count": 0,
                 "live": False,
                 **no_catalog,
                 "status": {**off, "head_time": T0 + 120},

@@ -128,3 +128,26 @@ test("without a venue tick, prices show the data's digits, not float noise", asy
   await expect.poll(() => hook(page, "pricePrecision")).toBe(8);
   await expect(page.locator("#legend")).toContainText("C 0.10440995 ");
 });
+
+test("every hole the store has is marked on the chart, not a silent jump", async ({ page, stack }) => {
+  // freqtrade's own 1m fixture lacks candles in 538 places (the server lists the newest 100).
+  await page.goto(chartUrl(stack, FILE_1M));
+  await waitForBars(page, FILE_1M, 2000);
+  const marks = await poll(
+    async () => {
+      const drawn = await hook(page, "holeMarks");
+      return drawn.length > 0 ? drawn : null;
+    },
+    { what: "hole marks", timeoutMs: 30_000 },
+  );
+  const bars = await hook(page, "closedBars");
+  const times = bars.map((b) => b.candle_time);
+  for (const mark of marks) {
+    const i = times.indexOf(mark.time);
+    expect(i, `a mark on a held bar: ${JSON.stringify(mark)}`).toBeGreaterThan(0);
+    const lacking = (times[i] - times[i - 1]) / 60 - 1;
+    expect(lacking).toBeGreaterThan(0);
+    expect(mark.text).toBe(`${lacking.toLocaleString("en-US")} missing`);
+  }
+  await page.screenshot({ path: join(SHOTS, "hole-marks.png") });
+});

@@ -68,6 +68,7 @@ export interface Hook {
   chartPixels(): { up: number; down: number; total: number };
   pricePrecision(): number;
   historyStartMark(): number | null;
+  holeMarks(): { time: number; text: string }[];
   priceRange(): { from: number; to: number } | null;
   priceScaleWidth(): number;
   drawnBots(): {

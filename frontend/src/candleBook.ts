@@ -58,6 +58,11 @@ export class CandleBook {
     return i >= 0 ? this.bars[i] : null;
   }
 
+  /** The index of the first bar opening after `time` (the size, when none does). */
+  indexAfter(time: number): number {
+    return this.countBefore(time + 1);
+  }
+
   /** The index of the bar at `time`, or -1. */
   indexOf(time: number): number {
     const i = this.countBefore(time);

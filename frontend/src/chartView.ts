@@ -18,7 +18,7 @@ import type { BotOverlay } from "./bots";
 import type { BookChange, CandleBook } from "./candleBook";
 import { ChartWindow, type Slice } from "./chartWindow";
 import { formatTime, pricePrecision, tickPrecision, type TimeZoneChoice } from "./format";
-import type { Candle } from "./types";
+import type { Candle, Hole } from "./types";
 
 /** The lightweight-charts side of the page: candles, a volume pane, themes, the left edge. */
 
@@ -59,6 +59,12 @@ export const THEMES: Record<"light" | "dark", ChartTheme> = {
 /** Empty bars right of the newest, so it is not drawn against the price scale. */
 const RIGHT_OFFSET = 6;
 
+/** A hole's mark: on the bar after it. */
+export interface HoleMark {
+  readonly time: number;
+  readonly text: string;
+}
+
 export class ChartView {
   private readonly chart: IChartApi;
   private readonly candles: ISeriesApi<"Candlestick">;
@@ -75,6 +81,9 @@ export class ChartView {
   private botMarkers: SeriesMarker<Time>[] = [];
   /** The oldest candle stored, once the chart has scrolled back to it. */
   private historyStart: number | null = null;
+  /** The store's holes in this series (the candles it lacks), as its status lists them. */
+  private holes: readonly Hole[] = [];
+  private holeMarks: HoleMark[] = [];
 
   constructor(
     container: HTMLElement,
@@ -118,6 +127,7 @@ export class ChartView {
       this.book = book;
       this.window = new ChartWindow();
       this.historyStart = null;
+      this.holes = [];
       this.bots.set([]); // the last series' trades are not this one's
       this.chart.priceScale("right").applyOptions({ autoScale: true });
       this.chart.timeScale().resetTimeScale();
@@ -161,6 +171,21 @@ export class ChartView {
     this.showMarkers();
   }
 
+  /** Mark where the store lacks candles: a jump in time is never silent. */
+  markHoles(holes: readonly Hole[]): void {
+    const same =
+      holes.length === this.holes.length &&
+      holes.every((h, i) => h.from === this.holes[i].from && h.to === this.holes[i].to);
+    if (same) return;
+    this.holes = holes;
+    this.showMarkers();
+  }
+
+  /** The hole marks drawn now (for the test hook). */
+  get drawnHoles(): readonly HoleMark[] {
+    return this.holeMarks;
+  }
+
   /** The bots' trades and indicators for the series on screen (empty: none shown). */
   setBots(overlays: readonly BotOverlay[]): void {
     this.bots.set(overlays);
@@ -198,9 +223,33 @@ export class ChartView {
         ? []
         : [{ time: this.historyStart as UTCTimestamp, position: "belowBar", shape: "arrowUp",
              color: this.theme.text, text: "start of history" }];  // prettier-ignore
+    this.holeMarks = this.heldHoleMarks();
+    const holes: SeriesMarker<Time>[] = this.holeMarks.map((mark) => ({
+      time: mark.time as UTCTimestamp,
+      position: "aboveBar",
+      shape: "arrowDown",
+      color: this.theme.text, // not a price colour: a fact about the data, not the market
+      text: mark.text,
+    }));
     this.markers.setMarkers(
-      [...start, ...this.botMarkers].sort((a, b) => (a.time as number) - (b.time as number)),
+      [...start, ...holes, ...this.botMarkers].sort((a, b) => (a.time as number) - (b.time as number)),
     );
+  }
+
+  /** A mark on the first bar after each hole the chart holds both sides of. */
+  private heldHoleMarks(): HoleMark[] {
+    const book = this.book;
+    if (book === null || this.holes.length === 0) return [];
+    const { lo, hi } = this.window;
+    const marks: HoleMark[] = [];
+    for (const hole of this.holes) {
+      const after = book.indexAfter(hole.to);
+      if (after > lo && after < hi) {
+        const time = book.all()[after].candle_time;
+        marks.push({ time, text: `${hole.candles.toLocaleString("en-US")} missing` });
+      }
+    }
+    return marks.sort((a, b) => a.time - b.time);
   }
 
   get historyStartMark(): number | null {

@@ -109,7 +109,10 @@ const controller = new MarketController(api, socket, {
     ui.loading.textContent = what === "older" ? "loading older candles…" : "loading…";
   },
   touched: () => showFeed(),
-  status: () => showFeed(),
+  status: (status) => {
+    chart.markHoles(status?.holes ?? []);
+    showFeed();
+  },
   reachedStart: (firstTime) => chart.markHistoryStart(firstTime),
 });
 

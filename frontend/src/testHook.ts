@@ -86,6 +86,8 @@ export function exposeTestHook(parts: HookParts): void {
     metrics,
     pricePrecision: () => chart.precision,
     historyStartMark: () => chart.historyStartMark,
+    /** The marks drawn where the store lacks candles. */
+    holeMarks: () => chart.drawnHoles,
     priceRange: () => chart.visiblePriceRange(),
     priceScaleWidth: () => chart.priceScaleWidth(),
     /** The bots' markers, price lines and indicator points drawn now. */

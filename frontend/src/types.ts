@@ -29,6 +29,16 @@ export interface SeriesStatus {
     | "history_only";
   readonly reason: string | null;
   readonly head_time: number | null;
+  /** Ranges of candles the store lacks between its first and its head. */
+  readonly hole_count?: number;
+  /** The newest holes, newest first: open times of the first and last candle lacking. */
+  readonly holes?: readonly Hole[];
+}
+
+export interface Hole {
+  readonly from: number;
+  readonly to: number;
+  readonly candles: number;
 }
 
 export interface SeriesInfo {

@@ -55,10 +55,23 @@ class SeriesStatus(BaseModel):
     )
     reason: str | None = Field(None, description="why, in words")
     head_time: int | None = Field(None, description="the newest stored closed candle")
+    hole_count: int = Field(
+        0, description="ranges of candles the store lacks between its first and its head"
+    )
+
+
+class Hole(BaseModel):
+    from_: int = Field(alias="from", description="open time of the first candle it lacks")
+    to: int = Field(description="open time of the last candle it lacks")
+    candles: int = Field(description="how many candles it lacks")
 
 
 class SeriesStatusResponse(SeriesStatus):
     series_id: str
+    holes: list[Hole] = Field(
+        default_factory=list, description="the newest 100 holes, newest first"
+    )
+    missing_candles: int = Field(0, description="the candles all its holes lack")
 
 
 class SeriesEntry(BaseModel):
@@ -72,6 +85,7 @@ class SeriesEntry(BaseModel):
     first_time: int | None
     head_time: int | None
     count: int
+    hole_count: int = Field(0, description="ranges of candles it lacks between first and head")
     live: bool
     price_tick: float | None = Field(None, description="from the venue's market list")
     amount_step: float | None = None

@@ -36,6 +36,7 @@ from app.history.source import HistoryWriter
 from app.metrics import Metrics
 from app.series import SeriesId, parse_series_id, timeframe_seconds
 from app.store import CandleStore, build_store, store_file
+from app.store.holes import holes_between, missing
 from app.tasks import spawn
 
 
@@ -77,25 +78,31 @@ def datadir_ls(settings: Settings, as_json: bool, out: TextIO) -> int:
         table.append(
             (e.series_id or f"({e.pair} {e.timeframe} {e.candle_type})", e.format,
              _when(span["from"]), _when(span["to"]), _count(span["candles"]),
-             _count(held["count"]) if held else "-", e.problem or span["problem"] or "ok")
+             _holes(span["holes"], span["missing"]), _count(held["count"]) if held else "-",
+             _count(held["holes"]) if held else "-", e.problem or span["problem"] or "ok")
         )  # fmt: skip
-    _table(table, ("series", "format", "from", "to", "candles", "stored", "status"), out)
+    _table(table, ("series", "format", "from", "to", "candles", "holes", "stored",
+                   "stored-holes", "status"), out)  # fmt: skip
     return 0
 
 
 def _span(entry: DatadirEntry) -> dict[str, Any]:
     """From, to and candles of one file (read as the server reads it)."""
+    unread = {"from": None, "to": None, "candles": None, "holes": None, "missing": None}
     if entry.series_id is None or entry.problem:
-        return {"from": None, "to": None, "candles": None, "problem": None}
+        return {**unread, "problem": None}
     try:
         data = read_ohlcv(entry.path, entry.format, entry.timeframe)
     except HistoryFileError as e:
-        return {"from": None, "to": None, "candles": None, "problem": str(e)}
+        return {**unread, "problem": str(e)}
     times = data.times
+    holes = holes_between(times, entry.timeframe)
     return {
         "from": int(times[0]) if len(times) else None,
         "to": int(times[-1]) if len(times) else None,
         "candles": len(times),
+        "holes": len(holes),
+        "missing": sum(missing(h, entry.timeframe) for h in holes),
         "problem": None,
     }
 
@@ -105,7 +112,12 @@ async def _stored(settings: Settings) -> dict[str, dict[str, Any]]:
     await store.open()
     try:
         return {
-            s.series_id: {"count": s.count, "from": s.first_time, "to": s.head_time}
+            s.series_id: {
+                "count": s.count,
+                "from": s.first_time,
+                "to": s.head_time,
+                "holes": s.holes,
+            }
             for s in await store.list_series()
         }
     finally:
@@ -116,6 +128,12 @@ def _when(t: int | None) -> str:
     if t is None:
         return "-"
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _holes(holes: int | None, lacking: int | None) -> str:
+    if not holes:
+        return _count(holes)
+    return f"{holes:,} ({lacking:,} candles)"
 
 
 def _count(n: int | None) -> str:

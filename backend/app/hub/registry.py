@@ -16,8 +16,19 @@ from app.history.datadir import Datadirs, list_datadirs
 from app.history.source import HistorySource
 from app.hub.status import series_status
 from app.ingest.port import IngestPort
-from app.series import SeriesId, parse_series_id
+from app.series import (
+    MONTH,
+    SeriesId,
+    align_time,
+    next_candle_time,
+    parse_series_id,
+    timeframe_seconds,
+)
 from app.store import CandleStore
+from app.store.holes import missing
+
+# The newest holes a series' status lists (its count says how many there are).
+SHOWN_HOLES = 100
 
 
 class SeriesRegistry:
@@ -31,6 +42,7 @@ class SeriesRegistry:
         whitelist: Iterable[str],
         live_ingest: bool,
         datadir_write_error: Callable[[str], str | None],
+        venue_lacks: Callable[[str], int],
     ) -> None:
         self._store = store
         self._venues = venues
@@ -38,6 +50,7 @@ class SeriesRegistry:
         self._history = history
         self._datadirs = datadirs
         self._datadir_write_error = datadir_write_error
+        self._venue_lacks = venue_lacks
         self._whitelist = list(whitelist)
         self._live_ingest = live_ingest
 
@@ -45,7 +58,7 @@ class SeriesRegistry:
         live = set(self._ingest.live_series())
         history = self._history.states() if self._history is not None else {}
         known: dict[str, dict[str, Any]] = {
-            s.series_id: self._entry(s.series_id, s.first_time, s.head_time, s.count)
+            s.series_id: self._entry(s.series_id, s.first_time, s.head_time, s.count, s.holes)
             for s in await self._store.list_series()
         }
         for series_id in [*self._whitelist, *live, *history]:
@@ -63,7 +76,9 @@ class SeriesRegistry:
             item["live"] = series_id in live
             if series_id in history:
                 item["history"] = history[series_id]
-            item["status"] = self._status(series_id, item["head_time"], history.get(series_id))
+            item["status"] = self._status(
+                series_id, item["head_time"], history.get(series_id), item["hole_count"]
+            )
         return [known[k] for k in sorted(known)]
 
     async def status(self, series: SeriesId) -> dict[str, Any]:
@@ -71,13 +86,27 @@ class SeriesRegistry:
         key = str(series)
         stats = await self._store.stats(key)
         history = self._history.state_of(key) if self._history is not None else None
+        holes = await self._store.holes(key) if stats is not None and stats.holes else []
         return {
             "series_id": key,
-            **self._status(key, stats.head_time if stats else None, history),
+            **self._status(key, stats.head_time if stats else None, history, len(holes)),
+            "holes": [
+                {
+                    "from": next_candle_time(after, series.timeframe),
+                    "to": _last_before(before, series.timeframe),
+                    "candles": missing((after, before), series.timeframe),
+                }
+                for after, before in reversed(holes[-SHOWN_HOLES:])
+            ],
+            "missing_candles": sum(missing(h, series.timeframe) for h in holes),
         }
 
     def _status(
-        self, series_id: str, head_time: int | None, history: dict[str, Any] | None
+        self,
+        series_id: str,
+        head_time: int | None,
+        history: dict[str, Any] | None,
+        holes: int = 0,
     ) -> dict[str, Any]:
         return series_status(
             feed=self._ingest.feed_status(series_id),
@@ -88,10 +117,17 @@ class SeriesRegistry:
             if self._datadirs is not None
             else None,
             datadir_write_error=self._datadir_write_error(series_id),
+            holes=holes,
+            venue_lacks=self._venue_lacks(series_id),
         )
 
     def _entry(
-        self, series_id: str, first_time: int | None, head_time: int | None, count: int
+        self,
+        series_id: str,
+        first_time: int | None,
+        head_time: int | None,
+        count: int,
+        holes: int = 0,
     ) -> dict[str, Any]:
         series = parse_series_id(series_id)  # every id here was parsed when it came in
         venue = self._venues.get(series.exchange)
@@ -105,7 +141,15 @@ class SeriesRegistry:
             "first_time": first_time,
             "head_time": head_time,
             "count": count,
+            "hole_count": holes,
             "live": False,
             "price_tick": info.price_tick if info else None,
             "amount_step": info.amount_step if info else None,
         }
+
+
+def _last_before(before: int, timeframe: str) -> int:
+    """The open time of the candle before the one opening at `before`."""
+    if timeframe != MONTH:
+        return before - timeframe_seconds(timeframe)
+    return align_time(before - 1, timeframe)

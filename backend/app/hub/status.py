@@ -34,13 +34,25 @@ def series_status(
     live_ingest: bool,
     datadir: str | None,
     datadir_write_error: str | None = None,
+    holes: int = 0,
+    venue_lacks: int = 0,
 ) -> dict[str, Any]:
     state, reason = _state(feed, history, live_ingest, datadir)
+    notes = [reason] if reason else []
+    if holes:
+        # Served as before around them; a read over one fills it or says why not.
+        lacking = f", the exchange has none for {venue_lacks}" if venue_lacks else ""
+        healing = f" (healing from the exchange{lacking})" if live_ingest else ""
+        notes.append(f"{holes} hole{'s' if holes > 1 else ''} in its history{healing}")
     if datadir_write_error is not None:
         # Served as before, but a backtest on the datadir would miss what is not written.
-        written = f"its datadir file cannot be written: {datadir_write_error}"
-        reason = f"{reason}; {written}" if reason else written
-    return {"state": state, "reason": reason, "head_time": head_time}
+        notes.append(f"its datadir file cannot be written: {datadir_write_error}")
+    return {
+        "state": state,
+        "reason": "; ".join(notes) or None,
+        "head_time": head_time,
+        "hole_count": holes,
+    }
 
 
 def _state(

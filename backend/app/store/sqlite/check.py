@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Final
 
-from app.errors import StoreError
+from app.errors import StoreError, TradeCanvasError
+from app.store.holes import is_hole, max_step, missing
 from app.store.sqlite.schema import connect
 
 # Candles read per query while scanning a series: progress moves, memory stays flat.
@@ -19,8 +21,15 @@ CHUNK: Final = 100_000
 Progress = Callable[[int, int, str], None]  # (candles read, candles in all, what)
 
 
-def check_store(path: Path, progress: Progress) -> list[str]:
-    """What is wrong with the store at `path` (nothing: an empty list)."""
+@dataclass(frozen=True, slots=True)
+class StoreCheck:
+    problems: list[str]  # what is wrong (nothing: empty)
+    # The series that lack candles between their first and their head: (holes, candles).
+    holes: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def check_store(path: Path, progress: Progress) -> StoreCheck:
+    """What is wrong with the store at `path`, and the holes of its series."""
     if not path.is_file():
         raise StoreError(f"no candle store at {path}")
     try:
@@ -29,6 +38,7 @@ def check_store(path: Path, progress: Progress) -> list[str]:
         raise StoreError(f"cannot open candle store {path}: {e}") from e
     try:
         problems = _scan_series(conn, progress)
+        holes = _check_holes(conn, problems)
         progress(1, 1, "SQLite integrity check")
         try:
             rows = conn.execute("PRAGMA integrity_check").fetchall()
@@ -36,7 +46,7 @@ def check_store(path: Path, progress: Progress) -> list[str]:
             problems.append(f"integrity check: {e}")
         else:
             problems += [f"integrity check: {r[0]}" for r in rows if r[0] != "ok"]
-        return problems
+        return StoreCheck(problems, holes)
     finally:
         conn.close()
 
@@ -86,3 +96,38 @@ def _count_candles(conn: sqlite3.Connection, key: int, read: Callable[[int], Non
         if n < CHUNK:
             return count
         after = last
+
+
+def _check_holes(conn: sqlite3.Connection, problems: list[str]) -> dict[str, tuple[int, int]]:
+    """Each series' holes as its candles show them, held against the ones the store kept
+    (a difference is a problem: the server heals only the holes it knows of)."""
+    found_holes: dict[str, tuple[int, int]] = {}
+    try:
+        series = conn.execute("SELECT series_key, series_id FROM series ORDER BY series_id")
+        for key, series_id in series.fetchall():
+            timeframe = series_id.rsplit(":", 1)[-1]
+            try:
+                step = max_step(timeframe)
+            except TradeCanvasError:
+                continue
+            pairs = conn.execute(
+                "SELECT prev, candle_time FROM (SELECT candle_time, "
+                "lag(candle_time) OVER (ORDER BY candle_time) AS prev FROM candles "
+                "WHERE series_key = ?) WHERE candle_time - prev > ? ORDER BY prev",
+                (key, step),
+            ).fetchall()
+            found = [(int(a), int(b)) for a, b in pairs if is_hole((a, b), timeframe)]
+            kept = conn.execute(
+                "SELECT after_time, before_time FROM holes WHERE series_key = ? "
+                "ORDER BY after_time",
+                (key,),
+            ).fetchall()
+            if found != [tuple(h) for h in kept]:
+                problems.append(
+                    f"{series_id}: {len(kept)} holes recorded, its candles have {len(found)}"
+                )
+            if found:
+                found_holes[series_id] = (len(found), sum(missing(h, timeframe) for h in found))
+    except sqlite3.DatabaseError as e:
+        problems.append(f"holes: {e}")
+    return found_holes
