@@ -16,10 +16,11 @@ from collections import OrderedDict
 from typing import Final
 
 from app.clock import Clock
-from app.errors import ClientError, MarketListUnavailable, UnknownSymbol
+from app.errors import ClientError, MarketListUnavailable, ProvenanceConflict, UnknownSymbol
 from app.exchanges.catalog import RETRY_S
 from app.exchanges.registry import VenueRegistry
 from app.history.datadir import Datadirs, series_files
+from app.hub.provenance import Provenance
 from app.ratelimit import TokenBucket
 from app.series import SeriesId
 from app.store import CandleStore
@@ -49,8 +50,10 @@ class Admission:
         per_client_per_min: float,
         per_client_burst: int,
         clock: Clock,
+        provenance: Provenance | None = None,
     ) -> None:
         self._store = store
+        self._provenance = provenance
         self._venues = venues
         self._datadirs = datadirs
         self._always_served = always_served
@@ -62,8 +65,10 @@ class Admission:
 
     async def admit(self, series: SeriesId, client: str) -> None:
         """Return if `client` may have `series` served (and its work started); raise
-        `UnknownSymbol` or `TooBusy` otherwise."""
+        `UnknownSymbol`, `ProvenanceConflict` or `TooBusy` otherwise."""
         key = str(series)
+        if self._provenance is not None and (conflict := self._provenance.problem(key)):
+            raise ProvenanceConflict(conflict)
         if not self._starts_work or key in self._always_served:
             return
         stats = await self._store.stats(key)

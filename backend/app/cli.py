@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -177,6 +178,48 @@ def _datadir_ls(args: argparse.Namespace) -> int:
     from app.history.cli import datadir_ls
 
     return datadir_ls(_settings(args), args.json, sys.stdout)
+
+
+def _store_sources(args: argparse.Namespace) -> int:
+    from app.metrics import Metrics
+    from app.store import build_store
+
+    async def run() -> int:
+        store = build_store(settings.store.url, settings.db.path, Metrics())
+        await store.open()
+        try:
+            for series_id, sources in (await store.sources()).items():
+                print(series_id)
+                for source in sources:
+                    print(f"  {source.kind}: {source.identity}")
+        finally:
+            await store.close()
+        return 0
+
+    settings = _settings(args)
+    return asyncio.run(run())
+
+
+def _store_forget(args: argparse.Namespace) -> int:
+    from app.metrics import Metrics
+    from app.series import parse_series_id
+    from app.store import build_store
+
+    series_ids = [str(parse_series_id(s)) for s in args.series]
+
+    async def run() -> int:
+        store = build_store(settings.store.url, settings.db.path, Metrics())
+        await store.open()
+        try:
+            for series_id in series_ids:
+                removed = await store.forget(series_id)
+                print(f"{series_id}: {removed:,} candles forgotten")
+        finally:
+            await store.close()
+        return 0
+
+    settings = _settings(args)
+    return asyncio.run(run())
 
 
 def _check_store(args: argparse.Namespace) -> int:
@@ -368,6 +411,20 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.set_defaults(func=_datadir_ls)
+
+    store = sub.add_parser("store", help="what the store holds, and where it came from")
+    store_sub = store.add_subparsers(dest="store_command", required=True)
+    sources = store_sub.add_parser(
+        "sources", parents=[common],
+        help="where each stored series' candles came from (exchange endpoints, files, API)",
+    )  # fmt: skip
+    sources.set_defaults(func=_store_sources)
+    forget = store_sub.add_parser(
+        "forget", parents=[common],
+        help="remove series and everything stored of them (run with the server stopped)",
+    )  # fmt: skip
+    forget.add_argument("--series", nargs="+", required=True, metavar="ID")
+    forget.set_defaults(func=_store_forget)
 
     check = sub.add_parser(
         "check-store", parents=[common],

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -367,6 +368,20 @@ class Settings(BaseSettings):
         found = self._venues.get(group.venue)
         return found if isinstance(found, group) else group()
 
+    def venue_identity(self, name: str) -> str:
+        """Which exchange a venue's candles come from, as the store records it: the demo's,
+        or the venue at its REST endpoints (any loopback host is one local exchange: a
+        local exchange's port differs from run to run, and it is never the real one)."""
+        if self.demo:
+            return f"{name}: the demo's local exchange"
+        group = self._venues.get(name) or _VENUE_SETTINGS[name]()
+        urls = {
+            _endpoint(v)
+            for k, v in group.model_dump().items()
+            if k.endswith("rest_url") and isinstance(v, str)
+        }
+        return f"{name} at {', '.join(sorted(urls))}"
+
     @model_validator(mode="before")
     @classmethod
     def _into_groups(cls, data: Any) -> Any:
@@ -465,3 +480,12 @@ class Settings(BaseSettings):
         if value is not None and not (value.isascii() and value.isprintable()):
             raise ValueError("must be printable ASCII")
         return value
+
+
+def _endpoint(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return "a local exchange"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"

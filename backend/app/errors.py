@@ -87,6 +87,14 @@ class UnknownSymbol(ExchangeError, ClientError):
     status = 404
 
 
+class ProvenanceConflict(ClientError):
+    """The series' stored candles came from another exchange endpoint than the one this
+    server follows (the demo's, a local one): the two are not served as one series."""
+
+    code = "provenance_conflict"
+    status = 409
+
+
 class UnknownBot(ClientError):
     """No bot of that name is configured (`TRADE_CANVAS_BOTS`)."""
 

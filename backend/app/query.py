@@ -34,6 +34,7 @@ from app.exchanges.ports import KlineWindow
 from app.exchanges.registry import VenueRegistry
 from app.history.source import HistorySource
 from app.hub.forming import FormingCandle, FormingCandles
+from app.hub.provenance import Provenance
 from app.hub.writer import CandleWriter
 from app.ingest.guard import KlineGuard
 from app.ingest.port import IngestPort
@@ -93,11 +94,13 @@ class CandleQuery:
         options: QueryOptions,
         fill: Fill | None = None,
         fetch_forming: FetchForming | None = None,
+        provenance: Provenance | None = None,
     ) -> None:
         """`fill` fetches and stores what a window lacks, `fetch_forming` asks a venue for the
         candle forming now (in a cluster, both are asked of the leader); default: this
         query's own `fill` and the venues."""
         self._store = store
+        self._provenance = provenance
         self._admission = admission
         self._history = history
         self._forming = forming
@@ -366,6 +369,8 @@ class CandleQuery:
         """Fetch the venue's closed candles in `(after, until]` and store them; returns
         the venue's first candle time when this found where its history starts."""
         key = str(series)
+        if self._provenance is not None:
+            await self._provenance.claim(series)
         tf = timeframe_seconds(series.timeframe)
         guard = self._guards.get(series.exchange)
         stats = await self._store.stats(key)

@@ -46,6 +46,7 @@ from app.history.writethrough import DatadirWriteThrough
 from app.hub import CandleWriter, Fanout, NoBus, SeriesLocks, Subscriptions
 from app.hub.bus import Bus, Buses
 from app.hub.forming import FormingCandles
+from app.hub.provenance import Provenance
 from app.hub.registry import SeriesRegistry
 from app.hub.taps import Taps
 from app.hub.writer import Corrections
@@ -113,6 +114,8 @@ class Services:
     bots: BotBoard
     # Fills the store's holes from the venues (a process that writes, live ingest on).
     healer: HoleHealer | None = None
+    # Where each series' candles came from; series filled from another endpoint.
+    provenance: Provenance | None = None
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -281,6 +284,8 @@ async def start_services(
         read_threads=settings.db.read_threads, pool_size=settings.store.pool_size,
     )  # fmt: skip
     await store.open()
+    provenance = Provenance(store, settings.venue_identity)
+    await provenance.load()
     # Lazy: no ccxt client exists until the first request that needs one.
     venues = build_venues(settings, clock, metrics)
     cluster: ClusterNode | None = None
@@ -319,12 +324,15 @@ async def start_services(
                                ingest_metrics.frames_rejected)
             for v in venues.values()
         }  # fmt: skip
-        healer = None
-        if cluster is None and settings.live_ingest:
-            healer = HoleHealer(
-                store, venues, writer, guards, clock,
+
+        def healer_of() -> HoleHealer:
+            return HoleHealer(
+                store, venues, writer, guards, clock, provenance,
                 every_s=settings.live.heal_every_s, retry_s=settings.live.heal_retry_s,
             )  # fmt: skip
+
+        # It writes: the one process's, or in a cluster the leader's while it leads.
+        healer = healer_of() if cluster is None and settings.live_ingest else None
 
         def supervisor_of(
             notify: Callable[[str, str, str], None], history: HistorySource | None
@@ -345,6 +353,7 @@ async def start_services(
                     max_skew_s=settings.live.clock_skew_s,
                     every_s=settings.live.clock_check_s,
                 ),
+                provenance=provenance,
             )
 
         supervisor: IngestSupervisor | None = None
@@ -373,6 +382,7 @@ async def start_services(
             live_ingest=settings.live_ingest,
             datadir_write_error=write_through.failing if write_through else lambda _: None,
             venue_lacks=healer.venue_lacks if healer else lambda _: 0,
+            provenance=provenance,
         )  # fmt: skip
         if supervisor is not None:
             await supervisor.start()
@@ -401,6 +411,7 @@ async def start_services(
         per_client_per_min=settings.work.requests_per_min,
         per_client_burst=settings.work.requests_burst,
         clock=clock,
+        provenance=provenance,
     )
     work = None
     if cluster is not None:
@@ -412,7 +423,7 @@ async def start_services(
         store, admission, history, forming, writer=writer, venues=venues, ingest=ingest,
         fill=None if work is None else work.fill,
         fetch_forming=None if work is None else work.forming,
-        guards=guards, clock=clock,
+        guards=guards, clock=clock, provenance=provenance,
         options=QueryOptions(close_wait_s=settings.live.close_grace_s),
     )  # fmt: skip
     facade_metrics = FacadeMetrics(metrics)
@@ -435,8 +446,9 @@ async def start_services(
         if isinstance(history, LeaderHistory):
             handlers.update(history.handlers())
         lead = _leader_parts(
-            cluster, settings, supervisor_of, leader_history, handlers, ingest_metrics, clock
-        )
+            cluster, settings, supervisor_of, leader_history, handlers, ingest_metrics, clock,
+            healer_of if settings.live_ingest else None,
+        )  # fmt: skip
         cluster.compete(settings, store, lead, clock)
     return Services(
         settings,
@@ -469,6 +481,7 @@ async def start_services(
             max_open_trades=settings.bot.max_open_trades,
         ),
         healer,
+        provenance,
     )  # fmt: skip
 
 
@@ -482,6 +495,7 @@ def _leader_parts(
     handlers: Mapping[str, Handler],
     ingest_metrics: IngestMetrics,
     clock: Clock,
+    healer_of: Callable[[], HoleHealer] | None,
 ) -> Lead:
     """What runs while this process leads: a supervisor of its own holding what the
     cluster asks for, its history imports, and the work other processes ask of it (`LeaderWork`)."""
@@ -506,10 +520,15 @@ def _leader_parts(
             follower.start()
         board.start()
         answers.start()
+        healer = healer_of() if healer_of is not None else None
+        if healer is not None:
+            healer.start()
         leading[:] = [supervisor]
 
         async def stop() -> None:
             leading.clear()
+            if healer is not None:
+                await healer.stop()
             await answers.stop()
             if follower is not None:
                 await follower.stop()

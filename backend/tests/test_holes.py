@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.series import next_candle_time
-from app.store.holes import Hole, after_write, holes_between, missing
+from app.store.holes import Hole, after_insert, after_write, holes_between, missing
 
 T0 = 1_700_006_400  # 2023-11-15 00:00 UTC: a 1d, 1h and 1m open
 MONTH0 = 1_698_796_800  # 2023-11-01
@@ -30,9 +30,10 @@ def kept_by_writes(batches: list[list[int]], timeframe: str) -> set[Hole]:
         lo, hi = min(batch), max(batch)
         # What an engine reads: its holes overlapping the batch's range.
         touched = [h for h in holes if h[1] > lo and h[0] < hi]
-        change = after_write(
-            fresh, min(stored, default=None), max(stored, default=None), touched, timeframe
-        )
+        first, head = min(stored, default=None), max(stored, default=None)
+        # As the engines call it: told the fresh times' count and span.
+        change = after_insert(fresh, len(fresh), fresh[0], fresh[-1], first, head, touched,
+                              timeframe)  # fmt: skip
         holes -= set(change.removed)
         holes |= set(change.added)
         stored |= set(fresh)

@@ -88,6 +88,7 @@ async def test_a_store_written_before_has_its_holes_found_at_open(
     if isinstance(store, SqliteCandleStore):
         conn = sqlite3.connect(tmp_path / "candles.sqlite")
         conn.execute("DROP TABLE holes")
+        conn.execute("DROP TABLE series_sources")
         conn.execute("PRAGMA user_version = 4")
         conn.commit()
         conn.close()
@@ -95,6 +96,7 @@ async def test_a_store_written_before_has_its_holes_found_at_open(
         assert isinstance(store, PostgresCandleStore)
         conn = await asyncpg.connect(store.dsn)
         await conn.execute("DROP TABLE holes")
+        await conn.execute("DROP TABLE series_sources")
         await conn.execute("UPDATE tc_schema SET version = 3")
         await conn.close()
     again = build(engine, request, tmp_path)

@@ -34,6 +34,8 @@ export function feedLabel(status: SeriesStatus, newestClose: number | null, nowM
       return { text: `live ingest off · ${newest}`, detail: reason };
     case "history_only":
       return { text: `history only · ${newest}`, detail: reason };
+    case "conflict":
+      return { text: "not served: its stored candles came from another exchange endpoint", detail: reason };
   }
 }
 

@@ -26,7 +26,8 @@ export interface SeriesStatus {
     | "download_failed"
     | "history_failed"
     | "live_off"
-    | "history_only";
+    | "history_only"
+    | "conflict";
   readonly reason: string | null;
   readonly head_time: number | null;
   /** Ranges of candles the store lacks between its first and its head. */

@@ -44,6 +44,8 @@ async def ready(
     degraded.extend(ingest.clock_problems())
     if services.write_through is not None:
         degraded.extend(services.write_through.problems())
+    if services.provenance is not None:
+        degraded.extend(services.provenance.problems())
     failing = ingest.failing_whitelist()
     if failing:
         # Reads are served; what the whitelist promises live is not.

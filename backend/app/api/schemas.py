@@ -51,7 +51,8 @@ class SeriesStatus(BaseModel):
         "set up; retrying: the venue cannot be reached (reason says why); unavailable: the "
         "venue does not list it; download_failed / history_failed: no usable history file "
         "(reason says why); live_off: live ingest is switched off; history_only: not "
-        "followed live now",
+        "followed live now; conflict: its stored candles came from another endpoint of its "
+        "venue (the demo's, a local one) and are not served (reason says the way out)",
     )
     reason: str | None = Field(None, description="why, in words")
     head_time: int | None = Field(None, description="the newest stored closed candle")

@@ -427,6 +427,8 @@ class HistoryBootstrapper:
         if not total and progress != done:
             await self._store.set_import_progress(key, done)
         state.rows_imported = held + imported
+        if imported and state.file is not None:
+            await self._store.note_source(key, "datadir", state.file)
         state.status = "imported"
         await self._notify()
         if imported:

@@ -14,6 +14,7 @@ from typing import Any
 from app.exchanges.registry import VenueRegistry
 from app.history.datadir import Datadirs, list_datadirs
 from app.history.source import HistorySource
+from app.hub.provenance import Provenance
 from app.hub.status import series_status
 from app.ingest.port import IngestPort
 from app.series import (
@@ -43,6 +44,7 @@ class SeriesRegistry:
         live_ingest: bool,
         datadir_write_error: Callable[[str], str | None],
         venue_lacks: Callable[[str], int],
+        provenance: Provenance,
     ) -> None:
         self._store = store
         self._venues = venues
@@ -51,6 +53,7 @@ class SeriesRegistry:
         self._datadirs = datadirs
         self._datadir_write_error = datadir_write_error
         self._venue_lacks = venue_lacks
+        self._provenance = provenance
         self._whitelist = list(whitelist)
         self._live_ingest = live_ingest
 
@@ -108,6 +111,10 @@ class SeriesRegistry:
         history: dict[str, Any] | None,
         holes: int = 0,
     ) -> dict[str, Any]:
+        conflict = self._provenance.problem(series_id)
+        if conflict is not None:
+            return {"state": "conflict", "reason": conflict, "head_time": head_time,
+                    "hole_count": holes}  # fmt: skip
         return series_status(
             feed=self._ingest.feed_status(series_id),
             history=history,

@@ -23,6 +23,7 @@ State = Literal[
     "history_failed",  # the datadir file cannot be read
     "live_off",  # live ingest is switched off: what is stored is all there is
     "history_only",  # not followed live now (nobody asks for it)
+    "conflict",  # its stored candles came from another endpoint of its venue: not served
 ]
 
 

@@ -49,6 +49,8 @@ class CandleWriter:
             result = await self._store.upsert_many(series_id, candles)
             if result.written:
                 self._bus.closed(series_id, sorted(result.written), result.head_before)
+        if result.inserted or result.updated:
+            await self._store.note_source(series_id, "ingest_api", "an operator's correction")
         return result
 
     async def commit_closed(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:

@@ -17,9 +17,16 @@ import logging
 from collections.abc import Mapping
 
 from app.clock import Clock
-from app.errors import ExchangeError, TradeCanvasError, UnknownSymbol, UpstreamRateLimited
+from app.errors import (
+    ExchangeError,
+    ProvenanceConflict,
+    TradeCanvasError,
+    UnknownSymbol,
+    UpstreamRateLimited,
+)
 from app.exchanges.budget import HISTORY, on_behalf_of
 from app.exchanges.registry import VenueRegistry
+from app.hub.provenance import Provenance
 from app.hub.writer import CandleWriter
 from app.ingest.guard import KlineGuard
 from app.series import SeriesId, parse_series_id
@@ -38,11 +45,13 @@ class HoleHealer:
         writer: CandleWriter,
         guards: Mapping[str, KlineGuard],
         clock: Clock,
+        provenance: Provenance,
         *,
         every_s: float,
         retry_s: float,
     ) -> None:
         self._store = store
+        self._provenance = provenance
         self._venues = venues
         self._writer = writer
         self._guards = guards
@@ -107,7 +116,7 @@ class HoleHealer:
             except UpstreamRateLimited as e:
                 log.info("healing %s paused: %s", key, e)
                 return stored
-            except UnknownSymbol as e:  # delisted: asked again after `retry_s`
+            except (UnknownSymbol, ProvenanceConflict) as e:  # asked again after `retry_s`
                 lacks.update(dict.fromkeys(holes, now + self._retry_s))
                 log.info("cannot heal %s: %s", key, e)
                 return stored
@@ -124,6 +133,7 @@ class HoleHealer:
 
     async def _heal_hole(self, series: SeriesId, hole: Hole) -> int:
         key = str(series)
+        await self._provenance.claim(series)
         after, before = hole
         guard = self._guards.get(series.exchange)
         stored = 0

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.clock import SYSTEM_CLOCK, Clock
-from app.errors import CapacityExceeded, UnknownSymbol
+from app.errors import CapacityExceeded, ProvenanceConflict, UnknownSymbol
 from app.history.source import HistorySource
+from app.hub.provenance import Provenance
 from app.ingest.clock_watch import ClockWatch
 from app.ingest.failures import FailureLog
 from app.ingest.live import LiveIngestor
@@ -71,6 +72,7 @@ class IngestSupervisor:
         retry_max_s: float = 60.0,
         clock: Clock = SYSTEM_CLOCK,
         clock_watch: ClockWatch | None = None,
+        provenance: Provenance | None = None,
     ) -> None:
         self._whitelist = list(dict.fromkeys(whitelist))
         self._max_jobs = max_jobs
@@ -94,6 +96,7 @@ class IngestSupervisor:
         self._running = False
         self._failures = FailureLog(log, "series", clock)
         self._clock_watch = clock_watch
+        self._provenance = provenance
 
     @property
     def running(self) -> bool:
@@ -266,15 +269,17 @@ class IngestSupervisor:
                     job.state = "history-only"  # live ingest is switched off
                     return
                 job.state = "subscribing"
+                if self._provenance is not None:
+                    await self._provenance.claim(job.series)
                 await ingestor.add(job.series)
                 job.state, job.last_error = "live", None
                 self._failures.recovered(str(job.series))
                 return
-            except UnknownSymbol as e:
-                job.state, job.last_error, job.error_code = "failed", str(e), "unknown_symbol"
+            except (UnknownSymbol, ProvenanceConflict) as e:
+                job.state, job.last_error, job.error_code = "failed", str(e), e.code
                 log.warning("not going live with %s: %s", job.series, e)
                 if self._notify is not None:
-                    self._notify(str(job.series), "unknown_symbol", f"no live data: {e}")
+                    self._notify(str(job.series), e.code, f"no live data: {e}")
                 return
             except asyncio.CancelledError:
                 raise

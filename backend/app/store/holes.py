@@ -64,6 +64,27 @@ def holes_between(times: Sequence[int] | np.ndarray, timeframe: str) -> list[Hol
     return found
 
 
+def after_insert(
+    fresh: Iterable[int],
+    count: int,
+    lo: int,
+    hi: int,
+    first: int | None,
+    head: int | None,
+    touched: Iterable[Hole],
+    timeframe: str,
+) -> HoleChange:
+    """`after_write`, told how many distinct times `fresh` holds and its span: a run with no
+    gap outside the stored range (an import's batch, live closes) is decided from its ends,
+    without reading its times (a write of 100,000 candles would pay 40 ms for that)."""
+    outside = first is None or head is None or hi < first or lo > head
+    if outside and timeframe != MONTH and hi - lo == (count - 1) * timeframe_seconds(timeframe):
+        edges = [(head, lo)] if head is not None and lo > head else []
+        edges += [(hi, first)] if first is not None and hi < first else []
+        return HoleChange((), tuple(h for h in edges if is_hole(h, timeframe)))
+    return after_write(fresh, first, head, touched, timeframe)
+
+
 def after_write(
     fresh: Iterable[int],
     first: int | None,

@@ -26,6 +26,16 @@ class SeriesStats:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesSource:
+    """Where some of a series' candles came from: `kind` `venue` (its identity the venue
+    and the endpoints it was reached at), `datadir` (the file's path) or `ingest_api`."""
+
+    kind: str
+    identity: str
+    since: int  # when first recorded (epoch s)
+
+
+@dataclass(frozen=True, slots=True)
 class CandlePage:
     """Candles of one read and the series' head then. `version` names exactly this
     answer: the same request while the series has not been written since, so whoever
@@ -159,6 +169,15 @@ class CandleStore(Protocol):
         """Series whose datadir import was cut short (to resume at start)."""
 
     async def list_series(self) -> list[SeriesStats]: ...
+
+    async def note_source(self, series_id: str, kind: str, identity: str) -> None:
+        """Record that candles of the series came from `kind` `identity` (once)."""
+
+    async def sources(self) -> dict[str, list[SeriesSource]]:
+        """Where each series' candles came from, by series, oldest first."""
+
+    async def forget(self, series_id: str) -> int:
+        """Remove the series and everything stored of it; the candles removed."""
 
     async def holes(self, series_id: str) -> list[Hole]:
         """The series' holes, oldest first: `(after, before)`, the stored candles around

@@ -84,6 +84,18 @@ MIGRATIONS: Final[tuple[tuple[Migration, ...], ...]] = (
     )""",
         lambda conn: _find_holes(conn),
     ),
+    (
+        # Where each series' candles came from (`store.sources`): a store filled from one
+        # exchange endpoint is never served as another's.
+        """
+    CREATE TABLE series_sources (
+        series_key bigint NOT NULL,
+        kind       text NOT NULL,
+        identity   text NOT NULL,
+        since      bigint NOT NULL,
+        PRIMARY KEY (series_key, kind, identity)
+    )""",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 # Servers starting at once migrate one at a time.

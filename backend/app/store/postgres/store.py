@@ -20,12 +20,13 @@ from app.candle import CandleRow, ExtrasByTime, KlineExtras, first_of_each_time
 from app.errors import Fenced, StoreError
 from app.metrics import Metrics
 from app.redact import safe_url, without_secrets
-from app.store.holes import Hole, after_write
+from app.store.holes import Hole, after_insert
 from app.store.ports import (
     CandlePage,
     CandleStore,
     Conflict,
     ImportProgress,
+    SeriesSource,
     SeriesStats,
     UpsertResult,
 )
@@ -480,6 +481,49 @@ class PostgresCandleStore(CandleStore):
         )
         return SeriesStats(*row) if row else None
 
+    async def note_source(self, series_id: str, kind: str, identity: str) -> None:
+        await self._execute(
+            "note where it came from",
+            "WITH s AS (INSERT INTO series (series_id) VALUES ($1) ON CONFLICT (series_id) "
+            "DO UPDATE SET series_id = excluded.series_id RETURNING series_key) "
+            "INSERT INTO series_sources SELECT series_key, $2, $3, $4 FROM s "
+            "ON CONFLICT DO NOTHING",
+            series_id, kind, identity, int(time.time()),
+        )  # fmt: skip
+
+    async def sources(self) -> dict[str, list[SeriesSource]]:
+        found: dict[str, list[SeriesSource]] = {}
+        for r in await self._fetch(
+            "SELECT s.series_id, o.kind, o.identity, o.since FROM series_sources o "
+            "JOIN series s USING (series_key) ORDER BY s.series_id, o.since"
+        ):
+            found.setdefault(r[0], []).append(SeriesSource(r[1], r[2], r[3]))
+        return found
+
+    async def forget(self, series_id: str) -> int:
+        try:
+            async with self._open_pool().acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(
+                    "SELECT series_key, row_count FROM series WHERE series_id = $1 FOR UPDATE",
+                    series_id,
+                )
+                if row is None:
+                    return 0
+                for table in ("candles", "kline_extras", "holes", "history_imports",
+                              "series_sources", "series"):  # fmt: skip
+                    await conn.execute(f"DELETE FROM {table} WHERE series_key = $1", row[0])
+        except _DB_ERRORS as e:
+            self._note_reach(e)
+            raise StoreError(f"forgetting {series_id} failed: {e}") from e
+        return int(row[1])
+
+    async def _execute(self, what: str, query: str, *args: Any) -> None:
+        try:
+            await self._open_pool().execute(query, *args)
+        except _DB_ERRORS as e:
+            self._note_reach(e)
+            raise StoreError(f"cannot {what}: {e}") from e
+
     async def holes(self, series_id: str) -> list[Hole]:
         rows = await self._fetch(
             "SELECT h.after_time, h.before_time FROM holes h JOIN series s USING (series_key) "
@@ -540,6 +584,7 @@ async def _note_holes(
     """Keep the series' holes as `fresh` (newly stored) joins what was stored from `first`
     to `head`: only the holes it falls into are read, and only when it falls inside."""
     lo, hi = min(fresh), max(fresh)
+    timeframe = series_id.rsplit(":", 1)[-1]
     touched: list[Hole] = []
     if first is not None and head is not None and lo < head and hi > first:
         rows = await conn.fetch(
@@ -548,7 +593,7 @@ async def _note_holes(
             key, lo, hi,
         )  # fmt: skip
         touched = [(r[0], r[1]) for r in rows]
-    change = after_write(fresh, first, head, touched, series_id.rsplit(":", 1)[-1])
+    change = after_insert(fresh, len(fresh), lo, hi, first, head, touched, timeframe)
     if change.removed:
         await conn.execute(
             "DELETE FROM holes WHERE series_key = $1 AND after_time = ANY($2::bigint[])",

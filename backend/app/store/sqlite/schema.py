@@ -80,6 +80,18 @@ MIGRATIONS: Final[tuple[tuple[Migration, ...], ...]] = (
     ) WITHOUT ROWID""",
         lambda conn: _find_holes(conn),
     ),
+    (
+        # Where each series' candles came from (`store.sources`): a store filled from one
+        # exchange endpoint is never served as another's.
+        """
+    CREATE TABLE series_sources (
+        series_key INTEGER NOT NULL,
+        kind       TEXT NOT NULL,
+        identity   TEXT NOT NULL,
+        since      INTEGER NOT NULL,
+        PRIMARY KEY (series_key, kind, identity)
+    ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -25,12 +25,13 @@ from app.errors import StoreError
 from app.lru import CostBoundedLru
 from app.metrics import Metrics
 from app.single_flight import SingleFlight
-from app.store.holes import Hole, after_write
+from app.store.holes import Hole, after_insert
 from app.store.ports import (
     CandlePage,
     CandleStore,
     Conflict,
     ImportProgress,
+    SeriesSource,
     SeriesStats,
     UpsertResult,
 )
@@ -44,6 +45,10 @@ _COLUMNS = "candle_time, open, high, low, close, volume"
 # SQLITE_CORRUPT and SQLITE_NOTADB (primary codes; extended ones carry them in the low byte).
 _CORRUPTION_CODES = frozenset({11, 26})
 _KEY_OF = "(SELECT series_key FROM series WHERE series_id = ?)"
+# Every table keyed by series, the series itself last.
+_OF_A_SERIES = (
+    "candles", "kline_extras", "holes", "history_imports", "series_sources", "series",
+)  # fmt: skip
 
 
 class SqliteCandleStore(CandleStore):
@@ -322,7 +327,9 @@ class SqliteCandleStore(CandleStore):
         changed = conn.total_changes - changes
         inserted = len(fresh)
         head = self._extend_series(conn, key, inserted, lo, hi)
-        self._note_holes(conn, key, series_id, fresh, first, head_before, lo, hi)
+        if fresh:
+            self._note_holes(conn, key, series_id, fresh, inserted, first, head_before,
+                             min(fresh), max(fresh))  # fmt: skip
         written = candles if changed else ()
         return UpsertResult(series_id, inserted, changed - inserted, head, written,
                             head_before=head_before)  # fmt: skip
@@ -370,8 +377,8 @@ class SqliteCandleStore(CandleStore):
         if inserted:
             fresh_lo, fresh_hi = min(c[0] for c in fresh), max(c[0] for c in fresh)
             head = self._extend_series(conn, key, inserted, fresh_lo, fresh_hi)
-            self._note_holes(conn, key, series_id, (c[0] for c in fresh), first, head_before,
-                             fresh_lo, fresh_hi)  # fmt: skip
+            self._note_holes(conn, key, series_id, (c[0] for c in fresh), inserted, first,
+                             head_before, fresh_lo, fresh_hi)  # fmt: skip
         if inserted != len(fresh):  # duplicates within the batch: the first of each stayed
             fresh = first_of_each_time(fresh)
         return UpsertResult(series_id, inserted, 0, head, fresh, tuple(conflicts), head_before)
@@ -440,13 +447,15 @@ class SqliteCandleStore(CandleStore):
         key: int,
         series_id: str,
         fresh: Iterable[int],
+        count: int,
         first: int | None,
         head: int | None,
         lo: int,
         hi: int,
     ) -> None:
-        """Keep the series' holes as `fresh` (newly stored, between `lo` and `hi`) joins
-        what was stored from `first` to `head`: only the holes it falls into are read."""
+        """Keep the series' holes as `fresh` (`count` times newly stored, between `lo` and
+        `hi`) joins what was stored from `first` to `head`: only the holes it falls into
+        are read."""
         touched: list[Hole] = []
         if first is not None and head is not None and lo < head and hi > first:
             touched = conn.execute(
@@ -454,7 +463,8 @@ class SqliteCandleStore(CandleStore):
                 "WHERE series_key = ? AND before_time > ? AND after_time < ?",
                 (key, lo, hi),
             ).fetchall()
-        change = after_write(fresh, first, head, touched, series_id.rsplit(":", 1)[-1])
+        timeframe = series_id.rsplit(":", 1)[-1]
+        change = after_insert(fresh, count, lo, hi, first, head, touched, timeframe)
         if change.removed:
             conn.executemany(
                 f"DELETE FROM holes WHERE series_key = {key:d} AND after_time = ?",
@@ -639,6 +649,71 @@ class SqliteCandleStore(CandleStore):
             return [SeriesStats(*row) for row in rows]
 
         return await self._on_reader(read)
+
+    async def note_source(self, series_id: str, kind: str, identity: str) -> None:
+        def write() -> None:
+            conn = self._write_conn
+            if conn is None:
+                raise StoreError("candle store is closed")
+            new_keys: dict[str, int] = {}
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    key = self._series_key(conn, series_id, new_keys)
+                    conn.execute(
+                        "INSERT INTO series_sources VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (key, kind, identity, int(time.time())),
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+            except sqlite3.Error as e:
+                self._write_failed(e)
+                raise StoreError(f"recording where {series_id} came from failed: {e}") from e
+            self._series_keys.update(new_keys)
+
+        await self._on_writer(write)
+
+    async def sources(self) -> dict[str, list[SeriesSource]]:
+        def read(conn: sqlite3.Connection) -> dict[str, list[SeriesSource]]:
+            found: dict[str, list[SeriesSource]] = {}
+            for series_id, kind, identity, since in conn.execute(
+                "SELECT s.series_id, o.kind, o.identity, o.since FROM series_sources o "
+                "JOIN series s USING (series_key) ORDER BY s.series_id, o.since"
+            ):
+                found.setdefault(series_id, []).append(SeriesSource(kind, identity, since))
+            return found
+
+        return await self._on_reader(read)
+
+    async def forget(self, series_id: str) -> int:
+        def write() -> int:
+            conn = self._write_conn
+            if conn is None:
+                raise StoreError("candle store is closed")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = conn.execute(
+                        "SELECT series_key, row_count FROM series WHERE series_id = ?",
+                        (series_id,),
+                    ).fetchone()
+                    if row is not None:
+                        for table in _OF_A_SERIES:
+                            conn.execute(f"DELETE FROM {table} WHERE series_key = ?", (row[0],))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+            except sqlite3.Error as e:
+                self._write_failed(e)
+                raise StoreError(f"forgetting {series_id} failed: {e}") from e
+            self._series_keys.pop(series_id, None)
+            self._generations[series_id] = self._generations.get(series_id, 0) + 1
+            return 0 if row is None else int(row[1])
+
+        return await self._on_writer(write)
 
     async def holes(self, series_id: str) -> list[Hole]:
         def read(conn: sqlite3.Connection) -> list[Hole]:
