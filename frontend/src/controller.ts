@@ -3,7 +3,7 @@ import { CandleBook, type BookChange } from "./candleBook";
 import type { MarketSocket } from "./marketSocket";
 import { applyServerMessage } from "./streamReducer";
 import { emptyMessage } from "./feedStatus";
-import type { SeriesStatus, ServerMessage } from "./types";
+import type { Hole, SeriesStatus, ServerMessage } from "./types";
 
 /**
  * The data side of one open series: the first page over HTTP, the stream after it, gap
@@ -122,8 +122,12 @@ export class MarketController {
       return; // the next refresh asks again; the socket badge says whether we answer
     }
     if (seriesId !== this.seriesId) return;
+    const healed = healedHoles(this.status, status);
     this.status = status;
     this.surface.status(status);
+    // The server filled a hole the chart holds both sides of: read its candles in.
+    const first = this.book.firstTime;
+    for (const hole of healed) if (first !== null && first < hole.from) void this.fill(hole.from - 1);
     if (this.problem?.code === "empty") this.showEmpty();
   }
 
@@ -252,4 +256,10 @@ function problemFromStream(
     default:
       return { code: problem.code, message: problem.message, blocking: false };
   }
+}
+
+/** The holes `before` listed that `now` no longer lists as they were (filled, or smaller). */
+export function healedHoles(before: SeriesStatus | null, now: SeriesStatus): Hole[] {
+  const listed = new Set((now.holes ?? []).map((h) => `${h.from}-${h.to}`));
+  return (before?.holes ?? []).filter((h) => !listed.has(`${h.from}-${h.to}`));
 }
