@@ -21,9 +21,8 @@ from app.store import CandleStore
 
 log = logging.getLogger(__name__)
 
-VENUE: str = "venue"
-DATADIR: str = "datadir"
-INGEST_API: str = "ingest_api"
+# The kind of source a venue's fetches are recorded as (beside `datadir`, `ingest_api`).
+VENUE = "venue"
 
 
 class Provenance:
@@ -64,10 +63,6 @@ class Provenance:
         await self._store.note_source(key, VENUE, ours)
         self._claimed.add(key)
 
-    async def note(self, series_id: str, kind: str, identity: str) -> None:
-        """Candles of the series came from a datadir file or the ingest API."""
-        await self._store.note_source(series_id, kind, identity)
-
     def problem(self, series_id: str) -> str | None:
         other = self._conflicts.get(series_id)
         if other is None:
@@ -81,10 +76,6 @@ class Provenance:
         first = min(self._conflicts)
         more = f" and {len(self._conflicts) - 1} more" if len(self._conflicts) > 1 else ""
         return [f"{len(self._conflicts)} series not served: {self.problem(first)}{more}"]
-
-    def forgotten(self, series_id: str) -> None:
-        self._conflicts.pop(series_id, None)
-        self._claimed.discard(series_id)
 
     @staticmethod
     def _why(series_id: str, other: str, ours: str) -> str:

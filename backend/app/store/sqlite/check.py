@@ -11,9 +11,9 @@ from functools import partial
 from pathlib import Path
 from typing import Final
 
-from app.errors import StoreError, TradeCanvasError
-from app.store.holes import is_hole, max_step, missing
-from app.store.sqlite.schema import connect
+from app.errors import StoreError
+from app.store.holes import missing
+from app.store.sqlite.schema import connect, walk_holes
 
 # Candles read per query while scanning a series: progress moves, memory stays flat.
 CHUNK: Final = 100_000
@@ -106,17 +106,7 @@ def _check_holes(conn: sqlite3.Connection, problems: list[str]) -> dict[str, tup
         series = conn.execute("SELECT series_key, series_id FROM series ORDER BY series_id")
         for key, series_id in series.fetchall():
             timeframe = series_id.rsplit(":", 1)[-1]
-            try:
-                step = max_step(timeframe)
-            except TradeCanvasError:
-                continue
-            pairs = conn.execute(
-                "SELECT prev, candle_time FROM (SELECT candle_time, "
-                "lag(candle_time) OVER (ORDER BY candle_time) AS prev FROM candles "
-                "WHERE series_key = ?) WHERE candle_time - prev > ? ORDER BY prev",
-                (key, step),
-            ).fetchall()
-            found = [(int(a), int(b)) for a, b in pairs if is_hole((a, b), timeframe)]
+            found = walk_holes(conn, key, timeframe)
             kept = conn.execute(
                 "SELECT after_time, before_time FROM holes WHERE series_key = ? "
                 "ORDER BY after_time",

@@ -8,7 +8,7 @@ from typing import Final
 from urllib.parse import quote
 
 from app.errors import TradeCanvasError
-from app.store.holes import is_hole, max_step
+from app.store.holes import Hole, is_hole, max_step
 
 # Entry i holds the statements that migrate from version i to i + 1; append, never edit.
 # An integer series key keeps the clustered primary key small, and WITHOUT ROWID stores each
@@ -146,16 +146,21 @@ def _find_holes(conn: sqlite3.Connection) -> None:
     """Record the holes of every stored series (once, when the table is made)."""
     series = conn.execute("SELECT series_key, series_id FROM series WHERE row_count > 1")
     for key, series_id in series.fetchall():
-        timeframe = series_id.rsplit(":", 1)[-1]
-        try:
-            step = max_step(timeframe)
-        except TradeCanvasError:
-            continue  # not a series this server names: nothing to heal it from
-        pairs = conn.execute(
-            "SELECT prev, candle_time FROM (SELECT candle_time, "
-            "lag(candle_time) OVER (ORDER BY candle_time) AS prev FROM candles "
-            "WHERE series_key = ?) WHERE candle_time - prev > ?",
-            (key, step),
-        ).fetchall()
-        found = [p for p in pairs if is_hole(p, timeframe)]
+        found = walk_holes(conn, key, series_id.rsplit(":", 1)[-1])
         conn.executemany(f"INSERT INTO holes VALUES ({key:d}, ?, ?)", found)
+
+
+def walk_holes(conn: sqlite3.Connection, key: int, timeframe: str) -> list[Hole]:
+    """A series' holes as its candles show them, oldest first (read by walking them all);
+    none for a timeframe this server does not name (nothing to heal it from)."""
+    try:
+        step = max_step(timeframe)
+    except TradeCanvasError:
+        return []
+    pairs = conn.execute(
+        "SELECT prev, candle_time FROM (SELECT candle_time, "
+        "lag(candle_time) OVER (ORDER BY candle_time) AS prev FROM candles "
+        "WHERE series_key = ?) WHERE candle_time - prev > ? ORDER BY prev",
+        (key, step),
+    ).fetchall()
+    return [(int(a), int(b)) for a, b in pairs if is_hole((a, b), timeframe)]

@@ -651,29 +651,18 @@ class SqliteCandleStore(CandleStore):
         return await self._on_reader(read)
 
     async def note_source(self, series_id: str, kind: str, identity: str) -> None:
-        def write() -> None:
-            conn = self._write_conn
-            if conn is None:
-                raise StoreError("candle store is closed")
-            new_keys: dict[str, int] = {}
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    key = self._series_key(conn, series_id, new_keys)
-                    conn.execute(
-                        "INSERT INTO series_sources VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (key, kind, identity, int(time.time())),
-                    )
-                    conn.execute("COMMIT")
-                except BaseException:
-                    self._rollback(conn)
-                    raise
-            except sqlite3.Error as e:
-                self._write_failed(e)
-                raise StoreError(f"recording where {series_id} came from failed: {e}") from e
-            self._series_keys.update(new_keys)
+        new_keys: dict[str, int] = {}
 
-        await self._on_writer(write)
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO series_sources VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (self._series_key(conn, series_id, new_keys), kind, identity, int(time.time())),
+            )
+
+        await self._on_writer(
+            lambda: self._transaction(write, f"recording where {series_id} came from")
+        )
+        self._series_keys.update(new_keys)
 
     async def sources(self) -> dict[str, list[SeriesSource]]:
         def read(conn: sqlite3.Connection) -> dict[str, list[SeriesSource]]:
@@ -688,32 +677,38 @@ class SqliteCandleStore(CandleStore):
         return await self._on_reader(read)
 
     async def forget(self, series_id: str) -> int:
-        def write() -> int:
-            conn = self._write_conn
-            if conn is None:
-                raise StoreError("candle store is closed")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    row = conn.execute(
-                        "SELECT series_key, row_count FROM series WHERE series_id = ?",
-                        (series_id,),
-                    ).fetchone()
-                    if row is not None:
-                        for table in _OF_A_SERIES:
-                            conn.execute(f"DELETE FROM {table} WHERE series_key = ?", (row[0],))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    self._rollback(conn)
-                    raise
-            except sqlite3.Error as e:
-                self._write_failed(e)
-                raise StoreError(f"forgetting {series_id} failed: {e}") from e
-            self._series_keys.pop(series_id, None)
-            self._generations[series_id] = self._generations.get(series_id, 0) + 1
-            return 0 if row is None else int(row[1])
+        def write(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT series_key, row_count FROM series WHERE series_id = ?", (series_id,)
+            ).fetchone()
+            if row is None:
+                return 0
+            for table in _OF_A_SERIES:
+                conn.execute(f"DELETE FROM {table} WHERE series_key = ?", (row[0],))
+            return int(row[1])
 
-        return await self._on_writer(write)
+        removed = await self._on_writer(lambda: self._transaction(write, f"forgetting {series_id}"))
+        self._series_keys.pop(series_id, None)
+        self._generations[series_id] = self._generations.get(series_id, 0) + 1
+        return removed
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T], what: str) -> T:
+        """`work` in one write transaction (on the writer thread)."""
+        conn = self._write_conn
+        if conn is None:
+            raise StoreError("candle store is closed")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                raise
+        except sqlite3.Error as e:
+            self._write_failed(e)
+            raise StoreError(f"{what} failed: {e}") from e
+        return done
 
     async def holes(self, series_id: str) -> list[Hole]:
         def read(conn: sqlite3.Connection) -> list[Hole]:
