@@ -81,6 +81,8 @@ class HoleHealer:
                 await self.heal()
             except TradeCanvasError as e:  # the store or a venue now: tried again later
                 log.warning("healing holes: %s (tried again in %g s)", e, self._every_s)
+            except Exception:  # one bad moment must not end the healing
+                log.exception("healing holes failed (tried again in %g s)", self._every_s)
             await self._clock.sleep(self._every_s)
 
     async def heal(self) -> int:
