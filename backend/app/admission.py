@@ -20,7 +20,7 @@ from app.errors import ClientError, MarketListUnavailable, ProvenanceConflict, U
 from app.exchanges.catalog import RETRY_S
 from app.exchanges.registry import VenueRegistry
 from app.history.datadir import Datadirs, series_files
-from app.hub.provenance import Provenance
+from app.ingest.provenance import Provenance
 from app.ratelimit import TokenBucket
 from app.series import SeriesId
 from app.store import CandleStore

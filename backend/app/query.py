@@ -34,10 +34,10 @@ from app.exchanges.ports import KlineWindow
 from app.exchanges.registry import VenueRegistry
 from app.history.source import HistorySource
 from app.hub.forming import FormingCandle, FormingCandles
-from app.hub.provenance import Provenance
 from app.hub.writer import CandleWriter
 from app.ingest.guard import KlineGuard
 from app.ingest.port import IngestPort
+from app.ingest.provenance import Provenance
 from app.lru import CostBoundedLru
 from app.series import SeriesId, align_time, timeframe_seconds
 from app.single_flight import SingleFlight

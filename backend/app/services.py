@@ -46,7 +46,6 @@ from app.history.writethrough import DatadirWriteThrough
 from app.hub import CandleWriter, Fanout, NoBus, SeriesLocks, Subscriptions
 from app.hub.bus import Bus, Buses
 from app.hub.forming import FormingCandles
-from app.hub.provenance import Provenance
 from app.hub.registry import SeriesRegistry
 from app.hub.taps import Taps
 from app.hub.writer import Corrections
@@ -56,6 +55,7 @@ from app.ingest.healer import HoleHealer
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
 from app.ingest.port import IngestPort
+from app.ingest.provenance import Provenance
 from app.ingest.supervisor import FeedKey, IngestSupervisor
 from app.metrics import Metrics
 from app.query import CandleQuery, QueryOptions

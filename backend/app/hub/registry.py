@@ -14,9 +14,9 @@ from typing import Any
 from app.exchanges.registry import VenueRegistry
 from app.history.datadir import Datadirs, list_datadirs
 from app.history.source import HistorySource
-from app.hub.provenance import Provenance
 from app.hub.status import series_status
 from app.ingest.port import IngestPort
+from app.ingest.provenance import Provenance
 from app.series import (
     MONTH,
     SeriesId,

@@ -26,9 +26,9 @@ from app.errors import (
 )
 from app.exchanges.budget import HISTORY, on_behalf_of
 from app.exchanges.registry import VenueRegistry
-from app.hub.provenance import Provenance
-from app.hub.writer import CandleWriter
+from app.history.source import HistoryWriter
 from app.ingest.guard import KlineGuard
+from app.ingest.provenance import Provenance
 from app.series import SeriesId, parse_series_id
 from app.store import CandleStore
 from app.store.holes import Hole
@@ -42,7 +42,7 @@ class HoleHealer:
         self,
         store: CandleStore,
         venues: VenueRegistry,
-        writer: CandleWriter,
+        writer: HistoryWriter,
         guards: Mapping[str, KlineGuard],
         clock: Clock,
         provenance: Provenance,
