@@ -2,7 +2,7 @@
 
 Grouped by concern: the word after `TRADE_CANVAS_` names the group, the rest the setting,
 so `TRADE_CANVAS_WS_MAX_SUBSCRIPTIONS` is `settings.ws.max_subscriptions`. The variable
-names are those documented in the README. Keyword arguments take the same flat names
+names are those documented in docs/configuration.md. Keyword arguments take the same flat names
 (`Settings(ws_max_subscriptions=8)`), or a group's values (`Settings(ws={...})`).
 """
 
@@ -294,7 +294,7 @@ def _venue_group(group: type[VenueSettings], values: dict[str, Any]) -> VenueSet
 
 
 class Settings(BaseSettings):
-    """Every `TRADE_CANVAS_*` setting. See README.md for the meaning of each."""
+    """Every `TRADE_CANVAS_*` setting. See docs/configuration.md for the meaning of each."""
 
     model_config = SettingsConfigDict(
         env_prefix=_PREFIX,

@@ -1,4 +1,5 @@
-"""Settings are grouped by concern, and the variable names stay those the README lists."""
+"""Settings are grouped by concern, and the variable names stay those the configuration
+reference (docs/configuration.md) lists."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ from app.exchanges.binance.settings import BinanceSettings
 from app.exchanges.bybit.settings import BybitSettings
 from app.exchanges.okx.settings import OkxSettings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
-def readme_variables() -> list[str]:
-    text = README.read_text()
-    table = text[text.index("## Configuration") : text.index("## API")]
+def reference_variables() -> list[str]:
     names = []
-    for line in table.splitlines():
+    for line in REFERENCE.read_text().splitlines():
         if line.startswith("| `"):
             first_column = line.split("|")[1]
             names += re.findall(r"`([A-Z0-9_]+)`", first_column)
@@ -39,7 +38,7 @@ def setting_of(variable: str) -> tuple[str, ...] | None:
 
 
 def test_every_documented_variable_is_a_setting() -> None:
-    variables = readme_variables()
+    variables = reference_variables()
     assert len(variables) > 40
     assert [v for v in variables if setting_of(v) is None] == []
 

@@ -31,7 +31,7 @@ from tests.test_facades import ccxt_config, series_of, symbol_of
 
 
 def ws_urls(venue: str, ws_base: str) -> Any:
-    """ccxt's `urls.api.ws` for this server's streams: the README's snippet."""
+    """ccxt's `urls.api.ws` for this server's streams: the snippet in docs/facades.md."""
     if venue == "binance":
         # ccxt turns a USDT-M `…/ws` into `…/market/ws` for klines, as Binance's own.
         return {"spot": f"{ws_base}/binance/ws", "linear": f"{ws_base}/binance/ws"}

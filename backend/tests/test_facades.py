@@ -42,7 +42,7 @@ CCXT_TYPES = {"spot": "spot", "futures": "linear"}
 
 
 def api_urls(venue: str, base: str) -> dict[str, str]:
-    """ccxt's `urls.api` for a Binance, Bybit or OKX host at `base`: the README's snippet."""
+    """ccxt's `urls.api` for a Binance, Bybit or OKX host at `base`: the snippet in docs/facades.md."""
     if venue == "binance":
         return {"public": f"{base}/api/v3", "fapiPublic": f"{base}/fapi/v1",
                 "fapiPublicV2": f"{base}/fapi/v2"}  # fmt: skip
@@ -380,7 +380,7 @@ async def test_a_venue_outage_inside_a_window_is_asked_for_once(
 
 
 def download_config(path: Path, venue: str, base: str, market: str) -> Path:
-    """A freqtrade config whose ccxt reads `venue` at `base` (the README's snippet)."""
+    """A freqtrade config whose ccxt reads `venue` at `base` (the snippet in docs/facades.md)."""
     ccxt_settings = ccxt_config(venue, base, market)
     config = {
         "exchange": {
