@@ -11,6 +11,7 @@ from typing import Any
 from app.candle import CandleRow
 from tests.conftest import FakeRest, SettingsFactory
 from tests.freqtrade_support import store_with_freqtrade
+from tests.history.test_history_download import download_settings
 from tests.support import (
     SERIES,
     T0,
@@ -21,7 +22,6 @@ from tests.support import (
     recv_json,
     send_json,
 )
-from tests.test_history_download import download_settings
 
 # A stated bound: 200 catchups of 5,000 candles (about 0.1 GB if each were queued) may grow
 # the server's memory by at most this much.

@@ -17,6 +17,7 @@ import websockets
 
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
+from tests.facades.test_facades import ccxt_config, series_of, symbol_of
 from tests.live_support import (
     each_venue,  # noqa: F401 (the `fake` fixture)
     exchange_history,
@@ -27,7 +28,6 @@ from tests.live_support import (
     wait_caught_up,
 )
 from tests.support import LiveServer, StalledClient, poll
-from tests.test_facades import ccxt_config, series_of, symbol_of
 
 
 def ws_urls(venue: str, ws_base: str) -> Any:

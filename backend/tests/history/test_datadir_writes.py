@@ -31,7 +31,7 @@ from tests.support import live_server, poll
 
 SERIES = "binance:spot:BTC/USDT:1m"
 T0 = 1_700_000_040
-BACKEND = Path(__file__).resolve().parents[1]
+BACKEND = Path(__file__).resolve().parents[2]
 
 
 def row(i: int) -> CandleRow:

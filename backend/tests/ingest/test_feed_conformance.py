@@ -34,12 +34,12 @@ from app.metrics import Metrics
 from app.series import SeriesId, align_time, next_candle_time, parse_series_id
 from app.store.sqlite import SqliteCandleStore
 from local_exchange.clock import SteppedClock
-from tests import test_bybit_parser as bybit_doc
-from tests import test_okx_parser as okx_doc
 from tests.freqtrade_support import FIXTURES
 from tests.manual_clock import drive
 from tests.memory_venue import NoHistory, Replay
-from tests.test_kline_parser import frames
+from tests.unit import test_bybit_parser as bybit_doc
+from tests.unit import test_okx_parser as okx_doc
+from tests.unit.test_kline_parser import frames
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tests.conftest import FakeRest, SettingsFactory
 from tests.freqtrade_support import store_with_freqtrade
+from tests.history.test_history_download import download_settings
 from tests.support import SERIES, T0, candle, live_server, metric_value, recv_json, send_json
-from tests.test_history_download import download_settings
 
 
 async def test_junk_series_ids_start_nothing_and_are_not_listed(

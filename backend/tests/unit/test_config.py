@@ -15,7 +15,7 @@ from app.exchanges.binance.settings import BinanceSettings
 from app.exchanges.bybit.settings import BybitSettings
 from app.exchanges.okx.settings import OkxSettings
 
-REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
 
 def reference_variables() -> list[str]:

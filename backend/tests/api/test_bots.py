@@ -34,7 +34,7 @@ from local_exchange.server import FakeBinance, FakeBybit
 from tests.conftest import SettingsFactory
 from tests.support import live_server, poll
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 USER_DATA = REPO / "user_data"
 BOT_TIMEOUT_S = 5.0
 RUN_S = 200  # three candle boundaries at least, after each bot's start

@@ -20,7 +20,7 @@ from tests.freqtrade_support import DATADIR, freqtrade_rows, store_with_freqtrad
 from tests.live_support import live_settings, start_fake, stored
 from tests.support import live_server, poll
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -70,4 +70,4 @@ async def test_an_unbuilt_chart_says_how_to_build_it(
 def test_the_default_bundle_is_this_checkouts_frontend_dist() -> None:
     from app.api.frontend import default_frontend_dir
 
-    assert default_frontend_dir() == Path(__file__).resolve().parents[2] / "frontend" / "dist"
+    assert default_frontend_dir() == Path(__file__).resolve().parents[3] / "frontend" / "dist"

@@ -15,6 +15,7 @@ import pytest
 from app.series import parse_series_id
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
+from tests.facades.test_facades import as_ccxt, clients, download, download_config, series_of
 from tests.freqtrade_support import freqtrade_rows
 from tests.live_support import (
     clock_of,
@@ -26,7 +27,6 @@ from tests.live_support import (
     wait_caught_up,
 )
 from tests.support import live_server
-from tests.test_facades import as_ccxt, clients, download, download_config, series_of
 
 
 @pytest.fixture(name="fake")
