@@ -7,8 +7,9 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from pydantic import ValidationError
@@ -16,6 +17,9 @@ from pydantic import ValidationError
 from app.config import Settings
 from app.errors import ConfigError, TradeCanvasError
 from app.series import SeriesId
+
+if TYPE_CHECKING:
+    from app.store import CandleStore
 
 log = logging.getLogger("trade_canvas")
 
@@ -181,45 +185,43 @@ def _datadir_ls(args: argparse.Namespace) -> int:
 
 
 def _store_sources(args: argparse.Namespace) -> int:
-    from app.metrics import Metrics
-    from app.store import build_store
+    async def show(store: CandleStore) -> None:
+        for series_id, sources in (await store.sources()).items():
+            print(series_id)
+            for source in sources:
+                print(f"  {source.kind}: {source.identity}")
 
-    async def run() -> int:
-        store = build_store(settings.store.url, settings.db.path, Metrics())
-        await store.open()
-        try:
-            for series_id, sources in (await store.sources()).items():
-                print(series_id)
-                for source in sources:
-                    print(f"  {source.kind}: {source.identity}")
-        finally:
-            await store.close()
-        return 0
-
-    settings = _settings(args)
-    return asyncio.run(run())
+    return _on_store(_settings(args), show)
 
 
 def _store_forget(args: argparse.Namespace) -> int:
-    from app.metrics import Metrics
     from app.series import parse_series_id
-    from app.store import build_store
 
     series_ids = [str(parse_series_id(s)) for s in args.series]
 
-    async def run() -> int:
+    async def forget(store: CandleStore) -> None:
+        for series_id in series_ids:
+            removed = await store.forget(series_id)
+            print(f"{series_id}: {removed:,} candles forgotten")
+
+    return _on_store(_settings(args), forget)
+
+
+def _on_store(settings: Settings, work: Callable[[CandleStore], Awaitable[None]]) -> int:
+    """Run `work` on the configured store, opened for it and closed after."""
+    from app.metrics import Metrics
+    from app.store import build_store
+
+    async def run() -> None:
         store = build_store(settings.store.url, settings.db.path, Metrics())
         await store.open()
         try:
-            for series_id in series_ids:
-                removed = await store.forget(series_id)
-                print(f"{series_id}: {removed:,} candles forgotten")
+            await work(store)
         finally:
             await store.close()
-        return 0
 
-    settings = _settings(args)
-    return asyncio.run(run())
+    asyncio.run(run())
+    return 0
 
 
 def _check_store(args: argparse.Namespace) -> int:

@@ -18,12 +18,10 @@ from app.hub.status import series_status
 from app.ingest.port import IngestPort
 from app.ingest.provenance import Provenance
 from app.series import (
-    MONTH,
     SeriesId,
     align_time,
     next_candle_time,
     parse_series_id,
-    timeframe_seconds,
 )
 from app.store import CandleStore
 from app.store.holes import missing
@@ -96,7 +94,7 @@ class SeriesRegistry:
             "holes": [
                 {
                     "from": next_candle_time(after, series.timeframe),
-                    "to": _last_before(before, series.timeframe),
+                    "to": align_time(before - 1, series.timeframe),  # the candle before `before`
                     "candles": missing((after, before), series.timeframe),
                 }
                 for after, before in reversed(holes[-SHOWN_HOLES:])
@@ -153,10 +151,3 @@ class SeriesRegistry:
             "price_tick": info.price_tick if info else None,
             "amount_step": info.amount_step if info else None,
         }
-
-
-def _last_before(before: int, timeframe: str) -> int:
-    """The open time of the candle before the one opening at `before`."""
-    if timeframe != MONTH:
-        return before - timeframe_seconds(timeframe)
-    return align_time(before - 1, timeframe)

@@ -237,33 +237,24 @@ class SqliteCandleStore(CandleStore):
         progress: tuple[str, ImportProgress] | None = None,
         extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> dict[str, UpsertResult]:
-        conn = self._write_conn
-        if conn is None:
-            raise StoreError("candle store is closed")
         started = time.perf_counter()
         results: dict[str, UpsertResult] = {}
         # Keys of series rows created in this transaction: cached only once it commits, since
         # a rolled-back row's key is free again and SQLite hands it to the next new series.
         new_keys: dict[str, int] = {}
         write = self._upsert_series if overwrite else self._insert_series
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for series_id, candles in batches.items():
-                    results[series_id] = write(conn, series_id, candles, new_keys)
-                    offered = None if extras is None else extras.get(series_id)
-                    if offered and not overwrite:
-                        self._insert_extras(conn, series_id, candles, results[series_id],
-                                            offered, new_keys)  # fmt: skip
-                if progress is not None:
-                    self._write_progress(conn, *progress, new_keys)
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback(conn)
-                raise
-        except sqlite3.Error as e:
-            self._write_failed(e)
-            raise StoreError(f"write to {', '.join(batches)} failed: {e}") from e
+
+        def work(conn: sqlite3.Connection) -> None:
+            for series_id, candles in batches.items():
+                results[series_id] = write(conn, series_id, candles, new_keys)
+                offered = None if extras is None else extras.get(series_id)
+                if offered and not overwrite:
+                    self._insert_extras(conn, series_id, candles, results[series_id],
+                                        offered, new_keys)  # fmt: skip
+            if progress is not None:
+                self._write_progress(conn, *progress, new_keys)
+
+        self._transaction(work, f"write to {', '.join(batches)}")
         self._series_keys.update(new_keys)
         for series_id in batches:
             self._generations[series_id] = self._generations.get(series_id, 0) + 1
