@@ -46,13 +46,21 @@ def start_fake(
     return LOCAL_VENUES[venue].server(exchange, limits=limits).start()
 
 
+# A sped-up exchange's clock may run this far ahead of ours in any test.
+YEAR_S = 365 * 86400
+
+
 def live_settings(fake: FakeVenue, **kw: Any) -> dict[str, Any]:
     """Timers in real seconds against a sped-up exchange, or in clock seconds on a stepped
-    one: the same in candles either way."""
-    scale = SPEED if isinstance(fake.exchange.clock, SteppedClock) else 1.0
+    one: the same in candles either way. A sped-up exchange's clock runs ahead of ours by
+    design, so its candles and its server time are not taken as from the future (a test of
+    skew runs on a stepped clock, shared with the server, and sets its own)."""
+    stepped = isinstance(fake.exchange.clock, SteppedClock)
+    scale = SPEED if stepped else 1.0
     values: dict[str, Any] = {
         "live_ingest": True,
         **fake.settings(),
+        **({} if stepped else {"live_clock_skew_s": YEAR_S}),
         "live_flush_s": 0.05 * scale,
         "live_stale_s": 1.5 * scale,
         "live_close_grace_s": 0.3 * scale,

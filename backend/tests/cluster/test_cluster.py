@@ -72,7 +72,6 @@ def cluster_env(fake: FakeVenue, dsn: str, bus: str, tmp_path: Path) -> dict[str
         leader_ttl_s=TTL_S,
         market_history_source="off",
         live_backfill_max_candles=120,
-        live_clock_skew_s=365 * 86400,  # the local exchange runs 60 times faster than us
         enable_debug_api=True,
         db_path=tmp_path / "unused.sqlite",
     )

@@ -176,7 +176,6 @@ async def test_a_failing_datadir_write_is_said_until_it_works(
         settings = make_settings(**live_settings(
             fake, whitelist=[SERIES], freqtrade_datadir=data, market_history_source="off",
             datadir_write=True, datadir_write_every_s=0.2, live_backfill_max_candles=60,
-            live_clock_skew_s=365 * 86400,  # the local exchange runs 60 times faster than us
         ))  # fmt: skip
         caplog.set_level(logging.WARNING, logger="app.history.writethrough")
         async with live_server(settings) as server:

@@ -108,7 +108,6 @@ async def _write_through_then_backtest(
         fake, whitelist=[series], freqtrade_datadir=data, market_history_source="freqtrade",
         history_download=False, datadir_write=True, datadir_write_every_s=0.2,
         live_backfill_max_candles=300,
-        live_clock_skew_s=365 * 86400,  # the local exchange runs 60 times faster than us
     ))  # fmt: skip
     async with live_server(settings) as server:
 

@@ -75,7 +75,6 @@ async def test_a_hole_three_days_back_is_healed_from_the_venue(
         settings = make_settings(**live_settings(
             fake, whitelist=[SERIES], freqtrade_datadir=data, market_history_source="freqtrade",
             history_download=False, live_heal_every_s=1,
-            live_clock_skew_s=365 * 86400,  # the local exchange runs 60 times faster than us
         ))  # fmt: skip
         async with live_server(settings) as s:
 

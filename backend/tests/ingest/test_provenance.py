@@ -25,8 +25,7 @@ async def test_a_store_filled_by_the_demo_is_not_served_as_the_real_exchange(
     fake = start_fake()
     try:
         common: dict[str, Any] = {
-            "whitelist": [SERIES], "live_clock_skew_s": 365 * 86400,
-            "live_backfill_max_candles": 60,
+            "whitelist": [SERIES], "live_backfill_max_candles": 60,
         }  # fmt: skip
         # 1. The demo fills the store (as `serve --demo --db <the real store>` would).
         async with live_server(make_settings(**live_settings(fake, demo=True, **common))) as s:
