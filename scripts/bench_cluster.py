@@ -26,7 +26,8 @@ from websockets.asyncio.client import connect
 from app.bus.redis import RedisBus, connect_redis
 from app.bus.redis.metrics import BusMetrics
 from app.clock import SYSTEM_CLOCK
-from app.hub import CandleWriter, SeriesLocks
+from app.hub import CandleWriter
+from app.locks import SeriesLocks
 from app.metrics import Metrics
 from app.store import build_store
 

@@ -27,8 +27,8 @@ from freqtrade.enums import CandleType
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import Datadirs
 from app.metrics import Metrics
+from app.roots.parts import import_writer
 from app.series import parse_series_id
-from app.services import import_writer
 from app.store.sqlite import SqliteCandleStore
 from app.store.sqlite.schema import connect as sqlite_connect
 from app.store.sqlite.schema import migrate

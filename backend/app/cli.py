@@ -83,7 +83,7 @@ def preflight(settings: Settings) -> list[SeriesId]:
     import socket
 
     from app.metrics import Metrics
-    from app.services import whitelist_of
+    from app.roots.parts import whitelist_of
     from app.store import build_store
 
     whitelist = whitelist_of(settings)
@@ -103,9 +103,9 @@ def preflight(settings: Settings) -> list[SeriesId]:
         await store.open()
         await store.close()
         if settings.bus.url is not None:
-            from app.bus.redis import connect_redis
+            from app.bus.factory import check_bus
 
-            await (await connect_redis(settings.bus.url)).aclose()
+            await check_bus(settings.bus.url)
 
     asyncio.run(open_store())
     return whitelist
@@ -167,7 +167,7 @@ def _demo_settings(args: argparse.Namespace, exchange_settings: dict[str, str]) 
 
 def _import(args: argparse.Namespace) -> int:
     from app.history.cli import run_import
-    from app.services import import_writer
+    from app.roots.parts import import_writer
 
     return run_import(_settings(args), args.series, args.all, import_writer)
 

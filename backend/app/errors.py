@@ -39,7 +39,7 @@ class Fenced(StoreError):
 
 
 class BusError(TradeCanvasError):
-    """The bus between a cluster's processes (Redis) cannot be reached or used."""
+    """The bus between a cluster's processes cannot be reached or used."""
 
 
 class CapacityExceeded(ClientError):

@@ -21,8 +21,9 @@ from app.api.openapi import install_openapi
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.metrics import Metrics
+from app.roots import start_services
 from app.series import venue_names
-from app.services import start_services, stop_services
+from app.services import stop_services
 
 FULL_GC_EVERY = 100
 

@@ -13,15 +13,14 @@ from app.bots.monitor import BotBoard
 from app.clock import Clock
 from app.config import Settings
 from app.exchanges.registry import VenueRegistry
-from app.hub import Subscriptions
-from app.hub.registry import SeriesRegistry
-from app.hub.writer import Corrections
-from app.ingest.port import IngestPort
 from app.metrics import Metrics
-from app.query import CandleQuery
 from app.ratelimit import ConnectionsPerAddress
+from app.reads.query import CandleQuery
+from app.reads.registry import SeriesRegistry
+from app.reads.subscriptions import Subscriptions
 from app.services import Services
 from app.store import CandleStore
+from app.supply.ports import SeriesSupply
 
 
 def get_services(conn: HTTPConnection) -> Services:
@@ -41,16 +40,16 @@ def get_store(services: ServicesDep) -> CandleStore:
     return services.store
 
 
-def get_corrections(services: ServicesDep) -> Corrections:
-    return services.corrections
+def get_supply(services: ServicesDep) -> SeriesSupply:
+    return services.supply
 
 
 def get_series_registry(services: ServicesDep) -> SeriesRegistry:
-    return services.series
+    return services.reads.series
 
 
 def get_admission(services: ServicesDep) -> Admission:
-    return services.admission
+    return services.reads.admission
 
 
 def get_clock(services: ServicesDep) -> Clock:
@@ -62,11 +61,7 @@ def get_metrics(services: ServicesDep) -> Metrics:
 
 
 def get_subscriptions(services: ServicesDep) -> Subscriptions:
-    return services.subscriptions
-
-
-def get_supervisor(services: ServicesDep) -> IngestPort:
-    return services.ingest
+    return services.reads.subscriptions
 
 
 def get_venues(services: ServicesDep) -> VenueRegistry:
@@ -74,11 +69,11 @@ def get_venues(services: ServicesDep) -> VenueRegistry:
 
 
 def get_query(services: ServicesDep) -> CandleQuery:
-    return services.query
+    return services.reads.query
 
 
 def get_ws_connections(services: ServicesDep) -> ConnectionsPerAddress:
-    return services.ws_connections
+    return services.reads.ws_connections
 
 
 def get_bots(services: ServicesDep) -> BotBoard:
@@ -87,13 +82,12 @@ def get_bots(services: ServicesDep) -> BotBoard:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CandleStore, Depends(get_store)]
-CorrectionsDep = Annotated[Corrections, Depends(get_corrections)]
+SupplyDep = Annotated[SeriesSupply, Depends(get_supply)]
 SeriesRegistryDep = Annotated[SeriesRegistry, Depends(get_series_registry)]
 AdmissionDep = Annotated[Admission, Depends(get_admission)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SubscriptionsDep = Annotated[Subscriptions, Depends(get_subscriptions)]
-IngestDep = Annotated[IngestPort, Depends(get_supervisor)]
 VenuesDep = Annotated[VenueRegistry, Depends(get_venues)]
 QueryDep = Annotated[CandleQuery, Depends(get_query)]
 BotsDep = Annotated[BotBoard, Depends(get_bots)]

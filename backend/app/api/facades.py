@@ -16,7 +16,7 @@ class FacadeMount:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services = getattr(scope["app"].state, "services", None)
-        facade = services.facades.get(self.venue) if services is not None else None
+        facade = services.reads.facades.get(self.venue) if services is not None else None
         if facade is None or scope["type"] not in ("http", "websocket"):
             if scope["type"] == "http":
                 await _not_found(scope, send)

@@ -12,10 +12,10 @@ from starlette.responses import Response
 
 from app.api.deps import (
     ClockDep,
-    CorrectionsDep,
     QueryDep,
     SeriesRegistryDep,
     SettingsDep,
+    SupplyDep,
     VenuesDep,
     client_address,
 )
@@ -153,7 +153,7 @@ async def list_exchanges(venues: VenuesDep) -> JSONBytesResponse:
     },
 )
 async def ingest_candle_closed(
-    request: Request, settings: SettingsDep, corrections: CorrectionsDep, clock: ClockDep
+    request: Request, settings: SettingsDep, supply: SupplyDep, clock: ClockDep
 ) -> JSONBytesResponse:
     if not settings.enable_ingest_api:
         raise HTTPException(404, "Not Found")
@@ -169,7 +169,7 @@ async def ingest_candle_closed(
         raise ClientError('body must be {"series_id": ..., "candle": {...}}')
     series = parse_series_id(payload.get("series_id"))
     candle = candle_from_json(payload.get("candle"), series.timeframe, int(clock.time()))
-    result = await corrections.correct_closed(str(series), [candle])
+    result = await supply.correct_closed(str(series), [candle])
     return JSONBytesResponse(
         {
             "series_id": str(series),

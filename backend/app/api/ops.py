@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
-from app.api.deps import IngestDep, MetricsDep, ServicesDep, SettingsDep, StoreDep
+from app.api.deps import MetricsDep, ServicesDep, SettingsDep, StoreDep, SupplyDep
 from app.api.responses import JSONBytesResponse, error_response
 from app.api.schemas import IngestStateResponse, StatusResponse, errors
 from app.history.datadir import list_datadirs
@@ -24,12 +24,12 @@ async def health() -> JSONBytesResponse:
 
 @router.get("/ready", response_model=StatusResponse, responses=errors(503))
 async def ready(
-    request: Request, store: StoreDep, ingest: IngestDep, services: ServicesDep
+    request: Request, store: StoreDep, supply: SupplyDep, services: ServicesDep
 ) -> Response:
     problems = []
     if not store.is_open:
         problems.append("candle store is not open")
-    if not ingest.running:
+    if not supply.running:
         problems.append("ingest supervisor is not running")
     if problems:
         return error_response(request, 503, "not_ready", "; ".join(problems))
@@ -41,12 +41,12 @@ async def ready(
         degraded.append(f"candle store writes are failing: {store.write_error}")
     if store.corruption is not None:
         degraded.append(f"candle store is corrupt: {store.corruption}")
-    degraded.extend(ingest.clock_problems())
+    degraded.extend(supply.clock_problems())
     if services.write_through is not None:
         degraded.extend(services.write_through.problems())
     if services.provenance is not None:
         degraded.extend(services.provenance.problems())
-    failing = ingest.failing_whitelist()
+    failing = supply.failing_whitelist()
     if failing:
         # Reads are served; what the whitelist promises live is not.
         shown = "; ".join(f"{k}: {why}" for k, why in sorted(failing.items())[:5])
@@ -74,17 +74,17 @@ async def metrics(registry: MetricsDep) -> Response:
 async def ingest_state(settings: SettingsDep, services: ServicesDep) -> JSONBytesResponse:
     if not settings.enable_debug_api:
         raise HTTPException(404, "Not Found")
-    state = services.ingest.snapshot()
+    state = services.supply.snapshot()
     if services.cluster is not None:
         state["cluster"] = services.cluster.describe()
     for job in state["jobs"]:
-        job["status"] = await services.series.status(parse_series_id(job["series_id"]))
+        job["status"] = await services.reads.series.status(parse_series_id(job["series_id"]))
     state["upstream"] = {
-        name: {**venue.limiter.snapshot(), "facade": services.facade_metrics.snapshot(name)}
+        name: {**venue.limiter.snapshot(), "facade": services.reads.facade_metrics.snapshot(name)}
         for name, venue in services.venues.items()
     }
-    if services.history is not None:
-        state["history"] = services.history.states()
+    if services.supply.has_history:
+        state["history"] = services.supply.history_states()
     if services.downloads is not None:
         state["downloads"] = services.downloads.state()
     if services.datadirs is not None:

@@ -29,9 +29,10 @@ from app.api.responses import error_response
 from app.clock import Clock
 from app.config import Settings
 from app.errors import ClientError, StoreError, TooManySubscriptions
-from app.hub import ClientSession, SlowConsumer, Subscriptions, messages
+from app.hub import ClientSession, SlowConsumer, messages
 from app.metrics import Metrics
 from app.ratelimit import TokenBucket
+from app.reads.subscriptions import Subscriptions
 from app.series import SeriesId, parse_series_id
 from app.tasks import spawn
 

@@ -11,17 +11,12 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
-from app.bus.redis import ClusterIngest, RedisBus, RedisBusConsumer, connect_redis
-from app.bus.redis.metrics import BusMetrics
+from app.bus.factory import connect_bus
+from app.bus.ports import Bus, ClusterBus, ClusterDemand
 from app.clock import Clock
 from app.cluster.election import Lead, LeaderElection
 from app.config import Settings
-from app.errors import BusError
-from app.hub.bus import Bus
-from app.hub.locks import SeriesLocks
+from app.locks import SeriesLocks
 from app.metrics import Metrics
 from app.store import CandleStore, build_leader_lock
 
@@ -37,44 +32,31 @@ def node_name() -> str:
 class ClusterNode:
     name: str
     role: str
-    client: aioredis.Redis
-    publisher: RedisBus
-    metrics: BusMetrics
-    consumer: RedisBusConsumer | None = None
-    ingest: ClusterIngest | None = None
+    bus: ClusterBus
+    demand: ClusterDemand | None = None
     election: LeaderElection | None = None
 
     @classmethod
     async def connect(cls, settings: Settings, metrics: Metrics, clock: Clock) -> ClusterNode:
         """Reach the bus and start publishing. Raises `BusError`."""
         assert settings.bus.url is not None
-        client = await connect_redis(settings.bus.url)
-        bus_metrics = BusMetrics(metrics)
-        publisher = RedisBus(client, bus_metrics, clock, stream_max=settings.bus.stream_max)
-        publisher.start()
-        return cls(node_name(), settings.role, client, publisher, bus_metrics)
+        name = node_name()
+        bus = await connect_bus(
+            settings.bus.url, metrics, clock, node=name, stream_max=settings.bus.stream_max,
+            lease_s=settings.leader.ttl_s * _LEASE_TTLS, idle_ttl_s=settings.ondemand.idle_ttl_s,
+            state_ttl_s=settings.leader.ttl_s,
+        )  # fmt: skip
+        return cls(name, settings.role, bus)
 
-    async def join(
-        self,
-        settings: Settings,
-        store: CandleStore,
-        locks: SeriesLocks,
-        local: Bus,
-        clock: Clock,
-    ) -> None:
+    @property
+    def publisher(self) -> Bus:
+        return self.bus.publisher
+
+    async def join(self, local: Bus, locks: SeriesLocks) -> ClusterDemand:
         """Feed `local` (this process's fan-out and caches) from the bus and hold series
         through the cluster."""
-        self.consumer = RedisBusConsumer(self.client, local, locks, self.metrics, clock)
-        ttl_s = settings.leader.ttl_s
-        self.ingest = ClusterIngest(
-            self.client, clock, node=self.name, lease_s=ttl_s * _LEASE_TTLS,
-            idle_ttl_s=settings.ondemand.idle_ttl_s,
-        )  # fmt: skip
-        try:
-            await self.consumer.start()
-            await self.ingest.start()
-        except (RedisError, OSError) as e:
-            raise BusError(f"the bus went away while joining the cluster: {e}") from e
+        self.demand = await self.bus.join(local, locks)
+        return self.demand
 
     def compete(self, settings: Settings, store: CandleStore, lead: Lead, clock: Clock) -> None:
         """Compete for the lead (`lead` starts the leader's parts), unless this process
@@ -92,12 +74,8 @@ class ClusterNode:
 
     def problems(self) -> list[str]:
         """Why this process serves less than it should now (for `/ready`)."""
-        problems = []
-        if self.consumer is not None and (failing := self.consumer.failing):
-            problems.append(failing)
-        if (failing := self.publisher.failing) is not None:
-            problems.append(f"the bus cannot be written: {failing}")
-        if self.ingest is not None and self.ingest.leader is None:
+        problems = self.bus.problems()
+        if self.demand is not None and self.demand.leader is None:
             problems.append("no process leads ingest now (live candles wait for one)")
         return problems
 
@@ -105,17 +83,11 @@ class ClusterNode:
         return {
             "node": self.name,
             "role": self.role,
-            "leader": None if self.ingest is None else self.ingest.leader,
+            "leader": None if self.demand is None else self.demand.leader,
             "leading": self.leading,
         }
 
-    async def stop(self) -> None:
-        """The leader's parts first (their last commits still go out), then the rest."""
+    async def stop_competing(self) -> None:
+        """Stop leading (the leader's parts stop) and competing."""
         if self.election is not None:
             await self.election.stop()
-        if self.ingest is not None:
-            await self.ingest.stop()
-        if self.consumer is not None:
-            await self.consumer.stop()
-        await self.publisher.stop()
-        await self.client.aclose()

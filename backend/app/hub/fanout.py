@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from app.candle import Candle, CandleRow
 from app.hub import messages
-from app.hub.locks import SeriesLocks
 from app.hub.session import ClientSession, SlowConsumer
+from app.locks import SeriesLocks
 from app.series import SeriesId
 from app.store import CandleStore
 

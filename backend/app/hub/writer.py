@@ -14,25 +14,15 @@ overwrites.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
+from app.bus.ports import Bus
 from app.candle import Candle, CandleRow, ExtrasByTime
 from app.clock import Clock
-from app.hub.bus import Bus
-from app.hub.locks import SeriesLocks
 from app.ingest.port import BatchCommit
+from app.locks import SeriesLocks
 from app.store import CandleStore, ImportProgress, UpsertResult
 
 APPEND_PUBLISH_MAX = 1_000
-
-
-class Corrections(Protocol):
-    """Where an operator's corrections are written (the writer, or in a cluster the
-    leader's)."""
-
-    async def correct_closed(
-        self, series_id: str, candles: Sequence[CandleRow]
-    ) -> UpsertResult: ...
 
 
 class CandleWriter:

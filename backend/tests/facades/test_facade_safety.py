@@ -306,7 +306,7 @@ async def test_a_late_close_costs_one_upstream_ask_and_is_never_skipped(
 
 
 def _forming_at(s: LiveServer, series: SeriesId) -> int | None:
-    held = s.services.query.forming(series)
+    held = s.services.reads.query.forming(series)
     return None if held is None else held.candle.candle_time
 
 
@@ -336,9 +336,9 @@ async def test_a_series_the_store_lacks_is_answered_from_one_page_while_its_hist
         async with serving(settings, fake) as s:
             r = await s.http.get("/binance/api/v3/klines?symbol=SOLUSDT&interval=1m&limit=500")
             assert r.status_code == 200, r.text
-            history = s.services.history
-            assert history is not None
-            state = history.state_of(series)
+            supply = s.services.supply
+            assert supply.has_history
+            state = supply.history_state_of(series)
             assert state is not None and state["status"] == "downloading", state
             rows = r.json()
             closed = [(row[0] // 1000, *map(float, row[1:6])) for row in rows[:-1]]
@@ -346,7 +346,7 @@ async def test_a_series_the_store_lacks_is_answered_from_one_page_while_its_hist
             assert closed == exchange_history(fake, series, closed[0][0], closed[-1][0])
 
             def imported() -> bool:
-                done = history.state_of(series)
+                done = supply.history_state_of(series)
                 return done is not None and done["status"] == "imported"
 
             await poll(imported, "the download, then its import", timeout=120, every=0.1)

@@ -20,16 +20,17 @@ from pathlib import Path
 import orjson
 import pytest
 
+from app.bus.memory import NoBus
 from app.candle import Candle
 from app.clock import SYSTEM_CLOCK
 from app.config import Settings
 from app.exchanges.ports import FrameError, KlineEvent, LiveFeed
 from app.exchanges.upstream import UpstreamMetrics
 from app.exchanges.venues import VENUES
-from app.hub import CandleWriter, SeriesLocks
-from app.hub.bus import NoBus
+from app.hub import CandleWriter
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
+from app.locks import SeriesLocks
 from app.metrics import Metrics
 from app.series import SeriesId, align_time, next_candle_time, parse_series_id
 from app.store.sqlite import SqliteCandleStore

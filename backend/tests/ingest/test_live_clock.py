@@ -16,9 +16,10 @@ import pytest
 from app.exchanges.registry import Venue
 from app.exchanges.upstream import UpstreamMetrics
 from app.exchanges.venues import VENUES as SERVED
-from app.hub import CandleWriter, Fanout, SeriesLocks
+from app.hub import CandleWriter, Fanout
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
+from app.locks import SeriesLocks
 from app.metrics import Metrics
 from app.series import parse_series_id
 from app.store import CandleStore

@@ -20,9 +20,10 @@ from typing import Any
 import orjson
 
 from app.candle import Candle, CandleRow
-from app.hub import CandleWriter, SeriesLocks
+from app.hub import CandleWriter
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
+from app.locks import SeriesLocks
 from app.metrics import Metrics
 from app.series import SeriesId, parse_series_id
 from app.store.sqlite import SqliteCandleStore

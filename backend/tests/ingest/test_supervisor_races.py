@@ -12,10 +12,11 @@ import pytest
 
 from app.exchanges.binance.venue import binance_venue
 from app.exchanges.upstream import UpstreamMetrics
-from app.hub import CandleWriter, Fanout, SeriesLocks
+from app.hub import CandleWriter, Fanout
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
 from app.ingest.supervisor import IngestSupervisor
+from app.locks import SeriesLocks
 from app.metrics import Metrics
 from app.series import parse_series_id
 from app.store.sqlite import SqliteCandleStore

@@ -14,12 +14,12 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from app.bus.ports import Bus
 from app.bus.redis import codec
 from app.bus.redis.demand import LeaseKey
 from app.bus.redis.keys import DEFAULT_KEYS, Keys
 from app.clock import Clock
 from app.errors import CapacityExceeded, InvalidSeriesId
-from app.hub.bus import Bus
 from app.ingest.port import IngestPort
 from app.series import parse_series_id
 from app.tasks import spawn

@@ -16,12 +16,12 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from app.bus.ports import Bus
 from app.bus.redis import codec
 from app.bus.redis.keys import DEFAULT_KEYS, Keys
 from app.bus.redis.metrics import BusMetrics
 from app.clock import Clock
-from app.hub.bus import Bus
-from app.hub.locks import SeriesLocks
+from app.locks import SeriesLocks
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)

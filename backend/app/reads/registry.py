@@ -13,9 +13,7 @@ from typing import Any
 
 from app.exchanges.registry import VenueRegistry
 from app.history.datadir import Datadirs, list_datadirs
-from app.history.source import HistorySource
 from app.hub.status import series_status
-from app.ingest.port import IngestPort
 from app.ingest.provenance import Provenance
 from app.series import (
     SeriesId,
@@ -25,6 +23,7 @@ from app.series import (
 )
 from app.store import CandleStore
 from app.store.holes import missing
+from app.supply.ports import SeriesSupply
 
 # The newest holes a series' status lists (its count says how many there are).
 SHOWN_HOLES = 100
@@ -35,8 +34,7 @@ class SeriesRegistry:
         self,
         store: CandleStore,
         venues: VenueRegistry,
-        ingest: IngestPort,
-        history: HistorySource | None,
+        supply: SeriesSupply,
         datadirs: Datadirs | None,
         whitelist: Iterable[str],
         live_ingest: bool,
@@ -46,8 +44,7 @@ class SeriesRegistry:
     ) -> None:
         self._store = store
         self._venues = venues
-        self._ingest = ingest
-        self._history = history
+        self._supply = supply
         self._datadirs = datadirs
         self._datadir_write_error = datadir_write_error
         self._venue_lacks = venue_lacks
@@ -56,8 +53,8 @@ class SeriesRegistry:
         self._live_ingest = live_ingest
 
     async def listing(self) -> list[dict[str, Any]]:
-        live = set(self._ingest.live_series())
-        history = self._history.states() if self._history is not None else {}
+        live = set(self._supply.live_series())
+        history = self._supply.history_states()
         known: dict[str, dict[str, Any]] = {
             s.series_id: self._entry(s.series_id, s.first_time, s.head_time, s.count, s.holes)
             for s in await self._store.list_series()
@@ -86,7 +83,7 @@ class SeriesRegistry:
         """The status of one series (whether or not the server knows it yet)."""
         key = str(series)
         stats = await self._store.stats(key)
-        history = self._history.state_of(key) if self._history is not None else None
+        history = self._supply.history_state_of(key)
         holes = await self._store.holes(key) if stats is not None and stats.holes else []
         return {
             "series_id": key,
@@ -114,7 +111,7 @@ class SeriesRegistry:
             return {"state": "conflict", "reason": conflict, "head_time": head_time,
                     "hole_count": holes}  # fmt: skip
         return series_status(
-            feed=self._ingest.feed_status(series_id),
+            feed=self._supply.feed_status(series_id),
             history=history,
             head_time=head_time,
             live_ingest=self._live_ingest,

@@ -12,14 +12,16 @@ from app.admission import Admission
 from app.candle import Candle
 from app.clock import Clock
 from app.hub.taps import Deliver, Taps
-from app.ingest.port import IngestPort
 from app.series import SeriesId, align_time, timeframe_seconds
+from app.supply.ports import SeriesSupply
 
 
 class KlineStreams:
-    def __init__(self, taps: Taps, ingest: IngestPort, admission: Admission, clock: Clock) -> None:
+    def __init__(
+        self, taps: Taps, supply: SeriesSupply, admission: Admission, clock: Clock
+    ) -> None:
         self._taps = taps
-        self._ingest = ingest
+        self._supply = supply
         self._admission = admission
         self._clock = clock
 
@@ -29,7 +31,7 @@ class KlineStreams:
         """Start handing `deliver` the series' candles; returns what stops it. Raises what
         admission raises, or `CapacityExceeded`."""
         await self._admission.admit(series, client)
-        await self._ingest.acquire(series, client)
+        await self._supply.acquire(series, client)
         step = timeframe_seconds(series.timeframe)
         # Closes before the candle forming when the client came are history to it.
         newest_closed = align_time(int(self._clock.time()), series.timeframe) - 2 * step
@@ -50,6 +52,6 @@ class KlineStreams:
 
         async def stop() -> None:
             stop_listening()
-            await self._ingest.release(series, client)
+            await self._supply.release(series, client)
 
         return stop

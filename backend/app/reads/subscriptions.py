@@ -1,34 +1,31 @@
 """Subscriptions: what a client's subscribe and unsubscribe set in motion.
 
-A new subscription asks ingest for the series (which may refuse: capacity), makes sure its
+A new subscription holds the series (which may be refused: capacity), makes sure its
 history is there, and then has the fan-out follow it; an unsubscribe or a disconnect gives
 the series back. The hub and the supervisor never reference each other: this is where
-they meet, through the `IngestPort`.
+they meet, through the `SeriesSupply`.
 """
 
 from __future__ import annotations
 
 from app.errors import TooManySubscriptions
-from app.history.source import HistorySource
 from app.hub import messages
 from app.hub.fanout import Fanout
 from app.hub.session import ClientSession
-from app.ingest.port import IngestPort
 from app.series import SeriesId, parse_series_id
+from app.supply.ports import SeriesSupply
 
 
 class Subscriptions:
     def __init__(
         self,
         fanout: Fanout,
-        ingest: IngestPort,
-        history: HistorySource | None,
+        supply: SeriesSupply,
         *,
         max_per_client: int,
     ) -> None:
         self._fanout = fanout
-        self._ingest = ingest
-        self._history = history
+        self._supply = supply
         self._max_per_client = max_per_client
 
     async def subscribe(self, session: ClientSession, series: SeriesId, since: int | None) -> None:
@@ -44,16 +41,15 @@ class Subscriptions:
                 raise TooManySubscriptions(
                     f"at most {self._max_per_client} subscriptions per connection"
                 )
-            await self._ingest.acquire(series, session.address)
+            await self._supply.acquire(series, session.address)
         try:
-            if self._history is not None:
-                await self._history.ensure(series, since=since)
+            await self._supply.ensure_history(series, since=since)
             await self._fanout.follow(session, series, since)
         except BaseException:
             if newly and not session.is_subscribed(series_id):
-                await self._ingest.release(series, session.address)
+                await self._supply.release(series, session.address)
             raise
-        problem = self._ingest.job_error(series_id)
+        problem = self._supply.job_error(series_id)
         if problem is not None:
             session.offer_control(messages.error(*problem, series_id))
 
@@ -61,7 +57,7 @@ class Subscriptions:
         if not session.is_subscribed(series_id):
             return False
         self._fanout.unfollow(session, series_id)
-        await self._ingest.release(parse_series_id(series_id), session.address)
+        await self._supply.release(parse_series_id(series_id), session.address)
         return True
 
     async def disconnect(self, session: ClientSession) -> None:

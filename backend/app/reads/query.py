@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -32,24 +32,15 @@ from app.errors import ClientError
 from app.exchanges.budget import Caller, on_behalf_of
 from app.exchanges.ports import KlineWindow
 from app.exchanges.registry import VenueRegistry
-from app.history.source import HistorySource
 from app.hub.forming import FormingCandle, FormingCandles
-from app.hub.writer import CandleWriter
 from app.ingest.guard import KlineGuard
-from app.ingest.port import IngestPort
-from app.ingest.provenance import Provenance
 from app.lru import CostBoundedLru
 from app.series import SeriesId, align_time, timeframe_seconds
 from app.single_flight import SingleFlight
 from app.store import CandlePage, CandleStore
+from app.supply.ports import SeriesSupply
 
 log = logging.getLogger(__name__)
-
-# Fetches and stores a series' closed candles in (after, until]; returns the venue's first
-# candle time when that fetch found it.
-Fill = Callable[[SeriesId, int, int], Awaitable[int | None]]
-# The venue's candle of a series opening at a time, if it has one.
-FetchForming = Callable[[SeriesId, int], Awaitable[Candle | None]]
 
 # A chart's read of a window whose history is still coming asks again after this.
 HISTORY_RETRY_S = 5
@@ -83,35 +74,24 @@ class CandleQuery:
         self,
         store: CandleStore,
         admission: Admission,
-        history: HistorySource | None,
+        supply: SeriesSupply,
         forming: FormingCandles,
         *,
-        writer: CandleWriter,
         venues: VenueRegistry,
-        ingest: IngestPort,
         guards: Mapping[str, KlineGuard],
         clock: Clock,
         options: QueryOptions,
-        fill: Fill | None = None,
-        fetch_forming: FetchForming | None = None,
-        provenance: Provenance | None = None,
     ) -> None:
-        """`fill` fetches and stores what a window lacks, `fetch_forming` asks a venue for the
-        candle forming now (in a cluster, both are asked of the leader); default: this
-        query's own `fill` and the venues."""
+        """`venues` and `guards` serve this server's own downloads' reads, passed through
+        from the venue without storing anything."""
         self._store = store
-        self._provenance = provenance
         self._admission = admission
-        self._history = history
+        self._supply = supply
         self._forming = forming
-        self._writer = writer
         self._venues = venues
-        self._ingest = ingest
         self._guards = guards
         self._clock = clock
         self._options = options
-        self._fill_via: Fill = fill or self.fill
-        self._forming_via: FetchForming = fetch_forming or venues.forming
         # Identical fetches in flight are one: of a range (series, after, until), of a
         # forming candle (series, its open time).
         self._fills: SingleFlight[tuple[str, int, int], int | None] = SingleFlight()
@@ -143,11 +123,11 @@ class CandleQuery:
         optional), ascending: the oldest `limit` when `since` is given, else the newest
         (`newest` chooses when both are). Raises what admission raises."""
         await self._admission.admit(series, client)
-        if self._history is not None:
+        if self._supply.has_history:
             # Scrolling back (the newest before `before`) needs the whole file; a read
             # after `since`, or of the newest, is served once those candles are in.
             take_newest = since is None if newest is None else newest
-            ready = await self._history.ensure(
+            ready = await self._supply.ensure_history(
                 series, since=since, complete=take_newest and before is not None
             )
             if not ready:
@@ -188,7 +168,7 @@ class CandleQuery:
         key, timeframe = str(series), series.timeframe
         if caller.kind == "client":
             await self._admission.admit(series, caller.address)
-            self._ingest.lease(series, caller.address)
+            self._supply.lease(series, caller.address)
         now = int(self._clock.time())
         current = align_time(now, timeframe)
         latest = align_time(current - 1, timeframe)  # the newest candle that has closed
@@ -198,12 +178,12 @@ class CandleQuery:
         version: Hashable = ("empty", key, limit, start, last, newest)
         with on_behalf_of(caller):
             if start is None or start <= last:
-                if self._history is not None and caller.kind != "history":
+                if self._supply.has_history and caller.kind != "history":
                     # A datadir file is imported before the read; a download is not
                     # waited for: what the window needs is fetched from the venue below.
                     since = None if start is None else start - 1
-                    await self._history.ensure(series, since=since, download=False)
-                if last == latest and self._ingest.is_live(key):
+                    await self._supply.ensure_history(series, since=since, download=False)
+                if last == latest and self._supply.is_live(key):
                     wait = self._options.close_wait_s - (now - current)
                     await self._forming.wait_closed(key, latest, wait)
                 if caller.kind == "history":
@@ -303,7 +283,7 @@ class CandleQuery:
         key = str(series)
         latest = self._newest_close(series)
         floor = await self._fills.run(
-            (key, after, until), partial(self._fill_via, series, after, until)
+            (key, after, until), partial(self._supply.fill, series, after, until)
         )
         if floor is not None:
             # Fills of several windows at once each say where history starts at the
@@ -365,37 +345,6 @@ class CandleQuery:
         hole = (gaps[0][0], gaps[-1][1] - tf)
         return None if self._venue_gaps.get((str(series), *hole)) else hole
 
-    async def fill(self, series: SeriesId, after: int, until: int) -> int | None:
-        """Fetch the venue's closed candles in `(after, until]` and store them; returns
-        the venue's first candle time when this found where its history starts."""
-        key = str(series)
-        if self._provenance is not None:
-            await self._provenance.claim(series)
-        tf = timeframe_seconds(series.timeframe)
-        guard = self._guards.get(series.exchange)
-        stats = await self._store.stats(key)
-        nothing_before = stats is None or stats.first_time is None or until < stats.first_time
-        first: int | None = None
-        async for fetched in self._venues.closed_pages(series, after):
-            rows, extras = fetched.candles, fetched.extras
-            page = guard.page(key, series.timeframe, rows) if guard is not None else rows
-            if not page:
-                break
-            first = page[0][0] if first is None else first
-            page = [c for c in page if c[0] <= until]
-            if page:
-                if nothing_before:  # history, not streamed: clients page it over HTTP
-                    await self._writer.import_batch(key, page, None, extras)
-                else:
-                    await self._writer.commit_closed_many({key: page}, {key: extras})
-            if len(page) < len(rows) or not page:
-                break
-        log.info("fetched %s after %s from the venue for a reader", key, after)
-        if nothing_before and (first is None or first > after + tf):
-            # The venue's history of the series starts at `first` (nothing before it).
-            return first if first is not None else until + tf
-        return None
-
     async def _forming_at(self, series: SeriesId, opening: int) -> Candle | None:
         """The candle opening at `opening`: the live feed's newest state, else the venue's
         (asked once per series and candle: until the series' lease has made it live, a
@@ -409,7 +358,7 @@ class CandleQuery:
         if fetched is not None and fetched[0] == opening:
             return fetched[1]
         candle = await self._formings.run(
-            (key, opening), lambda: self._forming_via(series, opening)
+            (key, opening), lambda: self._supply.fetch_forming(series, opening)
         )
         self._fetched_forming[key] = (opening, candle)
         return candle

@@ -1,0 +1,64 @@
+"""VenueFill: what the store lacks of a window, fetched from the venue and stored. A range
+before everything stored is history (imported, not streamed: clients page it over HTTP);
+a range after is committed as closes are."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from app.exchanges.registry import VenueRegistry
+from app.hub.writer import CandleWriter
+from app.ingest.guard import KlineGuard
+from app.ingest.provenance import Provenance
+from app.series import SeriesId, timeframe_seconds
+from app.store import CandleStore
+
+log = logging.getLogger(__name__)
+
+
+class VenueFill:
+    def __init__(
+        self,
+        store: CandleStore,
+        venues: VenueRegistry,
+        writer: CandleWriter,
+        guards: Mapping[str, KlineGuard],
+        provenance: Provenance | None,
+    ) -> None:
+        self._store = store
+        self._venues = venues
+        self._writer = writer
+        self._guards = guards
+        self._provenance = provenance
+
+    async def __call__(self, series: SeriesId, after: int, until: int) -> int | None:
+        """Fetch the venue's closed candles in `(after, until]` and store them; returns
+        the venue's first candle time when this found where its history starts."""
+        key = str(series)
+        if self._provenance is not None:
+            await self._provenance.claim(series)
+        tf = timeframe_seconds(series.timeframe)
+        guard = self._guards.get(series.exchange)
+        stats = await self._store.stats(key)
+        nothing_before = stats is None or stats.first_time is None or until < stats.first_time
+        first: int | None = None
+        async for fetched in self._venues.closed_pages(series, after):
+            rows, extras = fetched.candles, fetched.extras
+            page = guard.page(key, series.timeframe, rows) if guard is not None else rows
+            if not page:
+                break
+            first = page[0][0] if first is None else first
+            page = [c for c in page if c[0] <= until]
+            if page:
+                if nothing_before:  # history, not streamed: clients page it over HTTP
+                    await self._writer.import_batch(key, page, None, extras)
+                else:
+                    await self._writer.commit_closed_many({key: page}, {key: extras})
+            if len(page) < len(rows) or not page:
+                break
+        log.info("fetched %s after %s from the venue for a reader", key, after)
+        if nothing_before and (first is None or first > after + tf):
+            # The venue's history of the series starts at `first` (nothing before it).
+            return first if first is not None else until + tf
+        return None
