@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 from app.admission import Admission
 from app.bots.monitor import BotBoard
+from app.bus.ports import Bus
 from app.clock import Clock
 from app.cluster.node import ClusterNode
 from app.config import Settings
@@ -60,6 +61,9 @@ class Services:
     # The user's freqtrade bots (`TRADE_CANVAS_BOTS`), read for the chart.
     bots: BotBoard
     fanout: Fanout
+    # Where this process's closes (through the writer), forming candles and errors go: its
+    # own fan-out and caches, or in a cluster the bus to every process.
+    published: Bus
     # None in a process that never writes (a cluster's `api` role).
     writer: CandleWriter | None
     cluster: ClusterNode | None

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.hub.status import State
+from app.reads.status import State
 from app.series import series_id_pattern
 
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from app.candle import Candle, CandleRow
-from app.ingest.port import IngestPort
+from app.feeds import IngestPort
 from app.locks import SeriesLocks
 
 # The leader's side of one kind of ask: its payload in, its answer out (JSON objects). A

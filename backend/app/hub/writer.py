@@ -14,15 +14,25 @@ overwrites.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from app.bus.ports import Bus
-from app.candle import Candle, CandleRow, ExtrasByTime
+from app.candle import CandleRow, ExtrasByTime
 from app.clock import Clock
-from app.ingest.port import BatchCommit
 from app.locks import SeriesLocks
-from app.store import CandleStore, ImportProgress, UpsertResult
+from app.store import CandleStore, ImportProgress, SeriesStats, UpsertResult
 
 APPEND_PUBLISH_MAX = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCommit:
+    """What a batch's commit stored of each series, and how long it took: its transaction,
+    then its publish."""
+
+    results: dict[str, UpsertResult]
+    db_s: float
+    publish_s: float
 
 
 class CandleWriter:
@@ -32,13 +42,17 @@ class CandleWriter:
         self._bus = bus
         self._clock = clock
 
+    async def stats(self, series_id: str) -> SeriesStats | None:
+        """What is stored of a series, as the writer's next commit finds it."""
+        return await self._store.stats(series_id)
+
     async def correct_closed(self, series_id: str, candles: Sequence[CandleRow]) -> UpsertResult:
         """Store `candles` over what is stored (an operator's correction), then publish
         what changed."""
         async with self._locks.hold([series_id]):
-            result = await self._store.upsert_many(series_id, candles)
+            result = await self._store.upsert_many(series_id, sorted(candles))
             if result.written:
-                self._bus.closed(series_id, sorted(result.written), result.head_before)
+                self._bus.closed(series_id, result.written, result.head_before)
         if result.inserted or result.updated:
             await self._store.note_source(series_id, "ingest_api", "an operator's correction")
         return result
@@ -54,16 +68,18 @@ class CandleWriter:
         batches: Mapping[str, Sequence[CandleRow]],
         extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> BatchCommit:
-        """Closed candles of many series (and their `extras`, where the venue gave them):
-        one transaction, then a publish per series of the candles it stored (a held one is
-        not rewritten: see `UpsertResult.conflicts`)."""
-        async with self._locks.hold(batches):
+        """Closed candles of many series, in any order (and their `extras`, where the venue
+        gave them): one transaction, then a publish per series of the candles it stored, in
+        ascending time (a held one is not rewritten: see `UpsertResult.conflicts`)."""
+        # Sorted once, here: what the store writes comes back in the order given.
+        ordered = {series_id: sorted(candles) for series_id, candles in batches.items()}
+        async with self._locks.hold(ordered):
             started = self._clock.monotonic()
-            results = await self._store.insert_batches(batches, extras)
+            results = await self._store.insert_batches(ordered, extras)
             committed = self._clock.monotonic()
             for series_id, result in results.items():
                 if result.written:
-                    self._bus.closed(series_id, sorted(result.written), result.head_before)
+                    self._bus.closed(series_id, result.written, result.head_before)
         return BatchCommit(results, committed - started, self._clock.monotonic() - committed)
 
     async def import_batch(
@@ -80,17 +96,12 @@ class CandleWriter:
         follower then gets a `gap` and re-reads)."""
         async with self._locks.hold([series_id]):
             result = await self._store.insert_many(
-                series_id, candles, progress=progress, extras=extras
+                series_id, sorted(candles), progress=progress, extras=extras
             )
             head = result.head_before
-            appended = sorted(c for c in result.written if head is None or c[0] > head)
+            appended = [c for c in result.written if head is None or c[0] > head]
             if len(appended) > APPEND_PUBLISH_MAX:
                 appended = appended[-1:]
             if appended:
                 self._bus.closed(series_id, appended, head)
             return result
-
-    def publish_forming(
-        self, series_id: str, candle: Candle, event_time_ms: int | None = None
-    ) -> None:
-        self._bus.forming(series_id, candle, event_time_ms)

@@ -1,90 +1,29 @@
-"""The two ways between hub and ingest: what the hub needs of ingest (acquire and release
-a series per subscriber) and what ingest needs of the hub (commit closed candles, then
-publish them; publish forming ones)."""
+"""What live ingest needs of the writer (what is stored of a series; commit closed
+candles, which the writer publishes) and of the bus (forming candles, never stored).
+What others need of ingest is `app.feeds.IngestPort`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from app.candle import Candle, CandleRow, ExtrasByTime
-from app.series import SeriesId
-from app.store import UpsertResult
-
-
-@dataclass(frozen=True, slots=True)
-class BatchCommit:
-    results: dict[str, UpsertResult]
-    db_s: float
-    publish_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class FeedStatus:
-    """Where the live feed of one series stands."""
-
-    # The ingest job's state: starting, bootstrapping, subscribing, live, retrying,
-    # failed (for good: the exchange does not list it), history-only (live ingest off).
-    state: str
-    kind: str  # whitelist or ondemand
-    connected: bool  # its connection to the venue is open now
-    error: str | None  # why it is not live, or why its connection is down
-    backfill_error: str | None = None  # a REST catch-up that fails (and is retried)
-    # This server's clock disagrees with the venue's: its candles are rejected.
-    clock_error: str | None = None
-
-    @property
-    def failing(self) -> bool:
-        """Retrying, live on a connection that is down after an error (a planned
-        reconnect, or one still opening for the first time, is not a failure), or live
-        while its candles are rejected for this server's clock."""
-        return (
-            self.state in ("retrying", "failed")
-            or (self.state == "live" and not self.connected and self.error is not None)
-            or self.clock_error is not None
-        )
+from app.hub.writer import BatchCommit
+from app.store import SeriesStats
 
 
 class CandleSink(Protocol):
+    async def stats(self, series_id: str) -> SeriesStats | None:
+        """What is stored of a series (None: nothing)."""
+
     async def commit_closed_many(
         self,
         batches: Mapping[str, Sequence[CandleRow]],
         extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> BatchCommit: ...
 
-    def publish_forming(
-        self, series_id: str, candle: Candle, event_time_ms: int | None = None
-    ) -> None: ...
 
+class FormingOut(Protocol):
+    """Where forming candles go: straight to the bus (any `Bus` is one)."""
 
-class IngestPort(Protocol):
-    @property
-    def running(self) -> bool: ...
-
-    async def acquire(self, series: SeriesId, holder: str) -> None:
-        """A client (`holder`: its address) subscribed to `series`. Raises
-        `CapacityExceeded` when no job can run for it."""
-
-    async def release(self, series: SeriesId, holder: str) -> None:
-        """A client unsubscribed from (or disconnected while subscribed to) `series`."""
-
-    def lease(self, series: SeriesId, holder: str) -> None:
-        """`holder` asked for `series` just now: keep it live a while (never waits)."""
-
-    def is_live(self, series_id: str) -> bool: ...
-
-    def job_error(self, series_id: str) -> tuple[str, str] | None:
-        """(code, message) when live ingest of `series_id` has failed for good."""
-
-    def live_series(self) -> list[str]: ...
-
-    def feed_status(self, series_id: str) -> FeedStatus | None:
-        """None when no ingest job runs for `series_id`."""
-
-    def failing_whitelist(self) -> dict[str, str]: ...
-
-    def clock_problems(self) -> list[str]:
-        """Where this server's clock disagrees with a followed venue's."""
-
-    def snapshot(self) -> dict[str, Any]: ...
+    def forming(self, series_id: str, candle: Candle, event_time_ms: int | None) -> None: ...

@@ -21,11 +21,11 @@ from typing import Any, Literal
 
 from app.clock import SYSTEM_CLOCK, Clock
 from app.errors import CapacityExceeded, ProvenanceConflict, UnknownSymbol
+from app.feeds import FeedStatus
 from app.history.source import HistorySource
 from app.ingest.clock_watch import ClockWatch
 from app.ingest.failures import FailureLog
 from app.ingest.live import LiveIngestor
-from app.ingest.port import FeedStatus
 from app.ingest.provenance import Provenance
 from app.metrics import Metrics
 from app.series import Market, SeriesId

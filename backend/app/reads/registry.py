@@ -13,8 +13,8 @@ from typing import Any
 
 from app.exchanges.registry import VenueRegistry
 from app.history.datadir import Datadirs, list_datadirs
-from app.hub.status import series_status
 from app.ingest.provenance import Provenance
+from app.reads.status import series_status
 from app.series import (
     SeriesId,
     align_time,

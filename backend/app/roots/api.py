@@ -41,10 +41,24 @@ async def start_api(settings: Settings, metrics: Metrics, clock: Clock) -> Servi
         )  # fmt: skip
         warm_catalogs(stack, settings, core)
         return Services(
-            settings, clock, metrics, core.store, core.venues, remote, reads,
-            open_bots(stack, settings, metrics, clock), hub.fanout, None, node, None, None,
-            None, core.provenance, stack,
-        )  # fmt: skip
+            settings=settings,
+            clock=clock,
+            metrics=metrics,
+            store=core.store,
+            venues=core.venues,
+            supply=remote,
+            reads=reads,
+            bots=open_bots(stack, settings, metrics, clock),
+            fanout=hub.fanout,
+            published=node.publisher,
+            writer=None,
+            cluster=node,
+            datadirs=None,
+            downloads=None,
+            write_through=None,
+            provenance=core.provenance,
+            stops=stack,
+        )
     except BaseException:
         await stack.aclose()  # what was started before a part failed
         raise

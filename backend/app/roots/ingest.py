@@ -88,10 +88,24 @@ async def start_ingest(settings: Settings, metrics: Metrics, clock: Clock) -> Se
         node.compete(settings, store, lead, clock)
         stack.push_async_callback(node.stop_competing)  # first: its last commits go out
         return Services(
-            settings, clock, metrics, store, venues, supply, reads,
-            open_bots(stack, settings, metrics, clock), hub.fanout, writer, node, datadirs,
-            downloads, write_through, core.provenance, stack,
-        )  # fmt: skip
+            settings=settings,
+            clock=clock,
+            metrics=metrics,
+            store=store,
+            venues=venues,
+            supply=supply,
+            reads=reads,
+            bots=open_bots(stack, settings, metrics, clock),
+            fanout=hub.fanout,
+            published=node.publisher,
+            writer=writer,
+            cluster=node,
+            datadirs=datadirs,
+            downloads=downloads,
+            write_through=write_through,
+            provenance=core.provenance,
+            stops=stack,
+        )
     except BaseException:
         await stack.aclose()  # what was started before a part failed
         raise
@@ -119,8 +133,7 @@ def _leader_parts(
     async def lead(epoch: int) -> Callable[[], Awaitable[None]]:
         parts = AsyncExitStack()
         supervisor = build_supervisor(
-            settings, core, writer, ingest_metrics, node.publisher.error, history,
-            metrics, clock,
+            settings, core, writer, node.publisher, ingest_metrics, history, metrics, clock,
         )  # fmt: skip
         if history is not None:
             parts.push_async_callback(history.stop)  # its imports write: only a leader's run

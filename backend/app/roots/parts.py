@@ -107,16 +107,15 @@ class Hub:
     fanout: Fanout
     forming: FormingCandles
     taps: Taps
+    # All three fed as one bus.
+    local: Bus
 
     @classmethod
     def build(cls, settings: Settings, store: CandleStore, clock: Clock) -> Hub:
         locks = SeriesLocks()
         fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
-        return cls(locks, fanout, FormingCandles(clock), Taps())
-
-    @property
-    def local(self) -> Bus:
-        return Buses(self.fanout, self.forming, self.taps)
+        forming, taps = FormingCandles(clock), Taps()
+        return cls(locks, fanout, forming, taps, Buses(fanout, forming, taps))
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -254,8 +253,8 @@ def whitelist_of(settings: Settings) -> list[SeriesId]:
 def build_ingestors(
     settings: Settings,
     venues: VenueRegistry,
-    store: CandleStore,
     writer: CandleWriter,
+    published: Bus,
     metrics: IngestMetrics,
     clock: Clock,
 ) -> dict[FeedKey, LiveIngestor]:
@@ -273,7 +272,7 @@ def build_ingestors(
     )
     return {
         (venue.name, market): LiveIngestor(
-            venue.name, feed, venue.rest, store, writer, metrics, options, clock
+            venue.name, feed, venue.rest, writer, published, metrics, options, clock
         )
         for venue in venues.values()
         for market, feed in venue.feeds.items()
@@ -298,12 +297,14 @@ def build_supervisor(
     settings: Settings,
     core: Core,
     writer: CandleWriter,
+    published: Bus,
     metrics: IngestMetrics,
-    notify: Callable[[str, str, str], None],
     history: HistorySource | None,
     registry: Metrics,
     clock: Clock,
 ) -> IngestSupervisor:
+    """`published`: where the feeds' forming candles and the series' errors go (the bus;
+    their closes go through `writer`)."""
     venues = core.venues
     return IngestSupervisor(
         whitelist=core.whitelist,
@@ -311,9 +312,9 @@ def build_supervisor(
         max_jobs_per_holder=settings.ondemand.max_jobs_per_client,
         idle_ttl_s=settings.ondemand.idle_ttl_s,
         history=history,
-        ingestors=build_ingestors(settings, venues, core.store, writer, metrics, clock),
+        ingestors=build_ingestors(settings, venues, writer, published, metrics, clock),
         metrics=registry,
-        notify=notify,
+        notify=published.error,
         clock=clock,
         clock_watch=ClockWatch(
             {v.name: (v.rest, v.markets[0]) for v in venues.values()},

@@ -45,7 +45,7 @@ async def start_single(settings: Settings, metrics: Metrics, clock: Clock) -> Se
         ingest_metrics = IngestMetrics(metrics, clock)
         guards = build_guards(settings, venues, ingest_metrics, clock)
         supervisor = build_supervisor(
-            settings, core, writer, ingest_metrics, hub.fanout.error, history, metrics, clock
+            settings, core, writer, hub.local, ingest_metrics, history, metrics, clock
         )
         ingest_metrics.watch_heads(supervisor.heads)
         supply = LocalSupply(
@@ -72,10 +72,24 @@ async def start_single(settings: Settings, metrics: Metrics, clock: Clock) -> Se
             stack.push_async_callback(healer.stop)
         warm_catalogs(stack, settings, core)
         return Services(
-            settings, clock, metrics, store, venues, supply, reads,
-            open_bots(stack, settings, metrics, clock), hub.fanout, writer, None, datadirs,
-            downloads, write_through, core.provenance, stack,
-        )  # fmt: skip
+            settings=settings,
+            clock=clock,
+            metrics=metrics,
+            store=store,
+            venues=venues,
+            supply=supply,
+            reads=reads,
+            bots=open_bots(stack, settings, metrics, clock),
+            fanout=hub.fanout,
+            published=hub.local,
+            writer=writer,
+            cluster=None,
+            datadirs=datadirs,
+            downloads=downloads,
+            write_through=write_through,
+            provenance=core.provenance,
+            stops=stack,
+        )
     except BaseException:
         await stack.aclose()  # what was started before a part failed
         raise

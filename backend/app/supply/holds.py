@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ingest.port import FeedStatus, IngestPort
+from app.feeds import FeedStatus, IngestPort
 from app.series import SeriesId
 
 

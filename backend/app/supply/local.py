@@ -9,9 +9,9 @@ from typing import Any
 from app.candle import Candle, CandleRow
 from app.exchanges.ports import SymbolInfo
 from app.exchanges.registry import VenueRegistry
+from app.feeds import IngestPort
 from app.history.source import HistorySource
 from app.hub.writer import CandleWriter
-from app.ingest.port import IngestPort
 from app.series import Market, SeriesId
 from app.store import UpsertResult
 from app.supply.fill import VenueFill

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from app.candle import Candle, CandleRow
-from app.ingest.port import IngestPort
+from app.feeds import IngestPort
 from app.series import SeriesId
 from app.store import UpsertResult
 

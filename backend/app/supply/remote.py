@@ -18,7 +18,7 @@ from app.exchanges.budget import current_caller
 from app.exchanges.catalog import CachedCatalog, LoadMarkets
 from app.exchanges.ports import SymbolInfo
 from app.exchanges.registry import Venue, VenueRegistry
-from app.ingest.port import IngestPort
+from app.feeds import IngestPort
 from app.series import Market, SeriesId
 from app.store import UpsertResult
 from app.supply import messages

@@ -105,10 +105,10 @@ async def test_closed_candle_reaches_every_subscriber_after_commit(server: LiveS
 
 
 async def test_forming_updates_are_streamed_not_stored(server: LiveServer) -> None:
-    writer = server.services.writer
+    published = server.services.published
     async with server.ws() as ws:
         await subscribe(ws)
-        writer.publish_forming(SERIES, Candle(T0, 1, 2, 0.5, 1.5, 3))
+        published.forming(SERIES, Candle(T0, 1, 2, 0.5, 1.5, 3), None)
         msg = await recv_json(ws)
         assert msg["type"] == "candle_forming" and msg["candle"]["close"] == 1.5
         r = await server.http.get("/api/market/candles", params={"series_id": SERIES})
@@ -116,8 +116,8 @@ async def test_forming_updates_are_streamed_not_stored(server: LiveServer) -> No
         # A forming update for a candle older than the last closed one is stale: not sent.
         await server.ingest(SERIES, candle(T0 + 60))
         assert (await recv_json(ws))["type"] == "candle_closed"
-        writer.publish_forming(SERIES, Candle(T0, 1, 2, 0.5, 1.7, 3))
-        writer.publish_forming(SERIES, Candle(T0 + 120, 1, 2, 0.5, 1.9, 3))
+        published.forming(SERIES, Candle(T0, 1, 2, 0.5, 1.7, 3), None)
+        published.forming(SERIES, Candle(T0 + 120, 1, 2, 0.5, 1.9, 3), None)
         msg = await recv_json(ws)
         assert msg["candle"]["candle_time"] == T0 + 120
 

@@ -170,7 +170,7 @@ async def test_recorded_frames_through_the_live_engine_store_their_closes(
     writer = CandleWriter(store, SeriesLocks(), NoBus(), clock)
     replay = Replay(recording.frames)
     ingestor = LiveIngestor(
-        venue, feed, NoHistory(), store, writer, IngestMetrics(metrics, clock),
+        venue, feed, NoHistory(), writer, NoBus(), IngestMetrics(metrics, clock),
         IngestOptions(), clock, transport=replay,
     )  # fmt: skip
     key = str(series)

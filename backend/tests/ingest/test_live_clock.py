@@ -72,10 +72,11 @@ async def rig(
     store = SqliteCandleStore(tmp_path / "store.sqlite", metrics)
     await store.open()
     locks = SeriesLocks()
-    writer = CandleWriter(store, locks, Fanout(store, locks, catchup_max=5000), clock)
+    fanout = Fanout(store, locks, catchup_max=5000)
+    writer = CandleWriter(store, locks, fanout, clock)
     options = IngestOptions(stale_s=STALE_S, backfill_max_candles=30)
     ingestor = LiveIngestor(
-        venue.name, venue.feeds["futures"], venue.rest, store, writer, IngestMetrics(metrics, clock),
+        venue.name, venue.feeds["futures"], venue.rest, writer, fanout, IngestMetrics(metrics, clock),
         options, clock,
     )  # fmt: skip
     series_id = f"{fake.name}:futures:BTC/USDT:USDT:1m"

@@ -152,7 +152,7 @@ async def engine(
     broadcasts = BroadcastLog(path)
     writer = CandleWriter(store, SeriesLocks(), broadcasts, clock)
     ingestor = LiveIngestor(
-        "binance", venue.feed, MemoryRest(venue), store, writer, IngestMetrics(metrics, clock),
+        "binance", venue.feed, MemoryRest(venue), writer, broadcasts, IngestMetrics(metrics, clock),
         options, clock, transport=venue,
     )  # fmt: skip
     try:

@@ -42,9 +42,10 @@ async def test_a_subscriber_back_as_the_idle_job_expires_keeps_the_stream(
     store = SqliteCandleStore(tmp_path / "store.sqlite", metrics)
     await store.open()
     locks = SeriesLocks()
-    writer = CandleWriter(store, locks, Fanout(store, locks, catchup_max=5000), clock)
+    fanout = Fanout(store, locks, catchup_max=5000)
+    writer = CandleWriter(store, locks, fanout, clock)
     ingestor = LiveIngestor(
-        "binance", venue.feeds["futures"], venue.rest, store, writer,
+        "binance", venue.feeds["futures"], venue.rest, writer, fanout,
         IngestMetrics(metrics, clock), IngestOptions(backfill_max_candles=5), clock,
     )  # fmt: skip
     supervisor = IngestSupervisor(

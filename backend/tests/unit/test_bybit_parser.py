@@ -8,7 +8,7 @@ import pytest
 
 from app.candle import Candle
 from app.exchanges.bybit.feed import BybitFeed
-from app.exchanges.bybit.parser import BybitKline, BybitReply, parse_frame
+from app.exchanges.bybit.parser import BybitReply, parse_frame
 from app.exchanges.ports import FrameError, KlineEvent, RequestRefused
 from app.series import parse_series_id
 
@@ -40,9 +40,9 @@ DOC_ORDERBOOK = (
 def test_the_documented_kline_push() -> None:
     frame = parse_frame(DOC_KLINE)
     assert frame == (
-        BybitKline(
-            "kline.5.BTCUSDT", "BTCUSDT", "5m", False,
-            Candle(1672324800, 16649.5, 16677.0, 16608.0, 16677.0, 2.081), 1672324988882,
+        KlineEvent(
+            "kline.5.BTCUSDT", Candle(1672324800, 16649.5, 16677.0, 16608.0, 16677.0, 2.081),
+            False, 1672324988882,
         ),
     )  # fmt: skip
 

@@ -11,7 +11,7 @@ from app.candle import Candle, KlineExtras
 from app.exchanges.binance.feed import BinanceFeed
 from app.exchanges.binance.parser import (
     FrameError,
-    KlineUpdate,
+    KlineEvent,
     OtherEvent,
     Reply,
     ServerShutdown,
@@ -32,15 +32,16 @@ def frames(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name)
 def test_every_recorded_frame_parses(path: Path) -> None:
-    klines: list[KlineUpdate] = []
+    klines: list[KlineEvent] = []
     others: set[str] = set()
     for raw in frames(path):
         parsed = parse_frame(raw)
-        if isinstance(parsed, KlineUpdate):
+        if isinstance(parsed, KlineEvent):
             klines.append(parsed)
             msg = orjson.loads(raw)
             k = msg["data"]["k"]
-            assert msg["stream"] == parsed.stream
+            assert msg["stream"] == parsed.topic
+            assert parsed.event_time_ms == msg["data"]["E"]
             assert parsed.candle == Candle(
                 k["t"] // 1000,
                 float(k["o"]),
@@ -59,7 +60,7 @@ def test_every_recorded_frame_parses(path: Path) -> None:
             others.add(parsed.kind)
     assert klines, "each recording has kline frames"
     assert {"depthUpdate", "bookTicker", "aggTrade"} <= others
-    assert {k.interval for k in klines} == {"1m"}
+    assert {k.topic.rsplit("_", 1)[1] for k in klines} == {"1m"}
 
 
 def test_closed_klines_in_the_recordings() -> None:
@@ -67,17 +68,20 @@ def test_closed_klines_in_the_recordings() -> None:
         parsed
         for path in RECORDINGS
         for raw in frames(path)
-        if isinstance(parsed := parse_frame(raw), KlineUpdate) and parsed.closed
+        if isinstance(parsed := parse_frame(raw), KlineEvent) and parsed.closed
     ]
     assert len(closed) == 5
-    futures = [k for k in closed if k.symbol in {"SUSHIUSDT", "AKROUSDT", "KEEPUSDT", "CTKUSDT"}]
+    futures = [
+        k for k in closed
+        if k.topic.split("@")[0] in {"sushiusdt", "akrousdt", "keepusdt", "ctkusdt"}
+    ]  # fmt: skip
     assert futures and all(k.candle.candle_time % 60 == 0 for k in closed)
 
 
 def test_raw_frames_replies_and_shutdown() -> None:
     raw = next(frames(RECORDINGS[0])[i] for i in range(300) if "kline" in frames(RECORDINGS[0])[i])
     data = orjson.dumps(orjson.loads(raw)["data"])
-    assert isinstance(parse_frame(data), KlineUpdate)  # a raw /ws/<stream> frame
+    assert isinstance(parse_frame(data), KlineEvent)  # a raw /ws/<stream> frame
     assert parse_frame('{"result": null, "id": 7}') == Reply(7, None, None)
     assert parse_frame('{"result": ["btcusdt@kline_1m"], "id": 3}').result == ["btcusdt@kline_1m"]
     err = parse_frame('{"error": {"code": 2, "msg": "Invalid request"}, "id": 2}')

@@ -40,7 +40,7 @@ def test_the_documented_push_of_a_bar_served_here() -> None:
     with pytest.raises(FrameError, match="not a bar served here"):
         parse_frame(DOC_CANDLE)
     (candle,) = parse_frame(at("candle1Dutc", "BTC-USDT", 1597017600000, "1"))
-    assert candle.topic == "candle1Dutc:BTC-USDT" and candle.timeframe == "1d"
+    assert candle.topic == "candle1Dutc:BTC-USDT" and candle.event_time_ms is None
     assert candle.closed
     assert candle.candle == Candle(1597017600, 8533.02, 8553.74, 8527.17, 8548.26, 45247.0)
 

@@ -20,7 +20,7 @@ from app.bus.redis.demand import LeaseKey
 from app.bus.redis.keys import DEFAULT_KEYS, Keys
 from app.clock import Clock
 from app.errors import CapacityExceeded, InvalidSeriesId
-from app.ingest.port import IngestPort
+from app.feeds import IngestPort
 from app.series import parse_series_id
 from app.tasks import spawn
 

@@ -19,7 +19,7 @@ from app.bus.redis.metrics import BusMetrics
 from app.bus.redis.publisher import RedisBus
 from app.clock import Clock
 from app.errors import BusError
-from app.ingest.port import IngestPort
+from app.feeds import IngestPort
 from app.locks import SeriesLocks
 from app.metrics import Metrics
 

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from app.bus.redis import codec
 from app.bus.redis.keys import DEFAULT_KEYS, Keys
 from app.clock import Clock
-from app.ingest.port import FeedStatus
+from app.feeds import FeedStatus
 from app.series import SeriesId
 from app.tasks import spawn
 

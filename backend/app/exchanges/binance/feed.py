@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from app.exchanges.binance.parser import KlineUpdate, Reply, ServerShutdown, parse_frame
+from app.exchanges.binance.parser import Reply, ServerShutdown, parse_frame
 from app.exchanges.ports import (
     Action,
     FeedEvent,
@@ -65,9 +65,8 @@ class BinanceFeed:
 
     def parse(self, raw: str | bytes) -> Sequence[FeedEvent]:
         frame = parse_frame(raw)
-        if isinstance(frame, KlineUpdate):
-            return (KlineEvent(frame.stream, frame.candle, frame.closed, frame.event_time_ms,
-                               frame.extras),)  # fmt: skip
+        if isinstance(frame, KlineEvent):
+            return (frame,)
         if isinstance(frame, ServerShutdown):
             return (PlannedReconnect("server shutdown announced"),)
         if isinstance(frame, Reply) and frame.error is not None:

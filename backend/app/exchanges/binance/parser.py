@@ -11,29 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.candle import Candle, KlineExtras
+from app.candle import KlineExtras
 from app.exchanges.frames import int_field, json_object, kline_candle, kline_extras
-from app.exchanges.ports import FrameError
+from app.exchanges.ports import FrameError, KlineEvent
 from app.series import TIMEFRAMES
 
 __all__ = [
-    "FrameError", "KlineUpdate", "OtherEvent", "Reply", "ServerShutdown", "parse_frame",
+    "FrameError", "KlineEvent", "OtherEvent", "Reply", "ServerShutdown", "parse_frame",
     "rest_klines",
 ]  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class KlineUpdate:
-    symbol: str  # the exchange's symbol, e.g. BTCUSDT
-    interval: str
-    closed: bool
-    candle: Candle
-    event_time_ms: int
-    extras: KlineExtras | None = None
-
-    @property
-    def stream(self) -> str:
-        return f"{self.symbol.lower()}@kline_{self.interval}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +43,7 @@ class OtherEvent:
     kind: str
 
 
-Frame = KlineUpdate | Reply | ServerShutdown | OtherEvent
+Frame = KlineEvent | Reply | ServerShutdown | OtherEvent
 
 
 def parse_frame(raw: str | bytes) -> Frame:
@@ -91,7 +77,7 @@ def parse_frame(raw: str | bytes) -> Frame:
     raise FrameError("frame has no event type")
 
 
-def _kline(msg: dict[str, Any]) -> KlineUpdate:
+def _kline(msg: dict[str, Any]) -> KlineEvent:
     k = msg.get("k")
     if not isinstance(k, dict):
         raise FrameError("kline event without k")
@@ -106,7 +92,8 @@ def _kline(msg: dict[str, Any]) -> KlineUpdate:
         raise FrameError("kline without a boolean x")
     candle = kline_candle(k, int_field(k, "t"), interval, "o h l c v")
     extras = kline_extras(k, candle.candle_time)
-    return KlineUpdate(symbol, interval, closed, candle, int_field(msg, "E"), extras)
+    topic = f"{symbol.lower()}@kline_{interval}"  # the stream it comes on
+    return KlineEvent(topic, candle, closed, int_field(msg, "E"), extras)
 
 
 def rest_klines(raw: Any) -> tuple[list[list[Any]], dict[int, KlineExtras]]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import orjson
 
 from app.exchanges.bybit.parser import INTERVALS, BybitReply, parse_frame
-from app.exchanges.ports import Action, FeedEvent, FeedLimits, KlineEvent, RequestRefused
+from app.exchanges.ports import Action, FeedEvent, FeedLimits, RequestRefused
 from app.series import Market, SeriesId
 
 # Bybit: at most 500 connections per 5 minutes per IP; spot takes 10 args per request.
@@ -52,7 +52,7 @@ class BybitFeed:
             if frame.success:
                 return ()
             return (RequestRefused(f"{frame.op}: {frame.message}"),)
-        return tuple(KlineEvent(k.topic, k.candle, k.closed, k.timestamp_ms) for k in frame)
+        return frame
 
     def request(self, action: Action, topics: Sequence[str], request_id: int) -> str:
         request = {"req_id": str(request_id), "op": action, "args": list(topics)}

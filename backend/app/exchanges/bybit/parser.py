@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from app.candle import Candle
 from app.exchanges.frames import int_field, json_object, kline_candle
-from app.exchanges.ports import FrameError
+from app.exchanges.ports import FrameError, KlineEvent
 
 # freqtrade's timeframe names to Bybit's interval names, and back.
 INTERVALS: Final[dict[str, str]] = {
@@ -21,16 +20,6 @@ INTERVALS: Final[dict[str, str]] = {
     "4h": "240", "6h": "360", "12h": "720", "1d": "D", "1w": "W",
 }  # fmt: skip
 TIMEFRAME_OF: Final = {v: k for k, v in INTERVALS.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class BybitKline:
-    topic: str
-    symbol: str
-    timeframe: str
-    closed: bool
-    candle: Candle
-    timestamp_ms: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +31,7 @@ class BybitReply:
     message: str
 
 
-BybitFrame = tuple[BybitKline, ...] | BybitReply
+BybitFrame = tuple[KlineEvent, ...] | BybitReply
 
 
 def parse_frame(raw: str | bytes) -> BybitFrame:
@@ -76,5 +65,5 @@ def parse_frame(raw: str | bytes) -> BybitFrame:
         candle = kline_candle(k, int_field(k, "start"), timeframe, "open high low close volume")
         stamp = k.get("timestamp")
         stamp_ms = stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
-        klines.append(BybitKline(topic, symbol, timeframe, confirm, candle, stamp_ms))
+        klines.append(KlineEvent(topic, candle, confirm, stamp_ms))
     return tuple(klines)

@@ -15,7 +15,6 @@ from app.exchanges.ports import (
     Action,
     FeedEvent,
     FeedLimits,
-    KlineEvent,
     PlannedReconnect,
     RequestRefused,
 )
@@ -61,7 +60,7 @@ class OkxFeed:
             if not frame.refused:
                 return ()
             return (RequestRefused(f"error {frame.code}: {frame.message}"),)
-        return tuple(KlineEvent(c.topic, c.candle, c.closed, None) for c in frame)
+        return frame
 
     def request(self, action: Action, topics: Sequence[str], request_id: int) -> str:
         args = [dict(zip(("channel", "instId"), t.split(":", 1), strict=True)) for t in topics]

@@ -11,22 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.candle import Candle
 from app.exchanges.frames import json_object, kline_candle
 from app.exchanges.okx.wire import CHANNEL_PREFIX, channel_timeframe, topic
-from app.exchanges.ports import FrameError
+from app.exchanges.ports import FrameError, KlineEvent
 
 # Volume is row[5], `vol`: base currency on spot, contracts on swaps, as ccxt (and so
 # freqtrade's datadir) reads it.
 _KEYS = ("open", "high", "low", "close", "volume")
-
-
-@dataclass(frozen=True, slots=True)
-class OkxCandle:
-    topic: str
-    timeframe: str
-    closed: bool
-    candle: Candle
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +33,7 @@ class OkxEvent:
         return self.event == "error"
 
 
-OkxFrame = tuple[OkxCandle, ...] | OkxEvent
+OkxFrame = tuple[KlineEvent, ...] | OkxEvent
 
 
 def parse_frame(raw: str | bytes) -> OkxFrame:
@@ -69,7 +60,7 @@ def parse_frame(raw: str | bytes) -> OkxFrame:
     return tuple(_candle(row, topic(channel, inst), timeframe) for row in data)
 
 
-def _candle(row: Any, name: str, timeframe: str) -> OkxCandle:
+def _candle(row: Any, name: str, timeframe: str) -> KlineEvent:
     if not isinstance(row, list) or len(row) < 9:
         raise FrameError("candle row is not a list of 9 fields")
     ts, confirm = row[0], row[8]
@@ -79,4 +70,4 @@ def _candle(row: Any, name: str, timeframe: str) -> OkxCandle:
         raise FrameError(f"candle confirm {confirm!r} is neither 0 nor 1")
     fields = dict(zip(_KEYS, row[1:6], strict=True))
     candle = kline_candle(fields, int(ts), timeframe, " ".join(_KEYS))
-    return OkxCandle(name, timeframe, confirm == "1", candle)
+    return KlineEvent(name, candle, confirm == "1", None)

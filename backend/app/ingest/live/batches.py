@@ -10,11 +10,12 @@ import logging
 
 from app.candle import Candle, KlineExtras
 from app.clock import Clock
+from app.hub.writer import BatchCommit
 from app.ingest.guard import KlineGuard
 from app.ingest.live.completeness import LiveSeries
 from app.ingest.live.options import IngestOptions
 from app.ingest.metrics import IngestMetrics
-from app.ingest.port import BatchCommit, CandleSink
+from app.ingest.port import CandleSink
 from app.store import Conflict
 from app.tasks import spawn
 
@@ -92,7 +93,7 @@ class ClosedBatches:
             lives[key] = live
         try:
             commit = await self._sink.commit_closed_many(
-                {k: sorted(v.values()) for k, v in batches.items()}, extras
+                {k: list(v.values()) for k, v in batches.items()}, extras
             )
         except Exception:
             log.exception("committing %d closed candles failed; they will be backfilled",

@@ -31,9 +31,8 @@ from app.ingest.live.transport import FeedTransport
 from app.ingest.live.websocket import WebSocketTransport
 from app.ingest.live.windows import WindowLimiter
 from app.ingest.metrics import IngestMetrics
-from app.ingest.port import CandleSink
+from app.ingest.port import CandleSink, FormingOut
 from app.series import SeriesId, align_time, timeframe_seconds
-from app.store import CandleStore
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +43,8 @@ class LiveIngestor:
         exchange: str,
         feed: LiveFeed,
         rest: KlineRest,
-        store: CandleStore,
         sink: CandleSink,
+        forming: FormingOut,
         metrics: IngestMetrics,
         options: IngestOptions | None = None,
         clock: Clock = SYSTEM_CLOCK,
@@ -56,8 +55,8 @@ class LiveIngestor:
         self.transport = transport or WebSocketTransport()
         self.market = feed.market
         self.rest = rest
-        self.store = store
         self.sink = sink
+        self.forming = forming
         self.metrics = metrics
         self.options = options or IngestOptions()
         self.clock = clock
@@ -98,7 +97,7 @@ class LiveIngestor:
             log.info("streaming %s before its venue's market list can be had: %s", key, e)
         topic = self.feed.topic(series)
         live = LiveSeries(series, topic, timeframe_seconds(series.timeframe))
-        stats = await self.store.stats(key)
+        stats = await self.sink.stats(key)
         live.head_time = stats.head_time if stats else None
         # The window a live series holds at least: owed until REST delivers it, so a close
         # stored first (while REST is refused) cannot hide it.
@@ -179,7 +178,7 @@ class LiveIngestor:
             self._batches.add(live, update.candle, update.extras)
         else:
             self.metrics.forming_received.labels(key).inc()
-            self.sink.publish_forming(key, update.candle, update.event_time_ms)
+            self.forming.forming(key, update.candle, update.event_time_ms)
         if live.has_hole():
             # The close of an earlier candle never came (or came while disconnected).
             self._catchups.start(live, grace=True)

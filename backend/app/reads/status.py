@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from app.ingest.port import FeedStatus
+from app.feeds import FeedStatus
 
 State = Literal[
     "streaming",  # live from the venue
