@@ -1,3 +1,6 @@
+"""Shared fixtures, and the markers of what a test needs beyond Python (see
+docs/development.md): `postgres`, `redis` and `bots` (real freqtrade bots)."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,6 +30,21 @@ class FakeRest:
 
     exchange: FakeExchange
     url: str
+
+
+# A test that asks for one of these fixtures needs what its marker names.
+_MARKED_BY_FIXTURE = {"postgres_dsn": "postgres", "postgres_server": "postgres", "redis": "redis"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        marks = {mark for name, mark in _MARKED_BY_FIXTURE.items() if name in used}
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("store_engine") == "postgres":
+            marks.add("postgres")
+        for mark in sorted(marks):
+            item.add_marker(mark)
 
 
 @pytest.fixture

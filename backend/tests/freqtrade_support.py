@@ -11,10 +11,6 @@ from freqtrade.enums import CandleType
 
 from app.candle import CandleRow
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-DATADIR = FIXTURES / "freqtrade-datadir"
-PARQUET_DATADIR = FIXTURES / "freqtrade-datadir-parquet"
-
 
 def candle_type(market: str) -> CandleType:
     return CandleType.SPOT if market == "spot" else CandleType.FUTURES

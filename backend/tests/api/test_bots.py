@@ -34,6 +34,8 @@ from local_exchange.server import FakeBinance, FakeBybit
 from tests.conftest import SettingsFactory
 from tests.support import live_server, poll
 
+pytestmark = pytest.mark.bots  # runs real freqtrade bots
+
 REPO = Path(__file__).resolve().parents[3]
 USER_DATA = REPO / "user_data"
 BOT_TIMEOUT_S = 5.0

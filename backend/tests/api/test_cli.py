@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.freqtrade_support import DATADIR, freqtrade_rows
+from tests.freqtrade_support import freqtrade_rows
+from tests.recorded import DATADIR
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,8 @@ import pytest
 
 from local_exchange.server import FakeVenue
 from tests.conftest import FakeRest, SettingsFactory
-from tests.freqtrade_support import DATADIR
 from tests.live_support import VENUES, live_settings, start_fake
+from tests.recorded import DATADIR
 from tests.support import LiveServer, live_server, poll
 
 FILE_SERIES = "binance:spot:UNITTEST/BTC:1m"  # a fixture file

@@ -245,6 +245,7 @@ async def test_replicas_follow_the_leader_and_a_standby_takes_over(
             assert took < TTL_S + 10, took
 
 
+@pytest.mark.postgres  # starts a cluster of its own
 async def test_postgresql_restarted_under_a_cluster_loses_nothing(
     fake: FakeVenue, redis: RedisServer, tmp_path: Path
 ) -> None:

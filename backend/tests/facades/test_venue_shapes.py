@@ -16,8 +16,8 @@ import websockets
 
 from tests.conftest import SettingsFactory
 from tests.live_support import live_settings, serving, start_fake, wait_caught_up
+from tests.recorded import RECORDINGS, frames
 from tests.unit.test_bybit_parser import DOC_KLINE
-from tests.unit.test_kline_parser import RECORDINGS, frames
 
 # Binance's documented `GET /api/v3/klines` row (Kline/Candlestick data: open time, OHLCV,
 # close time, quote volume, trades, taker buy base and quote volumes, ignore).

@@ -16,8 +16,9 @@ import pytest
 
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
-from tests.freqtrade_support import DATADIR, freqtrade_rows, store_with_freqtrade
+from tests.freqtrade_support import freqtrade_rows, store_with_freqtrade
 from tests.live_support import live_settings, start_fake, stored
+from tests.recorded import DATADIR
 from tests.support import live_server, poll
 
 REPO = Path(__file__).resolve().parents[3]

@@ -13,7 +13,8 @@ from app.candle import CandleRow
 from app.history.datadir import list_datadir
 from app.series import parse_series_id
 from tests.conftest import STORE_ENGINES, SettingsFactory
-from tests.freqtrade_support import DATADIR, PARQUET_DATADIR, freqtrade_rows, store_with_freqtrade
+from tests.freqtrade_support import freqtrade_rows, store_with_freqtrade
+from tests.recorded import DATADIR, PARQUET_DATADIR
 from tests.support import LiveServer, live_server, metric_value, recv_json, send_json
 
 

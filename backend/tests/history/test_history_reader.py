@@ -22,7 +22,8 @@ from app.history.datadir import (
 )
 from app.history.reader import HistoryFileError, read_ohlcv
 from app.series import parse_series_id
-from tests.freqtrade_support import DATADIR, PARQUET_DATADIR, freqtrade_rows, store_with_freqtrade
+from tests.freqtrade_support import freqtrade_rows, store_with_freqtrade
+from tests.recorded import DATADIR, PARQUET_DATADIR
 
 SERVED = [e for d in (DATADIR, PARQUET_DATADIR) for e in list_datadir(d) if e.series_id]
 

@@ -35,12 +35,11 @@ from app.metrics import Metrics
 from app.series import SeriesId, align_time, next_candle_time, parse_series_id
 from app.store.sqlite import SqliteCandleStore
 from local_exchange.clock import SteppedClock
-from tests.freqtrade_support import FIXTURES
 from tests.manual_clock import drive
 from tests.memory_venue import NoHistory, Replay
+from tests.recorded import BINANCE_SESSIONS, frames
 from tests.unit import test_bybit_parser as bybit_doc
 from tests.unit import test_okx_parser as okx_doc
-from tests.unit.test_kline_parser import frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ class Recording:
 
 
 def _binance(file: str, series_id: str, closes: int) -> Recording:
-    return Recording(file, series_id, tuple(frames(FIXTURES / "binance-ws" / file)), closes)
+    return Recording(file, series_id, tuple(frames(BINANCE_SESSIONS / file)), closes)
 
 
 RECORDINGS: dict[str, tuple[Recording, ...]] = {

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from app.candle import KlineExtras
 from app.metrics import Metrics
 from app.store import ImportProgress, build_store, describe_store
@@ -175,6 +177,7 @@ async def test_without_timescaledb_candles_stay_a_plain_table(postgres_dsn: str)
     assert "timescaledb" not in extensions
 
 
+@pytest.mark.postgres  # starts a cluster of its own
 async def test_postgresql_restarted_under_the_server(make_settings: SettingsFactory) -> None:
     """Lost while serving: reads are 503 `store_unavailable` and `/ready` degraded with the
     reason; back: the pool reconnects by itself, reads and writes resume, nothing lost."""

@@ -19,15 +19,7 @@ from app.exchanges.binance.parser import (
     rest_klines,
 )
 from app.series import parse_series_id
-from tests.freqtrade_support import FIXTURES
-
-RECORDINGS = sorted((FIXTURES / "binance-ws").glob("*.txt"))
-
-
-def frames(path: Path) -> list[str]:
-    lines = path.read_text().splitlines()
-    assert " <-> " in lines[0]  # the URL header
-    return [line.split(": ", 1)[1] for line in lines[1:] if line.strip()]
+from tests.recorded import BINANCE_SESSIONS, RECORDINGS, frames
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name)
@@ -134,7 +126,7 @@ def test_topics_are_the_recorded_stream_names(recording: str, series_id: str) ->
     the live exchange sent these klines on."""
     series = parse_series_id(series_id)
     topic = BinanceFeed(series.market, "wss://example.invalid").topic(series)
-    streams = {orjson.loads(f).get("stream") for f in frames(FIXTURES / "binance-ws" / recording)}
+    streams = {orjson.loads(f).get("stream") for f in frames(BINANCE_SESSIONS / recording)}
     assert topic in streams
     assert topic == f"{series.base.lower()}{series.quote.lower()}@kline_1m"
 
