@@ -11,6 +11,14 @@ echo "== ruff"
 .venv/bin/ruff format --check backend scripts
 echo "== mypy"
 .venv/bin/mypy
+echo "== api types"
+# The chart's API types are generated from the server's OpenAPI document: they must match.
+PYTHONPATH=backend .venv/bin/python scripts/openapi_document.py > output/openapi.json
+npx openapi-typescript output/openapi.json --immutable -o output/api.schema.ts >/dev/null
+if ! diff -u frontend/src/api.schema.ts output/api.schema.ts; then
+  echo "frontend/src/api.schema.ts is out of date: run npm run api:types" >&2
+  exit 1
+fi
 echo "== tsc"
 npx tsc -p frontend
 npx tsc -p frontend/e2e

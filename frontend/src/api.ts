@@ -56,7 +56,7 @@ export class MarketApi {
     seriesId: string,
     since: number,
     signal?: AbortSignal,
-  ): AsyncGenerator<Candle[]> {
+  ): AsyncGenerator<readonly Candle[]> {
     let after = since;
     for (;;) {
       const page = await this.candles(seriesId, { limit: MAX_LIMIT, since: after }, signal);

@@ -14,7 +14,8 @@ export interface FeedLabel {
 /** `newestClose`: when the newest candle on the chart closed (epoch seconds), if any. */
 export function feedLabel(status: SeriesStatus, newestClose: number | null, nowMs: number): FeedLabel {
   const reason = status.reason ?? "";
-  const newest = status.head_time === null ? "no candles stored" : `newest candle ${formatUtc(status.head_time)}`;
+  const head = status.head_time ?? null; // absent: none stored
+  const newest = head === null ? "no candles stored" : `newest candle ${formatUtc(head)}`;
   switch (status.state) {
     case "streaming": {
       const age = newestClose === null ? "" : ` · last close ${formatAge(nowMs - newestClose * 1000)}`;

@@ -14,6 +14,7 @@ const bot: BotInfo = {
   dry_run: true,
   open_trades: 1,
   closed_trades: 12,
+  checked_at: 1_700_000_400,
 };
 
 const trade: BotTrade = {
@@ -24,12 +25,14 @@ const trade: BotTrade = {
   open_rate: 100.5,
   entry_candle: 1_700_000_000,
   exit_candle: 1_700_000_300,
+  close_time: 1_700_000_330,
   close_rate: 101,
   profit_ratio: 0.00523,
   profit_abs: 0.2615,
   exit_reason: "roi",
   enter_tag: null,
   current_rate: null,
+  stop_loss: null,
 };
 
 describe("botSummary", () => {

@@ -8,6 +8,8 @@ const status = (state: SeriesStatus["state"], reason: string | null, head: numbe
   state,
   reason,
   head_time: head,
+  hole_count: 0,
+  missing_candles: 0,
 });
 
 describe("feedLabel", () => {

@@ -3,7 +3,16 @@ import { healedHoles } from "../src/controller";
 import type { Hole, SeriesStatus } from "../src/types";
 
 function status(holes: Hole[]): SeriesStatus {
-  return { series_id: "binance:spot:BTC/USDT:1m", state: "streaming", reason: null, head_time: 0, holes };
+  const missing = holes.reduce((n, h) => n + h.candles, 0);
+  return {
+    series_id: "binance:spot:BTC/USDT:1m",
+    state: "streaming",
+    reason: null,
+    head_time: 0,
+    hole_count: holes.length,
+    holes,
+    missing_candles: missing,
+  };
 }
 
 describe("healedHoles", () => {

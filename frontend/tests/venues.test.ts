@@ -1,12 +1,32 @@
 import { describe, expect, it } from "vitest";
 import { parseSeriesId } from "../src/series";
-import type { ExchangeInfo } from "../src/types";
+import type { ExchangeInfo, SeriesInfo } from "../src/types";
 import { resolveSymbol, UserData } from "../src/userData";
 import { Venues } from "../src/venues";
+
+/** An entry of `GET /api/market/series` as the server sends it, with `fields` set. */
+function seriesEntry(series_id: string, fields: Partial<SeriesInfo>): SeriesInfo {
+  const id = parseSeriesId(series_id);
+  if (!id) throw new Error(`not a series id: ${series_id}`);
+  return {
+    series_id,
+    exchange: id.exchange,
+    market: id.market,
+    symbol: id.symbol,
+    timeframe: id.timeframe,
+    first_time: null,
+    head_time: null,
+    count: 0,
+    hole_count: 0,
+    live: false,
+    ...fields,
+  };
+}
 
 const LISTING: ExchangeInfo[] = [
   {
     exchange: "bybit",
+    title: "Bybit",
     markets: [
       {
         market: "spot",
@@ -54,6 +74,7 @@ describe("resolveSymbol", () => {
   const binance = Venues.from([
     {
       exchange: "binance",
+      title: "Binance",
       markets: [
         {
           market: "spot",
@@ -92,7 +113,7 @@ describe("resolveSymbol", () => {
 
   it("knows the user's own pairs the venue does not list, and keeps the market otherwise", () => {
     const mine = UserData.from([
-      { series_id: "binance:spot:UNITTEST/BTC:5m", first_time: 1, head_time: 2, count: 2, live: false },
+      seriesEntry("binance:spot:UNITTEST/BTC:5m", { first_time: 1, head_time: 2, count: 2 }),
     ]);
     expect(resolveSymbol("unittest/btc", "binance", "futures", binance, mine)).toEqual({
       market: "spot",
@@ -106,14 +127,11 @@ describe("resolveSymbol", () => {
 });
 
 describe("UserData.preferred", () => {
-  const entry = (series_id: string, count: number, file = false) => ({
-    series_id,
-    first_time: null,
-    head_time: null,
-    count,
-    live: false,
-    datadir_files: file ? [{ path: "x", format: "feather", problem: null }] : [],
-  });
+  const entry = (series_id: string, count: number, file = false) =>
+    seriesEntry(series_id, {
+      count,
+      datadir_files: file ? [{ path: "x", format: "feather", problem: null }] : [],
+    });
 
   it("opens a spot series the user holds before a futures one or an alphabetically first one", () => {
     const data = UserData.from([

@@ -4,7 +4,7 @@ the candle routes, so a slow bot never delays a candle."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
@@ -43,7 +43,7 @@ class BotsResponse(BaseModel):
 
 class TradeEntry(BaseModel):
     trade_id: int
-    side: str  # long or short
+    side: Literal["long", "short"]
     is_open: bool
     open_time: float
     open_rate: float
@@ -64,7 +64,7 @@ class IndicatorEntry(BaseModel):
     column: str
     pane: str  # "main" (over the candles), or the subplot's name
     color: str
-    kind: str  # line, bar or scatter
+    kind: Literal["line", "bar", "scatter"]
     points: list[tuple[int, float]]
 
 

@@ -75,6 +75,12 @@ class SeriesStatusResponse(SeriesStatus):
     missing_candles: int = Field(0, description="the candles all its holes lack")
 
 
+class DatadirFile(BaseModel):
+    path: str
+    format: str = Field(examples=["feather"])
+    problem: str | None = Field(description="why the file cannot be read, if it cannot")
+
+
 class SeriesEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -91,7 +97,7 @@ class SeriesEntry(BaseModel):
     price_tick: float | None = Field(None, description="from the venue's market list")
     amount_step: float | None = None
     history: dict[str, Any] | None = None
-    datadir_files: list[dict[str, Any]] | None = None
+    datadir_files: list[DatadirFile] | None = None
     status: SeriesStatus | None = None
 
 

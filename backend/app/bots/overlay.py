@@ -5,6 +5,7 @@ timeframe the strategy runs on. Pure: built from a snapshot and the bot's datafr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from app.bots.model import BotInfo, BotSnapshot, BotTrade, PlotLine
 from app.series import SeriesId, align_time
@@ -25,7 +26,7 @@ class IndicatorLine:
     column: str
     pane: str
     color: str
-    kind: str
+    kind: Literal["line", "bar", "scatter"]
     points: tuple[tuple[int, float], ...]
 
 
