@@ -181,6 +181,9 @@ export async function startServer({ exchangeEnv, datadir, extraEnv = {}, name = 
     // lie ahead of it; a server rejects such candles as from the future unless allowed
     // this much skew (a year).
     TRADE_CANVAS_LIVE_CLOCK_SKEW_S: "31536000",
+    // The chart as built for the tests (`npm run build:e2e`): the production one has no
+    // hook to read the page with.
+    TRADE_CANVAS_FRONTEND_DIR: join(REPO, "frontend", "dist-e2e"),
     ...extraEnv,
   };
   const url = `http://127.0.0.1:${port}`;

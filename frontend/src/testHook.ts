@@ -2,6 +2,7 @@ import type { BotPanel } from "./botPanel";
 import type { ChartView } from "./chartView";
 import type { MarketController } from "./controller";
 import type { MarketSocket } from "./marketSocket";
+import type { RenderProbe } from "./probe";
 import type { Candle, ServerMessage } from "./types";
 
 /**
@@ -10,7 +11,7 @@ import type { Candle, ServerMessage } from "./types";
  * `open`, `scrollBy` and `dropConnection`, which do what a user or a network would.
  */
 
-export class PageMetrics {
+export class PageMetrics implements RenderProbe {
   /** ms from navigation start until the first page of bars was on screen. */
   firstDrawMs: number | null = null;
   firstDrawBars = 0;
