@@ -27,7 +27,7 @@ from freqtrade.enums import CandleType
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import Datadirs
 from app.metrics import Metrics
-from app.roots.parts import import_writer
+from app.roots.writing import import_writer
 from app.series import parse_series_id
 from app.store.sqlite import SqliteCandleStore
 from app.store.sqlite.schema import connect as sqlite_connect

@@ -83,7 +83,7 @@ def preflight(settings: Settings) -> list[SeriesId]:
     import socket
 
     from app.metrics import Metrics
-    from app.roots.parts import whitelist_of
+    from app.roots.core import whitelist_of
     from app.store import build_store
 
     whitelist = whitelist_of(settings)
@@ -167,7 +167,7 @@ def _demo_settings(args: argparse.Namespace, exchange_settings: dict[str, str]) 
 
 def _import(args: argparse.Namespace) -> int:
     from app.history.cli import run_import
-    from app.roots.parts import import_writer
+    from app.roots.writing import import_writer
 
     return run_import(_settings(args), args.series, args.all, import_writer)
 

@@ -11,15 +11,10 @@ from app.clock import Clock
 from app.config import Settings
 from app.ingest.metrics import IngestMetrics
 from app.metrics import Metrics
-from app.roots.parts import (
-    Hub,
-    build_guards,
-    build_reads,
-    join_cluster,
-    open_bots,
-    open_core,
-    warm_catalogs,
-)
+from app.roots.cluster import join_cluster
+from app.roots.core import Hub, open_core, warm_catalogs
+from app.roots.serving import build_reads, services_of
+from app.roots.writing import build_guards
 from app.services import Services
 from app.supply.remote import catalogs_through
 
@@ -40,25 +35,10 @@ async def start_api(settings: Settings, metrics: Metrics, clock: Clock) -> Servi
             metrics=metrics, clock=clock,
         )  # fmt: skip
         warm_catalogs(stack, settings, core)
-        return Services(
-            settings=settings,
-            clock=clock,
-            metrics=metrics,
-            store=core.store,
-            venues=core.venues,
-            supply=remote,
-            reads=reads,
-            bots=open_bots(stack, settings, metrics, clock),
-            fanout=hub.fanout,
-            published=node.publisher,
-            writer=None,
-            cluster=node,
-            datadirs=None,
-            downloads=None,
-            write_through=None,
-            provenance=core.provenance,
-            stops=stack,
-        )
+        return services_of(
+            stack, settings, metrics, clock, core, hub, supply=remote, reads=reads,
+            published=node.publisher, writing=None, cluster=node,
+        )  # fmt: skip
     except BaseException:
         await stack.aclose()  # what was started before a part failed
         raise

@@ -5,38 +5,21 @@ downloads, heals holes and answers what the other processes ask of the writer si
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 from app.clock import Clock
 from app.cluster.election import Lead
 from app.cluster.node import ClusterNode
 from app.config import Settings
-from app.history.source import HistorySource
-from app.hub import CandleWriter
-from app.ingest.guard import KlineGuard
-from app.ingest.metrics import IngestMetrics
 from app.ingest.supervisor import IngestSupervisor
 from app.metrics import Metrics
-from app.roots.parts import (
-    Core,
-    Hub,
-    build_guards,
-    build_healer,
-    build_history,
-    build_reads,
-    build_supervisor,
-    build_write_through,
-    build_writer,
-    join_cluster,
-    open_bots,
-    open_core,
-    start_history_follow,
-    warm_catalogs,
-)
+from app.roots.cluster import join_cluster
+from app.roots.core import Core, Hub, open_core, warm_catalogs
+from app.roots.serving import build_reads, services_of
+from app.roots.writing import Writing, build_healer, build_supervisor, start_history_follow
 from app.services import Services
 from app.supply.answers import answers
-from app.supply.fill import VenueFill
 from app.supply.local import LocalSupply
 from app.supply.remote import catalogs_through
 from app.supply.routed import LeaderRouted
@@ -46,8 +29,7 @@ async def start_ingest(settings: Settings, metrics: Metrics, clock: Clock) -> Se
     stack = AsyncExitStack()
     try:
         core = await open_core(stack, settings, metrics, clock)
-        store = core.store
-        hub = Hub.build(settings, store, clock)
+        hub = Hub.build(settings, core.store, clock)
         node, remote = await join_cluster(stack, settings, metrics, hub, clock)
 
         def leading() -> bool:
@@ -56,56 +38,26 @@ async def start_ingest(settings: Settings, metrics: Metrics, clock: Clock) -> Se
         core = dataclasses.replace(
             core, venues=catalogs_through(remote, leading, core.venues, clock)
         )
-        venues = core.venues
-        write_through = build_write_through(settings, store, metrics, clock)
-        writer = build_writer(store, hub.locks, node.publisher, write_through, clock)
-        # The leader's: imports and downloads write, so only a leader's run.
-        history, datadirs, downloads = build_history(
-            settings, store, writer, metrics, venues, clock, core.history_token
-        )
-        for part in (downloads, history):
-            if part is not None:
-                stack.push_async_callback(part.stop)
-        ingest_metrics = IngestMetrics(metrics, clock)
-        guards = build_guards(settings, venues, ingest_metrics, clock)
+        # Its history imports and downloads write, so only a leader's run.
+        writing = Writing.open(stack, settings, core, hub, node.publisher, metrics, clock)
         local = LocalSupply(
-            remote, history, VenueFill(store, venues, writer, guards, core.provenance),
-            venues, writer,
-        )  # fmt: skip
+            remote, writing.history, writing.fill(core), core.venues, writing.writer
+        )
         supply = LeaderRouted(local, remote, leading)
         reads = build_reads(
-            settings, core, supply, hub, guards, datadirs=datadirs,
-            datadir_write_error=write_through.failing if write_through else lambda _: None,
-            venue_lacks=lambda _: 0, metrics=metrics, clock=clock,
+            settings, core, supply, hub, writing.guards, datadirs=writing.datadirs,
+            datadir_write_error=writing.datadir_write_error, venue_lacks=lambda _: 0,
+            metrics=metrics, clock=clock,
         )  # fmt: skip
-        if write_through is not None:
-            write_through.start()
-            stack.push_async_callback(write_through.stop)
+        writing.start_write_through(stack)
         warm_catalogs(stack, settings, core)
-        lead = _leader_parts(
-            settings, core, node, writer, history, local, ingest_metrics, guards, metrics, clock
-        )
-        node.compete(settings, store, lead, clock)
+        node.compete(settings, core.store, _leader_parts(settings, core, node, writing, local,
+                                                         metrics, clock), clock)  # fmt: skip
         stack.push_async_callback(node.stop_competing)  # first: its last commits go out
-        return Services(
-            settings=settings,
-            clock=clock,
-            metrics=metrics,
-            store=store,
-            venues=venues,
-            supply=supply,
-            reads=reads,
-            bots=open_bots(stack, settings, metrics, clock),
-            fanout=hub.fanout,
-            published=node.publisher,
-            writer=writer,
-            cluster=node,
-            datadirs=datadirs,
-            downloads=downloads,
-            write_through=write_through,
-            provenance=core.provenance,
-            stops=stack,
-        )
+        return services_of(
+            stack, settings, metrics, clock, core, hub, supply=supply, reads=reads,
+            published=node.publisher, writing=writing, cluster=node,
+        )  # fmt: skip
     except BaseException:
         await stack.aclose()  # what was started before a part failed
         raise
@@ -115,17 +67,15 @@ def _leader_parts(
     settings: Settings,
     core: Core,
     node: ClusterNode,
-    writer: CandleWriter,
-    history: HistorySource | None,
+    writing: Writing,
     local: LocalSupply,
-    ingest_metrics: IngestMetrics,
-    guards: Mapping[str, KlineGuard],
     metrics: Metrics,
     clock: Clock,
 ) -> Lead:
     """What runs while this process leads: a supervisor of its own holding what the
     cluster holds, its history imports, the healer, and the answers to what other
     processes ask of the writer side."""
+    writer, history, ingest_metrics = writing.writer, writing.history, writing.ingest_metrics
     leading: list[IngestSupervisor] = []
     ingest_metrics.watch_heads(lambda: leading[0].heads() if leading else {})
     handlers = answers(local)
@@ -148,7 +98,7 @@ def _leader_parts(
         asked.start()
         parts.push_async_callback(asked.stop)
         if settings.live_ingest:
-            healer = build_healer(settings, core, writer, guards, clock)
+            healer = build_healer(settings, core, writer, writing.guards, clock)
             healer.start()
             parts.push_async_callback(healer.stop)
         leading[:] = [supervisor]

@@ -7,24 +7,11 @@ from contextlib import AsyncExitStack
 
 from app.clock import Clock
 from app.config import Settings
-from app.ingest.metrics import IngestMetrics
 from app.metrics import Metrics
-from app.roots.parts import (
-    Hub,
-    build_guards,
-    build_healer,
-    build_history,
-    build_reads,
-    build_supervisor,
-    build_write_through,
-    build_writer,
-    open_bots,
-    open_core,
-    start_history_follow,
-    warm_catalogs,
-)
+from app.roots.core import Hub, open_core, warm_catalogs
+from app.roots.serving import build_reads, services_of
+from app.roots.writing import Writing, build_healer, build_supervisor, start_history_follow
 from app.services import Services
-from app.supply.fill import VenueFill
 from app.supply.local import LocalSupply
 
 
@@ -32,38 +19,24 @@ async def start_single(settings: Settings, metrics: Metrics, clock: Clock) -> Se
     stack = AsyncExitStack()
     try:
         core = await open_core(stack, settings, metrics, clock)
-        store, venues = core.store, core.venues
-        hub = Hub.build(settings, store, clock)
-        write_through = build_write_through(settings, store, metrics, clock)
-        writer = build_writer(store, hub.locks, hub.local, write_through, clock)
-        history, datadirs, downloads = build_history(
-            settings, store, writer, metrics, venues, clock, core.history_token
-        )
-        for part in (downloads, history):
-            if part is not None:
-                stack.push_async_callback(part.stop)
-        ingest_metrics = IngestMetrics(metrics, clock)
-        guards = build_guards(settings, venues, ingest_metrics, clock)
+        hub = Hub.build(settings, core.store, clock)
+        writing = Writing.open(stack, settings, core, hub, hub.local, metrics, clock)
+        writer, history = writing.writer, writing.history
         supervisor = build_supervisor(
-            settings, core, writer, hub.local, ingest_metrics, history, metrics, clock
+            settings, core, writer, hub.local, writing.ingest_metrics, history, metrics, clock
         )
-        ingest_metrics.watch_heads(supervisor.heads)
-        supply = LocalSupply(
-            supervisor, history, VenueFill(store, venues, writer, guards, core.provenance),
-            venues, writer,
-        )  # fmt: skip
-        healer = (
-            build_healer(settings, core, writer, guards, clock) if settings.live_ingest else None
-        )
+        writing.ingest_metrics.watch_heads(supervisor.heads)
+        supply = LocalSupply(supervisor, history, writing.fill(core), core.venues, writer)
+        healer = None
+        if settings.live_ingest:
+            healer = build_healer(settings, core, writer, writing.guards, clock)
         reads = build_reads(
-            settings, core, supply, hub, guards, datadirs=datadirs,
-            datadir_write_error=write_through.failing if write_through else lambda _: None,
+            settings, core, supply, hub, writing.guards, datadirs=writing.datadirs,
+            datadir_write_error=writing.datadir_write_error,
             venue_lacks=healer.venue_lacks if healer else lambda _: 0,
             metrics=metrics, clock=clock,
         )  # fmt: skip
-        if write_through is not None:
-            write_through.start()
-            stack.push_async_callback(write_through.stop)  # after the feeds: their last closes
+        writing.start_write_through(stack)
         await supervisor.start()
         stack.push_async_callback(supervisor.stop)
         await start_history_follow(stack, settings, history, hub.fanout.followed, clock)
@@ -71,25 +44,10 @@ async def start_single(settings: Settings, metrics: Metrics, clock: Clock) -> Se
             healer.start()
             stack.push_async_callback(healer.stop)
         warm_catalogs(stack, settings, core)
-        return Services(
-            settings=settings,
-            clock=clock,
-            metrics=metrics,
-            store=store,
-            venues=venues,
-            supply=supply,
-            reads=reads,
-            bots=open_bots(stack, settings, metrics, clock),
-            fanout=hub.fanout,
-            published=hub.local,
-            writer=writer,
-            cluster=None,
-            datadirs=datadirs,
-            downloads=downloads,
-            write_through=write_through,
-            provenance=core.provenance,
-            stops=stack,
-        )
+        return services_of(
+            stack, settings, metrics, clock, core, hub, supply=supply, reads=reads,
+            published=hub.local, writing=writing, cluster=None,
+        )  # fmt: skip
     except BaseException:
         await stack.aclose()  # what was started before a part failed
         raise

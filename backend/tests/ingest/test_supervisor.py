@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.roots.parts import whitelist_of
+from app.roots.core import whitelist_of
 from local_exchange.clock import SteppedClock
 from local_exchange.server import FakeBinance
 from tests.conftest import SettingsFactory

@@ -1,36 +1,24 @@
-"""What every role's composition root builds alike: the store, the venues, history, the
-live ingest and its supervisor, the healer, the writer's consumers, and the readers."""
+"""What a process that writes builds: the writer, history on demand, the datadir write-through,
+live ingest and its supervisor, the healer."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import secrets
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Final
 
-from app.admission import Admission
-from app.bots.monitor import BotBoard
 from app.bus.memory import Buses, NoBus
 from app.bus.ports import Bus
 from app.clock import SYSTEM_CLOCK, Clock
-from app.cluster.node import ClusterNode
 from app.config import Settings
-from app.errors import ConfigError, InvalidSeriesId
 from app.exchanges.budget import CALLER_HEADER
-from app.exchanges.facade_support import FacadeMetrics
-from app.exchanges.ports import FacadeContext, StreamLimits
 from app.exchanges.registry import VenueRegistry
-from app.exchanges.upstream import UpstreamMetrics
-from app.exchanges.venues import VENUES
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
 from app.history.datadir import (
     Datadirs,
-    configured_exchange,
     configured_format,
-    load_freqtrade_config,
     resolve_datadir,
 )
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
@@ -38,84 +26,24 @@ from app.history.follow import DatadirFollower
 from app.history.rest_source import RestHistorySource
 from app.history.source import HistorySource
 from app.history.writethrough import DatadirWriteThrough
-from app.hub import CandleWriter, Fanout
-from app.hub.forming import FormingCandles
-from app.hub.taps import Taps
+from app.hub import CandleWriter
 from app.ingest.clock_watch import ClockWatch
 from app.ingest.guard import KlineGuard
 from app.ingest.healer import HoleHealer
 from app.ingest.live import IngestOptions, LiveIngestor
 from app.ingest.metrics import IngestMetrics
-from app.ingest.provenance import Provenance
 from app.ingest.supervisor import FeedKey, IngestSupervisor
 from app.locks import SeriesLocks
 from app.metrics import Metrics
-from app.ratelimit import ConnectionsPerAddress
-from app.reads.query import CandleQuery, QueryOptions
-from app.reads.registry import SeriesRegistry
-from app.reads.streams import KlineStreams
-from app.reads.subscriptions import Subscriptions
-from app.series import SeriesId, parse_series_id
-from app.services import Reads
-from app.store import CandleStore, build_store
-from app.supply.ports import SeriesSupply
-from app.supply.remote import RemoteSupply
-from app.tasks import spawn
+from app.roots.core import Core, Hub
+from app.store import CandleStore
+from app.supply.fill import VenueFill
 
 log = logging.getLogger(__name__)
 
+
 # A download's request may wait for history's share of the budget (two Binance minutes).
 DOWNLOAD_REQUEST_TIMEOUT_S: Final = 150.0
-
-
-@dataclass(frozen=True, slots=True)
-class Core:
-    """What every role opens first, and closes last."""
-
-    store: CandleStore
-    provenance: Provenance
-    venues: VenueRegistry
-    whitelist: list[SeriesId]
-    # What this process's own history downloads name themselves with to its facades.
-    history_token: str
-
-
-async def open_core(
-    stack: AsyncExitStack, settings: Settings, metrics: Metrics, clock: Clock
-) -> Core:
-    whitelist = whitelist_of(settings)
-    store = build_store(
-        settings.store.url, settings.db.path, metrics,
-        read_threads=settings.db.read_threads, pool_size=settings.store.pool_size,
-    )  # fmt: skip
-    await store.open()
-    stack.push_async_callback(store.close)
-    provenance = Provenance(store, settings.venue_identity)
-    await provenance.load()
-    # Lazy: no ccxt client exists until the first request that needs one.
-    venues = build_venues(settings, clock, metrics)
-    stack.push_async_callback(venues.close)
-    return Core(store, provenance, venues, whitelist, secrets.token_urlsafe(24))
-
-
-@dataclass(frozen=True, slots=True)
-class Hub:
-    """This process's fan-out and the caches fed beside it, and the locks they share with
-    the writer."""
-
-    locks: SeriesLocks
-    fanout: Fanout
-    forming: FormingCandles
-    taps: Taps
-    # All three fed as one bus.
-    local: Bus
-
-    @classmethod
-    def build(cls, settings: Settings, store: CandleStore, clock: Clock) -> Hub:
-        locks = SeriesLocks()
-        fanout = Fanout(store, locks, catchup_max=settings.ws.catchup_max)
-        forming, taps = FormingCandles(clock), Taps()
-        return cls(locks, fanout, forming, taps, Buses(fanout, forming, taps))
 
 
 def import_writer(store: CandleStore) -> CandleWriter:
@@ -226,28 +154,54 @@ def build_write_through(
     )
 
 
-def whitelist_of(settings: Settings) -> list[SeriesId]:
-    """`TRADE_CANVAS_WHITELIST`, else the freqtrade config's pair whitelist on its exchange,
-    at its timeframe and trading mode."""
-    if settings.whitelist or settings.freqtrade.config is None:
-        return [parse_series_id(s) for s in settings.whitelist]
-    config = load_freqtrade_config(settings.freqtrade.config)
-    pairs = (config.get("exchange") or {}).get("pair_whitelist") or []
-    timeframe = config.get("timeframe")
-    if pairs and not timeframe:
-        raise ConfigError(
-            f'freqtrade config {settings.freqtrade.config} has no "timeframe": its pair '
-            'whitelist needs one (add e.g. "timeframe": "5m", or set TRADE_CANVAS_WHITELIST)'
+@dataclass(frozen=True, slots=True)
+class Writing:
+    """What a process that writes has: the writer (its commits published, and written
+    through to the datadir), history on demand, and what checks the venues' candles."""
+
+    writer: CandleWriter
+    write_through: DatadirWriteThrough | None
+    history: HistorySource | None
+    datadirs: Datadirs | None
+    downloads: DownloadManager | None
+    ingest_metrics: IngestMetrics
+    guards: dict[str, KlineGuard]
+
+    @classmethod
+    def open(
+        cls,
+        stack: AsyncExitStack,
+        settings: Settings,
+        core: Core,
+        hub: Hub,
+        published: Bus,
+        metrics: Metrics,
+        clock: Clock,
+    ) -> Writing:
+        store, venues = core.store, core.venues
+        write_through = build_write_through(settings, store, metrics, clock)
+        writer = build_writer(store, hub.locks, published, write_through, clock)
+        history, datadirs, downloads = build_history(
+            settings, store, writer, metrics, venues, clock, core.history_token
         )
-    market = "futures" if config.get("trading_mode") == "futures" else "spot"
-    exchange = configured_exchange(config)
-    series = []
-    for pair in pairs:
-        try:
-            series.append(parse_series_id(f"{exchange}:{market}:{pair}:{timeframe}"))
-        except InvalidSeriesId as e:
-            log.warning("skipping whitelist pair %s of %s: %s", pair, settings.freqtrade.config, e)
-    return series
+        for part in (downloads, history):
+            if part is not None:
+                stack.push_async_callback(part.stop)
+        ingest_metrics = IngestMetrics(metrics, clock)
+        guards = build_guards(settings, venues, ingest_metrics, clock)
+        return cls(writer, write_through, history, datadirs, downloads, ingest_metrics, guards)
+
+    def fill(self, core: Core) -> VenueFill:
+        """A reader's fetch of what the store lacks, stored through this writer."""
+        return VenueFill(core.store, core.venues, self.writer, self.guards, core.provenance)
+
+    def datadir_write_error(self, series_id: str) -> str | None:
+        return None if self.write_through is None else self.write_through.failing(series_id)
+
+    def start_write_through(self, stack: AsyncExitStack) -> None:
+        if self.write_through is not None:
+            self.write_through.start()
+            stack.push_async_callback(self.write_through.stop)  # after the feeds' last closes
 
 
 def build_ingestors(
@@ -277,11 +231,6 @@ def build_ingestors(
         for venue in venues.values()
         for market, feed in venue.feeds.items()
     }
-
-
-def build_venues(settings: Settings, clock: Clock, metrics: Metrics) -> VenueRegistry:
-    upstream = UpstreamMetrics(metrics)
-    return VenueRegistry([venue.build(settings, upstream, clock) for venue in VENUES])
 
 
 def build_guards(
@@ -353,114 +302,3 @@ async def start_history_follow(
         follower = DatadirFollower(history, followed, clock, settings.history.follow_s)
         follower.start()
         stack.push_async_callback(follower.stop)
-
-
-def warm_catalogs(stack: AsyncExitStack, settings: Settings, core: Core) -> None:
-    """Load the whitelisted series' market lists at start-up, so their ticks are listed."""
-    if settings.live_ingest:
-        task = spawn(core.venues.warm(core.whitelist), "market list warm-up")
-
-        async def cancel() -> None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-        stack.push_async_callback(cancel)
-
-
-def build_reads(
-    settings: Settings,
-    core: Core,
-    supply: SeriesSupply,
-    hub: Hub,
-    guards: Mapping[str, KlineGuard],
-    *,
-    datadirs: Datadirs | None,
-    datadir_write_error: Callable[[str], str | None],
-    venue_lacks: Callable[[str], int],
-    metrics: Metrics,
-    clock: Clock,
-) -> Reads:
-    """The chart's reads and subscriptions and the facades, over `supply`."""
-    store, venues = core.store, core.venues
-    admission = Admission(
-        store,
-        venues,
-        datadirs=datadirs,
-        always_served=frozenset(str(s) for s in core.whitelist),
-        starts_work=supply.has_history or settings.live_ingest,
-        per_client_per_min=settings.work.requests_per_min,
-        per_client_burst=settings.work.requests_burst,
-        clock=clock,
-        provenance=core.provenance,
-    )
-    query = CandleQuery(
-        store, admission, supply, hub.forming, venues=venues, guards=guards, clock=clock,
-        options=QueryOptions(close_wait_s=settings.live.close_grace_s),
-    )  # fmt: skip
-    facade_metrics = FacadeMetrics(metrics)
-    ws_connections = ConnectionsPerAddress(settings.ws.max_connections_per_address)
-    context = FacadeContext(
-        query, KlineStreams(hub.taps, supply, admission, clock), ws_connections, clock,
-        facade_metrics, settings.facade.document_refresh_s,
-        StreamLimits(settings.ws.send_queue_max, settings.ws.max_message_bytes,
-                     settings.ws.messages_per_s, settings.ws.message_burst,
-                     settings.ws.max_subscriptions),
-        core.history_token,
-    )  # fmt: skip
-    return Reads(
-        query=query,
-        subscriptions=Subscriptions(
-            hub.fanout, supply, max_per_client=settings.ws.max_subscriptions
-        ),
-        series=SeriesRegistry(
-            store,
-            venues,
-            supply,
-            datadirs,
-            [str(s) for s in core.whitelist],
-            live_ingest=settings.live_ingest,
-            datadir_write_error=datadir_write_error,
-            venue_lacks=venue_lacks,
-            provenance=core.provenance,
-        ),
-        admission=admission,
-        ws_connections=ws_connections,
-        facades={
-            v.name: v.facade(context, v.catalog) for v in venues.values() if v.facade is not None
-        },
-        facade_metrics=facade_metrics,
-    )
-
-
-def open_bots(
-    stack: AsyncExitStack, settings: Settings, metrics: Metrics, clock: Clock
-) -> BotBoard:
-    bots = BotBoard.build(
-        settings.bots, metrics, clock, poll_s=settings.bot.poll_s,
-        timeout_s=settings.bot.timeout_s, max_bytes=settings.bot.max_bytes,
-        max_open_trades=settings.bot.max_open_trades,
-    )  # fmt: skip
-    stack.push_async_callback(bots.close)
-    return bots
-
-
-# How long a process waits for the leader to do what it asked (a fetch, a correction).
-LEADER_WORK_TIMEOUT_S: Final = 30.0
-
-
-async def join_cluster(
-    stack: AsyncExitStack, settings: Settings, metrics: Metrics, hub: Hub, clock: Clock
-) -> tuple[ClusterNode, RemoteSupply]:
-    """Reach the bus, feed this process's clients from it (every process's commits go out
-    on the bus, and each process feeds its clients from the bus alone), and ask the leader
-    for what only it does."""
-    node = await ClusterNode.connect(settings, metrics, clock)
-    stack.push_async_callback(node.bus.close)
-    demand = await node.join(hub.local, hub.locks)
-    remote = RemoteSupply(
-        node.bus.ask, demand, has_history=settings.market_history_source != "off",
-        timeout_s=LEADER_WORK_TIMEOUT_S,
-        # An import on the leader may take its whole wait before it answers.
-        history_timeout_s=max(LEADER_WORK_TIMEOUT_S, settings.history.wait_s + 10),
-    )  # fmt: skip
-    return node, remote
