@@ -21,7 +21,7 @@ class Metrics:
         )
         self.db_write_seconds = Histogram(
             "trade_canvas_db_write_duration_seconds",
-            "Duration of one upsert batch (one transaction).",
+            "Duration of one write of candles (one transaction), as the writer times it.",
             buckets=_FAST_BUCKETS,
             registry=r,
         )

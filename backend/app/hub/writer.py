@@ -20,6 +20,7 @@ from app.bus.ports import Bus
 from app.candle import CandleRow, ExtrasByTime
 from app.clock import Clock
 from app.locks import SeriesLocks
+from app.metrics import Metrics
 from app.store import CandleStore, ImportProgress, SeriesStats, UpsertResult
 
 APPEND_PUBLISH_MAX = 1_000
@@ -36,11 +37,27 @@ class BatchCommit:
 
 
 class CandleWriter:
-    def __init__(self, store: CandleStore, locks: SeriesLocks, bus: Bus, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: CandleStore,
+        locks: SeriesLocks,
+        bus: Bus,
+        clock: Clock,
+        metrics: Metrics | None = None,
+    ) -> None:
+        """`metrics`: where each write's transaction time is told (timed here only)."""
         self._store = store
         self._locks = locks
         self._bus = bus
         self._clock = clock
+        self._metrics = metrics
+
+    def _written(self, started: float) -> float:
+        """The seconds since `started` that a store write took, told to the metrics."""
+        took = self._clock.monotonic() - started
+        if self._metrics is not None:
+            self._metrics.db_write_seconds.observe(took)
+        return took
 
     async def stats(self, series_id: str) -> SeriesStats | None:
         """What is stored of a series, as the writer's next commit finds it."""
@@ -50,7 +67,9 @@ class CandleWriter:
         """Store `candles` over what is stored (an operator's correction), then publish
         what changed."""
         async with self._locks.hold([series_id]):
+            started = self._clock.monotonic()
             result = await self._store.upsert_many(series_id, sorted(candles))
+            self._written(started)
             if result.written:
                 self._bus.closed(series_id, result.written, result.head_before)
         if result.inserted or result.updated:
@@ -76,11 +95,12 @@ class CandleWriter:
         async with self._locks.hold(ordered):
             started = self._clock.monotonic()
             results = await self._store.insert_batches(ordered, extras)
-            committed = self._clock.monotonic()
+            db_s = self._written(started)
+            published = self._clock.monotonic()
             for series_id, result in results.items():
                 if result.written:
                     self._bus.closed(series_id, result.written, result.head_before)
-        return BatchCommit(results, committed - started, self._clock.monotonic() - committed)
+        return BatchCommit(results, db_s, self._clock.monotonic() - published)
 
     async def import_batch(
         self,
@@ -95,9 +115,11 @@ class CandleWriter:
         follow the file; at most `APPEND_PUBLISH_MAX` of them, else only the newest (each
         follower then gets a `gap` and re-reads)."""
         async with self._locks.hold([series_id]):
+            started = self._clock.monotonic()
             result = await self._store.insert_many(
                 series_id, sorted(candles), progress=progress, extras=extras
             )
+            self._written(started)
             head = result.head_before
             appended = [c for c in result.written if head is None or c[0] > head]
             if len(appended) > APPEND_PUBLISH_MAX:

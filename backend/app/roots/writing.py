@@ -56,10 +56,11 @@ def build_writer(
     locks: SeriesLocks,
     published: Bus,
     write_through: DatadirWriteThrough | None,
+    metrics: Metrics,
     clock: Clock,
 ) -> CandleWriter:
     consumers = published if write_through is None else Buses(published, write_through)
-    return CandleWriter(store, locks, consumers, clock)
+    return CandleWriter(store, locks, consumers, clock, metrics)
 
 
 def build_history(
@@ -180,7 +181,7 @@ class Writing:
     ) -> Writing:
         store, venues = core.store, core.venues
         write_through = build_write_through(settings, store, metrics, clock)
-        writer = build_writer(store, hub.locks, published, write_through, clock)
+        writer = build_writer(store, hub.locks, published, write_through, metrics, clock)
         history, datadirs, downloads = build_history(
             settings, store, writer, metrics, venues, clock, core.history_token
         )

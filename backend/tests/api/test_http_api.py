@@ -305,6 +305,8 @@ async def test_health_ready_metrics(server: LiveServer) -> None:
     assert 'route="/api/market/candles"' in text
     assert await metric_value(server, "trade_canvas_db_commits_total") == 1
     assert await metric_value(server, "trade_canvas_db_rows_written_total") == 1
+    # The one commit is timed once (by the writer), not again by the store.
+    assert await metric_value(server, "trade_canvas_db_write_duration_seconds_count") == 1
 
 
 async def test_ready_is_503_when_the_store_is_closed(server: LiveServer) -> None:

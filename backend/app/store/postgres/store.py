@@ -180,7 +180,6 @@ class PostgresCandleStore(CandleStore):
         extras: Mapping[str, ExtrasByTime] | None,
     ) -> dict[str, UpsertResult]:
         pool = self._open_pool()
-        started = time.perf_counter()
         results: dict[str, UpsertResult] = {}
         try:
             async with pool.acquire() as conn, conn.transaction():
@@ -228,7 +227,6 @@ class PostgresCandleStore(CandleStore):
             await self._analyze(pool)
         self._metrics.db_commits.inc()
         self._metrics.db_rows_written.inc(sum(len(c) for c in batches.values()))
-        self._metrics.db_write_seconds.observe(time.perf_counter() - started)
         return results
 
     @staticmethod

@@ -237,7 +237,6 @@ class SqliteCandleStore(CandleStore):
         progress: tuple[str, ImportProgress] | None = None,
         extras: Mapping[str, ExtrasByTime] | None = None,
     ) -> dict[str, UpsertResult]:
-        started = time.perf_counter()
         results: dict[str, UpsertResult] = {}
         # Keys of series rows created in this transaction: cached only once it commits, since
         # a rolled-back row's key is free again and SQLite hands it to the next new series.
@@ -262,7 +261,6 @@ class SqliteCandleStore(CandleStore):
         self._write_ok()
         self._metrics.db_commits.inc()
         self._metrics.db_rows_written.inc(sum(len(c) for c in batches.values()))
-        self._metrics.db_write_seconds.observe(time.perf_counter() - started)
         return results
 
     def _write_progress(
