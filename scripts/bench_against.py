@@ -1,11 +1,12 @@
 """Run one benchmark on this checkout and on an earlier commit, alternately, in one run, so
 the machine's noise falls on both alike; print the figures side by side.
 
-    .venv/bin/python scripts/bench_against.py --base 88ccabb [--bench core|live] [--runs 3]
+    .venv/bin/python scripts/bench_against.py --base 88ccabb [--bench core|live|facade] [--runs 3]
         [-- bench args]
 
 `core`: fan-out latency and HTTP reads (bench_core.py). `live`: ingest of 1,000 live
 series (bench_live.py): server CPU, frames handled, closes broadcast after each minute.
+`facade`: the facades' hot path and 50 polling bots (bench_facade.py).
 The earlier commit is checked out into a temporary git worktree; this checkout's bench
 script measures both, with the same virtualenv and the commit's `backend/` first on
 PYTHONPATH (the server process inherits it). Writes output/bench/against-<bench>.json.
@@ -59,9 +60,22 @@ def live_figures(report: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def facade_figures(report: dict[str, Any]) -> dict[str, float]:
+    floors = report["floors"]
+    bots = report["bots"]["trade-canvas facade"]
+    return {
+        "candles_limit2000_p50_ms": floors["candles_limit2000"]["ours_p50_ms"],
+        "klines_limit1000_p50_ms": floors["klines_limit1000"]["ours_p50_ms"],
+        "klines_uncached_p50_ms": floors["klines_limit1000"]["ours_uncached_p50_ms"],
+        "bots_p50_ms": bots["p50_ms"],
+        "bots_p99_ms": bots["p99_ms"],
+    }
+
+
 BENCHES = {
     "core": (core_figures, ["--rows", "200000", "--rounds", "100"]),
     "live": (live_figures, ["--seconds", "60"]),
+    "facade": (facade_figures, ["--seconds", "30", "--floor-requests", "200"]),
 }
 
 
