@@ -9,6 +9,7 @@ import pytest
 from app.candle import Candle
 from app.exchanges.okx.feed import OkxFeed
 from app.exchanges.okx.parser import OkxEvent, parse_frame
+from app.exchanges.okx.wire import channel_timeframe
 from app.exchanges.ports import FrameError, KlineEvent, PlannedReconnect, RequestRefused
 from app.series import parse_series_id
 
@@ -41,6 +42,7 @@ def test_the_documented_push_of_a_bar_served_here() -> None:
         parse_frame(DOC_CANDLE)
     (candle,) = parse_frame(at("candle1Dutc", "BTC-USDT", 1597017600000, "1"))
     assert candle.topic == "candle1Dutc:BTC-USDT" and candle.event_time_ms is None
+    assert channel_timeframe(candle.topic.split(":")[0]) == "1d"
     assert candle.closed
     assert candle.candle == Candle(1597017600, 8533.02, 8553.74, 8527.17, 8548.26, 45247.0)
 
