@@ -31,9 +31,7 @@ from app.clock import Clock
 from app.errors import ClientError
 from app.exchanges.budget import Caller, on_behalf_of
 from app.exchanges.ports import KlineWindow
-from app.exchanges.registry import VenueRegistry
 from app.hub.forming import FormingCandle, FormingCandles
-from app.ingest.guard import KlineGuard
 from app.lru import CostBoundedLru
 from app.series import SeriesId, align_time, timeframe_seconds
 from app.single_flight import SingleFlight
@@ -77,19 +75,13 @@ class CandleQuery:
         supply: SeriesSupply,
         forming: FormingCandles,
         *,
-        venues: VenueRegistry,
-        guards: Mapping[str, KlineGuard],
         clock: Clock,
         options: QueryOptions,
     ) -> None:
-        """`venues` and `guards` serve this server's own downloads' reads, passed through
-        from the venue without storing anything."""
         self._store = store
         self._admission = admission
         self._supply = supply
         self._forming = forming
-        self._venues = venues
-        self._guards = guards
         self._clock = clock
         self._options = options
         # Identical fetches in flight are one: of a range (series, after, until), of a
@@ -243,18 +235,9 @@ class CandleQuery:
         want_from = start if start is not None else last - (limit - 1) * tf
         if newest:
             want_from = max(want_from, last - (limit - 1) * tf)
-        guard = self._guards.get(series.exchange)
-        rows: dict[int, CandleRow] = {}
-        extras: dict[int, KlineExtras] = {}
-        async for fetched in self._venues.closed_pages(series, want_from - 1, until=last):
-            candles = fetched.candles
-            if guard is not None:
-                candles = guard.page(key, series.timeframe, candles)
-            rows.update((c[0], c) for c in candles if c[0] <= last)
-            extras.update(fetched.extras)
-            if not newest and len(rows) >= limit:
-                break
-        chosen = sorted(rows.values())
+        chosen, extras = await self._supply.fetch_unstored(
+            series, want_from - 1, last, limit=limit, newest=newest
+        )
         chosen = chosen[-limit:] if newest else chosen[:limit]
         kept = {c[0]: extras[c[0]] for c in chosen if c[0] in extras}
         # Named by no store version: a rendering of it is never reused for another read.

@@ -9,12 +9,10 @@ from contextlib import AsyncExitStack
 
 from app.clock import Clock
 from app.config import Settings
-from app.ingest.metrics import IngestMetrics
 from app.metrics import Metrics
 from app.roots.cluster import join_cluster
 from app.roots.core import Hub, open_core, warm_catalogs
 from app.roots.serving import build_reads, services_of
-from app.roots.writing import build_guards
 from app.services import Services
 from app.supply.remote import catalogs_through
 
@@ -28,9 +26,8 @@ async def start_api(settings: Settings, metrics: Metrics, clock: Clock) -> Servi
         core = dataclasses.replace(
             core, venues=catalogs_through(remote, lambda: False, core.venues, clock)
         )
-        guards = build_guards(settings, core.venues, IngestMetrics(metrics, clock), clock)
         reads = build_reads(
-            settings, core, remote, hub, guards, datadirs=None,
+            settings, core, remote, hub, datadirs=None,
             datadir_write_error=lambda _: None, venue_lacks=lambda _: 0,
             metrics=metrics, clock=clock,
         )  # fmt: skip

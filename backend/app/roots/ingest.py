@@ -45,7 +45,7 @@ async def start_ingest(settings: Settings, metrics: Metrics, clock: Clock) -> Se
         )
         supply = LeaderRouted(local, remote, leading)
         reads = build_reads(
-            settings, core, supply, hub, writing.guards, datadirs=writing.datadirs,
+            settings, core, supply, hub, datadirs=writing.datadirs,
             datadir_write_error=writing.datadir_write_error, venue_lacks=lambda _: 0,
             metrics=metrics, clock=clock,
         )  # fmt: skip

@@ -4,7 +4,7 @@ the routes reach."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 
 from app.admission import Admission
@@ -18,7 +18,6 @@ from app.exchanges.ports import FacadeContext, StreamLimits
 from app.history.datadir import (
     Datadirs,
 )
-from app.ingest.guard import KlineGuard
 from app.metrics import Metrics
 from app.ratelimit import ConnectionsPerAddress
 from app.reads.query import CandleQuery, QueryOptions
@@ -38,7 +37,6 @@ def build_reads(
     core: Core,
     supply: SeriesSupply,
     hub: Hub,
-    guards: Mapping[str, KlineGuard],
     *,
     datadirs: Datadirs | None,
     datadir_write_error: Callable[[str], str | None],
@@ -60,7 +58,7 @@ def build_reads(
         provenance=core.provenance,
     )
     query = CandleQuery(
-        store, admission, supply, hub.forming, venues=venues, guards=guards, clock=clock,
+        store, admission, supply, hub.forming, clock=clock,
         options=QueryOptions(close_wait_s=settings.live.close_grace_s),
     )  # fmt: skip
     facade_metrics = FacadeMetrics(metrics)

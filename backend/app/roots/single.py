@@ -31,7 +31,7 @@ async def start_single(settings: Settings, metrics: Metrics, clock: Clock) -> Se
         if settings.live_ingest:
             healer = build_healer(settings, core, writer, writing.guards, clock)
         reads = build_reads(
-            settings, core, supply, hub, writing.guards, datadirs=writing.datadirs,
+            settings, core, supply, hub, datadirs=writing.datadirs,
             datadir_write_error=writing.datadir_write_error,
             venue_lacks=healer.venue_lacks if healer else lambda _: 0,
             metrics=metrics, clock=clock,

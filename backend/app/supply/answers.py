@@ -22,6 +22,14 @@ def answers(local: LocalSupply) -> dict[str, Handler]:
         with on_behalf_of(r.caller):
             return messages.floor_wire(await local.fill(r.series, r.after, r.until))
 
+    async def unstored(wire: messages.Wire) -> messages.Wire:
+        r = messages.FetchUnstored.from_wire(wire)
+        with on_behalf_of(r.caller):
+            fetched = await local.fetch_unstored(
+                r.series, r.after, r.until, limit=r.limit, newest=r.newest
+            )
+        return messages.fetched_wire(fetched)
+
     async def forming(wire: messages.Wire) -> messages.Wire:
         r = messages.FetchForming.from_wire(wire)
         with on_behalf_of(r.caller):
@@ -38,6 +46,7 @@ def answers(local: LocalSupply) -> dict[str, Handler]:
     return {
         messages.EnsureHistory.kind: ensure,
         messages.Fill.kind: fill,
+        messages.FetchUnstored.kind: unstored,
         messages.FetchForming.kind: forming,
         messages.CorrectClosed.kind: correct,
         messages.LoadMarkets.kind: markets,

@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from app.candle import CandleRow, KlineExtras
 from app.exchanges.registry import VenueRegistry
 from app.hub.writer import CandleWriter
 from app.ingest.guard import KlineGuard
 from app.ingest.provenance import Provenance
 from app.series import SeriesId, timeframe_seconds
 from app.store import CandleStore
+from app.supply.ports import Fetched
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +64,21 @@ class VenueFill:
             # The venue's history of the series starts at `first` (nothing before it).
             return first if first is not None else until + tf
         return None
+
+    async def unstored(
+        self, series: SeriesId, after: int, until: int, *, limit: int, newest: bool
+    ) -> Fetched:
+        """The venue's closed candles in `(after, until]`, checked and not stored."""
+        key = str(series)
+        guard = self._guards.get(series.exchange)
+        rows: dict[int, CandleRow] = {}
+        extras: dict[int, KlineExtras] = {}
+        async for fetched in self._venues.closed_pages(series, after, until=until):
+            candles = fetched.candles
+            if guard is not None:
+                candles = guard.page(key, series.timeframe, candles)
+            rows.update((c[0], c) for c in candles if c[0] <= until)
+            extras.update(fetched.extras)
+            if not newest and len(rows) >= limit:
+                break
+        return sorted(rows.values()), extras

@@ -16,6 +16,7 @@ from app.series import Market, SeriesId
 from app.store import UpsertResult
 from app.supply.fill import VenueFill
 from app.supply.holds import HoldsThrough
+from app.supply.ports import Fetched
 
 
 class LocalSupply(HoldsThrough):
@@ -57,6 +58,11 @@ class LocalSupply(HoldsThrough):
 
     async def fill(self, series: SeriesId, after: int, until: int) -> int | None:
         return await self._fill(series, after, until)
+
+    async def fetch_unstored(
+        self, series: SeriesId, after: int, until: int, *, limit: int, newest: bool
+    ) -> Fetched:
+        return await self._fill.unstored(series, after, until, limit=limit, newest=newest)
 
     async def fetch_forming(self, series: SeriesId, open_time: int) -> Candle | None:
         return await self._venues.forming(series, open_time)

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle, CandleRow, KlineExtras
 from app.exchanges.budget import LIVE, Caller
 from app.exchanges.ports import SymbolInfo
 from app.series import Market, SeriesId, parse_series_id
@@ -74,6 +74,30 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchUnstored:
+    kind: ClassVar[str] = "unstored"
+    series: SeriesId
+    after: int
+    until: int
+    limit: int
+    newest: bool
+    caller: Caller
+
+    def to_wire(self) -> Wire:
+        return {
+            "s": str(self.series), "a": self.after, "u": self.until, "l": self.limit,
+            "n": self.newest, **_caller_wire(self.caller),
+        }  # fmt: skip
+
+    @classmethod
+    def from_wire(cls, wire: Wire) -> FetchUnstored:
+        return cls(
+            parse_series_id(wire["s"]), int(wire["a"]), int(wire["u"]), int(wire["l"]),
+            bool(wire["n"]), _caller_of(wire),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class FetchForming:
     kind: ClassVar[str] = "forming"
     series: SeriesId
@@ -125,7 +149,7 @@ class LoadMarkets:
         return cls(str(wire["v"]), market)
 
 
-Request = EnsureHistory | Fill | FetchForming | CorrectClosed | LoadMarkets
+Request = EnsureHistory | Fill | FetchUnstored | FetchForming | CorrectClosed | LoadMarkets
 
 # -- answers --------------------------------------------------------------------------
 
@@ -144,6 +168,21 @@ def floor_wire(floor: int | None) -> Wire:
 
 def floor_of(wire: Wire) -> int | None:
     return None if wire["floor"] is None else int(wire["floor"])
+
+
+def fetched_wire(fetched: tuple[list[CandleRow], dict[int, KlineExtras]]) -> Wire:
+    rows, extras = fetched
+    return {"rows": [list(r) for r in rows], "extras": [list(e) for e in extras.values()]}
+
+
+def fetched_of(wire: Wire) -> tuple[list[CandleRow], dict[int, KlineExtras]]:
+    rows: list[CandleRow] = [
+        (int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]))
+        for r in wire["rows"]
+    ]
+    extras = {int(e[0]): KlineExtras(int(e[0]), float(e[1]), int(e[2]), float(e[3]), float(e[4]))
+              for e in wire["extras"]}  # fmt: skip
+    return rows, extras
 
 
 def candle_wire(candle: Candle | None) -> Wire:

@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle, CandleRow, KlineExtras
 from app.feeds import IngestPort
 from app.series import SeriesId
 from app.store import UpsertResult
+
+# Candles fetched from a venue (ascending), and what it said besides OHLCV, by time.
+Fetched = tuple[list[CandleRow], dict[int, KlineExtras]]
 
 
 class SeriesSupply(IngestPort, Protocol):
@@ -42,6 +45,13 @@ class SeriesSupply(IngestPort, Protocol):
         """Fetch the venue's closed candles in `(after, until]` and store them; the venue's
         first candle time when this found where its history starts. Raises the venue's
         error (`ExchangeError`, `UpstreamRateLimited`) when it cannot be asked now."""
+
+    async def fetch_unstored(
+        self, series: SeriesId, after: int, until: int, *, limit: int, newest: bool
+    ) -> Fetched:
+        """The venue's closed candles in `(after, until]`, not stored: all of them when
+        `newest`, else from the oldest on until `limit` are had (this server's own
+        download's read, passed through as the venue's would be)."""
 
     async def fetch_forming(self, series: SeriesId, open_time: int) -> Candle | None:
         """The venue's candle of `series` opening at `open_time`, if it has one."""

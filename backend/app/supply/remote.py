@@ -23,6 +23,7 @@ from app.series import Market, SeriesId
 from app.store import UpsertResult
 from app.supply import messages
 from app.supply.holds import HoldsThrough
+from app.supply.ports import Fetched
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,15 @@ class RemoteSupply(HoldsThrough):
             return messages.floor_of(await self._asked(request, self._timeout_s))
         except BusError as e:
             raise ExchangeError(str(e)) from e  # the reader gets the venue's 503
+
+    async def fetch_unstored(
+        self, series: SeriesId, after: int, until: int, *, limit: int, newest: bool
+    ) -> Fetched:
+        request = messages.FetchUnstored(series, after, until, limit, newest, current_caller())
+        try:
+            return messages.fetched_of(await self._asked(request, self._timeout_s))
+        except BusError as e:
+            raise ExchangeError(str(e)) from e
 
     async def fetch_forming(self, series: SeriesId, open_time: int) -> Candle | None:
         request = messages.FetchForming(series, open_time, current_caller())

@@ -12,7 +12,7 @@ from app.series import SeriesId
 from app.store import UpsertResult
 from app.supply.holds import HoldsThrough
 from app.supply.local import LocalSupply
-from app.supply.ports import SeriesSupply
+from app.supply.ports import Fetched, SeriesSupply
 from app.supply.remote import RemoteSupply
 
 
@@ -53,6 +53,11 @@ class LeaderRouted(HoldsThrough):
 
     async def fill(self, series: SeriesId, after: int, until: int) -> int | None:
         return await self._doer().fill(series, after, until)
+
+    async def fetch_unstored(
+        self, series: SeriesId, after: int, until: int, *, limit: int, newest: bool
+    ) -> Fetched:
+        return await self._doer().fetch_unstored(series, after, until, limit=limit, newest=newest)
 
     async def fetch_forming(self, series: SeriesId, open_time: int) -> Candle | None:
         return await self._doer().fetch_forming(series, open_time)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app.candle import Candle
+from app.candle import Candle, KlineExtras
 from app.errors import InvalidSeriesId
 from app.exchanges.budget import LIVE, Caller
 from app.exchanges.ports import SymbolInfo
@@ -29,6 +29,7 @@ def over_the_wire(wire: messages.Wire) -> messages.Wire:
         messages.EnsureHistory(SERIES, 1_700_000_000, False, True),
         messages.Fill(SERIES, 1_700_000_000, 1_700_003_600, Caller("client", "10.0.0.7")),
         messages.Fill(SERIES, 0, 3_600, Caller("history")),
+        messages.FetchUnstored(SERIES, 1_699_999_940, 1_700_003_600, 1000, True, Caller("history")),
         messages.FetchForming(SERIES, 1_700_003_600, LIVE),
         messages.CorrectClosed(str(SERIES), ((1_700_000_000, 1.0, 2.0, 0.5, 1.5, 10.0),)),
         messages.LoadMarkets("okx", "futures"),
@@ -43,6 +44,11 @@ def test_answers_are_read_back_as_written() -> None:
     candle = Candle(1_700_000_000, 1.0, 2.0, 0.5, 1.5, 10.0)
     assert messages.candle_of(over_the_wire(messages.candle_wire(candle))) == candle
     assert messages.candle_of(over_the_wire(messages.candle_wire(None))) is None
+    fetched = (
+        [(1_700_000_000, 1.0, 2.0, 0.5, 1.5, 10.0)],
+        {1_700_000_000: KlineExtras(1_700_000_000, 15.0, 42, 4.0, 6.0)},
+    )
+    assert messages.fetched_of(over_the_wire(messages.fetched_wire(fetched))) == fetched
     assert messages.floor_of(over_the_wire(messages.floor_wire(1_500_000_000))) == 1_500_000_000
     assert messages.ready_of(over_the_wire(messages.ready_wire(False))) is False
     written = UpsertResult(str(SERIES), 1, 2, 1_700_000_000)
