@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,13 @@ BENCHES = {
 }
 
 
+def _median(values: Iterable[float]) -> float:
+    """The median of the runs that measured it (a live run whose minutes all passed while
+    its backfill waited for the budget has no close figure)."""
+    measured = [v for v in values if not math.isnan(v)]
+    return statistics.median(measured) if measured else float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True, help="the earlier commit")
@@ -105,9 +114,7 @@ def main() -> None:
                 ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False
             )
     keys = list(runs["base"][0])
-    medians = {
-        name: {k: statistics.median(r[k] for r in rs) for k in keys} for name, rs in runs.items()
-    }
+    medians = {name: {k: _median(r[k] for r in rs) for k in keys} for name, rs in runs.items()}
     ratios = {k: round(medians["head"][k] / medians["base"][k], 3) for k in keys}
     print(f"\nmedians of {args.runs} alternating runs, head vs {args.base}")
     print_table(
