@@ -55,6 +55,15 @@ def first_of_each_time(candles: Sequence[CandleRow]) -> list[CandleRow]:
     return list(firsts.values())
 
 
+def row_of(values: object) -> CandleRow:
+    """A candle row from its six values as a message carries them (a JSON list); raises
+    `ValueError` (or `TypeError`) for anything else."""
+    if not isinstance(values, list) or len(values) != 6:
+        raise ValueError(f"a candle is six values, got {values!r}")
+    t, o, h, lo, c, v = values
+    return (int(t), float(o), float(h), float(lo), float(c), float(v))
+
+
 def candle_to_dict(c: CandleRow) -> dict[str, Any]:
     return {
         "candle_time": c[0],

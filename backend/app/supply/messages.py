@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from app.candle import Candle, CandleRow, KlineExtras
+from app.candle import Candle, CandleRow, KlineExtras, row_of
 from app.exchanges.budget import LIVE, Caller
 from app.exchanges.ports import SymbolInfo
 from app.series import Market, SeriesId, parse_series_id
@@ -123,13 +123,7 @@ class CorrectClosed:
 
     @classmethod
     def from_wire(cls, wire: Wire) -> CorrectClosed:
-        if any(len(r) != 6 for r in wire["c"]):
-            raise ValueError("a candle is not [time, open, high, low, close, volume]")
-        rows = tuple(
-            (int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]))
-            for r in wire["c"]
-        )
-        return cls(str(parse_series_id(wire["s"])), rows)
+        return cls(str(parse_series_id(wire["s"])), tuple(row_of(r) for r in wire["c"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +170,7 @@ def fetched_wire(fetched: tuple[list[CandleRow], dict[int, KlineExtras]]) -> Wir
 
 
 def fetched_of(wire: Wire) -> tuple[list[CandleRow], dict[int, KlineExtras]]:
-    rows: list[CandleRow] = [
-        (int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]))
-        for r in wire["rows"]
-    ]
+    rows = [row_of(r) for r in wire["rows"]]
     extras = {int(e[0]): KlineExtras(int(e[0]), float(e[1]), int(e[2]), float(e[3]), float(e[4]))
               for e in wire["extras"]}  # fmt: skip
     return rows, extras

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle, CandleRow, row_of
 
 SEP = "\x1f"  # between series id and holder in a wanted-set member
 
@@ -63,7 +63,7 @@ def decode_stream(fields: Mapping[bytes, bytes]) -> StreamMessage:
         if kind == b"c":
             head = fields[b"h"]
             rows = orjson.loads(fields[b"c"])
-            candles = tuple(_row(r) for r in rows)
+            candles = tuple(row_of(r) for r in rows)
             return ClosedMessage(series_id, candles, int(head) if head else None)
         if kind == b"e":
             return ErrorMessage(series_id, fields[b"code"].decode(), fields[b"m"].decode())
@@ -81,17 +81,10 @@ def decode_forming(data: bytes) -> FormingMessage:
         obj = orjson.loads(data)
         event = obj["e"]
         return FormingMessage(
-            str(obj["s"]), Candle(*_row(obj["c"])), None if event is None else int(event)
+            str(obj["s"]), Candle(*row_of(obj["c"])), None if event is None else int(event)
         )
     except (KeyError, ValueError, TypeError, orjson.JSONDecodeError) as e:
         raise BusMessageError(f"unreadable forming message: {e!r}") from e
-
-
-def _row(values: object) -> CandleRow:
-    if not isinstance(values, list) or len(values) != 6:
-        raise BusMessageError(f"a candle is six values, got {values!r}")
-    t, o, h, lo, c, v = values
-    return (int(t), float(o), float(h), float(lo), float(c), float(v))
 
 
 def wanted_member(series_id: str, holder: str) -> str:
