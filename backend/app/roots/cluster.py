@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import AsyncExitStack
 from typing import Final
 
@@ -12,9 +11,6 @@ from app.config import Settings
 from app.metrics import Metrics
 from app.roots.core import Hub
 from app.supply.remote import RemoteSupply
-
-log = logging.getLogger(__name__)
-
 
 # How long a process waits for the leader to do what it asked (a fetch, a correction).
 LEADER_WORK_TIMEOUT_S: Final = 30.0

@@ -17,10 +17,7 @@ from app.errors import ConfigError, InvalidSeriesId
 from app.exchanges.registry import VenueRegistry
 from app.exchanges.upstream import UpstreamMetrics
 from app.exchanges.venues import VENUES
-from app.history.datadir import (
-    configured_exchange,
-    load_freqtrade_config,
-)
+from app.history.datadir import configured_exchange, load_freqtrade_config
 from app.hub import Fanout
 from app.hub.forming import FormingCandles
 from app.hub.taps import Taps

@@ -3,7 +3,6 @@ the routes reach."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
@@ -15,9 +14,7 @@ from app.cluster.node import ClusterNode
 from app.config import Settings
 from app.exchanges.facade_support import FacadeMetrics
 from app.exchanges.ports import FacadeContext, StreamLimits
-from app.history.datadir import (
-    Datadirs,
-)
+from app.history.datadir import Datadirs
 from app.metrics import Metrics
 from app.ratelimit import ConnectionsPerAddress
 from app.reads.query import CandleQuery, QueryOptions
@@ -28,8 +25,6 @@ from app.roots.core import Core, Hub
 from app.roots.writing import Writing
 from app.services import Reads, Services
 from app.supply.ports import SeriesSupply
-
-log = logging.getLogger(__name__)
 
 
 def build_reads(

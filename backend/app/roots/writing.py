@@ -3,7 +3,6 @@ live ingest and its supervisor, the healer."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -16,11 +15,7 @@ from app.config import Settings
 from app.exchanges.budget import CALLER_HEADER
 from app.exchanges.registry import VenueRegistry
 from app.history.bootstrap import BootstrapOptions, HistoryBootstrapper, HistoryMetrics
-from app.history.datadir import (
-    Datadirs,
-    configured_format,
-    resolve_datadir,
-)
+from app.history.datadir import Datadirs, configured_format, resolve_datadir
 from app.history.download import DownloadManager, DownloadMetrics, DownloadOptions
 from app.history.follow import DatadirFollower
 from app.history.rest_source import RestHistorySource
@@ -38,9 +33,6 @@ from app.metrics import Metrics
 from app.roots.core import Core, Hub
 from app.store import CandleStore
 from app.supply.fill import VenueFill
-
-log = logging.getLogger(__name__)
-
 
 # A download's request may wait for history's share of the budget (two Binance minutes).
 DOWNLOAD_REQUEST_TIMEOUT_S: Final = 150.0

@@ -72,7 +72,7 @@ class LocalSupply(HoldsThrough):
 
     async def markets(self, venue: str, market: Market) -> Mapping[str, SymbolInfo] | None:
         """A venue's market list as this process has it cached (loaded when first asked)."""
-        catalog = self._venues[venue].catalog
-        if market not in self._venues[venue].markets:
+        listed = self._venues[venue]
+        if market not in listed.markets:
             raise ValueError(f"{venue} has no {market!r} market")
-        return await catalog.symbols(market)
+        return await listed.catalog.symbols(market)
