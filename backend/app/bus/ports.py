@@ -8,17 +8,21 @@ is called only after the candles are committed, under their series' lock.
 
 `ClusterBus` is the rest of what a cluster's processes share: the series they hold (leases
 that lapse with their process), asks of the ingest leader and its answers, and the state
-the leader publishes. Each engine is one folder, chosen by `bus.factory`.
+the leader publishes. Each engine is one folder whose package names its `BusEngine`;
+`bus.factory` picks the one that speaks a URL's scheme.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.candle import Candle, CandleRow
+from app.clock import Clock
 from app.feeds import IngestPort
 from app.locks import SeriesLocks
+from app.metrics import Metrics
 
 # The leader's side of one kind of ask: its payload in, its answer out (JSON objects). A
 # `TradeCanvasError` it raises travels back to the asker and is raised there again.
@@ -82,3 +86,29 @@ class ClusterBus(Protocol):
 
     async def close(self) -> None:
         """Stop reading and publishing (what is queued goes out first) and disconnect."""
+
+
+class ConnectBus(Protocol):
+    async def __call__(
+        self,
+        url: str,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        node: str,
+        stream_max: int,
+        lease_s: float,
+        idle_ttl_s: float,
+        state_ttl_s: float,
+    ) -> ClusterBus:
+        """The cluster's bus at `url`, connected and publishing. Raises `BusError`."""
+
+
+@dataclass(frozen=True, slots=True)
+class BusEngine:
+    """What an engine's package offers (as `ENGINE`): the URL schemes it speaks, how to
+    connect, and how to check that a URL answers (raising `BusError` when not)."""
+
+    schemes: tuple[str, ...]
+    connect: ConnectBus
+    check: Callable[[str], Awaitable[None]]
