@@ -87,6 +87,14 @@ class UnknownSymbol(ExchangeError, ClientError):
     status = 404
 
 
+class NotFetched(UnknownSymbol):
+    """This server does not fetch this series from its venue (a contract's mark, index
+    or premium index prices): it serves what was imported of it, and fetching the contract's
+    own candles instead would poison it."""
+
+    code = "not_fetched"
+
+
 class ProvenanceConflict(ClientError):
     """The series' stored candles came from another exchange endpoint than the one this
     server follows (the demo's, a local one): the two are not served as one series."""

@@ -13,9 +13,16 @@ from typing import Final, Literal
 
 from app.errors import InvalidSeriesId
 
+# Where a symbol trades: what a venue lists and streams candles of.
 Market = Literal["spot", "futures"]
+# A series' market part: freqtrade's candle type. Besides the contract's own candles, a
+# futures contract has price series derived from it (`mark`, `index`, `premiumIndex`),
+# named as freqtrade names their files; they share the contract's listing.
+CandleType = Literal["spot", "futures", "mark", "index", "premiumIndex"]
 
-MARKETS: Final = frozenset({"spot", "futures"})
+DERIVED_PRICES: Final = ("mark", "index", "premiumIndex")
+_FUTURES_TYPES: Final = ("futures", *DERIVED_PRICES)
+CANDLE_TYPES: Final = ("spot", *_FUTURES_TYPES)
 
 _MINUTE: Final = 60
 _HOUR: Final = 3_600
@@ -100,7 +107,7 @@ def series_id_pattern() -> str:
     """Exactly the ids `parse_series_id` accepts, for the OpenAPI document."""
     asset = f"[A-Z0-9]{{1,{_MAX_ASSET_LEN}}}"
     per_exchange = [
-        f"{name}:(?:spot:{asset}/{asset}|futures:{asset}/{asset}:{asset})"
+        f"{name}:(?:spot:{asset}/{asset}|(?:{'|'.join(_FUTURES_TYPES)}):{asset}/{asset}:{asset})"
         f":(?:{'|'.join(facts.timeframes)})"
         for name, facts in _VENUES.items()
     ]
@@ -110,12 +117,23 @@ def series_id_pattern() -> str:
 @dataclass(frozen=True, slots=True)
 class SeriesId:
     exchange: str
-    market: Market
+    market: CandleType
     symbol: str
     timeframe: str
 
     def __str__(self) -> str:
         return f"{self.exchange}:{self.market}:{self.symbol}:{self.timeframe}"
+
+    @property
+    def instrument_market(self) -> Market:
+        """The market its symbol is listed on (a mark price's is its contract's)."""
+        return "spot" if self.market == "spot" else "futures"
+
+    @property
+    def derived(self) -> bool:
+        """A price derived from the contract (`mark`, `index`, `premiumIndex`), not its
+        traded candles: values without volume, a premium that may be negative."""
+        return self.market in DERIVED_PRICES
 
     @property
     def base(self) -> str:
@@ -140,8 +158,11 @@ def parse_series_id(raw: object) -> SeriesId:
     if not sep:
         raise InvalidSeriesId(f"series_id {raw!r} is not exchange:market:symbol:timeframe")
     timeframes = venue_timeframes(exchange)
-    if market not in MARKETS:
-        raise InvalidSeriesId(f"unsupported market {market!r}; expected spot or futures")
+    if market not in CANDLE_TYPES:
+        raise InvalidSeriesId(
+            f"unsupported market {market!r}; expected spot, futures or a futures contract's "
+            f"{', '.join(DERIVED_PRICES)}"
+        )
     if timeframe not in timeframes:
         raise InvalidSeriesId(
             f"unsupported timeframe {timeframe!r} on {exchange}; "
@@ -160,8 +181,8 @@ def _check_symbol(raw: str, market: str, symbol: str) -> None:
         raise InvalidSeriesId(f"symbol {symbol!r} is not BASE/QUOTE")
     if market == "spot" and colon:
         raise InvalidSeriesId(f"spot symbol {symbol!r} must not have a settle currency")
-    if market == "futures" and (not colon or not _is_asset(settle)):
-        raise InvalidSeriesId(f"futures symbol {symbol!r} must be BASE/QUOTE:SETTLE")
+    if market != "spot" and (not colon or not _is_asset(settle)):
+        raise InvalidSeriesId(f"{market} symbol {symbol!r} must be BASE/QUOTE:SETTLE")
 
 
 def _is_asset(name: str) -> bool:

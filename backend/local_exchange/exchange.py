@@ -14,6 +14,7 @@ from local_exchange.market import (
     DEFAULT_FUTURES,
     DEFAULT_SPOT,
     INTERVAL_SECONDS,
+    DerivedKind,
     Kline,
     SymbolModel,
     align,
@@ -143,7 +144,11 @@ class FakeExchange:
             return model.kline(interval, open_time, until=now)
         return model.kline(interval, open_time)
 
-    def klines(self, market: MarketKind, params: Mapping[str, str]) -> list[list[object]]:
+    def klines(
+        self, market: MarketKind, params: Mapping[str, str], derived: DerivedKind | None = None
+    ) -> list[list[object]]:
+        """Binance's klines of a symbol, or (`derived`, futures) its mark, index or premium
+        index price klines."""
         model = self.model(market, params.get("symbol"))
         interval = params.get("interval")
         if not interval:
@@ -168,7 +173,10 @@ class FakeExchange:
             opens = self._existing(range(first, last + 1, size))[:limit]
         else:
             opens = self._existing(range(first_listed, last + 1, size))[-limit:]
-        return [self.kline_at(market, model.symbol, interval, t).rest_row() for t in opens]
+        klines = (self.kline_at(market, model.symbol, interval, t) for t in opens)
+        if derived is not None:
+            return [model.derived(derived, k).rest_row() for k in klines]
+        return [k.rest_row() for k in klines]
 
     def _existing(self, opens: range) -> Sequence[int]:
         if not self.outages:
@@ -222,15 +230,6 @@ class FakeExchange:
             "openTime": align(now, "1d") * 1000, "closeTime": now * 1000, "firstId": 1,
             "lastId": day.trades, "count": day.trades,
         }  # fmt: skip
-
-    def mark_price_klines(self, params: Mapping[str, str]) -> list[list[object]]:
-        rows = self.klines("futures", params)
-        for row in rows:
-            row[5] = "0"  # mark price klines carry no volume
-            row[7] = "0"
-            row[8] = 0
-            row[9] = row[10] = "0"
-        return rows
 
     def funding_rates(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
         model = self.model("futures", params.get("symbol"))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, replace
+from typing import Final, Literal
 
 INTERVAL_SECONDS: Final[dict[str, int]] = {
     "1m": 60,
@@ -38,6 +38,10 @@ DEFAULT_SPOT: Final = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "A
 DEFAULT_FUTURES: Final = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT")
 _KNOWN_QUOTES: Final = ("USDT", "BTC", "ETH", "BNB", "FDUSD", "USDC")
 _BASE_PRICES: Final = {"BTC": 60_000.0, "ETH": 3_000.0, "BNB": 550.0, "SOL": 150.0}
+# A contract's prices derived from its trades: apart from them, so that one served or
+# stored in place of another shows.
+DerivedKind = Literal["mark", "index", "premiumIndex"]
+_DERIVED_FACTOR: Final = {"mark": 1.0002, "index": 0.9997}
 
 
 def _mix(x: int) -> int:
@@ -147,6 +151,22 @@ class SymbolModel:
             taker_base=f"{taker:.3f}",
             taker_quote=f"{taker * close:.4f}",
         )
+
+    def derived(self, kind: DerivedKind, kline: Kline) -> Kline:
+        """A futures kline's mark, index or premium index kline: prices moved off the
+        traded ones (the premium a small signed rate, rising with the price, so the candle's
+        order holds), no volume, as Binance's `markPriceKlines` and kin send them."""
+
+        def moved(x: str) -> str:
+            if kind == "premiumIndex":
+                return f"{(float(x) / self.base_price - 1) * 0.01:.8f}"
+            return self._fmt(float(x) * _DERIVED_FACTOR[kind])
+
+        return replace(
+            kline, open=moved(kline.open), high=moved(kline.high), low=moved(kline.low),
+            close=moved(kline.close), volume="0", quote_volume="0", trades=0,
+            taker_base="0", taker_quote="0",
+        )  # fmt: skip
 
 
 def align(t: int, interval: str) -> int:

@@ -39,11 +39,11 @@ ROUTES: dict[str, Route] = {
     "/fapi/v1/continuousKlines": lambda ex, p: ex.klines(
         "futures", {**p, "symbol": p.get("pair", "")}
     ),
-    "/fapi/v1/markPriceKlines": lambda ex, p: ex.mark_price_klines(p),
-    "/fapi/v1/indexPriceKlines": lambda ex, p: ex.mark_price_klines(
-        {**p, "symbol": p.get("pair", "")}
+    "/fapi/v1/markPriceKlines": lambda ex, p: ex.klines("futures", p, "mark"),
+    "/fapi/v1/indexPriceKlines": lambda ex, p: ex.klines(
+        "futures", {**p, "symbol": p.get("pair", "")}, "index"
     ),
-    "/fapi/v1/premiumIndexKlines": lambda ex, p: ex.mark_price_klines(p),
+    "/fapi/v1/premiumIndexKlines": lambda ex, p: ex.klines("futures", p, "premiumIndex"),
     "/fapi/v1/fundingRate": lambda ex, p: ex.funding_rates(p),
     "/fapi/v1/premiumIndex": lambda ex, p: ex.premium_index(p),
 }

@@ -10,16 +10,20 @@ from freqtrade.data.history.datahandlers import get_datahandler
 from freqtrade.enums import CandleType
 
 from app.candle import CandleRow
+from app.series import DERIVED_PRICES
 
 
 def candle_type(market: str) -> CandleType:
-    return CandleType.SPOT if market == "spot" else CandleType.FUTURES
+    """freqtrade's candle type of a series' market part (they are spelled alike)."""
+    return CandleType(market)
 
 
 def freqtrade_rows(
     datadir: Path, pair: str, timeframe: str, data_format: str, market: str = "spot"
 ) -> list[CandleRow]:
-    """What freqtrade's own `load_pair_history` returns, as (epoch s, o, h, l, c, v)."""
+    """What freqtrade's own `load_pair_history` returns, as (epoch s, o, h, l, c, v); the
+    volume of a derived price (mark, index, premium index), which ccxt leaves out and
+    freqtrade keeps as NaN, as 0 (what the venues' APIs say)."""
     df = load_pair_history(
         pair,
         timeframe,
@@ -28,6 +32,8 @@ def freqtrade_rows(
         data_format=data_format,
         candle_type=candle_type(market),
     )
+    if market in DERIVED_PRICES:
+        df["volume"] = df["volume"].fillna(0.0)
     return frame_rows(df)
 
 

@@ -32,8 +32,10 @@ class IndicatorLine:
 
 def mismatch(info: BotInfo, series: SeriesId) -> str | None:
     """Why the bot has nothing to say about `series`'s venue, if it has not."""
-    if (info.exchange, info.market) != (series.exchange, series.market):
-        return f"trades on {info.exchange} {info.market}, not {series.exchange} {series.market}"
+    # A futures bot's trades belong on its contract's mark and index charts too.
+    market = series.instrument_market
+    if (info.exchange, info.market) != (series.exchange, market):
+        return f"trades on {info.exchange} {info.market}, not {series.exchange} {market}"
     return None
 
 

@@ -57,8 +57,8 @@ class CachedCatalog:
             return loaded
 
     async def is_listed(self, series: SeriesId) -> bool | None:
-        symbols = await self.symbols(series.market)
+        symbols = await self.symbols(series.instrument_market)
         return None if symbols is None else series.symbol in symbols
 
     def cached(self, series: SeriesId) -> SymbolInfo | None:
-        return self._symbols.get(series.market, {}).get(series.symbol)
+        return self._symbols.get(series.instrument_market, {}).get(series.symbol)

@@ -22,7 +22,7 @@ from typing import Any, Final, TypeVar
 
 from app.candle import Candle, CandleRow, ExtrasByTime
 from app.clock import Clock
-from app.errors import ExchangeError, UnknownSymbol, UpstreamRateLimited
+from app.errors import ExchangeError, NotFetched, UnknownSymbol, UpstreamRateLimited
 from app.exchanges.ports import KlinePage, SymbolInfo
 from app.exchanges.upstream import UpstreamLimiter
 from app.redact import without_secrets
@@ -103,7 +103,7 @@ class CcxtRestKlines:
     async def check_symbol(self, series: SeriesId) -> None:
         """Raise `UnknownSymbol` if the venue does not list `series`' symbol (from the
         market list loaded once)."""
-        if series.symbol not in await self._load_markets(series.market, False):
+        if series.symbol not in await self._load_markets(series.instrument_market, False):
             raise UnknownSymbol(f"{series.symbol} is not listed on {self.venue} {series.market}")
 
     async def closed_pages(
@@ -112,9 +112,9 @@ class CcxtRestKlines:
         """Pages of closed candles with `candle_time > after` (and `<= until`), ascending,
         up to the newest candle that has closed by the exchange's own clock."""
         await self.check_symbol(series)
-        client = self._client(series.market)
+        client = self._client(series.instrument_market)
         tf = timeframe_seconds(series.timeframe)
-        now = int(await self._venue_now(series.market))
+        now = int(await self._venue_now(series.instrument_market))
         cursor = after + 1
         while True:
             rows, extras = await self._ask(
@@ -159,7 +159,9 @@ class CcxtRestKlines:
         return rows, {}
 
     async def forming(self, series: SeriesId, open_time: int) -> Candle | None:
-        client = self._client(series.market)
+        if series.derived:  # ccxt's OHLCV would be the contract's own candle
+            raise NotFetched(f"the forming candle of {series} is not fetched")
+        client = self._client(series.instrument_market)
         rows = await self._ask(
             f"the forming kline of {series}", client.fetch_ohlcv, series.symbol,
             series.timeframe, since=open_time * 1000, limit=1,

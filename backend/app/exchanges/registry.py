@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp
 
 from app.candle import Candle
-from app.errors import UnknownSymbol
+from app.errors import NotFetched, UnknownSymbol
 from app.exchanges.catalog import CachedCatalog
 from app.exchanges.ports import FacadeContext, KlinePage, KlineRest, LiveFeed, MarketCatalog
 from app.exchanges.upstream import UpstreamLimiter
-from app.series import Market, SeriesId, venue_timeframes
+from app.series import CandleType, Market, SeriesId, venue_timeframes
 
 FacadeBuilder = Callable[[FacadeContext, MarketCatalog], ASGIApp]
 
@@ -38,6 +38,9 @@ class Venue:
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()
     # ccxt's market type of the venue's `futures` (freqtrade's download-data loads it).
     ccxt_futures_type: str = "linear"
+    # The kinds of series its REST serves klines of (a contract's mark prices, say); those
+    # of its feeds when not given.
+    fetched: tuple[CandleType, ...] = ()
 
     @classmethod
     def of(
@@ -46,11 +49,13 @@ class Venue:
         facade: FacadeBuilder | None = None,
         closers: tuple[Callable[[], Awaitable[None]], ...] = (),
         ccxt_futures_type: str = "linear",
+        fetched: tuple[CandleType, ...] = (),
     ) -> Venue:  # fmt: skip
         """A venue serving `feeds`' markets at its timeframes, its catalog over `rest`."""
         return cls(
             name, tuple(feeds), venue_timeframes(name), CachedCatalog(name, rest.markets),
             rest, feeds, api_urls, limiter, facade, closers, ccxt_futures_type,
+            fetched or tuple(feeds),
         )  # fmt: skip
 
 
@@ -73,6 +78,11 @@ class VenueRegistry(Mapping[str, Venue]):
         venue = self._venues.get(series.exchange)
         if venue is None:
             raise UnknownSymbol(f"{series.exchange} is not served here")
+        if series.market not in venue.fetched:
+            raise NotFetched(
+                f"{series.market} series are not fetched from {series.exchange}: "
+                "only what is imported of them is served"
+            )
         return venue.rest
 
     async def check_symbol(self, series: SeriesId) -> None:
@@ -89,7 +99,7 @@ class VenueRegistry(Mapping[str, Venue]):
     async def warm(self, series: Iterable[SeriesId]) -> None:
         """Load the market lists of these series' venues and markets, so their ticks are
         known before anyone asks (a list that cannot be had is logged and retried later)."""
-        for exchange, market in sorted({(s.exchange, s.market) for s in series}):
+        for exchange, market in sorted({(s.exchange, s.instrument_market) for s in series}):
             venue = self._venues.get(exchange)
             if venue is not None:
                 await venue.catalog.symbols(market)

@@ -331,7 +331,7 @@ class HistoryBootstrapper:
         for candidate in files:
             try:
                 data = await asyncio.to_thread(
-                    read_ohlcv, candidate.path, candidate.format, series.timeframe
+                    read_ohlcv, candidate.path, candidate.format, series.timeframe, series.market
                 )
             except HistoryFileError as e:
                 signature = _signature(candidate.path)

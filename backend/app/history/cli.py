@@ -92,7 +92,8 @@ def _span(entry: DatadirEntry) -> dict[str, Any]:
     if entry.series_id is None or entry.problem:
         return {**unread, "problem": None}
     try:
-        data = read_ohlcv(entry.path, entry.format, entry.timeframe)
+        series = parse_series_id(entry.series_id)
+        data = read_ohlcv(entry.path, entry.format, entry.timeframe, series.market)
     except HistoryFileError as e:
         return {**unread, "problem": str(e)}
     times = data.times
@@ -178,10 +179,9 @@ def _missing_file(datadirs: Datadirs, series: SeriesId) -> str:
     """What was looked for, and which timeframes of the pair the datadir has."""
     folder = datadirs.of(series.exchange)
     looked = series_path(folder, series, "feather")
-    market = "spot" if series.market == "spot" else "futures"
     timeframes = sorted(
         {e.timeframe for e in list_datadir(folder, series.exchange)
-         if e.pair == series.symbol and e.candle_type == market},
+         if e.pair == series.symbol and e.candle_type == series.market},
         key=timeframe_seconds,
     )  # fmt: skip
     has = (

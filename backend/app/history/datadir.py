@@ -13,6 +13,7 @@ import rapidjson
 
 from app.errors import TradeCanvasError
 from app.series import (
+    CANDLE_TYPES,
     SeriesId,
     default_venue,
     parse_series_id,
@@ -72,13 +73,14 @@ class DatadirFile:
 def series_path(
     datadir: Path, series: SeriesId, fmt: DataFormat, timeframe_name: str | None = None
 ) -> Path:
-    """Where freqtrade keeps `series` in `fmt` (`1M` as `1Mo`, futures under `futures/`)."""
+    """Where freqtrade keeps `series` in `fmt` (`1M` as `1Mo`; futures, and the prices
+    derived from a contract, under `futures/` named by their candle type)."""
     tf = timeframe_name or timeframe_to_file(series.timeframe)
-    if series.market == "futures":
+    if series.market != "spot":
         return (
             datadir
             / "futures"
-            / f"{pair_to_filename(series.symbol)}-{tf}-futures.{EXTENSIONS[fmt]}"
+            / f"{pair_to_filename(series.symbol)}-{tf}-{series.market}.{EXTENSIONS[fmt]}"
         )
     return datadir / f"{pair_to_filename(series.symbol)}-{tf}.{EXTENSIONS[fmt]}"
 
@@ -178,13 +180,13 @@ def _entries(folder: Path, default_type: str | None, exchange: str) -> Iterator[
 def _series_of(
     exchange: str, pair: str, timeframe: str, candle_type: str
 ) -> tuple[str | None, str | None]:
-    if candle_type not in ("spot", "futures"):
-        return None, f"candle type {candle_type!r} is not served (only spot and futures)"
+    if candle_type not in CANDLE_TYPES:
+        served = ", ".join(CANDLE_TYPES)
+        return None, f"candle type {candle_type!r} is not served (only {served})"
     if timeframe not in venue_timeframes(exchange):
         return None, f"timeframe {timeframe!r} is not a {exchange.capitalize()} kline interval"
-    market = "spot" if candle_type == "spot" else "futures"
     try:
-        return str(parse_series_id(f"{exchange}:{market}:{pair}:{timeframe}")), None
+        return str(parse_series_id(f"{exchange}:{candle_type}:{pair}:{timeframe}")), None
     except TradeCanvasError as e:
         return None, str(e)
 

@@ -177,7 +177,7 @@ class DownloadManager:
                 "--datadir", str(datadir),
                 "--pairs", series.symbol,
                 "--timeframes", series.timeframe,
-                "--trading-mode", series.market,
+                "--trading-mode", series.instrument_market,
                 "--candle-types", series.market,
                 "--days", f"{opts.days:g}",
                 "--data-format-ohlcv", opts.data_format,
@@ -216,7 +216,7 @@ class DownloadManager:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _ccxt_market_type(self, series: SeriesId) -> str:
-        if series.market == "spot":
+        if series.instrument_market == "spot":
             return "spot"
         return self._options.ccxt_futures_types.get(series.exchange, "linear")
 
@@ -242,8 +242,8 @@ class DownloadManager:
             },
             "stake_currency": series.quote,
             "dry_run": True,
-            "trading_mode": series.market,
-            "margin_mode": "isolated" if series.market == "futures" else "",
+            "trading_mode": series.instrument_market,
+            "margin_mode": "isolated" if series.instrument_market == "futures" else "",
         }
         path = workdir / "download-config.json"
         path.write_text(json.dumps(config, indent=2))

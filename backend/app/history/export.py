@@ -156,7 +156,7 @@ def _target(folder: Path, series: SeriesId, fmt: DataFormat) -> Path:
 
 def _held(target: Path, series: SeriesId, fmt: DataFormat) -> Columns:
     try:
-        data = read_ohlcv(target, fmt, series.timeframe)
+        data = read_ohlcv(target, fmt, series.timeframe, series.market)
     except HistoryFileError as e:
         # Never replaced: it may be half-written by freqtrade this moment, or damaged.
         raise ExportError(f"cannot merge into {e}") from e

@@ -6,7 +6,9 @@ Pure apart from reading the file. Cleaning rules, applied in this order and coun
 - timestamps in any unit (s, ms, us, ns; tz-aware or not) become epoch seconds, sub-second
   parts floored (counted as `subsecond`);
 - rows with a missing date, a NaN/infinite/negative value, or a low above open/close or a
-  high below them are dropped (`invalid`);
+  high below them are dropped (`invalid`); a contract's derived prices (`mark`, `index`,
+  `premiumIndex`) have no volume (ccxt leaves it out, so freqtrade writes NaN; the venues'
+  APIs say 0), read as 0, and a premium index may be negative;
 - rows whose time is not aligned to the timeframe are dropped (`unaligned`);
 - rows with the same time are merged as freqtrade merges them: open first, high max,
   low min, close last, volume max (`duplicates`).
@@ -30,7 +32,7 @@ import pyarrow.parquet as parquet
 from app.candle import CandleRow
 from app.errors import TradeCanvasError
 from app.history.datadir import DataFormat
-from app.series import MONTH, timeframe_seconds
+from app.series import DERIVED_PRICES, MONTH, CandleType, timeframe_seconds
 
 OHLCV: Final = ("date", "open", "high", "low", "close", "volume")
 _WEEK_OFFSET: Final = 3 * 86_400
@@ -105,7 +107,9 @@ class OhlcvData:
             yield list(zip(*columns, strict=True))
 
 
-def read_ohlcv(path: Path, fmt: DataFormat, timeframe: str) -> OhlcvData:
+def read_ohlcv(
+    path: Path, fmt: DataFormat, timeframe: str, candle_type: CandleType = "spot"
+) -> OhlcvData:
     """Read and clean one file; raise `HistoryFileError` when it is unusable."""
     try:
         size = path.stat().st_size
@@ -117,7 +121,7 @@ def read_ohlcv(path: Path, fmt: DataFormat, timeframe: str) -> OhlcvData:
         raw, values = _read_json(path, fmt == "jsongz")
     else:
         raw, values = _read_arrow(path, fmt)
-    return clean(raw, values, timeframe)
+    return clean(raw, values, timeframe, candle_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,15 +227,21 @@ def _read_json(path: Path, gz: bool) -> tuple[RawTimes, list[Floats]]:
     return RawTimes(times, 1_000), values
 
 
-def clean(raw_times: RawTimes, values: list[Floats], timeframe: str) -> OhlcvData:
+def clean(
+    raw_times: RawTimes, values: list[Floats], timeframe: str, candle_type: CandleType = "spot"
+) -> OhlcvData:
     raw, divisor = raw_times.values, raw_times.divisor
     rows_read = len(raw)
     times = np.floor_divide(raw, divisor).astype(np.int64)
     subsecond = int(np.count_nonzero(raw % divisor)) if divisor > 1 else 0
     o, h, lo, c, v = values
+    if candle_type in DERIVED_PRICES:
+        v = np.where(np.isnan(v), 0.0, v)
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c)
-        valid &= np.isfinite(v) & (lo >= 0) & (v >= 0)
+        valid &= np.isfinite(v) & (v >= 0)
+        if candle_type != "premiumIndex":
+            valid &= lo >= 0
         valid &= (lo <= np.minimum(o, c)) & (h >= np.maximum(o, c))
     invalid = rows_read - int(np.count_nonzero(valid))
     aligned = _aligned(times, timeframe)

@@ -96,8 +96,9 @@ class HoleHealer:
                 series = parse_series_id(stats.series_id)
             except TradeCanvasError:
                 continue
-            if series.exchange not in self._venues:
-                continue
+            venue = self._venues.get(series.exchange)
+            if venue is None or series.market not in venue.fetched:
+                continue  # not fetched from a venue here (a contract's mark prices)
             stored += await self._heal_series(series)
         self.healed += stored
         return stored

@@ -28,7 +28,7 @@ from app.ingest.failures import FailureLog
 from app.ingest.live import LiveIngestor
 from app.ingest.provenance import Provenance
 from app.metrics import Metrics
-from app.series import Market, SeriesId
+from app.series import SeriesId
 from app.tasks import KeyedTasks
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ JobKind = Literal["whitelist", "ondemand"]
 JobState = Literal["starting", "bootstrapping", "subscribing", "live", "retrying", "failed",
                    "history-only"]  # fmt: skip
 Notify = Callable[[str, str, str], None]
-FeedKey = tuple[str, Market]  # (exchange, market)
+FeedKey = tuple[str, str]  # (exchange, market)
 
 
 @dataclass(eq=False)
@@ -387,4 +387,6 @@ class IngestSupervisor:
 
 
 def _feed_key(series: SeriesId) -> FeedKey:
+    """Its venue's feed of its kind (none streams a contract's derived prices yet, so
+    they stay history-only)."""
     return series.exchange, series.market

@@ -110,17 +110,19 @@ class SeriesRegistry:
         if conflict is not None:
             return {"state": "conflict", "reason": conflict, "head_time": head_time,
                     "hole_count": holes}  # fmt: skip
+        series = parse_series_id(series_id)
+        venue = self._venues.get(series.exchange)
         return series_status(
             feed=self._supply.feed_status(series_id),
             history=history,
             head_time=head_time,
             live_ingest=self._live_ingest,
-            datadir=str(self._datadirs.of(parse_series_id(series_id).exchange))
-            if self._datadirs is not None
-            else None,
+            datadir=str(self._datadirs.of(series.exchange)) if self._datadirs is not None else None,
             datadir_write_error=self._datadir_write_error(series_id),
             holes=holes,
             venue_lacks=self._venue_lacks(series_id),
+            streamed=venue is None or series.market in venue.markets,
+            fetched=venue is None or series.market in venue.fetched,
         )
 
     def _entry(

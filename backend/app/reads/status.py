@@ -37,13 +37,26 @@ def series_status(
     datadir_write_error: str | None = None,
     holes: int = 0,
     venue_lacks: int = 0,
+    streamed: bool = True,
+    fetched: bool = True,
 ) -> dict[str, Any]:
-    state, reason = _state(feed, history, live_ingest, datadir)
+    """`streamed`: whether a feed of its venue streams its kind (a contract's derived
+    prices are not streamed yet); `fetched`: whether its venue's REST serves it (fills
+    and heals it)."""
+    if streamed:
+        state, reason = _state(feed, history, live_ingest, datadir)
+    else:
+        how = "fetched over REST" if fetched else "imported only, not fetched from the exchange"
+        state, reason = _history_problem(history) or (
+            "history_only",
+            f"not streamed live (a contract's mark, index and premium index prices are {how})"
+            + _no_file(history, datadir),
+        )
     notes = [reason] if reason else []
     if holes:
         # Served as before around them; a read over one fills it or says why not.
         lacking = f", the exchange has none for {venue_lacks}" if venue_lacks else ""
-        healing = f" (healing from the exchange{lacking})" if live_ingest else ""
+        healing = f" (healing from the exchange{lacking})" if live_ingest and fetched else ""
         notes.append(f"{holes} hole{'s' if holes > 1 else ''} in its history{healing}")
     if datadir_write_error is not None:
         # Served as before, but a backtest on the datadir would miss what is not written.
@@ -98,6 +111,8 @@ def _history_problem(history: Mapping[str, Any] | None) -> tuple[State, str] | N
         return None
     error = str(history["last_error"])
     if history.get("status") == "failed":
+        if "file" not in history:  # paged from the venue's REST, not read from a file
+            return "history_failed", f"its history cannot be fetched: {error}"
         return "history_failed", f"its datadir file cannot be read: {error}"
     if history.get("status") == "missing":
         return "download_failed", error

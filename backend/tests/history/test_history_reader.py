@@ -21,7 +21,7 @@ from app.history.datadir import (
     series_files,
 )
 from app.history.reader import HistoryFileError, read_ohlcv
-from app.series import parse_series_id
+from app.series import CandleType, parse_series_id
 from tests.freqtrade_support import freqtrade_rows, store_with_freqtrade
 from tests.recorded import DATADIR, PARQUET_DATADIR
 
@@ -29,9 +29,9 @@ SERVED = [e for d in (DATADIR, PARQUET_DATADIR) for e in list_datadir(d) if e.se
 
 
 def rows_of(
-    path: Path, fmt: str, timeframe: str
+    path: Path, fmt: str, timeframe: str, candle_type: CandleType = "spot"
 ) -> list[tuple[int, float, float, float, float, float]]:
-    data = read_ohlcv(path, fmt, timeframe)  # type: ignore[arg-type]
+    data = read_ohlcv(path, fmt, timeframe, candle_type)  # type: ignore[arg-type]
     return [row for batch in data.batches(100_000) for row in batch]
 
 
@@ -39,14 +39,14 @@ def rows_of(
 def test_every_fixture_file_reads_as_freqtrade_loads_it(entry) -> None:  # type: ignore[no-untyped-def]
     series = parse_series_id(entry.series_id)
     expected = freqtrade_rows(
-        entry.path.parent.parent if series.market == "futures" else entry.path.parent,
+        entry.path.parent.parent if series.market != "spot" else entry.path.parent,
         series.symbol,
         series.timeframe,
         entry.format,
         series.market,
     )
     assert len(expected) > 0
-    assert rows_of(entry.path, entry.format, series.timeframe) == expected
+    assert rows_of(entry.path, entry.format, series.timeframe, series.market) == expected
 
 
 def test_fixture_listing_names_every_unusable_file() -> None:
@@ -55,13 +55,16 @@ def test_fixture_listing_names_every_unusable_file() -> None:
         "NOPAIR_XXX-4m.json": "timeframe '4m' is not a Binance kline interval",
         "UNITTEST_BTC-8m.feather": "timeframe '8m' is not a Binance kline interval",
         "UNITTEST_BTC-8m.json.gz": "timeframe '8m' is not a Binance kline interval",
-        "UNITTEST_USDT_USDT-1h-mark.feather": "candle type 'mark' is not served (only spot and futures)",
-        "XRP_USDT_USDT-1h-mark.feather": "candle type 'mark' is not served (only spot and futures)",
-        "XRP_USDT_USDT-8h-mark.feather": "candle type 'mark' is not served (only spot and futures)",
-        "XRP_USDT_USDT-8h-funding_rate.feather": "candle type 'funding_rate' is not served (only spot and futures)",
+        "XRP_USDT_USDT-8h-funding_rate.feather": (
+            "candle type 'funding_rate' is not served "
+            "(only spot, futures, mark, index, premiumIndex)"
+        ),
     }
     served = {e.series_id for e in list_datadir(DATADIR) if e.series_id}
     assert "binance:futures:XRP/USDT:USDT:1h" in served
+    assert "binance:mark:XRP/USDT:USDT:1h" in served
+    assert "binance:mark:XRP/USDT:USDT:8h" in served
+    assert "binance:mark:UNITTEST/USDT:USDT:1h" in served
     assert "binance:spot:UNITTEST/BTC:1m" in served
 
 

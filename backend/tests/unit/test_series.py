@@ -37,6 +37,21 @@ def test_futures_symbol_keeps_its_colon() -> None:
     assert s.base == "ETH" and s.quote == "USDT"
 
 
+@pytest.mark.parametrize("market", ["mark", "index", "premiumIndex"])
+def test_a_contracts_derived_prices_are_series_of_its_futures_symbol(market: str) -> None:
+    s = parse_series_id(f"bybit:{market}:BTC/USDT:USDT:1h")
+    assert (s.market, s.symbol, s.instrument_market, s.derived) == (
+        market,
+        "BTC/USDT:USDT",
+        "futures",
+        True,
+    )
+    assert str(s) == f"bybit:{market}:BTC/USDT:USDT:1h"
+    assert re.match(series_id_pattern(), str(s))
+    assert not parse_series_id("bybit:futures:BTC/USDT:USDT:1h").derived
+    assert parse_series_id("bybit:spot:BTC/USDT:1h").instrument_market == "spot"
+
+
 @pytest.mark.parametrize("tf", TIMEFRAMES)
 def test_every_binance_timeframe_parses(tf: str) -> None:
     assert parse_series_id(f"binance:spot:1000SHIB/USDT:{tf}").timeframe == tf
@@ -63,6 +78,9 @@ def test_every_binance_timeframe_parses(tf: str) -> None:
         ("binance:spot:BTC/USDT:USDT:1m", "must not have a settle"),
         ("binance:futures:BTC/USDT:1m", "BASE/QUOTE:SETTLE"),
         ("binance:futures:BTC/USDT::1m", "BASE/QUOTE:SETTLE"),
+        ("binance:mark:BTC/USDT:1m", "mark symbol 'BTC/USDT' must be BASE/QUOTE:SETTLE"),
+        ("binance:funding_rate:BTC/USDT:USDT:8h", "unsupported market"),
+        ("binance:Mark:BTC/USDT:USDT:1m", "unsupported market"),
         ("binance:spot:BT C/USDT:1m", "BASE/QUOTE"),
         ("binance:spot:BTC/USDT€:1m", "invalid symbol"),
         ("binance:spot:" + "A" * 200 + "/USDT:1m", "too long"),

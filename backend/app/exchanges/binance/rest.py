@@ -3,7 +3,7 @@ configured URLs (a local exchange in tests and the demo)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from app.candle import ExtrasByTime
 from app.clock import Clock
@@ -13,7 +13,7 @@ from app.exchanges.binance.parser import rest_klines
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.ports import FrameError
 from app.exchanges.upstream import UpstreamLimiter
-from app.series import Market, SeriesId
+from app.series import CandleType, Market, SeriesId
 
 
 def binance_api_urls(spot_url: str, futures_url: str) -> dict[str, str]:
@@ -24,20 +24,35 @@ def binance_api_urls(spot_url: str, futures_url: str) -> dict[str, str]:
     }
 
 
+# Each kind of series' klines: ccxt's implicit method and what names the instrument.
+_KLINES: Final[dict[CandleType, tuple[str, str]]] = {
+    "spot": ("publicGetKlines", "symbol"),
+    "futures": ("fapiPublicGetKlines", "symbol"),
+    "mark": ("fapiPublicGetMarkPriceKlines", "symbol"),
+    "index": ("fapiPublicGetIndexPriceKlines", "pair"),
+    "premiumIndex": ("fapiPublicGetPremiumIndexKlines", "symbol"),
+}
+# What Binance's REST serves of every kind of series.
+FETCHED: Final = tuple(_KLINES)
+
+
 class BinanceRestKlines(CcxtRestKlines):
     """Binance's klines read raw (ccxt's OHLCV rows drop the quote volume, trade count and
-    taker volumes, which the store keeps)."""
+    taker volumes, which the store keeps), and a contract's mark, index and premium index
+    klines from their own endpoints."""
 
     async def klines(
         self, client: Any, series: SeriesId, since_ms: int
     ) -> tuple[list[list[Any]], ExtrasByTime]:
-        fetch = client.fapiPublicGetKlines if series.market == "futures" else client.publicGetKlines
-        request = {"symbol": binance_symbol(series), "interval": series.timeframe,
+        method, names = _KLINES[series.market]
+        request = {names: binance_symbol(series), "interval": series.timeframe,
                    "startTime": since_ms, "limit": self._page_limit}  # fmt: skip
         try:
-            return rest_klines(await fetch(request))
+            rows, extras = rest_klines(await getattr(client, method)(request))
         except FrameError as e:
             raise ExchangeError(f"klines of {series} from Binance: {e}") from e
+        # A derived price's volume fields are placeholders ("0"), not a trade count.
+        return rows, {} if series.derived else extras
 
 
 def binance_rest(

@@ -10,7 +10,7 @@ from app.exchanges.binance import limits, wire
 from app.exchanges.binance.facade import BinanceFacade
 from app.exchanges.binance.feed import BinanceFeed
 from app.exchanges.binance.limits import BinanceRatePolicy
-from app.exchanges.binance.rest import binance_api_urls, binance_rest
+from app.exchanges.binance.rest import FETCHED, binance_api_urls, binance_rest
 from app.exchanges.binance.settings import BinanceSettings
 from app.exchanges.facade_support import SymbolNames
 from app.exchanges.ports import FacadeContext, MarketCatalog
@@ -42,7 +42,7 @@ def binance_venue(
                                    b.ws_max_connection_age_s),
         },
         api_urls=_api_urls,
-        limiter=limiter, facade=facade, closers=(proxy.close,),
+        limiter=limiter, facade=facade, closers=(proxy.close,), fetched=FETCHED,
     )  # fmt: skip
 
 

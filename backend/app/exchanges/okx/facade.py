@@ -101,7 +101,7 @@ class OkxFacade(VenueFacade):
         if not forming:  # history-candles: closed candles only
             window = replace(window, forming=None)
         closed, current = with_forming(window, limit, True)
-        market = series.market
+        market = series.instrument_market
         rows = self.context.klines.rendered(  # newest first
             ("okx", window.version, len(closed)),
             lambda: orjson.dumps([wire.candle_row(c, True, market) for c in reversed(closed)]),
@@ -169,7 +169,7 @@ class OkxFacade(VenueFacade):
             return wire.no_such_channel(arg)
         except TradeCanvasError as e:  # the market list cannot be had now
             return "50001", f"Service temporarily unavailable: {e}"
-        market = series.market
+        market = series.instrument_market
 
         def frame(candle: Candle, closed: bool) -> str:
             return wire.candle_push(channel, inst, candle, closed, market).decode()
