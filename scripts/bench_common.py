@@ -113,12 +113,22 @@ class KeepAliveClient:
         self._writer: asyncio.StreamWriter | None = None
 
     async def get(self, target: str) -> tuple[int, bytes]:
+        fresh = self._writer is None
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None
         request = f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
         self._writer.write(request)
-        head = await self._reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await self._reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            # The server closed a connection left idle past its keep-alive timeout (the
+            # floors' own measurements take seconds): ask again on a new one, as any
+            # keep-alive client does.
+            await self.close()
+            if fresh:
+                raise
+            return await self.get(target)
         status = int(head.split(b" ", 2)[1])
         length = 0
         for line in head.split(b"\r\n"):
