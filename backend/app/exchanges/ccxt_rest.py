@@ -149,23 +149,23 @@ class CcxtRestKlines:
         return venue_s
 
     async def klines(
-        self, client: Any, series: SeriesId, since_ms: int
+        self, client: Any, series: SeriesId, since_ms: int, limit: int | None = None
     ) -> tuple[list[list[Any]], ExtrasByTime]:
-        """One page of the venue's klines from `since_ms`: OHLCV rows as ccxt gives them,
-        and what else the venue says of them (an adapter that reads more overrides this)."""
+        """One page (`limit` rows, else a full one) of the venue's klines from `since_ms`:
+        OHLCV rows as ccxt gives them, and what else the venue says of them (an adapter
+        that reads more, or a contract's derived prices, overrides this)."""
+        if series.derived:  # ccxt's OHLCV would be the contract's own candles
+            raise NotFetched(f"{series} is not fetched from {self.venue}")
         rows = await client.fetch_ohlcv(
-            series.symbol, series.timeframe, since=since_ms, limit=self._page_limit
+            series.symbol, series.timeframe, since=since_ms, limit=limit or self._page_limit
         )
         return rows, {}
 
     async def forming(self, series: SeriesId, open_time: int) -> Candle | None:
-        if series.derived:  # ccxt's OHLCV would be the contract's own candle
-            raise NotFetched(f"the forming candle of {series} is not fetched")
         client = self._client(series.instrument_market)
-        rows = await self._ask(
-            f"the forming kline of {series}", client.fetch_ohlcv, series.symbol,
-            series.timeframe, since=open_time * 1000, limit=1,
-        )  # fmt: skip
+        rows, _ = await self._ask(
+            f"the forming kline of {series}", self.klines, client, series, open_time * 1000, 1
+        )
         for ms, o, h, low, c, v in rows:
             if int(ms) // 1000 == open_time:
                 return Candle(open_time, float(o), float(h), float(low), float(c), float(v))

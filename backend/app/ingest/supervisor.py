@@ -155,8 +155,8 @@ class IngestSupervisor:
         """Keep `series` live while `holder` keeps asking for it (a facade client polling
         klines): each call renews a lease of `idle_ttl_s`, held as a subscriber holds a
         series. Never waits; a lease refused for capacity just lapses."""
-        if not self._running:
-            return
+        if not self._running or _feed_key(series) not in self._ingestors:
+            return  # nothing streams it: a lease would hold a slot for nothing
         key = (str(series), holder)
         new = key not in self._leases
         self._leases[key] = self._clock.monotonic() + self._idle_ttl_s

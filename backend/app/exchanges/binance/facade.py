@@ -2,10 +2,11 @@
 market-data REST, answered as Binance answers, so that freqtrade, `download-data` and any
 ccxt client point their base URLs here instead of at Binance.
 
-Klines come from this server's store (the forming candle as the last row, as Binance
-sends it); `exchangeInfo` is Binance's own document, kept and refreshed in the background;
-`time` and `ping` are answered here; tickers, books and the other public market data on the
-allowlist are forwarded, each query answered from one upstream call per `cache_s`.
+Klines, and a contract's mark, index and premium index price klines, come from this
+server's store (the forming candle as the last row, as Binance sends it); `exchangeInfo`
+is Binance's own document, kept and refreshed in the background; `time` and `ping` are
+answered here; tickers, books and the other public market data on the allowlist are
+forwarded, each query answered from one upstream call per `cache_s`.
 Anything else, and any signed request, is a 404 in Binance's error shape: no credentials
 are ever forwarded. While Binance bans this server, forwarded requests get Binance's 429
 with `Retry-After`; klines of live series keep being served.
@@ -14,6 +15,7 @@ with `Retry-After`; klines of live series keep being served.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Final
 
 import orjson
@@ -38,7 +40,7 @@ from app.exchanges.facade_support import (
 )
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
-from app.series import Market, align_time
+from app.series import CandleType, Market, align_time
 
 JSON: Final = "application/json;charset=UTF-8"
 
@@ -60,6 +62,12 @@ class BinanceFacade(VenueFacade):
             "/api/v3/klines": (self._spot_klines, "store", "/api/v3/klines"),
             "/api/v3/uiKlines": (self._spot_klines, "store", "/api/v3/klines"),
             "/fapi/v1/klines": (self._futures_klines, "store", "/fapi/v1/klines"),
+            "/fapi/v1/markPriceKlines": (
+                self._mark_klines, "store", "/fapi/v1/markPriceKlines"),
+            "/fapi/v1/indexPriceKlines": (
+                self._index_klines, "store", "/fapi/v1/indexPriceKlines"),
+            "/fapi/v1/premiumIndexKlines": (
+                self._premium_klines, "store", "/fapi/v1/premiumIndexKlines"),
         })  # fmt: skip
 
     async def _ping(self, request: Request) -> Response:
@@ -75,17 +83,33 @@ class BinanceFacade(VenueFacade):
     async def _futures_klines(self, request: Request) -> Response:
         return await self._klines(request, "futures")
 
-    async def _klines(self, request: Request, market: Market) -> Response:
+    async def _mark_klines(self, request: Request) -> Response:
+        return await self._klines(request, "futures", "mark")
+
+    async def _index_klines(self, request: Request) -> Response:
+        return await self._klines(request, "futures", "index", names="pair")
+
+    async def _premium_klines(self, request: Request) -> Response:
+        return await self._klines(request, "futures", "premiumIndex")
+
+    async def _klines(
+        self, request: Request, market: Market, derived: CandleType | None = None,
+        names: str = "symbol",
+    ) -> Response:  # fmt: skip
+        """`derived`: the contract's mark, index or premium index klines instead of its
+        own; `names`: the parameter that names the instrument."""
         params = request.query_params
-        symbol = params.get("symbol")
+        symbol = params.get(names)
         if not symbol:
-            raise wire.mandatory("symbol")
+            raise wire.mandatory(names)
         timeframe = wire.interval_of(params.get("interval"))
         default_limit, most = wire.KLINE_LIMITS[market]
         limit = limit_param(params, default_limit, most, wire.illegal)
         start_ms = int_param(params, "startTime", wire.illegal)
         end_ms = int_param(params, "endTime", wire.illegal)
         series = await self.series("binance", market, symbol, timeframe)
+        if derived is not None:
+            series = replace(series, market=derived)
         start = None if start_ms is None else open_at_or_after(start_ms, timeframe)
         end = None if end_ms is None else align_time(end_ms // 1000, timeframe)
         newest = start is None

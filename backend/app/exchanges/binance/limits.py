@@ -65,12 +65,12 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
                                      limit=Limit(100, 1000)),
     "/fapi/v1/fundingInfo": _futures("forwarded"),
     "/fapi/v1/openInterest": _futures("forwarded", "symbol"),
-    "/fapi/v1/markPriceKlines": _futures("forwarded", "symbol interval startTime endTime limit",
+    "/fapi/v1/markPriceKlines": _futures("store", "symbol interval startTime endTime limit",
                                          by_limit=_KLINES_BY_LIMIT, limit=_MARK_KLINES),
-    "/fapi/v1/indexPriceKlines": _futures("forwarded", "pair interval startTime endTime limit",
+    "/fapi/v1/indexPriceKlines": _futures("store", "pair interval startTime endTime limit",
                                           by_limit=_KLINES_BY_LIMIT, limit=_MARK_KLINES),
     "/fapi/v1/premiumIndexKlines": _futures(
-        "forwarded", "symbol interval startTime endTime limit",
+        "store", "symbol interval startTime endTime limit",
         by_limit=_KLINES_BY_LIMIT, limit=_MARK_KLINES,
     ),
     "/fapi/v1/continuousKlines": _futures(

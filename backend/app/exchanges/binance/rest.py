@@ -42,11 +42,11 @@ class BinanceRestKlines(CcxtRestKlines):
     klines from their own endpoints."""
 
     async def klines(
-        self, client: Any, series: SeriesId, since_ms: int
+        self, client: Any, series: SeriesId, since_ms: int, limit: int | None = None
     ) -> tuple[list[list[Any]], ExtrasByTime]:
         method, names = _KLINES[series.market]
         request = {names: binance_symbol(series), "interval": series.timeframe,
-                   "startTime": since_ms, "limit": self._page_limit}  # fmt: skip
+                   "startTime": since_ms, "limit": limit or self._page_limit}  # fmt: skip
         try:
             rows, extras = rest_klines(await getattr(client, method)(request))
         except FrameError as e:
