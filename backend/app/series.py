@@ -16,12 +16,16 @@ from app.errors import InvalidSeriesId
 # Where a symbol trades: what a venue lists and streams candles of.
 Market = Literal["spot", "futures"]
 # A series' market part: freqtrade's candle type. Besides the contract's own candles, a
-# futures contract has price series derived from it (`mark`, `index`, `premiumIndex`),
-# named as freqtrade names their files; they share the contract's listing.
-CandleType = Literal["spot", "futures", "mark", "index", "premiumIndex"]
+# futures contract has series derived from it: prices (`mark`, `index`, `premiumIndex`)
+# and its funding rate (`funding_rate`, at the venue's funding interval), named as
+# freqtrade names their files; they share the contract's listing.
+CandleType = Literal["spot", "futures", "mark", "index", "premiumIndex", "funding_rate"]
 
 DERIVED_PRICES: Final = ("mark", "index", "premiumIndex")
-_FUTURES_TYPES: Final = ("futures", *DERIVED_PRICES)
+# One value per time, stored as a flat candle (open = high = low = close, no volume), as
+# freqtrade once stored them and still reads them (`open`).
+SINGLE_VALUES: Final = ("funding_rate",)
+_FUTURES_TYPES: Final = ("futures", *DERIVED_PRICES, *SINGLE_VALUES)
 CANDLE_TYPES: Final = ("spot", *_FUTURES_TYPES)
 
 _MINUTE: Final = 60
@@ -131,9 +135,9 @@ class SeriesId:
 
     @property
     def derived(self) -> bool:
-        """A price derived from the contract (`mark`, `index`, `premiumIndex`), not its
-        traded candles: values without volume, a premium that may be negative."""
-        return self.market in DERIVED_PRICES
+        """Derived from the contract (its mark, index and premium index prices, its funding
+        rate), not its traded candles: values without volume, which may be negative."""
+        return self.market in DERIVED_PRICES or self.market in SINGLE_VALUES
 
     @property
     def base(self) -> str:
@@ -161,7 +165,7 @@ def parse_series_id(raw: object) -> SeriesId:
     if market not in CANDLE_TYPES:
         raise InvalidSeriesId(
             f"unsupported market {market!r}; expected spot, futures or a futures contract's "
-            f"{', '.join(DERIVED_PRICES)}"
+            f"{', '.join(_FUTURES_TYPES[1:])}"
         )
     if timeframe not in timeframes:
         raise InvalidSeriesId(

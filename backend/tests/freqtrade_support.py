@@ -10,7 +10,7 @@ from freqtrade.data.history.datahandlers import get_datahandler
 from freqtrade.enums import CandleType
 
 from app.candle import CandleRow
-from app.series import DERIVED_PRICES
+from app.series import DERIVED_PRICES, SINGLE_VALUES
 
 
 def candle_type(market: str) -> CandleType:
@@ -23,7 +23,8 @@ def freqtrade_rows(
 ) -> list[CandleRow]:
     """What freqtrade's own `load_pair_history` returns, as (epoch s, o, h, l, c, v); the
     volume of a derived price (mark, index, premium index), which ccxt leaves out and
-    freqtrade keeps as NaN, as 0 (what the venues' APIs say)."""
+    freqtrade keeps as NaN, as 0 (what the venues' APIs say); a funding rate (its one
+    value) as a flat candle."""
     df = load_pair_history(
         pair,
         timeframe,
@@ -34,6 +35,10 @@ def freqtrade_rows(
     )
     if market in DERIVED_PRICES:
         df["volume"] = df["volume"].fillna(0.0)
+    if market in SINGLE_VALUES:
+        rate = df["funding_rate"]
+        df = pd.DataFrame({"date": df["date"], "open": rate, "high": rate, "low": rate,
+                           "close": rate, "volume": 0.0})  # fmt: skip
     return frame_rows(df)
 
 
@@ -62,5 +67,7 @@ def store_with_freqtrade(
     """Write `rows` the way `freqtrade download-data` does: its own data handler."""
     df = pd.DataFrame(rows, columns=["date", "open", "high", "low", "close", "volume"])
     df["date"] = pd.to_datetime(df["date"], unit="s", utc=True)
+    if market in SINGLE_VALUES:  # freqtrade's layout for it: the one value, named
+        df = df[["date", "open"]].rename(columns={"open": "funding_rate"})
     handler = get_datahandler(datadir, data_format)
     handler.ohlcv_store(pair, timeframe, df, candle_type(market))

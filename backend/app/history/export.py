@@ -39,7 +39,7 @@ from app.candle import CandleRow
 from app.errors import TradeCanvasError
 from app.history.datadir import DataFormat, series_files, series_path
 from app.history.reader import HistoryFileError, read_ohlcv
-from app.series import SeriesId
+from app.series import SINGLE_VALUES, SeriesId
 from app.store import CandleStore
 
 NAMES = ("open", "high", "low", "close", "volume")
@@ -105,7 +105,7 @@ def write_candles(
             merged = _merge(held, new)
             if held is not None and _same(held, merged):
                 return None
-            if _replace(target, merged, fmt, signature):
+            if _replace(target, merged, fmt, signature, series.market in SINGLE_VALUES):
                 return Written(target, 0 if held is None else len(held[0]), len(merged[0]))
     raise ExportError(f"{target} changed under each of {MERGE_ATTEMPTS} merges (retried later)")
 
@@ -218,12 +218,14 @@ def _same(a: Columns, b: Columns) -> bool:
     )
 
 
-def _replace(target: Path, columns: Columns, fmt: DataFormat, read: Signature | None) -> bool:
+def _replace(
+    target: Path, columns: Columns, fmt: DataFormat, read: Signature | None, single: bool
+) -> bool:
     """Write `columns` beside `target` and rename it into its place, unless the file is no
     longer the one read (`read`, its signature then): False, and nothing replaced."""
     scratch = target.with_name(f".{target.name}.{secrets.token_hex(4)}{SCRATCH_SUFFIX}")
     try:
-        _write(scratch, columns, fmt)
+        _write(scratch, columns, fmt, single)
         if _signature(target) != read:
             return False
         os.replace(scratch, target)
@@ -238,20 +240,25 @@ def _replace(target: Path, columns: Columns, fmt: DataFormat, read: Signature | 
     return True
 
 
-def _write(path: Path, columns: Columns, fmt: DataFormat) -> None:
+def _write(path: Path, columns: Columns, fmt: DataFormat, single: bool) -> None:
+    """`single`: one value per time (a funding rate, stored flat), written in freqtrade's
+    layout for it: `date, funding_rate`."""
     times, values = columns
+    names: tuple[str, ...] = NAMES
+    if single:
+        names, values = ("funding_rate",), values[:1]
     if fmt in ("json", "jsongz"):
         # As freqtrade's own handler writes it (pandas' `values` lists, its float
         # rounding): freqtrade's JSON reader then loads exactly what it would from its own.
         import pandas as pd
 
-        frame = pd.DataFrame({"date": times * 1000, **dict(zip(NAMES, values, strict=True))})
+        frame = pd.DataFrame({"date": times * 1000, **dict(zip(names, values, strict=True))})
         frame.to_json(path, orient="values", compression="gzip" if fmt == "jsongz" else None)
         return
     table = pa.table(
         {
             "date": pa.array(times * 1000, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-            **{name: pa.array(v, pa.float64()) for name, v in zip(NAMES, values, strict=True)},
+            **{name: pa.array(v, pa.float64()) for name, v in zip(names, values, strict=True)},
         }
     )
     if fmt == "feather":

@@ -9,9 +9,12 @@ Pure apart from reading the file. Cleaning rules, applied in this order and coun
   high below them are dropped (`invalid`); a contract's derived prices (`mark`, `index`,
   `premiumIndex`) have no volume (ccxt leaves it out, so freqtrade writes NaN; the venues'
   APIs say 0), read as 0, and a premium index may be negative;
+- a funding rate file holds one value per time (`date, funding_rate`, or in freqtrade's
+  older layout the rate in `open` of an OHLCV row): read as a flat candle, the rate in
+  open, high, low and close, volume 0; it may be negative;
 - rows whose time is not aligned to the timeframe are dropped (`unaligned`);
 - rows with the same time are merged as freqtrade merges them: open first, high max,
-  low min, close last, volume max (`duplicates`).
+  low min, close last, volume max; a single value its first (`duplicates`).
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ import pyarrow.parquet as parquet
 from app.candle import CandleRow
 from app.errors import TradeCanvasError
 from app.history.datadir import DataFormat
-from app.series import DERIVED_PRICES, MONTH, CandleType, timeframe_seconds
+from app.series import DERIVED_PRICES, MONTH, SINGLE_VALUES, CandleType, timeframe_seconds
 
 OHLCV: Final = ("date", "open", "high", "low", "close", "volume")
+FUNDING_RATE: Final = ("date", "funding_rate")
+# Values that may go below zero.
+_SIGNED: Final = ("premiumIndex", "funding_rate")
 _WEEK_OFFSET: Final = 3 * 86_400
 _UNIT_DIVISOR: Final = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
@@ -117,10 +123,14 @@ def read_ohlcv(
         raise HistoryFileError(path, "unreadable", f"cannot stat: {e}") from e
     if size == 0:
         raise HistoryFileError(path, "empty", "empty file (0 bytes)")
+    single = candle_type in SINGLE_VALUES
     if fmt in ("json", "jsongz"):
-        raw, values = _read_json(path, fmt == "jsongz")
+        raw, values = _read_json(path, fmt == "jsongz", single)
     else:
-        raw, values = _read_arrow(path, fmt)
+        raw, values = _read_arrow(path, fmt, single)
+    if single:  # the one value as a flat candle
+        rate = values[0]
+        values = [rate, rate, rate, rate, np.zeros(len(rate))]
     return clean(raw, values, timeframe, candle_type)
 
 
@@ -132,7 +142,20 @@ class RawTimes:
     divisor: int
 
 
-def _read_arrow(path: Path, fmt: DataFormat) -> tuple[RawTimes, list[Floats]]:
+def _columns_of(path: Path, names: list[str], single: bool) -> list[str]:
+    """The columns to read: the date, then the five OHLCV values or (`single`) the one
+    value. freqtrade also accepts unnamed columns, by position."""
+    wanted = FUNDING_RATE if single else OHLCV
+    if set(wanted) <= set(names):
+        return list(wanted)
+    if single and set(OHLCV) <= set(names):
+        return ["date", "open"]  # freqtrade's older layout: the rate in `open`
+    if len(names) == len(wanted) or (single and len(names) == len(OHLCV)):
+        return names[: len(wanted)]
+    raise HistoryFileError(path, "columns", f"expected columns {', '.join(wanted)}, found {names}")
+
+
+def _read_arrow(path: Path, fmt: DataFormat, single: bool) -> tuple[RawTimes, list[Floats]]:
     try:
         whole = None
         if fmt == "feather":
@@ -142,14 +165,7 @@ def _read_arrow(path: Path, fmt: DataFormat) -> tuple[RawTimes, list[Floats]]:
             schema = whole.schema
         else:
             schema = parquet.read_schema(path)
-        names = list(schema.names)
-        columns = list(OHLCV) if set(OHLCV) <= set(names) else None
-        if columns is None:
-            if len(names) != len(OHLCV):
-                raise HistoryFileError(
-                    path, "columns", f"expected columns {', '.join(OHLCV)}, found {names}"
-                )
-            columns = names  # freqtrade also accepts six unnamed columns, by position
+        columns = _columns_of(path, list(schema.names), single)
         if whole is not None:
             table = whole.select(columns)
         else:
@@ -162,7 +178,7 @@ def _read_arrow(path: Path, fmt: DataFormat) -> tuple[RawTimes, list[Floats]]:
     valid_date = date.is_valid().to_numpy(zero_copy_only=False)
     times = _epoch_seconds(path, date)
     values = []
-    for i in range(1, 6):
+    for i in range(1, len(columns)):
         col = table.column(i)
         try:
             values.append(col.cast(pa.float64()).to_numpy().astype(np.float64, copy=False))
@@ -196,7 +212,7 @@ def _divisor_by_magnitude(raw: npt.NDArray[Any]) -> int:
     return 1_000_000_000
 
 
-def _read_json(path: Path, gz: bool) -> tuple[RawTimes, list[Floats]]:
+def _read_json(path: Path, gz: bool, single: bool) -> tuple[RawTimes, list[Floats]]:
     """JSON rows `[ms, o, h, l, c, v]`, parsed by the same parser freqtrade uses (pandas'
     `read_json`), so values match freqtrade's to the last bit; that parser rounds some
     decimals one unit in the last place away from the nearest double."""
@@ -209,20 +225,19 @@ def _read_json(path: Path, gz: bool) -> tuple[RawTimes, list[Floats]]:
         frame = pd.read_json(io.BytesIO(data), orient="values", dtype=False)
     except (OSError, EOFError, gzip.BadGzipFile, ValueError) as e:
         raise HistoryFileError(path, "corrupt", f"not readable JSON OHLCV: {e}") from e
+    width, shape = (2, "[ms, rate]") if single else (6, "[ms, o, h, l, c, v]")
     if frame.empty:
         return RawTimes(np.zeros(0, dtype=np.int64), 1_000), [np.zeros(0) for _ in range(5)]
-    if frame.shape[1] < 6:
-        raise HistoryFileError(path, "columns", "expected rows of [ms, o, h, l, c, v]")
+    if frame.shape[1] < width:
+        raise HistoryFileError(path, "columns", f"expected rows of {shape}")
     try:
-        array = frame.iloc[:, :6].to_numpy(dtype=np.float64)
+        array = frame.iloc[:, :width].to_numpy(dtype=np.float64)
     except (ValueError, TypeError) as e:
-        raise HistoryFileError(
-            path, "columns", f"rows are not numeric [ms, o, h, l, c, v]: {e}"
-        ) from e
+        raise HistoryFileError(path, "columns", f"rows are not numeric {shape}: {e}") from e
     dates = array[:, 0]
     valid = np.isfinite(dates)
     times = np.where(valid, dates, 0).astype(np.int64)
-    values = [np.ascontiguousarray(array[:, i]) for i in range(1, 6)]
+    values = [np.ascontiguousarray(array[:, i]) for i in range(1, width)]
     values[0] = np.where(valid, values[0], np.nan)
     return RawTimes(times, 1_000), values
 
@@ -240,7 +255,7 @@ def clean(
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c)
         valid &= np.isfinite(v) & (v >= 0)
-        if candle_type != "premiumIndex":
+        if candle_type not in _SIGNED:
             valid &= lo >= 0
         valid &= (lo <= np.minimum(o, c)) & (h >= np.maximum(o, c))
     invalid = rows_read - int(np.count_nonzero(valid))
@@ -259,13 +274,16 @@ def clean(
         uniq, first = np.unique(times, return_index=True)
         last = np.r_[first[1:], len(times)] - 1
         duplicates = len(times) - len(uniq)
-        cols = [
-            cols[0][first],
-            np.maximum.reduceat(cols[1], first),
-            np.minimum.reduceat(cols[2], first),
-            cols[3][last],
-            np.maximum.reduceat(cols[4], first),
-        ]
+        if candle_type in SINGLE_VALUES:  # freqtrade keeps a value's first
+            cols = [x[first] for x in cols]
+        else:
+            cols = [
+                cols[0][first],
+                np.maximum.reduceat(cols[1], first),
+                np.minimum.reduceat(cols[2], first),
+                cols[3][last],
+                np.maximum.reduceat(cols[4], first),
+            ]
         times = uniq
     report = CleanReport(rows_read, subsecond, invalid, unaligned, duplicates)
     return OhlcvData(times, (cols[0], cols[1], cols[2], cols[3], cols[4]), report)

@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pyarrow.feather as feather
 import pytest
 
 from app.candle import CandleRow
@@ -28,6 +29,7 @@ from tests.recorded import DATADIR
 from tests.support import LiveServer, live_server, poll
 
 PAIR = "BTC/USDT:USDT"
+FUNDING = "binance:funding_rate:XRP/USDT:USDT:8h"
 MARK = f"binance:mark:{PAIR}:1m"
 PREMIUM = f"binance:premiumIndex:{PAIR}:1m"
 FUTURES = f"binance:futures:{PAIR}:1m"
@@ -59,8 +61,13 @@ async def test_mark_and_premium_index_files_are_served_as_freqtrade_reads_them(
         (T0 + 60 * i, p, p + 0.0002, p - 0.0003, p + 0.0001, NAN)
         for i, p in enumerate(-0.0005 + 0.00002 * i for i in range(50))
     ]
+    # A funding rate is one value per time, in freqtrade's layout for it; it may be negative.
+    h8 = 8 * 3600
+    funding = [(h8 * (59_028 + i), r, r, r, r, 0.0)
+               for i, r in enumerate((0.0001, -0.00025, 0.0003, -0.0000125))]  # fmt: skip
     store_with_freqtrade(data, PAIR, "1m", mark, "feather", "mark")
     store_with_freqtrade(data, PAIR, "1m", premium, "feather", "premiumIndex")
+    store_with_freqtrade(data, PAIR, "8h", funding, "feather", "funding_rate")
     assert (data / "futures" / "BTC_USDT_USDT-1m-mark.feather").is_file()
 
     async with live_server(history_settings(make_settings, data)) as s:
@@ -69,6 +76,9 @@ async def test_mark_and_premium_index_files_are_served_as_freqtrade_reads_them(
             assert len(expected) == 50 and all(r[5] == 0.0 for r in expected)
             assert await all_candles(s, series_id) == expected
         assert min(r[3] for r in await all_candles(s, PREMIUM)) < 0
+        rates = f"binance:funding_rate:{PAIR}:8h"
+        assert freqtrade_rows(data, PAIR, "8h", "feather", "funding_rate") == funding
+        assert await all_candles(s, rates) == funding
 
         listed = {
             e["series_id"]: e for e in (await s.http.get("/api/market/series")).json()["series"]
@@ -243,3 +253,22 @@ async def test_mark_history_over_rest_is_binances_mark_prices_and_refused_where_
     finally:
         binance.stop()
         okx.stop()
+
+
+def test_funding_rates_are_imported_and_exported_in_freqtrades_layout(tmp_path: Path) -> None:
+    """freqtrade's recorded funding rates (its older layout: the rate in `open`, times a
+    few ms past the hour) in, its current layout (`date, funding_rate`) out, read back by
+    freqtrade as it read the original."""
+    imported = cli(tmp_path, "import", "--datadir", str(DATADIR), "--series", FUNDING)
+    assert imported.returncode == 0, imported.stderr
+    assert "subsecond 59" in imported.stdout, imported.stdout
+    for fmt in ("feather", "jsongz"):
+        out = tmp_path / fmt / "binance"
+        done = cli(tmp_path, "export", "--datadir", str(out), "--format", fmt, "--series", FUNDING)
+        assert done.returncode == 0, done.stdout + done.stderr
+        original = freqtrade_rows(DATADIR, "XRP/USDT:USDT", "8h", "feather", "funding_rate")
+        assert len(original) == 91 and original[0][1] == 0.0001
+        assert freqtrade_rows(out, "XRP/USDT:USDT", "8h", fmt, "funding_rate") == original
+    written = feather.read_table(tmp_path / "feather" / "binance" / "futures"
+                                 / "XRP_USDT_USDT-8h-funding_rate.feather")  # fmt: skip
+    assert written.schema.names == ["date", "funding_rate"]

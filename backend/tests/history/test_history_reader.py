@@ -55,16 +55,13 @@ def test_fixture_listing_names_every_unusable_file() -> None:
         "NOPAIR_XXX-4m.json": "timeframe '4m' is not a Binance kline interval",
         "UNITTEST_BTC-8m.feather": "timeframe '8m' is not a Binance kline interval",
         "UNITTEST_BTC-8m.json.gz": "timeframe '8m' is not a Binance kline interval",
-        "XRP_USDT_USDT-8h-funding_rate.feather": (
-            "candle type 'funding_rate' is not served "
-            "(only spot, futures, mark, index, premiumIndex)"
-        ),
     }
     served = {e.series_id for e in list_datadir(DATADIR) if e.series_id}
     assert "binance:futures:XRP/USDT:USDT:1h" in served
     assert "binance:mark:XRP/USDT:USDT:1h" in served
     assert "binance:mark:XRP/USDT:USDT:8h" in served
     assert "binance:mark:UNITTEST/USDT:USDT:1h" in served
+    assert "binance:funding_rate:XRP/USDT:USDT:8h" in served
     assert "binance:spot:UNITTEST/BTC:1m" in served
 
 

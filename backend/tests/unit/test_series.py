@@ -37,7 +37,7 @@ def test_futures_symbol_keeps_its_colon() -> None:
     assert s.base == "ETH" and s.quote == "USDT"
 
 
-@pytest.mark.parametrize("market", ["mark", "index", "premiumIndex"])
+@pytest.mark.parametrize("market", ["mark", "index", "premiumIndex", "funding_rate"])
 def test_a_contracts_derived_prices_are_series_of_its_futures_symbol(market: str) -> None:
     s = parse_series_id(f"bybit:{market}:BTC/USDT:USDT:1h")
     assert (s.market, s.symbol, s.instrument_market, s.derived) == (
@@ -79,7 +79,8 @@ def test_every_binance_timeframe_parses(tf: str) -> None:
         ("binance:futures:BTC/USDT:1m", "BASE/QUOTE:SETTLE"),
         ("binance:futures:BTC/USDT::1m", "BASE/QUOTE:SETTLE"),
         ("binance:mark:BTC/USDT:1m", "mark symbol 'BTC/USDT' must be BASE/QUOTE:SETTLE"),
-        ("binance:funding_rate:BTC/USDT:USDT:8h", "unsupported market"),
+        ("binance:open_interest:BTC/USDT:USDT:5m", "unsupported market"),
+        ("binance:funding_rate:BTC/USDT:8h", "BASE/QUOTE:SETTLE"),
         ("binance:Mark:BTC/USDT:USDT:1m", "unsupported market"),
         ("binance:spot:BT C/USDT:1m", "BASE/QUOTE"),
         ("binance:spot:BTC/USDT€:1m", "invalid symbol"),
