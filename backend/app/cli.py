@@ -103,9 +103,9 @@ def preflight(settings: Settings) -> list[SeriesId]:
         await store.open()
         await store.close()
         if settings.bus.url is not None:
-            from app.bus.factory import check_bus
+            from app.bus.factory import engine_for
 
-            await check_bus(settings.bus.url)
+            await engine_for(settings.bus.url).check(settings.bus.url)
 
     asyncio.run(open_store())
     return whitelist

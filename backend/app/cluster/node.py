@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from app.bus.factory import connect_bus
+from app.bus.factory import engine_for
 from app.bus.ports import Bus, ClusterBus, ClusterDemand
 from app.clock import Clock
 from app.cluster.election import Lead, LeaderElection
@@ -41,7 +41,7 @@ class ClusterNode:
         """Reach the bus and start publishing. Raises `BusError`."""
         assert settings.bus.url is not None
         name = node_name()
-        bus = await connect_bus(
+        bus = await engine_for(settings.bus.url).connect(
             settings.bus.url, metrics, clock, node=name, stream_max=settings.bus.stream_max,
             lease_s=settings.leader.ttl_s * _LEASE_TTLS, idle_ttl_s=settings.ondemand.idle_ttl_s,
             state_ttl_s=settings.leader.ttl_s,
