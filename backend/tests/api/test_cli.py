@@ -97,7 +97,11 @@ def test_import_series_with_progress_and_summary(tmp_path: Path) -> None:
 def test_import_all(tmp_path: Path) -> None:
     done = run(tmp_path, "import", "--datadir", str(DATADIR), "--all")
     assert done.returncode == 0, done.stderr
-    assert len(stored(tmp_path)) == 17
+    held = stored(tmp_path)
+    assert len(held) == 21
+    # A futures contract's mark prices and funding rates are series of their own.
+    assert held["binance:mark:XRP/USDT:USDT:1h"] == 100
+    assert held["binance:funding_rate:XRP/USDT:USDT:8h"] == 91
 
 
 def test_import_reads_each_venues_own_datadir(tmp_path: Path) -> None:
