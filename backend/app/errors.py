@@ -88,9 +88,9 @@ class UnknownSymbol(ExchangeError, ClientError):
 
 
 class NotFetched(UnknownSymbol):
-    """This server does not fetch this series from its venue (a contract's mark, index
-    or premium index prices): it serves what was imported of it, and fetching the contract's
-    own candles instead would poison it."""
+    """This server does not fetch this series from its venue (a contract's funding rates,
+    or another venue's mark, index or premium index prices): it serves what was imported of
+    it, and fetching the contract's own candles instead would poison it."""
 
     code = "not_fetched"
 

@@ -74,6 +74,11 @@ class VenueRegistry(Mapping[str, Venue]):
     def __len__(self) -> int:
         return len(self._venues)
 
+    def fetches(self, series: SeriesId) -> bool:
+        """Whether `series`' venue is served here and its REST serves klines of its kind."""
+        venue = self._venues.get(series.exchange)
+        return venue is not None and series.market in venue.fetched
+
     def _rest(self, series: SeriesId) -> KlineRest:
         venue = self._venues.get(series.exchange)
         if venue is None:

@@ -96,9 +96,8 @@ class HoleHealer:
                 series = parse_series_id(stats.series_id)
             except TradeCanvasError:
                 continue
-            venue = self._venues.get(series.exchange)
-            if venue is None or series.market not in venue.fetched:
-                continue  # not fetched from a venue here (a contract's mark prices)
+            if not self._venues.fetches(series):
+                continue  # not fetched from a venue here (a contract's funding rates, say)
             stored += await self._heal_series(series)
         self.healed += stored
         return stored

@@ -13,6 +13,7 @@ import pyarrow.feather as feather
 import pytest
 
 from app.candle import CandleRow
+from app.config import Settings
 from tests.conftest import STORE_ENGINES, SettingsFactory
 from tests.freqtrade_support import freqtrade_rows, store_with_freqtrade
 from tests.history.test_export import cli
@@ -137,6 +138,14 @@ def seed_mark_and_futures(fake: FakeVenue, data: Path) -> tuple[tuple[int, int],
     return hole, outside
 
 
+def healing(make_settings: SettingsFactory, fake: FakeVenue, data: Path, mark: str) -> Settings:
+    """`mark` whitelisted, the datadir `data` imported, holes healed every second."""
+    return make_settings(**live_settings(
+        fake, whitelist=[mark], freqtrade_datadir=data, market_history_source="freqtrade",
+        history_download=False, live_heal_every_s=1,
+    ))  # fmt: skip
+
+
 async def heal_both(server: LiveServer, mark: str, futures: str) -> None:
     async def mark_imported() -> bool:
         return (await status_of(server, mark))["hole_count"] == 1
@@ -159,11 +168,7 @@ async def test_a_mark_hole_is_healed_with_binances_mark_prices_not_the_contracts
     try:
         data = tmp_path / "data" / "binance"
         hole, _ = seed_mark_and_futures(fake, data)
-        settings = make_settings(**live_settings(
-            fake, whitelist=[MARK], freqtrade_datadir=data, market_history_source="freqtrade",
-            history_download=False, live_heal_every_s=1,
-        ))  # fmt: skip
-        async with live_server(settings) as s:
+        async with live_server(healing(make_settings, fake, data, MARK)) as s:
             await heal_both(s, MARK, FUTURES)
 
             async def mark_healed() -> bool:
@@ -196,11 +201,7 @@ async def test_a_mark_price_is_never_fetched_as_the_contracts_candles(
     try:
         data = tmp_path / "data" / "okx"
         _, outside = seed_mark_and_futures(fake, data)
-        settings = make_settings(**live_settings(
-            fake, whitelist=[mark], freqtrade_datadir=data, market_history_source="freqtrade",
-            history_download=False, live_heal_every_s=1,
-        ))  # fmt: skip
-        async with live_server(settings) as s:
+        async with live_server(healing(make_settings, fake, data, mark)) as s:
             await heal_both(s, mark, futures)
             assert await stored(s, mark) == outside
             status = await status_of(s, mark)
