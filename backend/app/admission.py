@@ -80,13 +80,12 @@ class Admission:
         venue = self._venues.get(series.exchange)
         if not has_file and venue is not None:
             listed = await venue.catalog.is_listed(series)
+            market = series.instrument_market  # the list a mark price's contract is on
             if listed is False:
-                raise UnknownSymbol(
-                    f"{series.symbol} is not listed on {series.exchange} {series.market}"
-                )
+                raise UnknownSymbol(f"{series.symbol} is not listed on {series.exchange} {market}")
             if listed is None:
                 raise MarketListUnavailable(
-                    f"the {series.exchange} {series.market} market list cannot be had now, "
+                    f"the {series.exchange} {market} market list cannot be had now, "
                     f"so {series.symbol} cannot be checked; try again later",
                     retry_after_s=round(RETRY_S),
                 )

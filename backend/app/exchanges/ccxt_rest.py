@@ -104,7 +104,9 @@ class CcxtRestKlines:
         """Raise `UnknownSymbol` if the venue does not list `series`' symbol (from the
         market list loaded once)."""
         if series.symbol not in await self._load_markets(series.instrument_market, False):
-            raise UnknownSymbol(f"{series.symbol} is not listed on {self.venue} {series.market}")
+            raise UnknownSymbol(
+                f"{series.symbol} is not listed on {self.venue} {series.instrument_market}"
+            )
 
     async def closed_pages(
         self, series: SeriesId, after: int, *, until: int | None = None

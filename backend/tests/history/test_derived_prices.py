@@ -89,6 +89,12 @@ async def test_mark_and_premium_index_files_are_served_as_freqtrade_reads_them(
         status = await status_of(s, MARK)
         assert status["state"] == "history_only"
         assert "not streamed live" in status["reason"], status
+        # A mark series nowhere here is checked against its contract's market list.
+        r = await s.http.get(
+            "/api/market/candles", params={"series_id": "binance:mark:ETH/USDT:USDT:1m"}
+        )
+        assert r.status_code == 503, r.text
+        assert "the binance futures market list cannot be had now" in r.json()["message"]
 
 
 def test_the_fixtures_mark_prices_are_imported_and_exported_as_freqtrade_reads_them(
