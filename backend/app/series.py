@@ -31,6 +31,9 @@ CANDLE_TYPES: Final = ("spot", *_FUTURES_TYPES)
 _MINUTE: Final = 60
 _HOUR: Final = 3_600
 _DAY: Final = 86_400
+# The longest a venue leaves between two funding events (Binance, Bybit and OKX pay every
+# 1, 4 or 8 hours).
+FUNDING_EVERY_MAX_S: Final = 8 * _HOUR
 
 # Fixed-length Binance kline intervals in seconds. `1M` is calendar-based and handled apart.
 TIMEFRAME_SECONDS: Final[dict[str, int]] = {
@@ -138,6 +141,19 @@ class SeriesId:
         """Derived from the contract (its mark, index and premium index prices, its funding
         rate), not its traded candles: values without volume, which may be negative."""
         return self.market in DERIVED_PRICES or self.market in SINGLE_VALUES
+
+    @property
+    def events(self) -> bool:
+        """A series of events (funding rates): a row where the venue paid one, known from
+        its time on; rows far apart lack nothing."""
+        return self.market in SINGLE_VALUES
+
+    @property
+    def spacing(self) -> int:
+        """The most seconds between two consecutive rows the venue has of it: a timeframe's
+        length, or for events the longest between funding events."""
+        tf = timeframe_seconds(self.timeframe)
+        return max(tf, FUNDING_EVERY_MAX_S) if self.events else tf
 
     @property
     def base(self) -> str:

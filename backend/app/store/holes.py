@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.series import MONTH, next_candle_time, timeframe_seconds
+from app.series import MONTH, SINGLE_VALUES, next_candle_time, timeframe_seconds
 
 # (after, before): stored candle times with a gap the timeframe has candles in.
 Hole = tuple[int, int]
@@ -29,6 +29,15 @@ class HoleChange:
 
     removed: tuple[Hole, ...]
     added: tuple[Hole, ...]
+
+
+def hole_timeframe(series_id: str) -> str | None:
+    """The timeframe a series' holes are judged by: its own; None for a series of events (a
+    funding rate has a row only where the venue paid one, so rows far apart lack nothing)."""
+    parts = series_id.split(":", 2)
+    if len(parts) > 2 and parts[1] in SINGLE_VALUES:
+        return None
+    return series_id.rsplit(":", 1)[-1]
 
 
 def missing(hole: Hole, timeframe: str) -> int:
@@ -72,11 +81,14 @@ def after_insert(
     first: int | None,
     head: int | None,
     touched: Iterable[Hole],
-    timeframe: str,
+    timeframe: str | None,
 ) -> HoleChange:
     """`after_write`, told how many distinct times `fresh` holds and its span: a run with no
     gap outside the stored range (an import's batch, live closes) is decided from its ends,
-    without reading its times (a write of 100,000 candles would pay 40 ms for that)."""
+    without reading its times (a write of 100,000 candles would pay 40 ms for that).
+    `timeframe` None (`hole_timeframe`): the series has no holes."""
+    if timeframe is None:
+        return HoleChange((), ())
     outside = first is None or head is None or hi < first or lo > head
     if outside and timeframe != MONTH and hi - lo == (count - 1) * timeframe_seconds(timeframe):
         edges = [(head, lo)] if head is not None and lo > head else []

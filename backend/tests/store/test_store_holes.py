@@ -105,3 +105,19 @@ async def test_a_store_written_before_has_its_holes_found_at_open(
         assert await again.holes(S) == [(T + 60, T + 300), (T + 420, T + 1200)]
     finally:
         await again.close()
+
+
+async def test_funding_events_far_apart_lack_nothing(store: CandleStore) -> None:
+    """A funding rate has a row only where the venue paid one (every 8 h, filed at 1h): no
+    holes between them, whatever the writes, while a 1h candle series with the same times
+    has one between each two (issue 36)."""
+    funding, candles = "binance:funding_rate:BTC/USDT:USDT:1h", "binance:mark:BTC/USDT:USDT:1h"
+    events = [row(T + 8 * 3_600 * i) for i in range(0, 12, 2)]
+    for series_id in (funding, candles):
+        await store.insert_many(series_id, events[2:4])
+        await store.upsert_many(series_id, events[4:])
+        await store.insert_batches({series_id: events[:2]})
+    assert await store.holes(funding) == []
+    assert len(await store.holes(candles)) == len(events) - 1
+    stats = {s.series_id: s for s in await store.list_series()}
+    assert stats[funding].holes == 0 and stats[funding].count == len(events)

@@ -8,7 +8,7 @@ from typing import Final
 import asyncpg
 
 from app.errors import StoreError, TradeCanvasError
-from app.store.holes import is_hole, max_step
+from app.store.holes import hole_timeframe, is_hole, max_step
 
 # Entry i holds the statements that migrate from version i to i + 1; append, never edit.
 Migration = str | Callable[[asyncpg.Connection], Awaitable[None]]
@@ -130,7 +130,9 @@ async def _find_holes(conn: asyncpg.Connection) -> None:
     for key, series_id in await conn.fetch(
         "SELECT series_key, series_id FROM series WHERE row_count > 1"
     ):
-        timeframe = series_id.rsplit(":", 1)[-1]
+        timeframe = hole_timeframe(series_id)
+        if timeframe is None:
+            continue  # a series of events: no holes
         try:
             step = max_step(timeframe)
         except TradeCanvasError:

@@ -20,7 +20,7 @@ from app.candle import CandleRow, ExtrasByTime, KlineExtras, first_of_each_time
 from app.errors import Fenced, StoreError
 from app.metrics import Metrics
 from app.redact import safe_url, without_secrets
-from app.store.holes import Hole, after_insert
+from app.store.holes import Hole, after_insert, hole_timeframe
 from app.store.ports import (
     CandlePage,
     CandleStore,
@@ -582,7 +582,7 @@ async def _note_holes(
     """Keep the series' holes as `fresh` (newly stored) joins what was stored from `first`
     to `head`: only the holes it falls into are read, and only when it falls inside."""
     lo, hi = min(fresh), max(fresh)
-    timeframe = series_id.rsplit(":", 1)[-1]
+    timeframe = hole_timeframe(series_id)
     touched: list[Hole] = []
     if first is not None and head is not None and lo < head and hi > first:
         rows = await conn.fetch(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from app.errors import StoreError
-from app.store.holes import missing
+from app.store.holes import hole_timeframe, missing
 from app.store.sqlite.schema import connect, walk_holes
 
 # Candles read per query while scanning a series: progress moves, memory stays flat.
@@ -106,7 +106,7 @@ def _check_holes(conn: sqlite3.Connection, problems: list[str]) -> dict[str, tup
         series = conn.execute("SELECT series_key, series_id FROM series ORDER BY series_id")
         for key, series_id in series.fetchall():
             timeframe = series_id.rsplit(":", 1)[-1]
-            found = walk_holes(conn, key, timeframe)
+            found = walk_holes(conn, key, hole_timeframe(series_id))
             kept = conn.execute(
                 "SELECT after_time, before_time FROM holes WHERE series_key = ? "
                 "ORDER BY after_time",

@@ -8,7 +8,7 @@ from typing import Final
 from urllib.parse import quote
 
 from app.errors import TradeCanvasError
-from app.store.holes import Hole, is_hole, max_step
+from app.store.holes import Hole, hole_timeframe, is_hole, max_step
 
 # Entry i holds the statements that migrate from version i to i + 1; append, never edit.
 # An integer series key keeps the clustered primary key small, and WITHOUT ROWID stores each
@@ -146,13 +146,16 @@ def _find_holes(conn: sqlite3.Connection) -> None:
     """Record the holes of every stored series (once, when the table is made)."""
     series = conn.execute("SELECT series_key, series_id FROM series WHERE row_count > 1")
     for key, series_id in series.fetchall():
-        found = walk_holes(conn, key, series_id.rsplit(":", 1)[-1])
+        found = walk_holes(conn, key, hole_timeframe(series_id))
         conn.executemany(f"INSERT INTO holes VALUES ({key:d}, ?, ?)", found)
 
 
-def walk_holes(conn: sqlite3.Connection, key: int, timeframe: str) -> list[Hole]:
+def walk_holes(conn: sqlite3.Connection, key: int, timeframe: str | None) -> list[Hole]:
     """A series' holes as its candles show them, oldest first (read by walking them all);
-    none for a timeframe this server does not name (nothing to heal it from)."""
+    none for a timeframe this server does not name (nothing to heal it from), nor for a
+    series of events (`hole_timeframe` None)."""
+    if timeframe is None:
+        return []
     try:
         step = max_step(timeframe)
     except TradeCanvasError:

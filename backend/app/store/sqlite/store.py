@@ -25,7 +25,7 @@ from app.errors import StoreError
 from app.lru import CostBoundedLru
 from app.metrics import Metrics
 from app.single_flight import SingleFlight
-from app.store.holes import Hole, after_insert
+from app.store.holes import Hole, after_insert, hole_timeframe
 from app.store.ports import (
     CandlePage,
     CandleStore,
@@ -452,7 +452,7 @@ class SqliteCandleStore(CandleStore):
                 "WHERE series_key = ? AND before_time > ? AND after_time < ?",
                 (key, lo, hi),
             ).fetchall()
-        timeframe = series_id.rsplit(":", 1)[-1]
+        timeframe = hole_timeframe(series_id)
         change = after_insert(fresh, count, lo, hi, first, head, touched, timeframe)
         if change.removed:
             conn.executemany(
