@@ -172,6 +172,10 @@ class LiveSettings(SettingsGroup):
     # venue has no candles for either is asked again after `heal_retry_s`.
     heal_every_s: float = Field(default=10.0, gt=0)
     heal_retry_s: float = Field(default=3600.0, gt=0)
+    # Each stored futures contract's mark price and funding rate (what a futures backtest
+    # loads beside its candles) are kept current from the venue, looked at this often.
+    companions: bool = True
+    companions_every_s: float = Field(default=10.0, gt=0)
 
 
 class FacadeSettings(SettingsGroup):

@@ -18,6 +18,7 @@ from local_exchange.market import (
     Kline,
     SymbolModel,
     align,
+    funding_rate,
 )
 
 MarketKind = Literal["spot", "futures"]
@@ -232,7 +233,12 @@ class FakeExchange:
         }  # fmt: skip
 
     def funding_rates(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
-        model = self.model("futures", params.get("symbol"))
+        """Binance's funding history of a contract, or without `symbol` every contract's
+        (the newest `limit` events of them all, oldest first)."""
+        symbol = params.get("symbol")
+        models = (
+            [self.model("futures", symbol)] if symbol else list(self.models["futures"].values())
+        )
         try:
             limit = max(1, min(int(params.get("limit", 100)), 1000))
             start_ms = int(params["startTime"]) if "startTime" in params else None
@@ -249,15 +255,18 @@ class FakeExchange:
             times = range(first, last + 1, size)[:limit]
         else:
             times = range(max(first_listed, last - (limit - 1) * size), last + 1, size)
-        return [
+        # The mark price at funding time: the close of the hour before, as Binance's is.
+        rows = [
             {
                 "symbol": model.symbol,
                 "fundingTime": t * 1000,
-                "fundingRate": "0.00010000",
-                "markPrice": model.kline("8h", t - size).close,
+                "fundingRate": funding_rate(t),
+                "markPrice": _mark_at(model, t),
             }
             for t in times
+            for model in models
         ]
+        return rows[:limit] if start_ms is not None else rows[-limit:]
 
     def premium_index(self, params: Mapping[str, str]) -> Any:
         now = self.clock.now_ms()
@@ -431,3 +440,8 @@ def _futures_symbol(m: SymbolModel, listing_time: int) -> dict[str, Any]:
         ],
         "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
     }
+
+
+def _mark_at(model: SymbolModel, t: int) -> str:
+    """The contract's mark price at `t` as Binance's funding history states it."""
+    return f"{float(model.derived('mark', model.kline('1h', t - 3_600)).close):.8f}"

@@ -169,6 +169,12 @@ class SymbolModel:
         )  # fmt: skip
 
 
+def funding_rate(t: int) -> str:
+    """The rate paid at funding time `t`: it moves, and is sometimes negative (so a swap
+    of events, or a lost sign, shows)."""
+    return f"{((t // 3_600) % 7 - 2) * 0.00003125:.8f}"
+
+
 def align(t: int, interval: str) -> int:
     size = INTERVAL_SECONDS[interval]
     offset = _WEEK_OFFSET if interval == "1w" else 0

@@ -116,6 +116,8 @@ class CcxtRestKlines:
         await self.check_symbol(series)
         client = self._client(series.instrument_market)
         tf = timeframe_seconds(series.timeframe)
+        # A candle has closed once its timeframe has passed; an event is known at its time.
+        closes_after = 0 if series.events else tf
         now = int(await self._venue_now(series.instrument_market))
         cursor = after + 1
         while True:
@@ -125,7 +127,7 @@ class CcxtRestKlines:
             page: list[CandleRow] = []
             for ms, o, h, low, c, v in sorted(rows):
                 t = int(ms) // 1000
-                if t < cursor or t + tf > now or (until is not None and t > until):
+                if t < cursor or t + closes_after > now or (until is not None and t > until):
                     continue
                 page.append((t, float(o), float(h), float(low), float(c), float(v)))
             if page:

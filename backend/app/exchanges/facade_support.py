@@ -152,8 +152,11 @@ class VenueFacade:
         self.proxy = proxy
         self.names = names
         self.hosts = {m: url.rstrip("/") for m, url in hosts.items()}
-        # Path -> (handler, what its answers come from, the endpoint's metric label).
-        self.routes: dict[str, tuple[Callable[[Request], Awaitable[Response]], str, str]] = {}
+        # Path -> (handler, what its answers come from, the endpoint's metric label). A
+        # handler's None: the request is forwarded (a form the store cannot answer).
+        self.routes: dict[
+            str, tuple[Callable[[Request], Awaitable[Response | None]], str, str]
+        ] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -189,9 +192,12 @@ class VenueFacade:
             if endpoint is not None:
                 documented(endpoint, request.query_params.multi_items(), self.unread_parameter)
             handler, source, _ = route
-            return await handler(request), source
-        if endpoint is None or endpoint.served not in ("forwarded", "document"):
+            response = await handler(request)
+            if response is not None:
+                return response, source
+        elif endpoint is None or endpoint.served not in ("forwarded", "document"):
             raise self.unknown_path(path)
+        assert endpoint is not None  # a route that forwards is one of the venue's endpoints
         asked = normalise(endpoint, request.query_params.multi_items(), self.unread_parameter)
         refresh_s = self.context.document_refresh_s if endpoint.served == "document" else None
         answer = await self.proxy.get(

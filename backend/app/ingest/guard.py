@@ -60,10 +60,16 @@ class KlineGuard:
         self._reject("future", series_id, 1, f"a {state} candle at {candle_time} from the future")
         return False
 
-    def page(self, series_id: str, timeframe: str, rows: Sequence[CandleRow]) -> list[CandleRow]:
-        """The closed candles of a REST page that can exist yet."""
+    def page(
+        self, series_id: str, timeframe: str, rows: Sequence[CandleRow], *, events: bool = False
+    ) -> list[CandleRow]:
+        """The closed candles of a REST page that can exist yet (`events`: rows known from
+        their time on, funding rates)."""
         latest = self._clock.time() + self._max_skew_s
-        kept = [r for r in rows if next_candle_time(r[0], timeframe) <= latest]
+        if events:
+            kept = [r for r in rows if r[0] <= latest]
+        else:
+            kept = [r for r in rows if next_candle_time(r[0], timeframe) <= latest]
         if len(kept) < len(rows):
             self._reject("future", series_id, len(rows) - len(kept),
                          f"{len(rows) - len(kept)} REST candles from the future")  # fmt: skip

@@ -163,7 +163,8 @@ class CandleQuery:
             self._supply.lease(series, caller.address)
         now = int(self._clock.time())
         current = align_time(now, timeframe)
-        latest = align_time(current - 1, timeframe)  # the newest candle that has closed
+        # The newest candle that has closed; an event is known from its time on.
+        latest = current if series.events else align_time(current - 1, timeframe)
         last = latest if end is None else min(end, latest)
         closed: list[CandleRow] = []
         extras: Mapping[int, KlineExtras] = {}
@@ -186,7 +187,7 @@ class CandleQuery:
             forming = None
             reaches_now = (end is None or end >= current) and (start is None or start <= current)
             # A window read from `start` that the closed candles fill ends before the present.
-            if reaches_now and (newest or len(closed) < limit):
+            if reaches_now and (newest or len(closed) < limit) and not series.events:
                 # Until the venue has closed `latest`, it is the candle forming.
                 opening = latest if (closed and closed[-1][0] < latest) else current
                 if start is None or opening >= start:
@@ -300,11 +301,14 @@ class CandleQuery:
     ) -> list[tuple[int, int]]:
         """The ranges `(after, until]` of the window the store lacks: past its newest
         stored candle, and before its oldest (down to the venue's first candle), each at
-        most the window's `limit` candles."""
-        tf = timeframe_seconds(series.timeframe)
+        most the window's `limit` candles (events: as far as `limit` events can reach)."""
+        tf = series.spacing
         want_from = start if start is not None else last - (limit - 1) * tf
+        if newest and series.events and rows and len(rows) < limit:
+            # The newest `limit` events reach as far back as they are apart.
+            want_from = min(want_from, rows[0][0] - (limit - len(rows)) * tf)
         want_from = max(want_from, self._floors.get(str(series), want_from))
-        if newest:
+        if newest and not series.events:
             want_from = max(want_from, last - (limit - 1) * tf)
         if not rows:
             until = last if newest else min(last, want_from + (limit - 1) * tf)
@@ -320,9 +324,10 @@ class CandleQuery:
     def _hole(self, series: SeriesId, rows: list[CandleRow]) -> tuple[int, int] | None:
         """The range `(after, until]` from the window's first missing candle inside it to
         its last (a live series' catch-up still paging up, a stream that lost closes), or
-        None when the window has no hole the venue has not already been asked to fill."""
+        None when the window has no hole the venue has not already been asked to fill.
+        Events far apart lack nothing."""
         tf = timeframe_seconds(series.timeframe)
-        if len(rows) < 2 or rows[-1][0] - rows[0][0] == (len(rows) - 1) * tf:
+        if series.events or len(rows) < 2 or rows[-1][0] - rows[0][0] == (len(rows) - 1) * tf:
             return None  # contiguous (the common case, told without walking the rows)
         gaps = [(a[0], b[0]) for a, b in itertools.pairwise(rows) if b[0] - a[0] > tf]
         hole = (gaps[0][0], gaps[-1][1] - tf)

@@ -17,9 +17,16 @@ from app.metrics import Metrics
 from app.roots.cluster import join_cluster
 from app.roots.core import Core, Hub, open_core, warm_catalogs
 from app.roots.serving import build_reads, services_of
-from app.roots.writing import Writing, build_healer, build_supervisor, start_history_follow
+from app.roots.writing import (
+    Writing,
+    build_healer,
+    build_supervisor,
+    start_companions,
+    start_history_follow,
+)
 from app.services import Services
 from app.supply.answers import answers
+from app.supply.fill import VenueFill
 from app.supply.local import LocalSupply
 from app.supply.remote import catalogs_through
 from app.supply.routed import LeaderRouted
@@ -40,9 +47,8 @@ async def start_ingest(settings: Settings, metrics: Metrics, clock: Clock) -> Se
         )
         # Its history imports and downloads write, so only a leader's run.
         writing = Writing.open(stack, settings, core, hub, node.publisher, metrics, clock)
-        local = LocalSupply(
-            remote, writing.history, writing.fill(core), core.venues, writing.writer
-        )
+        fill = writing.fill(core, clock)
+        local = LocalSupply(remote, writing.history, fill, core.venues, writing.writer)
         supply = LeaderRouted(local, remote, leading)
         reads = build_reads(
             settings, core, supply, hub, datadirs=writing.datadirs,
@@ -52,7 +58,7 @@ async def start_ingest(settings: Settings, metrics: Metrics, clock: Clock) -> Se
         writing.start_write_through(stack)
         warm_catalogs(stack, settings, core)
         node.compete(settings, core.store, _leader_parts(settings, core, node, writing, local,
-                                                         metrics, clock), clock)  # fmt: skip
+                                                         fill, metrics, clock), clock)  # fmt: skip
         stack.push_async_callback(node.stop_competing)  # first: its last commits go out
         return services_of(
             stack, settings, metrics, clock, core, hub, supply=supply, reads=reads,
@@ -69,6 +75,7 @@ def _leader_parts(
     node: ClusterNode,
     writing: Writing,
     local: LocalSupply,
+    fill: VenueFill,
     metrics: Metrics,
     clock: Clock,
 ) -> Lead:
@@ -101,6 +108,7 @@ def _leader_parts(
             healer = build_healer(settings, core, writer, writing.guards, clock)
             healer.start()
             parts.push_async_callback(healer.stop)
+        start_companions(parts, settings, core, fill, clock)
         leading[:] = [supervisor]
 
         async def stop() -> None:

@@ -10,7 +10,13 @@ from app.config import Settings
 from app.metrics import Metrics
 from app.roots.core import Hub, open_core, warm_catalogs
 from app.roots.serving import build_reads, services_of
-from app.roots.writing import Writing, build_healer, build_supervisor, start_history_follow
+from app.roots.writing import (
+    Writing,
+    build_healer,
+    build_supervisor,
+    start_companions,
+    start_history_follow,
+)
 from app.services import Services
 from app.supply.local import LocalSupply
 
@@ -26,7 +32,8 @@ async def start_single(settings: Settings, metrics: Metrics, clock: Clock) -> Se
             settings, core, writer, hub.local, writing.ingest_metrics, history, metrics, clock
         )
         writing.ingest_metrics.watch_heads(supervisor.heads)
-        supply = LocalSupply(supervisor, history, writing.fill(core), core.venues, writer)
+        fill = writing.fill(core, clock)
+        supply = LocalSupply(supervisor, history, fill, core.venues, writer)
         healer = None
         if settings.live_ingest:
             healer = build_healer(settings, core, writer, writing.guards, clock)
@@ -43,6 +50,7 @@ async def start_single(settings: Settings, metrics: Metrics, clock: Clock) -> Se
         if healer is not None:
             healer.start()
             stack.push_async_callback(healer.stop)
+        start_companions(stack, settings, core, fill, clock)
         warm_catalogs(stack, settings, core)
         return services_of(
             stack, settings, metrics, clock, core, hub, supply=supply, reads=reads,

@@ -23,6 +23,7 @@ from app.history.source import HistorySource
 from app.history.writethrough import DatadirWriteThrough
 from app.hub import CandleWriter
 from app.ingest.clock_watch import ClockWatch
+from app.ingest.companions import CompanionKeeper
 from app.ingest.guard import KlineGuard
 from app.ingest.healer import HoleHealer
 from app.ingest.live import IngestOptions, LiveIngestor
@@ -184,9 +185,9 @@ class Writing:
         guards = build_guards(settings, venues, ingest_metrics, clock)
         return cls(writer, write_through, history, datadirs, downloads, ingest_metrics, guards)
 
-    def fill(self, core: Core) -> VenueFill:
+    def fill(self, core: Core, clock: Clock) -> VenueFill:
         """A reader's fetch of what the store lacks, stored through this writer."""
-        return VenueFill(core.store, core.venues, self.writer, self.guards, core.provenance)
+        return VenueFill(core.store, core.venues, self.writer, self.guards, core.provenance, clock)
 
     def datadir_write_error(self, series_id: str) -> str | None:
         return None if self.write_through is None else self.write_through.failing(series_id)
@@ -279,6 +280,20 @@ def build_healer(
         core.store, core.venues, writer, guards, clock, core.provenance,
         every_s=settings.live.heal_every_s, retry_s=settings.live.heal_retry_s,
     )  # fmt: skip
+
+
+def start_companions(
+    stack: AsyncExitStack, settings: Settings, core: Core, fill: VenueFill, clock: Clock
+) -> None:
+    """Keep each stored futures contract's mark price and funding rate current, through
+    the readers' `fill` (one memory of what was asked)."""
+    if not (settings.live_ingest and settings.live.companions):
+        return
+    keeper = CompanionKeeper(
+        core.store, core.venues, fill, clock, every_s=settings.live.companions_every_s
+    )
+    keeper.start()
+    stack.push_async_callback(keeper.stop)
 
 
 async def start_history_follow(

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from local_exchange.market import funding_rate
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.freqtrade_support import freqtrade_rows, store_with_freqtrade
-from tests.live_support import live_settings, start_fake, stored
+from tests.live_support import live_settings, serving, start_fake, stored
 from tests.recorded import DATADIR
 from tests.support import live_server, poll
 
@@ -138,15 +139,20 @@ async def _write_through_then_backtest(
     await _backtest(tmp_path, data, fake, rows[5][0], rows[-1][0])
 
 
-async def _backtest(tmp_path: Path, data: Path, fake: FakeVenue, start: int, end: int) -> None:
-    """A real `freqtrade backtesting` on the written file, with no `download-data`."""
+async def _backtest(
+    tmp_path: Path, data: Path, fake: FakeVenue, start: int, end: int, *, futures: bool = False
+) -> str:
+    """A real `freqtrade backtesting` on the written files, with no `download-data`: its
+    report."""
     config: dict[str, Any] = json.loads(
-        (REPO / "user_data" / "config.binance-spot.json").read_text()
-    )
-    api = f"{fake.rest_url}/api/v3"
+        (REPO / "user_data" / f"config.binance-{'futures' if futures else 'spot'}.json")
+        .read_text()
+    )  # fmt: skip
+    api = {"public": f"{fake.rest_url}/api/v3", "fapiPublic": f"{fake.rest_url}/fapi/v1",
+           "fapiPublicV2": f"{fake.rest_url}/fapi/v2"}  # fmt: skip
     for key in ("ccxt_config", "ccxt_async_config"):
-        config["exchange"][key]["urls"]["api"] = {"public": api}
-    config["exchange"]["pair_whitelist"] = ["BTC/USDT"]
+        config["exchange"][key]["urls"]["api"] = api
+    config["exchange"]["pair_whitelist"] = ["BTC/USDT:USDT" if futures else "BTC/USDT"]
     config["exchange"]["enable_ws"] = False
     path = tmp_path / "backtest.json"
     path.write_text(json.dumps(config))
@@ -165,3 +171,52 @@ async def _backtest(tmp_path: Path, data: Path, fake: FakeVenue, start: int, end
     assert "No data found" not in report and "download-data" not in report, report[-4000:]
     total = re.search(r"│\s*TOTAL\s*│\s*(\d+)\s*│", report)
     assert total is not None and int(total.group(1)) > 50, report[-4000:]
+    return report
+
+
+async def test_a_futures_backtest_runs_on_the_files_the_write_through_keeps(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    """A live contract's candles, and beside them its mark price and funding rate (kept
+    from the venue by the companion keeper), written through to freqtrade's files: a real
+    futures backtest loads all three, with no `download-data` (issue 36)."""
+    fake = start_fake(stepped=True, history_days=3)
+    pair, contract = "BTC/USDT:USDT", "binance:futures:BTC/USDT:USDT:1m"
+    data = tmp_path / "data" / "binance"
+    settings = make_settings(**live_settings(
+        fake, whitelist=[contract], freqtrade_datadir=data, market_history_source="freqtrade",
+        history_download=False, datadir_write=True, datadir_write_every_s=10,
+        live_backfill_max_candles=1500, live_companions_every_s=10,
+    ))  # fmt: skip
+    model = fake.exchange.pair_model("futures", pair)
+    try:
+        async with serving(settings, fake) as server:
+
+            async def files_are_the_store() -> bool:
+                for market, tf in (("futures", "1m"), ("mark", "1h"), ("funding_rate", "1h")):
+                    held = await stored(server, f"binance:{market}:{pair}:{tf}")
+                    file = data / "futures" / f"BTC_USDT_USDT-{tf}-{market}.feather"
+                    if not held or not file.is_file():
+                        return False
+                    if freqtrade_rows(data, pair, tf, "feather", market) != held:
+                        return False
+                return True
+
+            await poll(files_are_the_store, "the three files to hold what the store holds",
+                       timeout=120)  # fmt: skip
+            candles = await stored(server, contract)
+            marks = await stored(server, f"binance:mark:{pair}:1h")
+            events = await stored(server, f"binance:funding_rate:{pair}:1h")
+        # From where the contract's candles start, the venue's own values.
+        assert marks[0][0] <= candles[0][0] < marks[0][0] + 3_600
+        for t, o, h, low, c, _ in marks:
+            k = model.derived("mark", model.kline("1h", t))
+            assert (o, h, low, c) == (float(k.open), float(k.high), float(k.low), float(k.close))
+        assert len(events) >= 3 and all(e[0] % (8 * 3_600) == 0 for e in events)
+        assert [e[1] for e in events] == [float(funding_rate(e[0])) for e in events]
+        start = max(candles[0][0], marks[0][0])
+        end = min(candles[-1][0], marks[-1][0])
+        report = await _backtest(tmp_path, data, fake, start, end, futures=True)
+        assert re.search(r"Trading Mode\s*│\s*Isolated Futures", report), report[-4000:]
+    finally:
+        fake.stop()

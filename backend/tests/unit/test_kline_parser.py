@@ -15,6 +15,7 @@ from app.exchanges.binance.parser import (
     OtherEvent,
     Reply,
     ServerShutdown,
+    funding_rows,
     parse_frame,
     rest_klines,
 )
@@ -146,3 +147,22 @@ def test_rest_klines_keep_the_extras_and_refuse_rows_that_are_not_binances() -> 
     for bad in ({"code": -1121}, [row[:5]], [["x", *row[1:]]], [[row[0], "abc", *row[2:]]]):
         with pytest.raises(FrameError):
             rest_klines(bad)
+
+
+def test_funding_rows_are_flat_candles_at_the_hour_they_were_paid() -> None:
+    """Binance's `fundingRate` rows (one stamped a few ms late, as Binance's sometimes
+    are), a negative rate kept; a row without its time or rate refused."""
+    answer = [
+        {"symbol": "BTCUSDT", "fundingTime": 1_700_006_400_000, "fundingRate": "0.00010000",
+         "markPrice": "37000.1"},
+        {"symbol": "BTCUSDT", "fundingTime": 1_700_035_200_004, "fundingRate": "-0.00002500",
+         "markPrice": ""},
+    ]  # fmt: skip
+    assert funding_rows(answer, "1h") == [
+        [1_700_006_400_000, 0.0001, 0.0001, 0.0001, 0.0001, 0.0],
+        [1_700_035_200_000, -0.000025, -0.000025, -0.000025, -0.000025, 0.0],
+    ]
+    for bad in ({"code": -1121}, [{"fundingTime": "x", "fundingRate": "0.1"}],
+                [{"fundingTime": 1, "fundingRate": "rate"}], [{"fundingTime": 1}]):  # fmt: skip
+        with pytest.raises(FrameError):
+            funding_rows(bad, "1h")

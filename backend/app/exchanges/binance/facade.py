@@ -43,6 +43,10 @@ from app.exchanges.upstream import UpstreamProxy
 from app.series import CandleType, Market, align_time
 
 JSON: Final = "application/json;charset=UTF-8"
+# The timeframe freqtrade files funding rates under (its `funding_fee_timeframe`), and the
+# series of them the store keeps.
+FUNDING_TIMEFRAME: Final = "1h"
+HOUR: Final = 3_600
 
 
 class BinanceFacade(VenueFacade):
@@ -68,6 +72,7 @@ class BinanceFacade(VenueFacade):
                 self._index_klines, "store", "/fapi/v1/indexPriceKlines"),
             "/fapi/v1/premiumIndexKlines": (
                 self._premium_klines, "store", "/fapi/v1/premiumIndexKlines"),
+            "/fapi/v1/fundingRate": (self._funding_rates, "store", "/fapi/v1/fundingRate"),
         })  # fmt: skip
 
     async def _ping(self, request: Request) -> Response:
@@ -124,6 +129,35 @@ class BinanceFacade(VenueFacade):
         # The candle forming now is Binance's last row.
         row = None if forming is None else orjson.dumps(wire.kline_row(forming, timeframe))
         return Response(with_row(rows, row, first=False), media_type=JSON)
+
+    async def _funding_rates(self, request: Request) -> Response | None:
+        """A contract's funding events, each with the mark price at its time (the close of
+        the hour before it), from the store; every contract's at once is forwarded."""
+        params = request.query_params
+        symbol = params.get("symbol")
+        if not symbol:
+            return None
+        limit = limit_param(params, *wire.FUNDING_LIMITS, wire.illegal)
+        start_ms = int_param(params, "startTime", wire.illegal)
+        end_ms = int_param(params, "endTime", wire.illegal)
+        contract = await self.series("binance", "futures", symbol, FUNDING_TIMEFRAME)
+        funding = replace(contract, market="funding_rate")
+        start = None if start_ms is None else open_at_or_after(start_ms, FUNDING_TIMEFRAME)
+        end = None if end_ms is None else align_time(end_ms // 1000, FUNDING_TIMEFRAME)
+        caller = current_caller()
+        window = await self.context.klines.klines(
+            funding, caller, limit, start=start, end=end, newest=start is None
+        )
+        events = window.closed
+        marks: dict[int, float] = {}
+        if events:
+            hours = (events[-1][0] - events[0][0]) // HOUR + 1
+            marked = await self.context.klines.klines(
+                replace(contract, market="mark"), caller, hours,
+                start=events[0][0] - HOUR, end=events[-1][0] - HOUR, newest=False,
+            )  # fmt: skip
+            marks = {c[0] + HOUR: c[4] for c in marked.closed}
+        return Response(wire.funding_rows_json(symbol, events, marks), media_type=JSON)
 
     # -- Binance's kline streams (`/ws`, `/stream`; under `/market` the USDT-M ones) ----
 

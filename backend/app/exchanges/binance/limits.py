@@ -61,7 +61,7 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
     "/fapi/v2/ticker/price": _futures("forwarded", "symbol", without_symbol=2.0),
     "/fapi/v1/ticker/bookTicker": _futures("forwarded", "symbol", 2.0, without_symbol=5.0),
     "/fapi/v1/premiumIndex": _futures("forwarded", "symbol", without_symbol=10.0),
-    "/fapi/v1/fundingRate": _futures("forwarded", "symbol startTime endTime limit",
+    "/fapi/v1/fundingRate": _futures("store", "symbol startTime endTime limit",
                                      limit=Limit(100, 1000)),
     "/fapi/v1/fundingInfo": _futures("forwarded"),
     "/fapi/v1/openInterest": _futures("forwarded", "symbol"),

@@ -14,7 +14,7 @@ from typing import Any
 from app.candle import KlineExtras
 from app.exchanges.frames import int_field, json_object, kline_candle, kline_extras
 from app.exchanges.ports import FrameError, KlineEvent
-from app.series import TIMEFRAMES
+from app.series import TIMEFRAMES, align_time
 
 __all__ = [
     "FrameError", "KlineEvent", "OtherEvent", "Reply", "ServerShutdown", "parse_frame",
@@ -118,3 +118,22 @@ def rest_klines(raw: Any) -> tuple[list[list[Any]], dict[int, KlineExtras]]:
             if said is not None:
                 extras[said.candle_time] = said
     return rows, extras
+
+
+def funding_rows(raw: Any, timeframe: str) -> list[list[Any]]:
+    """A `GET /fapi/v1/fundingRate` answer as flat OHLCV rows: each funding event's rate at
+    the open of the `timeframe` candle it was paid in (Binance stamps some a few ms late;
+    freqtrade files them by the hour). A row without its time or rate raises `FrameError`."""
+    if not isinstance(raw, list):
+        raise FrameError("fundingRate answer is not a list")
+    rows: list[list[Any]] = []
+    for event in raw:
+        if not isinstance(event, dict) or not isinstance(event.get("fundingTime"), int):
+            raise FrameError(f"funding row is not Binance's: {str(event)[:100]}")
+        try:
+            rate = float(event["fundingRate"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise FrameError(f"funding row has no rate: {str(event)[:100]}") from e
+        at = align_time(event["fundingTime"] // 1000, timeframe) * 1000
+        rows.append([at, rate, rate, rate, rate, 0.0])
+    return rows

@@ -9,7 +9,7 @@ from app.candle import ExtrasByTime
 from app.clock import Clock
 from app.errors import ExchangeError
 from app.exchanges.binance.feed import binance_symbol
-from app.exchanges.binance.parser import rest_klines
+from app.exchanges.binance.parser import funding_rows, rest_klines
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.ports import FrameError
 from app.exchanges.upstream import UpstreamLimiter
@@ -33,7 +33,9 @@ _KLINES: Final[dict[CandleType, tuple[str, str]]] = {
     "premiumIndex": ("fapiPublicGetPremiumIndexKlines", "symbol"),
 }
 # What Binance's REST serves of every kind of series.
-FETCHED: Final = tuple(_KLINES)
+FETCHED: Final[tuple[CandleType, ...]] = (*_KLINES, "funding_rate")
+# Binance's most funding events per page.
+_FUNDING_PAGE: Final = 1000
 
 
 class BinanceRestKlines(CcxtRestKlines):
@@ -44,6 +46,8 @@ class BinanceRestKlines(CcxtRestKlines):
     async def klines(
         self, client: Any, series: SeriesId, since_ms: int, limit: int | None = None
     ) -> tuple[list[list[Any]], ExtrasByTime]:
+        if series.events:
+            return await self._funding(client, series, since_ms, limit), {}
         method, names = _KLINES[series.market]
         request = {names: binance_symbol(series), "interval": series.timeframe,
                    "startTime": since_ms, "limit": limit or self._page_limit}  # fmt: skip
@@ -53,6 +57,16 @@ class BinanceRestKlines(CcxtRestKlines):
             raise ExchangeError(f"klines of {series} from Binance: {e}") from e
         # A derived price's volume fields are placeholders ("0"), not a trade count.
         return rows, {} if series.derived else extras
+
+    async def _funding(
+        self, client: Any, series: SeriesId, since_ms: int, limit: int | None
+    ) -> list[list[Any]]:
+        request = {"symbol": binance_symbol(series), "startTime": since_ms,
+                   "limit": min(limit or self._page_limit, _FUNDING_PAGE)}  # fmt: skip
+        try:
+            return funding_rows(await client.fapiPublicGetFundingRate(request), series.timeframe)
+        except FrameError as e:
+            raise ExchangeError(f"funding rates of {series} from Binance: {e}") from e
 
 
 def binance_rest(

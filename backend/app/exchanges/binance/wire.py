@@ -22,6 +22,7 @@ from app.exchanges.frames import decimal_text, decimal_texts
 from app.series import TIMEFRAMES, next_candle_time
 
 KLINE_LIMITS: Final = {"spot": (500, 1000), "futures": (500, 1500)}  # (default, most)
+FUNDING_LIMITS: Final = (100, 1000)
 # When the venue cannot be reached, a client is told to ask again after this.
 UNAVAILABLE_RETRY_S: Final = 5.0
 # Quote assets, longest first, for naming a symbol when the market list cannot be had.
@@ -185,3 +186,15 @@ def kline_event(
             "v": d(v), "n": 0, "x": closed, "q": "0", "V": "0", "Q": "0", "B": "0",
         },
     }  # fmt: skip
+
+
+def funding_rows_json(
+    symbol: str, events: Sequence[CandleRow], marks: Mapping[int, float]
+) -> bytes:
+    """`GET /fapi/v1/fundingRate` rows: a mark price the store lacks is "", as Binance
+    states it for its oldest events."""
+    return orjson.dumps([
+        {"symbol": symbol, "fundingTime": t * 1000, "fundingRate": f"{rate:.8f}",
+         "markPrice": f"{marks[t]:.8f}" if t in marks else ""}
+        for t, rate, *_ in events
+    ])  # fmt: skip
