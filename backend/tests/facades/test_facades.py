@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from app.series import parse_series_id
+from local_exchange.market import funding_rate
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.freqtrade_support import freqtrade_rows
@@ -421,22 +422,42 @@ async def test_download_data_through_the_facade(
     make_settings: SettingsFactory, fake: FakeVenue, market: str, tmp_path: Path
 ) -> None:
     """The real `freqtrade download-data`, pointed at the facade, writes the exchange's
-    own candles; a second download of the same (another bot's) asks the exchange for no
-    kline at all."""
+    own candles (in futures mode on Binance also the contract's mark prices and funding
+    rates, served from the store: issue 36); a second download of the same (another
+    bot's) asks the exchange for none of them."""
     pair = symbol_of(market)
     series_id = series_of(fake, market)
-    kline_path = {"binance": {"spot": "/api/v3/klines", "futures": "/fapi/v1/klines"},
-                  "bybit": {"spot": "/v5/market/kline", "futures": "/v5/market/kline"}}[fake.name][market]  # fmt: skip
+    paths = [{"binance": {"spot": "/api/v3/klines", "futures": "/fapi/v1/klines"},
+              "bybit": {"spot": "/v5/market/kline", "futures": "/v5/market/kline"}}[fake.name][market]]  # fmt: skip
+    served_futures = fake.name == "binance" and market == "futures"
+    if served_futures:
+        paths += ["/fapi/v1/markPriceKlines", "/fapi/v1/fundingRate"]
     settings = make_settings(**live_settings(fake, live_ingest=False))
+
+    def asked() -> list[int]:
+        return [fake.exchange.rest_requests_by_path.get(path, 0) for path in paths]
+
     async with live_server(settings, clock_of(fake)) as s:
         config = download_config(
             tmp_path / "config.json", fake.name, f"{s.base_url}/{fake.name}", market
         )
         await download(config, tmp_path / "first", pair, market)
-        asked = fake.exchange.rest_requests_by_path.get(kline_path, 0)
+        before = asked()
         await download(config, tmp_path / "second", pair, market)
-        assert fake.exchange.rest_requests_by_path.get(kline_path, 0) == asked
+        assert asked() == before
+    model = fake.exchange.pair_model("futures", pair) if market == "futures" else None
     for datadir in ("first", "second"):
         rows = freqtrade_rows(tmp_path / datadir, pair, "1m", "feather", market)
         assert len(rows) >= 1_000
         assert rows == exchange_history(fake, series_id, rows[0][0], rows[-1][0])
+        if served_futures:
+            assert model is not None
+            marks = freqtrade_rows(tmp_path / datadir, pair, "1h", "feather", "mark")
+            assert len(marks) >= 20
+            assert [m[1:5] for m in marks] == [
+                tuple(float(x) for x in (k.open, k.high, k.low, k.close))
+                for k in (model.derived("mark", model.kline("1h", m[0])) for m in marks)
+            ]
+            events = freqtrade_rows(tmp_path / datadir, pair, "1h", "feather", "funding_rate")
+            assert len(events) >= 3 and all(e[0] % (8 * 3_600) == 0 for e in events)
+            assert [e[1] for e in events] == [float(funding_rate(e[0])) for e in events]
