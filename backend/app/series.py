@@ -19,13 +19,19 @@ Market = Literal["spot", "futures"]
 # futures contract has series derived from it: prices (`mark`, `index`, `premiumIndex`)
 # and its funding rate (`funding_rate`, at the venue's funding interval), named as
 # freqtrade names their files; they share the contract's listing.
-CandleType = Literal["spot", "futures", "mark", "index", "premiumIndex", "funding_rate"]
+CandleType = Literal[
+    "spot", "futures", "mark", "index", "premiumIndex", "funding_rate", "open_interest"
+]
 
 DERIVED_PRICES: Final = ("mark", "index", "premiumIndex")
 # One value per time, stored as a flat candle (open = high = low = close, no volume), as
 # freqtrade once stored them and still reads them (`open`).
 SINGLE_VALUES: Final = ("funding_rate",)
-_FUTURES_TYPES: Final = ("futures", *DERIVED_PRICES, *SINGLE_VALUES)
+# Open interest sampled each period: its amount (base currency) as a flat candle, its
+# value (quote currency) as the volume; either one a venue does not report is `UNREPORTED`.
+OPEN_INTEREST: Final = ("open_interest",)
+UNREPORTED: Final = -1.0
+_FUTURES_TYPES: Final = ("futures", *DERIVED_PRICES, *SINGLE_VALUES, *OPEN_INTEREST)
 CANDLE_TYPES: Final = ("spot", *_FUTURES_TYPES)
 
 _MINUTE: Final = 60
@@ -139,8 +145,14 @@ class SeriesId:
     @property
     def derived(self) -> bool:
         """Derived from the contract (its mark, index and premium index prices, its funding
-        rate), not its traded candles: values without volume, which may be negative."""
-        return self.market in DERIVED_PRICES or self.market in SINGLE_VALUES
+        rate, its open interest), not its traded candles."""
+        return self.market != "spot" and self.market != "futures"
+
+    @property
+    def instant(self) -> bool:
+        """Each row a value at its time (a funding paid, open interest sampled), known from
+        that time on; not a candle, which closes when its timeframe has passed."""
+        return self.market in SINGLE_VALUES or self.market in OPEN_INTEREST
 
     @property
     def events(self) -> bool:

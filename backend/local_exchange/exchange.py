@@ -19,6 +19,7 @@ from local_exchange.market import (
     SymbolModel,
     align,
     funding_rate,
+    open_interest,
 )
 
 MarketKind = Literal["spot", "futures"]
@@ -267,6 +268,40 @@ class FakeExchange:
             for model in models
         ]
         return rows[:limit] if start_ms is not None else rows[-limit:]
+
+    def open_interest_history(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Binance's `futures/data/openInterestHist`: the newest `limit` samples of a period,
+        or the oldest from `startTime`, of the last 30 days only."""
+        model = self.model("futures", params.get("symbol"))
+        period = params.get("period", "")
+        if period not in ("5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"):
+            raise BinanceError(400, -1130, "Data sent for parameter 'period' is not valid.")
+        try:
+            limit = max(1, min(int(params.get("limit", 30)), 500))
+            start_ms = int(params["startTime"]) if "startTime" in params else None
+            end_ms = int(params["endTime"]) if "endTime" in params else None
+        except ValueError:
+            raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
+        size = INTERVAL_SECONDS[period]
+        now = int(self.clock.now())
+        oldest = align(now - 30 * 86_400, period) + size
+        if start_ms is not None and start_ms // 1000 < oldest - size:
+            raise BinanceError(400, -1130, "parameter 'startTime' is invalid.")
+        last = align(now, period)
+        if end_ms is not None:
+            last = min(last, align(end_ms // 1000, period))
+        first_listed = max(oldest, align(self.listing_time, period) + size)
+        if start_ms is not None:
+            first = max(first_listed, align(-(-start_ms // 1000) + size - 1, period))
+            times = range(first, last + 1, size)[:limit]
+        else:
+            times = range(max(first_listed, last - (limit - 1) * size), last + 1, size)
+        rows = []
+        for t in times:
+            amount, value = open_interest(model, t)
+            rows.append({"symbol": model.symbol, "sumOpenInterest": amount,
+                         "sumOpenInterestValue": value, "timestamp": t * 1000})  # fmt: skip
+        return rows
 
     def premium_index(self, params: Mapping[str, str]) -> Any:
         now = self.clock.now_ms()

@@ -46,6 +46,7 @@ ROUTES: dict[str, Route] = {
     "/fapi/v1/premiumIndexKlines": lambda ex, p: ex.klines("futures", p, "premiumIndex"),
     "/fapi/v1/fundingRate": lambda ex, p: ex.funding_rates(p),
     "/fapi/v1/premiumIndex": lambda ex, p: ex.premium_index(p),
+    "/futures/data/openInterestHist": lambda ex, p: ex.open_interest_history(p),
 }
 
 

@@ -10,7 +10,7 @@ from freqtrade.data.history.datahandlers import get_datahandler
 from freqtrade.enums import CandleType
 
 from app.candle import CandleRow
-from app.series import DERIVED_PRICES, SINGLE_VALUES
+from app.series import DERIVED_PRICES, OPEN_INTEREST, SINGLE_VALUES, UNREPORTED
 
 
 def candle_type(market: str) -> CandleType:
@@ -39,6 +39,11 @@ def freqtrade_rows(
         rate = df["funding_rate"]
         df = pd.DataFrame({"date": df["date"], "open": rate, "high": rate, "low": rate,
                            "close": rate, "volume": 0.0})  # fmt: skip
+    if market in OPEN_INTEREST:  # the amount flat, the value as the volume, NaN unreported
+        amount = df["open_interest_amount"].fillna(UNREPORTED)
+        value = df["open_interest_value"].fillna(UNREPORTED)
+        df = pd.DataFrame({"date": df["date"], "open": amount, "high": amount, "low": amount,
+                           "close": amount, "volume": value})  # fmt: skip
     return frame_rows(df)
 
 
@@ -69,5 +74,9 @@ def store_with_freqtrade(
     df["date"] = pd.to_datetime(df["date"], unit="s", utc=True)
     if market in SINGLE_VALUES:  # freqtrade's layout for it: the one value, named
         df = df[["date", "open"]].rename(columns={"open": "funding_rate"})
+    if market in OPEN_INTEREST:
+        df = df[["date", "open", "volume"]].rename(
+            columns={"open": "open_interest_amount", "volume": "open_interest_value"}
+        )
     handler = get_datahandler(datadir, data_format)
     handler.ohlcv_store(pair, timeframe, df, candle_type(market))

@@ -117,7 +117,7 @@ class CcxtRestKlines:
         client = self._client(series.instrument_market)
         tf = timeframe_seconds(series.timeframe)
         # A candle has closed once its timeframe has passed; an event is known at its time.
-        closes_after = 0 if series.events else tf
+        closes_after = 0 if series.instant else tf
         now = int(await self._venue_now(series.instrument_market))
         cursor = after + 1
         while True:
@@ -132,7 +132,7 @@ class CcxtRestKlines:
                 page.append((t, float(o), float(h), float(low), float(c), float(v)))
             if page:
                 yield KlinePage(page, extras)
-            if len(rows) < self._page_limit or not page or page[-1][0] + 2 * tf > now:
+            if len(rows) < self.page_size(series) or not page or page[-1][0] + 2 * tf > now:
                 return
             if until is not None and page[-1][0] >= until:
                 return
@@ -151,6 +151,10 @@ class CcxtRestKlines:
         venue_s = int(await self._ask("reading the exchange time", client.fetch_time)) / 1000
         self._venue_offset[market] = (venue_s - self._clock.time(), self._clock.monotonic())
         return venue_s
+
+    def page_size(self, series: SeriesId) -> int:
+        """The most rows a page of `series` brings (a shorter page is the last)."""
+        return self._page_limit
 
     async def klines(
         self, client: Any, series: SeriesId, since_ms: int, limit: int | None = None

@@ -38,8 +38,8 @@ import pyarrow.feather as feather
 from app.candle import CandleRow
 from app.errors import TradeCanvasError
 from app.history.datadir import DataFormat, series_files, series_path
-from app.history.reader import HistoryFileError, read_ohlcv
-from app.series import SINGLE_VALUES, SeriesId
+from app.history.reader import HistoryFileError, file_columns, read_ohlcv
+from app.series import OPEN_INTEREST, SINGLE_VALUES, UNREPORTED, CandleType, SeriesId
 from app.store import CandleStore
 
 NAMES = ("open", "high", "low", "close", "volume")
@@ -105,7 +105,7 @@ def write_candles(
             merged = _merge(held, new)
             if held is not None and _same(held, merged):
                 return None
-            if _replace(target, merged, fmt, signature, series.market in SINGLE_VALUES):
+            if _replace(target, merged, fmt, signature, series.market):
                 return Written(target, 0 if held is None else len(held[0]), len(merged[0]))
     raise ExportError(f"{target} changed under each of {MERGE_ATTEMPTS} merges (retried later)")
 
@@ -219,13 +219,13 @@ def _same(a: Columns, b: Columns) -> bool:
 
 
 def _replace(
-    target: Path, columns: Columns, fmt: DataFormat, read: Signature | None, single: bool
+    target: Path, columns: Columns, fmt: DataFormat, read: Signature | None, kind: CandleType
 ) -> bool:
     """Write `columns` beside `target` and rename it into its place, unless the file is no
     longer the one read (`read`, its signature then): False, and nothing replaced."""
     scratch = target.with_name(f".{target.name}.{secrets.token_hex(4)}{SCRATCH_SUFFIX}")
     try:
-        _write(scratch, columns, fmt, single)
+        _write(scratch, columns, fmt, kind)
         if _signature(target) != read:
             return False
         os.replace(scratch, target)
@@ -240,13 +240,17 @@ def _replace(
     return True
 
 
-def _write(path: Path, columns: Columns, fmt: DataFormat, single: bool) -> None:
-    """`single`: one value per time (a funding rate, stored flat), written in freqtrade's
-    layout for it: `date, funding_rate`."""
+def _write(path: Path, columns: Columns, fmt: DataFormat, kind: CandleType) -> None:
+    """In freqtrade's layout for the candle type: a funding rate (stored flat) as `date,
+    funding_rate`, open interest as `date, open_interest_amount, open_interest_value`
+    (what the venue did not report, NaN)."""
     times, values = columns
     names: tuple[str, ...] = NAMES
-    if single:
-        names, values = ("funding_rate",), values[:1]
+    if kind in SINGLE_VALUES:
+        names, values = file_columns(kind)[1:], values[:1]
+    elif kind in OPEN_INTEREST:
+        names = file_columns(kind)[1:]
+        values = tuple(np.where(v == UNREPORTED, np.nan, v) for v in (values[0], values[4]))
     if fmt in ("json", "jsongz"):
         # As freqtrade's own handler writes it (pandas' `values` lists, its float
         # rounding): freqtrade's JSON reader then loads exactly what it would from its own.

@@ -35,10 +35,19 @@ import pyarrow.parquet as parquet
 from app.candle import CandleRow
 from app.errors import TradeCanvasError
 from app.history.datadir import DataFormat
-from app.series import DERIVED_PRICES, MONTH, SINGLE_VALUES, CandleType, timeframe_seconds
+from app.series import (
+    DERIVED_PRICES,
+    MONTH,
+    OPEN_INTEREST,
+    SINGLE_VALUES,
+    UNREPORTED,
+    CandleType,
+    timeframe_seconds,
+)
 
 OHLCV: Final = ("date", "open", "high", "low", "close", "volume")
 FUNDING_RATE: Final = ("date", "funding_rate")
+OPEN_INTEREST_COLUMNS: Final = ("date", "open_interest_amount", "open_interest_value")
 # Values that may go below zero.
 _SIGNED: Final = ("premiumIndex", "funding_rate")
 _WEEK_OFFSET: Final = 3 * 86_400
@@ -123,15 +132,30 @@ def read_ohlcv(
         raise HistoryFileError(path, "unreadable", f"cannot stat: {e}") from e
     if size == 0:
         raise HistoryFileError(path, "empty", "empty file (0 bytes)")
-    single = candle_type in SINGLE_VALUES
+    wanted = file_columns(candle_type)
     if fmt in ("json", "jsongz"):
-        raw, values = _read_json(path, fmt == "jsongz", single)
+        raw, values = _read_json(path, fmt == "jsongz", wanted)
     else:
-        raw, values = _read_arrow(path, fmt, single)
-    if single:  # the one value as a flat candle
+        raw, values = _read_arrow(path, fmt, wanted)
+    if wanted == FUNDING_RATE:  # the one value as a flat candle
         rate = values[0]
         values = [rate, rate, rate, rate, np.zeros(len(rate))]
+    elif wanted == OPEN_INTEREST_COLUMNS:  # the amount flat, the value as the volume
+        amount, value = values
+        said = ~(np.isnan(amount) & np.isnan(value))  # a row that says neither is dropped
+        amount = np.where(np.isnan(amount) & said, UNREPORTED, amount)
+        value = np.where(np.isnan(value), UNREPORTED, value)
+        values = [amount, amount, amount, amount, value]
     return clean(raw, values, timeframe, candle_type)
+
+
+def file_columns(candle_type: CandleType) -> tuple[str, ...]:
+    """The columns freqtrade keeps in a file of this candle type."""
+    if candle_type in SINGLE_VALUES:
+        return FUNDING_RATE
+    if candle_type in OPEN_INTEREST:
+        return OPEN_INTEREST_COLUMNS
+    return OHLCV
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +166,10 @@ class RawTimes:
     divisor: int
 
 
-def _columns_of(path: Path, names: list[str], single: bool) -> list[str]:
-    """The columns to read: the date, then the five OHLCV values or (`single`) the one
-    value. freqtrade also accepts unnamed columns, by position."""
-    wanted = FUNDING_RATE if single else OHLCV
+def _columns_of(path: Path, names: list[str], wanted: tuple[str, ...]) -> list[str]:
+    """The columns to read: the date, then the `wanted` values. freqtrade also accepts
+    unnamed columns, by position."""
+    single = wanted == FUNDING_RATE
     if set(wanted) <= set(names):
         return list(wanted)
     if single and set(OHLCV) <= set(names):
@@ -155,7 +179,9 @@ def _columns_of(path: Path, names: list[str], single: bool) -> list[str]:
     raise HistoryFileError(path, "columns", f"expected columns {', '.join(wanted)}, found {names}")
 
 
-def _read_arrow(path: Path, fmt: DataFormat, single: bool) -> tuple[RawTimes, list[Floats]]:
+def _read_arrow(
+    path: Path, fmt: DataFormat, wanted: tuple[str, ...]
+) -> tuple[RawTimes, list[Floats]]:
     try:
         whole = None
         if fmt == "feather":
@@ -165,7 +191,7 @@ def _read_arrow(path: Path, fmt: DataFormat, single: bool) -> tuple[RawTimes, li
             schema = whole.schema
         else:
             schema = parquet.read_schema(path)
-        columns = _columns_of(path, list(schema.names), single)
+        columns = _columns_of(path, list(schema.names), wanted)
         if whole is not None:
             table = whole.select(columns)
         else:
@@ -185,7 +211,7 @@ def _read_arrow(path: Path, fmt: DataFormat, single: bool) -> tuple[RawTimes, li
         except pa.ArrowException as e:
             raise HistoryFileError(path, "columns", f"column {columns[i]} is not numeric") from e
     if not valid_date.all():
-        values[0] = np.where(valid_date, values[0], np.nan)
+        values = [np.where(valid_date, v, np.nan) for v in values]
     return times, values
 
 
@@ -212,7 +238,7 @@ def _divisor_by_magnitude(raw: npt.NDArray[Any]) -> int:
     return 1_000_000_000
 
 
-def _read_json(path: Path, gz: bool, single: bool) -> tuple[RawTimes, list[Floats]]:
+def _read_json(path: Path, gz: bool, wanted: tuple[str, ...]) -> tuple[RawTimes, list[Floats]]:
     """JSON rows `[ms, o, h, l, c, v]`, parsed by the same parser freqtrade uses (pandas'
     `read_json`), so values match freqtrade's to the last bit; that parser rounds some
     decimals one unit in the last place away from the nearest double."""
@@ -225,9 +251,10 @@ def _read_json(path: Path, gz: bool, single: bool) -> tuple[RawTimes, list[Float
         frame = pd.read_json(io.BytesIO(data), orient="values", dtype=False)
     except (OSError, EOFError, gzip.BadGzipFile, ValueError) as e:
         raise HistoryFileError(path, "corrupt", f"not readable JSON OHLCV: {e}") from e
-    width, shape = (2, "[ms, rate]") if single else (6, "[ms, o, h, l, c, v]")
+    width = len(wanted)
+    shape = f"[ms, {', '.join(wanted[1:])}]"
     if frame.empty:
-        return RawTimes(np.zeros(0, dtype=np.int64), 1_000), [np.zeros(0) for _ in range(5)]
+        return RawTimes(np.zeros(0, dtype=np.int64), 1_000), [np.zeros(0) for _ in wanted[1:]]
     if frame.shape[1] < width:
         raise HistoryFileError(path, "columns", f"expected rows of {shape}")
     try:
@@ -238,7 +265,8 @@ def _read_json(path: Path, gz: bool, single: bool) -> tuple[RawTimes, list[Float
     valid = np.isfinite(dates)
     times = np.where(valid, dates, 0).astype(np.int64)
     values = [np.ascontiguousarray(array[:, i]) for i in range(1, width)]
-    values[0] = np.where(valid, values[0], np.nan)
+    if not valid.all():
+        values = [np.where(valid, v, np.nan) for v in values]
     return RawTimes(times, 1_000), values
 
 
@@ -254,8 +282,12 @@ def clean(
         v = np.where(np.isnan(v), 0.0, v)
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c)
-        valid &= np.isfinite(v) & (v >= 0)
-        if candle_type not in _SIGNED:
+        if candle_type in OPEN_INTEREST:  # an amount or value not reported is UNREPORTED
+            valid &= np.isfinite(v) & ((v >= 0) | (v == UNREPORTED))
+            valid &= (lo >= 0) | (lo == UNREPORTED)
+        else:
+            valid &= np.isfinite(v) & (v >= 0)
+        if candle_type not in _SIGNED and candle_type not in OPEN_INTEREST:
             valid &= lo >= 0
         valid &= (lo <= np.minimum(o, c)) & (h >= np.maximum(o, c))
     invalid = rows_read - int(np.count_nonzero(valid))
@@ -274,7 +306,7 @@ def clean(
         uniq, first = np.unique(times, return_index=True)
         last = np.r_[first[1:], len(times)] - 1
         duplicates = len(times) - len(uniq)
-        if candle_type in SINGLE_VALUES:  # freqtrade keeps a value's first
+        if candle_type in SINGLE_VALUES or candle_type in OPEN_INTEREST:  # the first kept
             cols = [x[first] for x in cols]
         else:
             cols = [

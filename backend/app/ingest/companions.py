@@ -1,14 +1,15 @@
 """CompanionKeeper: every futures contract the store holds gets the series a freqtrade
-futures backtest loads beside its candles, kept current from the venue.
+futures backtest loads beside its candles, and its open interest, kept current from the
+venue.
 
 freqtrade's futures backtest computes funding fees from the contract's funding rates and
 mark prices (its `funding_fee_timeframe` and `mark_ohlcv_timeframe`, both `1h`) and fails
-without them. For each contract with stored candles, every `every_s` its mark price and
-funding rate series are filled from where its candles start, and what the venue has since
-their newest row is fetched (under the `history` share of the venue's budget): the
-datadir write-through then keeps the files a backtest needs, and the facades answer
-funding and mark-price requests from the store. A kind the venue does not serve over REST
-here is left alone (never made up from the contract's own candles).
+without them. Open interest is kept because the venues forget it (Binance after 30
+days). For each contract with stored candles, every `every_s` these series are filled
+from where its candles start, and what the venue has since their newest row is fetched
+(under the `history` share of the venue's budget): the datadir write-through then keeps
+the files a backtest needs, and the facades answer from the store. A kind the venue does
+not serve over REST here is left alone (never made up from the contract's own candles).
 """
 
 from __future__ import annotations
@@ -29,8 +30,13 @@ from app.tasks import spawn
 log = logging.getLogger(__name__)
 
 # What freqtrade's futures backtest loads beside a contract's candles, at the timeframes
-# it loads them at.
-COMPANIONS: Final[tuple[tuple[CandleType, str], ...]] = (("mark", "1h"), ("funding_rate", "1h"))
+# it loads them at; and its open interest at the finest period venues sample it, kept for
+# as long as the store lives (Binance keeps 30 days of it).
+COMPANIONS: Final[tuple[tuple[CandleType, str], ...]] = (
+    ("mark", "1h"),
+    ("funding_rate", "1h"),
+    ("open_interest", "5m"),
+)
 # A newest candle the venue did not have yet is asked for again after this (monotonic s).
 TAIL_RECHECK_S: Final = 60.0
 
@@ -116,7 +122,7 @@ class CompanionKeeper:
         key = str(companion)
         now = int(self._clock.time())
         newest = align_time(now, companion.timeframe)
-        if not companion.events:
+        if not companion.instant:
             newest = align_time(newest - 1, companion.timeframe)  # the newest closed
         if stats is None or stats.head_time is None or stats.first_time is None:
             await self._fill(companion, since - 1, newest)

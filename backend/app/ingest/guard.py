@@ -61,12 +61,12 @@ class KlineGuard:
         return False
 
     def page(
-        self, series_id: str, timeframe: str, rows: Sequence[CandleRow], *, events: bool = False
+        self, series_id: str, timeframe: str, rows: Sequence[CandleRow], *, instant: bool = False
     ) -> list[CandleRow]:
-        """The closed candles of a REST page that can exist yet (`events`: rows known from
-        their time on, funding rates)."""
+        """The closed candles of a REST page that can exist yet (`instant`: values known
+        from their time on, `SeriesId.instant`)."""
         latest = self._clock.time() + self._max_skew_s
-        if events:
+        if instant:
             kept = [r for r in rows if r[0] <= latest]
         else:
             kept = [r for r in rows if next_candle_time(r[0], timeframe) <= latest]

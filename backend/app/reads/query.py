@@ -163,8 +163,8 @@ class CandleQuery:
             self._supply.lease(series, caller.address)
         now = int(self._clock.time())
         current = align_time(now, timeframe)
-        # The newest candle that has closed; an event is known from its time on.
-        latest = current if series.events else align_time(current - 1, timeframe)
+        # The newest candle that has closed; an instant value is known from its time on.
+        latest = current if series.instant else align_time(current - 1, timeframe)
         last = latest if end is None else min(end, latest)
         closed: list[CandleRow] = []
         extras: Mapping[int, KlineExtras] = {}
@@ -187,7 +187,7 @@ class CandleQuery:
             forming = None
             reaches_now = (end is None or end >= current) and (start is None or start <= current)
             # A window read from `start` that the closed candles fill ends before the present.
-            if reaches_now and (newest or len(closed) < limit) and not series.events:
+            if reaches_now and (newest or len(closed) < limit) and not series.instant:
                 # Until the venue has closed `latest`, it is the candle forming.
                 opening = latest if (closed and closed[-1][0] < latest) else current
                 if start is None or opening >= start:
@@ -316,7 +316,10 @@ class CandleQuery:
         ranges = []
         if rows[-1][0] < last and (newest or len(rows) < limit):
             room = limit if newest else limit - len(rows)
-            ranges.append((rows[-1][0], min(last, rows[-1][0] + room * tf)))
+            # The newest window starts past a head far behind (a series not kept for a
+            # while): it is what is asked for, the gap before it is left to the healer.
+            after = max(rows[-1][0], want_from - 1) if newest else rows[-1][0]
+            ranges.append((after, min(last, after + room * tf)))
         if rows[0][0] > want_from and (not newest or len(rows) < limit):
             ranges.append((want_from - 1, min(rows[0][0] - 1, want_from + (limit - 1) * tf)))
         return ranges

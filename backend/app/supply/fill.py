@@ -128,4 +128,4 @@ class VenueFill:
         guard = self._guards.get(series.exchange)
         if guard is None:
             return rows
-        return guard.page(str(series), series.timeframe, rows, events=series.events)
+        return guard.page(str(series), series.timeframe, rows, instant=series.instant)

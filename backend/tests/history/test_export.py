@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from local_exchange.market import funding_rate
+from local_exchange.market import funding_rate, open_interest
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.freqtrade_support import freqtrade_rows, store_with_freqtrade
@@ -177,9 +177,9 @@ async def _backtest(
 async def test_a_futures_backtest_runs_on_the_files_the_write_through_keeps(
     make_settings: SettingsFactory, tmp_path: Path
 ) -> None:
-    """A live contract's candles, and beside them its mark price and funding rate (kept
-    from the venue by the companion keeper), written through to freqtrade's files: a real
-    futures backtest loads all three, with no `download-data` (issue 36)."""
+    """A live contract's candles, and beside them its mark price, funding rate and open
+    interest (kept from the venue by the companion keeper), written through to freqtrade's
+    files: a real futures backtest loads them, with no `download-data` (issue 36)."""
     fake = start_fake(stepped=True, history_days=3)
     pair, contract = "BTC/USDT:USDT", "binance:futures:BTC/USDT:USDT:1m"
     data = tmp_path / "data" / "binance"
@@ -193,7 +193,9 @@ async def test_a_futures_backtest_runs_on_the_files_the_write_through_keeps(
         async with serving(settings, fake) as server:
 
             async def files_are_the_store() -> bool:
-                for market, tf in (("futures", "1m"), ("mark", "1h"), ("funding_rate", "1h")):
+                kept = (("futures", "1m"), ("mark", "1h"), ("funding_rate", "1h"),
+                        ("open_interest", "5m"))  # fmt: skip
+                for market, tf in kept:
                     held = await stored(server, f"binance:{market}:{pair}:{tf}")
                     file = data / "futures" / f"BTC_USDT_USDT-{tf}-{market}.feather"
                     if not held or not file.is_file():
@@ -207,6 +209,7 @@ async def test_a_futures_backtest_runs_on_the_files_the_write_through_keeps(
             candles = await stored(server, contract)
             marks = await stored(server, f"binance:mark:{pair}:1h")
             events = await stored(server, f"binance:funding_rate:{pair}:1h")
+            interest = await stored(server, f"binance:open_interest:{pair}:5m")
         # From where the contract's candles start, the venue's own values.
         assert marks[0][0] <= candles[0][0] < marks[0][0] + 3_600
         for t, o, h, low, c, _ in marks:
@@ -214,6 +217,11 @@ async def test_a_futures_backtest_runs_on_the_files_the_write_through_keeps(
             assert (o, h, low, c) == (float(k.open), float(k.high), float(k.low), float(k.close))
         assert len(events) >= 3 and all(e[0] % (8 * 3_600) == 0 for e in events)
         assert [e[1] for e in events] == [float(funding_rate(e[0])) for e in events]
+        # Open interest too, every 5 minutes from where the candles start.
+        assert interest[0][0] <= candles[0][0] < interest[0][0] + 300
+        assert [r[0] for r in interest] == list(range(interest[0][0], interest[-1][0] + 1, 300))
+        for t, amount, *_, value in interest:
+            assert (f"{amount:.8f}", f"{value:.8f}") == open_interest(model, t)
         start = max(candles[0][0], marks[0][0])
         end = min(candles[-1][0], marks[-1][0])
         report = await _backtest(tmp_path, data, fake, start, end, futures=True)

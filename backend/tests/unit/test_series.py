@@ -79,7 +79,7 @@ def test_every_binance_timeframe_parses(tf: str) -> None:
         ("binance:futures:BTC/USDT:1m", "BASE/QUOTE:SETTLE"),
         ("binance:futures:BTC/USDT::1m", "BASE/QUOTE:SETTLE"),
         ("binance:mark:BTC/USDT:1m", "mark symbol 'BTC/USDT' must be BASE/QUOTE:SETTLE"),
-        ("binance:open_interest:BTC/USDT:USDT:5m", "unsupported market"),
+        ("binance:open_interest:BTC/USDT:5m", "BASE/QUOTE:SETTLE"),
         ("binance:funding_rate:BTC/USDT:8h", "BASE/QUOTE:SETTLE"),
         ("binance:Mark:BTC/USDT:USDT:1m", "unsupported market"),
         ("binance:spot:BT C/USDT:1m", "BASE/QUOTE"),

@@ -73,6 +73,8 @@ class BinanceFacade(VenueFacade):
             "/fapi/v1/premiumIndexKlines": (
                 self._premium_klines, "store", "/fapi/v1/premiumIndexKlines"),
             "/fapi/v1/fundingRate": (self._funding_rates, "store", "/fapi/v1/fundingRate"),
+            "/futures/data/openInterestHist": (
+                self._open_interest, "store", "/futures/data/openInterestHist"),
         })  # fmt: skip
 
     async def _ping(self, request: Request) -> Response:
@@ -158,6 +160,28 @@ class BinanceFacade(VenueFacade):
             )  # fmt: skip
             marks = {c[0] + HOUR: c[4] for c in marked.closed}
         return Response(wire.funding_rows_json(symbol, events, marks), media_type=JSON)
+
+    async def _open_interest(self, request: Request) -> Response:
+        """A contract's open interest, sampled each `period`, from the store: beyond the
+        30 days Binance keeps, as far back as the store has sampled it."""
+        params = request.query_params
+        symbol = params.get("symbol")
+        if not symbol:
+            raise wire.mandatory("symbol")
+        period = params.get("period")
+        if period not in wire.OPEN_INTEREST_PERIODS:
+            raise wire.invalid_parameter("period")
+        limit = limit_param(params, *wire.OPEN_INTEREST_LIMITS, wire.illegal)
+        start_ms = int_param(params, "startTime", wire.illegal)
+        end_ms = int_param(params, "endTime", wire.illegal)
+        contract = await self.series("binance", "futures", symbol, period)
+        start = None if start_ms is None else open_at_or_after(start_ms, period)
+        end = None if end_ms is None else align_time(end_ms // 1000, period)
+        window = await self.context.klines.klines(
+            replace(contract, market="open_interest"), current_caller(), limit,
+            start=start, end=end, newest=start is None,
+        )  # fmt: skip
+        return Response(wire.open_interest_rows_json(symbol, window.closed), media_type=JSON)
 
     # -- Binance's kline streams (`/ws`, `/stream`; under `/market` the USDT-M ones) ----
 

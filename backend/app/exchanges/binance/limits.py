@@ -65,6 +65,8 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
                                      limit=Limit(100, 1000)),
     "/fapi/v1/fundingInfo": _futures("forwarded"),
     "/fapi/v1/openInterest": _futures("forwarded", "symbol"),
+    "/futures/data/openInterestHist": _futures("store", "symbol period limit startTime endTime",
+                                               limit=Limit(30, 500)),
     "/fapi/v1/markPriceKlines": _futures("store", "symbol interval startTime endTime limit",
                                          by_limit=_KLINES_BY_LIMIT, limit=_MARK_KLINES),
     "/fapi/v1/indexPriceKlines": _futures("store", "pair interval startTime endTime limit",

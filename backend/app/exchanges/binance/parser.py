@@ -137,3 +137,24 @@ def funding_rows(raw: Any, timeframe: str) -> list[list[Any]]:
         at = align_time(event["fundingTime"] // 1000, timeframe) * 1000
         rows.append([at, rate, rate, rate, rate, 0.0])
     return rows
+
+
+def open_interest_rows(raw: Any, timeframe: str) -> list[list[Any]]:
+    """A `GET /futures/data/openInterestHist` answer as rows of the store's open interest
+    series: the amount (base currency) flat, the value (quote currency) as the volume, at
+    the open of the `timeframe` period sampled. A row without them raises `FrameError`."""
+    if not isinstance(raw, list):
+        raise FrameError("openInterestHist answer is not a list")
+    rows: list[list[Any]] = []
+    for sample in raw:
+        if not isinstance(sample, dict):
+            raise FrameError(f"open interest row is not Binance's: {str(sample)[:100]}")
+        try:
+            ms = int(sample["timestamp"])
+            amount = float(sample["sumOpenInterest"])
+            value = float(sample["sumOpenInterestValue"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise FrameError(f"open interest row lacks a value: {str(sample)[:100]}") from e
+        at = align_time(ms // 1000, timeframe) * 1000
+        rows.append([at, amount, amount, amount, amount, value])
+    return rows

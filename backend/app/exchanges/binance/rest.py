@@ -9,7 +9,7 @@ from app.candle import ExtrasByTime
 from app.clock import Clock
 from app.errors import ExchangeError
 from app.exchanges.binance.feed import binance_symbol
-from app.exchanges.binance.parser import funding_rows, rest_klines
+from app.exchanges.binance.parser import funding_rows, open_interest_rows, rest_klines
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.ports import FrameError
 from app.exchanges.upstream import UpstreamLimiter
@@ -21,6 +21,7 @@ def binance_api_urls(spot_url: str, futures_url: str) -> dict[str, str]:
     return {
         "public": f"{spot_url.rstrip('/')}/api/v3",
         "fapiPublic": f"{futures_url.rstrip('/')}/fapi/v1",
+        "fapiData": f"{futures_url.rstrip('/')}/futures/data",
     }
 
 
@@ -33,9 +34,11 @@ _KLINES: Final[dict[CandleType, tuple[str, str]]] = {
     "premiumIndex": ("fapiPublicGetPremiumIndexKlines", "symbol"),
 }
 # What Binance's REST serves of every kind of series.
-FETCHED: Final[tuple[CandleType, ...]] = (*_KLINES, "funding_rate")
-# Binance's most funding events per page.
-_FUNDING_PAGE: Final = 1000
+FETCHED: Final[tuple[CandleType, ...]] = (*_KLINES, "funding_rate", "open_interest")
+# The most rows Binance sends a page of funding events and open interest samples.
+_PAGES: Final[dict[CandleType, int]] = {"funding_rate": 1000, "open_interest": 500}
+# Binance keeps open interest history for 30 days only.
+OPEN_INTEREST_KEPT_S: Final = 30 * 86_400
 
 
 class BinanceRestKlines(CcxtRestKlines):
@@ -43,11 +46,17 @@ class BinanceRestKlines(CcxtRestKlines):
     taker volumes, which the store keeps), and a contract's mark, index and premium index
     klines from their own endpoints."""
 
+    def page_size(self, series: SeriesId) -> int:
+        most = _PAGES.get(series.market)
+        return self._page_limit if most is None else min(self._page_limit, most)
+
     async def klines(
         self, client: Any, series: SeriesId, since_ms: int, limit: int | None = None
     ) -> tuple[list[list[Any]], ExtrasByTime]:
         if series.events:
             return await self._funding(client, series, since_ms, limit), {}
+        if series.market == "open_interest":
+            return await self._open_interest(client, series, since_ms, limit), {}
         method, names = _KLINES[series.market]
         request = {names: binance_symbol(series), "interval": series.timeframe,
                    "startTime": since_ms, "limit": limit or self._page_limit}  # fmt: skip
@@ -62,11 +71,25 @@ class BinanceRestKlines(CcxtRestKlines):
         self, client: Any, series: SeriesId, since_ms: int, limit: int | None
     ) -> list[list[Any]]:
         request = {"symbol": binance_symbol(series), "startTime": since_ms,
-                   "limit": min(limit or self._page_limit, _FUNDING_PAGE)}  # fmt: skip
+                   "limit": limit or self.page_size(series)}  # fmt: skip
         try:
             return funding_rows(await client.fapiPublicGetFundingRate(request), series.timeframe)
         except FrameError as e:
             raise ExchangeError(f"funding rates of {series} from Binance: {e}") from e
+
+    async def _open_interest(
+        self, client: Any, series: SeriesId, since_ms: int, limit: int | None
+    ) -> list[list[Any]]:
+        # Binance refuses a start older than the 30 days it keeps: asked from there.
+        kept_from = (int(self._clock.time()) - OPEN_INTEREST_KEPT_S + 3_600) * 1000
+        request = {"symbol": binance_symbol(series), "period": series.timeframe,
+                   "startTime": max(since_ms, kept_from),
+                   "limit": limit or self.page_size(series)}  # fmt: skip
+        try:
+            answer = await client.fapiDataGetOpenInterestHist(request)
+            return open_interest_rows(answer, series.timeframe)
+        except FrameError as e:
+            raise ExchangeError(f"open interest of {series} from Binance: {e}") from e
 
 
 def binance_rest(

@@ -19,10 +19,12 @@ import orjson
 
 from app.candle import CandleRow, KlineExtras
 from app.exchanges.frames import decimal_text, decimal_texts
-from app.series import TIMEFRAMES, next_candle_time
+from app.series import TIMEFRAMES, UNREPORTED, next_candle_time
 
 KLINE_LIMITS: Final = {"spot": (500, 1000), "futures": (500, 1500)}  # (default, most)
 FUNDING_LIMITS: Final = (100, 1000)
+OPEN_INTEREST_LIMITS: Final = (30, 500)
+OPEN_INTEREST_PERIODS: Final = ("5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d")
 # When the venue cannot be reached, a client is told to ask again after this.
 UNAVAILABLE_RETRY_S: Final = 5.0
 # Quote assets, longest first, for naming a symbol when the market list cannot be had.
@@ -60,6 +62,10 @@ def not_all_read(why: str) -> BinanceError:
 
 def invalid_interval() -> BinanceError:
     return BinanceError(400, -1120, "Invalid interval.")
+
+
+def invalid_parameter(name: str) -> BinanceError:
+    return BinanceError(400, -1130, f"Data sent for parameter '{name}' is not valid.")
 
 
 def invalid_symbol() -> BinanceError:
@@ -198,3 +204,16 @@ def funding_rows_json(
          "markPrice": f"{marks[t]:.8f}" if t in marks else ""}
         for t, rate, *_ in events
     ])  # fmt: skip
+
+
+def open_interest_rows_json(symbol: str, samples: Sequence[CandleRow]) -> bytes:
+    """`GET /futures/data/openInterestHist` rows (what was imported without it, "")."""
+    return orjson.dumps([
+        {"symbol": symbol, "sumOpenInterest": _reported(amount),
+         "sumOpenInterestValue": _reported(value), "timestamp": t * 1000}
+        for t, amount, _, _, _, value in samples
+    ])  # fmt: skip
+
+
+def _reported(x: float) -> str:
+    return "" if x == UNREPORTED else f"{x:.8f}"
