@@ -10,10 +10,20 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from local_exchange.exchange import ApiError, FakeExchange, MarketKind
-from local_exchange.market import INTERVAL_SECONDS, Kline, SymbolModel, align
+from local_exchange.market import (
+    INTERVAL_SECONDS,
+    DerivedKind,
+    Kline,
+    SymbolModel,
+    align,
+    funding_rate,
+    open_interest,
+)
 from local_exchange.rest import Dialect, Reply, Route
 
 # Bybit's interval names to the fake market's.
+_OI_INTERVALS: Final = {"5min": "5m", "15min": "15m", "30min": "30m", "1h": "1h", "4h": "4h",
+                        "1d": "1d"}  # fmt: skip
 INTERVALS: Final = {
     "1": "1m", "3": "3m", "5": "5m", "15": "15m", "30": "30m", "60": "1h", "120": "2h",
     "240": "4h", "360": "6h", "720": "12h", "D": "1d", "W": "1w",
@@ -97,12 +107,41 @@ def klines(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
                     "list": rows[::-1]})  # fmt: skip
 
 
-def mark_price_klines(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
+def derived_klines(kind: DerivedKind) -> Route:
+    """`mark-price-kline`, `index-price-kline`, `premium-index-price-kline`: the contract's
+    `kind` prices, rows of start, open, high, low, close (no volume), newest first."""
+
+    def answer(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
+        model = _model(ex, _category(params, ("linear",)), params)
+        interval = _interval(params)
+        rows = [_row(model.derived(kind, ex.kline_at("futures", model.symbol, interval, t)))[:5]
+                for t in _opens(ex, params, interval, 1000)]  # fmt: skip
+        return _ok(ex, {"symbol": model.symbol, "category": "linear", "list": rows[::-1]})
+
+    return answer
+
+
+def open_interest_history(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
+    """`open-interest`: the amount only (Bybit reports no value on linear contracts),
+    newest first, at most 200, by `intervalTime`."""
     model = _model(ex, _category(params, ("linear",)), params)
-    interval = _interval(params)
-    rows = [_row(ex.kline_at("futures", model.symbol, interval, t))[:5]
-            for t in _opens(ex, params, interval, 1000)]  # fmt: skip
-    return _ok(ex, {"symbol": model.symbol, "category": "linear", "list": rows[::-1]})
+    interval = _OI_INTERVALS.get(params.get("intervalTime", ""))
+    if interval is None:
+        raise BybitError(10001, "params error: intervalTime invalid")
+    limit = max(1, min(_int(params, "limit", 50) or 50, 200))
+    size = INTERVAL_SECONDS[interval]
+    end_ms, start_ms = _int(params, "endTime", None), _int(params, "startTime", None)
+    last = align(int(ex.clock.now()), interval)
+    if end_ms is not None:
+        last = min(last, align(end_ms // 1000, interval))
+    first = align(ex.listing_time, interval) + size
+    if start_ms is not None:
+        first = max(first, align(-(-start_ms // 1000) + size - 1, interval))
+    times = range(max(first, last - (limit - 1) * size), last + 1, size)
+    entries = [{"openInterest": open_interest(model, t)[0], "timestamp": str(t * 1000)}
+               for t in reversed(times)]  # fmt: skip
+    return _ok(ex, {"category": "linear", "symbol": model.symbol, "list": entries,
+                    "nextPageCursor": ""})  # fmt: skip
 
 
 def funding_history(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, Any]:
@@ -118,7 +157,7 @@ def funding_history(ex: FakeExchange, params: Mapping[str, str]) -> dict[str, An
     if start_ms is not None:
         first = max(first, align(-(-start_ms // 1000) + size - 1, "8h"))
     times = range(max(first, last - (limit - 1) * size), last + 1, size)
-    entries = [{"symbol": model.symbol, "fundingRate": "0.0001",
+    entries = [{"symbol": model.symbol, "fundingRate": funding_rate(t),
                 "fundingRateTimestamp": str(t * 1000)} for t in reversed(times)]  # fmt: skip
     return _ok(ex, {"category": "linear", "list": entries})
 
@@ -227,8 +266,10 @@ BYBIT_ROUTES: Final[dict[str, Route]] = {
     "/v5/market/time": _time,
     "/v5/market/instruments-info": instruments,
     "/v5/market/kline": klines,
-    "/v5/market/mark-price-kline": mark_price_klines,
-    "/v5/market/index-price-kline": mark_price_klines,
+    "/v5/market/mark-price-kline": derived_klines("mark"),
+    "/v5/market/index-price-kline": derived_klines("index"),
+    "/v5/market/premium-index-price-kline": derived_klines("premiumIndex"),
+    "/v5/market/open-interest": open_interest_history,
     "/v5/market/funding/history": funding_history,
     "/v5/market/tickers": tickers,
     "/v5/market/risk-limit": risk_limits,

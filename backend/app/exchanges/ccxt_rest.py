@@ -22,11 +22,11 @@ from typing import Any, Final, TypeVar
 
 from app.candle import Candle, CandleRow, ExtrasByTime
 from app.clock import Clock
-from app.errors import ExchangeError, NotFetched, UnknownSymbol, UpstreamRateLimited
-from app.exchanges.ports import KlinePage, SymbolInfo
+from app.errors import ExchangeError, UnknownSymbol, UpstreamRateLimited
+from app.exchanges.ports import FrameError, KlinePage, SymbolInfo
 from app.exchanges.upstream import UpstreamLimiter
 from app.redact import without_secrets
-from app.series import Market, SeriesId, timeframe_seconds
+from app.series import UNREPORTED, CandleType, Market, SeriesId, align_time, timeframe_seconds
 
 T = TypeVar("T")
 
@@ -39,12 +39,23 @@ Observe = Callable[[int, Mapping[str, str], bytes], None]
 _observing: ContextVar[Observe | None] = ContextVar("ccxt_observing", default=None)
 
 
+# ccxt's unified method for each price a contract derives.
+_DERIVED_OHLCV: Final[dict[str, str]] = {
+    "mark": "fetch_mark_ohlcv",
+    "index": "fetch_index_ohlcv",
+    "premiumIndex": "fetch_premium_index_ohlcv",
+}
+
+
 class CcxtRestKlines:
     def __init__(
         self, venue: str, make_client: MakeClient, limiter: UpstreamLimiter, clock: Clock, *,
-        page_limit: int,
+        page_limit: int, page_sizes: Mapping[CandleType, int] | None = None,
     ) -> None:  # fmt: skip
+        """`page_sizes`: the most rows the venue sends a page of a kind, where fewer than
+        `page_limit` (its funding and open interest histories)."""
         self.venue = venue
+        self._page_sizes = dict(page_sizes or {})
         self._make_client = make_client
         self._limiter = limiter
         self._clock = clock
@@ -154,20 +165,34 @@ class CcxtRestKlines:
 
     def page_size(self, series: SeriesId) -> int:
         """The most rows a page of `series` brings (a shorter page is the last)."""
-        return self._page_limit
+        return min(self._page_limit, self._page_sizes.get(series.market, self._page_limit))
 
     async def klines(
         self, client: Any, series: SeriesId, since_ms: int, limit: int | None = None
     ) -> tuple[list[list[Any]], ExtrasByTime]:
         """One page (`limit` rows, else a full one) of the venue's klines from `since_ms`:
-        OHLCV rows as ccxt gives them, and what else the venue says of them (an adapter
-        that reads more, or a contract's derived prices, overrides this)."""
-        if series.derived:  # ccxt's OHLCV would be the contract's own candles
-            raise NotFetched(f"{series} is not fetched from {self.venue}")
-        rows = await client.fetch_ohlcv(
-            series.symbol, series.timeframe, since=since_ms, limit=limit or self._page_limit
-        )
-        return rows, {}
+        OHLCV rows as ccxt gives them (a contract's derived prices, funding rates and open
+        interest through ccxt's own methods for them, as rows of the store's shape), and
+        what else the venue says of them (an adapter that reads more overrides this)."""
+        limit = limit or self.page_size(series)
+        symbol, tf = series.symbol, series.timeframe
+        if not series.derived:
+            return await client.fetch_ohlcv(symbol, tf, since=since_ms, limit=limit), {}
+        method = _DERIVED_OHLCV.get(series.market)
+        try:
+            if method is not None:
+                got = await getattr(client, method)(symbol, tf, since=since_ms, limit=limit)
+                return derived_rows(got), {}
+            # ccxt ends these windows `limit` periods after their start, and a venue that
+            # walks back from the end (Bybit) leaves the start out: asked a period early.
+            early = since_ms - series.spacing * 1000
+            if series.events:
+                got = await client.fetch_funding_rate_history(symbol, since=early, limit=limit)
+                return funding_rows(got, tf), {}
+            got = await client.fetch_open_interest_history(symbol, tf, since=early, limit=limit)
+            return open_interest_rows(got, tf), {}
+        except FrameError as e:
+            raise ExchangeError(f"{series} from {self.venue}: {e}") from e
 
     async def forming(self, series: SeriesId, open_time: int) -> Candle | None:
         client = self._client(series.instrument_market)
@@ -256,3 +281,50 @@ def _ccxt_errors() -> Any:
     from ccxt.base import errors
 
     return errors
+
+
+def derived_rows(rows: Any) -> list[list[Any]]:
+    """ccxt's mark, index or premium index OHLCV rows (their volume None) in the store's
+    shape; a row that is not one raises `FrameError`."""
+    if not isinstance(rows, list):
+        raise FrameError("price klines are not a list")
+    try:
+        return [[int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), 0.0]
+                for r in rows]  # fmt: skip
+    except (TypeError, ValueError, IndexError) as e:
+        raise FrameError(f"a price kline is not [ms, o, h, l, c]: {str(rows)[:100]}") from e
+
+
+def funding_rows(rates: Any, timeframe: str) -> list[list[Any]]:
+    """ccxt's funding rate history as flat rows at the open of the `timeframe` candle each
+    was paid in."""
+    if not isinstance(rates, list):
+        raise FrameError("funding rates are not a list")
+    rows = []
+    for r in rates:
+        try:
+            rate = float(r["fundingRate"])
+            at = align_time(int(r["timestamp"]) // 1000, timeframe) * 1000
+        except (KeyError, TypeError, ValueError) as e:
+            raise FrameError(f"a funding rate without its time or rate: {str(r)[:100]}") from e
+        rows.append([at, rate, rate, rate, rate, 0.0])
+    return rows
+
+
+def open_interest_rows(samples: Any, timeframe: str) -> list[list[Any]]:
+    """ccxt's open interest history as rows of the store's shape: the amount flat, the
+    value as the volume, either one the venue does not report `UNREPORTED`."""
+    if not isinstance(samples, list):
+        raise FrameError("open interest is not a list")
+    rows = []
+    for r in samples:
+        try:
+            at = align_time(int(r["timestamp"]) // 1000, timeframe) * 1000
+            said = (r.get("openInterestAmount"), r.get("openInterestValue"))
+            amount, value = (UNREPORTED if x is None else float(x) for x in said)
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise FrameError(f"an open interest sample without its time: {str(r)[:100]}") from e
+        if amount == UNREPORTED and value == UNREPORTED:
+            raise FrameError(f"an open interest sample with no value: {str(r)[:100]}")
+        rows.append([at, amount, amount, amount, amount, value])
+    return rows

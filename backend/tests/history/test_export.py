@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyarrow import feather
 
+from app.series import UNREPORTED
 from local_exchange.market import funding_rate, open_interest
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
@@ -142,14 +144,17 @@ async def _write_through_then_backtest(
 async def _backtest(
     tmp_path: Path, data: Path, fake: FakeVenue, start: int, end: int, *, futures: bool = False
 ) -> str:
-    """A real `freqtrade backtesting` on the written files, with no `download-data`: its
-    report."""
+    """A real `freqtrade backtesting` on the written files, with no `download-data` (the
+    exchange asked for its market list only): its report."""
     config: dict[str, Any] = json.loads(
-        (REPO / "user_data" / f"config.binance-{'futures' if futures else 'spot'}.json")
+        (REPO / "user_data" / f"config.{fake.name}-{'futures' if futures else 'spot'}.json")
         .read_text()
     )  # fmt: skip
-    api = {"public": f"{fake.rest_url}/api/v3", "fapiPublic": f"{fake.rest_url}/fapi/v1",
-           "fapiPublicV2": f"{fake.rest_url}/fapi/v2"}  # fmt: skip
+    if fake.name == "binance":
+        api = {"public": f"{fake.rest_url}/api/v3", "fapiPublic": f"{fake.rest_url}/fapi/v1",
+               "fapiPublicV2": f"{fake.rest_url}/fapi/v2"}  # fmt: skip
+    else:
+        api = dict.fromkeys(("spot", "futures", "v2", "public", "private"), fake.rest_url)
     for key in ("ccxt_config", "ccxt_async_config"):
         config["exchange"][key]["urls"]["api"] = api
     config["exchange"]["pair_whitelist"] = ["BTC/USDT:USDT" if futures else "BTC/USDT"]
@@ -222,6 +227,62 @@ async def test_a_futures_backtest_runs_on_the_files_the_write_through_keeps(
         assert [r[0] for r in interest] == list(range(interest[0][0], interest[-1][0] + 1, 300))
         for t, amount, *_, value in interest:
             assert (f"{amount:.8f}", f"{value:.8f}") == open_interest(model, t)
+        start = max(candles[0][0], marks[0][0])
+        end = min(candles[-1][0], marks[-1][0])
+        report = await _backtest(tmp_path, data, fake, start, end, futures=True)
+        assert re.search(r"Trading Mode\s*│\s*Isolated Futures", report), report[-4000:]
+    finally:
+        fake.stop()
+
+
+async def test_a_bybit_contracts_mark_funding_and_open_interest_are_bybits_own(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    """Bybit's through ccxt's own methods for each kind (its mark kline, funding history
+    and open interest endpoints), kept beside a live contract and written through; its
+    open interest has no value (Bybit reports none on linear contracts): NaN in the
+    file, as freqtrade keeps it. A futures backtest runs on them."""
+    fake = start_fake(venue="bybit", stepped=True, history_days=3)
+    pair, contract = "BTC/USDT:USDT", "bybit:futures:BTC/USDT:USDT:1m"
+    data = tmp_path / "data" / "bybit"
+    settings = make_settings(**live_settings(
+        fake, whitelist=[contract], freqtrade_datadir=data, market_history_source="freqtrade",
+        history_download=False, datadir_write=True, datadir_write_every_s=10,
+        live_backfill_max_candles=1500, live_companions_every_s=10,
+    ))  # fmt: skip
+    model = fake.exchange.pair_model("futures", pair)
+    kept = (("mark", "1h"), ("funding_rate", "1h"), ("open_interest", "5m"))
+    try:
+        async with serving(settings, fake) as server:
+
+            async def written_through() -> bool:
+                for market, tf in (("futures", "1m"), *kept):
+                    held = await stored(server, f"bybit:{market}:{pair}:{tf}")
+                    file = data / "futures" / f"BTC_USDT_USDT-{tf}-{market}.feather"
+                    if not held or not file.is_file():
+                        return False
+                    if freqtrade_rows(data, pair, tf, "feather", market) != held:
+                        return False
+                return True
+
+            await poll(written_through, "Bybit's companions written through", timeout=120)
+            candles = await stored(server, contract)
+            marks, events, interest = [
+                await stored(server, f"bybit:{market}:{pair}:{tf}") for market, tf in kept
+            ]
+        for t, o, h, low, c, _ in marks:
+            k = model.derived("mark", model.kline("1h", t))
+            assert (o, h, low, c) == (float(k.open), float(k.high), float(k.low), float(k.close))
+        assert len(events) >= 3 and all(e[0] % (8 * 3_600) == 0 for e in events)
+        assert [e[1] for e in events] == [float(funding_rate(e[0])) for e in events]
+        assert interest[0][0] <= candles[0][0] < interest[0][0] + 300
+        assert [r[0] for r in interest] == list(range(interest[0][0], interest[-1][0] + 1, 300))
+        assert all(f"{r[1]:.8f}" == open_interest(model, r[0])[0] for r in interest)
+        assert {r[5] for r in interest} == {UNREPORTED}
+        file = feather.read_table(data / "futures" / "BTC_USDT_USDT-5m-open_interest.feather")
+        assert file.column("open_interest_value").null_count + sum(
+            1 for v in file.column("open_interest_value").to_pylist() if v != v
+        ) == len(interest)
         start = max(candles[0][0], marks[0][0])
         end = min(candles[-1][0], marks[-1][0])
         report = await _backtest(tmp_path, data, fake, start, end, futures=True)

@@ -46,10 +46,6 @@ class BinanceRestKlines(CcxtRestKlines):
     taker volumes, which the store keeps), and a contract's mark, index and premium index
     klines from their own endpoints."""
 
-    def page_size(self, series: SeriesId) -> int:
-        most = _PAGES.get(series.market)
-        return self._page_limit if most is None else min(self._page_limit, most)
-
     async def klines(
         self, client: Any, series: SeriesId, since_ms: int, limit: int | None = None
     ) -> tuple[list[list[Any]], ExtrasByTime]:
@@ -100,4 +96,6 @@ def binance_rest(
         return ccxt_client("binance", api_urls, market, futures_type="future",
                            timeout_s=timeout_s)  # fmt: skip
 
-    return BinanceRestKlines("binance", make_client, limiter, clock, page_limit=page_limit)
+    return BinanceRestKlines(
+        "binance", make_client, limiter, clock, page_limit=page_limit, page_sizes=_PAGES
+    )

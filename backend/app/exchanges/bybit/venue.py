@@ -10,7 +10,7 @@ from app.exchanges.bybit import limits
 from app.exchanges.bybit.facade import BybitFacade
 from app.exchanges.bybit.feed import BybitFeed
 from app.exchanges.bybit.limits import BybitRatePolicy
-from app.exchanges.bybit.rest import bybit_api_urls, bybit_rest
+from app.exchanges.bybit.rest import FETCHED, bybit_api_urls, bybit_rest
 from app.exchanges.bybit.settings import BybitSettings
 from app.exchanges.facade_support import SymbolNames
 from app.exchanges.ports import FacadeContext, MarketCatalog
@@ -38,7 +38,7 @@ def bybit_venue(settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYS
             "futures": BybitFeed("futures", b.linear_ws_url, per_connection),
         },
         api_urls=bybit_api_urls, limiter=limiter,
-        facade=facade, closers=(proxy.close,),
+        facade=facade, closers=(proxy.close,), fetched=FETCHED,
     )  # fmt: skip
 
 
