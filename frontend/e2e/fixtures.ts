@@ -79,6 +79,8 @@ export interface Hook {
   botOverlays(): { name: string; state: string; trades: { trade_id: number; entry_candle: number }[] }[];
   xOfTime(time: number): number | null;
   colorPixels(hex: string): number;
+  companions(): { kind: string; points: [number, number][] }[];
+  paneCount(): number;
 }
 
 type HookMethod = { [K in keyof Hook]: Hook[K] extends (...a: never[]) => unknown ? K : never }[keyof Hook];

@@ -2,6 +2,7 @@ import {
   HistogramSeries,
   LineSeries,
   LineStyle,
+  LineType,
   type IChartApi,
   type IPriceLine,
   type ISeriesApi,
@@ -29,11 +30,26 @@ export interface DrawnBots {
 
 type IndicatorSeries = ISeriesApi<"Line"> | ISeriesApi<"Histogram">;
 
+/** Indicators drawn beside the bots' (a futures contract's mark price, funding rate and
+ * open interest), by the same rules: over the candles, or in a pane per named subplot; a
+ * `step` holds each value until the next. */
+export interface IndicatorGroup {
+  readonly name: string;
+  readonly indicators: readonly {
+    readonly pane: string;
+    readonly column: string;
+    readonly kind: BotOverlay["indicators"][number]["kind"] | "step";
+    readonly color: string;
+    readonly points: readonly (readonly [number, number])[];
+  }[];
+}
+
 /** Panes 0 (candles) and 1 (volume) are the chart's own; subplots come after. */
 const FIRST_SUBPLOT_PANE = 2;
 
 export class BotLayer {
   private overlays: readonly BotOverlay[] = [];
+  private groups: readonly IndicatorGroup[] = [];
   private readonly series = new Map<string, IndicatorSeries>();
   private lines: IPriceLine[] = [];
   private markers: SeriesMarker<Time>[] = [];
@@ -46,6 +62,10 @@ export class BotLayer {
 
   set(overlays: readonly BotOverlay[]): void {
     this.overlays = overlays;
+  }
+
+  setGroups(groups: readonly IndicatorGroup[]): void {
+    this.groups = groups;
   }
 
   /** Draw for the bars `held` (times the chart holds); returns the trade markers, which
@@ -139,7 +159,7 @@ export class BotLayer {
     const subplots: string[] = [];
     const wanted = new Set<string>();
     const drawn: DrawnBots["indicators"] = [];
-    for (const overlay of this.overlays) {
+    for (const overlay of [...this.overlays, ...this.groups]) {
       for (const indicator of overlay.indicators) {
         const key = `${overlay.name}/${indicator.pane}/${indicator.column}`;
         let pane = 0;
@@ -180,6 +200,15 @@ export class BotLayer {
   private addSeries(kind: string, color: string, pane: number): IndicatorSeries {
     const common = { color, priceLineVisible: false, lastValueVisible: false };
     if (kind === "bar") return this.chart.addSeries(HistogramSeries, common, pane);
+    if (kind === "step") {
+      // A rate of a few hundredths of a percent: at the default 2 decimals it reads 0.00.
+      const priceFormat = { type: "price" as const, precision: 6, minMove: 0.000001 };
+      return this.chart.addSeries(
+        LineSeries,
+        { ...common, lineWidth: 2, lineType: LineType.WithSteps, priceFormat },
+        pane,
+      );
+    }
     return this.chart.addSeries(
       LineSeries,
       { ...common, lineWidth: 2, lineVisible: kind !== "scatter", pointMarkersVisible: kind === "scatter" },

@@ -13,10 +13,11 @@ import {
   type Time,
   type UTCTimestamp,
 } from "lightweight-charts";
-import { BotLayer, type DrawnBots } from "./botLayer";
+import { BotLayer, type DrawnBots, type IndicatorGroup } from "./botLayer";
 import type { BotOverlay } from "./bots";
 import type { BookChange, CandleBook } from "./candleBook";
 import { ChartWindow, type Slice } from "./chartWindow";
+import type { CompanionLine } from "./companionPanel";
 import { formatTime, pricePrecision, tickPrecision, type TimeZoneChoice } from "./format";
 import type { Candle, Hole } from "./types";
 
@@ -84,6 +85,7 @@ export class ChartView {
   /** The store's holes in this series (the candles it lacks), as its status lists them. */
   private holes: readonly Hole[] = [];
   private holeMarks: HoleMark[] = [];
+  private companionLines: readonly CompanionLine[] = [];
 
   constructor(
     container: HTMLElement,
@@ -192,6 +194,32 @@ export class ChartView {
     this.drawBots();
   }
 
+  /** A futures contract's mark price (over the candles), funding rate and open interest
+   * (a pane each); empty: none shown. */
+  setCompanions(lines: readonly CompanionLine[]): void {
+    this.companionLines = lines;
+    this.drawBots();
+  }
+
+  /** The companions as the bot layer draws them; a step (the funding rate in force) held
+   * on to the newest bar. */
+  private companionGroups(): IndicatorGroup[] {
+    const newest = this.book?.last()?.candle_time ?? null;
+    return this.companionLines.map(({ companion, points }) => {
+      const last = points.at(-1);
+      const held =
+        companion.draw === "step" && last !== undefined && newest !== null && newest > last[0]
+          ? [...points, [newest, last[1]] as [number, number]]
+          : points;
+      return {
+        name: "futures",
+        indicators: [
+          { pane: companion.pane, column: companion.label, kind: companion.draw, color: companion.color, points: held },
+        ],
+      };
+    });
+  }
+
   /** The bots' trades entered or left at the candle `time`, as text for the hover. */
   botTradesAt(time: number): string[] {
     return this.bots.tradesAt(time);
@@ -200,6 +228,10 @@ export class ChartView {
   /** The x of the candle at `time` within the chart, or null when off screen. */
   xOfTime(time: number): number | null {
     return this.chart.timeScale().timeToCoordinate(time as UTCTimestamp);
+  }
+
+  paneCount(): number {
+    return this.chart.panes().length;
   }
 
   drawnBots(): DrawnBots {
@@ -213,6 +245,7 @@ export class ChartView {
       const i = book === null ? -1 : book.indexOf(time);
       return i >= lo && i < hi;
     };
+    this.bots.setGroups(this.companionGroups());
     this.botMarkers = this.bots.render(held, this.theme);
     this.showMarkers();
   }

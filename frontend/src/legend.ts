@@ -11,6 +11,9 @@ interface LegendParts {
   readonly chart: ChartView;
   readonly book: () => CandleBook;
   readonly seriesId: () => string | null;
+  /** Values told beside the candle's at `time` (a futures contract's mark, funding rate and
+   * open interest), each with its colour. */
+  readonly extra?: (time: number | null, decimals: number) => { color: string; text: string }[];
 }
 
 /** What is written over the chart: the series and the candle under the cursor (else the
@@ -62,6 +65,14 @@ export class Legend {
     name.className = "title";
     name.textContent = this.parts.seriesId() ?? "";
     legend.append(name, candle ? legendText(candle, chart.precision, chart.timeZone) : "");
+    const time = this.hover ?? candle?.candle_time ?? null;
+    for (const entry of this.parts.extra?.(time, chart.precision) ?? []) {
+      const span = document.createElement("span");
+      span.className = "companion-value";
+      span.style.setProperty("--swatch", entry.color);
+      span.textContent = entry.text;
+      legend.append(span);
+    }
   }
 
   /** "Go to latest" while the newest candle is off screen; placed left of the price scale. */

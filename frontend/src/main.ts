@@ -5,6 +5,7 @@ import "./style.css";
 import { MarketApi } from "./api";
 import { BotPanel } from "./botPanel";
 import { ChartView } from "./chartView";
+import { CompanionPanel } from "./companionPanel";
 import { MarketController } from "./controller";
 import { Legend } from "./legend";
 import { MarketSocket } from "./marketSocket";
@@ -73,6 +74,16 @@ async function start(): Promise<void> {
     chart,
     book: () => controller.book,
     seriesId: () => controller.seriesId,
+    extra: (time, decimals) => companions.legendAt(time, decimals),
+  });
+  const companions = new CompanionPanel({
+    api,
+    box: ui.companions,
+    seriesId: () => controller.seriesId,
+    show: (lines) => {
+      chart.setCompanions(lines);
+      legend.show();
+    },
   });
   const botPanel = new BotPanel({
     api,
@@ -96,6 +107,7 @@ async function start(): Promise<void> {
     probe.opened();
     const opening = controller.open(seriesId);
     botPanel.seriesChanged();
+    companions.seriesChanged();
     await opening;
   }
 
@@ -149,7 +161,9 @@ async function start(): Promise<void> {
   socket.start();
   botPanel.start();
   if (hooks && metrics) {
-    hooks.exposeTestHook({ controller, socket, chart, metrics, botPanel, open: (id) => open(id, true) });
+    hooks.exposeTestHook({
+      controller, socket, chart, metrics, botPanel, companions, open: (id) => open(id, true),
+    });
   }
   void firstSeries().then((id) => open(id, false));
   void loadVenues();

@@ -26,6 +26,7 @@ export function pageElements() {
     latest: element<HTMLButtonElement>("latest"),
     zone: element<HTMLButtonElement>("zone"),
     bots: element<HTMLButtonElement>("bots"),
+    companions: element<HTMLDivElement>("companions"),
     botsPanel: element<HTMLDivElement>("bots-panel"),
     tradeTip: element<HTMLDivElement>("trade-tip"),
   };

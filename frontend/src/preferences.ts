@@ -6,6 +6,7 @@ const SERIES_KEY = "trade-canvas.series_id";
 const THEME_KEY = "trade-canvas.theme";
 const ZONE_KEY = "trade-canvas.time-zone";
 const HIDDEN_BOTS_KEY = "trade-canvas.bots-hidden";
+const HIDDEN_COMPANIONS_KEY = "trade-canvas.futures-hidden";
 
 export type ThemeChoice = "system" | "light" | "dark";
 
@@ -67,4 +68,18 @@ export function hiddenBots(): Set<string> {
 
 export function rememberHiddenBots(hidden: ReadonlySet<string>): void {
   storage()?.setItem(HIDDEN_BOTS_KEY, JSON.stringify([...hidden].sort()));
+}
+
+/** The futures companions (mark, funding, open interest) the user switched off. */
+export function hiddenCompanions(): Set<string> {
+  try {
+    const raw = JSON.parse(storage()?.getItem(HIDDEN_COMPANIONS_KEY) ?? "[]") as unknown;
+    return new Set(Array.isArray(raw) ? raw.filter((n): n is string => typeof n === "string") : []);
+  } catch {
+    return new Set(); // not ours, or torn: show them all
+  }
+}
+
+export function rememberHiddenCompanions(hidden: ReadonlySet<string>): void {
+  storage()?.setItem(HIDDEN_COMPANIONS_KEY, JSON.stringify([...hidden].sort()));
 }

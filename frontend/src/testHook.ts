@@ -1,4 +1,5 @@
 import type { BotPanel } from "./botPanel";
+import type { CompanionPanel } from "./companionPanel";
 import type { ChartView } from "./chartView";
 import type { MarketController } from "./controller";
 import type { MarketSocket } from "./marketSocket";
@@ -57,6 +58,7 @@ interface HookParts {
   readonly chart: ChartView;
   readonly metrics: PageMetrics;
   readonly botPanel: BotPanel;
+  readonly companions: CompanionPanel;
   readonly open: (seriesId: string) => Promise<void>;
 }
 
@@ -94,6 +96,10 @@ export function exposeTestHook(parts: HookParts): void {
     /** The bots' markers, price lines and indicator points drawn now. */
     drawnBots: () => chart.drawnBots(),
     botOverlays: () => parts.botPanel.current(),
+    /** The futures companions loaded now: each kind and its points. */
+    companions: () =>
+      parts.companions.shown().map((line) => ({ kind: line.companion.kind, points: line.points })),
+    paneCount: () => chart.paneCount(),
     /** Where on the page the candle at `time` is drawn (its x), if on screen. */
     xOfTime: (time: number) => chart.xOfTime(time),
     /** Pixels of the drawn chart within a few levels of the colour `hex`. */
