@@ -91,7 +91,7 @@ class CandleQuery:
         # The first candle a venue has of a series, once a fetch has found it.
         self._floors: dict[str, int] = {}
         # Holes inside a window the venue was asked to fill and had no candle for (its
-        # outages): not asked again.
+        # outages), and past ranges of events it was asked for: not asked again.
         self._venue_gaps: CostBoundedLru[tuple[str, int, int], bool] = CostBoundedLru(
             self.VENUE_GAPS
         )
@@ -212,11 +212,15 @@ class CandleQuery:
             elif hole is not None:
                 missing.append(hole)
             missing = [m for m in missing if m not in asked and self._may_ask(series, m)]
+            if series.events:  # a past range of events asked once holds all there are
+                missing = [m for m in missing if not self._venue_gaps.get((key, *m))]
             if not missing:
                 break
             asked.update(missing)
             for after, until in missing:
                 await self._fill(series, after, until)
+                if series.events and until < self._newest_close(series):
+                    self._venue_gaps.put((key, after, until), True, 1)
             page = await self._read(key, limit, start, last, newest)
         return page
 
@@ -304,7 +308,7 @@ class CandleQuery:
         most the window's `limit` candles (events: as far as `limit` events can reach)."""
         tf = series.spacing
         want_from = start if start is not None else last - (limit - 1) * tf
-        if newest and series.events and rows and len(rows) < limit:
+        if newest and start is None and series.events and rows and len(rows) < limit:
             # The newest `limit` events reach as far back as they are apart.
             want_from = min(want_from, rows[0][0] - (limit - len(rows)) * tf)
         want_from = max(want_from, self._floors.get(str(series), want_from))

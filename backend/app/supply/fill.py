@@ -96,8 +96,8 @@ class VenueFill:
                     await self._writer.commit_closed_many({key: page}, {key: extras})
             if len(page) < len(rows) or not page:
                 break
-        if tail:
-            self._tails.put(key, now, 1)
+        if series.events and (tail or until >= align_time(int(now), series.timeframe)):
+            self._tails.put(key, now, 1)  # the venue's newest events, as of now
         log.info("fetched %s after %s from the venue", key, after)
         if not nothing_before:
             return None

@@ -42,6 +42,8 @@ BOT_TIMEOUT_S = 5.0
 RUN_S = 200  # three candle boundaries at least, after each bot's start
 WARM_S = 60
 KLINE_PATHS = ("/api/v3/klines", "/fapi/v1/klines", "/v5/market/kline")
+# What a futures bot reads to charge funding fees (dry-run: at every exit).
+FUNDING_PATHS = ("/v5/market/mark-price-kline", "/v5/market/funding/history")
 
 
 def bot_config(
@@ -182,9 +184,13 @@ async def test_dry_run_bots_trade_every_candle_through_the_facades(
                 await poll(lambda: time.time() - started > WARM_S, "warming up", WARM_S + 10, 1.0)
                 asked_warm = kline_requests(binance, bybit)
                 served_warm = await _facade_kline_requests(s.http)
+                funding_warm = _asked(bybit, FUNDING_PATHS)
+                funding_served_warm = await _facade_funding_requests(s.http)
                 await poll(lambda: time.time() - started > RUN_S, "the run", RUN_S + 10, 1.0)
                 asked = kline_requests(binance, bybit) - asked_warm
                 served = await _facade_kline_requests(s.http) - served_warm
+                funding_asked = _asked(bybit, FUNDING_PATHS) - funding_warm
+                funding_served = await _facade_funding_requests(s.http) - funding_served_warm
                 streamed = await _metric_sum(s.http, "trade_canvas_facade_stream_frames_total{")
                 await _check_bots_on_the_chart(s.http, tmp_path)
             finally:
@@ -213,6 +219,10 @@ async def test_dry_run_bots_trade_every_candle_through_the_facades(
     assert served >= 2 * warm_minutes, served
     assert streamed >= 3 * 2 * warm_minutes, streamed  # the stream bots' closes at least
     assert asked <= 4, (asked, served)
+    # The futures bot's funding fees: its mark prices and funding rates from the store, the
+    # exchange asked at most once each for an hour that turned meanwhile.
+    assert funding_served >= 2 * warm_minutes, funding_served
+    assert funding_asked <= 2, (funding_asked, funding_served)
 
 
 def _all_running(procs: list[asyncio.subprocess.Process], workdirs: list[Path]) -> bool:
@@ -234,6 +244,15 @@ def _errors(log: str) -> str:
 
 async def _facade_kline_requests(http: Any) -> float:
     return await _metric_sum(http, "trade_canvas_facade_requests_total{", "kline")
+
+
+async def _facade_funding_requests(http: Any) -> float:
+    return sum([await _metric_sum(http, "trade_canvas_facade_requests_total{", path)
+                for path in FUNDING_PATHS])  # fmt: skip
+
+
+def _asked(fake: FakeBybit, paths: tuple[str, ...]) -> int:
+    return sum(fake.exchange.rest_requests_by_path.get(path, 0) for path in paths)
 
 
 async def _metric_sum(http: Any, prefix: str, contains: str = "") -> float:

@@ -1,10 +1,11 @@
 """`/bybit`: Bybit's v5 public market-data REST (`/v5/market/...`), answered as Bybit
 answers, so that freqtrade, `download-data` and any ccxt client point `urls.api` here.
 
-Klines come from this server's store, newest first with the forming candle as the first
+Klines (and a contract's mark, index and premium index klines, funding history and open
+interest) come from this server's store, newest first with the forming candle as the first
 row, as Bybit sends them; `instruments-info` is Bybit's own document, kept and refreshed in
-the background; `time` is answered here; tickers, order books, funding history and the
-other public market data on the allowlist are forwarded, each query answered from one
+the background; `time` is answered here; tickers, order books and the other public market
+data on the allowlist are forwarded, each query answered from one
 upstream call per `cache_s`. Errors come in Bybit's `retCode` envelope; anything else, and
 any signed request, is a 404 in that shape. While Bybit bans this server, forwarded
 requests get 429 with `retCode` 10006 and `Retry-After`.
@@ -13,6 +14,8 @@ requests get 429 with `retCode` 10006 and `Retry-After`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import partial
 from typing import Final
 
 import orjson
@@ -38,10 +41,18 @@ from app.exchanges.facade_support import (
 )
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
-from app.series import Market, align_time, next_candle_time
+from app.series import UNREPORTED, CandleType, Market, align_time, next_candle_time
 
 JSON: Final = "application/json"
 STREAM_PATHS: Final[dict[str, Market]] = {"/v5/public/spot": "spot", "/v5/public/linear": "futures"}
+# A contract's price klines, by path.
+_DERIVED: Final[dict[str, CandleType]] = {
+    "/v5/market/mark-price-kline": "mark",
+    "/v5/market/index-price-kline": "index",
+    "/v5/market/premium-index-price-kline": "premiumIndex",
+}
+# The timeframe freqtrade files funding rates under, and the series the store keeps.
+FUNDING_TIMEFRAME: Final = "1h"
 
 
 class BybitFacade(VenueFacade):
@@ -56,7 +67,13 @@ class BybitFacade(VenueFacade):
         self.routes.update({
             "/v5/market/time": (self._time, "local", "time"),
             "/v5/market/kline": (self._klines, "store", "/v5/market/kline"),
+            "/v5/market/funding/history": (
+                self._funding_history, "store", "/v5/market/funding/history"),
+            "/v5/market/open-interest": (
+                self._open_interest, "store", "/v5/market/open-interest"),
         })  # fmt: skip
+        for path, kind in _DERIVED.items():
+            self.routes[path] = (partial(self._klines, derived=kind), "store", path)
 
     def _now_ms(self) -> int:
         return int(self.context.clock.time() * 1000)
@@ -66,10 +83,14 @@ class BybitFacade(VenueFacade):
         result = {"timeSecond": str(now_ms // 1000), "timeNano": str(now_ms * 1_000_000)}
         return Response(wire.envelope(result, now_ms), media_type=JSON)
 
-    async def _klines(self, request: Request) -> Response:
+    async def _klines(self, request: Request, derived: CandleType | None = None) -> Response:
+        """`derived`: the contract's mark, index or premium index klines (rows of start,
+        open, high, low, close) instead of its own."""
         params = request.query_params
         category = params.get("category")
         market = wire.category_of(category)
+        if derived is not None and market != "futures":
+            raise wire.params_error(f"category {category!r} is not served (linear)")
         symbol = params.get("symbol")
         if not symbol:
             raise wire.params_error("symbol is required")
@@ -79,6 +100,9 @@ class BybitFacade(VenueFacade):
         start_ms = int_param(params, "start", wire.not_an_integer)
         end_ms = int_param(params, "end", wire.not_an_integer)
         series = await self.series("bybit", market, symbol, timeframe)
+        if derived is not None:
+            series = replace(series, market=derived)
+        width = 7 if derived is None else 5
         start = None if start_ms is None else open_at_or_after(start_ms, timeframe)
         end = None if end_ms is None else align_time(end_ms // 1000, timeframe)
         # Bybit: the oldest `limit` from `start` when only it is given, else the newest.
@@ -88,13 +112,64 @@ class BybitFacade(VenueFacade):
         )
         closed, forming = with_forming(window, limit, newest)
         rows = self.context.klines.rendered(  # newest first, the forming candle first
-            ("bybit", window.version, len(closed)),
-            lambda: orjson.dumps([wire.kline_row(c) for c in reversed(closed)]),
+            ("bybit", window.version, len(closed), width),
+            lambda: orjson.dumps([wire.kline_row(c)[:width] for c in reversed(closed)]),
         )
-        row = None if forming is None else orjson.dumps(wire.kline_row(forming))
+        row = None if forming is None else orjson.dumps(wire.kline_row(forming)[:width])
         result = {"symbol": bybit_symbol(series), "category": category}
         body = wire.envelope_with_list(result, with_row(rows, row, first=True), self._now_ms())
         return Response(body, media_type=JSON)
+
+    async def _funding_history(self, request: Request) -> Response:
+        """A contract's funding events from the store, newest first: the newest `limit` up
+        to `endTime` (or now), from `startTime` on."""
+        params = request.query_params
+        if wire.category_of(params.get("category")) != "futures":
+            raise wire.params_error("category only supports linear")
+        symbol = params.get("symbol")
+        if not symbol:
+            raise wire.params_error("symbol is required")
+        limit = limit_param(params, *wire.FUNDING_LIMITS, wire.not_an_integer)
+        start_ms = int_param(params, "startTime", wire.not_an_integer)
+        end_ms = int_param(params, "endTime", wire.not_an_integer)
+        contract = await self.series("bybit", "futures", symbol, FUNDING_TIMEFRAME)
+        window = await self.context.klines.klines(
+            replace(contract, market="funding_rate"), current_caller(), limit,
+            start=None if start_ms is None else open_at_or_after(start_ms, FUNDING_TIMEFRAME),
+            end=None if end_ms is None else align_time(end_ms // 1000, FUNDING_TIMEFRAME),
+            newest=True,
+        )  # fmt: skip
+        entries = [{"symbol": symbol, "fundingRate": f"{rate:.8f}",
+                    "fundingRateTimestamp": str(t * 1000)}
+                   for t, rate, *_ in reversed(window.closed)]  # fmt: skip
+        body = wire.envelope({"category": "linear", "list": entries}, self._now_ms())
+        return Response(body, media_type=JSON)
+
+    async def _open_interest(self, request: Request) -> Response | None:
+        """A contract's open interest every 5 minutes from the store, newest first (beyond
+        what Bybit keeps); coarser intervals and cursor paging are forwarded."""
+        params = request.query_params
+        if params.get("intervalTime") != "5min" or "cursor" in params:
+            return None
+        if wire.category_of(params.get("category")) != "futures":
+            raise wire.params_error("category only supports linear")
+        symbol = params.get("symbol")
+        if not symbol:
+            raise wire.params_error("symbol is required")
+        limit = limit_param(params, *wire.OPEN_INTEREST_LIMITS, wire.not_an_integer)
+        start_ms = int_param(params, "startTime", wire.not_an_integer)
+        end_ms = int_param(params, "endTime", wire.not_an_integer)
+        contract = await self.series("bybit", "futures", symbol, "5m")
+        window = await self.context.klines.klines(
+            replace(contract, market="open_interest"), current_caller(), limit,
+            start=None if start_ms is None else open_at_or_after(start_ms, "5m"),
+            end=None if end_ms is None else align_time(end_ms // 1000, "5m"),
+            newest=True,
+        )  # fmt: skip
+        samples = [c for c in reversed(window.closed) if c[1] != UNREPORTED]
+        entries = [{"openInterest": f"{c[1]:.8f}", "timestamp": str(c[0] * 1000)} for c in samples]
+        result = {"category": "linear", "symbol": symbol, "list": entries, "nextPageCursor": ""}
+        return Response(wire.envelope(result, self._now_ms()), media_type=JSON)
 
     # -- Bybit's public kline streams (`/v5/public/spot`, `/v5/public/linear`) -----------
 

@@ -33,11 +33,11 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
         "forwarded", "category symbol limit", limit=Limit(25, 500, (1, 25, 50, 200, 500))
     ),
     "/v5/market/funding/history": _ep(
-        "forwarded", "category symbol startTime endTime limit", limit=Limit(200, 200)
+        "store", "category symbol startTime endTime limit", limit=Limit(200, 200)
     ),
-    "/v5/market/mark-price-kline": _ep("forwarded", _KLINES, limit=Limit(200, 1000)),
-    "/v5/market/index-price-kline": _ep("forwarded", _KLINES, limit=Limit(200, 1000)),
-    "/v5/market/premium-index-price-kline": _ep("forwarded", _KLINES, limit=Limit(200, 1000)),
+    "/v5/market/mark-price-kline": _ep("store", _KLINES, limit=Limit(200, 1000)),
+    "/v5/market/index-price-kline": _ep("store", _KLINES, limit=Limit(200, 1000)),
+    "/v5/market/premium-index-price-kline": _ep("store", _KLINES, limit=Limit(200, 1000)),
     "/v5/market/risk-limit": _ep("forwarded", "category symbol cursor"),
     "/v5/market/open-interest": _ep(
         "forwarded", "category symbol intervalTime startTime endTime limit cursor",

@@ -19,6 +19,8 @@ from app.exchanges.frames import decimal_text
 from app.series import Market
 
 KLINE_LIMITS: Final = (200, 1000)  # (default, most)
+FUNDING_LIMITS: Final = (200, 200)
+OPEN_INTEREST_LIMITS: Final = (50, 200)
 # When the venue cannot be reached, a client is told to ask again after this.
 UNAVAILABLE_RETRY_S: Final = 5.0
 CATEGORIES: Final[dict[str, Market]] = {"spot": "spot", "linear": "futures"}
