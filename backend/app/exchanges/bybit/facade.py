@@ -13,7 +13,7 @@ requests get 429 with `retCode` 10006 and `Retry-After`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Final
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from app.candle import Candle
+from app.candle import Candle, CandleRow
 from app.errors import TradeCanvasError
 from app.exchanges.budget import current_caller
 from app.exchanges.bybit import limits, wire
@@ -123,25 +123,12 @@ class BybitFacade(VenueFacade):
     async def _funding_history(self, request: Request) -> Response:
         """A contract's funding events from the store, newest first: the newest `limit` up
         to `endTime` (or now), from `startTime` on."""
-        params = request.query_params
-        if wire.category_of(params.get("category")) != "futures":
-            raise wire.params_error("category only supports linear")
-        symbol = params.get("symbol")
-        if not symbol:
-            raise wire.params_error("symbol is required")
-        limit = limit_param(params, *wire.FUNDING_LIMITS, wire.not_an_integer)
-        start_ms = int_param(params, "startTime", wire.not_an_integer)
-        end_ms = int_param(params, "endTime", wire.not_an_integer)
-        contract = await self.series("bybit", "futures", symbol, FUNDING_TIMEFRAME)
-        window = await self.context.klines.klines(
-            replace(contract, market="funding_rate"), current_caller(), limit,
-            start=None if start_ms is None else open_at_or_after(start_ms, FUNDING_TIMEFRAME),
-            end=None if end_ms is None else align_time(end_ms // 1000, FUNDING_TIMEFRAME),
-            newest=True,
-        )  # fmt: skip
+        symbol, events = await self._newest_of(
+            request, "funding_rate", FUNDING_TIMEFRAME, wire.FUNDING_LIMITS
+        )
         entries = [{"symbol": symbol, "fundingRate": f"{rate:.8f}",
                     "fundingRateTimestamp": str(t * 1000)}
-                   for t, rate, *_ in reversed(window.closed)]  # fmt: skip
+                   for t, rate, *_ in reversed(events)]  # fmt: skip
         body = wire.envelope({"category": "linear", "list": entries}, self._now_ms())
         return Response(body, media_type=JSON)
 
@@ -151,25 +138,36 @@ class BybitFacade(VenueFacade):
         params = request.query_params
         if params.get("intervalTime") != "5min" or "cursor" in params:
             return None
+        symbol, samples = await self._newest_of(
+            request, "open_interest", "5m", wire.OPEN_INTEREST_LIMITS
+        )
+        entries = [{"openInterest": f"{c[1]:.8f}", "timestamp": str(c[0] * 1000)}
+                   for c in reversed(samples) if c[1] != UNREPORTED]  # fmt: skip
+        result = {"category": "linear", "symbol": symbol, "list": entries, "nextPageCursor": ""}
+        return Response(wire.envelope(result, self._now_ms()), media_type=JSON)
+
+    async def _newest_of(
+        self, request: Request, kind: CandleType, timeframe: str, limits: tuple[int, int]
+    ) -> tuple[str, Sequence[CandleRow]]:
+        """A linear contract's `kind` rows, the newest `limit` up to `endTime` (or now)
+        from `startTime` on, as Bybit's histories answer; and the symbol asked for."""
+        params = request.query_params
         if wire.category_of(params.get("category")) != "futures":
             raise wire.params_error("category only supports linear")
         symbol = params.get("symbol")
         if not symbol:
             raise wire.params_error("symbol is required")
-        limit = limit_param(params, *wire.OPEN_INTEREST_LIMITS, wire.not_an_integer)
+        limit = limit_param(params, *limits, wire.not_an_integer)
         start_ms = int_param(params, "startTime", wire.not_an_integer)
         end_ms = int_param(params, "endTime", wire.not_an_integer)
-        contract = await self.series("bybit", "futures", symbol, "5m")
+        contract = await self.series("bybit", "futures", symbol, timeframe)
         window = await self.context.klines.klines(
-            replace(contract, market="open_interest"), current_caller(), limit,
-            start=None if start_ms is None else open_at_or_after(start_ms, "5m"),
-            end=None if end_ms is None else align_time(end_ms // 1000, "5m"),
+            replace(contract, market=kind), current_caller(), limit,
+            start=None if start_ms is None else open_at_or_after(start_ms, timeframe),
+            end=None if end_ms is None else align_time(end_ms // 1000, timeframe),
             newest=True,
         )  # fmt: skip
-        samples = [c for c in reversed(window.closed) if c[1] != UNREPORTED]
-        entries = [{"openInterest": f"{c[1]:.8f}", "timestamp": str(c[0] * 1000)} for c in samples]
-        result = {"category": "linear", "symbol": symbol, "list": entries, "nextPageCursor": ""}
-        return Response(wire.envelope(result, self._now_ms()), media_type=JSON)
+        return symbol, window.closed
 
     # -- Bybit's public kline streams (`/v5/public/spot`, `/v5/public/linear`) -----------
 
