@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from local_exchange.exchange import ApiError, FakeExchange, MarketKind
-from local_exchange.market import INTERVAL_SECONDS, SymbolModel, align
+from local_exchange.market import INTERVAL_SECONDS, DerivedKind, SymbolModel, align
 from local_exchange.rest import Dialect, Reply, Route
 
 # OKX's bars to the fake market's intervals (UTC-aligned from 6h up).
@@ -96,9 +96,18 @@ def _int(params: Mapping[str, str], key: str) -> int | None:
         raise OkxError("51000", f"Parameter {key} error") from None
 
 
-def _candles(ex: FakeExchange, params: Mapping[str, str], max_limit: int, forming: bool) -> Any:
+def _candles(
+    ex: FakeExchange, params: Mapping[str, str], max_limit: int, forming: bool,
+    kind: DerivedKind | None = None,
+) -> Any:  # fmt: skip
+    """`kind`: a swap's mark price candles (by its `instId`) or index candles (by its
+    family, `BTC-USDT`): rows of ts, o, h, l, c, confirm."""
     inst = params.get("instId", "")
+    if kind == "index":
+        inst = f"{inst}-SWAP"
     market: MarketKind = "futures" if inst.endswith("-SWAP") else "spot"
+    if kind is not None and market != "futures":
+        raise OkxError("51001", "Instrument ID does not exist")
     symbol = symbol_of(market, inst)
     if symbol is None or symbol not in ex.models[market]:
         raise OkxError("51001", "Instrument ID does not exist")
@@ -119,10 +128,24 @@ def _candles(ex: FakeExchange, params: Mapping[str, str], max_limit: int, formin
     rows = []
     for t in reversed(opens[-limit:]):  # the newest of the window, newest first
         k = ex.kline_at(market, symbol, interval, t)
-        closed = t + size <= now
+        confirm = "1" if t + size <= now else "0"
+        if kind is not None:
+            k = ex.models[market][symbol].derived(kind, k)
+            rows.append([str(k.open_time_ms), k.open, k.high, k.low, k.close, confirm])
+            continue
         rows.append([str(k.open_time_ms), k.open, k.high, k.low, k.close, k.volume, k.volume,
-                     k.quote_volume, "1" if closed else "0"])  # fmt: skip
+                     k.quote_volume, confirm])  # fmt: skip
     return _ok(rows)
+
+
+def derived_candles(kind: DerivedKind, *, history: bool) -> Route:
+    """`mark-price-candles` and `index-candles` (at most 100 a page), and their history
+    forms (closed candles only)."""
+
+    def answer(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+        return _candles(ex, params, 100, forming=not history, kind=kind)
+
+    return answer
 
 
 def candles(ex: FakeExchange, params: Mapping[str, str]) -> Any:
@@ -139,6 +162,10 @@ OKX_ROUTES: Final[dict[str, Route]] = {
     "/api/v5/public/instruments": instruments,
     "/api/v5/market/candles": candles,
     "/api/v5/market/history-candles": history_candles,
+    "/api/v5/market/mark-price-candles": derived_candles("mark", history=False),
+    "/api/v5/market/history-mark-price-candles": derived_candles("mark", history=True),
+    "/api/v5/market/index-candles": derived_candles("index", history=False),
+    "/api/v5/market/history-index-candles": derived_candles("index", history=True),
 }
 
 

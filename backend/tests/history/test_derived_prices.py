@@ -14,6 +14,7 @@ import pytest
 
 from app.candle import CandleRow
 from app.config import Settings
+from local_exchange.market import DerivedKind
 from tests.conftest import STORE_ENGINES, SettingsFactory
 from tests.freqtrade_support import freqtrade_rows, store_with_freqtrade
 from tests.history.test_export import cli
@@ -117,27 +118,32 @@ def test_the_fixtures_mark_prices_are_imported_and_exported_as_freqtrade_reads_t
         assert freqtrade_rows(out, "XRP/USDT:USDT", timeframe, "feather", "mark") == original
 
 
-def venue_marks(fake: FakeVenue, start: int, end: int) -> list[CandleRow]:
-    """The local exchange's own 1m mark price klines of BTC/USDT:USDT, as numbers."""
+def venue_marks(
+    fake: FakeVenue, start: int, end: int, kind: DerivedKind = "mark"
+) -> list[CandleRow]:
+    """The local exchange's own 1m mark (or `kind`) price klines of BTC/USDT:USDT."""
     model = fake.exchange.pair_model("futures", PAIR)
     rows = []
     for t in range(start, end + 1, 60):
-        k = model.derived("mark", model.kline("1m", t))
+        k = model.derived(kind, model.kline("1m", t))
         rows.append((t, float(k.open), float(k.high), float(k.low), float(k.close), 0.0))
     return rows
 
 
-def seed_mark_and_futures(fake: FakeVenue, data: Path) -> tuple[tuple[int, int], list[CandleRow]]:
-    """A mark file and a futures file of the contract, 6 hours up to an hour ago, each
-    with the same 30-minute hole 3 hours back; the hole, and the mark file's candles."""
+def seed_mark_and_futures(
+    fake: FakeVenue, data: Path, kind: DerivedKind = "mark"
+) -> tuple[tuple[int, int], list[CandleRow]]:
+    """A mark (or `kind`) file and a futures file of the contract, 6 hours up to an hour
+    ago, each with the same 30-minute hole 3 hours back; the hole, and the mark file's
+    candles."""
     now = int(fake.exchange.clock.now()) // 60 * 60
     start, end = now - 6 * 3600, now - 3600
     hole = (now - 3 * 3600, now - 3 * 3600 + 29 * 60)
     futures = exchange_history(fake, f"{fake.name}:futures:{PAIR}:1m", start, end)
-    marks = venue_marks(fake, start, end)
+    marks = venue_marks(fake, start, end, kind)
     data.mkdir(parents=True)
     outside = [r for r in marks if not hole[0] <= r[0] <= hole[1]]
-    store_with_freqtrade(data, PAIR, "1m", outside, "feather", "mark")
+    store_with_freqtrade(data, PAIR, "1m", outside, "feather", kind)
     store_with_freqtrade(data, PAIR, "1m",
                          [r for r in futures if not hole[0] <= r[0] <= hole[1]], "feather",
                          "futures")  # fmt: skip
@@ -167,31 +173,33 @@ async def heal_both(server: LiveServer, mark: str, futures: str) -> None:
     await poll(futures_healed, "the futures hole to be healed", timeout=60)
 
 
-async def test_a_mark_hole_is_healed_with_binances_mark_prices_not_the_contracts(
-    make_settings: SettingsFactory, tmp_path: Path
+@pytest.mark.parametrize("venue", ["binance", "okx"])
+async def test_a_mark_hole_is_healed_with_the_venues_mark_prices_not_the_contracts(
+    make_settings: SettingsFactory, tmp_path: Path, venue: str
 ) -> None:
-    fake = start_fake(history_days=1)
+    fake = start_fake(venue=venue, history_days=1)
+    mark, futures = f"{venue}:mark:{PAIR}:1m", f"{venue}:futures:{PAIR}:1m"
     try:
-        data = tmp_path / "data" / "binance"
+        data = tmp_path / "data" / venue
         hole, _ = seed_mark_and_futures(fake, data)
-        async with live_server(healing(make_settings, fake, data, MARK)) as s:
-            await heal_both(s, MARK, FUTURES)
+        async with live_server(healing(make_settings, fake, data, mark)) as s:
+            await heal_both(s, mark, futures)
 
             async def mark_healed() -> bool:
-                return (await status_of(s, MARK))["hole_count"] == 0
+                return (await status_of(s, mark))["hole_count"] == 0
 
             await poll(mark_healed, "the mark hole to be healed", timeout=60)
             truth = venue_marks(fake, hole[0] - 3600, hole[1] + 3600)
-            held = {r[0]: r for r in await stored(s, MARK)}
+            held = {r[0]: r for r in await stored(s, mark)}
             assert [held[r[0]] for r in truth] == truth
-            contract = {r[0]: r for r in await stored(s, FUTURES)}
+            contract = {r[0]: r for r in await stored(s, futures)}
             assert all(contract[t][1] != held[t][1] for t in range(hole[0], hole[1] + 1, 60))
-            status = await status_of(s, MARK)
+            status = await status_of(s, mark)
             assert status["state"] == "history_only"
             assert (
                 "not streamed live" in status["reason"] and "fetched over REST" in status["reason"]
             )
-            assert [j["state"] for j in await jobs_of(s, MARK)] == ["history-only"]
+            assert [j["state"] for j in await jobs_of(s, mark)] == ["history-only"]
     finally:
         fake.stop()
 
@@ -199,14 +207,14 @@ async def test_a_mark_hole_is_healed_with_binances_mark_prices_not_the_contracts
 async def test_a_mark_price_is_never_fetched_as_the_contracts_candles(
     make_settings: SettingsFactory, tmp_path: Path
 ) -> None:
-    """OKX's mark prices are not fetched here yet: whitelisted, with a hole the healer
-    sees beside a futures hole it heals, the mark series keeps its file's candles and its
-    hole, and says why."""
+    """OKX has no premium index price candles: whitelisted, with a hole the healer sees
+    beside a futures hole it heals, the premium index series keeps its file's candles and
+    its hole, and says why."""
     fake = start_fake(venue="okx", history_days=1)
-    mark, futures = f"okx:mark:{PAIR}:1m", f"okx:futures:{PAIR}:1m"
+    mark, futures = f"okx:premiumIndex:{PAIR}:1m", f"okx:futures:{PAIR}:1m"
     try:
         data = tmp_path / "data" / "okx"
-        _, outside = seed_mark_and_futures(fake, data)
+        _, outside = seed_mark_and_futures(fake, data, "premiumIndex")
         async with live_server(healing(make_settings, fake, data, mark)) as s:
             await heal_both(s, mark, futures)
             assert await stored(s, mark) == outside
@@ -222,8 +230,9 @@ async def test_a_mark_price_is_never_fetched_as_the_contracts_candles(
 async def test_mark_history_over_rest_is_binances_mark_prices_and_refused_where_not_served(
     make_settings: SettingsFactory,
 ) -> None:
-    """With the venues' REST as the history source: Binance's mark klines are paged in as
-    Binance sends them; OKX's mark series is refused, said in its status, and nothing is
+    """With the venues' REST as the history source: Binance's mark klines and OKX's index
+    candles (asked by the swap's family) are paged in as each venue sends them; OKX's
+    premium index series (OKX has none) is refused, said in its status, and nothing is
     stored for it."""
     binance, okx = start_fake(history_days=1), start_fake(venue="okx", history_days=1)
     try:
@@ -243,7 +252,18 @@ async def test_mark_history_over_rest_is_binances_mark_prices_and_refused_where_
             await poll(paged, "Binance's mark history to be paged in", timeout=60)
             assert got == venue_marks(binance, got[0][0], got[-1][0])
 
-            okx_mark = f"okx:mark:{PAIR}:1m"
+            okx_index = f"okx:index:{PAIR}:1m"
+
+            async def okx_paged() -> bool:
+                r = await s.http.get("/api/market/candles", params={"series_id": okx_index})
+                assert r.status_code in (200, 503), r.text
+                got[:] = await all_candles(s, okx_index)
+                return len(got) >= 300
+
+            await poll(okx_paged, "OKX's index history to be paged in", timeout=60)
+            assert got == venue_marks(okx, got[0][0], got[-1][0], "index")
+
+            okx_mark = f"okx:premiumIndex:{PAIR}:1m"
             status: dict[str, Any] = {}
 
             async def refused() -> bool:
@@ -252,9 +272,9 @@ async def test_mark_history_over_rest_is_binances_mark_prices_and_refused_where_
                 status.update(await status_of(s, okx_mark))
                 return status["state"] == "history_failed"
 
-            await poll(refused, "OKX's mark history to be refused", timeout=60)
+            await poll(refused, "OKX's premium index history to be refused", timeout=60)
             assert status["reason"].startswith(
-                "its history cannot be fetched: mark series are not fetched from okx"
+                "its history cannot be fetched: premiumIndex series are not fetched from okx"
             ), status
             assert await stored(s, okx_mark) == []
     finally:

@@ -8,10 +8,16 @@ from typing import Any, Final
 from app.clock import Clock
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.upstream import UpstreamLimiter
-from app.series import Market
+from app.series import CandleType, Market
 
 # Candles per page, as freqtrade and ccxt ask OKX (`candles` and `history-candles` alike).
 PAGE_LIMIT: Final = 300
+# What OKX's REST serves here of every kind of series: a swap's mark and index price
+# candles besides its own (ccxt pages its funding history newest first only, and OKX
+# keeps three months of it: not fetched yet).
+FETCHED: Final[tuple[CandleType, ...]] = ("spot", "futures", "mark", "index")
+# OKX's most mark and index price candles a page.
+_PAGES: Final[dict[CandleType, int]] = {"mark": 100, "index": 100}
 
 
 def okx_api_urls(url: str) -> dict[str, str]:
@@ -28,4 +34,6 @@ def okx_rest(
             timeout_s=timeout_s,
         )  # fmt: skip
 
-    return CcxtRestKlines("okx", make_client, limiter, clock, page_limit=PAGE_LIMIT)
+    return CcxtRestKlines(
+        "okx", make_client, limiter, clock, page_limit=PAGE_LIMIT, page_sizes=_PAGES
+    )

@@ -11,7 +11,7 @@ from app.exchanges.okx import limits
 from app.exchanges.okx.facade import OkxFacade
 from app.exchanges.okx.feed import OkxFeed
 from app.exchanges.okx.limits import OkxRatePolicy
-from app.exchanges.okx.rest import okx_api_urls, okx_rest
+from app.exchanges.okx.rest import FETCHED, okx_api_urls, okx_rest
 from app.exchanges.okx.settings import OkxSettings
 from app.exchanges.ports import FacadeContext, MarketCatalog
 from app.exchanges.registry import Venue
@@ -38,7 +38,7 @@ def okx_venue(settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTE
             "futures": OkxFeed("futures", s.stream_url("futures"), per_connection),
         },
         api_urls=okx_api_urls, limiter=limiter,
-        facade=facade, closers=(proxy.close,), ccxt_futures_type="swap",
+        facade=facade, closers=(proxy.close,), ccxt_futures_type="swap", fetched=FETCHED,
     )  # fmt: skip
 
 
