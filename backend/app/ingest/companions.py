@@ -20,7 +20,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
 from app.clock import Clock
-from app.errors import ExchangeError, TradeCanvasError, UpstreamRateLimited
+from app.errors import (
+    ExchangeError,
+    ProvenanceConflict,
+    TradeCanvasError,
+    UpstreamRateLimited,
+)
 from app.exchanges.budget import HISTORY, on_behalf_of
 from app.exchanges.registry import VenueRegistry
 from app.series import CandleType, SeriesId, align_time, parse_series_id, venue_timeframes
@@ -65,6 +70,8 @@ class CompanionKeeper:
         self._reached: dict[str, int] = {}
         # Per companion candle series, the newest close last asked for, and when.
         self._tail_asked: dict[str, tuple[int, float]] = {}
+        # Why a companion could not be kept current when last asked, by series.
+        self._failing: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -89,14 +96,21 @@ class CompanionKeeper:
         """One look over every stored contract's companions."""
         stored = {s.series_id: s for s in await self._store.list_series()}
         for companion, since in self._wanted(stored.values()):
+            key = str(companion)
             try:
                 with on_behalf_of(HISTORY):
-                    await self._keep(companion, since, stored.get(str(companion)))
+                    await self._keep(companion, since, stored.get(key))
             except UpstreamRateLimited as e:
                 log.info("keeping futures companions paused: %s", e)
                 return
-            except ExchangeError as e:  # its venue now (an outage, an unlisted contract)
-                log.info("cannot keep %s current now: %s", companion, e)
+            except (ExchangeError, ProvenanceConflict) as e:
+                # Its venue now (an outage, a delisted contract), or a store another source
+                # owns: said once per cause, asked again next round.
+                if self._failing.get(key) != str(e):
+                    log.info("cannot keep %s current now: %s", key, e)
+                self._failing[key] = str(e)
+            else:
+                self._failing.pop(key, None)
 
     def _wanted(self, stored: Iterable[SeriesStats]) -> list[tuple[SeriesId, int]]:
         """Each companion series the venues serve, and where its contract's candles start."""
