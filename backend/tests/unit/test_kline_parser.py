@@ -15,8 +15,8 @@ from app.exchanges.binance.parser import (
     OtherEvent,
     Reply,
     ServerShutdown,
-    funding_rows,
     parse_frame,
+    rest_funding_rates,
     rest_klines,
 )
 from app.series import parse_series_id
@@ -158,11 +158,11 @@ def test_funding_rows_are_flat_candles_at_the_hour_they_were_paid() -> None:
         {"symbol": "BTCUSDT", "fundingTime": 1_700_035_200_004, "fundingRate": "-0.00002500",
          "markPrice": ""},
     ]  # fmt: skip
-    assert funding_rows(answer, "1h") == [
+    assert rest_funding_rates(answer, "1h") == [
         [1_700_006_400_000, 0.0001, 0.0001, 0.0001, 0.0001, 0.0],
         [1_700_035_200_000, -0.000025, -0.000025, -0.000025, -0.000025, 0.0],
     ]
     for bad in ({"code": -1121}, [{"fundingTime": "x", "fundingRate": "0.1"}],
                 [{"fundingTime": 1, "fundingRate": "rate"}], [{"fundingTime": 1}]):  # fmt: skip
         with pytest.raises(FrameError):
-            funding_rows(bad, "1h")
+            rest_funding_rates(bad, "1h")

@@ -120,7 +120,7 @@ def rest_klines(raw: Any) -> tuple[list[list[Any]], dict[int, KlineExtras]]:
     return rows, extras
 
 
-def funding_rows(raw: Any, timeframe: str) -> list[list[Any]]:
+def rest_funding_rates(raw: Any, timeframe: str) -> list[list[Any]]:
     """A `GET /fapi/v1/fundingRate` answer as flat OHLCV rows: each funding event's rate at
     the open of the `timeframe` candle it was paid in (Binance stamps some a few ms late;
     freqtrade files them by the hour). A row without its time or rate raises `FrameError`."""
@@ -139,7 +139,7 @@ def funding_rows(raw: Any, timeframe: str) -> list[list[Any]]:
     return rows
 
 
-def open_interest_rows(raw: Any, timeframe: str) -> list[list[Any]]:
+def rest_open_interest(raw: Any, timeframe: str) -> list[list[Any]]:
     """A `GET /futures/data/openInterestHist` answer as rows of the store's open interest
     series: the amount (base currency) flat, the value (quote currency) as the volume, at
     the open of the `timeframe` period sampled. A row without them raises `FrameError`."""

@@ -9,7 +9,7 @@ from app.candle import ExtrasByTime
 from app.clock import Clock
 from app.errors import ExchangeError
 from app.exchanges.binance.feed import binance_symbol
-from app.exchanges.binance.parser import funding_rows, open_interest_rows, rest_klines
+from app.exchanges.binance.parser import rest_funding_rates, rest_klines, rest_open_interest
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client
 from app.exchanges.ports import FrameError
 from app.exchanges.upstream import UpstreamLimiter
@@ -69,7 +69,9 @@ class BinanceRestKlines(CcxtRestKlines):
         request = {"symbol": binance_symbol(series), "startTime": since_ms,
                    "limit": limit or self.page_size(series)}  # fmt: skip
         try:
-            return funding_rows(await client.fapiPublicGetFundingRate(request), series.timeframe)
+            return rest_funding_rates(
+                await client.fapiPublicGetFundingRate(request), series.timeframe
+            )
         except FrameError as e:
             raise ExchangeError(f"funding rates of {series} from Binance: {e}") from e
 
@@ -83,7 +85,7 @@ class BinanceRestKlines(CcxtRestKlines):
                    "limit": limit or self.page_size(series)}  # fmt: skip
         try:
             answer = await client.fapiDataGetOpenInterestHist(request)
-            return open_interest_rows(answer, series.timeframe)
+            return rest_open_interest(answer, series.timeframe)
         except FrameError as e:
             raise ExchangeError(f"open interest of {series} from Binance: {e}") from e
 
