@@ -22,7 +22,7 @@ from prometheus_client import Counter
 
 from app.candle import CandleRow
 from app.clock import Clock
-from app.series import next_candle_time
+from app.series import SeriesId, next_candle_time
 from app.store import Conflict
 
 log = logging.getLogger(__name__)
@@ -60,18 +60,16 @@ class KlineGuard:
         self._reject("future", series_id, 1, f"a {state} candle at {candle_time} from the future")
         return False
 
-    def page(
-        self, series_id: str, timeframe: str, rows: Sequence[CandleRow], *, instant: bool = False
-    ) -> list[CandleRow]:
-        """The closed candles of a REST page that can exist yet (`instant`: values known
-        from their time on, `SeriesId.instant`)."""
+    def page(self, series: SeriesId, rows: Sequence[CandleRow]) -> list[CandleRow]:
+        """The closed candles of a REST page that can exist yet (a value of an instant
+        series, a funding paid or open interest sampled, from its own time on)."""
         latest = self._clock.time() + self._max_skew_s
-        if instant:
+        if series.instant:
             kept = [r for r in rows if r[0] <= latest]
         else:
-            kept = [r for r in rows if next_candle_time(r[0], timeframe) <= latest]
+            kept = [r for r in rows if next_candle_time(r[0], series.timeframe) <= latest]
         if len(kept) < len(rows):
-            self._reject("future", series_id, len(rows) - len(kept),
+            self._reject("future", str(series), len(rows) - len(kept),
                          f"{len(rows) - len(kept)} REST candles from the future")  # fmt: skip
         return kept
 

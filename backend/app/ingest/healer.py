@@ -143,7 +143,7 @@ class HoleHealer:
             async for fetched in self._venues.closed_pages(series, after, until=before - 1):
                 rows = [c for c in fetched.candles if after < c[0] < before]
                 if guard is not None:
-                    rows = guard.page(key, series.timeframe, rows, instant=series.instant)
+                    rows = guard.page(series, rows)
                 if rows:
                     result = await self._writer.import_batch(key, rows, None, fetched.extras)
                     stored += result.inserted

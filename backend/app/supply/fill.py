@@ -126,6 +126,4 @@ class VenueFill:
     def _checked(self, series: SeriesId, rows: list[CandleRow]) -> list[CandleRow]:
         """A venue's page as its guard lets it through (untrusted input)."""
         guard = self._guards.get(series.exchange)
-        if guard is None:
-            return rows
-        return guard.page(str(series), series.timeframe, rows, instant=series.instant)
+        return rows if guard is None else guard.page(series, rows)

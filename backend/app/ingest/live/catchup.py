@@ -103,7 +103,7 @@ class CatchUps:
         fetched = 0
         rejected = False
         async for fetched_page in self._rest.closed_pages(live.series, after):
-            page = self._guard.page(key, live.series.timeframe, fetched_page.candles)
+            page = self._guard.page(live.series, fetched_page.candles)
             rejected = len(page) < len(fetched_page.candles)
             if not page:
                 break
