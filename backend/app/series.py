@@ -16,8 +16,8 @@ from app.errors import InvalidSeriesId
 # Where a symbol trades: what a venue lists and streams candles of.
 Market = Literal["spot", "futures"]
 # A series' market part: freqtrade's candle type. Besides the contract's own candles, a
-# futures contract has series derived from it: prices (`mark`, `index`, `premiumIndex`)
-# and its funding rate (`funding_rate`, at the venue's funding interval), named as
+# futures contract has series derived from it: prices (`mark`, `index`, `premiumIndex`),
+# its funding rate (`funding_rate`) and its open interest (`open_interest`), named as
 # freqtrade names their files; they share the contract's listing.
 CandleType = Literal[
     "spot", "futures", "mark", "index", "premiumIndex", "funding_rate", "open_interest"
@@ -33,6 +33,10 @@ OPEN_INTEREST: Final = ("open_interest",)
 UNREPORTED: Final = -1.0
 _FUTURES_TYPES: Final = ("futures", *DERIVED_PRICES, *SINGLE_VALUES, *OPEN_INTEREST)
 CANDLE_TYPES: Final = ("spot", *_FUTURES_TYPES)
+# What freqtrade keeps a contract's mark prices and funding rates at (its
+# `mark_ohlcv_timeframe` and `funding_fee_timeframe`), and its futures backtest loads.
+MARK_TIMEFRAME: Final = "1h"
+FUNDING_TIMEFRAME: Final = "1h"
 
 _MINUTE: Final = 60
 _HOUR: Final = 3_600
@@ -166,6 +170,12 @@ class SeriesId:
         length, or for events the longest between funding events."""
         tf = timeframe_seconds(self.timeframe)
         return max(tf, FUNDING_EVERY_MAX_S) if self.events else tf
+
+    def newest_at(self, t: int) -> int:
+        """The open time of its newest row that can be known at epoch second `t`: the
+        candle that closed last, or an instant value's own time."""
+        current = align_time(t, self.timeframe)
+        return current if self.instant else align_time(current - 1, self.timeframe)
 
     @property
     def base(self) -> str:

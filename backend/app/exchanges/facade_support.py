@@ -344,6 +344,16 @@ def open_at_or_after(ms: int, timeframe: str) -> int:
     return aligned if aligned == t else next_candle_time(aligned, timeframe)
 
 
+def window_bounds(
+    start_ms: int | None, end_ms: int | None, timeframe: str
+) -> tuple[int | None, int | None]:
+    """A venue's inclusive `[start_ms, end_ms]` (either optional) as the open times of the
+    first and the last candle in it."""
+    start = None if start_ms is None else open_at_or_after(start_ms, timeframe)
+    end = None if end_ms is None else align_time(end_ms // 1000, timeframe)
+    return start, end
+
+
 class StreamSession:
     """One client of a facade's kline stream: the topics it follows, and a bounded queue
     of frames its sender writes, so a slow client delays nobody: over the bound it is

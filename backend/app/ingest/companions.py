@@ -28,7 +28,15 @@ from app.errors import (
 )
 from app.exchanges.budget import HISTORY, on_behalf_of
 from app.exchanges.registry import VenueRegistry
-from app.series import CandleType, SeriesId, align_time, parse_series_id, venue_timeframes
+from app.series import (
+    FUNDING_TIMEFRAME,
+    MARK_TIMEFRAME,
+    CandleType,
+    SeriesId,
+    align_time,
+    parse_series_id,
+    venue_timeframes,
+)
 from app.store import CandleStore, SeriesStats
 from app.tasks import spawn
 
@@ -38,8 +46,8 @@ log = logging.getLogger(__name__)
 # it loads them at; and its open interest at the finest period venues sample it, kept for
 # as long as the store lives (Binance keeps 30 days of it).
 COMPANIONS: Final[tuple[tuple[CandleType, str], ...]] = (
-    ("mark", "1h"),
-    ("funding_rate", "1h"),
+    ("mark", MARK_TIMEFRAME),
+    ("funding_rate", FUNDING_TIMEFRAME),
     ("open_interest", "5m"),
 )
 # A newest candle the venue did not have yet is asked for again after this (monotonic s).
@@ -134,10 +142,7 @@ class CompanionKeeper:
 
     async def _keep(self, companion: SeriesId, since: int, stats: SeriesStats | None) -> None:
         key = str(companion)
-        now = int(self._clock.time())
-        newest = align_time(now, companion.timeframe)
-        if not companion.instant:
-            newest = align_time(newest - 1, companion.timeframe)  # the newest closed
+        newest = companion.newest_at(int(self._clock.time()))
         if stats is None or stats.head_time is None or stats.first_time is None:
             await self._fill(companion, since - 1, newest)
             self._reached[key] = since

@@ -163,8 +163,7 @@ class CandleQuery:
             self._supply.lease(series, caller.address)
         now = int(self._clock.time())
         current = align_time(now, timeframe)
-        # The newest candle that has closed; an instant value is known from its time on.
-        latest = current if series.instant else align_time(current - 1, timeframe)
+        latest = series.newest_at(now)
         last = latest if end is None else min(end, latest)
         closed: list[CandleRow] = []
         extras: Mapping[int, KlineExtras] = {}

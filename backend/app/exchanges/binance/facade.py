@@ -33,20 +33,24 @@ from app.exchanges.facade_support import (
     VenueFacade,
     int_param,
     limit_param,
-    open_at_or_after,
     retry_after_headers,
+    window_bounds,
     with_forming,
     with_row,
 )
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
-from app.series import CandleType, Market, align_time
+from app.series import (
+    FUNDING_TIMEFRAME,
+    MARK_TIMEFRAME,
+    CandleType,
+    Market,
+    timeframe_seconds,
+)
 
 JSON: Final = "application/json;charset=UTF-8"
-# The timeframe freqtrade files funding rates under (its `funding_fee_timeframe`), and the
-# series of them the store keeps.
-FUNDING_TIMEFRAME: Final = "1h"
-HOUR: Final = 3_600
+# A funding event's mark price is the close of the mark's hour before it.
+HOUR: Final = timeframe_seconds(MARK_TIMEFRAME)
 
 
 class BinanceFacade(VenueFacade):
@@ -117,8 +121,7 @@ class BinanceFacade(VenueFacade):
         series = await self.series("binance", market, symbol, timeframe)
         if derived is not None:
             series = replace(series, market=derived)
-        start = None if start_ms is None else open_at_or_after(start_ms, timeframe)
-        end = None if end_ms is None else align_time(end_ms // 1000, timeframe)
+        start, end = window_bounds(start_ms, end_ms, timeframe)
         newest = start is None
         window = await self.context.klines.klines(
             series, current_caller(), limit, start=start, end=end, newest=newest
@@ -144,8 +147,7 @@ class BinanceFacade(VenueFacade):
         end_ms = int_param(params, "endTime", wire.illegal)
         contract = await self.series("binance", "futures", symbol, FUNDING_TIMEFRAME)
         funding = replace(contract, market="funding_rate")
-        start = None if start_ms is None else open_at_or_after(start_ms, FUNDING_TIMEFRAME)
-        end = None if end_ms is None else align_time(end_ms // 1000, FUNDING_TIMEFRAME)
+        start, end = window_bounds(start_ms, end_ms, FUNDING_TIMEFRAME)
         caller = current_caller()
         window = await self.context.klines.klines(
             funding, caller, limit, start=start, end=end, newest=start is None
@@ -155,7 +157,7 @@ class BinanceFacade(VenueFacade):
         if events:
             hours = (events[-1][0] - events[0][0]) // HOUR + 1
             marked = await self.context.klines.klines(
-                replace(contract, market="mark"), caller, hours,
+                replace(contract, market="mark", timeframe=MARK_TIMEFRAME), caller, hours,
                 start=events[0][0] - HOUR, end=events[-1][0] - HOUR, newest=False,
             )  # fmt: skip
             marks = {c[0] + HOUR: c[4] for c in marked.closed}
@@ -175,8 +177,7 @@ class BinanceFacade(VenueFacade):
         start_ms = int_param(params, "startTime", wire.illegal)
         end_ms = int_param(params, "endTime", wire.illegal)
         contract = await self.series("binance", "futures", symbol, period)
-        start = None if start_ms is None else open_at_or_after(start_ms, period)
-        end = None if end_ms is None else align_time(end_ms // 1000, period)
+        start, end = window_bounds(start_ms, end_ms, period)
         window = await self.context.klines.klines(
             replace(contract, market="open_interest"), current_caller(), limit,
             start=start, end=end, newest=start is None,

@@ -34,14 +34,20 @@ from app.exchanges.facade_support import (
     VenueFacade,
     int_param,
     limit_param,
-    open_at_or_after,
     retry_after_headers,
+    window_bounds,
     with_forming,
     with_row,
 )
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
-from app.series import UNREPORTED, CandleType, Market, align_time, next_candle_time
+from app.series import (
+    FUNDING_TIMEFRAME,
+    UNREPORTED,
+    CandleType,
+    Market,
+    next_candle_time,
+)
 
 JSON: Final = "application/json"
 STREAM_PATHS: Final[dict[str, Market]] = {"/v5/public/spot": "spot", "/v5/public/linear": "futures"}
@@ -51,8 +57,6 @@ _DERIVED: Final[dict[str, CandleType]] = {
     "/v5/market/index-price-kline": "index",
     "/v5/market/premium-index-price-kline": "premiumIndex",
 }
-# The timeframe freqtrade files funding rates under, and the series the store keeps.
-FUNDING_TIMEFRAME: Final = "1h"
 
 
 class BybitFacade(VenueFacade):
@@ -103,8 +107,7 @@ class BybitFacade(VenueFacade):
         if derived is not None:
             series = replace(series, market=derived)
         width = 7 if derived is None else 5
-        start = None if start_ms is None else open_at_or_after(start_ms, timeframe)
-        end = None if end_ms is None else align_time(end_ms // 1000, timeframe)
+        start, end = window_bounds(start_ms, end_ms, timeframe)
         # Bybit: the oldest `limit` from `start` when only it is given, else the newest.
         newest = start is None or end is not None
         window = await self.context.klines.klines(
@@ -161,11 +164,10 @@ class BybitFacade(VenueFacade):
         start_ms = int_param(params, "startTime", wire.not_an_integer)
         end_ms = int_param(params, "endTime", wire.not_an_integer)
         contract = await self.series("bybit", "futures", symbol, timeframe)
+        start, end = window_bounds(start_ms, end_ms, timeframe)
         window = await self.context.klines.klines(
             replace(contract, market=kind), current_caller(), limit,
-            start=None if start_ms is None else open_at_or_after(start_ms, timeframe),
-            end=None if end_ms is None else align_time(end_ms // 1000, timeframe),
-            newest=True,
+            start=start, end=end, newest=True,
         )  # fmt: skip
         return symbol, window.closed
 
