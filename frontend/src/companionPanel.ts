@@ -1,4 +1,4 @@
-import type { MarketApi } from "./api";
+import { MAX_LIMIT, type MarketApi } from "./api";
 import {
   COMPANIONS,
   companionId,
@@ -15,7 +15,6 @@ import { hiddenCompanions, rememberHiddenCompanions } from "./preferences";
  * own: a slow one delays nothing else on the page. */
 
 const REFRESH_EVERY_MS = 30_000;
-const ROWS = 5000;
 
 /** What the chart draws of one companion. */
 export interface CompanionLine {
@@ -63,13 +62,13 @@ export class CompanionPanel {
   }
 
   /** The legend's entries at `time`: each shown companion's name and value then. */
-  legendAt(time: number | null, decimals: number): { label: string; color: string; text: string }[] {
+  legendAt(time: number | null, decimals: number): { color: string; text: string }[] {
     const out = [];
     for (const { companion, points } of this.lines) {
       const value = time === null ? (points.at(-1)?.[1] ?? null) : valueAt(points, time);
       if (value === null) continue;
       const text = `${companion.label} ${companionText(companion, value, decimals)}`;
-      out.push({ label: companion.label, color: companion.color, text });
+      out.push({ color: companion.color, text });
     }
     return out;
   }
@@ -121,7 +120,7 @@ export class CompanionPanel {
     const loaded = await Promise.all(
       wanted.map(async ({ companion, id }) => {
         try {
-          const page = await this.parts.api.candles(id, { limit: ROWS });
+          const page = await this.parts.api.candles(id, { limit: MAX_LIMIT });
           return { companion, points: companionPoints(companion, page.candles) };
         } catch {
           return { companion, points: [] }; // not kept (yet) for this contract: nothing drawn

@@ -58,28 +58,31 @@ export function rememberTimeZone(choice: TimeZoneChoice): void {
 
 /** The bots the user switched off (bots are shown unless). */
 export function hiddenBots(): Set<string> {
-  try {
-    const raw = JSON.parse(storage()?.getItem(HIDDEN_BOTS_KEY) ?? "[]") as unknown;
-    return new Set(Array.isArray(raw) ? raw.filter((n): n is string => typeof n === "string") : []);
-  } catch {
-    return new Set(); // not ours, or torn: show every bot
-  }
+  return storedNames(HIDDEN_BOTS_KEY);
 }
 
 export function rememberHiddenBots(hidden: ReadonlySet<string>): void {
-  storage()?.setItem(HIDDEN_BOTS_KEY, JSON.stringify([...hidden].sort()));
+  rememberNames(HIDDEN_BOTS_KEY, hidden);
 }
 
 /** The futures companions (mark, funding, open interest) the user switched off. */
 export function hiddenCompanions(): Set<string> {
-  try {
-    const raw = JSON.parse(storage()?.getItem(HIDDEN_COMPANIONS_KEY) ?? "[]") as unknown;
-    return new Set(Array.isArray(raw) ? raw.filter((n): n is string => typeof n === "string") : []);
-  } catch {
-    return new Set(); // not ours, or torn: show them all
-  }
+  return storedNames(HIDDEN_COMPANIONS_KEY);
 }
 
 export function rememberHiddenCompanions(hidden: ReadonlySet<string>): void {
-  storage()?.setItem(HIDDEN_COMPANIONS_KEY, JSON.stringify([...hidden].sort()));
+  rememberNames(HIDDEN_COMPANIONS_KEY, hidden);
+}
+
+function storedNames(key: string): Set<string> {
+  try {
+    const raw = JSON.parse(storage()?.getItem(key) ?? "[]") as unknown;
+    return new Set(Array.isArray(raw) ? raw.filter((n): n is string => typeof n === "string") : []);
+  } catch {
+    return new Set(); // not ours, or torn: every one is shown
+  }
+}
+
+function rememberNames(key: string, names: ReadonlySet<string>): void {
+  storage()?.setItem(key, JSON.stringify([...names].sort()));
 }
