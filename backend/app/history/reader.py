@@ -12,6 +12,9 @@ Pure apart from reading the file. Cleaning rules, applied in this order and coun
 - a funding rate file holds one value per time (`date, funding_rate`, or in freqtrade's
   older layout the rate in `open` of an OHLCV row): read as a flat candle, the rate in
   open, high, low and close, volume 0; it may be negative;
+- an open interest file holds two (`date, open_interest_amount, open_interest_value`): the
+  amount as a flat candle, the value as the volume, one a venue did not report (NaN)
+  `UNREPORTED`; a row with neither is dropped;
 - rows whose time is not aligned to the timeframe are dropped (`unaligned`);
 - rows with the same time are merged as freqtrade merges them: open first, high max,
   low min, close last, volume max; a single value its first (`duplicates`).

@@ -49,7 +49,8 @@ def series_status(
         how = "fetched over REST" if fetched else "imported only, not fetched from the exchange"
         state, reason = _history_problem(history) or (
             "history_only",
-            f"not streamed live (a contract's derived prices and funding rates are {how})"
+            f"not streamed live (a contract's derived prices, funding rates and open "
+            f"interest are {how})"
             + _no_file(history, datadir),
         )
     notes = [reason] if reason else []
