@@ -50,8 +50,7 @@ def series_status(
         state, reason = _history_problem(history) or (
             "history_only",
             f"not streamed live (a contract's derived prices, funding rates and open "
-            f"interest are {how})"
-            + _no_file(history, datadir),
+            f"interest are {how})" + _no_file(history, datadir),
         )
     notes = [reason] if reason else []
     if holes:
