@@ -66,13 +66,16 @@ class ClockWatch:
             if found is None or now - self._checked_at.get(venue, -self._every_s) < self._every_s:
                 continue
             rest, market = found
+            asked_at = self._clock.time()
             try:
                 venue_time = await rest.server_time(market)
             except ExchangeError as e:  # asked again at the next check
                 log.info("cannot read %s's clock: %s", venue, e)
                 continue
             self._checked_at[venue] = self._clock.monotonic()
-            skew = venue_time - self._clock.time()
+            # The venue read its clock somewhere between asking and answer: held against
+            # the middle of the round trip, as NTP does, a slow answer does not read as skew.
+            skew = venue_time - (asked_at + self._clock.time()) / 2
             was = self.problem(venue)
             self._skews[venue] = skew
             problem = self.problem(venue)

@@ -5,6 +5,7 @@ why, and the catch-up whose candles were rejected has a next retry time."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.conftest import SettingsFactory
@@ -37,10 +38,13 @@ async def test_a_server_clock_behind_the_venues_is_said_not_hidden(
 
             await poll(degraded, "/ready to say the clocks disagree", timeout=30)
             problems = (await s.http.get("/ready")).json()["problems"]
-            assert any("clock is 90 s behind binance's" in p for p in problems), problems
+            said = [re.search(r"clock is (\d+) s behind binance's", p) for p in problems]
+            # 90 s, read over a round trip on a clock running 200 times real time.
+            assert any(m and 85 <= int(m.group(1)) <= 95 for m in said), problems
             status = (await s.http.get("/api/market/status", params={"series_id": LIVE})).json()
             assert status["state"] == "retrying", status
-            assert status["reason"].startswith("rejecting candles: this server's clock is 90 s")
+            assert re.match(r"rejecting candles: this server's clock is (8[5-9]|9[0-5]) s behind",
+                            status["reason"]), status  # fmt: skip
 
             async def retried() -> bool:
                 return any(
