@@ -109,9 +109,10 @@ async def poll(
     what: str,
     timeout: float = 10.0,
     every: float = 0.005,
+    why: Callable[[], str] | None = None,
 ) -> None:
     """Wait until `condition` holds, checking every `every` seconds; fail with `what` after
-    `timeout`."""
+    `timeout`, and with what `why()` says of the last check."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -120,7 +121,8 @@ async def poll(
         if result:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            last = f": {why()}" if why is not None else ""
+            raise AssertionError(f"timed out waiting for {what}{last}")
         await asyncio.sleep(every)
 
 

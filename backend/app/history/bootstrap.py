@@ -399,7 +399,9 @@ class HistoryBootstrapper:
         async def write(batch: list[CandleRow]) -> None:
             nonlocal imported
             final = imported + len(batch) == total
-            result = await self._writer.import_batch(key, batch, done if final else step)
+            result = await self._writer.import_batch(
+                key, batch, done if final else step, from_archive=True
+            )
             imported += len(batch)
             state.rows_imported = held + imported
             self._metrics.rows_imported.inc(result.inserted)

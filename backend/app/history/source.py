@@ -40,5 +40,8 @@ class HistoryWriter(Protocol):
         candles: Sequence[CandleRow],
         progress: ImportProgress | None,
         extras: ExtrasByTime | None = None,
+        *,
+        from_archive: bool = False,
     ) -> UpsertResult:
-        """Commit a batch of history (and the import progress it completes) at once."""
+        """Commit a batch of history (and the import progress it completes) at once;
+        `from_archive`: its rows were read from the datadir (not written back to it)."""

@@ -1,7 +1,8 @@
 """DatadirWriteThrough: the datadir follows the store (`TRADE_CANVAS_DATADIR_WRITE=1`).
 
-A `Bus` consumer: every committed closed candle is buffered by series (the bus call only
-appends to a list, so the live path pays nothing for it), and every `every_s` the buffered
+The writer's `Archive`: every candle a commit stored (live closes, history the venue filled,
+holes healed) is buffered by series (the call only appends to a list, so the live path
+pays nothing for it), and every `every_s` the buffered
 candles are merged into their series' datadir files on a thread, one file at a time, spread
 over half the interval.
 The first write of a series in this process gives its file every stored candle it lacks
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from prometheus_client import Counter
 
-from app.candle import Candle, CandleRow
+from app.candle import CandleRow
 from app.clock import Clock
 from app.history.datadir import Datadirs, DataFormat
 from app.history.export import (
@@ -41,8 +42,8 @@ from app.tasks import spawn
 
 log = logging.getLogger(__name__)
 
-# Candles kept for a series whose file cannot be written now (beyond, the oldest go: the
-# store still holds them, and the first write after a restart, or `export`, writes them).
+# Candles kept of a series between writes (beyond, the oldest go: the store still holds
+# them, and the series' next write completes its file from the store).
 MAX_BUFFERED = 100_000
 # A file another program keeps writing this long is a failure to say (until then, a wait).
 BUSY_FAILS_AFTER_S = 60.0
@@ -80,19 +81,14 @@ class DatadirWriteThrough:
             registry=metrics.registry,
         )
 
-    # -- the bus ----------------------------------------------------------------------
+    # -- the writer's archive ----------------------------------------------------------
 
-    def closed(self, series_id: str, candles: Sequence[CandleRow], head_before: int | None) -> None:
+    def stored(self, series_id: str, candles: Sequence[CandleRow]) -> None:
         buffered = self._buffer.setdefault(series_id, [])
         buffered.extend(candles)
         if len(buffered) > MAX_BUFFERED:
             del buffered[: len(buffered) - MAX_BUFFERED]
-
-    def forming(self, series_id: str, candle: Candle, event_time_ms: int | None) -> None:
-        pass
-
-    def error(self, series_id: str, code: str, message: str) -> None:
-        pass
+            self._completed.discard(series_id)  # what was dropped is written from the store
 
     # -- the writer -------------------------------------------------------------------
 
@@ -154,7 +150,7 @@ class DatadirWriteThrough:
                 )
             except FileBusy as e:
                 # freqtrade is writing it: written at a later flush, unless that lasts.
-                self.closed(series_id, rows, None)
+                self.stored(series_id, rows)
                 busy_since = self._busy_since.setdefault(series_id, self._clock.monotonic())
                 if self._clock.monotonic() - busy_since >= BUSY_FAILS_AFTER_S:
                     self._failed(series_id, f"{e} for over {BUSY_FAILS_AFTER_S:g} s")
@@ -162,7 +158,7 @@ class DatadirWriteThrough:
             except ExportError as e:
                 self._writes.labels("failed").inc()
                 self._failed(series_id, str(e))
-                self.closed(series_id, rows, None)  # after what arrived meanwhile: merged anyway
+                self.stored(series_id, rows)  # after what arrived meanwhile: merged anyway
                 continue
             self._busy_since.pop(series_id, None)
             self._completed.add(series_id)

@@ -3,7 +3,9 @@
 Each call is one store transaction. Live commits are published on the bus after the commit
 and under the series' lock (nothing reaches a client as closed before it is durable), and
 only the candles the commit stored. History batches are published only where they extend
-the stored head (a datadir file that grew): older history is paged over HTTP.
+the stored head (a datadir file that grew): older history is paged over HTTP. The archive
+(the datadir write-through) is told every candle any commit stored, history too, except a
+datadir's own rows imported from it.
 
 What the exchange says (stream, REST backfill) and what a datadir holds never rewrites a
 stored candle: the first value stored for a time stays, and a different one offered later
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from app.bus.ports import Bus
 from app.candle import CandleRow, ExtrasByTime
@@ -24,6 +27,13 @@ from app.metrics import Metrics
 from app.store import CandleStore, ImportProgress, SeriesStats, UpsertResult
 
 APPEND_PUBLISH_MAX = 1_000
+
+
+class Archive(Protocol):
+    """Where every stored candle is kept a second time (freqtrade's datadir)."""
+
+    def stored(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+        """Candles of one series a commit stored, in ascending time; never waits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,7 @@ class CandleWriter:
         bus: Bus,
         clock: Clock,
         metrics: Metrics | None = None,
+        archive: Archive | None = None,
     ) -> None:
         """`metrics`: where each write's transaction time is told (timed here only)."""
         self._store = store
@@ -51,6 +62,11 @@ class CandleWriter:
         self._bus = bus
         self._clock = clock
         self._metrics = metrics
+        self._archive = archive
+
+    def _archived(self, series_id: str, candles: Sequence[CandleRow]) -> None:
+        if self._archive is not None and candles:
+            self._archive.stored(series_id, candles)
 
     def _written(self, started: float) -> float:
         """The seconds since `started` that a store write took, told to the metrics."""
@@ -72,6 +88,7 @@ class CandleWriter:
             self._written(started)
             if result.written:
                 self._bus.closed(series_id, result.written, result.head_before)
+            self._archived(series_id, result.written)
         if result.inserted or result.updated:
             await self._store.note_source(series_id, "ingest_api", "an operator's correction")
         return result
@@ -100,6 +117,7 @@ class CandleWriter:
             for series_id, result in results.items():
                 if result.written:
                     self._bus.closed(series_id, result.written, result.head_before)
+                self._archived(series_id, result.written)
         return BatchCommit(results, db_s, self._clock.monotonic() - published)
 
     async def import_batch(
@@ -108,12 +126,15 @@ class CandleWriter:
         candles: Sequence[CandleRow],
         progress: ImportProgress | None,
         extras: ExtrasByTime | None = None,
+        *,
+        from_archive: bool = False,
     ) -> UpsertResult:
         """A batch of history, with the import progress it completes, in one transaction;
         candles the store holds stay as they are. Candles it appends after the stored head
         (a datadir file that `download-data` extended) are published, so open charts
         follow the file; at most `APPEND_PUBLISH_MAX` of them, else only the newest (each
-        follower then gets a `gap` and re-reads)."""
+        follower then gets a `gap` and re-reads). Every candle stored goes to the archive,
+        unless it came `from_archive` (a datadir file's rows)."""
         async with self._locks.hold([series_id]):
             started = self._clock.monotonic()
             result = await self._store.insert_many(
@@ -126,4 +147,6 @@ class CandleWriter:
                 appended = appended[-1:]
             if appended:
                 self._bus.closed(series_id, appended, head)
+            if not from_archive:
+                self._archived(series_id, result.written)
             return result

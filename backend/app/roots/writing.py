@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Final
 
-from app.bus.memory import Buses, NoBus
+from app.bus.memory import NoBus
 from app.bus.ports import Bus
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
@@ -52,8 +52,7 @@ def build_writer(
     metrics: Metrics,
     clock: Clock,
 ) -> CandleWriter:
-    consumers = published if write_through is None else Buses(published, write_through)
-    return CandleWriter(store, locks, consumers, clock, metrics)
+    return CandleWriter(store, locks, published, clock, metrics, archive=write_through)
 
 
 def build_history(

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from app.bus.memory import NoBus
 from app.candle import CandleRow
 from app.clock import SystemClock
 from app.history.datadir import Datadirs
 from app.history.export import ExportError, write_candles
 from app.history.writethrough import DatadirWriteThrough
+from app.hub import CandleWriter
+from app.locks import SeriesLocks
 from app.metrics import Metrics
 from app.series import parse_series_id
 from app.store import CandleStore, build_store
@@ -69,7 +72,7 @@ async def test_the_first_write_fills_what_a_lagging_file_lacks(
     through = write_through(store, data)
     close = row(300)
     await store.insert_many(SERIES, [close])
-    through.closed(SERIES, [close], stored[-1][0])
+    through.stored(SERIES, [close])
 
     async def written(rows: list[CandleRow]) -> bool:
         # Flushed as the write-through's loop would (freqtrade wrote the file a moment ago).
@@ -80,10 +83,37 @@ async def test_the_first_write_fills_what_a_lagging_file_lacks(
     # Later writes append only what they are given.
     later = row(301)
     await store.insert_many(SERIES, [later])
-    through.closed(SERIES, [later], close[0])
+    through.stored(SERIES, [later])
     await through.flush()
     assert freqtrade_rows(data, "BTC/USDT", "1m", "feather") == [*stored, close, later]
     assert through.problems() == []
+
+
+async def test_history_stored_after_the_first_write_reaches_the_file(
+    store: CandleStore, tmp_path: Path
+) -> None:
+    """History the venue filled in older than the stored range, and a hole healed, after
+    the file was first written: the file gets them at the next write, as a live close. A
+    datadir's own rows imported from it are not written back."""
+    data = tmp_path / "data" / "binance"
+    through = write_through(store, data)
+    writer = CandleWriter(store, SeriesLocks(), NoBus(), SystemClock(), archive=through)
+    held = [row(i) for i in range(100, 200) if not 150 <= i < 155]
+    await writer.commit_closed(SERIES, held)
+    await through.flush()
+    assert freqtrade_rows(data, "BTC/USDT", "1m", "feather") == held
+
+    older, hole = [row(i) for i in range(50)], [row(i) for i in range(150, 155)]
+    await writer.import_batch(SERIES, older, None)  # the readers' fill from the venue
+    await writer.import_batch(SERIES, hole, None)  # the healer's
+    await through.flush()
+    assert freqtrade_rows(data, "BTC/USDT", "1m", "feather") == sorted(older + hole + held)
+
+    file = data / "BTC_USDT-1m.feather"
+    before = file.stat().st_mtime_ns
+    await writer.import_batch(SERIES, [row(i) for i in range(50, 100)], None, from_archive=True)
+    await through.flush()
+    assert file.stat().st_mtime_ns == before
 
 
 FOREIGN_WRITER = textwrap.dedent(

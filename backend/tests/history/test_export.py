@@ -201,22 +201,28 @@ async def test_a_futures_backtest_runs_on_the_files_the_write_through_keeps(
     kept = (("mark", "1h"), ("funding_rate", "1h"), ("open_interest", "5m"))
     try:
         async with serving(settings, fake) as server:
+            unlike: dict[str, str] = {}
 
             async def files_are_the_store() -> bool:
+                unlike.clear()
                 for market, tf in (("futures", "1m"), *kept):
                     file = data / "futures" / f"BTC_USDT_USDT-{tf}-{market}.feather"
                     if not file.is_file():
-                        return False
+                        unlike[market] = "no file"
+                        continue
                     written = freqtrade_rows(data, pair, tf, "feather", market)
                     held = await stored(server, f"{venue}:{market}:{pair}:{tf}")
                     # The clock runs 200 times faster than real time: the file may lag the
                     # store by the few rows committed since its last write, no more.
                     if held[: len(written)] != written or len(held) - len(written) > 10:
-                        return False
-                return True
+                        unlike[market] = (
+                            f"{len(written)} rows {written[:1]}..{written[-1:]} written, "
+                            f"{len(held)} rows {held[:1]}..{held[-1:]} stored"
+                        )
+                return not unlike
 
             await poll(files_are_the_store, "the four files to hold what the store holds",
-                       timeout=120)  # fmt: skip
+                       timeout=120, why=lambda: str(unlike))  # fmt: skip
             candles = await stored(server, contract)
             marks, events, interest = [
                 await stored(server, f"{venue}:{market}:{pair}:{tf}") for market, tf in kept
