@@ -15,6 +15,7 @@ from app.errors import InvalidSeriesId
 
 # Where a symbol trades: what a venue lists and streams candles of.
 Market = Literal["spot", "futures"]
+MARKETS: Final[tuple[Market, ...]] = ("spot", "futures")
 # A series' market part: freqtrade's candle type. Besides the contract's own candles, a
 # futures contract has series derived from it: prices (`mark`, `index`, `premiumIndex`),
 # its funding rate (`funding_rate`) and its open interest (`open_interest`), named as

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from local_exchange.market import Kline
+from local_exchange.market import DerivedKind, Kline
 from local_exchange.ws import Command
 
 
@@ -57,6 +57,9 @@ class BinanceDialect:
         if not kind.startswith("kline_"):
             return None
         return symbol.upper(), kind.removeprefix("kline_")
+
+    def kline_kind(self, topic: str) -> DerivedKind | None:
+        return None
 
     def kline_frame(
         self, topic: str, symbol: str, interval: str, k: Kline, closed: bool, now_ms: int,

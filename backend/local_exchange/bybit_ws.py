@@ -12,7 +12,7 @@ import orjson
 
 from local_exchange.bybit_rest import INTERVALS
 from local_exchange.exchange import MarketKind
-from local_exchange.market import Kline
+from local_exchange.market import DerivedKind, Kline
 from local_exchange.ws import Command
 
 BYBIT_INTERVAL = {v: k for k, v in INTERVALS.items()}
@@ -76,6 +76,9 @@ class BybitDialect:
         if kind != "kline" or interval not in INTERVALS or not symbol:
             return None
         return symbol, INTERVALS[interval]
+
+    def kline_kind(self, topic: str) -> DerivedKind | None:
+        return None
 
     def kline_frame(
         self, topic: str, symbol: str, interval: str, k: Kline, closed: bool, now_ms: int,

@@ -1,7 +1,9 @@
 """OKX's v5 business-stream dialect for the fake WebSocket server: `/ws/v5/business`,
 `subscribe` / `unsubscribe` ops with `{channel, instId}` args (an acknowledgement per arg,
 an `error` event for a bad one), the text `ping` heartbeat answered `pong`, and
-`candle<bar>` pushes of 9-string rows whose last field, `confirm`, is "1" on the close."""
+`candle<bar>` pushes of 9-string rows whose last field, `confirm`, is "1" on the close, and
+a swap's `mark-price-candle<bar>` (by its `instId`) and `index-candle<bar>` (by its family,
+`BTC-USDT`) pushes of 6-string rows `[ts, o, h, l, c, confirm]`."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ from typing import Any
 import orjson
 
 from local_exchange.exchange import MarketKind
-from local_exchange.market import Kline
+from local_exchange.market import DerivedKind, Kline
 from local_exchange.okx_rest import BARS, symbol_of
 from local_exchange.ws import Command
 
 OKX_BAR = {v: k for k, v in BARS.items()}
+# A swap's derived price candles, by channel prefix (the traded ones are `candle<bar>`).
+DERIVED_CHANNELS: dict[str, DerivedKind] = {"mark-price-candle": "mark", "index-candle": "index"}
 
 
 class OkxDialect:
@@ -68,19 +72,30 @@ class OkxDialect:
 
     def kline_topic(self, topic: str) -> tuple[str, str] | None:
         channel, _, inst = topic.partition(":")
-        interval = (
-            BARS.get(channel.removeprefix("candle")) if channel.startswith("candle") else None
-        )
+        kind = self.kline_kind(topic)
+        prefix = next((p for p, k in DERIVED_CHANNELS.items() if k == kind), "candle")
+        interval = BARS.get(channel.removeprefix(prefix)) if channel.startswith(prefix) else None
+        if kind == "index":  # by the swap's family: `BTC-USDT`
+            inst = f"{inst}-SWAP"
         symbol = symbol_of(self.market, inst)
         return None if interval is None or symbol is None else (symbol, interval)
+
+    def kline_kind(self, topic: str) -> DerivedKind | None:
+        if self.market != "futures":
+            return None
+        channel = topic.partition(":")[0]
+        return next((k for p, k in DERIVED_CHANNELS.items() if channel.startswith(p)), None)
 
     def kline_frame(
         self, topic: str, symbol: str, interval: str, k: Kline, closed: bool, now_ms: int,
         combined: bool,
     ) -> str:  # fmt: skip
         channel, _, inst = topic.partition(":")
-        row = [str(k.open_time_ms), k.open, k.high, k.low, k.close, k.volume, k.volume,
-               k.quote_volume, "1" if closed else "0"]  # fmt: skip
+        confirm = "1" if closed else "0"
+        row = [str(k.open_time_ms), k.open, k.high, k.low, k.close]
+        if self.kline_kind(topic) is None:
+            row += [k.volume, k.volume, k.quote_volume]
+        row.append(confirm)
         return orjson.dumps({"arg": {"channel": channel, "instId": inst}, "data": [row]}).decode()
 
     def shutdown_frame(self, now_ms: int) -> str | None:

@@ -23,7 +23,7 @@ from websockets.http11 import Request, Response
 
 from app.tasks import spawn
 from local_exchange.exchange import FakeExchange, MarketKind
-from local_exchange.market import INTERVAL_SECONDS, Kline, align
+from local_exchange.market import INTERVAL_SECONDS, DerivedKind, Kline, SymbolModel, align
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class _StreamState:
     symbol: str
     interval: str
     open_time: int  # the forming candle's open
+    kind: DerivedKind | None = None  # the derived prices the topic carries (None: traded)
     forming_grid: int = -1
     forming: Kline | None = None
 
@@ -77,6 +78,10 @@ class WsDialect(Protocol):
 
     def kline_topic(self, topic: str) -> tuple[str, str] | None:
         """(exchange symbol, interval) of a kline topic, else None."""
+
+    def kline_kind(self, topic: str) -> DerivedKind | None:
+        """The derived prices (a contract's mark, its index) a kline topic carries; None
+        for the traded candles."""
 
     def kline_frame(
         self, topic: str, symbol: str, interval: str, k: Kline, closed: bool, now_ms: int,
@@ -296,7 +301,9 @@ class WsMarketServer:
             model = self.exchange.models[self.market].get(symbol.upper())
             if model is None or interval not in INTERVAL_SECONDS:
                 continue  # like the venues: accepted, and silent
-            self._streams[stream] = _StreamState(model.symbol, interval, align(now, interval))
+            self._streams[stream] = _StreamState(
+                model.symbol, interval, align(now, interval), self.dialect.kline_kind(stream)
+            )
 
     def _forget_unused_streams(self) -> None:
         used = set().union(*(c.streams for c in self._clients)) if self._clients else set()
@@ -325,7 +332,7 @@ class WsMarketServer:
             size = INTERVAL_SECONDS[state.interval]
             model = self.exchange.models[self.market][state.symbol]
             while state.open_time < current:
-                final = model.kline(state.interval, state.open_time)
+                final = _priced(model, state, model.kline(state.interval, state.open_time))
                 if self._omit_closes > 0:
                     self._omit_closes -= 1
                 elif self._close_delay_s > 0:
@@ -336,7 +343,8 @@ class WsMarketServer:
                 state.forming, state.forming_grid = None, -1
             grid = int(now) // max(10, size // 60)
             if state.forming is None or grid != state.forming_grid:
-                state.forming = model.kline(state.interval, state.open_time, until=int(now))
+                forming = model.kline(state.interval, state.open_time, until=int(now))
+                state.forming = _priced(model, state, forming)
                 state.forming_grid = grid
             klines.append((state.forming, False))
             frames[stream] = klines
@@ -374,6 +382,11 @@ class WsMarketServer:
                 if stream in client.streams:
                     with contextlib.suppress(ConnectionClosed):
                         await client.conn.send(self._frame(client, stream, k, True))
+
+
+def _priced(model: SymbolModel, state: _StreamState, kline: Kline) -> Kline:
+    """`kline` as the stream's kind prices it."""
+    return kline if state.kind is None else model.derived(state.kind, kline)
 
 
 def _frames(reply: dict[str, Any] | str | list[dict[str, Any]]) -> list[str]:

@@ -7,16 +7,17 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from app.candle import CandleRow
 from app.config import Settings
-from app.series import parse_series_id, timeframe_seconds
+from app.series import DERIVED_PRICES, parse_series_id, timeframe_seconds
 from app.tasks import spawn
 from local_exchange.clock import SteppedClock
 from local_exchange.exchange import FakeExchange
+from local_exchange.market import DerivedKind
 from local_exchange.server import FakeVenue
 from local_exchange.venues import LOCAL_VENUES
 from local_exchange.ws import WsLimits
@@ -189,11 +190,13 @@ def exchange_history(fake: FakeVenue, series_id: str, start: int, end: int) -> l
     """The exchange's own closed candles with start <= open time <= end: exactly what its
     REST and WebSocket faces send, as numbers."""
     series = parse_series_id(series_id)
-    model = fake.exchange.pair_model(series.market, series.symbol)
+    model = fake.exchange.pair_model(series.instrument_market, series.symbol)
     step = timeframe_seconds(series.timeframe)
     rows = []
     for t in range(start, end + 1, step):
         k = model.kline(series.timeframe, t)
+        if series.market in DERIVED_PRICES:
+            k = model.derived(cast(DerivedKind, series.market), k)
         rows.append((t, float(k.open), float(k.high), float(k.low), float(k.close),
                      float(k.volume)))  # fmt: skip
     return rows

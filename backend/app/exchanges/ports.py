@@ -11,7 +11,7 @@ from app.candle import Candle, CandleRow, ExtrasByTime, KlineExtras
 from app.clock import Clock
 from app.errors import TradeCanvasError
 from app.exchanges.budget import Caller
-from app.series import Market, SeriesId
+from app.series import CandleType, Market, SeriesId
 
 Action = Literal["subscribe", "unsubscribe"]
 
@@ -137,7 +137,8 @@ class LiveFeed(Protocol):
         """A short name for logs and connection names, e.g. `binance-futures`."""
 
     @property
-    def market(self) -> Market: ...
+    def market(self) -> CandleType:
+        """The kind of series it streams (a market's candles, a contract's mark prices)."""
 
     @property
     def url(self) -> str: ...

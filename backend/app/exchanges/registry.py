@@ -15,7 +15,7 @@ from app.errors import NotFetched, UnknownSymbol
 from app.exchanges.catalog import CachedCatalog
 from app.exchanges.ports import FacadeContext, KlinePage, KlineRest, LiveFeed, MarketCatalog
 from app.exchanges.upstream import UpstreamLimiter
-from app.series import CandleType, Market, SeriesId, venue_timeframes
+from app.series import MARKETS, CandleType, Market, SeriesId, venue_timeframes
 
 FacadeBuilder = Callable[[FacadeContext, MarketCatalog], ASGIApp]
 
@@ -27,7 +27,8 @@ class Venue:
     timeframes: tuple[str, ...]
     catalog: MarketCatalog
     rest: KlineRest
-    feeds: Mapping[Market, LiveFeed]
+    # The live feeds by the kind of series each streams.
+    feeds: Mapping[CandleType, LiveFeed]
     # ccxt's `urls.api` for this venue's API served at a base URL (this server's facade,
     # which freqtrade's download-data is pointed at).
     api_urls: Callable[[str], Mapping[str, str]]
@@ -44,7 +45,7 @@ class Venue:
 
     @classmethod
     def of(
-        cls, name: str, rest: KlineRest, feeds: Mapping[Market, LiveFeed], *,
+        cls, name: str, rest: KlineRest, feeds: Mapping[CandleType, LiveFeed], *,
         api_urls: Callable[[str], Mapping[str, str]], limiter: UpstreamLimiter,
         facade: FacadeBuilder | None = None,
         closers: tuple[Callable[[], Awaitable[None]], ...] = (),
@@ -52,8 +53,9 @@ class Venue:
         fetched: tuple[CandleType, ...] = (),
     ) -> Venue:  # fmt: skip
         """A venue serving `feeds`' markets at its timeframes, its catalog over `rest`."""
+        markets = tuple(m for m in MARKETS if m in feeds)
         return cls(
-            name, tuple(feeds), venue_timeframes(name), CachedCatalog(name, rest.markets),
+            name, markets, venue_timeframes(name), CachedCatalog(name, rest.markets),
             rest, feeds, api_urls, limiter, facade, closers, ccxt_futures_type,
             fetched or tuple(feeds),
         )  # fmt: skip

@@ -121,7 +121,7 @@ class SeriesRegistry:
             datadir_write_error=self._datadir_write_error(series_id),
             holes=holes,
             venue_lacks=self._venue_lacks(series_id),
-            streamed=venue is None or series.market in venue.markets,
+            streamed=venue is None or series.market in venue.feeds,
             fetched=venue is None or series.market in venue.fetched,
         )
 

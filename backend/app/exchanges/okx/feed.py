@@ -1,4 +1,5 @@
-"""OKX's v5 business stream as a `LiveFeed`: `candle<bar>` channels of instrument ids,
+"""OKX's v5 business stream as a `LiveFeed`: `candle<bar>` channels of instrument ids (and
+a swap's `mark-price-candle<bar>` and `index-candle<bar>`, one feed per kind),
 `subscribe` / `unsubscribe` ops with `{channel, instId}` args, and the text heartbeat
 (`ping`, answered `pong`): OKX drops a connection that hears nothing for 30 seconds."""
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, replace
 import orjson
 
 from app.exchanges.okx.parser import OkxEvent, parse_frame
-from app.exchanges.okx.wire import candle_channel, inst_id, topic
+from app.exchanges.okx.wire import candle_channel, streamed_inst, topic
 from app.exchanges.ports import (
     Action,
     FeedEvent,
@@ -18,7 +19,7 @@ from app.exchanges.ports import (
     PlannedReconnect,
     RequestRefused,
 )
-from app.series import Market, SeriesId
+from app.series import CandleType, SeriesId
 
 # OKX: 3 connection requests per second per IP, 480 subscribe requests per hour per
 # connection, a request's args at most 64 KB. Pushes carry one candle (a boundary: two).
@@ -37,7 +38,7 @@ _LIMITS = FeedLimits(
 
 @dataclass(frozen=True, slots=True)
 class OkxFeed:
-    market: Market
+    market: CandleType
     url: str
     topics_per_connection: int = 200
 
@@ -50,7 +51,7 @@ class OkxFeed:
         return f"okx-{self.market}"
 
     def topic(self, series: SeriesId) -> str:
-        return topic(candle_channel(series.timeframe), inst_id(series))
+        return topic(candle_channel(series.timeframe, series.market), streamed_inst(series))
 
     def parse(self, raw: str | bytes) -> Sequence[FeedEvent]:
         frame = parse_frame(raw)

@@ -1,7 +1,8 @@
 """OKX v5 business-stream frames to values: a pure function, no I/O.
 
 Handles `candle<bar>` pushes (`data`: rows of strings `[ts, o, h, l, c, vol, volCcy,
-volCcyQuote, confirm]`, `confirm` "1" is the close), the `subscribe` / `unsubscribe`
+volCcyQuote, confirm]`, `confirm` "1" is the close), a swap's `mark-price-candle<bar>` and
+`index-candle<bar>` pushes (rows `[ts, o, h, l, c, confirm]`), the `subscribe` / `unsubscribe`
 acknowledgements, `error` events, the text `pong` of the heartbeat, and any other channel,
 which is ignored. Malformed frames raise `FrameError`; the caller counts them and goes on.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.exchanges.frames import json_object, kline_candle
-from app.exchanges.okx.wire import CHANNEL_PREFIX, channel_timeframe, topic
+from app.exchanges.okx.wire import channel_bar, topic
 from app.exchanges.ports import FrameError, KlineEvent
 
 # Volume is row[5], `vol`: base currency on spot, contracts on swaps, as ccxt (and so
@@ -49,25 +50,28 @@ def parse_frame(raw: str | bytes) -> OkxFrame:
     channel, inst = arg.get("channel"), arg.get("instId")
     if not isinstance(channel, str) or not isinstance(inst, str) or not inst:
         raise FrameError("arg without channel and instId")
-    if not channel.startswith(CHANNEL_PREFIX):
+    if "candle" not in channel:
         return ()
-    timeframe = channel_timeframe(channel)
-    if timeframe is None:
+    bar = channel_bar(channel)
+    if bar is None:
         raise FrameError(f"candle channel {channel!r} is not a bar served here")
+    traded, timeframe = bar
     data = msg.get("data")
     if not isinstance(data, list):
         raise FrameError("candle push without a data list")
-    return tuple(_candle(row, topic(channel, inst), timeframe) for row in data)
+    return tuple(_candle(row, topic(channel, inst), timeframe, traded) for row in data)
 
 
-def _candle(row: Any, name: str, timeframe: str) -> KlineEvent:
-    if not isinstance(row, list) or len(row) < 9:
-        raise FrameError("candle row is not a list of 9 fields")
-    ts, confirm = row[0], row[8]
+def _candle(row: Any, name: str, timeframe: str, traded: bool) -> KlineEvent:
+    fields = 9 if traded else 6
+    if not isinstance(row, list) or len(row) < fields:
+        raise FrameError(f"candle row is not a list of {fields} fields")
+    ts, confirm = row[0], row[fields - 1]
     if not isinstance(ts, str) or not ts.isdigit():
         raise FrameError(f"candle ts {ts!r} is not a millisecond string")
     if confirm not in ("0", "1"):
         raise FrameError(f"candle confirm {confirm!r} is neither 0 nor 1")
-    fields = dict(zip(_KEYS, row[1:6], strict=True))
-    candle = kline_candle(fields, int(ts), timeframe, " ".join(_KEYS))
+    # A derived price has no volume: 0, as the venues' REST rows and freqtrade's files say.
+    values = dict(zip(_KEYS, [*row[1:5], row[5] if traded else "0"], strict=True))
+    candle = kline_candle(values, int(ts), timeframe, " ".join(_KEYS))
     return KlineEvent(name, candle, confirm == "1", None)

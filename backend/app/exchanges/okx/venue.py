@@ -36,6 +36,9 @@ def okx_venue(settings: Settings, metrics: UpstreamMetrics, clock: Clock = SYSTE
         "okx", okx_rest(urls, limiter, clock), {
             "spot": OkxFeed("spot", s.stream_url("spot"), per_connection),
             "futures": OkxFeed("futures", s.stream_url("futures"), per_connection),
+            # A swap's mark and index price candles stream on the same business host.
+            "mark": OkxFeed("mark", s.stream_url("futures"), per_connection),
+            "index": OkxFeed("index", s.stream_url("futures"), per_connection),
         },
         api_urls=okx_api_urls, limiter=limiter,
         facade=facade, closers=(proxy.close,), ccxt_futures_type="swap", fetched=FETCHED,

@@ -10,7 +10,7 @@ import orjson
 
 from app.candle import CandleRow
 from app.exchanges.frames import decimal_text
-from app.series import Market, SeriesId
+from app.series import CandleType, Market, SeriesId
 
 # freqtrade's timeframes to OKX bars. From 6h up OKX's plain bars (`1D`) are aligned to
 # Hong Kong time; the `utc` ones match freqtrade's (and ccxt's) UTC candles.
@@ -20,6 +20,12 @@ BARS: Final[dict[str, str]] = {
 }  # fmt: skip
 TIMEFRAME_OF_BAR: Final = {bar: tf for tf, bar in BARS.items()}
 CHANNEL_PREFIX: Final = "candle"
+# The business stream's candle channels of each kind of series: the traded candles, and a
+# swap's mark and index price candles (rows `[ts, o, h, l, c, confirm]`, no volume).
+CHANNEL_PREFIXES: Final[dict[CandleType, str]] = {
+    "spot": CHANNEL_PREFIX, "futures": CHANNEL_PREFIX,
+    "mark": "mark-price-candle", "index": "index-candle",
+}  # fmt: skip
 
 
 def inst_id(series: SeriesId) -> str:
@@ -28,17 +34,34 @@ def inst_id(series: SeriesId) -> str:
     return pair if series.market == "spot" else f"{pair}-SWAP"
 
 
-def candle_channel(timeframe: str) -> str:
-    """The stream's channel of a timeframe's candles: `candle1m`, `candle1Dutc`."""
-    return CHANNEL_PREFIX + BARS[timeframe]
+def streamed_inst(series: SeriesId) -> str:
+    """The instrument id a series is streamed by: a swap's index by its family
+    (`BTC-USDT`), everything else by `inst_id`."""
+    return f"{series.base}-{series.quote}" if series.market == "index" else inst_id(series)
+
+
+def candle_channel(timeframe: str, kind: CandleType = "spot") -> str:
+    """The stream's channel of a kind's candles at a timeframe: `candle1m`, `candle1Dutc`,
+    `mark-price-candle1H`."""
+    return CHANNEL_PREFIXES[kind] + BARS[timeframe]
+
+
+def channel_bar(channel: str) -> tuple[bool, str] | None:
+    """Of a candle channel, whether its rows are traded candles (with volumes), and the
+    timeframe it carries; None for another channel or a bar not served here (Hong
+    Kong-aligned ones)."""
+    for prefix in sorted(set(CHANNEL_PREFIXES.values()), key=len, reverse=True):
+        if channel.startswith(prefix):
+            timeframe = TIMEFRAME_OF_BAR.get(channel.removeprefix(prefix))
+            return None if timeframe is None else (prefix == CHANNEL_PREFIX, timeframe)
+    return None
 
 
 def channel_timeframe(channel: str) -> str | None:
-    """The timeframe a `candle<bar>` channel carries; None for another channel or a bar
-    not served here (Hong Kong-aligned ones)."""
-    if not channel.startswith(CHANNEL_PREFIX):
-        return None
-    return TIMEFRAME_OF_BAR.get(channel.removeprefix(CHANNEL_PREFIX))
+    """The timeframe a `candle<bar>` channel (traded candles) carries; None for another
+    channel or a bar not served here."""
+    bar = channel_bar(channel)
+    return bar[1] if bar is not None and bar[0] else None
 
 
 def topic(channel: str, inst: str) -> str:

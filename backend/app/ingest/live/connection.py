@@ -29,7 +29,7 @@ from app.ingest.live.options import IngestOptions
 from app.ingest.live.transport import FeedSocket, FeedTransport
 from app.ingest.live.windows import WindowLimiter
 from app.ingest.metrics import IngestMetrics
-from app.series import Market
+from app.series import CandleType
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class ConnectionOwner(Protocol):
     """What a connection needs of the ingest it feeds."""
 
     exchange: str
-    market: Market
+    market: CandleType
     feed: LiveFeed
     transport: FeedTransport
     clock: Clock
