@@ -1,6 +1,7 @@
-"""Binance's mark, index and premium index price klines through the facade (issue 36):
-from the store, what the store lacks fetched once from Binance's own endpoints, read by
-the real ccxt exactly as it reads them from the exchange."""
+"""Binance's mark, index and premium index price klines, and an OKX swap's mark and index
+price candles, through the facades (issue 36): from the store, what the store lacks
+fetched once from the venue's own endpoints, read by the real ccxt exactly as it reads
+them from the exchange."""
 
 from __future__ import annotations
 
@@ -83,5 +84,38 @@ async def test_a_missing_pair_parameter_is_binances_error(make_settings: Setting
                 "code": -1102,
                 "msg": "Mandatory parameter 'pair' was not sent, was empty/null, or malformed.",
             }
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("kind", ["mark", "index"])
+async def test_okx_mark_and_index_candles_through_ccxt_are_okxs_own(
+    make_settings: SettingsFactory, kind: str
+) -> None:
+    """`market/mark-price-candles` by the swap's id, `market/index-candles` by its family,
+    and their `history-` forms as ccxt pages them by `since`: rows `[ts, o, h, l, c,
+    confirm]` from the store (which the read starts following live), as OKX sends them."""
+    fake = start_fake(venue="okx", stepped=True)
+    try:
+        settings = make_settings(**live_settings(fake))
+        async with serving(settings, fake) as s, clients(s, fake, "futures") as (ours, theirs):
+            got: list[list[Any]] = await getattr(ours, FETCH[kind])(PAIR, "1m", limit=100)
+            assert len(got) == 100
+            closed = got[:-1]  # the newest row is the candle forming, as OKX sends it
+            first, last = closed[0][0] // 1000, closed[-1][0] // 1000
+            assert [r[:5] for r in closed] == [r[:5] for r in venue_rows(fake, kind, first, last)]
+            assert got[-1][0] // 1000 == last + 60
+            page = await getattr(ours, FETCH[kind])(PAIR, "1m", since=first * 1000, limit=20)
+            theirs_page = await getattr(theirs, FETCH[kind])(
+                PAIR, "1m", since=first * 1000, limit=20
+            )
+            assert page == theirs_page == closed[:20]
+            held = {r[0]: r[:5] for r in await stored(s, f"okx:{kind}:{PAIR}:1m")}
+            assert [held.get(r[0]) for r in closed] == [r[:5] for r in closed]
+            # Each of ccxt's reads answered from the store, none forwarded.
+            metrics = (await s.http.get("/metrics")).text
+            answers = [line for line in metrics.splitlines() if line.startswith(
+                "trade_canvas_facade_requests_total") and "candles" in line]  # fmt: skip
+            assert answers and all('source="store"' in a for a in answers), answers
     finally:
         fake.stop()

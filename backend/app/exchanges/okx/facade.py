@@ -3,7 +3,10 @@ that freqtrade, `download-data` and any ccxt client point `urls.api.rest` here.
 
 Candles come from this server's store, newest first, `market/candles` with the forming
 candle as the first row (`confirm` "0"), `market/history-candles` closed ones only; both
-paged with `after` (older than) and `before` (newer than). `public/instruments` is OKX's own
+paged with `after` (older than) and `before` (newer than). So do a swap's mark price
+candles (`market/mark-price-candles`, by its `instId`) and index candles
+(`market/index-candles`, by its family `BTC-USDT`) and their `history-` forms, in rows
+`[ts, o, h, l, c, confirm]`. `public/instruments` is OKX's own
 document, kept and refreshed in the background; `public/time` is answered here; tickers,
 order books, funding and the other public market data on the allowlist are forwarded, each
 query answered from one upstream call per `cache_s`. Errors come in OKX's `code` envelope;
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Final
 
 import orjson
@@ -27,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from app.candle import Candle
+from app.candle import Candle, CandleRow
 from app.errors import TradeCanvasError
 from app.exchanges.budget import current_caller
 from app.exchanges.facade_support import (
@@ -44,9 +48,11 @@ from app.exchanges.facade_support import (
 from app.exchanges.okx import limits, wire
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
-from app.series import Market, align_time
+from app.series import CandleType, Market, align_time
 
 JSON: Final = "application/json"
+# The derived prices served from the store, by the name their endpoints carry.
+_DERIVED: Final[dict[CandleType, str]] = {"mark": "mark-price-", "index": "index-"}
 STREAM_PATH: Final = "/ws/v5/business"
 # OKX's one host serves every instrument type.
 _HOST: Final[Market] = "spot"
@@ -61,35 +67,37 @@ class OkxFacade(VenueFacade):
         hosts: Mapping[Market, str],
     ) -> None:  # fmt: skip
         super().__init__(context, proxy, names, hosts)
-        self.routes.update({
-            "/api/v5/public/time": (self._time, "local", "time"),
-            "/api/v5/market/candles": (self._candles, "store", "/api/v5/market/candles"),
-            "/api/v5/market/history-candles": (
-                self._history_candles, "store", "/api/v5/market/history-candles"
-            ),
-        })  # fmt: skip
+        self.routes["/api/v5/public/time"] = (self._time, "local", "time")
+        for kind in wire.CANDLE_LIMITS:
+            path = f"/api/v5/market/{kind}"
+            self.routes[path] = (partial(self._answer_candles, kind=kind), "store", path)
 
     async def _time(self, request: Request) -> Response:
         now_ms = int(self.context.clock.time() * 1000)
         return Response(wire.envelope([{"ts": str(now_ms)}]), media_type=JSON)
 
-    async def _candles(self, request: Request) -> Response:
-        return await self._answer_candles(request, "candles", forming=True)
-
-    async def _history_candles(self, request: Request) -> Response:
-        return await self._answer_candles(request, "history-candles", forming=False)
-
-    async def _answer_candles(self, request: Request, kind: str, *, forming: bool) -> Response:
+    async def _answer_candles(self, request: Request, kind: str) -> Response:
+        """`kind`: the endpoint's name, `candles`, `history-mark-price-candles`..."""
         params = request.query_params
         inst = params.get("instId")
         if not inst:
             raise wire.params_error("instId")
+        forming = not kind.startswith("history-")
+        derived: CandleType | None = next(
+            (d for d in _DERIVED if kind.endswith(f"{_DERIVED[d]}candles")), None
+        )
         timeframe = wire.timeframe_of(params.get("bar"))
         default_limit, most = wire.CANDLE_LIMITS[kind]
         limit = limit_param(params, default_limit, most, wire.params_error)
         after_ms = int_param(params, "after", wire.params_error)
         before_ms = int_param(params, "before", wire.params_error)
-        series = await self.series("okx", wire.market_of(inst), inst, timeframe)
+        if derived is None:
+            series = await self.series("okx", wire.market_of(inst), inst, timeframe)
+        else:  # a swap's, by its instrument id (its index by its family)
+            swap = f"{inst}-SWAP" if derived == "index" else inst
+            if wire.market_of(swap) != "futures":
+                raise wire.unknown_instrument()
+            series = replace(await self.series("okx", "futures", swap, timeframe), market=derived)
         # `after`: opened before it; `before`: opened after it (both exclusive, in ms).
         end = None if after_ms is None else align_time((after_ms - 1) // 1000, timeframe)
         start = None if before_ms is None else open_at_or_after(before_ms + 1, timeframe)
@@ -102,11 +110,17 @@ class OkxFacade(VenueFacade):
             window = replace(window, forming=None)
         closed, current = with_forming(window, limit, True)
         market = series.instrument_market
+
+        def row_of(candle: CandleRow, closed: bool) -> list[str]:
+            if derived is not None:
+                return wire.derived_row(candle, closed)
+            return wire.candle_row(candle, closed, market)
+
         rows = self.context.klines.rendered(  # newest first
-            ("okx", window.version, len(closed)),
-            lambda: orjson.dumps([wire.candle_row(c, True, market) for c in reversed(closed)]),
+            ("okx", window.version, len(closed), derived),
+            lambda: orjson.dumps([row_of(c, True) for c in reversed(closed)]),
         )
-        row = None if current is None else orjson.dumps(wire.candle_row(current, False, market))
+        row = None if current is None else orjson.dumps(row_of(current, False))
         return Response(wire.envelope_with_rows(with_row(rows, row, first=True)), media_type=JSON)
 
     # -- OKX's business stream (`/ws/v5/business`): candle channels ---------------------

@@ -72,7 +72,12 @@ def topic(channel: str, inst: str) -> str:
 # -- what the facade (`/okx/api/v5/...`) answers ---------------------------------------
 
 # (default, most): 300 on both, as OKX answers ccxt and freqtrade, which ask 300.
-CANDLE_LIMITS: Final = {"candles": (100, 300), "history-candles": (100, 300)}
+CANDLE_LIMITS: Final = {
+    "candles": (100, 300), "history-candles": (100, 300),
+    # A swap's mark and index price candles: 100 a page, as OKX documents them.
+    "mark-price-candles": (100, 100), "history-mark-price-candles": (100, 100),
+    "index-candles": (100, 100), "history-index-candles": (100, 100),
+}  # fmt: skip
 # When the venue cannot be reached, a client is told to ask again after this.
 UNAVAILABLE_RETRY_S: Final = 5.0
 
@@ -154,6 +159,11 @@ def candle_row(candle: CandleRow, closed: bool, market: Market) -> list[str]:
     volume = d(v)
     in_ccy = "0" if market == "spot" else volume
     return [str(t * 1000), d(o), d(h), d(low), d(c), volume, in_ccy, "0", "1" if closed else "0"]
+
+
+def derived_row(candle: CandleRow, closed: bool) -> list[str]:
+    """A mark or index price candle: `[ts, o, h, l, c, confirm]`."""
+    return [*candle_row(candle, closed, "futures")[:5], "1" if closed else "0"]
 
 
 # -- what the facade's business stream (`/okx/ws/v5/business`) sends --------------------
