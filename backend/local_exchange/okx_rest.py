@@ -1,7 +1,8 @@
 """OKX's v5 market-data REST answers for the fake exchange: `public/time`,
 `public/instruments` (SPOT and SWAP, with `tickSz` and `lotSz`), `market/candles` (newest
 first, the forming candle included, at most 300) and `market/history-candles` (closed only,
-at most 100), paged with `after` (older than) and `before` (newer than); errors as
+at most 100), paged with `after` (older than) and `before` (newer than), a swap's mark
+and index candles and `public/funding-rate-history`; errors as
 `{"code", "msg", "data"}`, and its rate limit (HTTP 429, code 50011) as the REST failure."""
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from local_exchange.exchange import ApiError, FakeExchange, MarketKind
-from local_exchange.market import INTERVAL_SECONDS, DerivedKind, SymbolModel, align
+from local_exchange.market import (
+    INTERVAL_SECONDS,
+    DerivedKind,
+    SymbolModel,
+    align,
+    funding_rate,
+)
 from local_exchange.rest import Dialect, Reply, Route
 
 # OKX's bars to the fake market's intervals (UTC-aligned from 6h up).
@@ -148,6 +155,31 @@ def derived_candles(kind: DerivedKind, *, history: bool) -> Route:
     return answer
 
 
+def funding_rate_history(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+    """A swap's funding, every 8 hours, newest first: at most `limit` (default and most
+    100) with `fundingTime` older than `after` and newer than `before` (ms); OKX keeps
+    three months of it. Each row's `fundingRate` and `realizedRate` (what ccxt reads)."""
+    inst = params.get("instId", "")
+    symbol = symbol_of("futures", inst)
+    if symbol is None or symbol not in ex.models["futures"]:
+        raise OkxError("51001", "Instrument ID does not exist")
+    limit = max(1, min(_int(params, "limit") or 100, 100))
+    size = 8 * 3_600
+    now = int(ex.clock.now())
+    last = align(now, "8h")
+    after, before = _int(params, "after"), _int(params, "before")
+    if after is not None:
+        last = min(last, align(-(-after // 1000) - 1, "8h"))
+    first = max(align(ex.listing_time, "8h") + size, last - 90 * 86_400)
+    if before is not None:
+        first = max(first, align(before // 1000, "8h") + size)
+    times = range(first, last + 1, size)
+    return _ok([{"instType": "SWAP", "instId": inst, "fundingRate": funding_rate(t),
+                 "realizedRate": funding_rate(t), "fundingTime": str(t * 1000),
+                 "method": "current_period", "formulaType": "withRate"}
+                for t in reversed(times[-limit:])])  # fmt: skip
+
+
 def candles(ex: FakeExchange, params: Mapping[str, str]) -> Any:
     return _candles(ex, params, 300, forming=True)
 
@@ -166,6 +198,7 @@ OKX_ROUTES: Final[dict[str, Route]] = {
     "/api/v5/market/history-mark-price-candles": derived_candles("mark", history=True),
     "/api/v5/market/index-candles": derived_candles("index", history=False),
     "/api/v5/market/history-index-candles": derived_candles("index", history=True),
+    "/api/v5/public/funding-rate-history": funding_rate_history,
 }
 
 

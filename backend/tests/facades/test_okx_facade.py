@@ -13,6 +13,7 @@ import ccxt
 import pytest
 
 from app.series import parse_series_id
+from local_exchange.market import funding_rate
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.facades.test_facades import as_ccxt, clients, download, download_config, series_of
@@ -144,3 +145,45 @@ async def test_download_data_through_the_facade(
         rows = freqtrade_rows(tmp_path / datadir, pair, "1m", "feather", "spot")
         assert len(rows) >= 2 * 1_440 - 1
         assert rows == exchange_history(fake, series_id, rows[0][0], rows[-1][0])
+
+
+async def test_download_data_of_a_swap_through_the_facade(
+    make_settings: SettingsFactory, three_days: FakeVenue, tmp_path: Path
+) -> None:
+    """`download-data --trading-mode futures --exchange okx` through the facade (issue
+    36): the swap's candles, its mark price candles and its funding rates, OKX's own, and
+    a second download asks OKX for none of them."""
+    fake, pair = three_days, "BTC/USDT:USDT"
+    settings = make_settings(**live_settings(
+        fake, live_ingest=False, okx_rest_limit_share=1.0, upstream_client_share=1.0,
+        upstream_reserve_share=0.0,
+    ))  # fmt: skip
+    paths = ("candles", "mark-price-candles", "funding-rate-history")
+
+    def asked() -> list[int]:
+        counts = fake.exchange.rest_requests_by_path
+        return [sum(n for p, n in counts.items() if p.rsplit("/", 1)[-1].endswith(path)
+                    and (path != "candles" or "price" not in p)) for path in paths]  # fmt: skip
+
+    async with live_server(settings, clock_of(fake)) as s:
+        config = download_config(tmp_path / "config.json", "okx", f"{s.base_url}/okx", "futures")
+        await download(config, tmp_path / "first", pair, "futures", days=2)
+        before = asked()
+        assert all(before), dict(fake.exchange.rest_requests_by_path)
+        await download(config, tmp_path / "second", pair, "futures", days=2)
+        assert asked() == before
+    model = fake.exchange.pair_model("futures", pair)
+    for datadir in ("first", "second"):
+        rows = freqtrade_rows(tmp_path / datadir, pair, "1m", "feather", "futures")
+        assert len(rows) >= 2 * 1_440 - 1
+        assert rows == exchange_history(fake, "okx:futures:BTC/USDT:USDT:1m", rows[0][0],
+                                        rows[-1][0])  # fmt: skip
+        marks = freqtrade_rows(tmp_path / datadir, pair, "1h", "feather", "mark")
+        assert len(marks) >= 40
+        assert [m[1:5] for m in marks] == [
+            tuple(float(x) for x in (k.open, k.high, k.low, k.close))
+            for k in (model.derived("mark", model.kline("1h", m[0])) for m in marks)
+        ]
+        events = freqtrade_rows(tmp_path / datadir, pair, "1h", "feather", "funding_rate")
+        assert len(events) >= 6 and all(e[0] % (8 * 3_600) == 0 for e in events)
+        assert [e[1] for e in events] == [float(funding_rate(e[0])) for e in events]

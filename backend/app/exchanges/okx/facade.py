@@ -48,9 +48,10 @@ from app.exchanges.facade_support import (
 from app.exchanges.okx import limits, wire
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
-from app.series import CandleType, Market, align_time
+from app.series import FUNDING_TIMEFRAME, CandleType, Market, align_time
 
 JSON: Final = "application/json"
+FUNDING_PATH: Final = "/api/v5/public/funding-rate-history"
 # The derived prices served from the store, by the name their endpoints carry.
 _DERIVED: Final[dict[CandleType, str]] = {"mark": "mark-price-", "index": "index-"}
 STREAM_PATH: Final = "/ws/v5/business"
@@ -68,6 +69,7 @@ class OkxFacade(VenueFacade):
     ) -> None:  # fmt: skip
         super().__init__(context, proxy, names, hosts)
         self.routes["/api/v5/public/time"] = (self._time, "local", "time")
+        self.routes[FUNDING_PATH] = (self._funding_history, "store", FUNDING_PATH)
         for kind in wire.CANDLE_LIMITS:
             path = f"/api/v5/market/{kind}"
             self.routes[path] = (partial(self._answer_candles, kind=kind), "store", path)
@@ -122,6 +124,31 @@ class OkxFacade(VenueFacade):
         )
         row = None if current is None else orjson.dumps(row_of(current, False))
         return Response(wire.envelope_with_rows(with_row(rows, row, first=True)), media_type=JSON)
+
+    async def _funding_history(self, request: Request) -> Response:
+        """A swap's funding events from the store, newest first: the newest `limit` with
+        `fundingTime` older than `after` and newer than `before` (ms, both exclusive)."""
+        params = request.query_params
+        inst = params.get("instId")
+        if not inst:
+            raise wire.params_error("instId")
+        inst = inst.upper()
+        if wire.market_of(inst) != "futures":
+            raise wire.unknown_instrument()
+        limit = limit_param(params, *wire.FUNDING_LIMITS, wire.params_error)
+        after_ms = int_param(params, "after", wire.params_error)
+        before_ms = int_param(params, "before", wire.params_error)
+        contract = await self.series("okx", "futures", inst, FUNDING_TIMEFRAME)
+        funding = replace(contract, market="funding_rate")
+        end = None if after_ms is None else align_time((after_ms - 1) // 1000, FUNDING_TIMEFRAME)
+        start = None if before_ms is None else open_at_or_after(before_ms + 1, FUNDING_TIMEFRAME)
+        if end is not None and start is not None and end < start:
+            return Response(wire.envelope([]), media_type=JSON)
+        window = await self.context.klines.klines(
+            funding, current_caller(), limit, start=start, end=end, newest=True
+        )
+        rows = [wire.funding_row(inst, t, rate) for t, rate, *_ in reversed(window.closed)]
+        return Response(wire.envelope(rows), media_type=JSON)
 
     # -- OKX's business stream (`/ws/v5/business`): candle channels ---------------------
 

@@ -78,6 +78,8 @@ CANDLE_LIMITS: Final = {
     "mark-price-candles": (100, 100), "history-mark-price-candles": (100, 100),
     "index-candles": (100, 100), "history-index-candles": (100, 100),
 }  # fmt: skip
+# `public/funding-rate-history`: (default, most) events a page.
+FUNDING_LIMITS: Final = (100, 400)
 # When the venue cannot be reached, a client is told to ask again after this.
 UNAVAILABLE_RETRY_S: Final = 5.0
 
@@ -159,6 +161,16 @@ def candle_row(candle: CandleRow, closed: bool, market: Market) -> list[str]:
     volume = d(v)
     in_ccy = "0" if market == "spot" else volume
     return [str(t * 1000), d(o), d(h), d(low), d(c), volume, in_ccy, "0", "1" if closed else "0"]
+
+
+def funding_row(inst: str, t: int, rate: float) -> dict[str, str]:
+    """One funding event. The store keeps the rate paid (OKX's `realizedRate`, what ccxt
+    reads, and freqtrade downloads); `fundingRate` says it too."""
+    rate_text = f"{rate:.8f}"
+    return {
+        "instType": "SWAP", "instId": inst, "fundingRate": rate_text, "realizedRate": rate_text,
+        "fundingTime": str(t * 1000), "method": "current_period", "formulaType": "withRate",
+    }  # fmt: skip
 
 
 def derived_row(candle: CandleRow, closed: bool) -> list[str]:
