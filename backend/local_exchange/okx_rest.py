@@ -87,7 +87,8 @@ def _instrument(market: MarketKind, m: SymbolModel, listing_time: int) -> dict[s
         "ctMult": "" if spot else "1", "ctValCcy": "" if spot else m.base_asset,
         "ctType": "" if spot else "linear", "optType": "", "stk": "", "alias": "",
         "listTime": str(listing_time * 1000), "expTime": "", "lever": "10" if spot else "100",
-        "tickSz": tick, "lotSz": "0.00000001" if spot else "1", "minSz": "0.00001" if spot else "1",
+        "tickSz": tick, "lotSz": "0.00000001" if spot else "0.001",
+        "minSz": "0.00001" if spot else "0.001",
         "state": "live", "ruleType": "normal", "maxLmtSz": "9999999999", "maxMktSz": "1000000",
         "maxLmtAmt": "20000000", "maxMktAmt": "1000000", "maxTwapSz": "9999999999",
         "maxIcebergSz": "9999999999", "maxTriggerSz": "9999999999", "maxStopSz": "1000000",
@@ -155,6 +156,21 @@ def derived_candles(kind: DerivedKind, *, history: bool) -> Route:
     return answer
 
 
+def position_tiers(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+    """One position tier of each swap of `instFamily` (freqtrade loads them as leverage
+    tiers, and cannot backtest a swap without them)."""
+    if params.get("instType") != "SWAP":
+        raise OkxError("51000", "Parameter instType error")
+    family = params.get("instFamily") or params.get("uly") or ""
+    return _ok([
+        {"tier": "1", "instId": "", "uly": f, "instFamily": f, "minSz": "0", "maxSz": "2000000",
+         "mmr": "0.004", "imr": "0.01", "maxLever": "100", "optMgnFactor": "0",
+         "baseMaxLoan": "", "quoteMaxLoan": ""}
+        for m in ex.models["futures"].values()
+        if (f := f"{m.base_asset}-{m.quote_asset}") == family
+    ])  # fmt: skip
+
+
 def funding_rate_history(ex: FakeExchange, params: Mapping[str, str]) -> Any:
     """A swap's funding, every 8 hours, newest first: at most `limit` (default and most
     100) with `fundingTime` older than `after` and newer than `before` (ms); OKX keeps
@@ -199,6 +215,7 @@ OKX_ROUTES: Final[dict[str, Route]] = {
     "/api/v5/market/index-candles": derived_candles("index", history=False),
     "/api/v5/market/history-index-candles": derived_candles("index", history=True),
     "/api/v5/public/funding-rate-history": funding_rate_history,
+    "/api/v5/public/position-tiers": position_tiers,
 }
 
 

@@ -72,7 +72,7 @@ async def test_exchanges_lists_markets_timeframes_and_symbols_with_ticks(
         assert okx_spot["BTC/USDT"]["amount_step"] == 0.00000001
         swaps = {e["symbol"]: e for e in okx_markets["futures"]["symbols"]}
         assert swaps["ETH/USDT:USDT"]["exchange_symbol"] == "ETH-USDT-SWAP"
-        assert swaps["ETH/USDT:USDT"]["amount_step"] == 1
+        assert swaps["ETH/USDT:USDT"]["amount_step"] == 0.001
 
 
 async def test_series_entries_carry_their_parts_and_tick(

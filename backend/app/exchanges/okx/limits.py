@@ -44,6 +44,8 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = dict([
     _ep("/api/v5/public/mark-price", "forwarded", _INSTRUMENTS),
     _ep("/api/v5/public/open-interest", "forwarded", _INSTRUMENTS),
     _ep("/api/v5/public/price-limit", "forwarded", "instId"),
+    # A swap's leverage tiers: freqtrade's futures bot and backtest load them.
+    _ep("/api/v5/public/position-tiers", "forwarded", "instType tdMode instFamily uly instId"),
 ])  # fmt: skip
 
 # Requests per 2 s per IP, as OKX documents them; endpoints not listed here, 20.
