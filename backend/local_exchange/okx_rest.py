@@ -156,6 +156,81 @@ def derived_candles(kind: DerivedKind, *, history: bool) -> Route:
     return answer
 
 
+def _swap(ex: FakeExchange, inst: str) -> SymbolModel:
+    symbol = symbol_of("futures", inst)
+    if symbol is None or symbol not in ex.models["futures"]:
+        raise OkxError("51001", "Instrument ID does not exist")
+    return ex.models["futures"][symbol]
+
+
+def _listed(ex: FakeExchange, params: Mapping[str, str]) -> list[tuple[MarketKind, SymbolModel]]:
+    """The instruments an `instId` (or, without one, an `instType`) names."""
+    inst = params.get("instId", "")
+    if inst:
+        market: MarketKind = "futures" if inst.endswith("-SWAP") else "spot"
+        symbol = symbol_of(market, inst)
+        if symbol is None or symbol not in ex.models[market]:
+            raise OkxError("51001", "Instrument ID does not exist")
+        return [(market, ex.models[market][symbol])]
+    market_of_type = INST_TYPES.get(params.get("instType", ""))
+    if market_of_type is None:
+        raise OkxError("51000", "Parameter instType error")
+    return [(market_of_type, m) for m in ex.models[market_of_type].values()]
+
+
+def tickers(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+    """`market/tickers` (by `instType`) and `market/ticker` (by `instId`): the day so far."""
+    now = int(ex.clock.now())
+    rows = []
+    for market, m in _listed(ex, params):
+        day = m.kline("1d", align(now, "1d"), until=now)
+        rows.append({
+            "instType": "SPOT" if market == "spot" else "SWAP", "instId": _inst_id(market, m),
+            "last": day.close, "lastSz": "1", "askPx": day.close, "askSz": "1",
+            "bidPx": day.close, "bidSz": "1", "open24h": day.open, "high24h": day.high,
+            "low24h": day.low, "volCcy24h": day.volume, "vol24h": day.volume,
+            "sodUtc0": day.open, "sodUtc8": day.open, "ts": str(ex.clock.now_ms()),
+        })  # fmt: skip
+    return _ok(rows)
+
+
+def books(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+    """`market/books`: `sz` levels a side (default 1, at most 400) around the price now."""
+    ((_, m),) = _listed(ex, {"instId": params.get("instId") or "-"})
+    size = max(1, min(_int(params, "sz") or 1, 400))
+    price = m.price(int(ex.clock.now()))
+    tick = 10.0**-m.decimals
+
+    def level(i: int, side: int) -> list[str]:
+        return [f"{price + side * (i + 1) * tick:.{m.decimals}f}", "1.000", "0", "1"]
+
+    book = {"asks": [level(i, 1) for i in range(size)],
+            "bids": [level(i, -1) for i in range(size)], "ts": str(ex.clock.now_ms())}  # fmt: skip
+    return _ok([book])
+
+
+def funding_rate_now(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+    """`public/funding-rate`: the rate of the funding to come, and when it comes."""
+    inst = params.get("instId", "")
+    _swap(ex, inst)
+    upcoming = align(int(ex.clock.now()), "8h") + 8 * 3_600
+    return _ok([{"instType": "SWAP", "instId": inst, "fundingRate": funding_rate(upcoming),
+                 "nextFundingRate": "", "fundingTime": str(upcoming * 1000),
+                 "nextFundingTime": str((upcoming + 8 * 3_600) * 1000),
+                 "method": "current_period", "ts": str(ex.clock.now_ms())}])  # fmt: skip
+
+
+def mark_price(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+    """`public/mark-price`: each swap's mark price now."""
+    now = int(ex.clock.now())
+    rows = []
+    for _, m in _listed(ex, {**params, "instType": "SWAP"}):
+        mark = m.derived("mark", m.kline("1m", align(now, "1m"), until=now))
+        rows.append({"instType": "SWAP", "instId": _inst_id("futures", m),
+                     "markPx": mark.close, "ts": str(ex.clock.now_ms())})  # fmt: skip
+    return _ok(rows)
+
+
 def position_tiers(ex: FakeExchange, params: Mapping[str, str]) -> Any:
     """One position tier of each swap of `instFamily` (freqtrade loads them as leverage
     tiers, and cannot backtest a swap without them)."""
@@ -176,9 +251,7 @@ def funding_rate_history(ex: FakeExchange, params: Mapping[str, str]) -> Any:
     100) with `fundingTime` older than `after` and newer than `before` (ms); OKX keeps
     three months of it. Each row's `fundingRate` and `realizedRate` (what ccxt reads)."""
     inst = params.get("instId", "")
-    symbol = symbol_of("futures", inst)
-    if symbol is None or symbol not in ex.models["futures"]:
-        raise OkxError("51001", "Instrument ID does not exist")
+    _swap(ex, inst)
     limit = max(1, min(_int(params, "limit") or 100, 100))
     size = 8 * 3_600
     now = int(ex.clock.now())
@@ -216,6 +289,11 @@ OKX_ROUTES: Final[dict[str, Route]] = {
     "/api/v5/market/history-index-candles": derived_candles("index", history=True),
     "/api/v5/public/funding-rate-history": funding_rate_history,
     "/api/v5/public/position-tiers": position_tiers,
+    "/api/v5/public/funding-rate": funding_rate_now,
+    "/api/v5/public/mark-price": mark_price,
+    "/api/v5/market/tickers": tickers,
+    "/api/v5/market/ticker": tickers,
+    "/api/v5/market/books": books,
 }
 
 

@@ -1,5 +1,5 @@
 """Real `freqtrade trade --dry-run` bots reading through the facades: two Binance bots on the
-same pairs and one Bybit futures bot, each with the repository's own config
+same pairs and one Bybit futures bot (and, apart, an OKX swap bot), each with the repository's own config
 (`user_data/config.*.json`, only its host and port changed) and its tiny strategy
 (`user_data/strategies/FacadeProbe.py`, which enters at every new candle), for a few
 minutes of real time against the local exchanges running at real speed.
@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from local_exchange.exchange import FakeExchange
-from local_exchange.server import FakeBinance, FakeBybit
+from local_exchange.server import FakeBinance, FakeBybit, FakeOkx
 from tests.conftest import SettingsFactory
 from tests.support import live_server, poll
 
@@ -225,6 +225,60 @@ async def test_dry_run_bots_trade_every_candle_through_the_facades(
     assert funding_asked <= 2, (funding_asked, funding_served)
 
 
+# What an OKX swap bot reads of the exchange: candles, and for its funding fees the
+# swap's mark price candles and funding rates.
+OKX_CANDLES = ("/api/v5/market/candles", "/api/v5/market/history-candles")
+OKX_FUNDING = (
+    "/api/v5/market/mark-price-candles", "/api/v5/market/history-mark-price-candles",
+    "/api/v5/public/funding-rate-history",
+)  # fmt: skip
+
+
+async def test_an_okx_swap_bot_trades_every_candle_from_the_store(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    """`user_data/config.okx-futures.json` as it is (its host changed): a real OKX swap
+    dry-run bot on the facade's business stream trades at every candle of both pairs,
+    logs no error, and after warming up its candle, mark price and funding reads are
+    answered from the store (issue 36), OKX asked a handful of times at most."""
+    okx = FakeOkx(FakeExchange(history_days=2, seed=3)).start()
+    settings = make_settings(live_ingest=True, **okx.settings(), ondemand_idle_ttl_s=120)
+    workdir = tmp_path / "okx"
+    try:
+        async with live_server(settings) as s:
+            proc = await start_bot(bot_config("okx-futures", s.base_url, tmp_path), workdir)
+            try:
+                await poll(lambda: _all_running([proc], [workdir]), "the bot to reach RUNNING",
+                           timeout=120, every=0.5)  # fmt: skip
+                started = time.time()
+                await poll(lambda: time.time() - started > WARM_S, "warming up", WARM_S + 10, 1.0)
+                candles_warm = _asked(okx, OKX_CANDLES)
+                funding_warm = _asked(okx, OKX_FUNDING)
+                paths_warm = dict(okx.exchange.rest_requests_by_path)
+                served_warm = await _facade_requests(s.http, OKX_FUNDING)
+                await poll(lambda: time.time() - started > RUN_S, "the run", RUN_S + 10, 1.0)
+                candles_asked = _asked(okx, OKX_CANDLES) - candles_warm
+                funding_asked = _asked(okx, OKX_FUNDING) - funding_warm
+                served = await _facade_requests(s.http, OKX_FUNDING) - served_warm
+                paths = {p: n - paths_warm.get(p, 0)
+                         for p, n in okx.exchange.rest_requests_by_path.items()}  # fmt: skip
+            finally:
+                await stop_bot(proc)
+    finally:
+        okx.stop()
+    log = (workdir / "bot.log").read_text()
+    assert " - ERROR - " not in log, _errors(log)
+    opened = entries(workdir)
+    assert len(opened) == 2, opened
+    for pair, minutes in opened.items():
+        assert len(minutes) >= RUN_S // 60, (pair, sorted(minutes))
+    warm_minutes = (RUN_S - WARM_S) // 60
+    assert served >= 2 * warm_minutes, served
+    asked = {p: n for p, n in paths.items() if n}
+    assert funding_asked <= 3, (funding_asked, served, asked)
+    assert candles_asked <= 4, (candles_asked, asked)
+
+
 def _all_running(procs: list[asyncio.subprocess.Process], workdirs: list[Path]) -> bool:
     for proc, workdir in zip(procs, workdirs, strict=True):
         assert proc.returncode is None, _errors((workdir / "bot.log").read_text())
@@ -247,11 +301,15 @@ async def _facade_kline_requests(http: Any) -> float:
 
 
 async def _facade_funding_requests(http: Any) -> float:
+    return await _facade_requests(http, FUNDING_PATHS)
+
+
+async def _facade_requests(http: Any, paths: tuple[str, ...]) -> float:
     return sum([await _metric_sum(http, "trade_canvas_facade_requests_total{", path)
-                for path in FUNDING_PATHS])  # fmt: skip
+                for path in paths])  # fmt: skip
 
 
-def _asked(fake: FakeBybit, paths: tuple[str, ...]) -> int:
+def _asked(fake: FakeBybit | FakeOkx, paths: tuple[str, ...]) -> int:
     return sum(fake.exchange.rest_requests_by_path.get(path, 0) for path in paths)
 
 

@@ -19,6 +19,7 @@ from tests.live_support import (
     assert_store_matches_exchange,
     clock_of,
     driven,
+    jobs_of,
     live_settings,
     serving,
     start_fake,
@@ -106,3 +107,29 @@ async def test_through_each_fault_the_store_equals_the_venue(
         await wait_candles_close(okx, 2)
         await wait_caught_up(s, okx, series_id)
         await assert_store_matches_exchange(s, okx, series_id)
+
+
+async def test_a_catch_up_reaching_before_the_swaps_first_candle_reads_back_from_now(
+    make_settings: SettingsFactory, okx: FakeVenue
+) -> None:
+    """An hourly mark price of a swap listed a day ago: its catch-up owes 1,000 hours,
+    and OKX answers the first window asked (40 days back) empty. Read back from the
+    present instead, the series owes nothing, equals OKX's, and costs OKX no request
+    while nothing closes (it was asked again at every close grace before)."""
+    hourly = "okx:mark:BTC/USDT:USDT:1h"
+    async with serving(make_settings(**live_settings(okx, whitelist=[hourly])), okx) as s:
+
+        async def owes_nothing() -> bool:
+            return any(j["owed"] is None and j["head_time"] for j in await jobs_of(s, hourly))
+
+        await poll(owes_nothing, "the catch-up to owe nothing", timeout=30)
+        got = await assert_store_matches_exchange(s, okx, hourly)
+        assert len(got) >= 20
+        paths = ("/api/v5/market/mark-price-candles", "/api/v5/market/history-mark-price-candles")
+
+        def asked() -> int:
+            return sum(okx.exchange.rest_requests_by_path.get(p, 0) for p in paths)
+
+        before = asked()
+        await wait_candles_close(okx, 10)
+        assert asked() - before <= 1
