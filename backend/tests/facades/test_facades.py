@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from app.series import parse_series_id
-from local_exchange.market import funding_rate
+from local_exchange.market import SymbolModel, funding_rate
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
 from tests.freqtrade_support import freqtrade_rows
@@ -452,12 +452,18 @@ async def test_download_data_through_the_facade(
         assert rows == exchange_history(fake, series_id, rows[0][0], rows[-1][0])
         if served_futures:
             assert model is not None
-            marks = freqtrade_rows(tmp_path / datadir, pair, "1h", "feather", "mark")
-            assert len(marks) >= 20
-            assert [m[1:5] for m in marks] == [
-                tuple(float(x) for x in (k.open, k.high, k.low, k.close))
-                for k in (model.derived("mark", model.kline("1h", m[0])) for m in marks)
-            ]
-            events = freqtrade_rows(tmp_path / datadir, pair, "1h", "feather", "funding_rate")
-            assert len(events) >= 3 and all(e[0] % (8 * 3_600) == 0 for e in events)
-            assert [e[1] for e in events] == [float(funding_rate(e[0])) for e in events]
+            assert_mark_and_funding_files(tmp_path / datadir, pair, model, hours=20)
+
+
+def assert_mark_and_funding_files(datadir: Path, pair: str, model: SymbolModel, hours: int) -> None:
+    """A futures download's `-1h-mark` and `-1h-funding_rate` files hold the venue's own
+    mark prices (at least `hours` of them) and funding events."""
+    marks = freqtrade_rows(datadir, pair, "1h", "feather", "mark")
+    assert len(marks) >= hours
+    assert [m[1:5] for m in marks] == [
+        tuple(float(x) for x in (k.open, k.high, k.low, k.close))
+        for k in (model.derived("mark", model.kline("1h", m[0])) for m in marks)
+    ]
+    events = freqtrade_rows(datadir, pair, "1h", "feather", "funding_rate")
+    assert len(events) >= hours // 8 and all(e[0] % (8 * 3_600) == 0 for e in events)
+    assert [e[1] for e in events] == [float(funding_rate(e[0])) for e in events]

@@ -13,10 +13,16 @@ import ccxt
 import pytest
 
 from app.series import parse_series_id
-from local_exchange.market import funding_rate
 from local_exchange.server import FakeVenue
 from tests.conftest import SettingsFactory
-from tests.facades.test_facades import as_ccxt, clients, download, download_config, series_of
+from tests.facades.test_facades import (
+    as_ccxt,
+    assert_mark_and_funding_files,
+    clients,
+    download,
+    download_config,
+    series_of,
+)
 from tests.freqtrade_support import freqtrade_rows
 from tests.live_support import (
     clock_of,
@@ -178,12 +184,4 @@ async def test_download_data_of_a_swap_through_the_facade(
         assert len(rows) >= 2 * 1_440 - 1
         assert rows == exchange_history(fake, "okx:futures:BTC/USDT:USDT:1m", rows[0][0],
                                         rows[-1][0])  # fmt: skip
-        marks = freqtrade_rows(tmp_path / datadir, pair, "1h", "feather", "mark")
-        assert len(marks) >= 40
-        assert [m[1:5] for m in marks] == [
-            tuple(float(x) for x in (k.open, k.high, k.low, k.close))
-            for k in (model.derived("mark", model.kline("1h", m[0])) for m in marks)
-        ]
-        events = freqtrade_rows(tmp_path / datadir, pair, "1h", "feather", "funding_rate")
-        assert len(events) >= 6 and all(e[0] % (8 * 3_600) == 0 for e in events)
-        assert [e[1] for e in events] == [float(funding_rate(e[0])) for e in events]
+        assert_mark_and_funding_files(tmp_path / datadir, pair, model, hours=40)
