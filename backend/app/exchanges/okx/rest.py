@@ -4,24 +4,22 @@ newest first and paged back; a swap's mark and index candles and funding history
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from app.candle import CandleRow
 from app.clock import Clock
 from app.errors import ExchangeError
-from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client, derived_rows, funding_rows
+from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client, funding_rows
 from app.exchanges.ports import FrameError, KlinePage
 from app.exchanges.upstream import UpstreamLimiter
-from app.series import CandleType, Market, SeriesId, timeframe_seconds
+from app.series import CandleType, Market, SeriesId, align_time, timeframe_seconds
 
 # Candles per page, as freqtrade and ccxt ask OKX (`candles` and `history-candles` alike).
 PAGE_LIMIT: Final = 300
 # What OKX's REST serves here of every kind of series: a swap's mark and index price
 # candles and its funding history besides its own candles.
 FETCHED: Final[tuple[CandleType, ...]] = ("spot", "futures", "mark", "index", "funding_rate")
-# One page of a series' rows opened before a time (ms), newest first or not.
-PageBack = Callable[[SeriesId, int], Awaitable[list[list[Any]]]]
 # OKX's most mark and index price candles, and funding events, a page.
 _PAGES: Final[dict[CandleType, int]] = {"mark": 100, "index": 100, "funding_rate": 100}
 
@@ -47,16 +45,16 @@ def okx_rest(
 
 class OkxRestKlines(CcxtRestKlines):
     """OKX answers a window: candles asked from a time come from the `limit` periods
-    after it (none, where those lie before the instrument's first candle), and its funding
-    history pages only back from a time (`after`: older than), newest first. So a funding
-    window, and a candle window whose first page came back empty long before the present,
-    is read back from its end page by page, then handed out oldest first."""
+    after it, none where those lie before the instrument's listing (then they are asked
+    again from its `listTime`); and its funding history pages only back from a time
+    (`after`: older than), newest first, so a funding window is read back from its end
+    page by page, then handed out oldest first."""
 
     async def closed_pages(
         self, series: SeriesId, after: int, *, until: int | None = None
     ) -> AsyncIterator[KlinePage]:
         if series.market == "funding_rate":
-            async for page in self._read_back(series, after, until, self._funding_page):
+            async for page in self._funding_back(series, after, until):
                 yield page
             return
         found = False
@@ -65,29 +63,44 @@ class OkxRestKlines(CcxtRestKlines):
             yield page
         if found:
             return
+        # Nothing in the window asked: it lay before the instrument's listing, or reached
+        # the present. Asked again from the listing, if that came after the window.
         tf = timeframe_seconds(series.timeframe)
+        listed = await self._listed_at(series)
+        if listed is None or listed <= after + self.page_size(series) * tf:
+            return
         now = int(await self._venue_now(series.instrument_market))
-        if after + self.page_size(series) * tf >= now - tf:
-            return  # the window asked reached the present: nothing newer there
-        async for page in self._read_back(series, after, until, self._candle_page):
+        if listed >= now or (until is not None and listed > until):
+            return
+        first = align_time(listed, series.timeframe)
+        async for page in super().closed_pages(series, max(after, first - 1), until=until):
             yield page
 
-    async def _read_back(
-        self, series: SeriesId, after: int, until: int | None, read: PageBack
+    async def _listed_at(self, series: SeriesId) -> int | None:
+        """When OKX listed the series' instrument (its `listTime`), if it says."""
+        markets = await self._load_markets(series.instrument_market, False)
+        info = (markets.get(series.symbol) or {}).get("info") or {}
+        try:
+            return int(info["listTime"]) // 1000
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    async def _funding_back(
+        self, series: SeriesId, after: int, until: int | None
     ) -> AsyncIterator[KlinePage]:
-        """The closed rows in `(after, until]`, read back from the end with `read`."""
+        """The funding events in `(after, until]` paid by now, read back from the end
+        (OKX keeps three months of them: a few pages)."""
         await self.check_symbol(series)
         now = int(await self._venue_now(series.instrument_market))
-        closes_after = 0 if series.instant else timeframe_seconds(series.timeframe)
         end = now if until is None else min(until, now)
         rows: dict[int, CandleRow] = {}
         older_than_ms = (end + 1) * 1000
         while True:
-            page = await self._ask(f"{series} back from {older_than_ms // 1000}", read, series,
+            page = await self._ask(f"funding rates of {series}", self._funding_page, series,
                                    older_than_ms)  # fmt: skip
             for ms, o, h, low, c, v in page:
                 t = int(ms) // 1000
-                if after < t <= end and t + closes_after <= now:
+                if after < t <= end:
                     rows[t] = (t, float(o), float(h), float(low), float(c), float(v))
             oldest = min((int(r[0]) for r in page), default=None)
             if len(page) < self.page_size(series) or oldest is None or oldest // 1000 <= after:
@@ -95,24 +108,6 @@ class OkxRestKlines(CcxtRestKlines):
             older_than_ms = oldest
         if rows:
             yield KlinePage(sorted(rows.values()), {})
-
-    async def _candle_page(self, series: SeriesId, older_than_ms: int) -> list[list[Any]]:
-        """The newest page of candles opened before `older_than_ms` (OKX's history
-        candles, which reach back past the newest 1,440)."""
-        client = self._client(series.instrument_market)
-        params = {"until": older_than_ms, "type": "HistoryCandles"}
-        limit = self.page_size(series)
-        if not series.derived:
-            rows: list[list[Any]] = await client.fetch_ohlcv(
-                series.symbol, series.timeframe, None, limit, params
-            )
-            return rows
-        method = "fetch_mark_ohlcv" if series.market == "mark" else "fetch_index_ohlcv"
-        got = await getattr(client, method)(series.symbol, series.timeframe, None, limit, params)
-        try:
-            return derived_rows(got)
-        except FrameError as e:
-            raise ExchangeError(f"{series} from {self.venue}: {e}") from e
 
     async def _funding_page(self, series: SeriesId, older_than_ms: int) -> list[list[Any]]:
         client = self._client("futures")
