@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import json
+import re
 import signal
 import socket
 import sqlite3
@@ -205,7 +206,7 @@ async def test_dry_run_bots_trade_every_candle_through_the_facades(
     minutes_run = RUN_S // 60
     for _, tag, _ in bots:
         log = (tmp_path / tag / "bot.log").read_text()
-        assert " - ERROR - " not in log, _errors(log)
+        assert not _error_records(log), _errors(log)
         assert "Outdated history" not in log, _errors(log)
         opened = entries(tmp_path / tag)
         assert len(opened) == 2, opened  # both pairs
@@ -267,7 +268,7 @@ async def test_an_okx_swap_bot_trades_every_candle_from_the_store(
     finally:
         okx.stop()
     log = (workdir / "bot.log").read_text()
-    assert " - ERROR - " not in log, _errors(log)
+    assert not _error_records(log), _errors(log)
     opened = entries(workdir)
     assert len(opened) == 2, opened
     for pair, minutes in opened.items():
@@ -288,6 +289,18 @@ def _all_running(procs: list[asyncio.subprocess.Process], workdirs: list[Path]) 
 def _running(workdir: Path) -> bool:
     log = workdir / "bot.log"
     return log.exists() and "Changing state to: RUNNING" in log.read_text()
+
+
+_RECORD = re.compile(r"^(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - )", re.MULTILINE)
+
+
+def _error_records(log: str) -> list[str]:
+    """The bot's errors, less those of freqtrade's daily reset of its exchange streams (at
+    00:02 it closes their connections, and then ccxt.pro's unsubscribe from each fails
+    on the closed one, logged as an error): freqtrade's own, at a time a run can cover."""
+    records = [" ".join(r.split()) for r in _RECORD.split(log)]  # its console wraps lines
+    reset = any("Resetting exchange WS connections" in r for r in records)
+    return [r for r in records if " - ERROR - " in r and not (reset and "_unwatch_ohlcv" in r)]
 
 
 def _errors(log: str) -> str:
