@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from app.supply.fill import PUBLISH_LAG_S, RECHECK_S
 from local_exchange.exchange import FakeExchange
 from local_exchange.server import FakeBinance, FakeBybit, FakeOkx
 from tests.conftest import SettingsFactory
@@ -289,10 +290,12 @@ async def test_an_okx_swap_bot_trades_every_candle_from_the_store(
 
 
 def _hourly_asks(start: float, end: float) -> int:
-    """What the exchange is asked for the hours that turn between `start` and `end` (real
-    time, the local exchanges' too): each contract's (two) new hourly mark price and its
-    funding, which the companion keeper fetches once each hour."""
-    return 2 * 2 * (int(end) // 3_600 - int(start) // 3_600)
+    """The most the exchange is asked for the hours that turn between `start` and `end`
+    (real time, the local exchanges' too), for each of the two contracts: its new hourly
+    mark price once, and its funding once and then again every `RECHECK_S` during the
+    hour's first `PUBLISH_LAG_S` (an event not published yet is looked for again)."""
+    per_contract = 1 + 1 + int(PUBLISH_LAG_S / RECHECK_S)
+    return 2 * per_contract * (int(end) // 3_600 - int(start) // 3_600)
 
 
 def _all_running(procs: list[asyncio.subprocess.Process], workdirs: list[Path]) -> bool:
