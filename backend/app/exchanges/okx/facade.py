@@ -91,8 +91,7 @@ class OkxFacade(VenueFacade):
         timeframe = wire.timeframe_of(params.get("bar"))
         default_limit, most = wire.CANDLE_LIMITS[kind]
         limit = limit_param(params, default_limit, most, wire.params_error)
-        after_ms = int_param(params, "after", wire.params_error)
-        before_ms = int_param(params, "before", wire.params_error)
+        bounds = _paged(params, timeframe)
         if derived is None:
             series = await self.series("okx", wire.market_of(inst), inst, timeframe)
         else:  # a swap's, by its instrument id (its index by its family)
@@ -100,11 +99,9 @@ class OkxFacade(VenueFacade):
             if wire.market_of(swap) != "futures":
                 raise wire.unknown_instrument()
             series = replace(await self.series("okx", "futures", swap, timeframe), market=derived)
-        # `after`: opened before it; `before`: opened after it (both exclusive, in ms).
-        end = None if after_ms is None else align_time((after_ms - 1) // 1000, timeframe)
-        start = None if before_ms is None else open_at_or_after(before_ms + 1, timeframe)
-        if end is not None and start is not None and end < start:
+        if bounds is None:
             return Response(wire.envelope([]), media_type=JSON)
+        start, end = bounds
         window = await self.context.klines.klines(
             series, current_caller(), limit, start=start, end=end, newest=True
         )
@@ -136,14 +133,12 @@ class OkxFacade(VenueFacade):
         if wire.market_of(inst) != "futures":
             raise wire.unknown_instrument()
         limit = limit_param(params, *wire.FUNDING_LIMITS, wire.params_error)
-        after_ms = int_param(params, "after", wire.params_error)
-        before_ms = int_param(params, "before", wire.params_error)
+        bounds = _paged(params, FUNDING_TIMEFRAME)
         contract = await self.series("okx", "futures", inst, FUNDING_TIMEFRAME)
         funding = replace(contract, market="funding_rate")
-        end = None if after_ms is None else align_time((after_ms - 1) // 1000, FUNDING_TIMEFRAME)
-        start = None if before_ms is None else open_at_or_after(before_ms + 1, FUNDING_TIMEFRAME)
-        if end is not None and start is not None and end < start:
+        if bounds is None:
             return Response(wire.envelope([]), media_type=JSON)
+        start, end = bounds
         window = await self.context.klines.klines(
             funding, current_caller(), limit, start=start, end=end, newest=True
         )
@@ -252,3 +247,15 @@ class OkxFacade(VenueFacade):
 
     def trimmed(self, path: str, body: bytes, rows: int) -> bytes:
         return wire.book_cut(body, rows)
+
+
+def _paged(params: Mapping[str, str], timeframe: str) -> tuple[int | None, int | None] | None:
+    """OKX's `after` (opened before it) and `before` (opened after it), both exclusive ms,
+    as the first and last open times of the window; None when nothing lies between."""
+    after_ms = int_param(params, "after", wire.params_error)
+    before_ms = int_param(params, "before", wire.params_error)
+    end = None if after_ms is None else align_time((after_ms - 1) // 1000, timeframe)
+    start = None if before_ms is None else open_at_or_after(before_ms + 1, timeframe)
+    if end is not None and start is not None and end < start:
+        return None
+    return start, end
