@@ -4,9 +4,10 @@ a range after is committed as closes are.
 
 A series of events (funding rates) is asked for what came after its newest stored event
 only when a new one can have come: once per candle of its timeframe, and again a few
-seconds later during the first minute of one (the venue may publish an event a moment
-after its time). Readers and the companion keeper share that, so a hundred bots polling
-funding rates cost the venue one request per contract and hour.
+seconds later during the first minute of the candle its next event is due in (the venue
+may publish an event a moment after its time). Readers and the companion keeper share
+that, so a hundred bots polling funding rates cost the venue one request per contract and
+hour.
 """
 
 from __future__ import annotations
@@ -35,14 +36,24 @@ RECHECK_S = 5.0
 TAILS_KEPT = 100_000
 
 
-def tail_due(asked_at: float | None, now: float, timeframe: str) -> bool:
-    """Whether the venue may have an event newer than it had when asked at `asked_at`."""
-    if asked_at is None:
-        return True
+def tail_due(asked_at: float, due_at: int | None, now: float, timeframe: str) -> bool:
+    """Whether the venue may have an event newer than it had when asked at `asked_at`,
+    its next event expected at `due_at` (None: not known)."""
     opened = align_time(int(asked_at), timeframe)
     if align_time(int(now), timeframe) != opened:
         return True
+    # Before the candle the next event is due in, the candle's first ask was enough: a
+    # venue that shortens its interval is seen at the next candle's.
+    if due_at is not None and opened + timeframe_seconds(timeframe) <= due_at:
+        return False
     return asked_at - opened < PUBLISH_LAG_S and now - asked_at >= RECHECK_S
+
+
+def next_event_at(newest: list[CandleRow]) -> int | None:
+    """When the event after the newest two is due: at the interval between them."""
+    if len(newest) < 2:
+        return None
+    return 2 * newest[-1][0] - newest[-2][0]
 
 
 class VenueFill:
@@ -61,8 +72,9 @@ class VenueFill:
         self._guards = guards
         self._provenance = provenance
         self._clock = clock
-        # When each series of events was last asked for what followed its newest.
-        self._tails: CostBoundedLru[str, float] = CostBoundedLru(TAILS_KEPT)
+        # When each series of events was last asked for what followed its newest, and when
+        # its next event is due.
+        self._tails: CostBoundedLru[str, tuple[float, int | None]] = CostBoundedLru(TAILS_KEPT)
 
     async def __call__(self, series: SeriesId, after: int, until: int) -> int | None:
         """Fetch the venue's closed candles in `(after, until]` and store them; returns
@@ -76,7 +88,8 @@ class VenueFill:
             and (after >= stats.head_time)
         )
         now = self._clock.time()
-        if tail and not tail_due(self._tails.get(key), now, series.timeframe):
+        asked = self._tails.get(key)
+        if tail and asked is not None and not tail_due(*asked, now, series.timeframe):
             return None  # asked since the venue can have had a newer event
         if self._provenance is not None:
             await self._provenance.claim(series)
@@ -97,7 +110,9 @@ class VenueFill:
             if len(page) < len(rows) or not page:
                 break
         if series.events and (tail or until >= align_time(int(now), series.timeframe)):
-            self._tails.put(key, now, 1)  # the venue's newest events, as of now
+            # The venue's newest events, as of now, and when the next is due.
+            due_at = next_event_at(await self._store.newest(key, 2))
+            self._tails.put(key, (now, due_at), 1)
         log.info("fetched %s after %s from the venue", key, after)
         if not nothing_before:
             return None

@@ -293,7 +293,8 @@ def _hourly_asks(start: float, end: float) -> int:
     """The most the exchange is asked for the hours that turn between `start` and `end`
     (real time, the local exchanges' too), for each of the two contracts: its new hourly
     mark price once, and its funding once and then again every `RECHECK_S` during the
-    hour's first `PUBLISH_LAG_S` (an event not published yet is looked for again)."""
+    hour's first `PUBLISH_LAG_S` when its next event is due that hour (an event not
+    published yet is looked for again)."""
     per_contract = 1 + 1 + int(PUBLISH_LAG_S / RECHECK_S)
     return 2 * per_contract * (int(end) // 3_600 - int(start) // 3_600)
 

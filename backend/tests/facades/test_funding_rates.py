@@ -87,6 +87,20 @@ async def test_funding_rates_are_binances_own_and_asked_once(
                 assert newer.json() == theirs.json()
                 assert newer.json()[-1]["fundingTime"] == nxt * 1000
 
+                # An hour no event is due in (Binance's are 8 hours apart) costs one
+                # ask, however often its first minute is polled; the hour one is due in
+                # finds it.
+                for hour in (nxt + HOUR, nxt + 7 * HOUR):
+                    clock.advance(hour - clock.now())
+                    before = asked(fake, FUNDING)
+                    for _ in range(12):
+                        await s.http.get(f"/binance{FUNDING}", params=params)
+                        clock.advance(5)
+                    assert asked(fake, FUNDING) == before + 1, hour - nxt
+                clock.advance(nxt + 8 * HOUR - clock.now())
+                due = await s.http.get(f"/binance{FUNDING}", params=params)
+                assert due.json()[-1]["fundingTime"] == (nxt + 8 * HOUR) * 1000
+
             # ccxt reads them exactly as it reads Binance's.
             async with clients(s, fake, "futures") as (ours_ccxt, theirs_ccxt):
                 since = events[0]["fundingTime"]
