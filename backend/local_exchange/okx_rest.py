@@ -2,7 +2,7 @@
 `public/instruments` (SPOT and SWAP, with `tickSz` and `lotSz`), `market/candles` (newest
 first, the forming candle included, at most 300) and `market/history-candles` (closed only,
 at most 100), paged with `after` (older than) and `before` (newer than), a swap's mark
-and index candles and `public/funding-rate-history`; errors as
+and index candles, `public/funding-rate-history` and its open interest history; errors as
 `{"code", "msg", "data"}`, and its rate limit (HTTP 429, code 50011) as the REST failure."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from local_exchange.market import (
     SymbolModel,
     align,
     funding_rate,
+    open_interest,
 )
 from local_exchange.rest import Dialect, Reply, Route
 
@@ -26,6 +27,10 @@ BARS: Final = {
     "1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "2H": "2h",
     "4H": "4h", "6Hutc": "6h", "12Hutc": "12h", "1Dutc": "1d", "1Wutc": "1w",
 }  # fmt: skip
+# Periods of a contract's open interest history, and how many samples of each OKX keeps.
+OI_PERIODS: Final = {"5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "2H": "2h",
+                     "4H": "4h", "6H": "6h", "12H": "12h", "1D": "1d"}  # fmt: skip
+OI_KEPT: Final = 1_440
 INST_TYPES: Final[dict[str, MarketKind]] = {"SPOT": "spot", "SWAP": "futures"}
 OKX_FAILURE: Final = (429, {"code": "50011", "msg": "Too Many Requests", "data": []})
 
@@ -269,6 +274,31 @@ def funding_rate_history(ex: FakeExchange, params: Mapping[str, str]) -> Any:
                 for t in reversed(times[-limit:])])  # fmt: skip
 
 
+def open_interest_history(ex: FakeExchange, params: Mapping[str, str]) -> Any:
+    """`rubik/stat/contracts/open-interest-history`: a swap's open interest each `period`
+    (default 5m) within `begin` and `end` (ms, both exclusive), the newest `limit` (default
+    and most 100) first, of the newest 1,440 samples OKX keeps; rows of ts, open interest
+    in contracts, in the base currency, and in USD."""
+    model = _swap(ex, params.get("instId", ""))
+    interval = OI_PERIODS.get(params.get("period") or "5m")
+    if interval is None:
+        raise OkxError("51000", "Parameter period error")
+    limit = max(1, min(_int(params, "limit") or 100, 100))
+    begin, end = _int(params, "begin"), _int(params, "end")
+    size = INTERVAL_SECONDS[interval]
+    newest = last = align(int(ex.clock.now()), interval)
+    if end is not None:
+        last = min(last, align(-(-end // 1000) - 1, interval))
+    first = max(align(ex.listing_time, interval) + size, newest - (OI_KEPT - 1) * size)
+    if begin is not None:
+        first = max(first, align(begin // 1000, interval) + size)
+    rows = []
+    for t in reversed(range(first, last + 1, size)[-limit:]):
+        coins, usd = (repr(float(x)) for x in open_interest(model, t))  # as OKX writes them
+        rows.append([str(t * 1000), coins, coins, usd])  # (a contract is one coin here)
+    return _ok(rows)
+
+
 def candles(ex: FakeExchange, params: Mapping[str, str]) -> Any:
     return _candles(ex, params, 300, forming=True)
 
@@ -289,6 +319,7 @@ OKX_ROUTES: Final[dict[str, Route]] = {
     "/api/v5/market/history-index-candles": derived_candles("index", history=True),
     "/api/v5/public/funding-rate-history": funding_rate_history,
     "/api/v5/public/position-tiers": position_tiers,
+    "/api/v5/rubik/stat/contracts/open-interest-history": open_interest_history,
     "/api/v5/public/funding-rate": funding_rate_now,
     "/api/v5/public/mark-price": mark_price,
     "/api/v5/market/tickers": tickers,

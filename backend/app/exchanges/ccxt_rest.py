@@ -106,6 +106,7 @@ class CcxtRestKlines:
                 str(m.get("id") or pair),
                 _positive(m.get("precision", {}).get("price")),
                 _positive(m.get("precision", {}).get("amount")),
+                _positive(m.get("contractSize")),
             )
             for pair, m in (await self._load_markets(market, reload)).items()
             if m.get("active", True) is not False

@@ -62,6 +62,11 @@ class SymbolNames:
             )
         return held[1].get(exchange_symbol.upper())
 
+    async def info(self, market: Market, pair: str) -> SymbolInfo | None:
+        """What the venue's market list says of `pair`, if it can be had now."""
+        symbols = await self._catalog.symbols(market)
+        return None if symbols is None else symbols.get(pair)
+
 
 def client_of(request: Request | WebSocket) -> str:
     """Who is asking, for per-client budgets (as the core's API counts clients)."""

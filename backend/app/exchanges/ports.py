@@ -18,13 +18,15 @@ Action = Literal["subscribe", "unsubscribe"]
 
 @dataclass(frozen=True, slots=True)
 class SymbolInfo:
-    """One listed symbol: the ccxt/freqtrade pair, the venue's own name for it, and its
-    price tick and amount step (None when the venue does not say)."""
+    """One listed symbol: the ccxt/freqtrade pair, the venue's own name for it, its price
+    tick and amount step, and a contract's size in the base currency (each None when the
+    venue does not say)."""
 
     symbol: str
     exchange_symbol: str
     price_tick: float | None
     amount_step: float | None
+    contract_size: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

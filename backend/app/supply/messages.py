@@ -198,7 +198,8 @@ def symbols_wire(symbols: Mapping[str, SymbolInfo] | None) -> Wire:
         return {"symbols": None}
     return {
         "symbols": {
-            pair: [i.exchange_symbol, i.price_tick, i.amount_step] for pair, i in symbols.items()
+            pair: [i.exchange_symbol, i.price_tick, i.amount_step, i.contract_size]
+            for pair, i in symbols.items()
         }
     }
 
@@ -208,6 +209,6 @@ def symbols_of(wire: Wire) -> dict[str, SymbolInfo] | None:
     if symbols is None:
         return None
     return {
-        pair: SymbolInfo(pair, str(name), tick, step)
-        for pair, (name, tick, step) in symbols.items()
+        pair: SymbolInfo(pair, str(name), tick, step, size)
+        for pair, (name, tick, step, size) in symbols.items()
     }

@@ -54,7 +54,7 @@ def test_answers_are_read_back_as_written() -> None:
     written = UpsertResult(str(SERIES), 1, 2, 1_700_000_000)
     wire = over_the_wire(messages.written_wire(written))
     assert messages.written_of(str(SERIES), wire) == written
-    symbols = {"BTC/USDT:USDT": SymbolInfo("BTC/USDT:USDT", "BTCUSDT", 0.1, 0.001)}
+    symbols = {"BTC/USDT:USDT": SymbolInfo("BTC/USDT:USDT", "BTCUSDT", 0.1, 0.001, 0.01)}
     assert messages.symbols_of(over_the_wire(messages.symbols_wire(symbols))) == symbols
     assert messages.symbols_of(over_the_wire(messages.symbols_wire(None))) is None
 

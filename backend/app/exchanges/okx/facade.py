@@ -6,7 +6,8 @@ candle as the first row (`confirm` "0"), `market/history-candles` closed ones on
 paged with `after` (older than) and `before` (newer than). So do a swap's mark price
 candles (`market/mark-price-candles`, by its `instId`) and index candles
 (`market/index-candles`, by its family `BTC-USDT`) and their `history-` forms, in rows
-`[ts, o, h, l, c, confirm]`. `public/instruments` is OKX's own
+`[ts, o, h, l, c, confirm]`; so do its funding history and its open interest every 5
+minutes (`rubik/stat/contracts/open-interest-history`). `public/instruments` is OKX's own
 document, kept and refreshed in the background; `public/time` is answered here; tickers,
 order books, funding and the other public market data on the allowlist are forwarded, each
 query answered from one upstream call per `cache_s`. Errors come in OKX's `code` envelope;
@@ -52,6 +53,9 @@ from app.series import FUNDING_TIMEFRAME, CandleType, Market, align_time
 
 JSON: Final = "application/json"
 FUNDING_PATH: Final = "/api/v5/public/funding-rate-history"
+OPEN_INTEREST_PATH: Final = "/api/v5/rubik/stat/contracts/open-interest-history"
+# The period of a contract's open interest the store keeps (coarser ones are forwarded).
+STORED_OPEN_INTEREST: Final = ("5m", "5m")
 # The derived prices served from the store, by the name their endpoints carry.
 _DERIVED: Final[dict[CandleType, str]] = {"mark": "mark-price-", "index": "index-"}
 STREAM_PATH: Final = "/ws/v5/business"
@@ -70,6 +74,7 @@ class OkxFacade(VenueFacade):
         super().__init__(context, proxy, names, hosts)
         self.routes["/api/v5/public/time"] = (self._time, "local", "time")
         self.routes[FUNDING_PATH] = (self._funding_history, "store", FUNDING_PATH)
+        self.routes[OPEN_INTEREST_PATH] = (self._open_interest, "store", OPEN_INTEREST_PATH)
         for kind in wire.CANDLE_LIMITS:
             path = f"/api/v5/market/{kind}"
             self.routes[path] = (partial(self._answer_candles, kind=kind), "store", path)
@@ -143,6 +148,34 @@ class OkxFacade(VenueFacade):
             funding, current_caller(), limit, start=start, end=end, newest=True
         )
         rows = [wire.funding_row(inst, t, rate) for t, rate, *_ in reversed(window.closed)]
+        return Response(wire.envelope(rows), media_type=JSON)
+
+    async def _open_interest(self, request: Request) -> Response | None:
+        """A swap's open interest every 5 minutes from the store (beyond the 1,440 samples
+        OKX keeps), newest first: the newest `limit` sampled after `begin` and before `end`
+        (ms, both exclusive). Other periods are forwarded."""
+        params = request.query_params
+        period, timeframe = STORED_OPEN_INTEREST
+        if params.get("period", period) != period:
+            return None
+        inst = (params.get("instId") or "").upper()
+        if not inst:
+            raise wire.params_error("instId")
+        if wire.market_of(inst) != "futures":
+            raise wire.unknown_instrument()
+        limit = limit_param(params, *wire.OPEN_INTEREST_LIMITS, wire.params_error)
+        bounds = _paged(params, timeframe, older_than="end", newer_than="begin")
+        contract = await self.series("okx", "futures", inst, timeframe)
+        info = await self.names.info("futures", contract.symbol)
+        if bounds is None:
+            return Response(wire.envelope([]), media_type=JSON)
+        start, end = bounds
+        window = await self.context.klines.klines(
+            replace(contract, market="open_interest"), current_caller(), limit,
+            start=start, end=end, newest=True,
+        )  # fmt: skip
+        size = None if info is None else info.contract_size
+        rows = [wire.open_interest_row(c, size) for c in reversed(window.closed)]
         return Response(wire.envelope(rows), media_type=JSON)
 
     # -- OKX's business stream (`/ws/v5/business`): candle channels ---------------------
@@ -249,11 +282,15 @@ class OkxFacade(VenueFacade):
         return wire.book_cut(body, rows)
 
 
-def _paged(params: Mapping[str, str], timeframe: str) -> tuple[int | None, int | None] | None:
-    """OKX's `after` (opened before it) and `before` (opened after it), both exclusive ms,
-    as the first and last open times of the window; None when nothing lies between."""
-    after_ms = int_param(params, "after", wire.params_error)
-    before_ms = int_param(params, "before", wire.params_error)
+def _paged(
+    params: Mapping[str, str], timeframe: str, *, older_than: str = "after",
+    newer_than: str = "before",
+) -> tuple[int | None, int | None] | None:  # fmt: skip
+    """OKX's `after` (opened before it) and `before` (opened after it), both exclusive ms
+    (its statistics name them `end` and `begin`), as the first and last open times of the
+    window; None when nothing lies between."""
+    after_ms = int_param(params, older_than, wire.params_error)
+    before_ms = int_param(params, newer_than, wire.params_error)
     end = None if after_ms is None else align_time((after_ms - 1) // 1000, timeframe)
     start = None if before_ms is None else open_at_or_after(before_ms + 1, timeframe)
     if end is not None and start is not None and end < start:

@@ -46,6 +46,8 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = dict([
     _ep("/api/v5/public/price-limit", "forwarded", "instId"),
     # A swap's leverage tiers: freqtrade's futures bot and backtest load them.
     _ep("/api/v5/public/position-tiers", "forwarded", "instType tdMode instFamily uly instId"),
+    _ep("/api/v5/rubik/stat/contracts/open-interest-history", "store",
+        "instId period begin end limit", limit=Limit(100, 100)),
 ])  # fmt: skip
 
 # Requests per 2 s per IP, as OKX documents them; endpoints not listed here, 20.
@@ -57,6 +59,7 @@ DOCUMENTED_PER_2S: Final[Mapping[str, int]] = {
     "/api/v5/public/funding-rate": 10,
     "/api/v5/public/funding-rate-history": 10,
     "/api/v5/public/mark-price": 10,
+    "/api/v5/rubik/stat/contracts/open-interest-history": 5,
 }
 _OTHER: Final = "other"
 

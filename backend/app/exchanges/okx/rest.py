@@ -1,13 +1,14 @@
 """OKX's v5 REST host as a ccxt client (`market/candles` and `market/history-candles`,
 newest first and paged back; a swap's mark and index candles and funding history;
-`public/instruments`, `public/time`) at the configured URL."""
+a swap's open interest history; `public/instruments`, `public/time`) at the configured
+URL."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
-from app.candle import CandleRow
+from app.candle import CandleRow, ExtrasByTime
 from app.clock import Clock
 from app.errors import ExchangeError
 from app.exchanges.ccxt_rest import CcxtRestKlines, ccxt_client, funding_rows
@@ -18,10 +19,17 @@ from app.series import CandleType, Market, SeriesId, align_time, timeframe_secon
 # Candles per page, as freqtrade and ccxt ask OKX (`candles` and `history-candles` alike).
 PAGE_LIMIT: Final = 300
 # What OKX's REST serves here of every kind of series: a swap's mark and index price
-# candles and its funding history besides its own candles.
-FETCHED: Final[tuple[CandleType, ...]] = ("spot", "futures", "mark", "index", "funding_rate")
-# OKX's most mark and index price candles, and funding events, a page.
-_PAGES: Final[dict[CandleType, int]] = {"mark": 100, "index": 100, "funding_rate": 100}
+# candles, its funding history and its open interest besides its own candles.
+FETCHED: Final[tuple[CandleType, ...]] = (
+    "spot", "futures", "mark", "index", "funding_rate", "open_interest",
+)  # fmt: skip
+# OKX's most mark and index price candles, funding events and open interest samples a page.
+_PAGES: Final[dict[CandleType, int]] = {
+    "mark": 100, "index": 100, "funding_rate": 100, "open_interest": 100,
+}  # fmt: skip
+# OKX keeps the newest 1,440 samples of a contract's open interest at each period; a window
+# is asked from this many periods back at the most (its clock may be ahead of ours).
+OPEN_INTEREST_KEPT: Final = 1_440 - 12
 
 
 def okx_api_urls(url: str) -> dict[str, str]:
@@ -75,6 +83,16 @@ class OkxRestKlines(CcxtRestKlines):
         first = align_time(listed, series.timeframe)
         async for page in super().closed_pages(series, max(after, first - 1), until=until):
             yield page
+
+    async def klines(
+        self, client: Any, series: SeriesId, since_ms: int, limit: int | None = None
+    ) -> tuple[list[list[Any]], ExtrasByTime]:
+        if series.market == "open_interest":  # (a window before what OKX keeps is empty)
+            kept_s = int(self._clock.time()) - OPEN_INTEREST_KEPT * timeframe_seconds(
+                series.timeframe
+            )
+            since_ms = max(since_ms, kept_s * 1000)
+        return await super().klines(client, series, since_ms, limit)
 
     async def _listed_at(self, series: SeriesId) -> int | None:
         """When OKX listed the series' instrument (its `listTime`), if it says."""

@@ -10,7 +10,7 @@ import orjson
 
 from app.candle import CandleRow
 from app.exchanges.frames import decimal_text
-from app.series import CandleType, Market, SeriesId
+from app.series import UNREPORTED, CandleType, Market, SeriesId
 
 # freqtrade's timeframes to OKX bars. From 6h up OKX's plain bars (`1D`) are aligned to
 # Hong Kong time; the `utc` ones match freqtrade's (and ccxt's) UTC candles.
@@ -80,6 +80,8 @@ CANDLE_LIMITS: Final = {
 }  # fmt: skip
 # `public/funding-rate-history`: (default, most) events a page.
 FUNDING_LIMITS: Final = (100, 400)
+# A contract's open interest history: samples a page (default, most).
+OPEN_INTEREST_LIMITS: Final = (100, 100)
 # When the venue cannot be reached, a client is told to ask again after this.
 UNAVAILABLE_RETRY_S: Final = 5.0
 
@@ -171,6 +173,21 @@ def funding_row(inst: str, t: int, rate: float) -> dict[str, str]:
         "instType": "SWAP", "instId": inst, "fundingRate": rate_text, "realizedRate": rate_text,
         "fundingTime": str(t * 1000), "method": "current_period", "formulaType": "withRate",
     }  # fmt: skip
+
+
+def open_interest_row(sample: CandleRow, contract_size: float | None) -> list[str]:
+    """One open interest sample, `[ts, oi, oiCcy, oiUsd]`: in contracts (what ccxt reads
+    as the amount, and freqtrade stores), in the base currency (contracts times their
+    size), in USD; what is not known, empty."""
+    t, amount, value = sample[0], sample[1], sample[5]
+
+    def said(x: float | None) -> str:
+        return "" if x is None or x == UNREPORTED else decimal_text(x)
+
+    coins = None
+    if contract_size is not None and amount != UNREPORTED:
+        coins = round(amount * contract_size, 10)  # (a product's float noise dropped)
+    return [str(t * 1000), said(amount), said(coins), said(value)]
 
 
 def derived_row(candle: CandleRow, closed: bool) -> list[str]:
