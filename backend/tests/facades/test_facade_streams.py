@@ -243,6 +243,44 @@ async def test_okx_stream_replies_and_sends_closes_only_once_stored(
         assert "okx:spot:ETH/USDT:1m" in {j["series_id"] for j in jobs}
 
 
+async def test_okx_stream_sends_a_swaps_mark_and_index_candles_once_stored(
+    make_settings: SettingsFactory,
+) -> None:
+    """A swap's `mark-price-candle<bar>` (by its id) and `index-candle<bar>` (by its
+    family) channels, as OKX pushes them: rows `[ts, o, h, l, c, confirm]` from this
+    server's live feed of `okx:mark:...` and `okx:index:...`, each close sent once stored."""
+    async with live_venue(make_settings, "okx", "futures") as (fake, s, _):
+        ws_base = s.base_url.replace("http://", "ws://")
+        async with websockets.connect(f"{ws_base}/okx/ws/v5/business") as ws:
+            args = {"okx:mark:BTC/USDT:USDT:1m": {"channel": "mark-price-candle1m",
+                                                   "instId": "BTC-USDT-SWAP"},
+                    "okx:index:BTC/USDT:USDT:1m": {"channel": "index-candle1m",
+                                                    "instId": "BTC-USDT"}}  # fmt: skip
+            await ws.send(orjson.dumps({"id": "d", "op": "subscribe", "args": list(args.values())}))
+            acks = [await recv_json(ws) for _ in args]
+            assert [(a["event"], a["arg"]) for a in acks] == [
+                ("subscribe", a) for a in args.values()
+            ]
+            closes: dict[str, int] = {}
+            while len(closes) < len(args) or min(closes.values()) < 2:
+                push = await recv_json(ws)
+                series = next(k for k, a in args.items() if a == push["arg"])
+                [row] = push["data"]
+                assert len(row) == 6 and row[5] in ("0", "1"), row
+                if row[5] == "1":
+                    closes[series] = closes.get(series, 0) + 1
+                    t = int(row[0]) // 1000
+                    head = await head_of(s, series)
+                    assert head is not None and head >= t, (series, head, t)
+                    [(_, o, h, low, c, _v)] = exchange_history(fake, series, t, t)
+                    assert [float(x) for x in row[1:5]] == [o, h, low, c], series
+            unknown = {"channel": "mark-price-candle1m", "instId": "BTC-USDT"}  # (a spot id)
+            await ws.send(orjson.dumps({"op": "subscribe", "args": [unknown]}))
+            while "arg" in (r := await recv_json(ws)) and "event" not in r:
+                pass
+            assert (r["event"], r["code"]) == ("error", "60018"), r
+
+
 async def test_a_stream_path_that_is_not_a_venues_is_refused(
     make_settings: SettingsFactory,
 ) -> None:

@@ -14,10 +14,11 @@ query answered from one upstream call per `cache_s`. Errors come in OKX's `code`
 anything else, and any signed request, is a 404 in that shape. While OKX bans this server,
 forwarded requests get 429 with code 50011 and `Retry-After`.
 
-The business stream (`/okx/ws/v5/business`) serves `candle<bar>` channels from this
-server's live feed as OKX does: an acknowledgement per subscribed arg, an `error` event for
-a bad request or an unknown channel, the text `ping` answered `pong`, and each candle pushed
-as it forms and once on its close (`confirm` "1"), sent only once the store holds it.
+The business stream (`/okx/ws/v5/business`) serves `candle<bar>` channels, and a swap's
+`mark-price-candle<bar>` and `index-candle<bar>`, from this server's live feed as OKX
+does: an acknowledgement per subscribed arg, an `error` event for a bad request or an
+unknown channel, the text `ping` answered `pong`, and each candle pushed as it forms and
+once on its close (`confirm` "1"), sent only once the store holds it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from app.exchanges.facade_support import (
 from app.exchanges.okx import limits, wire
 from app.exchanges.ports import FacadeContext
 from app.exchanges.upstream import UpstreamProxy
-from app.series import FUNDING_TIMEFRAME, CandleType, Market, align_time
+from app.series import FUNDING_TIMEFRAME, CandleType, Market, SeriesId, align_time
 
 JSON: Final = "application/json"
 FUNDING_PATH: Final = "/api/v5/public/funding-rate-history"
@@ -99,11 +100,8 @@ class OkxFacade(VenueFacade):
         bounds = _paged(params, timeframe)
         if derived is None:
             series = await self.series("okx", wire.market_of(inst), inst, timeframe)
-        else:  # a swap's, by its instrument id (its index by its family)
-            swap = f"{inst}-SWAP" if derived == "index" else inst
-            if wire.market_of(swap) != "futures":
-                raise wire.unknown_instrument()
-            series = replace(await self.series("okx", "futures", swap, timeframe), market=derived)
+        else:
+            series = await self._derived_series(derived, inst, timeframe)
         if bounds is None:
             return Response(wire.envelope([]), media_type=JSON)
         start, end = bounds
@@ -126,6 +124,14 @@ class OkxFacade(VenueFacade):
         )
         row = None if current is None else orjson.dumps(row_of(current, False))
         return Response(wire.envelope_with_rows(with_row(rows, row, first=True)), media_type=JSON)
+
+    async def _derived_series(self, kind: CandleType, inst: str, timeframe: str) -> SeriesId:
+        """A swap's mark or index price series, by the id OKX names it by: the swap's
+        own for its mark price, its family's (`BTC-USDT`) for its index."""
+        swap = f"{inst}-SWAP" if kind == "index" else inst
+        if wire.market_of(swap) != "futures":
+            raise wire.unknown_instrument()
+        return replace(await self.series("okx", "futures", swap, timeframe), market=kind)
 
     async def _funding_history(self, request: Request) -> Response:
         """A swap's funding events from the store, newest first: the newest `limit` with
@@ -230,10 +236,15 @@ class OkxFacade(VenueFacade):
             return wire.no_such_channel(arg)
         inst = inst.upper()  # OKX's instrument ids are upper case: one topic each
         timeframe = wire.channel_timeframe(channel)
-        if timeframe is None:  # not a candle channel, or a bar OKX does not have
-            return wire.no_such_channel(arg)
+        derived = wire.derived_channel(channel)
         try:
-            series = await self.series("okx", wire.market_of(inst), inst, timeframe)
+            if timeframe is not None:
+                series = await self.series("okx", wire.market_of(inst), inst, timeframe)
+            elif derived is not None:  # a swap's mark or index price candles
+                kind, bar_timeframe = derived
+                series = await self._derived_series(kind, inst, bar_timeframe)
+            else:  # not a candle channel, or a bar OKX does not have
+                return wire.no_such_channel(arg)
         except wire.OkxError:  # an instrument OKX does not list
             return wire.no_such_channel(arg)
         except TradeCanvasError as e:  # the market list cannot be had now
@@ -241,7 +252,10 @@ class OkxFacade(VenueFacade):
         market = series.instrument_market
 
         def frame(candle: Candle, closed: bool) -> str:
-            return wire.candle_push(channel, inst, candle, closed, market).decode()
+            if derived is not None:
+                return wire.candle_push(channel, inst, wire.derived_row(candle, closed)).decode()
+            row = wire.candle_row(candle, closed, market)
+            return wire.candle_push(channel, inst, row).decode()
 
         try:
             await session.follow(wire.topic(channel, inst), series, frame)

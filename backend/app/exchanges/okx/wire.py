@@ -57,6 +57,16 @@ def channel_bar(channel: str) -> tuple[bool, str] | None:
     return None
 
 
+def derived_channel(channel: str) -> tuple[CandleType, str] | None:
+    """The kind (`mark`, `index`) and timeframe of a `mark-price-candle<bar>` or
+    `index-candle<bar>` channel; None for another channel or a bar not served here."""
+    bar = channel_bar(channel)
+    if bar is None or bar[0]:
+        return None
+    kind: CandleType = "mark" if channel.startswith(CHANNEL_PREFIXES["mark"]) else "index"
+    return kind, bar[1]
+
+
 def channel_timeframe(channel: str) -> str | None:
     """The timeframe a `candle<bar>` channel (traded candles) carries; None for another
     channel or a bar not served here."""
@@ -216,7 +226,7 @@ def no_such_channel(arg: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def candle_push(channel: str, inst: str, candle: CandleRow, closed: bool, market: Market) -> bytes:
-    """A `candle<bar>` push: one row, `confirm` "1" on the close."""
-    row = candle_row(candle, closed, market)
+def candle_push(channel: str, inst: str, row: list[str]) -> bytes:
+    """A push of a candle channel: one row (`candle_row`, `derived_row`), `confirm` "1" on
+    the close."""
     return orjson.dumps({"arg": {"channel": channel, "instId": inst}, "data": [row]})
