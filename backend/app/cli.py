@@ -13,15 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from pydantic import ValidationError
+from uvicorn.config import LOGGING_CONFIG
 
 from app.config import Settings
 from app.errors import ConfigError, TradeCanvasError
+from app.logs import LOG_FORMATS, configure_logging
 from app.series import SeriesId
 
 if TYPE_CHECKING:
     from app.store import CandleStore
 
 log = logging.getLogger("trade_canvas")
+# Read before the settings are (they log as they load).
+LOG_FORMAT_VARIABLE = "TRADE_CANVAS_LOG_FORMAT"
 
 # How long a stopping server lets requests in progress finish.
 SHUTDOWN_GRACE_S = 5
@@ -63,6 +67,8 @@ def _serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level=args.log_level,
+            # JSON lines: uvicorn's own loggers (its access log too) go through the root's.
+            log_config=None if getattr(args, "log_format", "text") == "json" else LOGGING_CONFIG,
             ws_max_size=settings.ws.max_message_bytes * 4,
             http=http_protocol(settings.http.header_timeout_s),
             # A request may be waiting for room in a venue's budget (a download's for
@@ -488,9 +494,13 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.log_level = getattr(args, "log_level", "info")
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_format = os.environ.get(LOG_FORMAT_VARIABLE, "text").strip().lower() or "text"
+    if log_format not in LOG_FORMATS:
+        print(f"trade-canvas: {LOG_FORMAT_VARIABLE} is {log_format!r}; use text or json",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    args.log_format = log_format
+    configure_logging(args.log_level, log_format)
     from app.diagnostics import unknown_variables
 
     for warning in unknown_variables(os.environ):

@@ -332,6 +332,8 @@ class Settings(BaseSettings):
     # What this process does in a cluster (`serve --role`): `all` serves and may ingest,
     # `ingest` competes to be the one process writing, `api` serves from store and bus.
     role: Literal["all", "ingest", "api"] = "all"
+    # Log lines as text, or as one JSON object each (read by the CLI before the settings).
+    log_format: Literal["text", "json"] = "text"
 
     db: DbSettings = DbSettings()
     store: StoreSettings = StoreSettings()

@@ -222,3 +222,11 @@ class StalledClient:
 
     async def close(self) -> None:
         self._writer.close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server process a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.responses import error_body
+from app.logs import request_id_var
 from app.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class RequestContextMiddleware:
             return
         request_id = self._request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
+        logged_as = request_id_var.set(request_id)  # every line the request logs names it
         head = scope["method"] == "HEAD"
         if head:
             # Answered as GET, without the body (its length stays in Content-Length).
@@ -116,6 +118,7 @@ class RequestContextMiddleware:
             self.metrics.http_request_seconds.labels(
                 scope["method"], template, str(status)
             ).observe(time.perf_counter() - started)
+            request_id_var.reset(logged_as)
 
     @staticmethod
     def _request_id(scope: Scope) -> str:

@@ -21,7 +21,6 @@ import calendar
 import json
 import re
 import signal
-import socket
 import sqlite3
 import sys
 import time
@@ -34,7 +33,7 @@ from app.supply.fill import PUBLISH_LAG_S, RECHECK_S
 from local_exchange.exchange import FakeExchange
 from local_exchange.server import FakeBinance, FakeBybit, FakeOkx
 from tests.conftest import SettingsFactory
-from tests.support import live_server, poll
+from tests.support import free_port, live_server, poll
 
 pytestmark = pytest.mark.bots  # runs real freqtrade bots
 
@@ -111,13 +110,6 @@ def entries(workdir: Path) -> dict[str, set[int]]:
 
 def password_of(port: int) -> str:
     return f"secret-{port}-pw"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def trade_rows(workdir: Path) -> list[dict[str, Any]]:

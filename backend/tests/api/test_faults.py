@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 from app.candle import CandleRow
 from tests.conftest import SettingsFactory
 from tests.freqtrade_support import store_with_freqtrade
-from tests.support import live_server, poll
+from tests.support import free_port, live_server, poll
 
 T0 = 1_600_000_020  # 1m-aligned
 
@@ -184,13 +183,6 @@ def test_kill_9_mid_import_then_rerun_ends_equal_to_the_file(tmp_path: Path) -> 
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert stored(db, series) == candles
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def test_kill_9_server_mid_import_then_restart_resumes_to_the_file(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +25,7 @@ from local_exchange.server import FakeVenue
 from tests.live_support import exchange_history, live_settings, start_fake
 from tests.postgres_cluster import running_cluster
 from tests.redis_server import RedisServer
-from tests.support import poll
+from tests.support import free_port, poll
 
 SERIES = "binance:spot:BTC/USDT:1m"
 TTL_S = 3.0
@@ -39,12 +38,6 @@ def fake() -> Iterator[FakeVenue]:
         yield exchange
     finally:
         exchange.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -19,6 +19,7 @@ from app.ingest.live.completeness import LiveSeries
 from app.ingest.live.options import IngestOptions
 from app.ingest.metrics import IngestMetrics
 from app.ingest.port import CandleSink
+from app.logs import log_task_as
 from app.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class CatchUps:
 
     async def _catch_up(self, live: LiveSeries, grace: bool) -> None:
         key = str(live.series)
+        log_task_as(series_id=key, venue=live.series.exchange)
         if grace:
             await self._clock.sleep(self._options.close_grace_s)
             if not live.has_hole():

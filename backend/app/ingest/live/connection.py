@@ -29,6 +29,7 @@ from app.ingest.live.options import IngestOptions
 from app.ingest.live.transport import FeedSocket, FeedTransport
 from app.ingest.live.windows import WindowLimiter
 from app.ingest.metrics import IngestMetrics
+from app.logs import log_task_as
 from app.series import CandleType
 from app.tasks import spawn
 
@@ -141,6 +142,7 @@ class FeedConnection:
                 await socket.send(text)
 
     async def _run(self) -> None:
+        log_task_as(venue=self._owner.exchange)
         options = self._owner.options
         metrics = self._owner.metrics
         attempt = 0
