@@ -255,6 +255,42 @@ def _check_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sqlite_file(args: argparse.Namespace, command: str) -> Path:
+    from app.store.factory import store_file
+
+    settings = _settings(args)
+    path = store_file(settings.store.url, settings.db.path)
+    if path is None:
+        raise ConfigError(
+            f"{command} copies the SQLite store; back PostgreSQL up with pg_dump "
+            "(scripts/backup-postgres.sh, see docs/operations.md)"
+        )
+    return path
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from app.store.sqlite.backup import backup
+
+    store = _sqlite_file(args, "backup")
+    made = backup(store, args.to)
+    print(f"{store} -> {made.path}: {made.series} series, {made.bytes:,} bytes "
+          f"in {made.seconds:.1f}s")  # fmt: skip
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from app.store.sqlite.backup import restore
+
+    store = _sqlite_file(args, "restore")
+    bar = _ProgressBar(sys.stderr, "restore")
+    kept = restore(args.source, store, bar.show)
+    bar.done()
+    print(f"{args.source} restored to {store}")
+    if kept is not None:
+        print(f"the store it replaced is kept as {kept}")
+    return 0
+
+
 class _ProgressBar:
     """A bar on a terminal; elsewhere (a log, a pipe) one line per stage."""
 
@@ -266,7 +302,7 @@ class _ProgressBar:
 
     def show(self, done: int, total: int, what: str) -> None:
         if not self._tty:
-            if self._command == "check-store":
+            if self._command in ("check-store", "restore"):
                 stage = "reading every candle" if what != "SQLite integrity check" else what
             else:
                 stage = what
@@ -439,6 +475,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="read every stored candle and run SQLite's integrity check",
     )  # fmt: skip
     check.set_defaults(func=_check_store)
+
+    backup = sub.add_parser(
+        "backup", parents=[common],
+        help="a consistent copy of the SQLite store, taken while the server writes",
+    )  # fmt: skip
+    backup.add_argument("--to", required=True, type=Path, metavar="FILE")
+    backup.set_defaults(func=_backup)
+    restore = sub.add_parser(
+        "restore", parents=[common],
+        help="check a backup and install it as the SQLite store (with the server stopped)",
+    )  # fmt: skip
+    restore.add_argument("--from", dest="source", required=True, type=Path, metavar="FILE")
+    restore.set_defaults(func=_restore)
 
     migrate = sub.add_parser(
         "migrate-store", help="copy every stored series to another store (resumable)"

@@ -35,6 +35,7 @@ from app.store.ports import (
     SeriesStats,
     UpsertResult,
 )
+from app.store.sqlite.lock import holding
 from app.store.sqlite.schema import connect, migrate
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class SqliteCandleStore(CandleStore):
         self._read_local = threading.local()
         self._read_conns: list[sqlite3.Connection] = []
         self._read_conns_lock = threading.Lock()
+        self._held = contextlib.ExitStack()  # the store's lock file, while open
         self._series_keys: dict[str, int] = {}
         self._write_error: str | None = None
         self._corruption: str | None = None
@@ -92,6 +94,8 @@ class SqliteCandleStore(CandleStore):
         return self._write_conn is not None
 
     async def open(self) -> None:
+        # Held while open: a restore cannot replace the file under this process.
+        self._held.enter_context(holding(self._path, exclusive=False))
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="candle-store-writer")
         self._readers = ThreadPoolExecutor(
             self._read_threads, thread_name_prefix="candle-store-reader"
@@ -129,6 +133,7 @@ class SqliteCandleStore(CandleStore):
             for conn in self._read_conns:
                 conn.close()
             self._read_conns.clear()
+        self._held.close()  # the file is no longer this process's
 
     # -- plumbing ---------------------------------------------------------------------
 
