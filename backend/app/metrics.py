@@ -3,7 +3,14 @@ never share counters."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -12,10 +19,17 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)  # CPU seconds, resident memory, open files
         self.http_request_seconds = Histogram(
             "trade_canvas_http_request_duration_seconds",
             "HTTP request duration by route template.",
             ["method", "route", "status"],
+            buckets=_FAST_BUCKETS,
+            registry=r,
+        )
+        self.db_read_seconds = Histogram(
+            "trade_canvas_db_read_duration_seconds",
+            "Duration of one page read from the candle store (not from its page cache).",
             buckets=_FAST_BUCKETS,
             registry=r,
         )

@@ -18,6 +18,7 @@ from app.api.frontend import default_frontend_dir, mount_frontend
 from app.api.guards import AllowedHosts, AllowedOrigins, default_allowed_hosts
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi import install_openapi
+from app.api.state_metrics import StateCollector
 from app.clock import SYSTEM_CLOCK, Clock
 from app.config import Settings
 from app.metrics import Metrics
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await start_services(settings, metrics, clock)
         app.state.services = services
+        state = StateCollector(services)
+        metrics.registry.register(state)
         # Everything built so far lives as long as the server: keep the collector from
         # rescanning it on every full collection (those scans were latency spikes).
         gc.freeze()
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         try:
             yield
         finally:
+            metrics.registry.unregister(state)
             await stop_services(services)
 
     # Metrics exist before the services so the middleware can hold them from the start.

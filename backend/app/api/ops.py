@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
-from app.api.deps import MetricsDep, ServicesDep, SettingsDep, StoreDep, SupplyDep
+from app.api.deps import MetricsDep, ServicesDep, SettingsDep
+from app.api.readiness import readiness_of
 from app.api.responses import JSONBytesResponse, error_response
 from app.api.schemas import IngestStateResponse, StatusResponse, errors
 from app.history.datadir import list_datadirs
@@ -23,37 +24,12 @@ async def health() -> JSONBytesResponse:
 
 
 @router.get("/ready", response_model=StatusResponse, responses=errors(503))
-async def ready(
-    request: Request, store: StoreDep, supply: SupplyDep, services: ServicesDep
-) -> Response:
-    problems = []
-    if not store.is_open:
-        problems.append("candle store is not open")
-    if not supply.running:
-        problems.append("ingest supervisor is not running")
-    if problems:
-        return error_response(request, 503, "not_ready", "; ".join(problems))
-    degraded = []
-    if services.cluster is not None:
-        degraded.extend(services.cluster.problems())
-    if store.write_error is not None:
-        # Reads are still served, so the server stays in rotation; writes are retried.
-        degraded.append(f"candle store writes are failing: {store.write_error}")
-    if store.corruption is not None:
-        degraded.append(f"candle store is corrupt: {store.corruption}")
-    degraded.extend(supply.clock_problems())
-    if services.write_through is not None:
-        degraded.extend(services.write_through.problems())
-    if services.provenance is not None:
-        degraded.extend(services.provenance.problems())
-    failing = supply.failing_whitelist()
-    if failing:
-        # Reads are served; what the whitelist promises live is not.
-        shown = "; ".join(f"{k}: {why}" for k, why in sorted(failing.items())[:5])
-        more = f" and {len(failing) - 5} more" if len(failing) > 5 else ""
-        degraded.append(f"{len(failing)} whitelisted feed(s) failing: {shown}{more}")
-    if degraded:
-        return JSONBytesResponse({"status": "degraded", "problems": degraded})
+async def ready(request: Request, services: ServicesDep) -> Response:
+    readiness = readiness_of(services)
+    if readiness.not_ready:
+        return error_response(request, 503, "not_ready", "; ".join(readiness.not_ready))
+    if readiness.degraded:
+        return JSONBytesResponse({"status": "degraded", "problems": readiness.degraded})
     return JSONBytesResponse({"status": "ready"})
 
 

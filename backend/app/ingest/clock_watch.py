@@ -95,5 +95,9 @@ class ClockWatch:
             f"(LIVE_CLOCK_SKEW_S allows {self._max_skew_s:g} s)"
         )
 
+    def skews(self) -> dict[str, float]:
+        """Each followed venue's clock less this server's, as last measured (seconds)."""
+        return dict(self._skews)
+
     def problems(self) -> list[str]:
         return [p for venue in sorted(self._skews) if (p := self.problem(venue)) is not None]

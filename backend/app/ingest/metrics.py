@@ -67,6 +67,14 @@ class IngestMetrics:
             "from the future, differing from a stored candle, or an oversized frame.",
             ["venue", "reason"], registry=r,
         )  # fmt: skip
+        self.close_delay_seconds = Histogram(
+            "trade_canvas_ingest_close_delay_seconds",
+            "From a candle's close (its open plus its timeframe) to its commit from the "
+            "stream, by venue and market.",
+            ["exchange", "market"],
+            buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0),
+            registry=r,
+        )
         self.batch_db_seconds = Histogram(
             "trade_canvas_ingest_batch_db_seconds",
             "DB time of one closed-candle batch (all its series, one transaction).",

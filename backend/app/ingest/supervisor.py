@@ -383,6 +383,7 @@ class IngestSupervisor:
             "max_jobs_per_client": self._max_per_holder,
             "active": sum(1 for j in self._jobs.values() if j.kind == "ondemand"),
             "connections": {f"{e}:{m}": i.connections() for (e, m), i in self._ingestors.items()},
+            "clock_skew_s": self._clock_watch.skews() if self._clock_watch is not None else {},
         }
 
 

@@ -109,6 +109,11 @@ class ClosedBatches:
             self._guard.conflicts(key, result.conflicts)
             rows = len(batches[key])
             self._metrics.rows_written.labels(key).inc(rows)
+            delay = self._metrics.close_delay_seconds.labels(live.series.exchange,
+                                                             live.series.market)  # fmt: skip
+            committed = self._clock.time()
+            for t in batches[key]:
+                delay.observe(max(0.0, committed - (t + live.tf)))
             live.last_batch = {
                 "rows": rows,
                 "db_ms": round(commit.db_s * 1000, 2),

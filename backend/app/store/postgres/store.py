@@ -440,6 +440,7 @@ class PostgresCandleStore(CandleStore):
         )
         rows: list[CandleRow] = []
         kept: dict[int, KlineExtras] = {}
+        started = time.perf_counter()
         try:
             # One snapshot, so the head time matches the rows.
             async with (
@@ -464,6 +465,7 @@ class PostgresCandleStore(CandleStore):
         except _DB_ERRORS as e:
             self._note_reach(e)
             raise StoreError(f"candle store read failed: {e}") from e
+        self._metrics.db_read_seconds.observe(time.perf_counter() - started)
         self._unreachable = None
         if take_newest:
             rows.reverse()

@@ -569,6 +569,7 @@ class SqliteCandleStore(CandleStore):
         )
 
         def read(conn: sqlite3.Connection) -> CandlePage:
+            started = time.perf_counter()
             # One read transaction, so the head time matches the rows.
             conn.execute("BEGIN")
             try:
@@ -588,6 +589,7 @@ class SqliteCandleStore(CandleStore):
                     kept = dict(zip([row[0] for row in found], found, strict=True))
             finally:
                 conn.execute("COMMIT")
+                self._metrics.db_read_seconds.observe(time.perf_counter() - started)
             if take_newest:
                 rows.reverse()
             return CandlePage(rows, head[0] if head else None, version, kept)
