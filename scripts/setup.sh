@@ -2,7 +2,7 @@
 # Install everything trade-canvas needs: ./.venv (Python), node_modules and the built chart
 # (frontend/dist); with --browser also what the tests need from Debian (Chromium for the
 # end-to-end tests, PostgreSQL's server binaries and redis-server for the store and
-# cluster tests); with --servers those two alone (scripts/run-cluster.sh).
+# cluster tests, Prometheus for the operations tests); with --servers those two alone (scripts/run-cluster.sh).
 # Safe to re-run: it skips what is already up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +44,8 @@ if [ "${1:-}" = "--browser" ] || [ "${1:-}" = "--servers" ]; then
     packages=()
     if [ "${1:-}" = "--browser" ]; then
         [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || packages+=(chromium)
+        # The operations tests check the alert rules and scrape a server with Prometheus.
+        command -v promtool >/dev/null || packages+=(prometheus)
     fi
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
     command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || packages+=(redis-server)

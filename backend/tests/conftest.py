@@ -1,8 +1,10 @@
 """Shared fixtures, and the markers of what a test needs beyond Python (see
-docs/development.md): `postgres`, `redis` and `bots` (real freqtrade bots)."""
+docs/development.md): `postgres`, `redis`, `bots` (real freqtrade bots) and `prometheus`
+(Prometheus and promtool)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,10 @@ class FakeRest:
 
 
 # A test that asks for one of these fixtures needs what its marker names.
-_MARKED_BY_FIXTURE = {"postgres_dsn": "postgres", "postgres_server": "postgres", "redis": "redis"}
+_MARKED_BY_FIXTURE = {
+    "postgres_dsn": "postgres", "postgres_server": "postgres", "redis": "redis",
+    "prometheus_tools": "prometheus",
+}  # fmt: skip
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,6 +50,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             marks.add("postgres")
         for mark in sorted(marks):
             item.add_marker(mark)
+
+
+@dataclass(frozen=True, slots=True)
+class PrometheusTools:
+    prometheus: str
+    promtool: str
+
+
+@pytest.fixture(scope="session")
+def prometheus_tools() -> PrometheusTools:
+    """Debian's Prometheus and promtool (scripts/setup.sh --browser installs them)."""
+    found = {name: shutil.which(name) for name in ("prometheus", "promtool")}
+    missing = [name for name, path in found.items() if path is None]
+    assert not missing, f"{missing} not installed: scripts/setup.sh --browser installs them"
+    return PrometheusTools(str(found["prometheus"]), str(found["promtool"]))
 
 
 @pytest.fixture
