@@ -155,9 +155,9 @@ async def test_prometheus_fires_the_feed_down_alert_and_resolves_it(
                 await use_the_server(s)
                 assert await alerts(api, "TradeCanvasFeedDown") == []
 
+                refused_at = time.monotonic()
                 fake.run("spot", lambda ws: ws.refuse(10**9))
                 fake.run("spot", lambda ws: ws.drop_all())
-                refused_at = time.monotonic()
 
                 async def firing() -> bool:
                     return any(a["state"] == "firing"
