@@ -370,6 +370,7 @@ def test_db_path_with_hash_and_question_mark_opens_exactly_that_file(tmp_path: P
         "a#b?c=d.sqlite",
         "a#b?c=d.sqlite-wal",
         "a#b?c=d.sqlite-shm",
+        "a#b?c=d.sqlite.lock",
     }
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM candles").fetchone()[0] > 0

@@ -22,8 +22,11 @@ def holding(store: Path, *, exclusive: bool) -> Iterator[None]:
     """Hold the store's lock: shared by every process using the store, exclusive for a
     restore. Raises `StoreError` at once (no wait) when the other kind is held."""
     lock = lock_path(store)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise StoreError(f"cannot open candle store {store}: {e}") from e
     try:
         try:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
