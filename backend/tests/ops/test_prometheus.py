@@ -46,6 +46,12 @@ def test_the_rules_pass_promtool_and_their_unit_tests(prometheus_tools: Promethe
         done = subprocess.run([prometheus_tools.promtool, *args], capture_output=True,
                               text=True, cwd=OPS / "prometheus", timeout=60)  # fmt: skip
         assert done.returncode == 0 and "SUCCESS" in done.stdout + done.stderr, (args, done)
+    # Every alert has unit tests of its own.
+    rules = yaml.safe_load(RULES.read_text())
+    alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    tests = yaml.safe_load((OPS / "prometheus" / "rules_test.yml").read_text())["tests"]
+    tested = {t["alertname"] for case in tests for t in case.get("alert_rule_test", ())}
+    assert alerts - tested == set() and len(alerts) >= 16
 
 
 def panel_queries() -> list[str]:
