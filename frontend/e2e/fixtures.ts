@@ -85,12 +85,14 @@ export interface Hook {
 
 type HookMethod = { [K in keyof Hook]: Hook[K] extends (...a: never[]) => unknown ? K : never }[keyof Hook];
 
-/** Call one of the page's test-hook methods. */
-export function hook<K extends HookMethod>(
+/** Call one of the page's test-hook methods, once the page has installed the hook (a
+ * page still starting, its venue list held back, has not yet). */
+export async function hook<K extends HookMethod>(
   page: Page,
   name: K,
   ...args: Parameters<Hook[K]>
 ): Promise<Awaited<ReturnType<Hook[K]>>> {
+  await page.waitForFunction(() => "__tradeCanvas" in window);
   return page.evaluate(
     ([method, params]) => {
       const h = (window as unknown as { __tradeCanvas: Record<string, (...a: unknown[]) => unknown> })
