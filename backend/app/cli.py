@@ -231,12 +231,9 @@ def _on_store(settings: Settings, work: Callable[[CandleStore], Awaitable[None]]
 
 
 def _check_store(args: argparse.Namespace) -> int:
-    from app.store.factory import check_store, store_file
+    from app.store.factory import check_store
 
-    settings = _settings(args)
-    path = store_file(settings.store.url, settings.db.path)
-    if path is None:
-        raise ConfigError("check reads a SQLite file; PostgreSQL checks its own pages")
+    path = _sqlite_file(args, "check reads a SQLite file; PostgreSQL checks its own pages")
     bar = _ProgressBar(sys.stderr)
     checked = check_store(path, bar.show)
     bar.done()
@@ -255,23 +252,29 @@ def _check_store(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sqlite_file(args: argparse.Namespace, command: str) -> Path:
+def _sqlite_file(args: argparse.Namespace, not_sqlite: str) -> Path:
+    """The SQLite file the settings name as the store; `not_sqlite` is the error when
+    they name PostgreSQL."""
     from app.store.factory import store_file
 
     settings = _settings(args)
     path = store_file(settings.store.url, settings.db.path)
     if path is None:
-        raise ConfigError(
-            f"{command} copies the SQLite store; back PostgreSQL up with pg_dump "
-            "(scripts/backup-postgres.sh, see docs/operations.md)"
-        )
+        raise ConfigError(not_sqlite)
     return path
+
+
+# A SQLite command given a PostgreSQL store.
+_USE_PG_DUMP = (
+    "{} copies the SQLite store; back PostgreSQL up with pg_dump "
+    "(scripts/backup-postgres.sh, see docs/operations.md)"
+)
 
 
 def _backup(args: argparse.Namespace) -> int:
     from app.store.sqlite.backup import backup
 
-    store = _sqlite_file(args, "backup")
+    store = _sqlite_file(args, _USE_PG_DUMP.format("backup"))
     made = backup(store, args.to)
     print(f"{store} -> {made.path}: {made.series} series, {made.bytes:,} bytes "
           f"in {made.seconds:.1f}s")  # fmt: skip
@@ -281,7 +284,7 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from app.store.sqlite.backup import restore
 
-    store = _sqlite_file(args, "restore")
+    store = _sqlite_file(args, _USE_PG_DUMP.format("restore"))
     bar = _ProgressBar(sys.stderr, "restore")
     kept = restore(args.source, store, bar.show)
     bar.done()

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.bots.config import BotConfig, parse_bots
 from app.errors import InvalidSeriesId
+from app.logs import LogFormat
 from app.series import parse_series_id
 
 _PREFIX = "TRADE_CANVAS_"
@@ -333,7 +334,7 @@ class Settings(BaseSettings):
     # `ingest` competes to be the one process writing, `api` serves from store and bus.
     role: Literal["all", "ingest", "api"] = "all"
     # Log lines as text, or as one JSON object each (read by the CLI before the settings).
-    log_format: Literal["text", "json"] = "text"
+    log_format: LogFormat = "text"
 
     db: DbSettings = DbSettings()
     store: StoreSettings = StoreSettings()

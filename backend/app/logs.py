@@ -6,16 +6,14 @@ The request id is the one the HTTP middleware gives each request (a client's own
 `X-Request-ID` when it sent one), carried by a context variable into everything the
 request runs, so a line logged deep in a fill still names the request that caused it. A
 series and a venue come from the record's `extra` (`log.info(..., extra={"series_id":
-key})`) or from the context (`logged_for`, `log_task_as`), which background tasks set
-for what they do.
+key})`) or from the context (`log_task_as`), which background tasks set for what they
+do.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Final, Literal
 
@@ -24,29 +22,11 @@ import orjson
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("text", "json")
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# What a line may say besides its message, where known (the record's, else the context's).
-CONTEXT_FIELDS: Final = ("request_id", "series_id", "venue")
-
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 _series_var: ContextVar[str | None] = ContextVar("series_id", default=None)
 _venue_var: ContextVar[str | None] = ContextVar("venue", default=None)
+# What a line may say besides its message, where known (the record's, else the context's).
 _CONTEXT: Final = {"request_id": request_id_var, "series_id": _series_var, "venue": _venue_var}
-
-
-@contextlib.contextmanager
-def logged_for(*, series_id: str | None = None, venue: str | None = None) -> Iterator[None]:
-    """Lines logged within name this series and venue (a task's own copy of the context:
-    what one task sets is not seen by another)."""
-    tokens = []
-    if series_id is not None:
-        tokens.append((_series_var, _series_var.set(series_id)))
-    if venue is not None:
-        tokens.append((_venue_var, _venue_var.set(venue)))
-    try:
-        yield
-    finally:
-        for var, token in reversed(tokens):
-            var.reset(token)
 
 
 def log_task_as(*, series_id: str | None = None, venue: str | None = None) -> None:
@@ -72,8 +52,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for name in CONTEXT_FIELDS:
-            value = getattr(record, name, None) or _CONTEXT[name].get()
+        for name, var in _CONTEXT.items():
+            value = getattr(record, name, None) or var.get()
             if value is not None:
                 entry[name] = str(value)
         if record.exc_info:

@@ -4,6 +4,7 @@ request's lines carry its request id (the client's `X-Request-ID` when it sent o
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import subprocess
@@ -14,21 +15,22 @@ from pathlib import Path
 import httpx
 import orjson
 
-from app.logs import JsonFormatter, logged_for, request_id_var
+from app.logs import JsonFormatter, log_task_as, request_id_var
 from tests.support import free_port
 
 
 def test_a_record_as_one_json_object_with_its_context() -> None:
     formatter = JsonFormatter()
-    token = request_id_var.set("req-1")
-    try:
-        with logged_for(venue="binance"):
-            record = logging.LogRecord("app.fill", logging.WARNING, __file__, 1,
-                                       "fetched %s", ("x",), None)  # fmt: skip
-            record.series_id = "binance:spot:BTC/USDT:1m"
-            line = formatter.format(record)
-    finally:
-        request_id_var.reset(token)
+    record = logging.LogRecord("app.fill", logging.WARNING, __file__, 1, "fetched %s",
+                               ("x",), None)  # fmt: skip
+    record.series_id = "binance:spot:BTC/USDT:1m"
+
+    def in_a_task() -> str:  # (a context of its own, as each task has)
+        request_id_var.set("req-1")
+        log_task_as(venue="binance")
+        return formatter.format(record)
+
+    line = contextvars.copy_context().run(in_a_task)
     entry = orjson.loads(line)
     assert entry["level"] == "warning" and entry["logger"] == "app.fill"
     assert entry["message"] == "fetched x" and entry["time"].endswith("Z")

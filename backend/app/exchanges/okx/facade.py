@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from app.candle import Candle, CandleRow
+from app.candle import Candle
 from app.errors import TradeCanvasError
 from app.exchanges.budget import current_caller
 from app.exchanges.facade_support import (
@@ -55,8 +55,9 @@ from app.series import FUNDING_TIMEFRAME, CandleType, Market, SeriesId, align_ti
 JSON: Final = "application/json"
 FUNDING_PATH: Final = "/api/v5/public/funding-rate-history"
 OPEN_INTEREST_PATH: Final = "/api/v5/rubik/stat/contracts/open-interest-history"
-# The period of a contract's open interest the store keeps (coarser ones are forwarded).
-STORED_OPEN_INTEREST: Final = ("5m", "5m")
+# The period of a contract's open interest the store keeps (coarser ones are forwarded):
+# OKX names it as the store's timeframe.
+STORED_OPEN_INTEREST_PERIOD: Final = "5m"
 # The derived prices served from the store, by the name their endpoints carry.
 _DERIVED: Final[dict[CandleType, str]] = {"mark": "mark-price-", "index": "index-"}
 STREAM_PATH: Final = "/ws/v5/business"
@@ -111,18 +112,11 @@ class OkxFacade(VenueFacade):
         if not forming:  # history-candles: closed candles only
             window = replace(window, forming=None)
         closed, current = with_forming(window, limit, True)
-        market = series.instrument_market
-
-        def row_of(candle: CandleRow, closed: bool) -> list[str]:
-            if derived is not None:
-                return wire.derived_row(candle, closed)
-            return wire.candle_row(candle, closed, market)
-
         rows = self.context.klines.rendered(  # newest first
             ("okx", window.version, len(closed), derived),
-            lambda: orjson.dumps([row_of(c, True) for c in reversed(closed)]),
+            lambda: orjson.dumps([wire.series_row(series, c, True) for c in reversed(closed)]),
         )
-        row = None if current is None else orjson.dumps(row_of(current, False))
+        row = None if current is None else orjson.dumps(wire.series_row(series, current, False))
         return Response(wire.envelope_with_rows(with_row(rows, row, first=True)), media_type=JSON)
 
     async def _derived_series(self, kind: CandleType, inst: str, timeframe: str) -> SeriesId:
@@ -137,12 +131,7 @@ class OkxFacade(VenueFacade):
         """A swap's funding events from the store, newest first: the newest `limit` with
         `fundingTime` older than `after` and newer than `before` (ms, both exclusive)."""
         params = request.query_params
-        inst = params.get("instId")
-        if not inst:
-            raise wire.params_error("instId")
-        inst = inst.upper()
-        if wire.market_of(inst) != "futures":
-            raise wire.unknown_instrument()
+        inst = _swap_id(params)
         limit = limit_param(params, *wire.FUNDING_LIMITS, wire.params_error)
         bounds = _paged(params, FUNDING_TIMEFRAME)
         contract = await self.series("okx", "futures", inst, FUNDING_TIMEFRAME)
@@ -161,14 +150,10 @@ class OkxFacade(VenueFacade):
         OKX keeps), newest first: the newest `limit` sampled after `begin` and before `end`
         (ms, both exclusive). Other periods are forwarded."""
         params = request.query_params
-        period, timeframe = STORED_OPEN_INTEREST
-        if params.get("period", period) != period:
+        timeframe = STORED_OPEN_INTEREST_PERIOD
+        if params.get("period", timeframe) != timeframe:
             return None
-        inst = (params.get("instId") or "").upper()
-        if not inst:
-            raise wire.params_error("instId")
-        if wire.market_of(inst) != "futures":
-            raise wire.unknown_instrument()
+        inst = _swap_id(params)
         limit = limit_param(params, *wire.OPEN_INTEREST_LIMITS, wire.params_error)
         bounds = _paged(params, timeframe, older_than="end", newer_than="begin")
         contract = await self.series("okx", "futures", inst, timeframe)
@@ -249,13 +234,9 @@ class OkxFacade(VenueFacade):
             return wire.no_such_channel(arg)
         except TradeCanvasError as e:  # the market list cannot be had now
             return "50001", f"Service temporarily unavailable: {e}"
-        market = series.instrument_market
 
         def frame(candle: Candle, closed: bool) -> str:
-            if derived is not None:
-                return wire.candle_push(channel, inst, wire.derived_row(candle, closed)).decode()
-            row = wire.candle_row(candle, closed, market)
-            return wire.candle_push(channel, inst, row).decode()
+            return wire.candle_push(channel, inst, wire.series_row(series, candle, closed)).decode()
 
         try:
             await session.follow(wire.topic(channel, inst), series, frame)
@@ -294,6 +275,16 @@ class OkxFacade(VenueFacade):
 
     def trimmed(self, path: str, body: bytes, rows: int) -> bytes:
         return wire.book_cut(body, rows)
+
+
+def _swap_id(params: Mapping[str, str]) -> str:
+    """The swap an `instId` names (OKX's ids are upper case), or OKX's error."""
+    inst = (params.get("instId") or "").upper()
+    if not inst:
+        raise wire.params_error("instId")
+    if wire.market_of(inst) != "futures":
+        raise wire.unknown_instrument()
+    return inst
 
 
 def _paged(

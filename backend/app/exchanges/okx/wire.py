@@ -205,6 +205,14 @@ def derived_row(candle: CandleRow, closed: bool) -> list[str]:
     return [*candle_row(candle, closed, "futures")[:5], "1" if closed else "0"]
 
 
+def series_row(series: SeriesId, candle: CandleRow, closed: bool) -> list[str]:
+    """A candle of `series` as OKX writes it: a traded one (`candle_row`), or a swap's
+    mark or index price (`derived_row`)."""
+    if series.derived:
+        return derived_row(candle, closed)
+    return candle_row(candle, closed, series.instrument_market)
+
+
 # -- what the facade's business stream (`/okx/ws/v5/business`) sends --------------------
 
 
